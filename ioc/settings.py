@@ -1,0 +1,171 @@
+"""One frozen settings object, read from ``IOC_*`` environment variables.
+
+This module is the only reader of ``os.environ`` in ioc-monitor. Every setting is declared once,
+next to its variable and its documentation; the README's configuration table is generated from
+the same declarations (:func:`settings_table`).
+
+>>> s = Settings.from_env({"IOC_KAFKA_BOOTSTRAP": "kafka:9092", "IOC_PARTITIONS": "8"})
+>>> s.kafka_bootstrap, s.partitions
+('kafka:9092', 8)
+>>> Settings.from_env({"IOC_PARTITIONS": "zero"})
+Traceback (most recent call last):
+...
+ioc.errors.ConfigError: IOC_PARTITIONS: expected an integer, got 'zero'
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ioc.errors import ConfigError
+
+
+def _setting(default: Any, env: str, doc: str, *, minimum: float | None = None,
+             choices: tuple[str, ...] = ()) -> Any:
+    meta = {"env": env, "doc": doc, "minimum": minimum, "choices": choices}
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Typed, frozen configuration. Build it with :meth:`from_env`; change it with
+    :func:`dataclasses.replace`."""
+
+    # --- Kafka -----------------------------------------------------------------------------
+    kafka_bootstrap: str | None = _setting(
+        None, "IOC_KAFKA_BOOTSTRAP",
+        "Kafka bootstrap servers `host:port[,host:port]`. Unset: `ioc demo` and `ioc broker` "
+        "start the embedded broker.")
+    partitions: int = _setting(
+        4, "IOC_PARTITIONS", "Partitions of each events topic (the unit of worker parallelism).",
+        minimum=1)
+    replication_factor: int = _setting(
+        1, "IOC_REPLICATION_FACTOR", "Replication factor of every topic ioc creates.", minimum=1)
+    events_retention_hours: float = _setting(
+        168.0, "IOC_EVENTS_RETENTION_HOURS", "Retention of the `ioc.<group>.events` topics.",
+        minimum=0.01)
+    alerts_retention_hours: float = _setting(
+        720.0, "IOC_ALERTS_RETENTION_HOURS",
+        "Retention of `ioc.alerts` and `ioc.commands` (the audit trail).", minimum=0.01)
+    indicators_retention_hours: float = _setting(
+        48.0, "IOC_INDICATORS_RETENTION_HOURS", "Retention of `ioc.indicators`.", minimum=0.01)
+    deadletter_retention_hours: float = _setting(
+        336.0, "IOC_DEADLETTER_RETENTION_HOURS", "Retention of `ioc.deadletter`.", minimum=0.01)
+
+    # --- Workers ---------------------------------------------------------------------------
+    app_id: str = _setting(
+        "ioc-monitor", "IOC_APP_ID", "Faust application id: the consumer group of all workers.")
+    processing_guarantee: str = _setting(
+        "at_least_once", "IOC_PROCESSING_GUARANTEE",
+        "`at_least_once` or `exactly_once` (needs a broker with transactions).",
+        choices=("at_least_once", "exactly_once"))
+    data_dir: str = _setting(
+        ".ioc-data", "IOC_DATA_DIR", "Directory for worker table state and local files.")
+    worker_port: int = _setting(
+        6066, "IOC_WORKER_PORT", "Worker web port (`/metrics`, `/healthz`).", minimum=0)
+    allowed_lateness_s: float = _setting(
+        30.0, "IOC_ALLOWED_LATENESS_S",
+        "How long after a window ends late readings are still counted into it.", minimum=0)
+    resolve_after_windows: int = _setting(
+        3, "IOC_RESOLVE_AFTER_WINDOWS",
+        "Normal windows in a row after which a firing alert auto-resolves.", minimum=1)
+    incident_span_s: float = _setting(
+        900.0, "IOC_INCIDENT_SPAN_S",
+        "Alerts of different groups in one district within this span form an incident.",
+        minimum=1)
+    detectors_config: str | None = _setting(
+        None, "IOC_DETECTORS_CONFIG",
+        "Optional TOML file choosing detectors and policies per group/metric.")
+    require_plugins: bool = _setting(
+        False, "IOC_REQUIRE_PLUGINS",
+        "Refuse to start a worker when a detector plugin fails to load (else warn).")
+
+    # --- Dashboard -------------------------------------------------------------------------
+    dashboard_host: str = _setting("127.0.0.1", "IOC_DASHBOARD_HOST", "Dashboard bind address.")
+    dashboard_port: int = _setting(8080, "IOC_DASHBOARD_PORT", "Dashboard port.", minimum=0)
+    operator_token: str | None = _setting(
+        None, "IOC_OPERATOR_TOKEN",
+        "Bearer token of the operator role (may send commands). Unset: a random one is made "
+        "and printed at start.")
+    leadership_token: str | None = _setting(
+        None, "IOC_LEADERSHIP_TOKEN", "Bearer token of the leadership role (read-only).")
+    engineer_token: str | None = _setting(
+        None, "IOC_ENGINEER_TOKEN", "Bearer token of the engineer role (read-only, sees all).")
+    allowed_origins: str = _setting(
+        "", "IOC_ALLOWED_ORIGINS",
+        "Comma-separated websocket origins allowed besides the dashboard's own.")
+
+    # --- General ---------------------------------------------------------------------------
+    log_level: str = _setting(
+        "INFO", "IOC_LOG_LEVEL", "Logging level.",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read settings from ``environ`` (default: ``os.environ``); raise
+        :class:`~ioc.errors.ConfigError` naming the variable on the first bad value."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = f.metadata["env"]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            values[f.name] = _parse(f, name, raw.strip())
+        return cls(**values)
+
+    @property
+    def embedded(self) -> bool:
+        """True when no external Kafka is configured and the embedded broker is used."""
+        return self.kafka_bootstrap is None
+
+    def retention_ms(self, hours: float) -> int:
+        """Hours to Kafka's ``retention.ms``."""
+        return int(hours * 3_600_000)
+
+
+def _parse(f: dataclasses.Field[Any], env: str, raw: str) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
+    meta = f.metadata
+    value: Any
+    if kind.startswith("int"):
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ConfigError(f"{env}: expected an integer, got {raw!r}") from None
+    elif kind.startswith("float"):
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{env}: expected a number, got {raw!r}") from None
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ConfigError(f"{env}: expected a finite number, got {raw!r}")
+    elif kind.startswith("bool"):
+        lowered = raw.lower()
+        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
+            raise ConfigError(f"{env}: expected true or false, got {raw!r}")
+        value = lowered in ("1", "true", "yes", "on")
+    else:
+        value = raw
+    if meta["minimum"] is not None and value < meta["minimum"]:
+        raise ConfigError(f"{env}: must be at least {meta['minimum']}, got {raw!r}")
+    if meta["choices"]:
+        if f.name == "log_level":
+            value = str(value).upper()
+        if value not in meta["choices"]:
+            allowed = ", ".join(meta["choices"])
+            raise ConfigError(f"{env}: must be one of {allowed}, got {raw!r}")
+    return value
+
+
+def settings_table() -> str:
+    """The configuration table of the README, in Markdown, from the declarations above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for f in dataclasses.fields(Settings):
+        default = "(unset)" if f.default is None else f"`{f.default}`"
+        rows.append(f"| `{f.metadata['env']}` | {default} | {f.metadata['doc']} |")
+    return "\n".join(rows)
