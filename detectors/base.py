@@ -1,0 +1,445 @@
+"""The detector contract every built-in and plugin detector follows.
+
+**Scores are floats in [0, 1]; higher is more anomalous.** 0 means "as expected", values near
+1 mean "very unlikely under the learned baseline". Each family documents how it maps its raw
+statistic (a z-score, a CUSUM sum, a tail probability) onto [0, 1], so one threshold means
+roughly the same thing across detectors. A detector never decides whether to alert: that is a
+:mod:`detectors.policies` policy.
+
+A detector has two verbs (as in river's ``score_one``/``learn_one``): it **scores a value
+before learning from it**, so a spike is judged against the baseline that preceded it.
+:meth:`Detector.update` does both in that order. Streams call the window verbs once per closed
+window (:class:`WindowStats`); by default they feed ``w.value`` (the mean of a measured metric,
+the count of a counted event) to the value verbs, and window-native detectors (stuck value,
+silence) override them and set ``input = "window"``.
+
+State must survive a worker restart: :meth:`Detector.get_state` returns compact bytes
+(msgpack of primitives) and :meth:`Detector.set_state` restores them so that subsequent
+scores are identical. Declaring the state in ``state_attrs`` gives both for free.
+
+>>> class Jump(Detector):
+...     '''Score the absolute change from the previous value, squashed by ``scale``.'''
+...     name = "jump"
+...     version = "1"
+...     state_attrs = ("_prev",)
+...     __slots__ = ("scale", "_prev")
+...     def __init__(self, *, scale: float = 10.0) -> None:
+...         super().__init__()
+...         self.scale = scale
+...         self._prev = float("nan")
+...     def score_one(self, x: float, ts: float) -> float:
+...         if not (is_finite(x) and is_finite(self._prev)):
+...             return self._scored(0.0, raw=0.0, baseline=self._prev)
+...         d = abs(x - self._prev)
+...         return self._scored(squash_ratio(d, self.scale), raw=d, baseline=self._prev)
+...     def learn_one(self, x: float, ts: float) -> None:
+...         if is_finite(x):
+...             self._prev = x
+>>> d = Jump(scale=10.0)
+>>> [round(d.update(x, ts=t), 3) for t, x in enumerate([5.0, 6.0, 26.0])]
+[0.0, 0.095, 0.865]
+>>> d.explain().raw
+20.0
+>>> d.params()
+{'scale': 10.0}
+>>> twin = d.clone(); twin.set_state(d.get_state()); twin.score_one(30.0, 3) == d.score_one(30.0, 3)
+True
+"""
+
+from __future__ import annotations
+
+import abc
+import array
+import inspect
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, Self
+
+import msgspec
+
+__all__ = [
+    "SCORE_MAX",
+    "SCORE_MIN",
+    "Detector",
+    "Explanation",
+    "VectorDetector",
+    "WindowStats",
+    "clamp01",
+    "dump_attrs",
+    "is_finite",
+    "load_attrs",
+    "squash_logistic",
+    "squash_ratio",
+]
+
+SCORE_MIN = 0.0
+SCORE_MAX = 1.0
+
+_isfinite = math.isfinite
+
+
+def is_finite(x: object) -> bool:
+    """True for a real, finite number (bool/None/str/NaN/inf are not).
+
+    >>> is_finite(1.5), is_finite(float("nan")), is_finite(None), is_finite(True)
+    (True, False, False, False)
+    """
+    return type(x) in (float, int) and _isfinite(x)  # type: ignore[arg-type]
+
+
+def clamp01(s: float) -> float:
+    """Clamp a score into [0, 1]; NaN becomes 0 (no evidence of an anomaly).
+
+    >>> clamp01(1.7), clamp01(-0.2), clamp01(float("nan"))
+    (1.0, 0.0, 0.0)
+    """
+    if s != s:  # NaN
+        return 0.0
+    return 0.0 if s < 0.0 else 1.0 if s > 1.0 else s
+
+
+def squash_ratio(stat: float, scale: float) -> float:
+    """Map a non-negative statistic to [0, 1) with ``1 - exp(-stat / scale)``.
+
+    ``stat == scale`` gives 0.632, ``2 * scale`` 0.865, ``3 * scale`` 0.950. Negative or NaN
+    statistics give 0.
+
+    >>> round(squash_ratio(3.0, 3.0), 3), squash_ratio(-1.0, 3.0)
+    (0.632, 0.0)
+    """
+    if not stat > 0.0:
+        return 0.0
+    if stat == math.inf:
+        return 1.0
+    return 1.0 - math.exp(-stat / scale)
+
+
+def squash_logistic(stat: float, center: float, width: float) -> float:
+    """Map a statistic to (0, 1) with a logistic curve: 0.5 at ``center``, 0.73 one ``width`` above.
+
+    >>> squash_logistic(4.0, 4.0, 1.0), round(squash_logistic(6.0, 4.0, 1.0), 3)
+    (0.5, 0.881)
+    """
+    if stat != stat:
+        return 0.0
+    z = (stat - center) / width
+    if z < -40.0:
+        return 0.0
+    if z > 40.0:
+        return 1.0
+    return 1.0 / (1.0 + math.exp(-z))
+
+
+@dataclass(frozen=True, slots=True)
+class WindowStats:
+    """The summary of one closed window of one (source, metric) key.
+
+    ``kind`` is ``"measure"`` for sampled metrics (``value`` is the mean) and ``"count"`` for
+    counted service events (``value`` is the count). ``count == 0`` means no reading arrived;
+    then ``mean/min/max/last/std`` are NaN.
+
+    >>> w = WindowStats(start=0.0, end=60.0, count=3, mean=2.0, min=1.0, max=3.0, last=3.0, std=1.0)
+    >>> w.value, w.is_count, w.is_empty
+    (2.0, False, False)
+    >>> WindowStats.empty(0.0, 60.0, kind="count").value
+    0.0
+    """
+
+    start: float
+    end: float
+    count: int
+    mean: float
+    min: float
+    max: float
+    last: float
+    std: float
+    kind: Literal["measure", "count"] = "measure"
+
+    @property
+    def value(self) -> float:
+        """The number a value detector sees: the count for counted events, else the mean."""
+        return float(self.count) if self.kind == "count" else self.mean
+
+    @property
+    def is_count(self) -> bool:
+        return self.kind == "count"
+
+    @property
+    def is_empty(self) -> bool:
+        return self.count <= 0
+
+    @classmethod
+    def empty(
+        cls, start: float, end: float, *, kind: Literal["measure", "count"] = "measure"
+    ) -> WindowStats:
+        """A window in which nothing arrived."""
+        nan = math.nan
+        return cls(start, end, 0, nan, nan, nan, nan, nan, kind)
+
+    @classmethod
+    def of(
+        cls,
+        values: Sequence[float],
+        start: float,
+        end: float,
+        *,
+        kind: Literal["measure", "count"] = "measure",
+    ) -> WindowStats:
+        """Summarise raw values (a helper for tests and replays; streams keep running sums).
+
+        >>> WindowStats.of([1.0, 2.0, 3.0], 0, 60).std
+        1.0
+        """
+        vals = [float(v) for v in values if is_finite(v)]
+        if not vals:
+            return cls.empty(start, end, kind=kind)
+        n = len(vals)
+        mean = math.fsum(vals) / n
+        var = math.fsum((v - mean) ** 2 for v in vals) / (n - 1) if n > 1 else 0.0
+        return cls(start, end, n, mean, min(vals), max(vals), vals[-1], math.sqrt(var), kind)
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why the last score is what it is (evidence attached to an alert).
+
+    ``raw`` is the family's raw statistic (a z-score, a CUSUM sum, a count tail), ``baseline``
+    the expected value, ``threshold`` the raw level the detector itself considers anomalous
+    (None if it has none), ``contributing`` recent values (oldest first) for a sparkline,
+    ``detail`` family-specific numbers or words.
+    """
+
+    score: float
+    raw: float
+    baseline: float
+    threshold: float | None = None
+    contributing: tuple[float, ...] = ()
+    detail: dict[str, float | str] = field(default_factory=dict)
+
+
+class Detector(abc.ABC):
+    """Base class of every detector (see the module docstring for the contract).
+
+    Subclasses set ``name`` (registry key, ``[a-z0-9_.-]``), ``version`` (bump it when the
+    state layout or the scoring changes), take only keyword-only constructor arguments stored
+    under the same attribute names (so :meth:`params` and :meth:`clone` work), implement
+    :meth:`score_one` and :meth:`learn_one`, and either list their state attributes in
+    ``state_attrs`` or override :meth:`get_state`/:meth:`set_state`.
+
+    ``health = True`` marks sensor-health detectors (stuck, silence, physical range): their
+    alerts go to engineers rather than operators. Use ``__slots__`` and ``array('d')`` rings:
+    a worker keeps one instance per (source, metric), up to 100,000 of them.
+    """
+
+    __slots__ = ("_last_baseline", "_last_raw", "_last_score")
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    input: ClassVar[Literal["value", "window"]] = "value"
+    health: ClassVar[bool] = False
+    #: attribute names whose values make up the state (primitives, tuples/lists of them,
+    #: or array.array); get_state/set_state round-trip exactly these
+    state_attrs: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self) -> None:
+        self._last_score = 0.0
+        self._last_raw = 0.0
+        self._last_baseline = math.nan
+
+    # --- the two verbs ----------------------------------------------------------------------
+    @abc.abstractmethod
+    def score_one(self, x: float, ts: float) -> float:
+        """Score ``x`` observed at ``ts`` (epoch seconds) in [0, 1] without learning from it.
+
+        Must not raise on NaN/inf/None (score 0.0 then) nor on a jump in ``ts``.
+        """
+
+    @abc.abstractmethod
+    def learn_one(self, x: float, ts: float) -> None:
+        """Update the baseline with ``x`` (ignore non-finite values)."""
+
+    def update(self, x: float, ts: float) -> float:
+        """Score ``x`` then learn from it; returns the score."""
+        s = self.score_one(x, ts)
+        self.learn_one(x, ts)
+        return s
+
+    # --- windows ----------------------------------------------------------------------------
+    def score_window(self, w: WindowStats) -> float:
+        """Score a closed window; default: ``score_one(w.value, w.end)`` (empty windows: 0)."""
+        if w.count <= 0 and w.kind == "measure":
+            return self._scored(0.0, raw=0.0, baseline=self._last_baseline)
+        return self.score_one(w.value, w.end)
+
+    def learn_window(self, w: WindowStats) -> None:
+        """Learn from a closed window; default: ``learn_one(w.value, w.end)`` unless empty."""
+        if w.count <= 0 and w.kind == "measure":
+            return
+        self.learn_one(w.value, w.end)
+
+    def update_window(self, w: WindowStats) -> float:
+        """Score a window then learn from it."""
+        s = self.score_window(w)
+        self.learn_window(w)
+        return s
+
+    # --- explanation --------------------------------------------------------------------------
+    def _scored(self, score: float, *, raw: float, baseline: float) -> float:
+        """Remember the last score (for :meth:`explain`) and return it clamped to [0, 1]."""
+        s = clamp01(score)
+        self._last_score = s
+        self._last_raw = raw
+        self._last_baseline = baseline
+        return s
+
+    def threshold(self) -> float | None:
+        """The raw-statistic level this detector itself treats as anomalous, if any."""
+        return None
+
+    def recent(self) -> tuple[float, ...]:
+        """Recent values the detector holds (oldest first), for a sparkline."""
+        return ()
+
+    def explain(self) -> Explanation:
+        """Explain the last score returned by a ``score_*`` call."""
+        return Explanation(
+            score=self._last_score,
+            raw=self._last_raw,
+            baseline=self._last_baseline,
+            threshold=self.threshold(),
+            contributing=self.recent(),
+            detail=self.detail(),
+        )
+
+    def detail(self) -> dict[str, float | str]:
+        """Family-specific numbers for :meth:`explain` (override to add some)."""
+        return {}
+
+    # --- parameters, clones -------------------------------------------------------------------
+    @classmethod
+    def param_names(cls) -> tuple[str, ...]:
+        """Names of the keyword-only constructor parameters."""
+        sig = inspect.signature(cls.__init__)
+        return tuple(
+            p.name for p in sig.parameters.values() if p.kind is inspect.Parameter.KEYWORD_ONLY
+        )
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Constructor parameters and their defaults (``inspect.Parameter.empty`` if required)."""
+        sig = inspect.signature(cls.__init__)
+        return {
+            p.name: p.default
+            for p in sig.parameters.values()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY
+        }
+
+    def params(self) -> dict[str, Any]:
+        """The constructor parameters of this instance (JSON-able)."""
+        return {n: _jsonable(getattr(self, n)) for n in self.param_names()}
+
+    def clone(self) -> Self:
+        """A new instance with the same parameters and a fresh state."""
+        return type(self)(**self.params())
+
+    # --- state --------------------------------------------------------------------------------
+    def get_state(self) -> bytes:
+        """Compact bytes (msgpack) holding everything needed to continue scoring."""
+        return dump_attrs(self, self.state_attrs, self.version)
+
+    def set_state(self, data: bytes) -> None:
+        """Restore a state produced by :meth:`get_state` of the same name and version.
+
+        Raises ``ValueError`` if the bytes do not fit this detector (then start fresh).
+        """
+        load_attrs(self, self.state_attrs, self.version, data, what=self.name)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class VectorDetector(Detector):
+    """A detector over a group's metrics at once (one vector per tick, fixed order).
+
+    ``score_vector``/``learn_vector`` are the verbs; the scalar verbs treat ``x`` as a vector
+    of length one, so the single-value conformance checks still apply.
+    """
+
+    __slots__ = ()
+
+    @abc.abstractmethod
+    def score_vector(self, x: Sequence[float], ts: float) -> float:
+        """Score a vector in [0, 1] without learning from it (NaN entries must not raise)."""
+
+    @abc.abstractmethod
+    def learn_vector(self, x: Sequence[float], ts: float) -> None:
+        """Learn from a vector."""
+
+    def update_vector(self, x: Sequence[float], ts: float) -> float:
+        s = self.score_vector(x, ts)
+        self.learn_vector(x, ts)
+        return s
+
+    def score_one(self, x: float, ts: float) -> float:
+        return self.score_vector((x,), ts)
+
+    def learn_one(self, x: float, ts: float) -> None:
+        self.learn_vector((x,), ts)
+
+
+_ENC = msgspec.msgpack.Encoder()
+
+
+def dump_attrs(obj: object, attrs: Sequence[str], tag: str) -> bytes:
+    """Msgpack ``[tag, *values]`` of ``obj``'s attributes (arrays as raw bytes).
+
+    >>> class P:
+    ...     def __init__(self): self.n, self.ring = 2, array.array("d", [1.0, 2.0])
+    >>> p, q = P(), P(); q.n = 0
+    >>> load_attrs(q, ("n", "ring"), "1", dump_attrs(p, ("n", "ring"), "1")); q.n, list(q.ring)
+    (2, [1.0, 2.0])
+    """
+    out: list[Any] = [tag]
+    for a in attrs:
+        v = getattr(obj, a)
+        out.append(v.tobytes() if isinstance(v, array.array) else v)
+    return _ENC.encode(out)
+
+
+def load_attrs(
+    obj: object, attrs: Sequence[str], tag: str, data: bytes, *, what: str = "state"
+) -> None:
+    """Inverse of :func:`dump_attrs`; the current attribute types guide the decoding.
+
+    Raises ``ValueError`` when the bytes are not msgpack, the layout or the tag differ.
+    """
+    try:
+        got = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"{what}: state is not msgpack: {exc}") from None
+    if not isinstance(got, list) or len(got) != len(attrs) + 1:
+        raise ValueError(f"{what}: state does not match this layout")
+    if got[0] != tag:
+        raise ValueError(f"{what}: state is from version {got[0]!r}, this is {tag!r}")
+    for a, v in zip(attrs, got[1:], strict=True):
+        cur = getattr(obj, a)
+        if isinstance(cur, array.array):
+            if not isinstance(v, bytes) or len(v) % cur.itemsize:
+                raise ValueError(f"{what}: {a} is not a {cur.typecode!r} array")
+            arr = array.array(cur.typecode)
+            arr.frombytes(v)
+            setattr(obj, a, arr)
+        elif isinstance(cur, tuple) and isinstance(v, list):
+            setattr(obj, a, tuple(v))
+        elif isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool):
+            setattr(obj, a, float(v))
+        else:
+            setattr(obj, a, v)
+
+
+def _jsonable(v: Any) -> Any:
+    if isinstance(v, tuple):
+        return [_jsonable(i) for i in v]
+    return v
