@@ -69,6 +69,7 @@ __all__ = [
     "dump_attrs",
     "is_finite",
     "load_attrs",
+    "squash_at",
     "squash_logistic",
     "squash_ratio",
 ]
@@ -113,6 +114,25 @@ def squash_ratio(stat: float, scale: float) -> float:
     if stat == math.inf:
         return 1.0
     return 1.0 - math.exp(-stat / scale)
+
+
+def squash_at(raw: float, threshold: float, power: float = 4.0) -> float:
+    """The house mapping of a raw statistic to a score: ``1 - 10 ** -((raw / threshold) ** power)``.
+
+    0 at ``raw <= 0``, **0.9 exactly at the detector's own threshold**, 0.99 at ``2 **
+    (1 / power)`` times it (1.19x for the default power 4), 0.13 at half of it. So the
+    default alert policy ``Threshold(0.9)`` reproduces each family's classic rule ("|z| >= 4",
+    "CUSUM >= 5") and one threshold means the same across families. NaN gives 0, inf gives 1.
+
+    >>> [round(squash_at(z, 4.0), 3) for z in (0.0, 2.0, 3.0, 4.0, 4.76, 8.0)]
+    [0.0, 0.134, 0.517, 0.9, 0.99, 1.0]
+    """
+    if not raw > 0.0:
+        return 0.0
+    r = raw / threshold
+    if r > 3.0:
+        return 1.0
+    return 1.0 - 10.0 ** -(r**power)
 
 
 def squash_logistic(stat: float, center: float, width: float) -> float:
@@ -293,9 +313,10 @@ class Detector(abc.ABC):
         self._last_baseline = baseline
         return s
 
-    def threshold(self) -> float | None:
-        """The raw-statistic level this detector itself treats as anomalous, if any."""
-        return None
+    def raw_threshold(self) -> float | None:
+        """The raw-statistic level this detector treats as anomalous (its ``threshold`` param)."""
+        t = getattr(self, "threshold", None)
+        return float(t) if is_finite(t) else None
 
     def recent(self) -> tuple[float, ...]:
         """Recent values the detector holds (oldest first), for a sparkline."""
@@ -307,7 +328,7 @@ class Detector(abc.ABC):
             score=self._last_score,
             raw=self._last_raw,
             baseline=self._last_baseline,
-            threshold=self.threshold(),
+            threshold=self.raw_threshold(),
             contributing=self.recent(),
             detail=self.detail(),
         )
