@@ -316,7 +316,7 @@ class Detector(abc.ABC):
     def raw_threshold(self) -> float | None:
         """The raw-statistic level this detector treats as anomalous (its ``threshold`` param)."""
         t = getattr(self, "threshold", None)
-        return float(t) if is_finite(t) else None
+        return float(t) if t is not None and is_finite(t) else None
 
     def recent(self) -> tuple[float, ...]:
         """Recent values the detector holds (oldest first), for a sparkline."""
