@@ -1,0 +1,387 @@
+"""Run a detector over a corpus in NAB's layout and score it (offline tooling).
+
+This is the one module in :mod:`detectors` that reads and writes files. A corpus directory
+looks like NAB's::
+
+    DIR/data/<category>/<file>.csv       timestamp,value (timestamps "YYYY-MM-DD HH:MM:SS")
+    DIR/labels/combined_windows.json     {"<category>/<file>.csv": [[start, end], ...], ...}
+    DIR/config/profiles.json             {"standard": {"CostMatrix": {...}}, ...} (optional)
+
+Only files listed in the labels are scored (as NAB does). Results are written in NAB's
+results layout, ``OUT/<detector>/<category>/<detector>_<file>.csv`` with the columns
+``timestamp,value,anomaly_score``, and :func:`load_results` reads that layout back (also
+NAB's published results, which carry extra columns).
+
+>>> import tempfile, json, pathlib
+>>> root = pathlib.Path(tempfile.mkdtemp())
+>>> (root / "data" / "toy").mkdir(parents=True); (root / "labels").mkdir()
+>>> rows = [f"2020-01-01 00:{m:02d}:00,{10.0 if m != 42 else 99.0}" for m in range(60)]
+>>> _ = (root / "data/toy/a.csv").write_text("timestamp,value\\n" + "\\n".join(rows) + "\\n")
+>>> _ = (root / "labels/combined_windows.json").write_text(json.dumps(
+...     {"toy/a.csv": [["2020-01-01 00:42:00.000000", "2020-01-01 00:48:00.000000"]]}))
+>>> corpus = load_corpus(root)
+>>> spike = np.zeros(60); spike[42] = 1.0  # at the first row of the window
+>>> report = evaluate(corpus, {"toy/a.csv": spike})
+>>> round(report.profiles["standard"].normalised, 1)
+100.0
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from detectors import nab
+from detectors.base import Detector
+
+__all__ = [
+    "Corpus",
+    "ProfileResult",
+    "Report",
+    "Series",
+    "default_nab_dir",
+    "evaluate",
+    "load_corpus",
+    "load_results",
+    "read_series",
+    "run_corpus",
+    "run_series",
+    "write_results",
+]
+
+FloatArray = npt.NDArray[np.float64]
+DetectorFactory = Callable[[], Detector]
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One data file: row times (``datetime64[s]``) and values."""
+
+    name: str
+    times: npt.NDArray[np.datetime64]
+    values: FloatArray
+
+    @property
+    def epoch(self) -> FloatArray:
+        """Row times as epoch seconds (what :meth:`Detector.update` takes as ``ts``)."""
+        return self.times.astype("datetime64[s]").astype(np.int64).astype(np.float64)
+
+    def __len__(self) -> int:
+        return int(self.values.size)
+
+
+@dataclass(frozen=True, slots=True)
+class Corpus:
+    """A loaded NAB-layout corpus: series, their labelled windows and the scoring profiles."""
+
+    root: Path
+    series: dict[str, Series]
+    labelled: dict[str, nab.Labelled]
+    profiles: dict[str, nab.CostMatrix]
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.series)
+
+    @property
+    def rows(self) -> int:
+        return sum(len(s) for s in self.series.values())
+
+    @property
+    def windows(self) -> int:
+        return sum(len(lab.windows) for lab in self.labelled.values())
+
+
+def default_nab_dir(repo_root: Path | None = None) -> Path:
+    """``$IOC_NAB_DIR`` if set, else ``<repo>/../shared/data/nab`` (it may not exist)."""
+    env = os.environ.get("IOC_NAB_DIR")
+    if env:
+        return Path(env)
+    root = repo_root or Path(__file__).resolve().parent.parent
+    return root.parent / "shared" / "data" / "nab"
+
+
+def _parse_times(raw: Sequence[str], where: str) -> npt.NDArray[np.datetime64]:
+    try:
+        return np.array(raw, dtype="datetime64[s]")
+    except ValueError as exc:
+        raise ValueError(f"{where}: bad timestamp: {exc}") from None
+
+
+def _read_columns(path: Path, columns: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    """The header and the wanted columns (as strings) of a CSV file."""
+    with path.open(newline="") as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError(f"{path}: empty file")
+        header = [h.strip() for h in header]
+        missing = [c for c in columns if c not in header]
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(missing)} in {header}")
+        idx = [header.index(c) for c in columns]
+        cols: list[list[str]] = [[] for _ in columns]
+        for line, row in enumerate(reader, start=2):
+            if not row:
+                continue
+            try:
+                for out, i in zip(cols, idx, strict=True):
+                    out.append(row[i])
+            except IndexError:
+                raise ValueError(f"{path}:{line}: too few fields") from None
+    return header, cols
+
+
+def read_series(path: Path, name: str | None = None) -> Series:
+    """Read a ``timestamp,value`` CSV file (rows are kept in file order)."""
+    _, (ts, vals) = _read_columns(path, ("timestamp", "value"))
+    times = _parse_times(ts, str(path))
+    try:
+        values = np.array(vals, dtype=np.float64)
+    except ValueError as exc:
+        raise ValueError(f"{path}: bad value: {exc}") from None
+    return Series(name or path.name, times, values)
+
+
+def load_corpus(root: Path | str, *, files: Iterable[str] | None = None) -> Corpus:
+    """Load a corpus in NAB's layout; ``files`` picks a subset by relative name.
+
+    Raises ``FileNotFoundError`` for a missing directory or labels file and ``ValueError``
+    for malformed content (both name the file).
+    """
+    root = Path(root)
+    data_dir = root / "data"
+    labels_path = root / "labels" / "combined_windows.json"
+    if not data_dir.is_dir():
+        raise FileNotFoundError(f"{data_dir}: no data directory (expected NAB's layout)")
+    if not labels_path.is_file():
+        raise FileNotFoundError(f"{labels_path}: no labels file")
+    try:
+        windows = json.loads(labels_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{labels_path}: not JSON: {exc}") from None
+    if not isinstance(windows, dict):
+        raise ValueError(f"{labels_path}: expected an object of file -> windows")
+    profiles_path = root / "config" / "profiles.json"
+    if profiles_path.is_file():
+        try:
+            profiles = nab.profiles_from_json(json.loads(profiles_path.read_text()))
+        except (json.JSONDecodeError, ValueError) as exc:
+            raise ValueError(f"{profiles_path}: {exc}") from None
+    else:
+        profiles = dict(nab.NAB_PROFILES)
+
+    wanted = sorted(windows) if files is None else list(files)
+    unknown = [f for f in wanted if f not in windows]
+    if unknown:
+        raise ValueError(f"{labels_path}: no labels for {', '.join(unknown)}")
+    series: dict[str, Series] = {}
+    labelled: dict[str, nab.Labelled] = {}
+    for name in wanted:
+        path = data_dir / name
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: labelled file is missing")
+        s = read_series(path, name)
+        limits = windows[name]
+        if not isinstance(limits, list) or not all(
+            isinstance(w, list) and len(w) == 2 for w in limits
+        ):
+            raise ValueError(f"{labels_path}: windows of {name} must be [[start, end], ...]")
+        pairs = [(_parse_times([a], name)[0], _parse_times([b], name)[0]) for a, b in limits]
+        series[name] = s
+        labelled[name] = nab.Labelled.from_times(name, s.times, pairs)
+    return Corpus(root, series, labelled, profiles)
+
+
+# --- running detectors ------------------------------------------------------------------
+
+
+def run_series(detector: Detector, series: Series) -> FloatArray:
+    """Feed a series to a fresh detector row by row (score, then learn); the scores."""
+    out = np.empty(len(series), dtype=np.float64)
+    update = detector.update
+    for i, (x, t) in enumerate(zip(series.values.tolist(), series.epoch.tolist(), strict=True)):
+        out[i] = update(x, t)
+    if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0.0 and out.max() <= 1.0):
+        raise ValueError(f"{detector.name}: scores outside [0, 1] on {series.name}")
+    return out
+
+
+def _run_one(args: tuple[DetectorFactory, Series]) -> tuple[str, FloatArray]:
+    factory, series = args
+    return series.name, run_series(factory(), series)
+
+
+def run_corpus(
+    factory: DetectorFactory,
+    corpus: Corpus,
+    *,
+    jobs: int = 1,
+    on_file: Callable[[str, int], None] | None = None,
+) -> dict[str, FloatArray]:
+    """Scores of a fresh detector per file; ``on_file(name, rows)`` after each file.
+
+    ``jobs > 1`` runs files in worker processes (``factory`` must then be picklable: a
+    class, or a ``functools.partial`` of one).
+    """
+    todo = [(factory, corpus.series[n]) for n in corpus.names]
+    # longest files first so parallel workers finish together
+    todo.sort(key=lambda a: -len(a[1]))
+    out: dict[str, FloatArray] = {}
+    if jobs <= 1:
+        for item in todo:
+            name, scores = _run_one(item)
+            out[name] = scores
+            if on_file:
+                on_file(name, len(item[1]))
+    else:
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for name, scores in pool.map(_run_one, todo):
+                out[name] = scores
+                if on_file:
+                    on_file(name, len(corpus.series[name]))
+    return out
+
+
+# --- scoring ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileResult:
+    """One profile's outcome: the threshold, raw and normalised totals, per-file scores."""
+
+    profile: str
+    threshold: float
+    raw: float
+    normalised: float
+    null: float
+    perfect: float
+    files: dict[str, nab.FileScore] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The scores of one detector on a corpus, one :class:`ProfileResult` per profile."""
+
+    detector: str
+    profiles: dict[str, ProfileResult]
+
+    def summary(self) -> dict[str, float]:
+        """``{profile: normalised score}`` (what ``--json`` prints)."""
+        return {p: r.normalised for p, r in self.profiles.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything, JSON-able."""
+        return {
+            "detector": self.detector,
+            "profiles": {
+                p: {
+                    "threshold": r.threshold,
+                    "raw": r.raw,
+                    "normalised": r.normalised,
+                    "null": r.null,
+                    "perfect": r.perfect,
+                    "files": {
+                        f: {"score": s.score, "tp": s.tp, "tn": s.tn, "fp": s.fp, "fn": s.fn}
+                        for f, s in r.files.items()
+                    },
+                }
+                for p, r in self.profiles.items()
+            },
+        }
+
+
+def evaluate(
+    corpus: Corpus,
+    results: Mapping[str, npt.ArrayLike],
+    *,
+    detector: str = "detector",
+    thresholds: Mapping[str, float] | None = None,
+) -> Report:
+    """Score per-file anomaly scores on every profile of the corpus.
+
+    The threshold of each profile is optimised over the whole corpus unless ``thresholds``
+    fixes it (as when re-scoring NAB's published results at its published thresholds).
+    """
+    names = corpus.names
+    missing = [n for n in names if n not in results]
+    if missing:
+        raise ValueError(f"no scores for {len(missing)} file(s), e.g. {missing[0]}")
+    arrays = [np.asarray(results[n], dtype=np.float64) for n in names]
+    for n, a in zip(names, arrays, strict=True):
+        if a.shape != (len(corpus.series[n]),):
+            raise ValueError(f"{n}: {a.size} scores for {len(corpus.series[n])} rows")
+    out: dict[str, ProfileResult] = {}
+    for pname, cost in corpus.profiles.items():
+        sweeps = [nab.sweep(corpus.labelled[n], cost) for n in names]
+        if thresholds is not None and pname in thresholds:
+            thr = float(thresholds[pname])
+        else:
+            thr = nab.best_threshold(nab.score_curve(arrays, sweeps)).threshold
+        files = {
+            n: nab.file_score(a, sw, thr) for n, a, sw in zip(names, arrays, sweeps, strict=True)
+        }
+        raw = math.fsum(f.score for f in files.values())
+        null = nab.null_score(sweeps)
+        perfect = cost.tp * corpus.windows
+        norm = nab.normalise(raw, null=null, perfect=perfect)
+        out[pname] = ProfileResult(pname, thr, raw, norm, null, perfect, files)
+    return Report(detector, out)
+
+
+# --- results files ------------------------------------------------------------------------
+
+
+def _results_path(out_dir: Path, detector: str, name: str) -> Path:
+    rel = Path(name)
+    return out_dir / detector / rel.parent / f"{detector}_{rel.name}"
+
+
+def write_results(
+    out_dir: Path | str, detector: str, corpus: Corpus, results: Mapping[str, npt.ArrayLike]
+) -> list[Path]:
+    """Write ``timestamp,value,anomaly_score`` CSVs in NAB's results layout; the paths."""
+    out_dir = Path(out_dir)
+    written = []
+    for name in corpus.names:
+        s = corpus.series[name]
+        scores = np.asarray(results[name], dtype=np.float64)
+        path = _results_path(out_dir, detector, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        stamps = np.datetime_as_string(s.times, unit="s")
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(("timestamp", "value", "anomaly_score"))
+            for t, v, a in zip(stamps.tolist(), s.values.tolist(), scores.tolist(), strict=True):
+                w.writerow((t.replace("T", " "), repr(v), repr(a)))
+        written.append(path)
+    return written
+
+
+def load_results(results_dir: Path | str, detector: str, corpus: Corpus) -> dict[str, FloatArray]:
+    """Read ``anomaly_score`` per file from NAB's results layout under ``results_dir``."""
+    results_dir = Path(results_dir)
+    out: dict[str, FloatArray] = {}
+    for name in corpus.names:
+        path = _results_path(results_dir, detector, name)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no results for {name}")
+        _, (ts, scores) = _read_columns(path, ("timestamp", "anomaly_score"))
+        times = _parse_times(ts, str(path))
+        if not np.array_equal(times, corpus.series[name].times):
+            raise ValueError(f"{path}: timestamps differ from the data file {name}")
+        try:
+            out[name] = np.array(scores, dtype=np.float64)
+        except ValueError as exc:
+            raise ValueError(f"{path}: bad anomaly_score: {exc}") from None
+    return out
