@@ -23,7 +23,7 @@ weekly shape, the static breach threshold and the detectors that fit it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Literal
 
@@ -167,6 +167,19 @@ class SourceKind:
     districts: tuple[str, ...] = MAINLAND
     description: str = ""
 
+    def __post_init__(self) -> None:
+        # A source's silence is watched on its first metric (its heartbeat), so one silent
+        # source raises one alert, not one per metric.
+        first = self.metrics[0]
+        if SILENCE not in first.detectors:
+            beat = replace(first, detectors=(*first.detectors, SILENCE))
+            object.__setattr__(self, "metrics", (beat, *self.metrics[1:]))
+
+    @property
+    def heartbeat(self) -> MetricSpec:
+        """The metric whose silence stands for the whole source's silence."""
+        return self.metrics[0]
+
 
 @dataclass(frozen=True, slots=True)
 class Kpi:
@@ -233,9 +246,9 @@ def _c(name: str, base: float, normal: tuple[float, float], detectors: tuple[str
                       event_kinds=kinds, **kw)  # type: ignore[arg-type]
 
 
-SENSOR = (ROBUST_Z, PHYSICAL_RANGE, STUCK, SILENCE)
+SENSOR = (ROBUST_Z, PHYSICAL_RANGE, STUCK)
 LEVEL = (*SENSOR, CUSUM)
-EVENTS = (COUNT_SURGE, SILENCE)
+EVENTS = (COUNT_SURGE,)
 
 CATALOG: tuple[ServiceGroup, ...] = (
     ServiceGroup(
@@ -316,10 +329,10 @@ CATALOG: tuple[ServiceGroup, ...] = (
         "Periodic figures: tourist arrivals, consumer prices, budget disbursement.",
         (SourceKind("statistics_office", "se", 1, 60.0, (
             _m("tourist_arrivals", "visitors/h", 1400.0, (600.0, 2500.0), (0.0, 100000.0),
-               (ROBUST_Z, SEASONAL, SILENCE), daily=DAYTIME, weekend=1.3, noise=0.08),
-            _m("cpi", "index", 103.5, (101.0, 106.0), (50.0, 200.0), (CUSUM, SILENCE),
+               (ROBUST_Z, SEASONAL), daily=DAYTIME, weekend=1.3, noise=0.08),
+            _m("cpi", "index", 103.5, (101.0, 106.0), (50.0, 200.0), (CUSUM,),
                noise=0.002),
-            _m("budget_disbursed", "%", 62.0, (40.0, 90.0), (0.0, 100.0), (CUSUM, SILENCE),
+            _m("budget_disbursed", "%", 62.0, (40.0, 90.0), (0.0, 100.0), (CUSUM,),
                noise=0.005, breach_below=30.0),
         ), districts=("Hai Chau",), description="city statistics office feed"),),
         (Kpi("arrivals", "Tourist arrivals", "sum", "tourist_arrivals", "visitors"),
@@ -330,7 +343,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         6, "emergency_vehicles", "Ambulances & fire trucks",
         "GPS of emergency vehicles, missions started and ended, response times.",
         (SourceKind("vehicle", "ev", 2, 5.0, (
-            _m("speed", "km/h", 32.0, (0.0, 70.0), (0.0, 200.0), (PHYSICAL_RANGE, SILENCE),
+            _m("speed", "km/h", 32.0, (0.0, 70.0), (0.0, 200.0), (PHYSICAL_RANGE,),
                noise=0.25),
             _m("response_time", "min", 9.0, (5.0, 15.0), (0.0, 240.0),
                (ROBUST_Z, THRESHOLD, PHYSICAL_RANGE), daily=COMMUTE, noise=0.15,
@@ -349,7 +362,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
             _m("outflow", "m³/h", 410.0, (200.0, 700.0), (0.0, 5000.0), LEVEL,
                daily=DAYTIME, noise=0.06),
             _m("pumps_running", "pumps", 3.0, (2.0, 4.0), (0.0, 8.0),
-               (THRESHOLD, PHYSICAL_RANGE, SILENCE), noise=0.0, breach_below=1.5),
+               (THRESHOLD, PHYSICAL_RANGE), noise=0.0, breach_below=1.5),
             _m("effluent_cod", "mg/L", 45.0, (20.0, 75.0), (0.0, 2000.0), (*SENSOR, THRESHOLD),
                noise=0.08, breach_above=100.0),
         ), description="pumping station with effluent sensor"),),
@@ -362,7 +375,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         "Rain gauges (mm/h) and flood-depth towers (cm) at known flood points.",
         (SourceKind("rain_gauge", "rain", 1, 10.0, (
             _m("rainfall", "mm/h", 1.5, (0.0, 8.0), (0.0, 300.0),
-               (ROBUST_Z, THRESHOLD, PHYSICAL_RANGE, SILENCE), noise=0.4, breach_above=30.0),
+               (ROBUST_Z, THRESHOLD, PHYSICAL_RANGE), noise=0.4, breach_above=30.0),
         ), description="tipping-bucket rain gauge"),
          SourceKind("flood_tower", "flood", 2, 10.0, (
              _m("flood_depth", "cm", 2.0, (0.0, 8.0), (0.0, 400.0),
@@ -376,7 +389,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         9, "fishing_vessels", "Fishing vessels at sea",
         "Vessel monitoring system (VMS): positions, speed, signal loss, boundary crossings.",
         (SourceKind("vessel", "vms", 3, 15.0, (
-            _m("speed", "kn", 6.0, (0.0, 12.0), (0.0, 40.0), (ROBUST_Z, PHYSICAL_RANGE, SILENCE),
+            _m("speed", "kn", 6.0, (0.0, 12.0), (0.0, 40.0), (ROBUST_Z, PHYSICAL_RANGE),
                noise=0.2),
             _m("distance_offshore", "nmi", 40.0, (5.0, 120.0), (0.0, 400.0),
                (CUSUM, PHYSICAL_RANGE), noise=0.02),
@@ -434,7 +447,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
             _c("incidents", 0.15, (0.0, 0.6), EVENTS, ("theft", "disorder", "traffic", "other"),
                daily=EVENING),
             _m("camera_uptime", "%", 98.5, (95.0, 100.0), (0.0, 100.0),
-               (THRESHOLD, PHYSICAL_RANGE, SILENCE, CUSUM), noise=0.005, breach_below=90.0),
+               (THRESHOLD, PHYSICAL_RANGE, CUSUM), noise=0.005, breach_below=90.0),
         ), description="ward police post"),),
         (Kpi("incidents", "Incidents", "sum", "incidents"),
          Kpi("camera_uptime", "Camera uptime", "mean", "camera_uptime", "%")),
@@ -446,7 +459,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
             _c("attacks_blocked", 3.0, (0.5, 8.0), EVENTS, ("ddos", "web", "malware", "scan")),
             _c("failed_logins", 1.0, (0.1, 3.0), (COUNT_SURGE,), ("vpn", "portal", "email")),
             _m("critical_vulns", "systems", 4.0, (0.0, 10.0), (0.0, 10000.0),
-               (THRESHOLD, CUSUM, SILENCE), noise=0.0, breach_above=12.0),
+               (THRESHOLD, CUSUM), noise=0.0, breach_above=12.0),
         ), districts=("Hai Chau",), description="SOC sensor of the city data centre"),),
         (Kpi("attacks", "Attacks blocked", "sum", "attacks_blocked"),
          Kpi("critical_vulns", "Critical vulnerabilities", "max", "critical_vulns", "systems")),
@@ -458,7 +471,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
             _m("delay", "min", 2.0, (0.0, 6.0), (-30.0, 240.0), (*SENSOR, THRESHOLD),
                daily=COMMUTE, noise=0.3, breach_above=10.0),
             _m("headway", "min", 15.0, (10.0, 22.0), (0.0, 240.0), SENSOR, noise=0.1),
-            _m("speed", "km/h", 24.0, (10.0, 40.0), (0.0, 120.0), (PHYSICAL_RANGE, SILENCE),
+            _m("speed", "km/h", 24.0, (10.0, 40.0), (0.0, 120.0), (PHYSICAL_RANGE,),
                daily=COMMUTE_DIP, noise=0.12),
         ), districts=("Hai Chau", "Thanh Khe", "Son Tra", "Ngu Hanh Son", "Lien Chieu",
                       "Cam Le"), description="city bus on a route"),),
