@@ -30,6 +30,82 @@ def cli() -> None:
 # --- commands are registered below, one section per capability ---------------------------
 
 
+# --- brokers and topics (ioc/broker.py, ioc/admin.py) ---------------------------------------
+@cli.command("broker")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Port on 127.0.0.1 (default: a free one).")
+def broker_command(port: int | None) -> None:
+    """Run the embedded Kafka-protocol broker (memory storage) until Ctrl-C or SIGTERM."""
+    from ioc.broker import EmbeddedBroker, StopSignals
+    from ioc.errors import BrokerError
+
+    settings = load_settings()
+    if not settings.embedded:
+        raise ConfigError(f"IOC_KAFKA_BOOTSTRAP is set ({settings.kafka_bootstrap}): an external "
+                          "broker is configured; unset it to run the embedded broker")
+    broker = EmbeddedBroker(port=port)
+    with StopSignals() as stop:
+        try:
+            broker.start()
+            click.echo(f"bootstrap: {broker.bootstrap}")
+            click.echo(f"embedded broker running (pid {broker.pid}, memory storage, log "
+                       f"{broker.log_path}); Ctrl-C to stop", err=True)
+            signalled = stop.wait(broker)
+        finally:
+            broker.stop()
+    if not signalled:
+        raise BrokerError(f"the embedded broker stopped unexpectedly: "
+                          f"{broker.last_output() or 'no output'}")
+    click.echo("embedded broker stopped", err=True)
+
+
+def _bootstrap(option: str | None, settings: Settings) -> str:
+    target = option or settings.kafka_bootstrap
+    if not target:
+        raise UsageError("no Kafka broker: pass --bootstrap HOST:PORT or set IOC_KAFKA_BOOTSTRAP "
+                         "(`ioc broker` runs an embedded one)")
+    return target
+
+
+_bootstrap_option = click.option("--bootstrap", metavar="HOST:PORT",
+                                 help="Kafka to use (default: IOC_KAFKA_BOOTSTRAP).")
+_timeout_option = click.option("--timeout", type=click.FloatRange(min=0.5), default=15.0,
+                               show_default=True, help="Seconds to wait for the broker.")
+
+
+@cli.group("topics")
+def topics_command() -> None:
+    """Create and list ioc-monitor's Kafka topics."""
+
+
+@topics_command.command("create")
+@_bootstrap_option
+@_timeout_option
+def topics_create(bootstrap: str | None, timeout: float) -> None:
+    """Create every missing topic (events per group, alerts, indicators, commands, deadletter);
+    existing topics are left alone."""
+    from ioc.admin import create_topics
+
+    settings = load_settings()
+    for line in create_topics(settings, _bootstrap(bootstrap, settings), timeout).lines():
+        click.echo(line)
+
+
+@topics_command.command("list")
+@_bootstrap_option
+@_timeout_option
+@click.option("--all", "include_internal", is_flag=True, help="Include internal `__*` topics.")
+def topics_list(bootstrap: str | None, timeout: float, include_internal: bool) -> None:
+    """List topics with their partition counts."""
+    from ioc.admin import list_topics
+
+    settings = load_settings()
+    found = list_topics(_bootstrap(bootstrap, settings), timeout, include_internal)
+    width = max((len(name) for name in found), default=0)
+    for name, partitions in found.items():
+        click.echo(f"{name:<{width}}  {partitions}")
+
+
 def main(argv: list[str] | None = None) -> Any:
     """Entry point of the ``ioc`` console script."""
     try:
