@@ -86,7 +86,10 @@ def is_finite(x: object) -> bool:
     >>> is_finite(1.5), is_finite(float("nan")), is_finite(None), is_finite(True)
     (True, False, False, False)
     """
-    return type(x) in (float, int) and _isfinite(x)  # type: ignore[arg-type]
+    try:
+        return _isfinite(x) and x.__class__ is not bool  # type: ignore[arg-type]
+    except TypeError:
+        return False
 
 
 def clamp01(s: float) -> float:

@@ -1,0 +1,109 @@
+"""Robust z-score: distance from the rolling median in units of the rolling MAD.
+
+The baseline is the last ``window`` finite values, kept in a fixed-size ``array('d')`` ring
+(bounded memory: ``8 * window`` bytes plus a small header). The raw statistic is
+
+    z = |x - median| / scale,   scale = 1.4826 * MAD
+
+(the MAD of normally distributed data times 1.4826 estimates the standard deviation). When
+more than half the window is identical the MAD is 0; the scale then falls back to 1.2533 times
+the mean absolute deviation from the median, and finally to ``min_scale``. The score is
+:func:`~detectors.base.squash_at` of ``z``: 0.9 at ``z == threshold``.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+
+from detectors.base import Detector, is_finite, squash_at
+
+__all__ = ["RobustZScore"]
+
+_MAD_TO_SIGMA = 1.4826
+_MEANAD_TO_SIGMA = 1.2533
+
+
+class RobustZScore(Detector):
+    """Median/MAD z-score over a rolling window of recent values.
+
+    Parameters: ``window`` values in the baseline (32 by default: one value per closed window,
+    so half an hour of one-minute windows); ``threshold`` the |z| that scores 0.9;
+    ``min_samples`` values needed before anything scores above 0; ``min_scale`` the smallest
+    scale used when the window is (nearly) constant.
+
+    >>> d = RobustZScore(window=16, threshold=4.0)
+    >>> for t in range(16):
+    ...     _ = d.update(20.0 + (t % 4) * 0.5, ts=60.0 * t)
+    >>> round(d.score_one(21.0, ts=960.0), 3), round(d.score_one(35.0, ts=960.0), 3)
+    (0.0, 1.0)
+    >>> e = d.explain(); e.baseline, round(e.raw, 1), e.threshold
+    (20.75, 19.2, 4.0)
+    """
+
+    name = "robust_z"
+    version = "1"
+    state_attrs = ("_ring", "_pos")
+    __slots__ = ("_pos", "_ring", "min_samples", "min_scale", "threshold", "window")
+
+    def __init__(
+        self,
+        *,
+        window: int = 32,
+        threshold: float = 4.0,
+        min_samples: int = 8,
+        min_scale: float = 1e-9,
+    ) -> None:
+        if window < 3:
+            raise ValueError(f"robust_z: window must be >= 3, got {window!r}")
+        if not threshold > 0:
+            raise ValueError(f"robust_z: threshold must be > 0, got {threshold!r}")
+        if not 1 <= min_samples <= window:
+            raise ValueError("robust_z: min_samples must be in [1, window]")
+        if not min_scale > 0:
+            raise ValueError("robust_z: min_scale must be > 0")
+        super().__init__()
+        self.window = int(window)
+        self.threshold = float(threshold)
+        self.min_samples = int(min_samples)
+        self.min_scale = float(min_scale)
+        self._ring = array.array("d")  # grows to `window`, then overwritten at `_pos`
+        self._pos = 0
+
+    def _median_scale(self) -> tuple[float, float]:
+        s = sorted(self._ring)
+        n = len(s)
+        h = n >> 1
+        med = s[h] if n & 1 else 0.5 * (s[h - 1] + s[h])
+        dev = sorted([abs(v - med) for v in s])
+        mad = dev[h] if n & 1 else 0.5 * (dev[h - 1] + dev[h])
+        scale = _MAD_TO_SIGMA * mad
+        if scale < self.min_scale:
+            scale = max(_MEANAD_TO_SIGMA * math.fsum(dev) / n, self.min_scale)
+        return med, scale
+
+    def score_one(self, x: float, ts: float) -> float:
+        if len(self._ring) < self.min_samples or not (
+            is_finite(x)
+        ):
+            return self._scored(0.0, raw=0.0, baseline=math.nan)
+        med, scale = self._median_scale()
+        z = abs(x - med) / scale
+        return self._scored(squash_at(z, self.threshold), raw=z, baseline=med)
+
+    def learn_one(self, x: float, ts: float) -> None:
+        if not (is_finite(x)):
+            return
+        ring = self._ring
+        if len(ring) < self.window:
+            ring.append(x)
+        else:
+            ring[self._pos] = x
+            self._pos = (self._pos + 1) % self.window
+
+    def recent(self) -> tuple[float, ...]:
+        r = self._ring
+        return tuple(r[self._pos :]) + tuple(r[: self._pos])
+
+    def detail(self) -> dict[str, float | str]:
+        return {"samples": float(len(self._ring))}
