@@ -1,0 +1,269 @@
+"""Isolation forest over a group's metrics, refitted periodically on a bounded reservoir.
+
+One :class:`IsolationForest` watches several metrics of a group together (say inflow,
+outflow and effluent COD of a pumping station, one vector per closed window), so it catches
+combinations that are unusual although each metric alone looks normal.
+
+- Learning keeps a uniform sample of the vectors seen (reservoir sampling, ``reservoir``
+  rows, deterministic given ``seed``) and refits scikit-learn's ``IsolationForest`` on it at
+  ``min_samples``, then each time the number of vectors doubles, then every ``refit_every``.
+- Scoring walks the fitted trees in pure Python (about 40 µs for 50 trees, against
+  milliseconds for ``score_samples`` on one row) and computes the usual isolation score
+  ``s = 2 ** (-mean path length / c(max_samples))``: about 0.5 for ordinary points, towards
+  1 for isolated ones. ``raw`` is ``s``; the score is
+  :func:`~detectors.base.squash_at` of ``s - 0.5`` against ``threshold - 0.5`` (0.9 at
+  ``s == threshold``). Missing or non-finite entries are replaced by the feature's median
+  in the fitted sample.
+- The state holds the reservoir and the rows of the last fit; :meth:`set_state` refits from
+  them with the same random state, so scores continue identically after a restart.
+
+scikit-learn is imported on the first fit, so loading the registry stays fast.
+"""
+
+from __future__ import annotations
+
+import array
+import math
+from collections.abc import Sequence
+
+from detectors.base import VectorDetector, dump_attrs, load_attrs, squash_at
+
+__all__ = ["IsolationForest"]
+
+_MASK = (1 << 64) - 1
+_EULER = 0.5772156649015329
+
+
+def _mix(seed: int, n: int) -> int:
+    """A splitmix64-style hash of ``(seed, n)``: reservoir decisions without RNG state."""
+    z = (seed * 0x9E3779B97F4A7C15 + n * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+def _c(n: float) -> float:
+    """Average path length of an unsuccessful search in a binary tree of ``n`` points."""
+    if n <= 1:
+        return 0.0
+    if n <= 2:
+        return 1.0
+    return 2.0 * (math.log(n - 1.0) + _EULER) - 2.0 * (n - 1.0) / n
+
+
+class IsolationForest(VectorDetector):
+    """Multivariate isolation forest (VectorDetector: ``score_vector``/``learn_vector``).
+
+    ``n_features`` is fixed by the first vector learned (0) or given; vectors of another
+    length score 0 and are not learned.
+
+    >>> import random
+    >>> rng = random.Random(1)
+    >>> d = IsolationForest(seed=7)
+    >>> for t in range(300):  # inflow and outflow move together
+    ...     q = rng.gauss(400, 40)
+    ...     _ = d.update_vector([q, q * 0.98 + rng.gauss(0, 5)], ts=60.0 * t)
+    >>> round(d.score_vector([410.0, 400.0], ts=0), 2)  # ordinary
+    0.0
+    >>> d.score_vector([420.0, 120.0], ts=0) > 0.9  # outflow collapsed: isolated
+    True
+    >>> 0.5 < d.explain().raw < 1
+    True
+    """
+
+    name = "isolation_forest"
+    version = "1"
+    state_attrs = ("n_features", "_seen", "_fits", "_res", "_fit_rows", "_fit_seen")
+    __slots__ = (
+        "_feat",
+        "_fit_rows",
+        "_fit_seen",
+        "_fits",
+        "_leaf",
+        "_left",
+        "_medians",
+        "_norm",
+        "_res",
+        "_right",
+        "_roots",
+        "_seen",
+        "_thr",
+        "max_samples",
+        "min_samples",
+        "n_estimators",
+        "n_features",
+        "refit_every",
+        "reservoir",
+        "seed",
+        "threshold",
+    )
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 50,
+        max_samples: int = 128,
+        reservoir: int = 256,
+        refit_every: int = 1024,
+        min_samples: int = 64,
+        threshold: float = 0.65,
+        n_features: int = 0,
+        seed: int = 0,
+    ) -> None:
+        if n_estimators < 1 or max_samples < 2:
+            raise ValueError("isolation_forest: n_estimators >= 1 and max_samples >= 2")
+        if not 2 <= min_samples <= reservoir:
+            raise ValueError("isolation_forest: min_samples must be in [2, reservoir]")
+        if refit_every < 1:
+            raise ValueError("isolation_forest: refit_every must be >= 1")
+        if not 0.5 < threshold < 1.0:
+            raise ValueError(f"isolation_forest: threshold must be in (0.5, 1), got {threshold!r}")
+        if n_features < 0 or not 0 <= seed < 2**32:
+            raise ValueError("isolation_forest: n_features >= 0 and seed in [0, 2**32)")
+        super().__init__()
+        self.n_estimators = int(n_estimators)
+        self.max_samples = int(max_samples)
+        self.reservoir = int(reservoir)
+        self.refit_every = int(refit_every)
+        self.min_samples = int(min_samples)
+        self.threshold = float(threshold)
+        self.n_features = int(n_features)
+        self.seed = int(seed)
+        self._seen = 0  # vectors learned
+        self._fits = 0
+        self._res = array.array("d")  # reservoir rows, flattened
+        self._fit_rows = array.array("d")  # the rows of the last fit, flattened
+        self._fit_seen = 0  # _seen at the last fit
+        self._clear_model()
+
+    # --- the model ----------------------------------------------------------------------
+    def _clear_model(self) -> None:
+        self._left: list[int] = []
+        self._right: list[int] = []
+        self._feat: list[int] = []
+        self._thr: list[float] = []
+        self._leaf: list[float] = []  # depth + c(samples) at leaves
+        self._roots: list[int] = []
+        self._medians: list[float] = []
+        self._norm = 1.0
+
+    def _fit(self, index: int) -> None:
+        """Fit scikit-learn's forest on ``_fit_rows`` and flatten its trees for scoring.
+
+        ``index`` (the number of earlier fits) and ``seed`` make the random state.
+        """
+        import numpy as np
+        from sklearn.ensemble import IsolationForest as SkForest
+
+        d = self.n_features
+        x = np.frombuffer(self._fit_rows, dtype=np.float64).reshape(-1, d)
+        n = x.shape[0]
+        m = min(self.max_samples, n)
+        forest = SkForest(
+            n_estimators=self.n_estimators,
+            max_samples=m,
+            random_state=(self.seed * 7919 + index) % 2**32,
+        ).fit(x)
+        self._clear_model()
+        self._medians = [float(v) for v in np.median(x, axis=0)]
+        self._norm = float(len(forest.estimators_)) * _c(m) or 1.0
+        for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
+            t = est.tree_
+            base = len(self._left)
+            self._roots.append(base)
+            left, right = t.children_left.tolist(), t.children_right.tolist()
+            fmap = [int(f) for f in feats]
+            depth = [0] * len(left)
+            for i, (lo, hi) in enumerate(zip(left, right, strict=True)):
+                if lo != -1:
+                    depth[lo] = depth[hi] = depth[i] + 1
+            for i, (lo, hi, f, th, ns) in enumerate(
+                zip(left, right, t.feature.tolist(), t.threshold.tolist(),
+                    t.n_node_samples.tolist(), strict=True)
+            ):
+                leaf = lo == -1
+                self._left.append(-1 if leaf else base + lo)
+                self._right.append(-1 if leaf else base + hi)
+                self._feat.append(-1 if leaf else fmap[f])
+                self._thr.append(th)
+                self._leaf.append(depth[i] + _c(ns) if leaf else 0.0)
+
+    def _fit_now(self) -> None:
+        self._fit_rows = array.array("d", self._res)
+        self._fit_seen = self._seen
+        self._fits += 1
+        self._fit(self._fits - 1)
+
+    def _due(self) -> bool:
+        n, m = self._seen, self.min_samples
+        if n < m:
+            return False
+        if n < self.refit_every:  # early on: at min_samples, then each time n doubles
+            k = n // m
+            return n % m == 0 and k & (k - 1) == 0
+        return n - self._fit_seen >= self.refit_every
+
+    def _path_score(self, x: list[float]) -> float:
+        left, right, feat, thr, leaf = self._left, self._right, self._feat, self._thr, self._leaf
+        total = 0.0
+        for node in self._roots:
+            while (f := feat[node]) >= 0:
+                node = left[node] if x[f] <= thr[node] else right[node]
+            total += leaf[node]
+        return 2.0 ** (-total / self._norm)
+
+    def _clean(self, x: Sequence[float]) -> list[float] | None:
+        """``x`` as floats with non-finite entries imputed; None if it cannot be used."""
+        if len(x) != self.n_features:
+            return None
+        out = []
+        med = self._medians
+        for i, v in enumerate(x):
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                fv = math.nan
+            if not math.isfinite(fv):
+                if not med:
+                    return None
+                fv = med[i]
+            out.append(fv)
+        return out
+
+    # --- the verbs --------------------------------------------------------------------------
+    def score_vector(self, x: Sequence[float], ts: float) -> float:
+        row = self._clean(x) if self._roots else None
+        if row is None:
+            return self._scored(0.0, raw=0.0, baseline=0.5)
+        s = self._path_score(row)
+        return self._scored(squash_at(s - 0.5, self.threshold - 0.5), raw=s, baseline=0.5)
+
+    def learn_vector(self, x: Sequence[float], ts: float) -> None:
+        if self.n_features == 0 and self._seen == 0 and len(x) > 0:
+            self.n_features = len(x)
+        row = self._clean(x)
+        if row is None:
+            return
+        cap, d = self.reservoir, self.n_features
+        if self._seen < cap:
+            self._res.extend(row)
+        else:
+            j = _mix(self.seed, self._seen) % (self._seen + 1)
+            if j < cap:
+                self._res[j * d : (j + 1) * d] = array.array("d", row)
+        self._seen += 1
+        if self._due():
+            self._fit_now()
+
+    # --- explanation and state --------------------------------------------------------------
+    def detail(self) -> dict[str, float | str]:
+        return {"fits": float(self._fits), "seen": float(self._seen)}
+
+    def get_state(self) -> bytes:
+        return dump_attrs(self, self.state_attrs, self.version)
+
+    def set_state(self, data: bytes) -> None:
+        load_attrs(self, self.state_attrs, self.version, data, what=self.name)
+        self._clear_model()
+        if self._fits and self.n_features and len(self._fit_rows) >= 2 * self.n_features:
+            self._fit(self._fits - 1)  # the same rows and random state as the last fit
