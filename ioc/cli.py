@@ -8,6 +8,7 @@ User mistakes (bad arguments, bad settings, a broker that cannot start) raise
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -104,6 +105,28 @@ def topics_list(bootstrap: str | None, timeout: float, include_internal: bool) -
     width = max((len(name) for name in found), default=0)
     for name, partitions in found.items():
         click.echo(f"{name:<{width}}  {partitions}")
+
+
+
+# --- the demo (ioc/demo.py): broker, topics, worker, dashboard, simulator ------------------
+@cli.command("demo")
+@click.option("--no-browser", is_flag=True, help="Do not open the wall in a browser.")
+@click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
+@click.option("--rate", type=click.FloatRange(min=0), default=None,
+              help="Simulated readings per second (default: real time; higher compresses time).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None,
+              help="Dashboard port (default: a free one).")
+def demo_command(no_browser: bool, seed: int, rate: float | None, port: int | None) -> None:
+    """Run the whole monitor locally: embedded broker, worker, dashboard and city simulator."""
+    from ioc.demo import DemoOptions, run_demo
+
+    settings = load_settings()
+    options = DemoOptions(seed=seed, rate=rate, open_browser=not no_browser,
+                          dashboard_port=port, with_worker="worker" in cli.commands,
+                          with_dashboard="dashboard" in cli.commands,
+                          data_dir=Path(settings.data_dir) / "demo")
+    run_demo(settings, options, echo=lambda line: click.echo(line),
+             note=lambda line: click.echo(line, err=True))
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -1,0 +1,111 @@
+"""``ioc demo``: the whole monitor on one machine with one command.
+
+Starts (or uses) a broker, creates the topics, then runs a worker, the dashboard and the city
+simulator as child processes, prints where to look, and stops everything on Ctrl-C/SIGTERM
+within 10 seconds. Children are plain ``ioc`` subcommands, so the demo wires the same parts a
+production deployment runs.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+import urllib.request
+import webbrowser
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ioc.admin import create_topics
+from ioc.broker import EmbeddedBroker, StopSignals, free_port, wait_for_kafka
+from ioc.errors import BrokerError, IocError
+from ioc.settings import Settings
+from ioc.supervisor import Supervisor, ioc_argv
+
+Echo = Callable[[str], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoOptions:
+    """What to run and how."""
+
+    seed: int = 7
+    rate: float | None = None
+    open_browser: bool = True
+    dashboard_port: int | None = None
+    with_worker: bool = True
+    with_dashboard: bool = True
+    data_dir: Path = Path(".ioc-data/demo")
+
+
+def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise IocError(f"the dashboard exited before answering {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise IocError(f"the dashboard did not answer {url} within {timeout:g} s")
+
+
+def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -> None:
+    """Run the demo until a stop signal; ``echo`` prints the lines users and scripts read
+    (``bootstrap:``, ``wall:``), ``note`` prints progress to stderr."""
+    broker: EmbeddedBroker | None = None
+    supervisor = Supervisor(options.data_dir / "logs")
+    with StopSignals() as stop:
+        try:
+            if settings.kafka_bootstrap:
+                bootstrap = settings.kafka_bootstrap
+                wait_for_kafka(bootstrap, timeout=15)
+            else:
+                broker = EmbeddedBroker(log_path=supervisor.log_dir / "broker.log")
+                bootstrap = broker.start()
+            echo(f"bootstrap: {bootstrap}")
+            report = create_topics(settings, bootstrap)
+            note(f"topics: {len(report.created)} created, {len(report.existing)} already there")
+            env = {"IOC_KAFKA_BOOTSTRAP": bootstrap}
+            if options.with_worker:
+                worker_port = free_port()
+                supervisor.start("worker", ioc_argv("worker"), {
+                    **env, "IOC_WORKER_PORT": str(worker_port),
+                    "IOC_DATA_DIR": str(options.data_dir / "worker")})
+                note(f"worker: metrics on http://127.0.0.1:{worker_port}/metrics")
+            if options.with_dashboard:
+                port = options.dashboard_port or free_port()
+                tokens = {role: getattr(settings, f"{role}_token") or secrets.token_urlsafe(16)
+                          for role in ("operator", "leadership", "engineer")}
+                child = supervisor.start("dashboard", ioc_argv(
+                    "dashboard", "--port", str(port), "--bootstrap", bootstrap), {
+                    **env, **{f"IOC_{role.upper()}_TOKEN": t for role, t in tokens.items()}})
+                base = f"http://127.0.0.1:{port}"
+                _wait_http(f"{base}/healthz", 30, lambda: child.running)
+                wall = f"{base}/#token={tokens['operator']}"
+                echo(f"wall: {wall}")
+                echo(f"summary: {base}/summary#token={tokens['leadership']}")
+                echo(f"metrics: {base}/metrics")
+                if options.open_browser:
+                    webbrowser.open(wall)
+            sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed)]
+            if options.rate is not None:
+                sim += ["--rate", f"{options.rate:g}"]
+            supervisor.start("simulator", ioc_argv(*sim), env)
+            note(f"simulator: seed {options.seed}; logs in {supervisor.log_dir}")
+            note("running; Ctrl-C to stop")
+            while not stop.event.wait(0.5):
+                dead = supervisor.dead()
+                if dead is not None:
+                    raise IocError(f"{dead.name} exited (status {dead.proc.returncode}); "
+                                   f"last output:\n{dead.last_lines()}")
+                if broker is not None and not broker.running:
+                    raise BrokerError(f"the embedded broker stopped: {broker.last_output()}")
+        finally:
+            started = time.monotonic()
+            supervisor.stop_all(grace=7)
+            if broker is not None:
+                broker.stop()
+            note(f"stopped in {time.monotonic() - started:.1f} s")
