@@ -1,0 +1,102 @@
+"""`ioc demo`: one command brings the monitor up, streams all 15 groups, and stops cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from ioc.catalog import GROUP_SLUGS
+from ioc.cli import cli
+from ioc.topics import events_topic
+
+
+def _read_lines_until(proc: subprocess.Popen[str], prefixes: set[str],
+                      timeout: float) -> dict[str, str]:
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None
+    while prefixes - set(found) and time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                break
+            continue
+        key, _, value = line.strip().partition(": ")
+        if key in prefixes:
+            found[key] = value
+    return found
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True, check=False).stdout
+    return [int(p) for p in out.split()]
+
+
+@pytest.mark.slow
+def test_demo_streams_every_group_and_stops_within_ten_seconds(tmp_path: Path) -> None:
+    from kafka import KafkaConsumer
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(IOC_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
+                             "400", "--seed", "3"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        wanted = {"bootstrap"} | ({"wall"} if "dashboard" in cli.commands else set())
+        lines = _read_lines_until(proc, wanted, timeout=90)
+        assert set(lines) == wanted, (proc.poll(), lines)
+        if "wall" in lines:
+            base = lines["wall"].split("/#")[0]
+            with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
+                assert response.status == 200
+        consumer = KafkaConsumer(*[events_topic(g) for g in GROUP_SLUGS],
+                                 bootstrap_servers=lines["bootstrap"],
+                                 auto_offset_reset="earliest", consumer_timeout_ms=2000)
+        seen: set[str] = set()
+        deadline = time.monotonic() + 60
+        while len(seen) < len(GROUP_SLUGS) and time.monotonic() < deadline:
+            for message in consumer:
+                payload = json.loads(message.value)
+                for reading in payload if isinstance(payload, list) else [payload]:
+                    seen.add(reading["group"])
+        consumer.close()
+        assert seen == set(GROUP_SLUGS)
+        children = _children_of(proc.pid)
+        assert children, "the demo runs its parts as child processes"
+    finally:
+        started = time.monotonic()
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert time.monotonic() - started < 10, "every child stopped within 10 s"
+    assert proc.returncode == 0, proc.stderr.read() if proc.stderr else ""
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or \
+            "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2]
+
+
+def test_demo_reports_a_bad_setting_in_one_line(tmp_path: Path) -> None:
+    env = dict(os.environ, IOC_PARTITIONS="many", IOC_DATA_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-m", "ioc", "demo", "--no-browser"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "ioc: error: IOC_PARTITIONS: expected an integer, got 'many'"
+
+
+def test_demo_rejects_a_bad_argument_without_traceback() -> None:
+    result = subprocess.run([sys.executable, "-m", "ioc", "demo", "--rate", "fast"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and "'fast' is not a valid float" in result.stderr
