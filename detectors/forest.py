@@ -73,8 +73,9 @@ class IsolationForest(VectorDetector):
 
     name = "isolation_forest"
     version = "1"
-    state_attrs = ("n_features", "_seen", "_fits", "_res", "_fit_rows", "_fit_seen")
+    state_attrs = ("_d", "_seen", "_fits", "_res", "_fit_rows", "_fit_seen")
     __slots__ = (
+        "_d",
         "_feat",
         "_fit_rows",
         "_fit_seen",
@@ -129,6 +130,7 @@ class IsolationForest(VectorDetector):
         self.threshold = float(threshold)
         self.n_features = int(n_features)
         self.seed = int(seed)
+        self._d = self.n_features  # vector length (0: not known before the first vector)
         self._seen = 0  # vectors learned
         self._fits = 0
         self._res = array.array("d")  # reservoir rows, flattened
@@ -155,7 +157,7 @@ class IsolationForest(VectorDetector):
         import numpy as np
         from sklearn.ensemble import IsolationForest as SkForest
 
-        d = self.n_features
+        d = self._d
         x = np.frombuffer(self._fit_rows, dtype=np.float64).reshape(-1, d)
         n = x.shape[0]
         m = min(self.max_samples, n)
@@ -214,7 +216,7 @@ class IsolationForest(VectorDetector):
 
     def _clean(self, x: Sequence[float]) -> list[float] | None:
         """``x`` as floats with non-finite entries imputed; None if it cannot be used."""
-        if len(x) != self.n_features:
+        if len(x) != self._d:
             return None
         out = []
         med = self._medians
@@ -239,12 +241,12 @@ class IsolationForest(VectorDetector):
         return self._scored(squash_at(s - 0.5, self.threshold - 0.5), raw=s, baseline=0.5)
 
     def learn_vector(self, x: Sequence[float], ts: float) -> None:
-        if self.n_features == 0 and self._seen == 0 and len(x) > 0:
-            self.n_features = len(x)
+        if self._d == 0 and self._seen == 0 and len(x) > 0:
+            self._d = len(x)
         row = self._clean(x)
         if row is None:
             return
-        cap, d = self.reservoir, self.n_features
+        cap, d = self.reservoir, self._d
         if self._seen < cap:
             self._res.extend(row)
         else:
@@ -265,5 +267,5 @@ class IsolationForest(VectorDetector):
     def set_state(self, data: bytes) -> None:
         load_attrs(self, self.state_attrs, self.version, data, what=self.name)
         self._clear_model()
-        if self._fits and self.n_features and len(self._fit_rows) >= 2 * self.n_features:
+        if self._fits and self._d and len(self._fit_rows) >= 2 * self._d:
             self._fit(self._fits - 1)  # the same rows and random state as the last fit
