@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The test command of ioc-monitor: installs what the suite needs, starts Apache Kafka, runs
+# ruff, mypy and pytest, stops Kafka. Extra arguments go to pytest:
+#
+#   scripts/test.sh                      everything
+#   scripts/test.sh -k broker -x         a subset
+#   IOC_TEST_BROKER=embedded scripts/test.sh    the suite on the embedded broker instead
+#
+# Environment: KAFKA_VERSION (3.9.1 default, or 4.1.1), IOC_TEST_LINT=0 skips ruff and mypy,
+# PYTHON picks the interpreter that creates .venv (default python3.11, else python3).
+# Exit status: pytest's, or 1 when pytest passed but ruff or mypy found errors.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+VENV="${ROOT}/.venv"
+BROKER="${IOC_TEST_BROKER:-kafka}"
+
+say() { echo "test.sh: $*"; }
+die() { echo "test.sh: error: $*" >&2; exit 1; }
+
+case "${BROKER}" in
+    kafka|embedded) ;;
+    *) die "IOC_TEST_BROKER must be 'kafka' or 'embedded', got '${BROKER}'" ;;
+esac
+
+# --- Python environment ------------------------------------------------------------------------
+if [[ ! -x "${VENV}/bin/python" ]]; then
+    py="${PYTHON:-}"
+    if [[ -z "${py}" ]]; then
+        py="$(command -v python3.11 || command -v python3 || true)"
+    fi
+    [[ -n "${py}" ]] || die "no python3 found to create ${VENV}"
+    say "creating ${VENV} with $("${py}" --version 2>&1)"
+    "${py}" -m venv "${VENV}"
+fi
+# Reinstall only when the project's dependency declaration changed since the last install.
+stamp="${VENV}/.ioc-installed-dev"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [[ ! -f "${stamp}" || "$(cat "${stamp}")" != "${want}" ]]; then
+    say "installing ioc-monitor with its dev extra into ${VENV}"
+    "${VENV}/bin/python" -m pip install -q --disable-pip-version-check -e '.[dev]'
+    echo "${want}" > "${stamp}"
+fi
+
+# --- system packages: headless Chromium (browser tests) and Prometheus (rule/scrape tests) --------
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v prometheus >/dev/null || missing+=(prometheus)
+if (( ${#missing[@]} )); then
+    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+        say "warning: ${missing[*]} missing and cannot apt-get install as non-root; tests that need them will skip"
+    else
+        say "installing ${missing[*]} with apt-get"
+        export DEBIAN_FRONTEND=noninteractive
+        apt_install() { apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null; }
+        if ! apt_install; then
+            apt-get update -q >/dev/null
+            apt_install || die "apt-get could not install ${missing[*]}"
+        fi
+    fi
+fi
+
+# --- the broker --------------------------------------------------------------------------------
+state=""
+stop_kafka() {
+    if [[ -n "${state}" ]]; then
+        KAFKA_STATE_DIR="${state}" KAFKA_PORT="${KAFKA_PORT}" "${ROOT}/scripts/kafka.sh" stop \
+            >/dev/null || true
+        mkdir -p "${ROOT}/test-artifacts"
+        cp "${state}/kafka.log" "${ROOT}/test-artifacts/kafka.log" 2>/dev/null || true
+        rm -rf "${state}"
+        state=""
+    fi
+}
+trap stop_kafka EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if [[ "${BROKER}" == kafka ]]; then
+    "${ROOT}/scripts/kafka.sh" fetch
+    read -r KAFKA_PORT KAFKA_CONTROLLER_PORT < <("${VENV}/bin/python" - <<'EOF'
+import socket
+socks = [socket.socket() for _ in range(2)]
+for s in socks:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in socks))
+EOF
+)
+    export KAFKA_PORT KAFKA_CONTROLLER_PORT
+    state="$(mktemp -d /tmp/ioc-test-kafka.XXXXXX)"
+    KAFKA_STATE_DIR="${state}" "${ROOT}/scripts/kafka.sh" start
+    export IOC_TEST_BOOTSTRAP="127.0.0.1:${KAFKA_PORT}"
+    say "Apache Kafka ${KAFKA_VERSION:-3.9.1} at ${IOC_TEST_BOOTSTRAP}"
+else
+    unset IOC_TEST_BOOTSTRAP
+    say "embedded broker (started by the test session)"
+fi
+export IOC_TEST_BROKER="${BROKER}"
+
+# --- lint, types, tests ------------------------------------------------------------------------
+lint_status=0
+if [[ "${IOC_TEST_LINT:-1}" != 0 ]]; then
+    say "ruff check"
+    "${VENV}/bin/ruff" check . || lint_status=1
+    say "mypy"
+    "${VENV}/bin/mypy" || lint_status=1
+fi
+
+say "pytest $*"
+set +e
+"${VENV}/bin/pytest" "$@"
+status=$?
+set -e
+
+if (( status == 0 && lint_status != 0 )); then
+    say "pytest passed, but ruff or mypy reported errors (see above)"
+    status=1
+fi
+exit "${status}"
