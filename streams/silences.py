@@ -1,0 +1,144 @@
+"""Silences: operator commands that keep matching alerts from firing until an end time.
+
+A silence is made from a ``silence`` :class:`~ioc.events.Command`: its ``matchers`` name alert
+fields (``alert_id``, ``group``, ``district``, ``source``, ``metric``, ``detector``,
+``category``) that must all be equal, its ``until`` the end time (epoch seconds, compared with
+the worker's stream clock). Silences live in a mapping passed in: the worker passes a Faust
+**GlobalTable** (every worker sees every silence; create it with ``value_type=bytes,
+value_serializer="raw"``), tests pass a dict. Values are msgpack bytes of :class:`Silence`,
+keyed by the command's ``command_id``, so adding the same command twice is a no-op.
+
+Pure code: no Faust, no I/O; the alert book (:mod:`streams.lifecycle`) asks :meth:`SilenceBook.
+match` before it lets an alert fire.
+
+>>> from ioc.events import Command
+>>> book = SilenceBook({})
+>>> cmd = Command(command_id="c1", action="silence", user="lan", ts=100.0, reason="pump works",
+...               matchers={"group": "wastewater", "district": "Son Tra"}, until=4000.0)
+>>> book.add(cmd).silence_id
+'c1'
+>>> fields = {"group": "wastewater", "district": "Son Tra", "source": "ww-ST-01"}
+>>> book.match(fields, now=200.0).reason
+'pump works'
+>>> book.match({**fields, "district": "Hai Chau"}, now=200.0) is None
+True
+>>> book.match(fields, now=4000.0) is None  # ended
+True
+>>> book.purge(now=5000.0)
+['c1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, MutableMapping
+
+import msgspec
+
+from ioc.errors import ValidationError
+from ioc.events import SILENCE_FIELDS, Command
+
+__all__ = ["Silence", "SilenceBook"]
+
+
+class Silence(msgspec.Struct, frozen=True, kw_only=True):
+    """One silence: alerts whose fields equal all ``matchers`` do not fire before ``until``."""
+
+    silence_id: str
+    matchers: dict[str, str]
+    until: float
+    user: str
+    reason: str
+    created: float
+
+    def active(self, now: float) -> bool:
+        """True while the silence has not ended (``now < until``)."""
+        return now < self.until
+
+    def covers(self, fields: Mapping[str, str]) -> bool:
+        """True when every matcher equals the same field of ``fields``."""
+        return all(fields.get(k) == v for k, v in self.matchers.items())
+
+
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder(Silence)
+
+
+class SilenceBook:
+    """The silences of a deployment, held in ``store`` (silence id -> msgpack bytes).
+
+    Decoded silences are cached per stored value, so :meth:`match` on the hot path costs one
+    pass over the (few) silences without decoding them again.
+    """
+
+    def __init__(self, store: MutableMapping[str, bytes]) -> None:
+        self.store = store
+        self._cache: dict[str, tuple[bytes, Silence]] = {}
+
+    def add(self, cmd: Command) -> Silence:
+        """Store the silence a ``silence`` command asks for and return it.
+
+        Idempotent: a command already stored (same ``command_id``) is returned unchanged.
+        Raise :class:`~ioc.errors.ValidationError` for a command that is not a valid silence.
+        """
+        if cmd.action != "silence":
+            raise ValidationError("action", f"expected a `silence` command, got {cmd.action!r}")
+        if not cmd.matchers or cmd.until is None:
+            raise ValidationError("matchers", "`silence` needs matchers and an end time")
+        unknown = set(cmd.matchers) - SILENCE_FIELDS
+        if unknown:
+            raise ValidationError("matchers", f"unknown fields {sorted(unknown)}")
+        held = self.get(cmd.command_id)
+        if held is not None:
+            return held
+        silence = Silence(silence_id=cmd.command_id, matchers=dict(cmd.matchers),
+                          until=float(cmd.until), user=cmd.user, reason=cmd.reason,
+                          created=cmd.ts)
+        self.store[silence.silence_id] = _ENC.encode(silence)
+        return silence
+
+    def get(self, silence_id: str) -> Silence | None:
+        """The silence stored under ``silence_id``, or None."""
+        raw = self.store.get(silence_id)
+        if raw is None:
+            return None
+        cached = self._cache.get(silence_id)
+        if cached is not None and cached[0] == raw:
+            return cached[1]
+        silence = _DEC.decode(raw)
+        self._cache[silence_id] = (raw, silence)
+        return silence
+
+    def __iter__(self) -> Iterator[Silence]:
+        for sid in list(self.store):
+            s = self.get(sid)
+            if s is not None:
+                yield s
+
+    def active(self, now: float) -> list[Silence]:
+        """Silences still in force at ``now``, ending soonest first."""
+        return sorted((s for s in self if s.active(now)), key=lambda s: (s.until, s.silence_id))
+
+    def match(self, fields: Mapping[str, str], now: float) -> Silence | None:
+        """The active silence covering an alert with these ``fields``, or None.
+
+        When several match, the one ending last wins (ties: the highest id), so the answer
+        does not depend on the store's iteration order.
+        """
+        best: Silence | None = None
+        for s in self:
+            if s.active(now) and s.covers(fields) and (
+                    best is None or (s.until, s.silence_id) > (best.until, best.silence_id)):
+                best = s
+        return best
+
+    def purge(self, now: float) -> list[str]:
+        """Delete silences that ended before ``now``; return their ids (sorted).
+
+        Only one agent should purge a shared store (the command agent); matching ignores
+        ended silences anyway, so purging is housekeeping, not correctness.
+        """
+        gone = sorted(s.silence_id for s in self if not s.active(now))
+        for sid in gone:
+            self.store.pop(sid, None)
+            self._cache.pop(sid, None)
+        return gone
