@@ -80,7 +80,6 @@ class IsolationForest(VectorDetector):
         "_fit_rows",
         "_fit_seen",
         "_fits",
-        "_leaf",
         "_left",
         "_medians",
         "_norm",
@@ -140,12 +139,13 @@ class IsolationForest(VectorDetector):
 
     # --- the model ----------------------------------------------------------------------
     def _clear_model(self) -> None:
-        self._left: list[int] = []
-        self._right: list[int] = []
-        self._feat: list[int] = []
-        self._thr: list[float] = []
-        self._leaf: list[float] = []  # depth + c(samples) at leaves
-        self._roots: list[int] = []
+        # the flattened trees: children and split feature per node (-1 at leaves), and per
+        # node either the split threshold or, at a leaf, its depth + c(samples in the leaf)
+        self._left = array.array("i")
+        self._right = array.array("i")
+        self._feat = array.array("i")
+        self._thr = array.array("d")
+        self._roots = array.array("i")
         self._medians: list[float] = []
         self._norm = 1.0
 
@@ -169,9 +169,10 @@ class IsolationForest(VectorDetector):
         self._clear_model()
         self._medians = [float(v) for v in np.median(x, axis=0)]
         self._norm = float(len(forest.estimators_)) * _c(m) or 1.0
+        left_out, right_out, feat_out, thr_out = self._left, self._right, self._feat, self._thr
         for est, feats in zip(forest.estimators_, forest.estimators_features_, strict=True):
             t = est.tree_
-            base = len(self._left)
+            base = len(left_out)
             self._roots.append(base)
             left, right = t.children_left.tolist(), t.children_right.tolist()
             fmap = [int(f) for f in feats]
@@ -184,11 +185,10 @@ class IsolationForest(VectorDetector):
                     t.n_node_samples.tolist(), strict=True)
             ):
                 leaf = lo == -1
-                self._left.append(-1 if leaf else base + lo)
-                self._right.append(-1 if leaf else base + hi)
-                self._feat.append(-1 if leaf else fmap[f])
-                self._thr.append(th)
-                self._leaf.append(depth[i] + _c(ns) if leaf else 0.0)
+                left_out.append(-1 if leaf else base + lo)
+                right_out.append(-1 if leaf else base + hi)
+                feat_out.append(-1 if leaf else fmap[f])
+                thr_out.append(depth[i] + _c(ns) if leaf else th)
 
     def _fit_now(self) -> None:
         self._fit_rows = array.array("d", self._res)
@@ -206,12 +206,12 @@ class IsolationForest(VectorDetector):
         return n - self._fit_seen >= self.refit_every
 
     def _path_score(self, x: list[float]) -> float:
-        left, right, feat, thr, leaf = self._left, self._right, self._feat, self._thr, self._leaf
+        left, right, feat, thr = self._left, self._right, self._feat, self._thr
         total = 0.0
         for node in self._roots:
             while (f := feat[node]) >= 0:
                 node = left[node] if x[f] <= thr[node] else right[node]
-            total += leaf[node]
+            total += thr[node]
         return 2.0 ** (-total / self._norm)
 
     def _clean(self, x: Sequence[float]) -> list[float] | None:

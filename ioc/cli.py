@@ -108,6 +108,74 @@ def topics_list(bootstrap: str | None, timeout: float, include_internal: bool) -
 
 
 
+# --- detectors (detectors/registry.py, detectors/checks.py) --------------------------------
+@cli.group("detectors")
+def detectors_command() -> None:
+    """Detector plugins (entry-point group `ioc.detectors`): list, check."""
+
+
+@detectors_command.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: detectors with version, origin, params; failures.")
+def detectors_list(as_json: bool) -> None:
+    """List registered detectors with version, origin package and parameter defaults.
+
+    Plugins that fail to load are listed with their cause; the exit status is then 1.
+    """
+    import json
+    import warnings
+
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        reg = load_all(require=False)
+    plugins = [reg.plugin(n).describe() for n in reg.names()]
+    failures = [{"name": f.name, "reason": f.reason} for f in reg.failures]
+    if as_json:
+        click.echo(json.dumps({"detectors": plugins, "failures": failures}, indent=2))
+    else:
+        for p in plugins:
+            tags = p["kind"] + (", health" if p["health"] else "")
+            click.echo(f"{p['name']} {p['version']}  [{tags}]  from {p['origin']} "
+                       f"{p['origin_version']}  ({p['target']})")
+            params = ", ".join(f"{k}={v!r}" for k, v in p["params"].items())
+            click.echo(f"    {params or '(no parameters)'}")
+        for f in failures:
+            click.echo(f"FAILED {f['name']}: {f['reason']}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+@detectors_command.command("check")
+@click.argument("name")
+@click.option("--updates", type=click.IntRange(min=1000), default=1_000_000, show_default=True,
+              help="Updates fed to the bounded-memory check.")
+@click.option("--min-rate", type=click.FloatRange(min=0), default=None,
+              help="Updates/s floor of the throughput check (default: 20,000 per-key, "
+                   "1,000 for vector detectors).")
+def detectors_check(name: str, updates: int, min_rate: float | None) -> None:
+    """Run the conformance suite on the registered detector NAME; exit 1 if a check fails."""
+    import warnings
+
+    from detectors.checks import run_checks
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        plugin = load_all(require=False).plugin(name)
+    click.echo(f"{plugin.name} {plugin.version} from {plugin.origin} ({plugin.target})")
+    results = run_checks(plugin.cls, memory_updates=updates, min_rate=min_rate)
+    width = max(len(r.check) for r in results)
+    for r in results:
+        status = "PASS" if r.passed else "FAIL"
+        click.echo(f"{status}  {r.check:<{width}}  {r.seconds:6.2f}s  {r.message}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
 # --- the demo (ioc/demo.py): broker, topics, worker, dashboard, simulator ------------------
 @cli.command("demo")
 @click.option("--no-browser", is_flag=True, help="Do not open the wall in a browser.")
