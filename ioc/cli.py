@@ -176,6 +176,124 @@ def detectors_check(name: str, updates: int, min_rate: float | None) -> None:
         sys.exit(1)
 
 
+# --- simulator and replay (ioc/simulator.py, ioc/anomalies.py, ioc/producer.py, ioc/replay.py)
+@cli.command("simulate")
+@_bootstrap_option
+@click.option("--rate", metavar="N", help="Readings per wall second (default: real time; above "
+              "the natural rate compresses simulated time; 0 = as fast as possible).")
+@click.option("--duration", metavar="S", help="Simulated seconds (default: until interrupted).")
+@click.option("--seed", metavar="K", default="0", show_default=True,
+              help="Random seed: the same seed and start give the same stream.")
+@click.option("--start", metavar="TIME", help="Simulated start, RFC 3339 or epoch seconds "
+              "(default: now).")
+@click.option("--truth", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the injected anomalies (JSON lines) here at the end.")
+@click.option("--anomalies", "anomaly_count", metavar="N",
+              help="How many anomalies (default: 4 per simulated hour after the warm-up).")
+@click.option("--no-anomalies", is_flag=True, help="Inject no anomalies.")
+@click.option("--anomaly-kinds", metavar="K,K", help="Only these kinds: spike, level_shift, "
+              "drift, stuck, silence, count_surge.")
+@click.option("--warmup", metavar="S", default="1800", show_default=True,
+              help="Simulated seconds before the first anomaly.")
+@click.option("--pack-size", metavar="N", help="Send packs of up to N readings of one source "
+              "(1 = never packs; default: buses, vessels and the SOC send one pack per tick).")
+@click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
+              help="Write the messages to this JSON-lines file instead of Kafka.")
+def simulate_command(bootstrap: str | None, rate: str | None, duration: str | None, seed: str,
+                     start: str | None, truth: str | None, anomaly_count: str | None,
+                     no_anomalies: bool, anomaly_kinds: str | None, warmup: str,
+                     pack_size: str | None, output: str | None) -> None:
+    """Simulate the city: readings of all 15 groups with labelled anomalies, into Kafka."""
+    from ioc import anomalies as an
+    from ioc import producer as pr
+    from ioc import simulator as sm
+
+    settings = load_settings()
+    number = sm.parse_number
+    speed_rate = number("--rate", rate, minimum=0)
+    length = number("--duration", duration, minimum=1)
+    seed_k = int(number("--seed", seed, integer=True) or 0)
+    begin = sm.parse_start(start)
+    packs = number("--pack-size", pack_size, integer=True, minimum=1)
+    count = number("--anomalies", anomaly_count, integer=True, minimum=0)
+    kinds = an.parse_kinds(anomaly_kinds) if anomaly_kinds else an.KINDS
+    if truth and not Path(truth).resolve().parent.is_dir():
+        raise UsageError(f"--truth: directory of {truth} does not exist")
+    plan = an.AnomalyPlan() if no_anomalies else an.AnomalyPlan.random(
+        seed_k, begin, length if length is not None else 30 * 86400.0,
+        count=None if count is None else int(count), kinds=kinds,
+        warmup_s=float(number("--warmup", warmup, minimum=0) or 0.0))
+    sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan,
+                           pack_size=None if packs is None else int(packs))
+    speed = sm.speed_for_rate(speed_rate, sim.natural_rate)
+    sink: pr.Sink
+    if output:
+        sink, target = pr.JsonLinesSink(output), output
+    else:
+        from ioc.admin import create_topics
+
+        target = _bootstrap(bootstrap, settings)
+        create_topics(settings, target)
+        sink = pr.EventProducer(target, client_id="ioc-simulator")
+    pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+    click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
+               f"{sm.format_ts(begin)} for {'ever' if length is None else f'{length:g} s'} "
+               f"(seed {seed_k}): natural rate {sim.natural_rate:.1f} readings/s, {pace}; "
+               f"{len(plan)} anomalies planned", err=True)
+    stats = pr.RunStats(reached=begin)
+    try:
+        with pr.interruptible():
+            stats = pr.publish_simulation(sim, sink, speed=speed, progress=pr.on_terminal())
+    finally:
+        sink.close()
+        done = plan.started_before(stats.reached)
+        if truth:
+            an.write_truth(truth, done)
+    click.echo(f"sent {stats.readings} readings in {stats.messages} messages ({stats.packs} "
+               f"packs) to {target} in {stats.wall_s:.1f} s ({stats.rate:,.0f} readings/s); "
+               f"simulated up to {sm.format_ts(stats.reached)}; {len(done)} anomalies injected"
+               + (f" (ground truth in {truth})" if truth else "")
+               + (" (interrupted)" if stats.interrupted else ""))
+
+
+@cli.command("replay")
+@click.argument("file", type=click.Path(dir_okay=False))
+@_bootstrap_option
+@click.option("--speed", metavar="X", default="1", show_default=True,
+              help="Replay speed: 1 keeps recorded inter-arrival times, 10 is ten times faster, "
+              "0 as fast as possible.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
+              help="File format (default: from the name, else from the first line).")
+def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None) -> None:
+    """Replay recorded readings (CSV or JSON lines) into the events topics."""
+    from ioc import producer as pr
+    from ioc import replay as rp
+    from ioc.admin import create_topics
+    from ioc.simulator import parse_number
+
+    settings = load_settings()
+    factor = parse_number("--speed", speed, minimum=0)
+    kind = rp.check_recording(file, fmt)  # type: ignore[arg-type]
+    target = _bootstrap(bootstrap, settings)
+    shown = 0
+
+    def bad(line: rp.BadLine) -> None:
+        nonlocal shown
+        shown += 1
+        if shown <= 20:
+            click.echo(str(line), err=True)
+
+    create_topics(settings, target)
+    with pr.EventProducer(target, client_id="ioc-replay") as sink, pr.interruptible():
+        stats = rp.replay(file, sink, speed=factor, fmt=kind, on_bad=bad,
+                          progress=pr.on_terminal())
+    if shown > 20:
+        click.echo(f"... and {shown - 20} more bad lines", err=True)
+    click.echo(stats.summary(file))
+    if stats.readings == 0 and stats.bad:
+        raise IocError(f"{file}: no valid readings ({stats.bad} bad lines)")
+
+
 # --- the demo (ioc/demo.py): broker, topics, worker, dashboard, simulator ------------------
 @cli.command("demo")
 @click.option("--no-browser", is_flag=True, help="Do not open the wall in a browser.")

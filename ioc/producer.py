@@ -25,14 +25,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import IO, Any, Protocol
 
 from ioc.errors import BrokerError, UsageError
 from ioc.events import Reading
-from ioc.simulator import CitySimulator, Message, Pacer, to_messages
+from ioc.simulator import CitySimulator, Message, Pacer, format_ts, to_messages
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -294,7 +293,7 @@ def publish_simulation(sim: CitySimulator, sink: Sink, *, speed: float | None,
                     on_second(t)
                 per_s = stats.readings / max(time.monotonic() - began, 1e-9)
                 bar.update(stats.reached - sim.start,
-                           f"{stats.readings} readings, {per_s:,.0f}/s, at {_clock(t)}")
+                           f"{stats.readings} readings, {per_s:,.0f}/s, at {format_ts(t)}")
         except KeyboardInterrupt:
             stats.interrupted = True
         stats.wall_s = time.monotonic() - began
@@ -302,7 +301,3 @@ def publish_simulation(sim: CitySimulator, sink: Sink, *, speed: float | None,
     sink.flush()
     stats.wall_s = time.monotonic() - began
     return stats
-
-
-def _clock(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%SZ")
