@@ -17,12 +17,15 @@ b'{"type":"error","code":"rate_limited","field":null,"reason":"too many messages
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
 
 from ioc import catalog
-from ioc.events import SEVERITIES
+from ioc.errors import ValidationError
+from ioc.events import SEVERITIES, Command
 
 VERSION = 1
 ROLES: tuple[str, ...] = ("operator", "leadership", "engineer")
@@ -274,3 +277,105 @@ def limits() -> dict[str, Any]:
     """The limits announced in ``welcome``."""
     return {"max_message_bytes": MAX_MESSAGE_BYTES, "rate_per_s": RATE_PER_S,
             "burst": RATE_BURST, "queue_frames": QUEUE_FRAMES, "resume_buffer": RESUME_BUFFER}
+
+
+# --- commands ------------------------------------------------------------------------------
+
+ACTIONS = ("ack", "resolve", "silence", "note")
+MAX_SILENCE_S = 30 * 86_400.0
+
+
+def alert_source(alert_id: str) -> str:
+    """The source id in ``detector:group:source:metric`` (raise ``ValueError`` otherwise).
+
+    >>> alert_source("robust_z:flooding:rain-HC-01:rainfall")
+    'rain-HC-01'
+    """
+    parts = alert_id.split(":")
+    if len(parts) != 4 or not all(parts):
+        raise ValueError(f"expected detector:group:source:metric, got {alert_id!r:.80}")
+    if parts[1] not in catalog.GROUPS:
+        raise ValueError(f"unknown group {parts[1]!r} in alert_id")
+    return parts[2]
+
+
+def command_key(command: Command) -> str:
+    """The Kafka key of a command on ``ioc.commands`` (ARCH.md: the alert's source id; for a
+    silence the ``source`` matcher, else the source of an ``alert_id`` matcher, else the
+    ``group`` matcher, else ``"silence"``).
+
+    >>> c = Command(command_id="c1", action="silence", user="operator", ts=1795410000.0,
+    ...             matchers={"group": "traffic"}, until=1795413600.0)
+    >>> command_key(c)
+    'traffic'
+    """
+    if command.action != "silence" and command.alert_id:
+        return alert_source(command.alert_id)
+    matchers = command.matchers or {}
+    if matchers.get("source"):
+        return matchers["source"]
+    for candidate in (matchers.get("alert_id"), command.alert_id):
+        if candidate:
+            with contextlib.suppress(ValueError):
+                return alert_source(candidate)
+    return matchers.get("group") or "silence"
+
+
+def build_command(req: CommandRequest, *, role: str, name: str | None, now: float,
+                  command_id: str, known: Callable[[str], bool] | None = None) -> Command:
+    """Turn a client's command into a validated :class:`~ioc.events.Command`; raise
+    :class:`ProtocolError` (``forbidden`` or ``invalid_command``) naming the field.
+
+    ``known(alert_id)``, when given, says whether the server knows that alert.
+
+    >>> req = CommandRequest(action="ack", alert_id="robust_z:flooding:rain-HC-01:rainfall")
+    >>> build_command(req, role="operator", name="Lan", now=1795410000.0, command_id="c1").user
+    'operator:Lan'
+    >>> try:
+    ...     build_command(CommandRequest(action="note", alert_id=req.alert_id),
+    ...                   role="operator", name=None, now=1795410000.0, command_id="c2")
+    ... except ProtocolError as exc:
+    ...     print(exc.code, exc.field, exc.reason)
+    invalid_command text `note` needs a non-empty text
+    """
+    ref = req.ref
+    if role not in COMMAND_ROLES:
+        raise ProtocolError("forbidden", "action", f"the {role} role cannot send commands",
+                            ref)
+    if req.action not in ACTIONS:
+        raise ProtocolError("invalid_command", "action",
+                            f"unknown action {req.action!r:.40} (expected "
+                            f"{', '.join(ACTIONS)})", ref)
+    if req.alert_id is not None:
+        try:
+            alert_source(req.alert_id)
+        except ValueError as exc:
+            raise ProtocolError("invalid_command", "alert_id", str(exc), ref) from None
+        if known is not None and not known(req.alert_id):
+            raise ProtocolError("invalid_command", "alert_id",
+                                f"no such alert {req.alert_id!r:.120}", ref)
+    until = req.until
+    if req.action == "silence":
+        if (req.until is None) == (req.duration_s is None):
+            raise ProtocolError("invalid_command", "until",
+                                "`silence` needs exactly one of `until` or `duration_s`", ref)
+        if req.duration_s is not None:
+            if not 0 < req.duration_s <= MAX_SILENCE_S:
+                raise ProtocolError("invalid_command", "duration_s",
+                                    f"must be within 0..{MAX_SILENCE_S:g} seconds", ref)
+            until = now + req.duration_s
+        elif req.until is not None and not req.until <= now + MAX_SILENCE_S:
+            raise ProtocolError("invalid_command", "until",
+                                "must be within 30 days from now", ref)
+    elif req.until is not None or req.duration_s is not None or req.matchers is not None:
+        raise ProtocolError("invalid_command",
+                            "matchers" if req.matchers is not None else "until",
+                            f"only `silence` takes matchers and an end time, not "
+                            f"`{req.action}`", ref)
+    user = f"{role}:{name.strip()}" if name else role
+    try:
+        return Command(command_id=command_id, action=req.action,  # type: ignore[arg-type]
+                       user=user, ts=now, reason=req.reason, alert_id=req.alert_id,
+                       matchers=req.matchers, until=until, text=req.text)
+    except ValidationError as exc:
+        raise ProtocolError("invalid_command", exc.field, exc.reason, ref) from None

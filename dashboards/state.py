@@ -1,0 +1,292 @@
+"""The dashboard's current state, rebuilt from ``ioc.alerts`` and ``ioc.indicators``.
+
+Open alerts and incidents (applied by (id, version): older or equal versions are ignored),
+the latest :class:`~ioc.events.GroupIndicator` per (group, district), a 24-hour history of
+indicators at 5-minute resolution for trends, and 24-hour alert statistics (alerts opened by
+severity, MTTA, MTTR, noisiest detectors). Time is event time: "the last 24 hours" end at the
+newest record's timestamp, never at the server's clock. Pure and synchronous.
+
+>>> from ioc.events import GroupIndicator
+>>> st = State()
+>>> gi = GroupIndicator(group="flooding", district="Hai Chau", start=1795409940.0,
+...                     end=1795410000.0, sources_reporting=6, sources_expected=6,
+...                     sources_in_breach=1, open_alerts={},
+...                     kpis={"flooded_points": 1.0, "max_depth": 31.0})
+>>> st.apply(gi)
+(True, None)
+>>> st.apply(gi)[0]   # the same window again changes nothing
+False
+>>> st.history("flooding", None)["points"][0]["kpis"]
+{'flooded_points': 1.0, 'max_depth': 31.0}
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
+
+import msgspec
+
+from ioc import catalog
+from ioc.events import SEVERITIES, Alert, GroupIndicator, Incident, WindowSummary
+
+Record = Alert | Incident | GroupIndicator | WindowSummary
+DAY_S = 86_400.0
+BUCKET_S = 300.0
+OPEN_STATUSES = frozenset({"firing", "acknowledged", "silenced"})
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+
+
+class _Event(NamedTuple):
+    ts: float
+    what: str                 # opened | acknowledged | resolved
+    severity: str
+    detector: str
+    seconds: float            # time since first_seen (for acknowledged / resolved)
+
+
+def _combine_ops(group: str) -> dict[str, str]:
+    """How each KPI of a group combines across districts: sum, max or mean."""
+    try:
+        kpis = catalog.group(group).kpis
+    except Exception:  # an unknown group still shows, combined by mean
+        return {}
+    table = {"sum": "sum", "breach": "sum", "max": "max", "mean": "mean", "ratio": "mean"}
+    return {k.name: table[k.op] for k in kpis}
+
+
+def combine(group: str, indicators: Iterable[GroupIndicator]) -> dict[str, Any]:
+    """City-wide figures of a group from one indicator per district.
+
+    >>> from ioc.events import GroupIndicator
+    >>> def gi(d, depth, points):
+    ...     return GroupIndicator(group="flooding", district=d, start=0.0, end=60.0,
+    ...         sources_reporting=5, sources_expected=6, sources_in_breach=points,
+    ...         open_alerts={"major": points}, kpis={"max_depth": depth,
+    ...                                               "flooded_points": points})
+    >>> combine("flooding", [gi("Hai Chau", 31.0, 2), gi("Son Tra", 12.0, 1)])["kpis"]
+    {'max_depth': 31.0, 'flooded_points': 3.0}
+    """
+    ops = _combine_ops(group)
+    values: dict[str, list[float]] = {}
+    reporting = expected = breach = alerts = 0
+    for gi in indicators:
+        reporting += gi.sources_reporting
+        expected += gi.sources_expected
+        breach += gi.sources_in_breach
+        alerts += sum(gi.open_alerts.values())
+        for name, value in gi.kpis.items():
+            if math.isfinite(value):
+                values.setdefault(name, []).append(value)
+    kpis: dict[str, float] = {}
+    for name, vals in values.items():
+        op = ops.get(name, "mean")
+        kpis[name] = float(sum(vals)) if op == "sum" else (
+            max(vals) if op == "max" else sum(vals) / len(vals))
+    return {"kpis": kpis, "sources_reporting": reporting, "sources_expected": expected,
+            "sources_in_breach": breach, "open_alerts": alerts}
+
+
+class State:
+    """Everything a snapshot or a summary is built from."""
+
+    def __init__(self, *, bucket_s: float = BUCKET_S, span_s: float = DAY_S) -> None:
+        self.bucket_s = bucket_s
+        self.span_s = span_s
+        self.alert_versions: dict[str, int] = {}
+        self.alerts: dict[str, Alert] = {}           # open alerts only
+        self.incident_versions: dict[str, int] = {}
+        self.incidents: dict[str, Incident] = {}     # open incidents only
+        self.latest: dict[tuple[str, str], GroupIndicator] = {}
+        self.trends: dict[tuple[str, str], dict[int, GroupIndicator]] = {}
+        self.events: deque[_Event] = deque()
+        self.as_of = 0.0
+        self.changes = 0        # grows with every applied record (cache key)
+        self.windows_seen = 0
+
+    # --- applying records -------------------------------------------------------------------
+
+    def apply(self, record: Record) -> tuple[bool, Record | None]:
+        """Apply one record. Returns (whether it changed anything and should be published,
+        the previous version of the same alert/incident if one was held)."""
+        if isinstance(record, Alert):
+            return self._apply_alert(record)
+        if isinstance(record, Incident):
+            return self._apply_incident(record)
+        if isinstance(record, GroupIndicator):
+            return self._apply_indicator(record), None
+        if isinstance(record, WindowSummary):
+            self.windows_seen += 1
+            self._advance(record.end)
+            return True, None
+        raise TypeError(f"not a dashboard record: {type(record).__name__}")
+
+    def _apply_alert(self, a: Alert) -> tuple[bool, Alert | None]:
+        held = self.alert_versions.get(a.alert_id)
+        if held is not None and a.version <= held:
+            return False, None
+        self.alert_versions[a.alert_id] = a.version
+        prev = self.alerts.get(a.alert_id)
+        if a.status in OPEN_STATUSES:
+            self.alerts[a.alert_id] = a
+        else:
+            self.alerts.pop(a.alert_id, None)
+        self.changes += 1
+        self._advance(a.updated_at)
+        if a.change in ("opened", "reopened") or (held is None and a.status == "firing"):
+            self._event(a, "opened", 0.0)
+        if a.change == "acknowledged":
+            self._event(a, "acknowledged", a.updated_at - a.first_seen)
+        if a.status == "resolved" and (prev is not None or held is None):
+            self._event(a, "resolved", a.updated_at - a.first_seen)
+        return True, prev
+
+    def _apply_incident(self, i: Incident) -> tuple[bool, Incident | None]:
+        held = self.incident_versions.get(i.incident_id)
+        if held is not None and i.version <= held:
+            return False, None
+        self.incident_versions[i.incident_id] = i.version
+        prev = self.incidents.get(i.incident_id)
+        if i.status == "open":
+            self.incidents[i.incident_id] = i
+        else:
+            self.incidents.pop(i.incident_id, None)
+        self.changes += 1
+        self._advance(i.updated_at)
+        return True, prev
+
+    def _apply_indicator(self, gi: GroupIndicator) -> bool:
+        key = (gi.group, gi.district)
+        held = self.latest.get(key)
+        bucket = int(gi.start // self.bucket_s)
+        series = self.trends.setdefault(key, {})
+        if held is not None and (gi.end < held.end or gi == held):
+            if gi.end < held.end and bucket not in series:
+                series[bucket] = gi  # a late window still fills a hole in the trend
+            return False
+        self.latest[key] = gi
+        series[bucket] = gi
+        self._advance(gi.end)
+        if len(series) > self.span_s / self.bucket_s + 2:
+            floor = int((self.as_of - self.span_s) // self.bucket_s)
+            for old in [b for b in series if b < floor]:
+                del series[old]
+        self.changes += 1
+        return True
+
+    def _event(self, a: Alert, what: str, seconds: float) -> None:
+        self.events.append(_Event(a.updated_at, what, a.severity, a.detector, max(0.0, seconds)))
+
+    def _advance(self, ts: float) -> None:
+        if ts > self.as_of:
+            self.as_of = ts
+            floor = ts - self.span_s
+            while self.events and self.events[0].ts < floor:
+                self.events.popleft()
+
+    # --- reading ----------------------------------------------------------------------------
+
+    def knows_alert(self, alert_id: str) -> bool:
+        """Whether any version of this alert has been seen."""
+        return alert_id in self.alert_versions
+
+    def snapshot(self, accept: Callable[[Record], bool]) -> dict[str, list[Any]]:
+        """The open alerts, open incidents and latest indicators ``accept`` lets through."""
+        return {
+            "alerts": [a for a in self.alerts.values() if accept(a)],
+            "incidents": [i for i in self.incidents.values() if accept(i)],
+            "indicators": [gi for gi in self.latest.values() if accept(gi)],
+        }
+
+    def history(self, group: str, district: str | None) -> dict[str, Any]:
+        """The 24-hour trend of a group in one district (or city-wide when ``district`` is
+        None), one point per 5-minute bucket, oldest first."""
+        floor = int((self.as_of - self.span_s) // self.bucket_s)
+        points: list[dict[str, Any]] = []
+        if district is not None:
+            series = self.trends.get((group, district), {})
+            for bucket in sorted(b for b in series if b > floor):
+                gi = series[bucket]
+                points.append({"t": bucket * self.bucket_s, "kpis": dict(gi.kpis),
+                               "sources_reporting": gi.sources_reporting,
+                               "sources_expected": gi.sources_expected,
+                               "sources_in_breach": gi.sources_in_breach,
+                               "open_alerts": sum(gi.open_alerts.values())})
+        else:
+            by_bucket: dict[int, list[GroupIndicator]] = {}
+            for (g, _), series in self.trends.items():
+                if g != group:
+                    continue
+                for bucket, gi in series.items():
+                    if bucket > floor:
+                        by_bucket.setdefault(bucket, []).append(gi)
+            for bucket in sorted(by_bucket):
+                points.append({"t": bucket * self.bucket_s,
+                               **combine(group, by_bucket[bucket])})
+        return {"group": group, "district": district, "bucket_s": self.bucket_s,
+                "points": points}
+
+    def summary(self) -> dict[str, Any]:
+        """The leadership summary (``/api/summary`` and the ``summary`` frame)."""
+        by_sev = dict.fromkeys(SEVERITIES, 0)
+        by_group: Counter[str] = Counter()
+        by_cat: Counter[str] = Counter()
+        worst: dict[str, str] = {}
+        for a in self.alerts.values():
+            by_sev[a.severity] = by_sev.get(a.severity, 0) + 1
+            by_group[a.group] += 1
+            by_cat[a.category] += 1
+            if a.group not in worst or _RANK[a.severity] > _RANK[worst[a.group]]:
+                worst[a.group] = a.severity
+        opened = dict.fromkeys(SEVERITIES, 0)
+        noisy: Counter[str] = Counter()
+        acks: list[float] = []
+        fixes: list[float] = []
+        for e in self.events:
+            if e.what == "opened":
+                opened[e.severity] = opened.get(e.severity, 0) + 1
+                noisy[e.detector] += 1
+            elif e.what == "acknowledged":
+                acks.append(e.seconds)
+            else:
+                fixes.append(e.seconds)
+        per_group: dict[str, list[GroupIndicator]] = {}
+        for (g, _), gi in self.latest.items():
+            per_group.setdefault(g, []).append(gi)
+        groups = []
+        for g in catalog.CATALOG:
+            city = combine(g.slug, per_group.get(g.slug, []))
+            groups.append({
+                "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
+                "worst_severity": worst.get(g.slug),
+                "sources_reporting": city["sources_reporting"],
+                "sources_expected": city["sources_expected"],
+                "sources_in_breach": city["sources_in_breach"], "kpis": city["kpis"],
+                "trend": [{"t": p["t"], "kpis": p["kpis"]}
+                          for p in self.history(g.slug, None)["points"]],
+            })
+        return {
+            "type": "summary", "as_of": self.as_of or None,
+            "open_alerts": {"total": len(self.alerts), "by_severity": by_sev,
+                            "by_group": dict(by_group), "by_category": dict(by_cat)},
+            "open_incidents": len(self.incidents),
+            "last_24h": {
+                "opened": sum(opened.values()), "by_severity": opened,
+                "acknowledged": len(acks), "resolved": len(fixes),
+                "mtta_s": sum(acks) / len(acks) if acks else None,
+                "mttr_s": sum(fixes) / len(fixes) if fixes else None,
+                "noisiest_detectors": [{"detector": d, "opened": n}
+                                       for d, n in noisy.most_common(5)],
+            },
+            "groups": groups,
+        }
+
+
+_encoder = msgspec.json.Encoder()
+
+
+def encode(obj: Any) -> bytes:
+    """JSON bytes of a snapshot/summary body (records inside are msgspec Structs)."""
+    return _encoder.encode(obj)

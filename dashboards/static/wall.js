@@ -1,0 +1,713 @@
+/* The operators' wall: live alert board, group tiles, incidents, sensor health, alert detail,
+ * commands (operator role only), audible cue for critical alerts, kiosk mode.
+ * Speaks docs/protocol.md v1 through IOC.Connection (common.js). */
+(function () {
+  "use strict";
+
+  var IOC = window.IOC;
+  var esc = IOC.esc;
+  var $ = function (id) { return document.getElementById(id); };
+  var STATUS_RANK = { firing: 0, acknowledged: 1, silenced: 2, resolved: 3 };
+  var NEW_FOR_MS = 15000;
+
+  var state = {
+    catalog: null,
+    alerts: new Map(),       // alert_id -> latest Alert (open: firing/acknowledged/silenced)
+    incidents: new Map(),    // incident_id -> latest open Incident
+    indicators: new Map(),   // "group|district" -> latest GroupIndicator
+    receivedAt: new Map(),   // alert_id -> when it (re)opened here, for the "new" highlight
+    pending: new Map(),      // alert_id -> {action, at}: a command sent, effect not seen yet
+    selected: null,          // alert_id in the detail panel
+    selectedRecord: null,    // its last record (kept after it resolves)
+    incidentFocus: null,     // incident_id whose members the board shows
+    canCommand: false,
+    role: null,
+    ready: true,
+    filters: { group: "", district: "", severity: "", category: "", status: "" }
+  };
+  var conn = null;
+  var renderQueued = false;
+
+  /* --- URL options: ?kiosk=1&group=flooding&district=Hai%20Chau&severity=major ... ----- */
+  var query = new URLSearchParams(window.location.search);
+  ["group", "district", "severity", "category", "status"].forEach(function (k) {
+    if (query.get(k)) state.filters[k] = query.get(k);
+  });
+  var kioskFromUrl = query.get("kiosk") === "1" || query.get("kiosk") === "true";
+
+  /* --- sound ----------------------------------------------------------------------------- */
+  var sound = { ctx: null, on: localStorage.getItem("ioc.sound") !== "off", beeps: 0 };
+
+  function audioContext() {
+    if (!sound.ctx) {
+      var AC = window.AudioContext || window.webkitAudioContext;
+      if (!AC) return null;
+      try { sound.ctx = new AC(); } catch (e) { return null; }
+    }
+    if (sound.ctx.state === "suspended") {
+      sound.ctx.resume().then(showSoundButton, showSoundButton);
+    }
+    return sound.ctx;
+  }
+
+  function showSoundButton() {
+    var btn = $("btn-sound");
+    var blocked = sound.on && (!sound.ctx || sound.ctx.state !== "running");
+    btn.textContent = !sound.on ? "Sound: off" : blocked ? "Sound: click to enable" : "Sound: on";
+    btn.dataset.state = !sound.on ? "off" : blocked ? "blocked" : "on";
+  }
+
+  /* Three short tones; browsers play them only after a user gesture has unlocked audio. */
+  function beep() {
+    sound.beeps += 1;
+    document.body.dataset.beeps = String(sound.beeps);
+    if (!sound.on) return;
+    var ctx = audioContext();
+    if (!ctx || ctx.state !== "running") return;
+    var t0 = ctx.currentTime + 0.02;
+    for (var i = 0; i < 3; i++) {
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.type = "square";
+      osc.frequency.value = i === 1 ? 660 : 880;
+      var t = t0 + i * 0.22;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.25, t + 0.02);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + 0.16);
+      osc.connect(gain).connect(ctx.destination);
+      osc.start(t);
+      osc.stop(t + 0.18);
+    }
+  }
+
+  /* --- kiosk ------------------------------------------------------------------------------ */
+  function setKiosk(on, withFullscreen) {
+    document.body.classList.toggle("kiosk", on);
+    $("btn-kiosk").textContent = on ? "Exit kiosk" : "Kiosk";
+    var root = document.documentElement;
+    if (on && withFullscreen && root.requestFullscreen && !document.fullscreenElement) {
+      root.requestFullscreen().catch(function () { /* not allowed here: kiosk without it */ });
+    }
+    if (!on && document.fullscreenElement && document.exitFullscreen) {
+      document.exitFullscreen().catch(function () { /* already left */ });
+    }
+  }
+
+  document.addEventListener("fullscreenchange", function () {
+    if (!document.fullscreenElement && document.body.classList.contains("kiosk") &&
+        !kioskFromUrl) {
+      setKiosk(false, false);
+    }
+  });
+
+  /* --- state updates --------------------------------------------------------------------- */
+  function applyAlert(alert, live) {
+    var prev = state.alerts.get(alert.alert_id);
+    if (prev && prev.version >= alert.version) return;
+    if (state.selected === alert.alert_id) state.selectedRecord = alert;
+    var pending = state.pending.get(alert.alert_id);
+    if (pending && (alert.change === pendingChange(pending.action) || alert.status === "resolved")) {
+      state.pending.delete(alert.alert_id);
+    }
+    if (alert.status === "resolved") {
+      state.alerts.delete(alert.alert_id);
+      state.receivedAt.delete(alert.alert_id);
+      return;
+    }
+    state.alerts.set(alert.alert_id, alert);
+    if (!live) return;
+    var opened = !prev || alert.change === "opened" || alert.change === "reopened";
+    if (opened) state.receivedAt.set(alert.alert_id, Date.now());
+    var nowCritical = alert.severity === "critical" && alert.status === "firing";
+    var wasCritical = prev && prev.severity === "critical" && prev.status === "firing";
+    if (nowCritical && !wasCritical) {
+      beep();
+      flash(alert);
+    }
+  }
+
+  function pendingChange(action) {
+    return { ack: "acknowledged", resolve: "resolved", note: "note", silence: "silenced" }[action];
+  }
+
+  function applyIncident(inc) {
+    var prev = state.incidents.get(inc.incident_id);
+    if (prev && prev.version >= inc.version) return;
+    if (inc.status === "closed") {
+      state.incidents.delete(inc.incident_id);
+      if (state.incidentFocus === inc.incident_id) state.incidentFocus = null;
+    } else {
+      state.incidents.set(inc.incident_id, inc);
+    }
+  }
+
+  function applyIndicator(ind) {
+    var key = ind.group + "|" + ind.district;
+    var prev = state.indicators.get(key);
+    if (prev && prev.end > ind.end) return;
+    state.indicators.set(key, ind);
+  }
+
+  function loadSnapshot(msg) {
+    state.alerts.clear();
+    state.incidents.clear();
+    state.indicators.clear();
+    (msg.alerts || []).forEach(function (a) { applyAlert(a, false); });
+    (msg.incidents || []).forEach(applyIncident);
+    (msg.indicators || []).forEach(applyIndicator);
+    state.ready = msg.ready !== false;
+    document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
+    render();
+  }
+
+  function onDelta(msg) {
+    var d = msg.data;
+    if (msg.kind === "alert") applyAlert(d, true);
+    else if (msg.kind === "incident") applyIncident(d);
+    else if (msg.kind === "indicator") applyIndicator(d);
+    document.body.dataset.seq = String(msg.seq);
+    render();
+  }
+
+  /* --- filters --------------------------------------------------------------------------- */
+  function passes(alert, ignoreGroup) {
+    var f = state.filters;
+    if (!ignoreGroup && f.group && alert.group !== f.group) return false;
+    if (f.district && alert.district !== f.district) return false;
+    if (f.severity && IOC.SEV_RANK[alert.severity] < IOC.SEV_RANK[f.severity]) return false;
+    if (f.category && alert.category !== f.category) return false;
+    if (f.status && alert.status !== f.status) return false;
+    if (!ignoreGroup && state.incidentFocus) {
+      var inc = state.incidents.get(state.incidentFocus);
+      if (inc && inc.alert_ids.indexOf(alert.alert_id) < 0 &&
+          alert.incident_id !== state.incidentFocus) return false;
+    }
+    return true;
+  }
+
+  function byUrgency(a, b) {
+    return (IOC.SEV_RANK[b.severity] - IOC.SEV_RANK[a.severity]) ||
+      (STATUS_RANK[a.status] - STATUS_RANK[b.status]) ||
+      (b.first_seen - a.first_seen) ||
+      (a.alert_id < b.alert_id ? -1 : 1);
+  }
+
+  /* --- rendering ------------------------------------------------------------------------- */
+  function render() {
+    if (renderQueued) return;
+    renderQueued = true;
+    window.requestAnimationFrame(function () {
+      renderQueued = false;
+      renderNow();
+    });
+  }
+
+  function renderNow() {
+    var all = Array.from(state.alerts.values());
+    var shown = all.filter(function (a) { return passes(a, false); }).sort(byUrgency);
+    var city = shown.filter(function (a) { return a.category !== "sensor_health"; });
+    var health = shown.filter(function (a) { return a.category === "sensor_health"; });
+    $("board").innerHTML = city.map(alertRow).join("");
+    $("health").innerHTML = health.map(alertRow).join("");
+    $("board-count").textContent = String(city.length);
+    $("health-count").textContent = String(health.length);
+    $("board-empty").hidden = city.length > 0;
+    $("health-empty").hidden = health.length > 0;
+    renderSeverityCounts(all);
+    renderIncidents();
+    renderTiles(all);
+    renderBanner();
+    renderFilterNote(all.length, shown.length);
+    if (state.selected) renderDetail();
+  }
+
+  function renderSeverityCounts(all) {
+    var counts = { info: 0, warning: 0, major: 0, critical: 0 };
+    all.forEach(function (a) {
+      if (a.category !== "sensor_health" && a.status !== "silenced") counts[a.severity] += 1;
+    });
+    $("sev-counts").innerHTML = ["critical", "major", "warning", "info"].map(function (s) {
+      return '<span class="sev-count sev-' + s + (counts[s] ? "" : " zero") +
+        '" data-severity="' + s + '"><b>' + counts[s] + "</b> " + s + "</span>";
+    }).join("");
+  }
+
+  function unitOf(alert) {
+    return state.catalog ? state.catalog.unit(alert.group, alert.metric) : "";
+  }
+
+  function groupName(slug) {
+    return state.catalog ? state.catalog.groupName(slug) : slug;
+  }
+
+  function alertRow(a) {
+    var ev = a.evidence || {};
+    var unit = unitOf(a);
+    var isNew = (Date.now() - (state.receivedAt.get(a.alert_id) || 0)) < NEW_FOR_MS;
+    var pending = state.pending.get(a.alert_id);
+    var statusText = a.status === "acknowledged"
+      ? "Acknowledged" + (a.user ? " by " + a.user : "")
+      : a.status === "silenced" ? "Silenced" : "Firing";
+    var actions = "";
+    if (state.canCommand) {
+      if (a.status === "firing") {
+        actions += '<button type="button" class="act act-ack" data-action="ack" data-alert-id="' +
+          esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">Ack</button>";
+      }
+      actions += '<button type="button" class="act act-resolve" data-action="resolve" ' +
+        'data-alert-id="' + esc(a.alert_id) + '"' + (pending ? " disabled" : "") +
+        ">Resolve</button>";
+    }
+    return '<li class="alert sev-' + a.severity + " status-" + a.status + (isNew ? " new" : "") +
+      (state.selected === a.alert_id ? " selected" : "") + '" data-alert-id="' +
+      esc(a.alert_id) + '" data-status="' + a.status + '" data-severity="' + a.severity +
+      '" data-group="' + esc(a.group) + '" tabindex="0">' +
+      '<span class="sev-badge">' + a.severity + "</span>" +
+      '<div class="a-main"><div class="a-title">' + esc(a.title) + "</div>" +
+      '<div class="a-meta">' + esc(groupName(a.group)) + " · " + esc(a.district) + " · " +
+      esc(a.source) + " · " + esc(a.metric) +
+      (a.incident_id ? ' · <span class="chip chip-incident">incident</span>' : "") +
+      "</div></div>" +
+      '<div class="a-value"><b>' + IOC.fmtNum(ev.value) + "</b> " + esc(unit) +
+      '<small>baseline ' + IOC.fmtNum(ev.baseline) + "</small></div>" +
+      '<div class="a-spark">' + IOC.sparkline(ev.recent || [], {
+        width: 140, height: 40, baseline: ev.baseline, threshold: ev.threshold,
+        label: a.metric + " recent values" }) + "</div>" +
+      '<div class="a-status">' + esc(statusText) +
+      (pending ? '<small class="pending">' + esc(pending.action) + " sent…</small>" : "") +
+      (a.notes && a.notes.length ? '<small>' + a.notes.length + " note" +
+        (a.notes.length > 1 ? "s" : "") + "</small>" : "") + "</div>" +
+      '<div class="a-time">' + IOC.fmtTime(a.first_seen) +
+      (a.count > 1 ? "<small>×" + a.count + "</small>" : "") + "</div>" +
+      (actions ? '<div class="a-actions control">' + actions + "</div>" : "") +
+      "</li>";
+  }
+
+  function renderIncidents() {
+    var list = Array.from(state.incidents.values()).sort(function (a, b) {
+      return (IOC.SEV_RANK[b.severity] - IOC.SEV_RANK[a.severity]) || (b.first_seen - a.first_seen);
+    });
+    $("incidents").innerHTML = list.map(function (inc) {
+      var names = inc.groups.map(groupName);
+      return '<li class="incident sev-' + inc.severity +
+        (state.incidentFocus === inc.incident_id ? " focused" : "") +
+        '" data-incident-id="' + esc(inc.incident_id) + '" tabindex="0" role="button" ' +
+        'title="Show the alerts of this incident">' +
+        '<span class="sev-badge">' + inc.severity + "</span>" +
+        '<div class="i-main"><div class="i-title">' + esc(inc.title) + "</div>" +
+        '<div class="i-meta">' + esc(inc.district) + " · " + inc.alert_ids.length +
+        " alerts · since " + IOC.fmtTime(inc.first_seen) + "</div>" +
+        '<div class="i-groups">' + names.map(function (n) {
+          return '<span class="chip">' + esc(n) + "</span>";
+        }).join("") + "</div></div></li>";
+    }).join("");
+    $("inc-count").textContent = String(list.length);
+    $("inc-empty").hidden = list.length > 0;
+  }
+
+  function renderTiles(all) {
+    if (!state.catalog) return;
+    var per = {};
+    state.catalog.groups.forEach(function (g) {
+      per[g.slug] = { worst: null, city: 0, health: 0, reporting: 0, expected: 0, incident: false };
+    });
+    all.forEach(function (a) {
+      var t = per[a.group];
+      if (!t || !passes(a, true) || a.status === "silenced") return;
+      if (a.category === "sensor_health") t.health += 1; else t.city += 1;
+      if (a.category !== "sensor_health") t.worst = IOC.worse(t.worst, a.severity);
+    });
+    state.indicators.forEach(function (ind) {
+      var t = per[ind.group];
+      if (!t || (state.filters.district && ind.district !== state.filters.district)) return;
+      t.reporting += ind.sources_reporting;
+      t.expected += ind.sources_expected;
+    });
+    state.incidents.forEach(function (inc) {
+      inc.groups.forEach(function (g) { if (per[g]) per[g].incident = true; });
+    });
+    $("tiles").innerHTML = state.catalog.groups.map(function (g) {
+      var t = per[g.slug];
+      var st = t.worst || (t.health ? "degraded" : "ok");
+      var counts = t.city ? t.city + " open" : "no alerts";
+      var src = t.expected ? t.reporting + "/" + t.expected + " reporting" : "";
+      return '<button type="button" class="tile state-' + st +
+        (state.filters.group === g.slug ? " active" : "") + '" data-group="' + esc(g.slug) +
+        '" data-state="' + st + '" data-open="' + t.city + '" title="' + esc(g.name) +
+        (src ? " · " + src : "") + '">' +
+        '<span class="t-num">' + g.number + "</span>" +
+        '<span class="t-name">' + esc(g.name) + "</span>" +
+        '<span class="t-state">' + (t.worst ? esc(t.worst) : t.health ? "sensors" : "OK") + "</span>" +
+        '<span class="t-counts">' + counts +
+        (t.health ? ' · <span class="t-health">' + t.health + " sensor</span>" : "") +
+        (t.incident ? ' · <span class="t-inc">incident</span>' : "") + "</span>" +
+        (src ? '<span class="t-src">' + src + "</span>" : "") +
+        "</button>";
+    }).join("");
+  }
+
+  function renderBanner() {
+    var el = $("banner");
+    if (!state.ready) {
+      el.hidden = false;
+      el.className = "banner info";
+      el.textContent = "Loading the alert history from Kafka… the board fills in when it has caught up.";
+    } else if (el.dataset.flash && Date.now() < Number(el.dataset.flashUntil || 0)) {
+      el.hidden = false;
+    } else {
+      el.hidden = true;
+      delete el.dataset.flash;
+    }
+  }
+
+  function flash(alert) {
+    var el = $("banner");
+    el.className = "banner critical";
+    el.dataset.flash = "1";
+    el.dataset.flashUntil = String(Date.now() + 20000);
+    el.textContent = "NEW CRITICAL · " + alert.title + " · " + alert.district;
+    el.hidden = false;
+    setTimeout(render, 20500);
+  }
+
+  function renderFilterNote(total, shown) {
+    var f = state.filters;
+    var active = f.group || f.district || f.severity || f.category || f.status || state.incidentFocus;
+    $("filter-note").textContent = active ? "Showing " + shown + " of " + total + " open alerts" : "";
+    document.body.classList.toggle("filtered", !!active);
+  }
+
+  /* --- detail ---------------------------------------------------------------------------- */
+  function openDetail(alertId) {
+    state.selected = alertId;
+    state.selectedRecord = state.alerts.get(alertId) || null;
+    $("detail").hidden = false;
+    $("detail-backdrop").hidden = false;
+    renderDetail();
+    render();
+  }
+
+  function closeDetail() {
+    state.selected = null;
+    state.selectedRecord = null;
+    $("detail").hidden = true;
+    $("detail-backdrop").hidden = true;
+    render();
+  }
+
+  function renderDetail() {
+    var a = state.selectedRecord;
+    var body = $("detail-body");
+    if (!a) { closeDetail(); return; }
+    var focus = document.activeElement;
+    var typing = focus && body.contains(focus) && (focus.tagName === "INPUT" ||
+      focus.tagName === "TEXTAREA" || focus.tagName === "SELECT");
+    if (typing && body.dataset.version === String(a.version)) return;
+    var saved = {};
+    body.querySelectorAll("input, textarea, select").forEach(function (el) { saved[el.id] = el.value; });
+    var ev = a.evidence || {};
+    var unit = unitOf(a);
+    $("detail-title").textContent = a.title;
+    var pending = state.pending.get(a.alert_id);
+    var inc = a.incident_id ? state.incidents.get(a.incident_id) : null;
+    var rows = [
+      ["Status", a.status + (a.user ? " (" + a.user + ")" : "") + (a.reason ? ": " + a.reason : "")],
+      ["Severity", a.severity],
+      ["Group", groupName(a.group)],
+      ["District", a.district],
+      ["Source", a.source],
+      ["Metric", a.metric + (unit ? " (" + unit + ")" : "")],
+      ["Detector", (ev.detector || a.detector) + (ev.detector_version ? " v" + ev.detector_version : "")],
+      ["Score", IOC.fmtNum(ev.score)],
+      ["First seen", IOC.fmtDateTime(a.first_seen)],
+      ["Last seen", IOC.fmtDateTime(a.last_seen)],
+      ["Count", String(a.count)],
+      ["Last change", a.change + " · v" + a.version],
+      ["Alert id", a.alert_id]
+    ];
+    if (a.silenced_until) rows.push(["Silenced until", IOC.fmtDateTime(a.silenced_until)]);
+    var html = '<div class="d-head sev-' + a.severity + '"><span class="sev-badge">' + a.severity +
+      '</span> <span class="d-status" data-status="' + a.status + '">' + esc(a.status) + "</span>";
+    if (inc) {
+      html += ' <button type="button" class="chip chip-incident" data-incident-link="' +
+        esc(inc.incident_id) + '">Incident: ' + esc(inc.title) + "</button>";
+    }
+    html += "</div>";
+    html += '<figure class="evidence"><figcaption>Evidence: window ' + IOC.fmtTime(ev.window_start) +
+      "–" + IOC.fmtTime(ev.window_end) + "</figcaption>" +
+      IOC.sparkline(ev.recent || [], { width: 640, height: 200, baseline: ev.baseline,
+        threshold: ev.threshold, className: "spark-big", dot: 5,
+        label: a.metric + " recent values with baseline and threshold" }) +
+      '<div class="legend"><span class="lg-value">value <b>' + IOC.fmtNum(ev.value) + "</b> " +
+      esc(unit) + '</span><span class="lg-baseline">baseline <b>' + IOC.fmtNum(ev.baseline) +
+      "</b></span>" + (typeof ev.threshold === "number"
+        ? '<span class="lg-threshold">threshold <b>' + IOC.fmtNum(ev.threshold) + "</b></span>" : "") +
+      "</div></figure>";
+    html += '<dl class="facts">' + rows.map(function (r) {
+      return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
+    }).join("") + "</dl>";
+    if (ev.params && Object.keys(ev.params).length) {
+      html += '<details class="params"><summary>Detector parameters</summary><pre>' +
+        esc(JSON.stringify(ev.params, null, 1)) + "</pre></details>";
+    }
+    html += '<h3>Notes</h3><ol class="notes">' + (a.notes || []).map(function (n) {
+      return "<li><b>" + esc(n.user) + "</b> <time>" + IOC.fmtDateTime(n.ts) + "</time><p>" +
+        esc(n.text) + "</p></li>";
+    }).join("") + "</ol>" + ((a.notes || []).length ? "" : '<p class="empty">No notes.</p>');
+    if (state.canCommand && a.status !== "resolved") {
+      html += '<div class="commands control">' +
+        '<label>Reason <input id="cmd-reason" type="text" maxlength="500" ' +
+        'placeholder="e.g. crew dispatched"></label><div class="cmd-buttons">' +
+        (a.status === "firing" ? '<button type="button" class="act act-ack" data-action="ack" ' +
+          'data-alert-id="' + esc(a.alert_id) + '"' + (pending ? " disabled" : "") +
+          ">Acknowledge</button>" : "") +
+        '<button type="button" class="act act-resolve" data-action="resolve" data-alert-id="' +
+        esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">Resolve</button>" +
+        '<button type="button" class="act act-silence" data-action="silence" data-alert-id="' +
+        esc(a.alert_id) + '">Silence 1 h</button></div>' +
+        '<label>Note <textarea id="cmd-note" rows="2" maxlength="2000" ' +
+        'placeholder="What was done, who was called"></textarea></label>' +
+        '<button type="button" class="act act-note" data-action="note" data-alert-id="' +
+        esc(a.alert_id) + '">Add note</button>' +
+        (pending ? '<p class="pending">' + esc(pending.action) +
+          " sent; waiting for a worker to apply it…</p>" : "") + "</div>";
+    }
+    body.innerHTML = html;
+    body.dataset.version = String(a.version);
+    Object.keys(saved).forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) el.value = saved[id];
+    });
+  }
+
+  /* --- commands -------------------------------------------------------------------------- */
+  function toast(text, kind) {
+    var el = $("toast");
+    el.textContent = text;
+    el.className = "toast " + (kind || "");
+    el.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(function () { el.hidden = true; }, 6000);
+  }
+
+  function sendCommand(action, alertId) {
+    if (!conn || !state.canCommand) return;
+    var fields = { action: action, alert_id: alertId };
+    var reasonEl = $("cmd-reason");
+    var reason = reasonEl && state.selected === alertId ? reasonEl.value.trim() : "";
+    if (reason) fields.reason = reason;
+    if (action === "note") {
+      var text = ($("cmd-note") || {}).value || "";
+      if (!text.trim()) { toast("Write the note first.", "error"); return; }
+      fields.text = text.trim();
+    }
+    if (action === "silence") {
+      delete fields.alert_id;
+      fields.matchers = { alert_id: alertId };
+      fields.duration_s = 3600;
+    }
+    state.pending.set(alertId, { action: action, at: Date.now() });
+    render();
+    conn.command(fields).then(function (reply) {
+      document.body.dataset.lastCommand = reply.command_id || "";
+      toast(label(action) + " sent. The board updates when a worker has applied it.", "ok");
+      if (action === "note" && $("cmd-note")) $("cmd-note").value = "";
+      setTimeout(function () {
+        var p = state.pending.get(alertId);
+        if (p && Date.now() - p.at >= 59000) { state.pending.delete(alertId); render(); }
+      }, 60000);
+    }, function (err) {
+      state.pending.delete(alertId);
+      toast(label(action) + " failed: " + (err.reason || err.code || "unknown error"), "error");
+      render();
+    });
+  }
+
+  function label(action) {
+    return { ack: "Acknowledgement", resolve: "Resolution", note: "Note", silence: "Silence" }[action] ||
+      action;
+  }
+
+  /* --- events ---------------------------------------------------------------------------- */
+  document.addEventListener("click", function (ev) {
+    var t = ev.target;
+    if (!(t instanceof Element)) return;
+    var act = t.closest("[data-action]");
+    if (act) {
+      ev.stopPropagation();
+      sendCommand(act.getAttribute("data-action"), act.getAttribute("data-alert-id"));
+      return;
+    }
+    var link = t.closest("[data-incident-link]");
+    if (link) {
+      state.incidentFocus = link.getAttribute("data-incident-link");
+      closeDetail();
+      return;
+    }
+    var row = t.closest("li.alert");
+    if (row) { openDetail(row.getAttribute("data-alert-id")); return; }
+    var inc = t.closest("li.incident");
+    if (inc) {
+      var id = inc.getAttribute("data-incident-id");
+      state.incidentFocus = state.incidentFocus === id ? null : id;
+      render();
+      return;
+    }
+    var tile = t.closest(".tile");
+    if (tile) {
+      var g = tile.getAttribute("data-group");
+      state.filters.group = state.filters.group === g ? "" : g;
+      $("f-group").value = state.filters.group;
+      syncUrl();
+      render();
+    }
+  });
+
+  document.addEventListener("keydown", function (ev) {
+    var typing = ev.target instanceof Element && ev.target.closest("input, textarea, select");
+    if (ev.key === "Escape" && state.selected) { closeDetail(); return; }
+    if (typing) return;
+    if (ev.key === "Enter" && ev.target instanceof Element && ev.target.matches("li.alert")) {
+      openDetail(ev.target.getAttribute("data-alert-id"));
+    } else if (ev.key === "Enter" && ev.target instanceof Element && ev.target.matches("li.incident")) {
+      ev.target.click();
+    } else if (ev.key === "k" || ev.key === "K") {
+      setKiosk(!document.body.classList.contains("kiosk"), true);
+    }
+  });
+
+  /* The first gesture unlocks audio (browsers' autoplay policy) and, in ?kiosk=1, full screen. */
+  function unlock() {
+    if (sound.on) audioContext();
+    showSoundButton();
+    if (kioskFromUrl && document.body.classList.contains("kiosk")) setKiosk(true, true);
+  }
+  document.addEventListener("pointerdown", unlock);
+  document.addEventListener("keydown", unlock);
+
+  $("detail-close").addEventListener("click", closeDetail);
+  $("detail-backdrop").addEventListener("click", closeDetail);
+  $("btn-kiosk").addEventListener("click", function (ev) {
+    ev.stopPropagation();
+    setKiosk(!document.body.classList.contains("kiosk"), true);
+  });
+  $("btn-sound").addEventListener("click", function () {
+    if (sound.on && sound.ctx && sound.ctx.state === "running") {
+      sound.on = false;
+    } else {
+      sound.on = true;
+      audioContext();
+    }
+    localStorage.setItem("ioc.sound", sound.on ? "on" : "off");
+    showSoundButton();
+  });
+  $("btn-resync").addEventListener("click", function () { if (conn) conn.resync(); });
+
+  function syncUrl() {
+    var q = new URLSearchParams(window.location.search);
+    ["group", "district", "severity", "category", "status"].forEach(function (k) {
+      if (state.filters[k]) q.set(k, state.filters[k]); else q.delete(k);
+    });
+    var s = q.toString();
+    history.replaceState(null, "", window.location.pathname + (s ? "?" + s : "") + window.location.hash);
+  }
+
+  function setupFilters() {
+    var gsel = $("f-group");
+    state.catalog.groups.forEach(function (g) {
+      var o = document.createElement("option");
+      o.value = g.slug;
+      o.textContent = g.number + ". " + g.name;
+      gsel.appendChild(o);
+    });
+    var dsel = $("f-district");
+    state.catalog.districts.forEach(function (d) {
+      var o = document.createElement("option");
+      o.value = d.name;
+      o.textContent = d.name;
+      dsel.appendChild(o);
+    });
+    ["group", "district", "severity", "category", "status"].forEach(function (k) {
+      var el = $("f-" + k);
+      el.value = state.filters[k];
+      el.addEventListener("change", function () {
+        state.filters[k] = el.value;
+        syncUrl();
+        render();
+      });
+    });
+    $("f-clear").addEventListener("click", function () {
+      ["group", "district", "severity", "category", "status"].forEach(function (k) {
+        state.filters[k] = "";
+        $("f-" + k).value = "";
+      });
+      state.incidentFocus = null;
+      syncUrl();
+      render();
+    });
+  }
+
+  /* --- start ----------------------------------------------------------------------------- */
+  function askToken(message) {
+    var el = $("banner");
+    el.hidden = false;
+    el.className = "banner error";
+    el.innerHTML = esc(message) + ' <button type="button" id="btn-token">Enter token</button>';
+    $("btn-token").addEventListener("click", function () {
+      var tok = IOC.token(true);
+      if (!tok) return;
+      el.hidden = true;
+      if (conn) {
+        conn.options.token = tok;
+        conn.state = "connecting";
+        conn.reconnectNow();
+      } else {
+        connect(tok);
+      }
+    });
+  }
+
+  function connect(tok) {
+    conn = new IOC.Connection({ token: tok, subscribe: { windows: false, summary: false } }, {
+      onStatus: function (st, detail) {
+        IOC.showStatus($("conn"), st, detail);
+        document.body.dataset.conn = st;
+        if (st === "unauthorized") askToken("The server refused this token.");
+      },
+      onWelcome: function (msg) {
+        state.canCommand = !!msg.can_command;
+        state.role = msg.role;
+        document.body.dataset.role = msg.role;
+        document.body.classList.toggle("can-command", state.canCommand);
+        render();
+      },
+      onSnapshot: loadSnapshot,
+      onDelta: onDelta,
+      onResync: function () { /* the snapshot that follows replaces everything */ },
+      onError: function (msg) {
+        if (msg.code !== "unauthorized") toast("Server: " + (msg.reason || msg.code), "error");
+      }
+    });
+    window.IOC_WALL = { state: state, conn: conn };
+    conn.connect();
+  }
+
+  function start() {
+    if (kioskFromUrl) setKiosk(true, false);
+    showSoundButton();
+    IOC.startClock($("clock"));
+    var tok = IOC.token(false);
+    IOC.loadCatalog().then(function (cat) {
+      state.catalog = cat;
+      setupFilters();
+      render();
+    }, function (err) {
+      toast("Could not load the catalog: " + err.message, "error");
+    });
+    if (!tok) { askToken("No access token: open this page with #token=… in the address."); return; }
+    connect(tok);
+    setInterval(render, 5000);  // ages out the "new" highlight and stale pending marks
+  }
+
+  start();
+})();
