@@ -447,6 +447,7 @@ def load_attrs(
         raise ValueError(f"{what}: state does not match this layout")
     if got[0] != tag:
         raise ValueError(f"{what}: state is from version {got[0]!r}, this is {tag!r}")
+    values: list[Any] = []
     for a, v in zip(attrs, got[1:], strict=True):
         cur = getattr(obj, a)
         if isinstance(cur, array.array):
@@ -454,13 +455,14 @@ def load_attrs(
                 raise ValueError(f"{what}: {a} is not a {cur.typecode!r} array")
             arr = array.array(cur.typecode)
             arr.frombytes(v)
-            setattr(obj, a, arr)
+            v = arr
         elif isinstance(cur, tuple) and isinstance(v, list):
-            setattr(obj, a, tuple(v))
+            v = tuple(v)
         elif isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool):
-            setattr(obj, a, float(v))
-        else:
-            setattr(obj, a, v)
+            v = float(v)
+        values.append(v)
+    for a, v in zip(attrs, values, strict=True):  # all or nothing
+        setattr(obj, a, v)
 
 
 def _jsonable(v: Any) -> Any:
