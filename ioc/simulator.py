@@ -371,7 +371,7 @@ class CitySimulator:
                     if quiet is not None and quiet.kind != "silence":
                         quiet = None
                     for _ in range(int(counts[j])):
-                        ts = round(t + float(fracs[p]), 3)
+                        ts = t + math.floor(float(fracs[p]) * 1000.0) / 1000.0
                         kind = x.pick_kind(float(picks[p]))
                         p += 1
                         if quiet is not None and quiet.active(ts):
