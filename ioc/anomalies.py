@@ -282,15 +282,16 @@ class AnomalyPlan(Sequence[Anomaly]):
 
     @classmethod
     def random(cls, seed: int, start: float, duration: float, *, count: int | None = None,
-               kinds: Sequence[str] = KINDS, warmup_s: float = WARMUP_S,
+               kinds: Sequence[str] = KINDS, warmup_s: float | None = None,
                per_hour: float = PER_HOUR, groups: Sequence[str] | None = None) -> AnomalyPlan:
         """A plan drawn from ``seed``: ``count`` anomalies (default ``per_hour`` per simulated
-        hour after the warm-up) spread evenly over ``[start + warmup_s, start + duration)``.
+        hour after the warm-up, at least one) spread evenly over ``[start + warmup_s, start +
+        duration)``. The warm-up defaults to :data:`WARMUP_S`, or a third of a shorter run.
 
         The kinds take turns in a shuffled order, so every requested kind appears once
         ``count >= len(kinds)``; groups are drawn uniformly among those that can show the kind.
-        Anomalies that do not fit (too long for the time left, or every candidate source busy)
-        are left out.
+        When a kind does not fit its slot (too long for the time left, every candidate source
+        busy) another requested kind takes the slot; if none fits, the slot stays empty.
         """
         for k in kinds:
             if k not in KINDS:
@@ -299,10 +300,12 @@ class AnomalyPlan(Sequence[Anomaly]):
         for slug in slugs:
             catalog.group(slug)
         end = start + duration
+        if warmup_s is None:
+            warmup_s = min(WARMUP_S, duration / 3.0)
         first = start + min(warmup_s, duration)
         span = end - first
         if count is None:
-            count = math.floor(per_hour * span / 3600.0)
+            count = max(1, round(per_hour * span / 3600.0))
         if count <= 0 or span <= 0 or not kinds:
             return cls()
         rng = random.Random(f"ioc-anomalies:{seed}")
@@ -315,17 +318,28 @@ class AnomalyPlan(Sequence[Anomaly]):
                 rng.shuffle(order)
             kind = order.pop()
             target = first + (i + rng.random()) * span / count
-            for _attempt in range(40):
-                a = _draw(rng, kind, slugs, target, end)
-                if a is None:
-                    continue
-                spans = busy.setdefault(a.source, [])
-                if any(a.start < e and s < a.end for s, e in spans):
-                    continue
-                spans.append((a.start, a.end))
-                chosen.append(a)
-                break
+            others = [k for k in kinds if k != kind]
+            rng.shuffle(others)
+            for candidate in (kind, *others):
+                placed = _place_one(rng, candidate, slugs, target, end, busy)
+                if placed is not None:
+                    chosen.append(placed)
+                    break
         return cls(chosen)
+
+
+def _place_one(rng: random.Random, kind: str, slugs: Sequence[str], target: float, end: float,
+               busy: dict[str, list[tuple[float, float]]]) -> Anomaly | None:
+    for _attempt in range(40):
+        a = _draw(rng, kind, slugs, target, end)
+        if a is None:
+            continue
+        spans = busy.setdefault(a.source, [])
+        if any(a.start < e and s < a.end for s, e in spans):
+            continue
+        spans.append((a.start, a.end))
+        return a
+    return None
 
 
 def _draw(rng: random.Random, kind: str, slugs: Sequence[str], target: float,

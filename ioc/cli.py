@@ -193,16 +193,17 @@ def detectors_check(name: str, updates: int, min_rate: float | None) -> None:
 @click.option("--no-anomalies", is_flag=True, help="Inject no anomalies.")
 @click.option("--anomaly-kinds", metavar="K,K", help="Only these kinds: spike, level_shift, "
               "drift, stuck, silence, count_surge.")
-@click.option("--warmup", metavar="S", default="1800", show_default=True,
-              help="Simulated seconds before the first anomaly.")
+@click.option("--warmup", metavar="S", help="Simulated seconds before the first anomaly "
+              "(default: 1800, or a third of a shorter run).")
 @click.option("--pack-size", metavar="N", help="Send packs of up to N readings of one source "
               "(1 = never packs; default: buses, vessels and the SOC send one pack per tick).")
 @click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the messages to this JSON-lines file instead of Kafka.")
+@_timeout_option
 def simulate_command(bootstrap: str | None, rate: str | None, duration: str | None, seed: str,
                      start: str | None, truth: str | None, anomaly_count: str | None,
-                     no_anomalies: bool, anomaly_kinds: str | None, warmup: str,
-                     pack_size: str | None, output: str | None) -> None:
+                     no_anomalies: bool, anomaly_kinds: str | None, warmup: str | None,
+                     pack_size: str | None, output: str | None, timeout: float) -> None:
     """Simulate the city: readings of all 15 groups with labelled anomalies, into Kafka."""
     from ioc import anomalies as an
     from ioc import producer as pr
@@ -222,7 +223,7 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     plan = an.AnomalyPlan() if no_anomalies else an.AnomalyPlan.random(
         seed_k, begin, length if length is not None else 30 * 86400.0,
         count=None if count is None else int(count), kinds=kinds,
-        warmup_s=float(number("--warmup", warmup, minimum=0) or 0.0))
+        warmup_s=number("--warmup", warmup, minimum=0))
     sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan,
                            pack_size=None if packs is None else int(packs))
     speed = sm.speed_for_rate(speed_rate, sim.natural_rate)
@@ -233,8 +234,8 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
         from ioc.admin import create_topics
 
         target = _bootstrap(bootstrap, settings)
-        create_topics(settings, target)
-        sink = pr.EventProducer(target, client_id="ioc-simulator")
+        create_topics(settings, target, timeout)
+        sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
     pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
     click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
                f"{sm.format_ts(begin)} for {'ever' if length is None else f'{length:g} s'} "
@@ -264,7 +265,9 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
               "0 as fast as possible.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
               help="File format (default: from the name, else from the first line).")
-def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None) -> None:
+@_timeout_option
+def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None,
+                   timeout: float) -> None:
     """Replay recorded readings (CSV or JSON lines) into the events topics."""
     from ioc import producer as pr
     from ioc import replay as rp
@@ -283,8 +286,9 @@ def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None
         if shown <= 20:
             click.echo(str(line), err=True)
 
-    create_topics(settings, target)
-    with pr.EventProducer(target, client_id="ioc-replay") as sink, pr.interruptible():
+    create_topics(settings, target, timeout)
+    with pr.EventProducer(target, client_id="ioc-replay", timeout_s=timeout) as sink, \
+            pr.interruptible():
         stats = rp.replay(file, sink, speed=factor, fmt=kind, on_bad=bad,
                           progress=pr.on_terminal())
     if shown > 20:

@@ -335,7 +335,10 @@ def test_a_random_plan_spreads_labelled_anomalies_after_the_warm_up() -> None:
 def test_the_default_count_is_a_handful_per_hour_and_kinds_can_be_chosen() -> None:
     plan = AnomalyPlan.random(1, MONDAY_0800, 3 * 3600 + WARMUP_S, kinds=("stuck", "silence"))
     assert len(plan) == 12 and {a.kind for a in plan} == {"stuck", "silence"}
-    assert len(AnomalyPlan.random(1, MONDAY_0800, 600)) == 0
+    short = AnomalyPlan.random(1, MONDAY_0800, 600)
+    assert len(short) == 1 and short[0].start >= MONDAY_0800 + 200 and short[0].end <= (
+        MONDAY_0800 + 600)
+    assert len(AnomalyPlan.random(1, MONDAY_0800, 600, count=0)) == 0
 
 
 def test_only_detectable_pairs_are_allowed() -> None:
