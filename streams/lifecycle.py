@@ -259,10 +259,32 @@ def _finite(x: float) -> bool:
     return isinstance(x, int | float) and math.isfinite(x)
 
 
+def _jsonable(x: Any) -> Any:
+    """``x`` with non-finite floats (which JSON writes as null) replaced by None."""
+    if isinstance(x, float):
+        return x if math.isfinite(x) else None
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def _plain(x: Any) -> bool:
+    if isinstance(x, float):
+        return math.isfinite(x)
+    if isinstance(x, dict):
+        return all(_plain(v) for v in x.values())
+    if isinstance(x, list):
+        return all(_plain(v) for v in x)
+    return not isinstance(x, tuple)
+
+
 def clean_evidence(ev: Evidence) -> Evidence:
-    """Evidence that survives JSON: non-finite numbers (NaN baseline of an empty window, inf
-    raw) become 0.0 and are listed in ``detail["missing"]``; non-finite recent values are
-    dropped. Finite evidence is returned as is.
+    """Evidence that survives JSON unchanged: non-finite numbers (NaN baseline of an empty
+    window, inf raw) become 0.0 and are listed in ``detail["missing"]``; non-finite recent
+    values are dropped; in ``params`` and ``detail`` they become None (tuples become lists).
+    Finite evidence is returned as is.
 
     >>> ev = Evidence(window_start=0, window_end=60, value=float("nan"), baseline=float("nan"),
     ...               threshold=None, score=1.0, raw=3.0, detector="silence",
@@ -274,16 +296,21 @@ def clean_evidence(ev: Evidence) -> Evidence:
     bad = [k for k, v in nums.items() if not _finite(v)]
     thr_bad = ev.threshold is not None and not _finite(ev.threshold)
     rec_bad = not all(_finite(v) for v in ev.recent)
-    if not (bad or thr_bad or rec_bad):
+    params_bad, detail_bad = not _plain(ev.params), not _plain(ev.detail)
+    if not (bad or thr_bad or rec_bad or params_bad or detail_bad):
         return ev
     changes: dict[str, Any] = {k: 0.0 for k in bad}
+    if params_bad:
+        changes["params"] = _jsonable(ev.params)
+    if detail_bad:
+        changes["detail"] = _jsonable(ev.detail)
     if thr_bad:
         changes["threshold"] = None
         bad.append("threshold")
     if rec_bad:
         changes["recent"] = [float(v) for v in ev.recent if _finite(v)]
     if bad:
-        changes["detail"] = {**ev.detail, "missing": bad}
+        changes["detail"] = {**changes.get("detail", ev.detail), "missing": bad}
     return replace(ev, **changes)
 
 
@@ -511,10 +538,10 @@ class AlertBook:
             return self._replayed(lane)
         for v in fresh:
             lane.seen[v.detector] = v.evidence.window_end
-        now = lane.clock = max(lane.clock, ts)
-        end = max(v.evidence.window_end for v in fresh)
-        out = self._sync_silence(lane, now, silences)
         fired = [v for v in fresh if v.firing]
+        now = max(lane.clock, ts)
+        end = max(v.evidence.window_end for v in fresh)
+        out = self._advance(lane, now, silences, escalate=not fired)
         if fired:
             best = max(fired, key=lambda v: (v.evidence.score, v.detector))
             lane.fired_end = max(lane.fired_end, end)
@@ -626,7 +653,7 @@ class AlertBook:
         """
         if cmd.action == "silence":
             silences.add(cmd)
-            return self._sweep(now, silences, escalate=False)
+            return self.tick(now, silences)
         assert cmd.alert_id is not None  # Command validates it
         found = self._find(cmd.alert_id)
         if found is None:
@@ -639,9 +666,11 @@ class AlertBook:
         if a.alert_id != cmd.alert_id:
             raise ValidationError("alert_id", f"alert {cmd.alert_id!r} is closed; its lane now "
                                   f"tracks {a.alert_id!r}")
-        now = lane.clock = max(lane.clock, now)
+        now = max(lane.clock, now)
+        out = self._advance(lane, now, silences)
+        a = lane.alert
+        assert a is not None
         reason = cmd.reason or None
-        out: list[Alert] = []
         if cmd.action == "ack" and a.status in ("firing", "silenced") and not lane.acked:
             lane.acked, lane.ack_user, lane.ack_reason = True, cmd.user, reason
             status = "acknowledged" if a.status == "firing" else a.status
@@ -659,29 +688,40 @@ class AlertBook:
 
     # --- time ------------------------------------------------------------------------------
     def tick(self, now: float, silences: SilenceBook) -> list[Alert]:
-        """Advance time to ``now`` (stream clock): apply new and ended silences, escalate
-        alerts still firing by duration. Call it every few seconds; it reads every lane."""
-        return self._sweep(now, silences, escalate=True)
-
-    def _sweep(self, now: float, silences: SilenceBook, *, escalate: bool) -> list[Alert]:
+        """Advance every open alert to ``now`` (stream clock): apply new and ended silences,
+        escalate alerts still firing by duration. Call it every few seconds; it reads every
+        lane. Ticking again at the same or an earlier time changes nothing unless the
+        silences changed."""
         out: list[Alert] = []
         for key in list(self.store):
             lane = self._load(key)
             if lane is None or not lane.open:
                 continue
             moved = now > lane.clock
-            t = lane.clock = max(lane.clock, now)
-            recs = self._sync_silence(lane, t, silences)
-            a = lane.alert
-            if escalate and a is not None and a.status == "firing":
-                health = a.category == HEALTH
-                sev = self.escalation.escalated(lane.base, t - a.first_seen, health=health)
-                if _rank(sev) > _rank(a.severity):
-                    minutes = (t - a.first_seen) / 60
-                    recs.append(self._publish(
-                        lane, replace(a, severity=sev, updated_at=t), "escalated",
-                        reason=f"firing for {minutes:.0f} min"))
+            recs = self._advance(lane, now, silences)
             if recs or moved:
                 self._save(key, lane)
             out += recs
         return out
+
+    def _advance(self, lane: _Lane, now: float, silences: SilenceBook, *,
+                 escalate: bool = True) -> list[Alert]:
+        """Bring a lane to time ``now`` (never backwards): silences, escalation by duration.
+
+        Every input first advances its lane, so a lane's state is always complete at its
+        clock, and an input replayed after a restore (at or before that clock) finds nothing
+        left to do.
+        """
+        t = lane.clock = max(lane.clock, now)
+        if not lane.open:
+            return []
+        recs = self._sync_silence(lane, t, silences)
+        a = lane.alert
+        if escalate and a is not None and a.status == "firing":
+            sev = self.escalation.escalated(lane.base, t - a.first_seen,
+                                            health=a.category == HEALTH)
+            if _rank(sev) > _rank(a.severity):
+                minutes = (t - a.first_seen) / 60
+                recs.append(self._publish(lane, replace(a, severity=sev, updated_at=t),
+                                          "escalated", reason=f"firing for {minutes:.0f} min"))
+        return recs
