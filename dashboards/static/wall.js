@@ -83,6 +83,7 @@
   /* --- kiosk ------------------------------------------------------------------------------ */
   function setKiosk(on, withFullscreen) {
     document.body.classList.toggle("kiosk", on);
+    document.documentElement.classList.toggle("kiosk", on);
     $("btn-kiosk").textContent = on ? "Exit kiosk" : "Kiosk";
     var root = document.documentElement;
     if (on && withFullscreen && root.requestFullscreen && !document.fullscreenElement) {
