@@ -253,8 +253,8 @@ class State:
             else:
                 fixes.append(e.seconds)
         per_group: dict[str, list[GroupIndicator]] = {}
-        for (g, _), gi in self.latest.items():
-            per_group.setdefault(g, []).append(gi)
+        for (slug, _), gi in self.latest.items():
+            per_group.setdefault(slug, []).append(gi)
         groups = []
         for g in catalog.CATALOG:
             city = combine(g.slug, per_group.get(g.slug, []))
