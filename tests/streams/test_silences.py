@@ -49,7 +49,8 @@ def test_add_is_idempotent_by_command_id() -> None:
 ])
 def test_every_matcher_must_equal_the_alert_field(matchers: dict[str, str], hit: bool) -> None:
     book = SilenceBook({})
-    book.add(silence(**matchers))
+    book.add(Command(command_id="s1", action="silence", user="lan", ts=T0, matchers=matchers,
+                     until=T0 + 60))
     assert (book.match(FIELDS, T0 + 10) is not None) is hit
 
 
