@@ -48,7 +48,7 @@ neither lose nor fork an incident version.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import TYPE_CHECKING, Literal, cast
 
 import msgspec
@@ -137,10 +137,15 @@ class IncidentLinker:
         self.store[record.district] = _ENC.encode(d)
         return out
 
-    def tick(self, now: float) -> list[Incident]:
-        """Advance every district with an open incident to ``now``; close the quiet ones."""
+    def tick(self, now: float, *, owns: Callable[[str], bool] | None = None) -> list[Incident]:
+        """Advance every district with an open incident (that ``owns(district)`` accepts) to
+        ``now``; close the quiet ones. In a Faust worker, tick while processing an event of
+        partition P with ``owns`` accepting the districts that hash to P (table writes go to
+        the current event's changelog partition)."""
         out: list[Incident] = []
         for district in list(self.store):
+            if owns is not None and not owns(district):
+                continue
             d = self._load(district)
             if d is None or d.incident is None or d.incident.status != "open":
                 continue

@@ -63,7 +63,7 @@ Flood depth 34 cm at flood-HC-01 (Hai Chau), 5.2σ above baseline 2 cm
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -228,6 +228,8 @@ class _Lane(msgspec.Struct, kw_only=True):
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(_Lane)
 
+Owns = Callable[[str], bool]
+
 
 def lane_key(group: str, source: str, metric: str, category: str) -> str:
     """The store key of a lane.
@@ -236,6 +238,11 @@ def lane_key(group: str, source: str, metric: str, category: str) -> str:
     'flooding:flood-HC-01:flood_depth:city'
     """
     return f"{group}:{source}:{metric}:{category}"
+
+
+def _source_of(key: str) -> str:
+    """The source part of a lane key (sources may contain colons; groups never do)."""
+    return key.split(":", 1)[1].rsplit(":", 2)[0]
 
 
 def split_alert_id(aid: str) -> tuple[str, str, str, str]:
@@ -447,17 +454,20 @@ class AlertBook:
         found = self._find(aid)
         return None if found is None else found[1].alert
 
-    def alerts(self) -> Iterator[Alert]:
-        """The current episode of every lane (open or resolved), in store order."""
+    def alerts(self, owns: Owns | None = None) -> Iterator[Alert]:
+        """The current episode of every lane (open or resolved) whose source ``owns`` accepts
+        (default: all), in store order."""
         for key in list(self.store):
+            if owns is not None and not owns(_source_of(key)):
+                continue
             lane = self._load(key)
             if lane is not None and lane.alert is not None:
                 yield lane.alert
 
-    def open_counts(self) -> dict[tuple[str, str], int]:
+    def open_counts(self, owns: Owns | None = None) -> dict[tuple[str, str], int]:
         """Open alerts per (group, severity): the ``ioc_worker_open_alerts`` gauge."""
         counts: dict[tuple[str, str], int] = {}
-        for a in self.alerts():
+        for a in self.alerts(owns):
             if a.status in OPEN:
                 counts[(a.group, a.severity)] = counts.get((a.group, a.severity), 0) + 1
         return counts
@@ -634,9 +644,9 @@ class AlertBook:
             return [self._publish(lane, new, "unsilenced", user=user, reason=reason)]
         if a.status == "silenced" and a.silenced_until == s.until:
             return []
-        lane.sil_user, lane.sil_reason = s.user, s.reason
+        lane.sil_user, lane.sil_reason = s.user, s.reason or None
         new = replace(a, status="silenced", silenced_until=s.until, updated_at=now)
-        return [self._publish(lane, new, "silenced", user=s.user, reason=s.reason)]
+        return [self._publish(lane, new, "silenced", user=s.user, reason=s.reason or None)]
 
     # --- commands --------------------------------------------------------------------------
     def command(self, cmd: Command, *, now: float, silences: SilenceBook) -> list[Alert]:
@@ -645,15 +655,15 @@ class AlertBook:
         ``ack``: firing -> acknowledged (a silenced alert stays silenced and returns to
         acknowledged when the silence ends). ``resolve``: open -> resolved. ``note``: appends
         a note, status unchanged. A no-op (ack of an acknowledged or resolved alert, resolve of
-        a resolved one) returns ``[]``. ``silence`` stores the silence in ``silences`` and
-        silences the matching open alerts of this book (other workers pick it up on their
-        next :meth:`tick` or window). Raise :class:`~ioc.errors.ValidationError` for an
-        alert_id this book does not hold, or one superseded by a newer alert of its lane (the
-        caller logs or dead-letters the command).
+        a resolved one) returns ``[]``. ``silence`` only stores the silence in ``silences``
+        and returns ``[]``: each matching open alert turns ``silenced`` at its lane's next
+        window or :meth:`tick` (its owner may be another worker). Raise
+        :class:`~ioc.errors.ValidationError` for an alert_id this book does not hold, or one
+        superseded by a newer alert of its lane (the caller logs or dead-letters it).
         """
         if cmd.action == "silence":
             silences.add(cmd)
-            return self.tick(now, silences)
+            return []
         assert cmd.alert_id is not None  # Command validates it
         found = self._find(cmd.alert_id)
         if found is None:
@@ -687,13 +697,23 @@ class AlertBook:
         return out
 
     # --- time ------------------------------------------------------------------------------
-    def tick(self, now: float, silences: SilenceBook) -> list[Alert]:
-        """Advance every open alert to ``now`` (stream clock): apply new and ended silences,
-        escalate alerts still firing by duration. Call it every few seconds; it reads every
-        lane. Ticking again at the same or an earlier time changes nothing unless the
-        silences changed."""
+    def tick(self, now: float, silences: SilenceBook, *,
+             owns: Owns | None = None) -> list[Alert]:
+        """Advance open alerts to ``now`` (stream clock): apply new and ended silences,
+        escalate alerts still firing by duration. Ticking again at the same or an earlier
+        time changes nothing unless the silences changed.
+
+        Every window of a lane advances it too (empty windows close as well), so ticks only
+        make silences and escalation land sooner than the next window. ``owns(source)``
+        restricts the sweep to the lanes of some sources: in a Faust worker, tick inside the
+        processing of an event of partition P with ``owns`` accepting the sources that hash to
+        P, since a table write goes to the changelog partition of the current event (and a
+        memory-store table also iterates standby partitions).
+        """
         out: list[Alert] = []
         for key in list(self.store):
+            if owns is not None and not owns(_source_of(key)):
+                continue
             lane = self._load(key)
             if lane is None or not lane.open:
                 continue

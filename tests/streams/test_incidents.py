@@ -228,3 +228,13 @@ def test_commands_on_members_flow_through_to_the_incident() -> None:
                   alert_id="robust_z:flooding:rain-HC-01:rainfall")
     (closed,) = sc.feed(sc.book.command(cmd, now=T0 + 95, silences=sc.silences))
     assert closed.status == "closed"
+
+
+def test_tick_only_touches_the_districts_it_is_told_it_owns() -> None:
+    linker = IncidentLinker({}, span_s=SPAN)
+    for district in (HC, "Son Tra"):
+        linker.on_alert(alert(*RAIN, T0, district=district))
+        linker.on_alert(alert(*TRAFFIC, T0 + 60, district=district))
+    (closed,) = linker.tick(T0 + 5000, owns=lambda d: d == "Son Tra")
+    assert (closed.district, closed.status) == ("Son Tra", "closed")
+    assert linker.get(HC).status == "open"  # type: ignore[union-attr]

@@ -379,8 +379,30 @@ def test_split_alert_id_keeps_colons_in_sources() -> None:
 
 def silence(rig: Rig, i: float, until_i: float, cid: str = "s1",
             **matchers: str) -> list[Alert]:
-    return rig.cmd("silence", i, cid=cid, reason="pump maintenance",
-                   matchers=matchers or {"group": G, "district": D}, until=T0 + until_i * W)
+    """A silence command, then a tick at the same time (as the command agent does)."""
+    assert rig.cmd("silence", i, cid=cid, reason="pump maintenance",
+                   matchers=matchers or {"group": G, "district": D},
+                   until=T0 + until_i * W) == []
+    return rig.tick(i)
+
+
+def test_a_silence_command_only_stores_the_silence() -> None:
+    rig = Rig()
+    rig.fire(1)
+    assert rig.cmd("silence", 1.5, cid="s1", matchers={"source": S}, until=T0 + 9 * W) == []
+    assert list(rig.sil_store) == ["s1"]
+    (s,) = rig.fire(2)                                          # the lane's next window
+    assert (s.change, s.status, s.user, s.reason) == ("silenced", "silenced", "lan", None)
+
+
+def test_tick_only_touches_the_sources_it_is_told_it_owns() -> None:
+    rig = Rig(escalation=EscalationPolicy(escalate_after_s=600.0))
+    rig.fire(0)
+    rig.window(0, fire(end=T0), source="flood:HC:02")
+    (a,) = rig.book.tick(T0 + 600, rig.silences, owns=lambda src: src == "flood:HC:02")
+    assert (a.source, a.change) == ("flood:HC:02", "escalated")
+    assert [x.source for x in rig.book.alerts(owns=lambda src: src == S)] == [S]
+    assert rig.book.open_counts(owns=lambda src: src == S) == {(G, "warning"): 1}
 
 
 def test_a_silence_command_silences_open_alerts_and_hides_their_updates() -> None:
