@@ -8,9 +8,11 @@ pass a dict.
 
 **Lanes.** Per (group, source, metric) the detectors form two lanes, ``city`` and
 ``sensor_health`` (detectors with ``health = True``). A lane holds at most one open alert: the
-first detector that fires opens it (its name is in ``alert_id``); other detectors of the lane
-that fire while it is open update it. The store key is the lane key
-``group:source:metric:category``.
+first detector that fires opens it (its name is in ``alert_id``; of several firing on the same
+window, the highest score); other detectors of the lane that fire while it is open update it
+(evidence, score, severity). Hysteresis counts the lane's windows in which no detector fired.
+The store key is the lane key ``group:source:metric:category``; create the Faust table
+without a ``default``.
 
 **Lifecycle.** ``opened`` (status ``firing``) -> ``updated``/``escalated`` on each further firing
 window -> ``acknowledged`` (stays visible, keeps updating) -> ``resolved`` (by an operator) or
