@@ -73,6 +73,13 @@ class Settings:
     resolve_after_windows: int = _setting(
         3, "IOC_RESOLVE_AFTER_WINDOWS",
         "Normal windows in a row after which a firing alert auto-resolves.", minimum=1)
+    flap_window_s: float = _setting(
+        900.0, "IOC_FLAP_WINDOW_S",
+        "An alert that fires again this soon after resolving reopens (same id) instead of "
+        "opening anew, and needs longer to auto-resolve (flap damping).", minimum=0)
+    escalate_after_s: float = _setting(
+        900.0, "IOC_ESCALATE_AFTER_S",
+        "A firing, unacknowledged alert steps up one severity after this long.", minimum=1)
     incident_span_s: float = _setting(
         900.0, "IOC_INCIDENT_SPAN_S",
         "Alerts of different groups in one district within this span form an incident.",

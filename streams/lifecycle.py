@@ -440,7 +440,10 @@ class AlertBook:
     @classmethod
     def from_settings(cls, store: MutableMapping[str, bytes], settings: Settings,
                       **kw: Any) -> AlertBook:
-        """A book using ``IOC_RESOLVE_AFTER_WINDOWS``; other options as keywords."""
+        """A book using ``IOC_RESOLVE_AFTER_WINDOWS``, ``IOC_FLAP_WINDOW_S`` and
+        ``IOC_ESCALATE_AFTER_S``; other options as keywords."""
+        kw.setdefault("flap_window_s", settings.flap_window_s)
+        kw.setdefault("escalation", EscalationPolicy(escalate_after_s=settings.escalate_after_s))
         return cls(store, resolve_after=settings.resolve_after_windows, **kw)
 
     # --- reading ---------------------------------------------------------------------------
