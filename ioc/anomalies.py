@@ -321,17 +321,18 @@ class AnomalyPlan(Sequence[Anomaly]):
             others = [k for k in kinds if k != kind]
             rng.shuffle(others)
             for candidate in (kind, *others):
-                placed = _place_one(rng, candidate, slugs, target, end, busy)
+                placed = _place_one(rng, candidate, slugs, (first, target, end), busy)
                 if placed is not None:
                     chosen.append(placed)
                     break
         return cls(chosen)
 
 
-def _place_one(rng: random.Random, kind: str, slugs: Sequence[str], target: float, end: float,
+def _place_one(rng: random.Random, kind: str, slugs: Sequence[str],
+               when: tuple[float, float, float],
                busy: dict[str, list[tuple[float, float]]]) -> Anomaly | None:
     for _attempt in range(40):
-        a = _draw(rng, kind, slugs, target, end)
+        a = _draw(rng, kind, slugs, when)
         if a is None:
             continue
         spans = busy.setdefault(a.source, [])
@@ -342,9 +343,11 @@ def _place_one(rng: random.Random, kind: str, slugs: Sequence[str], target: floa
     return None
 
 
-def _draw(rng: random.Random, kind: str, slugs: Sequence[str], target: float,
-          end: float) -> Anomaly | None:
-    """One candidate anomaly of ``kind`` starting at the first window boundary >= ``target``."""
+def _draw(rng: random.Random, kind: str, slugs: Sequence[str],
+          when: tuple[float, float, float]) -> Anomaly | None:
+    """One candidate anomaly of ``kind`` starting at the first window boundary after
+    ``target``, or earlier (not before ``first``) when it would not end by ``end``."""
+    first, target, end = when
     options = [g for g in slugs if _candidates(g, kind)]
     if not options:
         return None
@@ -353,8 +356,8 @@ def _draw(rng: random.Random, kind: str, slugs: Sequence[str], target: float,
     w = g.window_s
     lo, hi = WINDOWS[kind]
     length = rng.randint(lo, hi) * w
-    begin = math.ceil(target / w) * w
-    if begin + length > end:
+    begin = min(math.ceil(target / w) * w, math.floor((end - length) / w) * w)
+    if begin < first:
         return None
     spec = g.metric(metric)
     skind = _kind_of(src)

@@ -149,12 +149,13 @@ def detectors_list(as_json: bool) -> None:
 
 @detectors_command.command("check")
 @click.argument("name")
-@click.option("--updates", type=click.IntRange(min=1000), default=1_000_000, show_default=True,
-              help="Updates fed to the bounded-memory check.")
+@click.option("--updates", type=click.IntRange(min=1000), default=None,
+              help="Updates fed to the bounded-memory check (default: 1,000,000 per-key, "
+                   "50,000 for vector detectors).")
 @click.option("--min-rate", type=click.FloatRange(min=0), default=None,
               help="Updates/s floor of the throughput check (default: 20,000 per-key, "
                    "1,000 for vector detectors).")
-def detectors_check(name: str, updates: int, min_rate: float | None) -> None:
+def detectors_check(name: str, updates: int | None, min_rate: float | None) -> None:
     """Run the conformance suite on the registered detector NAME; exit 1 if a check fails."""
     import warnings
 
@@ -236,7 +237,7 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
         target = _bootstrap(bootstrap, settings)
         create_topics(settings, target, timeout)
         sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
-    pace = "as fast as possible" if speed is None else f"{speed:g}x real time"
+    pace = "as fast as possible" if speed is None else f"{speed:.3g}x real time"
     click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
                f"{sm.format_ts(begin)} for {'ever' if length is None else f'{length:g} s'} "
                f"(seed {seed_k}): natural rate {sim.natural_rate:.1f} readings/s, {pace}; "
