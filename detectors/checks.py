@@ -23,7 +23,8 @@ The checks: :func:`check_params` (keyword-only, JSON-able, clone keeps them),
 :func:`check_clone_is_fresh`, :func:`check_seed_reproducible`,
 :func:`check_degrades_gracefully` (NaN, inf, None, time gaps and reversals, empty and
 incomplete windows, wrong-length vectors), :func:`check_explain`, :func:`check_bounded_memory`
-(object and state size stop growing over a million updates; tracemalloc over the tail) and
+(object and state size stop growing over a million updates, 50,000 for vector detectors;
+tracemalloc over the tail) and
 :func:`check_throughput` (a loose floor, not a benchmark: 20,000 updates/s for per-key
 detectors, 1,000/s for vector detectors, which run once per group and window).
 
@@ -52,6 +53,10 @@ from detectors.base import Detector, Explanation, VectorDetector, WindowStats
 
 __all__ = [
     "CHECKS",
+    "MEMORY_UPDATES",
+    "MEMORY_UPDATES_VECTOR",
+    "MIN_RATE",
+    "MIN_RATE_VECTOR",
     "CheckResult",
     "Target",
     "check_bounded_memory",
@@ -74,6 +79,8 @@ Target = type[Detector] | Detector | Callable[[], Detector]
 Step = tuple[str, Any, float]  # ("value", x, ts) | ("window", WindowStats, ts) | ("vector", v, ts)
 
 _MISSING = object()
+MEMORY_UPDATES = 1_000_000
+MEMORY_UPDATES_VECTOR = 50_000
 MIN_RATE = 20_000.0
 MIN_RATE_VECTOR = 1_000.0
 VECTOR_WIDTH = 3
@@ -401,13 +408,17 @@ def deep_size(obj: object, _seen: set[int] | None = None) -> int:
     return size
 
 
-def check_bounded_memory(target: Target, n: int = 1_000_000) -> str:
-    """Over ``n`` updates the detector's object size and state size stop growing (the end is
+def check_bounded_memory(target: Target, n: int | None = None) -> str:
+    """Over ``n`` updates (default: ``MEMORY_UPDATES``, a million, or
+    ``MEMORY_UPDATES_VECTOR`` for vector detectors, which see one vector per group and window,
+    not one per key) the detector's object size and state size stop growing (the end is
     within 1.5x + 4 KB of the size at ``n / 100``), and tracemalloc sees no net growth over
     the last stretch of updates beyond twice the detector's size (it may rebuild a model) plus
     64 KB. Measures memory, not time."""
     make = _factory(target)
     det = make()
+    if n is None:
+        n = MEMORY_UPDATES_VECTOR if isinstance(det, VectorDetector) else MEMORY_UPDATES
     cycle = list(stream(det, 5000, seed=7))
     period = 5000 * 60.0  # the time span of one cycle of the stream
 
@@ -504,7 +515,7 @@ def run_checks(
     target: Target,
     *,
     checks: Sequence[Callable[..., str]] = CHECKS,
-    memory_updates: int = 1_000_000,
+    memory_updates: int | None = None,
     min_rate: float | None = None,
 ) -> list[CheckResult]:
     """Run ``checks`` on ``target``; never raises for a failing check (see ``passed``)."""
