@@ -4,7 +4,9 @@ write operators' commands to ``ioc.commands``.
 Each dashboard instance reads every partition itself (no consumer group, nothing committed),
 so instances scale independently of each other and of the workers. The feed reports
 *caught up* once it has read up to the end offsets it saw at start; topics that do not exist
-yet are looked up again every few seconds and read from their beginning once they appear.
+yet are picked up by metadata refreshes (every 10 s) and read from their beginning. Offsets
+already applied are remembered per partition, so a re-read (reconnect, reassignment) never
+applies or publishes a record twice.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +31,8 @@ log = logging.getLogger("ioc.dashboard.feed")
 RETRY_S = 2.0
 POLL_MS = 100
 MAX_RECORDS = 2000
+FETCH_WAIT_MS = 100  # brokers without long-poll wake-ups (tansu) answer after this
+METADATA_AGE_MS = 10_000  # how soon topics created after start are noticed
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Feed:
         self._consumer: AIOKafkaConsumer | None = None
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
+        self._done: dict[TopicPartition, int] = {}  # last offset applied per partition
         self._decoders = {topic_names.alerts: decode_alert,
                           topic_names.indicators: decode_indicator}
 
@@ -92,72 +98,77 @@ class Feed:
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self.bootstrap, group_id=None, enable_auto_commit=False,
             auto_offset_reset="earliest", client_id=self.client_id,
+            fetch_max_wait_ms=FETCH_WAIT_MS, metadata_max_age_ms=METADATA_AGE_MS,
             isolation_level="read_committed" if self.read_committed else "read_uncommitted")
         self._consumer = consumer
         await consumer.start()
         self.connected = True
         self.error = None
-        assigned: set[TopicPartition] = set()
-        ends: dict[TopicPartition, int] = {}
-        next_lookup = 0.0
-        loop = asyncio.get_running_loop()
+        ours = (self.topics.alerts, self.topics.indicators)
+        # A pattern subscription without a group: every partition of both topics is assigned
+        # to this consumer, topics created later are picked up by metadata refreshes, and
+        # nothing is auto-created by asking for a missing topic.
+        consumer.subscribe(pattern="^(" + "|".join(re.escape(t) for t in ours) + ")$")
+        if not self.ready:
+            await self._load(consumer, ours)
+        elif self._done:
+            await self._resume(consumer, ours)
         while True:
-            if loop.time() >= next_lookup and not self._complete(consumer, assigned):
-                fresh = await self._partitions(consumer, assigned)
-                if fresh:
-                    assigned |= fresh
-                    consumer.assign(sorted(assigned, key=lambda tp: (tp.topic, tp.partition)))
-                    await consumer.seek_to_beginning(*fresh)
-                    if not self.ready:
-                        ends.update(await consumer.end_offsets(list(fresh)))
-                next_lookup = loop.time() + RETRY_S
-            if not assigned:
-                if not self.ready:
-                    self._caught_up()
-                await asyncio.sleep(min(RETRY_S, max(0.05, next_lookup - loop.time())))
-                continue
-            batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
-            for tp, messages in batch.items():
-                records = []
-                decode = self._decoders[tp.topic]
-                for msg in messages:
-                    try:
-                        records.append(decode(msg.value or b""))
-                    except ValidationError as exc:
-                        log.warning("undecodable record on %s[%d]@%d: %s", tp.topic,
-                                    tp.partition, msg.offset, exc)
-                        if self.on_invalid is not None:
-                            self.on_invalid(tp.topic, tp.partition, msg.offset, exc)
-                if records:
-                    self.sink(tp.topic, records)
-            if not self.ready and await self._reached(consumer, ends):
-                self._caught_up()
+            await self._poll(consumer)
 
-    def _complete(self, consumer: AIOKafkaConsumer, assigned: set[TopicPartition]) -> bool:
-        """Whether both topics are known and all their partitions assigned."""
-        for topic in (self.topics.alerts, self.topics.indicators):
-            parts = consumer.partitions_for_topic(topic)
-            if not parts or any(TopicPartition(topic, p) not in assigned for p in parts):
-                return False
-        return True
+    async def _assigned(self, consumer: AIOKafkaConsumer, ours: tuple[str, ...]) -> bool:
+        """Wait until every existing topic of ours is assigned; False when none exists."""
+        loop = asyncio.get_running_loop()
+        present = {t for t in await consumer.topics() if t in ours}
+        deadline = loop.time() + 30.0
+        while present and {tp.topic for tp in consumer.assignment()} != present:
+            if loop.time() > deadline:
+                raise KafkaError(f"no partitions assigned for {sorted(present)} within 30 s")
+            await asyncio.sleep(0.05)
+        return bool(present)
 
-    async def _partitions(self, consumer: AIOKafkaConsumer,
-                          assigned: set[TopicPartition]) -> set[TopicPartition]:
-        await consumer.topics()  # refreshes metadata without creating topics
-        fresh: set[TopicPartition] = set()
-        for topic in (self.topics.alerts, self.topics.indicators):
-            for p in consumer.partitions_for_topic(topic) or ():
-                tp = TopicPartition(topic, p)
-                if tp not in assigned:
-                    fresh.add(tp)
-        return fresh
+    async def _resume(self, consumer: AIOKafkaConsumer, ours: tuple[str, ...]) -> None:
+        """After a reconnect, continue after the offsets already applied."""
+        if await self._assigned(consumer, ours):
+            for tp in consumer.assignment():
+                if tp in self._done:
+                    consumer.seek(tp, self._done[tp] + 1)
 
-    async def _reached(self, consumer: AIOKafkaConsumer,
-                       ends: dict[TopicPartition, int]) -> bool:
-        for tp, end in ends.items():
-            if await consumer.position(tp) < end:
-                return False
-        return True
+    async def _load(self, consumer: AIOKafkaConsumer, ours: tuple[str, ...]) -> None:
+        """Read up to the end offsets seen at start, then report caught up."""
+        present = await self._assigned(consumer, ours)
+        ends = await consumer.end_offsets(list(consumer.assignment())) if present else {}
+        while True:
+            pending = False
+            for tp, end in ends.items():
+                if await consumer.position(tp) < end:
+                    pending = True
+                    break
+            if not pending:
+                break
+            await self._poll(consumer)
+        self._caught_up()
+
+    async def _poll(self, consumer: AIOKafkaConsumer) -> None:
+        batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
+        for tp, messages in batch.items():
+            done = self._done.get(tp, -1)
+            records = []
+            decode = self._decoders[tp.topic]
+            for msg in messages:
+                if msg.offset <= done:
+                    continue  # re-read after a reassignment or reconnect: already applied
+                try:
+                    records.append(decode(msg.value or b""))
+                except ValidationError as exc:
+                    log.warning("undecodable record on %s[%d]@%d: %s", tp.topic,
+                                tp.partition, msg.offset, exc)
+                    if self.on_invalid is not None:
+                        self.on_invalid(tp.topic, tp.partition, msg.offset, exc)
+            if messages:
+                self._done[tp] = max(done, messages[-1].offset)
+            if records:
+                self.sink(tp.topic, records)
 
     def _caught_up(self) -> None:
         self.ready = True

@@ -679,6 +679,8 @@
         state.canCommand = !!msg.can_command;
         state.role = msg.role;
         document.body.dataset.role = msg.role;
+        document.body.dataset.resumed = String(!!msg.resumed);
+        document.body.dataset.welcomes = String(Number(document.body.dataset.welcomes || 0) + 1);
         document.body.classList.toggle("can-command", state.canCommand);
         render();
       },
