@@ -200,11 +200,14 @@ def detectors_check(name: str, updates: int | None, min_rate: float | None) -> N
               "(1 = never packs; default: buses, vessels and the SOC send one pack per tick).")
 @click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
               help="Write the messages to this JSON-lines file instead of Kafka.")
+@click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
+              help="Produce to PREFIX.<group>.events instead of the ioc.* topics.")
 @_timeout_option
 def simulate_command(bootstrap: str | None, rate: str | None, duration: str | None, seed: str,
                      start: str | None, truth: str | None, anomaly_count: str | None,
                      no_anomalies: bool, anomaly_kinds: str | None, warmup: str | None,
-                     pack_size: str | None, output: str | None, timeout: float) -> None:
+                     pack_size: str | None, output: str | None, topic_prefix: str,
+                     timeout: float) -> None:
     """Simulate the city: readings of all 15 groups with labelled anomalies, into Kafka."""
     from ioc import anomalies as an
     from ioc import producer as pr
@@ -225,17 +228,15 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
         seed_k, begin, length if length is not None else 30 * 86400.0,
         count=None if count is None else int(count), kinds=kinds,
         warmup_s=number("--warmup", warmup, minimum=0))
-    sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan,
+    sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan, topic_prefix=topic_prefix,
                            pack_size=None if packs is None else int(packs))
     speed = sm.speed_for_rate(speed_rate, sim.natural_rate)
     sink: pr.Sink
     if output:
         sink, target = pr.JsonLinesSink(output), output
     else:
-        from ioc.admin import create_topics
-
         target = _bootstrap(bootstrap, settings)
-        create_topics(settings, target, timeout)
+        pr.ensure_topics(settings, target, timeout, topic_prefix)
         sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
     pace = "as fast as possible" if speed is None else f"{speed:.3g}x real time"
     click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
@@ -266,17 +267,19 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
               "0 as fast as possible.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "jsonl"]), default=None,
               help="File format (default: from the name, else from the first line).")
+@click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
+              help="Produce to PREFIX.<group>.events instead of the ioc.* topics.")
 @_timeout_option
 def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None,
-                   timeout: float) -> None:
+                   topic_prefix: str, timeout: float) -> None:
     """Replay recorded readings (CSV or JSON lines) into the events topics."""
     from ioc import producer as pr
     from ioc import replay as rp
-    from ioc.admin import create_topics
-    from ioc.simulator import parse_number
+    from ioc.simulator import check_prefix, parse_number
 
     settings = load_settings()
     factor = parse_number("--speed", speed, minimum=0)
+    check_prefix(topic_prefix)
     kind = rp.check_recording(file, fmt)  # type: ignore[arg-type]
     target = _bootstrap(bootstrap, settings)
     shown = 0
@@ -287,11 +290,11 @@ def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None
         if shown <= 20:
             click.echo(str(line), err=True)
 
-    create_topics(settings, target, timeout)
+    pr.ensure_topics(settings, target, timeout, topic_prefix)
     with pr.EventProducer(target, client_id="ioc-replay", timeout_s=timeout) as sink, \
             pr.interruptible():
         stats = rp.replay(file, sink, speed=factor, fmt=kind, on_bad=bad,
-                          progress=pr.on_terminal())
+                          progress=pr.on_terminal(), topic_prefix=topic_prefix)
     if shown > 20:
         click.echo(f"... and {shown - 20} more bad lines", err=True)
     click.echo(stats.summary(file))

@@ -20,6 +20,7 @@ or a send that fails, is a one-line :class:`~ioc.errors.BrokerError`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import signal
 import sys
 import time
@@ -31,7 +32,8 @@ from typing import IO, Any, Protocol
 
 from ioc.errors import BrokerError, UsageError
 from ioc.events import Reading
-from ioc.simulator import CitySimulator, Message, Pacer, format_ts, to_messages
+from ioc.settings import Settings
+from ioc.simulator import CitySimulator, Message, Pacer, format_ts, prefixed, to_messages
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -301,3 +303,14 @@ def publish_simulation(sim: CitySimulator, sink: Sink, *, speed: float | None,
     sink.flush()
     stats.wall_s = time.monotonic() - began
     return stats
+
+
+def ensure_topics(settings: Settings, bootstrap: str, timeout: float,
+                  topic_prefix: str = "ioc") -> None:
+    """Create any missing ioc-monitor topic (under ``topic_prefix``) before producing, so
+    none is auto-created with the broker's default partition count."""
+    from ioc import admin
+
+    specs = [dataclasses.replace(s, name=prefixed(s.name, topic_prefix))
+             for s in admin.topic_specs(settings)]
+    admin.ensure_topics(specs, bootstrap, timeout)

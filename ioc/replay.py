@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import csv
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -120,7 +120,7 @@ def read_recording(path: str | Path, fmt: Format | None = None) -> Iterator[Line
             yield from _csv(p.name, f)
 
 
-def _jsonl(name: str, f: IO[bytes]) -> Iterator[Line | BadLine]:
+def _jsonl(name: str, f: Iterable[bytes]) -> Iterator[Line | BadLine]:
     for number, raw in enumerate(f, 1):
         raw = raw.strip()
         if not raw:
@@ -133,7 +133,7 @@ def _jsonl(name: str, f: IO[bytes]) -> Iterator[Line | BadLine]:
         yield Line(number, readings, raw[:1] == b"[")
 
 
-def _csv(name: str, f: IO[bytes]) -> Iterator[Line | BadLine]:
+def _csv(name: str, f: Iterable[bytes]) -> Iterator[Line | BadLine]:
     header: list[str] | None = None
     for number, raw in enumerate(f, 1):
         try:
@@ -219,9 +219,10 @@ class ReplayStats:
 
 def replay(path: str | Path, sink: Sink, *, speed: float | None = 1.0,
            fmt: Format | None = None, on_bad: Callable[[BadLine], None] | None = None,
-           progress: bool = False) -> ReplayStats:
+           progress: bool = False, topic_prefix: str = "ioc") -> ReplayStats:
     """Send every good line of ``path`` to ``sink`` (a pack line stays a pack per source),
-    keeping recorded inter-arrival times scaled by ``speed`` (``None``/``0``: no waiting)."""
+    keeping recorded inter-arrival times scaled by ``speed`` (``None``/``0``: no waiting),
+    to the topics ``<topic_prefix>.<group>.events``."""
     p = Path(path)
     stats = ReplayStats()
     pacer = Pacer(speed or None)
@@ -243,7 +244,8 @@ def replay(path: str | Path, sink: Sink, *, speed: float | None = 1.0,
                     stats.first_ts = base
                 high = max(high, newest)
                 pacer.wait(high - base)
-                msgs: list[Message] = to_messages(item.readings, pack=item.pack)
+                msgs: list[Message] = to_messages(item.readings, pack=item.pack,
+                                                  topic_prefix=topic_prefix)
                 for m in msgs:
                     sink.send(m)
                 stats.messages += len(msgs)

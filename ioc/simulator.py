@@ -94,9 +94,33 @@ class Message:
         return encode(list(self.readings)) if self.pack else encode(self.readings[0])
 
 
-def to_messages(readings: Iterable[Reading], *, pack: bool = False) -> list[Message]:
+_PREFIX_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+def check_prefix(prefix: str) -> str:
+    """A topic prefix (``ioc`` gives the standard names), or UsageError.
+
+    >>> check_prefix("t.e2e-1")
+    't.e2e-1'
+    """
+    if not prefix or len(prefix) > 100 or not set(prefix) <= _PREFIX_CHARS:
+        raise UsageError(f"--topic-prefix: must be 1-100 of [A-Za-z0-9._-], got {prefix!r}")
+    return prefix
+
+
+def prefixed(topic: str, prefix: str) -> str:
+    """``topic`` (a standard ``ioc.*`` name) under ``prefix``.
+
+    >>> prefixed("ioc.flooding.events", "t1"), prefixed("ioc.alerts", "ioc")
+    ('t1.flooding.events', 'ioc.alerts')
+    """
+    return f"{prefix}{topic[len(topics.PREFIX):]}"
+
+
+def to_messages(readings: Iterable[Reading], *, pack: bool = False,
+                topic_prefix: str = topics.PREFIX) -> list[Message]:
     """Readings as messages: one each, or (``pack``) one pack per (group, source), in the
-    order each source first appears.
+    order each source first appears; topics ``<topic_prefix>.<group>.events``.
 
     >>> r = [Reading(group="flooding", source=s, metric="rainfall", ts=1795410000.0,
     ...              district="Hai Chau", value=1.0) for s in ("rain-HC-01", "rain-TK-01",
@@ -106,13 +130,15 @@ def to_messages(readings: Iterable[Reading], *, pack: bool = False) -> list[Mess
     >>> len(to_messages(r))
     3
     """
+    def topic(group: str) -> str:
+        return prefixed(topics.events_topic(group), topic_prefix)
+
     if not pack:
-        return [Message(topics.events_topic(r.group), r.source, (r,), False) for r in readings]
+        return [Message(topic(r.group), r.source, (r,), False) for r in readings]
     grouped: dict[tuple[str, str], list[Reading]] = {}
     for r in readings:
         grouped.setdefault((r.group, r.source), []).append(r)
-    return [Message(topics.events_topic(g), sid, tuple(rs), True)
-            for (g, sid), rs in grouped.items()]
+    return [Message(topic(g), sid, tuple(rs), True) for (g, sid), rs in grouped.items()]
 
 
 class _Series:
@@ -151,11 +177,12 @@ class _SourceState:
     __slots__ = ("cadence", "counted", "district", "group", "id", "lat", "lon", "measured",
                  "mobile", "pack", "phase", "topic")
 
-    def __init__(self, src: catalog.Source, kind: catalog.SourceKind, first_series: int) -> None:
+    def __init__(self, src: catalog.Source, kind: catalog.SourceKind, first_series: int,
+                 prefix: str) -> None:
         self.id = src.id
         self.group = src.group
         self.district = src.district
-        self.topic = topics.events_topic(src.group)
+        self.topic = prefixed(topics.events_topic(src.group), prefix)
         self.lat = src.lat
         self.lon = src.lon
         cadence = kind.cadence_s
@@ -192,11 +219,12 @@ class CitySimulator:
     how :meth:`messages` groups readings: ``None`` = natural (bus, vessel and SOC sources
     send one pack per tick, the rest single readings), ``1`` = never packs, ``N`` = packs of
     up to N readings of one source (held at most :data:`PACK_WAIT_S` simulated seconds).
+    ``topic_prefix`` names the topics ``<prefix>.<group>.events`` (tests use their own).
     """
 
     def __init__(self, seed: int, start: float, duration: float | None = None, *,
                  anomalies: AnomalyPlan | None = None, groups: Sequence[str] | None = None,
-                 pack_size: int | None = None) -> None:
+                 pack_size: int | None = None, topic_prefix: str = topics.PREFIX) -> None:
         if duration is not None and duration < 0:
             raise UsageError(f"duration must be >= 0 simulated seconds, got {duration!r}")
         if pack_size is not None and pack_size < 1:
@@ -213,7 +241,7 @@ class CitySimulator:
         for slug in self.groups:
             kinds = {k.name: k for k in catalog.group(slug).source_kinds}
             for src in catalog.group(slug).sources():
-                state = _SourceState(src, kinds[src.kind], index)
+                state = _SourceState(src, kinds[src.kind], index, check_prefix(topic_prefix))
                 index += len(state.measured) + len(state.counted)
                 states.append(state)
         self._states = tuple(states)

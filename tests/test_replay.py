@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from ioc.admin import create_topics
 from ioc.errors import UsageError
 from ioc.events import Reading, decode_readings
-from ioc.producer import EventProducer, JsonLinesSink, publish_simulation
+from ioc.producer import EventProducer, JsonLinesSink, ensure_topics, publish_simulation
 from ioc.replay import BadLine, Line, check_recording, read_recording, replay
 from ioc.settings import Settings
 from ioc.simulator import CitySimulator, Message
@@ -177,12 +177,15 @@ def test_a_simulator_recording_replays_to_the_same_messages(tmp_path: Path) -> N
 # --- on a real broker ------------------------------------------------------------------------
 
 
-def end_offsets(bootstrap: str, topics: list[str]) -> dict[TopicPartition, int]:
+def end_offsets(bootstrap: str, topics: list[str], *, start: bool = False
+                ) -> dict[TopicPartition, int]:
+    """Each partition's end offset (``start``: its beginning offset)."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         parts = [TopicPartition(t, p) for t in topics
                  for p in sorted(consumer.partitions_for_topic(t) or ())]
-        return dict(consumer.end_offsets(parts))
+        found = consumer.beginning_offsets(parts) if start else consumer.end_offsets(parts)
+        return dict(found)
     finally:
         consumer.close()
 
@@ -211,27 +214,26 @@ def read_since(bootstrap: str, since: dict[TopicPartition, int], timeout: float 
         consumer.close()
 
 
-def test_replay_lands_csv_and_json_lines_on_the_topics(kafka_bootstrap: str,
-                                                       tmp_path: Path) -> None:
-    create_topics(Settings(), kafka_bootstrap)
-    topics = ["ioc.flooding.events", "ioc.traffic.events"]
-    before = end_offsets(kafka_bootstrap, topics)
+def test_replay_lands_csv_and_json_lines_on_the_topics(kafka_bootstrap: str, tmp_path: Path,
+                                                       unique_name: Callable[[str], str]
+                                                       ) -> None:
+    prefix = unique_name("replay")
+    ensure_topics(Settings(), kafka_bootstrap, 30, prefix)
+    topics = [f"{prefix}.flooding.events", f"{prefix}.traffic.events"]
+    before = end_offsets(kafka_bootstrap, topics, start=True)
     csv_path = write(tmp_path, "rec.csv", GOOD_CSV + "1795395603,x,y,z,Hai Chau,1,,\n")
     pack = [{"group": "traffic", "source": "trf-TK-01", "metric": "volume", "ts": T0 + i,
              "district": "Thanh Khe", "value": 800.0 + i} for i in range(3)]
     jsonl_path = write(tmp_path, "rec.jsonl", json.dumps(pack) + "\n")
     with EventProducer(kafka_bootstrap) as producer:
-        csv_stats = replay(csv_path, producer, speed=0)
-        jsonl_stats = replay(jsonl_path, producer, speed=0)
+        csv_stats = replay(csv_path, producer, speed=0, topic_prefix=prefix)
+        jsonl_stats = replay(jsonl_path, producer, speed=0, topic_prefix=prefix)
     assert (csv_stats.readings, csv_stats.bad, jsonl_stats.readings) == (3, 1, 3)
     landed = read_since(kafka_bootstrap, before)
-    # (only this test's readings: the embedded broker may hand back a few earlier records)
-    mine = {t: [v for v in values if decode_readings(v)[0].epoch < T0 + 10]
-            for t, values in landed.items()}
-    readings: list[Reading] = [r for values in mine.values() for v in values
+    readings: list[Reading] = [r for values in landed.values() for v in values
                                for r in decode_readings(v)]
     assert sorted((r.source, r.metric, r.epoch) for r in readings) == sorted(
         [("rain-HC-01", "rainfall", T0), ("trf-HC-01", "speed", T0 + 1),
          ("trf-HC-01", "signal_faults", T0 + 2.5)]
         + [("trf-TK-01", "volume", T0 + i) for i in range(3)])
-    assert len(mine["ioc.traffic.events"]) == 3  # two CSV readings and one pack
+    assert len(landed[f"{prefix}.traffic.events"]) == 3  # two CSV readings and one pack

@@ -7,21 +7,18 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from test_replay import end_offsets, read_since
 
 from ioc import catalog, topics
-from ioc.admin import create_topics
 from ioc.events import decode_readings
-from ioc.settings import Settings
+from ioc.simulator import prefixed
 
 IOC = [sys.executable, "-m", "ioc"]
 START = "2026-11-23T08:00:00+07:00"
-# Integration runs start on their own day, so their readings are told apart from other tests'.
-SIM_START = 1798772400.0  # 2027-01-01T08:00:00+07:00
-REPLAY_START = 1798858800.0  # a day later
 
 
 def run(*args: str, timeout: float = 120, env: dict[str, str] | None = None
@@ -50,6 +47,8 @@ def one_line_error(done: subprocess.CompletedProcess[str], code: int, text: str)
      "unknown kind 'meteor'"),
     (["simulate", "--pack-size", "0", "--output", "x.jsonl"], "--pack-size: must be at least 1"),
     (["simulate", "--duration", "10"], "no Kafka broker: pass --bootstrap"),
+    (["simulate", "--topic-prefix", "my topics", "--output", "x.jsonl"],
+     "--topic-prefix: must be 1-100 of"),
     (["simulate", "--truth", "/nonexistent/dir/t.jsonl", "--output", "x.jsonl"],
      "--truth: directory"),
     (["replay", "/nonexistent/readings.csv", "--bootstrap", "127.0.0.1:1"], "cannot read"),
@@ -102,23 +101,21 @@ def test_simulate_compresses_time_to_the_requested_rate(tmp_path: Path) -> None:
     assert 3500 < readings < 4400
 
 
-def test_simulate_produces_to_all_15_topics(kafka_bootstrap: str, tmp_path: Path) -> None:
-    create_topics(Settings(), kafka_bootstrap)
-    names = [topics.events_topic(g) for g in catalog.GROUP_SLUGS]
-    before = end_offsets(kafka_bootstrap, names)
+def test_simulate_produces_to_all_15_topics(kafka_bootstrap: str, tmp_path: Path,
+                                            unique_name: Callable[[str], str]) -> None:
+    prefix = unique_name("sim")
     truth = tmp_path / "truth.jsonl"
     done = run("simulate", "--bootstrap", kafka_bootstrap, "--rate", "0", "--duration", "600",
-               "--seed", "1", "--truth", str(truth), "--start", f"{SIM_START:.0f}", timeout=240)
+               "--seed", "1", "--truth", str(truth), "--topic-prefix", prefix, timeout=240)
     assert done.returncode == 0, done.stderr
-    landed = read_since(kafka_bootstrap, before)
+    names = [prefixed(topics.events_topic(g), prefix) for g in catalog.GROUP_SLUGS]
+    landed = read_since(kafka_bootstrap, end_offsets(kafka_bootstrap, names, start=True))
     assert set(landed) == set(names)
     per_group: Counter[str] = Counter()
     for topic, values in landed.items():
         for value in values:
             for r in decode_readings(value):
-                if not SIM_START <= r.epoch < SIM_START + 600:
-                    continue  # not this run's (see read_since)
-                assert topics.events_topic(r.group) == topic
+                assert prefixed(topics.events_topic(r.group), prefix) == topic
                 per_group[r.group] += 1
     total = sum(per_group.values())
     assert f"sent {total} readings" in done.stdout
@@ -128,19 +125,20 @@ def test_simulate_produces_to_all_15_topics(kafka_bootstrap: str, tmp_path: Path
     assert all(a["group"] in catalog.GROUPS for a in anomalies)
 
 
-def test_replay_command_lands_a_csv_file(kafka_bootstrap: str, tmp_path: Path) -> None:
-    create_topics(Settings(), kafka_bootstrap)
-    before = end_offsets(kafka_bootstrap, ["ioc.healthcare.events"])
+def test_replay_command_lands_a_csv_file(kafka_bootstrap: str, tmp_path: Path,
+                                        unique_name: Callable[[str], str]) -> None:
+    prefix = unique_name("replay")
     path = tmp_path / "visits.csv"
-    rows = [f"{REPLAY_START + i:.0f},healthcare,hos-HC-01,visits,Hai Chau,,outpatient"
+    rows = [f"{1795395600 + i},healthcare,hos-HC-01,visits,Hai Chau,,outpatient"
             for i in range(5)]
     path.write_text("ts,group,source,metric,district,value,kind\n" + "\n".join(rows)
                     + "\nnot,a,valid,row,at,all,here\n")
-    done = run("replay", str(path), "--bootstrap", kafka_bootstrap, "--speed", "0")
+    done = run("replay", str(path), "--bootstrap", kafka_bootstrap, "--speed", "0",
+               "--topic-prefix", prefix)
     assert done.returncode == 0, done.stderr
     assert "replayed 5 readings" in done.stdout and "1 bad line(s)" in done.stdout
     assert "visits.csv:7: value: not a number: 'all'" in done.stderr
-    landed = read_since(kafka_bootstrap, before)
-    mine = [v for v in landed["ioc.healthcare.events"]
-            if decode_readings(v)[0].epoch >= REPLAY_START]
-    assert len(mine) == 5
+    topic = f"{prefix}.healthcare.events"
+    landed = read_since(kafka_bootstrap, end_offsets(kafka_bootstrap, [topic], start=True))
+    assert [decode_readings(v)[0].epoch for v in landed[topic]] == [
+        1795395600.0 + i for i in range(5)]
