@@ -19,6 +19,7 @@ import http
 import logging
 import mimetypes
 import secrets
+import signal
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -43,7 +44,7 @@ from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError, Subscription
 from dashboards.state import State, encode
 from ioc import catalog
-from ioc.errors import ConfigError, ValidationError
+from ioc.errors import ConfigError, IocError, ValidationError
 from ioc.events import SEVERITIES
 from ioc.settings import Settings
 
@@ -668,4 +669,43 @@ async def serve(settings: Settings, bootstrap: str, *, host: str | None = None,
         await asyncio.Event().wait()
 
 
-__all__ = ["Dashboard", "Tokens", "origin_allowed", "serve"]
+__all__ = ["Dashboard", "Tokens", "origin_allowed", "run_dashboard", "serve"]
+
+
+def run_dashboard(settings: Settings, bootstrap: str, *, host: str | None = None,
+                  port: int | None = None, echo: Callable[[str], Any] = print) -> None:
+    """``ioc dashboard``: serve until SIGINT/SIGTERM. Prints ``wall:``/``summary:`` lines;
+    a role token that was generated (its setting unset) is printed in the URL fragment (or
+    on its own line for the engineer), configured tokens never are."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=settings.log_level,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    async def main() -> None:
+        dashboard = Dashboard(settings, bootstrap, host=host, port=port)
+        try:
+            await dashboard.start()
+        except OSError as exc:
+            await dashboard.stop()
+            raise IocError(f"cannot listen on {dashboard.host}:{dashboard.requested_port}: "
+                           f"{exc.strerror or exc}") from None
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.add_signal_handler(sig, stop.set)
+        generated = dashboard.tokens.generated
+        echo(f"wall: {dashboard.wall_url if 'operator' in generated else dashboard.url + '/'}")
+        echo("summary: " + (dashboard.summary_url if "leadership" in generated
+                            else dashboard.url + "/summary"))
+        if "engineer" in generated:
+            echo(f"engineer token: {dashboard.tokens.engineer}")
+        echo(f"metrics: {dashboard.url}/metrics")
+        if generated:
+            echo("(tokens of unset IOC_*_TOKEN settings were generated for this run)")
+        try:
+            await stop.wait()
+        finally:
+            await dashboard.stop()
+
+    asyncio.run(main())

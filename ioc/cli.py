@@ -177,6 +177,25 @@ def detectors_check(name: str, updates: int | None, min_rate: float | None) -> N
         sys.exit(1)
 
 
+# --- the worker (streams/worker.py) ----------------------------------------------------------
+@cli.command("worker")
+@_bootstrap_option
+@click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
+              help="Use PREFIX.<group>.events, PREFIX.alerts, ... instead of the ioc.* topics.")
+@click.option("--offset-reset", type=click.Choice(["earliest", "latest"]), default="earliest",
+              show_default=True, help="Where a new consumer group starts reading.")
+def worker_command(bootstrap: str | None, topic_prefix: str, offset_reset: str) -> None:
+    """Run a stream worker (Faust) on all 15 group topics until Ctrl-C or SIGTERM; workers
+    with the same IOC_APP_ID share the partitions."""
+    import dataclasses
+
+    from streams.worker import run_worker
+
+    settings = load_settings()
+    settings = dataclasses.replace(settings, kafka_bootstrap=_bootstrap(bootstrap, settings))
+    run_worker(settings, topic_prefix=topic_prefix, offset_reset=offset_reset)
+
+
 # --- simulator and replay (ioc/simulator.py, ioc/anomalies.py, ioc/producer.py, ioc/replay.py)
 @cli.command("simulate")
 @_bootstrap_option
@@ -300,6 +319,23 @@ def replay_command(file: str, bootstrap: str | None, speed: str, fmt: str | None
     click.echo(stats.summary(file))
     if stats.readings == 0 and stats.bad:
         raise IocError(f"{file}: no valid readings ({stats.bad} bad lines)")
+
+
+# --- the dashboard (dashboards/server.py) ----------------------------------------------------
+@cli.command("dashboard")
+@_bootstrap_option
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port (default: IOC_DASHBOARD_PORT; 0 picks a free one).")
+@click.option("--host", metavar="HOST", default=None,
+              help="Bind address (default: IOC_DASHBOARD_HOST).")
+def dashboard_command(bootstrap: str | None, port: int | None, host: str | None) -> None:
+    """Serve the operators' wall (/), the leadership summary (/summary), the websocket (/ws),
+    /healthz and /metrics on one port until Ctrl-C or SIGTERM (docs/protocol.md)."""
+    from dashboards.server import run_dashboard
+
+    settings = load_settings()
+    run_dashboard(settings, _bootstrap(bootstrap, settings), host=host, port=port,
+                  echo=click.echo)
 
 
 # --- the demo (ioc/demo.py): broker, topics, worker, dashboard, simulator ------------------
