@@ -259,8 +259,8 @@
         { width: 200, height: 34, label: "open alerts in " + d.name + ", last 24 hours" });
       var pct = r.expected ? Math.round(100 * r.reporting / r.expected) + " %" : "–";
       return '<tr class="rag-' + status + '" data-district="' + esc(d.name) + '" data-rag="' +
-        status + '"><td><span class="rag-word">' + RAG_WORD[status] + "</span></td>" +
-        "<td>" + esc(d.name) + '</td><td title="' + (r.worst ? "worst: " + r.worst : "") + '">' +
+        status + '"><td><span class="rag-word">' + RAG_WORD[status] + "</span> " + esc(d.name) +
+        '</td><td title="' + (r.worst ? "worst: " + r.worst : "") + '">' +
         (r.worst ? '<span class="sev-dot sev-' + r.worst + '"></span>' : "") + r.open + "</td>" +
         "<td>" + r.breach + "</td><td>" + pct + "</td><td>" + spark + "</td></tr>";
     }).join("");

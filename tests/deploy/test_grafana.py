@@ -50,7 +50,7 @@ def test_dashboard_json_is_well_formed() -> None:
     assert len(ids) == len(set(ids)), "panel ids must be unique"
     for panel in board["panels"]:
         pos = panel["gridPos"]
-        assert 0 <= pos["x"] and pos["x"] + pos["w"] <= 24, panel["title"]
+        assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, panel["title"]
         if panel["type"] != "row":
             refs = [t["refId"] for t in panel["targets"]]
             assert refs and len(refs) == len(set(refs)), panel["title"]
