@@ -1,0 +1,378 @@
+"""The worker's agents: thin loops that move bytes between Kafka and the pure code.
+
+:class:`WorkerApp` builds the Faust app (:mod:`streams.app`), its topics and tables, the
+:class:`~streams.pipeline.Pipeline` and the alert, silence, incident and indicator books, and
+wires four agents, a timer and two web pages:
+
+``events``      all 15 ``ioc.<group>.events`` topics, in batches (``noack_take``): decode
+                (:mod:`streams.ingest`; invalid input to ``ioc.deadletter``), window, score,
+                decide; publish window summaries, alert records and indicator parts.
+``commands``    ``ioc.commands``: ack, resolve, note, silence through the alert book.
+``incidents``   ``ioc.alerts`` (keyed by district): the incident linker.
+``indicators``  the internal indicator-parts topic: merged group indicators per district.
+timer           every second: idle partitions' clocks, silences and escalation, incident
+                spans, checkpoints, gauges.
+``/metrics``    Prometheus exposition; ``/healthz`` 200 once partitions are assigned and the
+                tables recovered (503 before), with a JSON body.
+
+**Acknowledgement.** The events agent acknowledges a message only after (1) every window its
+readings fall into has closed, (2) the records those closes produced are flushed to Kafka, and
+(3) the state of the series they touched is written to the ``series`` changelog. Faust commits
+acknowledged offsets only after another producer flush, so a committed offset never runs ahead
+of the state and the alerts it implies; after a crash the rest is read again (at least once),
+and the alert book returns identical records for windows it has already applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from aiokafka.partitioner import DefaultPartitioner
+from faust.types import TP
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from ioc.errors import ValidationError
+from ioc.events import Alert, DeadLetter, Incident, decode_alert, decode_command, encode
+from ioc.settings import Settings
+from streams.app import create_app
+from streams.incidents import IncidentLinker
+from streams.indicators import PART_DECODER, IndicatorMerger
+from streams.ingest import decode_message
+from streams.lifecycle import AlertBook
+from streams.metrics import WorkerMetrics
+from streams.pipeline import Output, Pipeline
+from streams.runtime import DetectorRuntime
+from streams.silences import SilenceBook
+from streams.tables import PartitionedStore, WorkerTables
+from streams.topics import TopicNames, WorkerTopics
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = ["WorkerApp"]
+
+log = logging.getLogger("ioc.worker")
+
+_partitioner = DefaultPartitioner()
+_NEVER_OPEN = float("-inf")
+
+
+class WorkerApp:
+    """A worker: the Faust app with its agents, and the state they share."""
+
+    def __init__(self, settings: Settings, *, names: TopicNames | None = None,
+                 offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
+                 registry: CollectorRegistry | None = None, batch_messages: int = 256,
+                 batch_within: float = 0.05, checkpoint_s: float = 1.0, tick_s: float = 1.0,
+                 alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
+        self.settings = settings
+        self.names = names or TopicNames()
+        self.app = create_app(settings, offset_reset=offset_reset,
+                              buffer_messages=max(2 * batch_messages, 64))
+        self.topics = WorkerTopics(self.app, self.names, settings)
+        self.tables = WorkerTables(self.app, settings.partitions)
+        self.registry = registry or CollectorRegistry()
+        self.metrics = WorkerMetrics(self.registry)
+        self.runtime = runtime or DetectorRuntime.from_settings(settings)
+        self.book = AlertBook.from_settings(PartitionedStore(self.tables.alerts,
+                                                             self._lane_partition), settings)
+        self.silences = SilenceBook(self.tables.silences)
+        self.pipeline = Pipeline(self.runtime, self.book, self.silences,
+                                 lateness=settings.allowed_lateness_s, metrics=self.metrics,
+                                 idle_s=idle_s)
+        self.linker = IncidentLinker.from_settings(
+            PartitionedStore(self.tables.incidents, self._key_partition), settings)
+        self.merger = IndicatorMerger(self.tables.indicators)
+        self.series_store = PartitionedStore(self.tables.series, lambda key: None)
+        self.batch_messages = batch_messages
+        self.batch_within = batch_within
+        self.checkpoint_s = checkpoint_s
+        self.alert_tick_s = alert_tick_s
+        self.partitions = settings.partitions
+        self.events_topics = frozenset(self.names.all_events())
+        self.pending: dict[tuple[str, int], deque[tuple[float, Any]]] = {}
+        self.ready = False
+        self.recoveries = 0
+        self.started = time.monotonic()
+        self._lock: asyncio.Lock | None = None
+        self._last_checkpoint = time.monotonic()
+        self._last_alert_tick = 0.0
+        app = self.app
+        app.agent(self.topics.events, name="events")(self._events_agent)
+        app.agent(self.topics.commands, name="commands")(self._commands_agent)
+        app.agent(self.topics.alerts, name="incidents")(self._incidents_agent)
+        app.agent(self.topics.parts, name="indicators")(self._indicators_agent)
+        app.timer(tick_s, name="ioc-tick")(self._tick)
+        self.tables.series.on_recover(self._on_recover)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+
+        # Faust binds a page function to its View class: plain functions, not bound methods
+        async def metrics_page(view: Any, request: Any) -> Any:
+            return await self._metrics_page(view, request)
+
+        async def health_page(view: Any, request: Any) -> Any:
+            return await self._health_page(view, request)
+
+        app.page("/metrics")(metrics_page)
+        app.page("/healthz")(health_page)
+
+    # --- helpers ---------------------------------------------------------------------------
+    @property
+    def lock(self) -> asyncio.Lock:
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
+    def _key_partition(self, key: str) -> int:
+        """The partition Kafka's default partitioner gives a UTF-8 key."""
+        parts = list(range(self.partitions))
+        return int(_partitioner(key.encode(), parts, parts))
+
+    def _lane_partition(self, lane: str) -> int:
+        """An alert lane (``group:source:metric:category``) lives on its source's partition."""
+        group, _, rest = lane.partition(":")
+        source = rest.rsplit(":", 2)[0]
+        p = self.pipeline.partition_of(group, source)
+        return self._key_partition(source) if p is None else p
+
+    def _alert_partition(self, a: Alert) -> int | None:
+        return self._lane_partition(f"{a.group}:{a.source}:{a.metric}:{a.category}")
+
+    def _send_dead(self, group: str, cls: str, dead: DeadLetter) -> None:
+        self.metrics.deadletter(group, cls)
+        self.topics.deadletter.send_soon(key=dead.topic.encode(), value=encode(dead))
+
+    def _publish(self, out: Output | None = None) -> None:
+        out = out if out is not None else self.pipeline.take_output()
+        if not out:
+            return
+        alerts, indicators, parts = self.topics.alerts, self.topics.indicators, self.topics.parts
+        for rec in out.alerts:
+            alerts.send_soon(key=rec.district.encode(), value=encode(rec))
+        for key, value in out.summaries:
+            indicators.send_soon(key=key.encode(), value=value)
+        for part in out.parts:
+            parts.send_soon(key=f"{part.group}:{part.district}".encode(), value=encode(part))
+
+    # --- events ----------------------------------------------------------------------------
+    async def _events_agent(self, stream: faust.StreamT) -> None:
+        take = stream.noack_take  # type: ignore[attr-defined]  # faust-streaming, not in StreamT
+        async for events in take(self.batch_messages, within=self.batch_within):
+            async with self.lock:
+                self._ingest(events)
+                self._publish()
+                if time.monotonic() - self._last_checkpoint >= self.checkpoint_s:
+                    await self._checkpoint()
+
+    def _ingest(self, events: Iterable[Any]) -> None:
+        generation = self.app.consumer_generation_id
+        pipeline = self.pipeline
+        now = time.time()
+        for event in events:
+            msg = event.message
+            if msg.generation_id != generation:
+                continue  # from before a rebalance: the new owner reads it again
+            topic, partition, offset = msg.topic, msg.partition, msg.offset
+            group = self.names.group_of(topic)
+            if group is None:
+                continue
+            raw = event.value
+            if not isinstance(raw, bytes | bytearray):
+                raw = b"" if raw is None else str(raw).encode()
+            has_readings = False
+            try:
+                decoded = decode_message(bytes(raw), group=group, topic=topic,
+                                         partition=partition, offset=offset, now=now)
+                for cls, dead in decoded.dead:
+                    self._send_dead(group, cls, dead)
+                if decoded.readings:
+                    has_readings = True
+                    pipeline.ingest(group, partition, decoded.readings, offset=offset)
+                else:
+                    st = pipeline.state(group, partition)
+                    st.last_offset = max(st.last_offset, offset)
+            except Exception as exc:  # a bug must not stop the stream: log and dead-letter
+                log.exception("processing %s[%d]@%d failed", topic, partition, offset)
+                self._send_dead(group, "internal", DeadLetter(
+                    reason=f"internal error: {type(exc).__name__}: {exc}"[:500], field="$",
+                    topic=topic, partition=partition, offset=offset, raw=bytes(raw), ts=now))
+            key = (group, partition)
+            q = self.pending.get(key)
+            if q is None:
+                q = self.pending[key] = deque()
+            # acknowledge once the windows up to the partition's clock have closed (a message
+            # without valid readings: as soon as the dead letters are flushed)
+            after = pipeline.state(group, partition).windows.clock if has_readings \
+                else _NEVER_OPEN
+            q.append((after, msg))
+            msg.value = None  # keep the message for its ack, not its bytes
+
+    async def _checkpoint(self) -> None:
+        """Flush what closed windows produced, write their series' state, then acknowledge
+        the messages whose windows are all closed (call with the lock held)."""
+        self._last_checkpoint = time.monotonic()
+        ackable = []
+        for (group, partition), q in self.pending.items():
+            closed = self.pipeline.closed_upto(group, partition)
+            while q and (q[0][0] < closed or q[0][0] == _NEVER_OPEN):
+                ackable.append(q.popleft()[1])
+        writes = self.pipeline.checkpoint()
+        if not (ackable or writes):
+            return
+        await self.app.producer.flush()
+        for key, partition, blob in writes:
+            self.series_store.put(key, blob, partition)
+        consumer = self.app.consumer
+        for msg in ackable:
+            msg.ack(consumer)
+
+    # --- commands, incidents, indicators ---------------------------------------------------
+    async def _commands_agent(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            msg = event.message
+            raw = event.value if isinstance(event.value, bytes) else b""
+            try:
+                cmd = decode_command(raw)
+            except ValidationError as exc:
+                self._refuse_command(msg, raw, exc)
+                continue
+            async with self.lock:
+                try:
+                    self.pipeline.command(cmd, msg.partition)
+                except ValidationError as exc:
+                    self._refuse_command(msg, raw, exc)
+                self._publish()
+
+    def _refuse_command(self, msg: Any, raw: bytes, exc: ValidationError) -> None:
+        log.warning("command %s[%d]@%d refused: %s", msg.topic, msg.partition, msg.offset, exc)
+        self.metrics.deadletter("commands", "invalid")
+        dead = DeadLetter(reason=exc.reason, field=exc.field, topic=msg.topic,
+                          partition=msg.partition, offset=msg.offset, raw=raw, ts=time.time())
+        self.topics.deadletter.send_soon(key=msg.topic.encode(), value=encode(dead))
+
+    async def _incidents_agent(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            raw = event.value
+            if not isinstance(raw, bytes):
+                continue
+            try:
+                rec = decode_alert(raw)
+            except ValidationError:
+                continue  # not ours to judge: the alert topic is written by workers
+            if isinstance(rec, Incident):
+                continue
+            async with self.lock:
+                self._send_incidents(self.linker.on_alert(rec))
+
+    def _send_incidents(self, incidents: list[Incident]) -> None:
+        for inc in incidents:
+            self.topics.alerts.send_soon(key=inc.district.encode(), value=encode(inc))
+
+    async def _indicators_agent(self, stream: faust.StreamT) -> None:
+        async for event in stream.events():
+            try:
+                part = PART_DECODER.decode(event.value)
+            except (msgspec.DecodeError, TypeError):
+                continue
+            for ind in self.merger.add(part):
+                self.topics.indicators.send_soon(key=f"{ind.group}:{ind.district}".encode(),
+                                                 value=encode(ind))
+
+    # --- time ------------------------------------------------------------------------------
+    def _caught_up(self, group: str, partition: int) -> bool:
+        st = self.pipeline.parts.get((group, partition))
+        if st is None:
+            return True
+        try:
+            hw = self.app.consumer.highwater(TP(self.names.events(group), partition))
+        except Exception:
+            hw = None
+        if hw is None:
+            return time.monotonic() - st.last_event_wall > 30.0
+        return st.last_offset >= hw - 1
+
+    async def _tick(self) -> None:
+        if not self.ready:
+            return
+        async with self.lock:
+            self.pipeline.idle(self._caught_up)
+            now = time.monotonic()
+            if now - self._last_alert_tick >= self.alert_tick_s:
+                self._last_alert_tick = now
+                self.pipeline.tick()
+                clock = self.pipeline.clock()
+                if clock > float("-inf"):
+                    self._send_incidents(self.linker.tick(clock))
+            self._publish()
+            if now - self._last_checkpoint >= self.checkpoint_s:
+                await self._checkpoint()
+            self._gauges()
+
+    def _gauges(self) -> None:
+        m = self.metrics
+        m.tracked_series.set(sum(len(st.series) for st in self.pipeline.parts.values()))
+        m.set_open_alerts(self.pipeline.open_alert_counts())
+        lag: dict[str, int] = {}
+        consumer = self.app.consumer
+        for (group, partition), st in self.pipeline.parts.items():
+            topic = self.names.events(group)
+            with contextlib.suppress(Exception):
+                hw = consumer.highwater(TP(topic, partition))
+                if hw is not None:
+                    lag[topic] = lag.get(topic, 0) + max(0, hw - 1 - st.last_offset)
+        m.set_lag(lag)
+
+    # --- rebalancing -----------------------------------------------------------------------
+    def _event_partitions(self, tps: Iterable[TP]) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic in self.events_topics}
+
+    async def _on_revoked(self, sender: Any, revoked: set[TP], **kwargs: Any) -> None:
+        parts = self._event_partitions(revoked)
+        async with self.lock:
+            self.ready = False
+            self.pipeline.revoke(parts)
+            for key in [k for k in self.pending if k[1] in parts]:
+                del self.pending[key]
+        log.info("partitions revoked: %s", sorted(parts))
+
+    async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        log.info("partitions assigned: %s", sorted(self._event_partitions(assigned)))
+
+    async def _on_recover(self) -> None:
+        """Tables are recovered: put back the series of the partitions this worker owns."""
+        async with self.lock:
+            assigned = self._event_partitions(self.app.consumer.assignment())
+            restored = 0
+            for blob in list(self.tables.series.data.values()):
+                if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned):
+                    restored += 1
+            self.pipeline.rebuild_open_alerts(self._alert_partition)
+            self.recoveries += 1
+            self.ready = True
+        log.info("recovered %d series for partitions %s", restored, sorted(assigned))
+
+    # --- web -------------------------------------------------------------------------------
+    async def _metrics_page(self, view: Any, request: Any) -> Any:
+        # aiohttp refuses a charset inside content_type; the exposition format is ASCII
+        return view.bytes(generate_latest(self.registry),
+                          content_type=CONTENT_TYPE_LATEST.split(";  charset")[0].split("; charset")[0])
+
+    async def _health_page(self, view: Any, request: Any) -> Any:
+        assigned: list[int] = []
+        with contextlib.suppress(Exception):
+            assigned = sorted(self._event_partitions(self.app.consumer.assignment()))
+        body = {"status": "ok" if self.ready else "starting", "ready": self.ready,
+                "app_id": self.settings.app_id, "partitions": assigned,
+                "recoveries": self.recoveries,
+                "series": sum(len(st.series) for st in self.pipeline.parts.values()),
+                "clock": max(self.pipeline.clock(), 0.0),
+                "uptime_s": round(time.monotonic() - self.started, 1)}
+        return view.json(body, status=200 if self.ready else 503)

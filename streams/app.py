@@ -1,0 +1,90 @@
+"""The Faust application of a worker, configured from :class:`~ioc.settings.Settings`.
+
+Every worker started with the same ``IOC_APP_ID`` joins one consumer group: the partitions of
+the 15 events topics (and of ``ioc.commands``, ``ioc.alerts`` and the internal topics, all with
+``IOC_PARTITIONS`` partitions, so Faust assigns them co-partitioned) are shared among them.
+
+Choices (see KAFKA.md): short group timeouts (a worker joins in seconds, also on the embedded
+broker, and a dead worker's partitions move within ~6 s), in-memory table stores rebuilt from
+the changelogs (no rocksdb), no standby replicas, ``stream_wait_empty=False`` (the events agent
+acknowledges messages only once their windows are checkpointed, so a rebalance must not wait
+for it; unacknowledged messages are read again by the new owner).
+
+>>> app = create_app(Settings(kafka_bootstrap="127.0.0.1:9092", app_id="doc", partitions=2))
+>>> app.conf.id, app.conf.topic_partitions, app.conf.broker_session_timeout
+('doc', 2, 6.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import faust
+from faust.sensors import Monitor
+
+from ioc.broker import split_bootstrap
+from ioc.errors import ConfigError
+from ioc.settings import Settings
+
+__all__ = ["QuietMonitor", "create_app"]
+
+
+class QuietMonitor(Monitor):
+    """Faust's monitor without its per-event bookkeeping (the worker exports its own
+    Prometheus metrics; the per-event hooks cost microseconds on the hot path)."""
+
+    def on_message_in(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_stream_event_in(self, tp: Any, offset: int, stream: Any, event: Any) -> Any:
+        return None
+
+    def on_stream_event_out(self, tp: Any, offset: int, stream: Any, event: Any,
+                            state: Any = None) -> None:
+        return None
+
+    def on_message_out(self, tp: Any, offset: int, message: Any) -> None:
+        return None
+
+    def on_send_initiated(self, producer: Any, topic: str, message: Any, keysize: int,
+                          valsize: int) -> Any:
+        return None
+
+    def on_send_completed(self, producer: Any, state: Any, metadata: Any) -> None:
+        return None
+
+
+def create_app(settings: Settings, *, offset_reset: str = "earliest",
+               buffer_messages: int = 512) -> faust.App:
+    """A Faust app for ``settings`` (its agents are added by :mod:`streams.agents`)."""
+    if not settings.kafka_bootstrap:
+        raise ConfigError("IOC_KAFKA_BOOTSTRAP is not set: a worker needs a Kafka broker "
+                          "(`ioc broker` runs an embedded one)")
+    if offset_reset not in ("earliest", "latest"):
+        raise ConfigError(f"offset reset must be earliest or latest, got {offset_reset!r}")
+    brokers = [f"kafka://{h}:{p}" for h, p in split_bootstrap(settings.kafka_bootstrap)]
+    return faust.App(
+        settings.app_id,
+        broker=brokers,
+        store="memory://",
+        autodiscover=False,
+        datadir=settings.data_dir,
+        processing_guarantee=settings.processing_guarantee,
+        topic_partitions=settings.partitions,
+        topic_replication_factor=settings.replication_factor,
+        table_standby_replicas=0,
+        broker_rebalance_timeout=6.0,
+        broker_session_timeout=6.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_livelock_soft_timeout=3600.0,
+        consumer_auto_offset_reset=offset_reset,
+        stream_wait_empty=False,
+        stream_buffer_maxsize=buffer_messages,
+        producer_linger_ms=5,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=True,
+        web_port=settings.worker_port,
+        Monitor=QuietMonitor,
+        loghandlers=[],
+    )

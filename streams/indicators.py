@@ -1,0 +1,182 @@
+"""Group indicators per district: partial counts per partition, merged into one record.
+
+A district's sources of a group are spread over the partitions of the group's topic, and so
+over workers. When a partition closes a window, the worker publishes an :class:`IndicatorPart`
+per district with what that partition saw (sources reporting, sources in breach, open alerts
+by severity, partial KPI aggregates) on an internal topic keyed by ``group:district``. The
+indicator agent, which sees every part of a ``group:district`` key, merges them with
+:class:`IndicatorMerger` into one :class:`~ioc.events.GroupIndicator` per window once every
+partition that took part in the previous window has reported, or once a later window's part
+arrives (a partition that stopped reporting cannot hold the indicator back).
+
+KPI partials by operation (``ServiceGroup.kpis``): ``sum`` [sum], ``max`` [max], ``mean``
+[sum, n], ``breach`` [sources in breach], ``ratio`` [sum of metric, sum of other].
+
+>>> m = IndicatorMerger({})
+>>> def part(p, start, reporting, received):
+...     return IndicatorPart(group="citizen_feedback", district="Hai Chau", partition=p,
+...                          start=start, end=start + 300, reporting=reporting, in_breach=0,
+...                          open_alerts={"warning": 1}, kpis={"received": [received]})
+>>> m.add(part(0, 0.0, 1, 4.0))      # first window: nothing known about other partitions
+[]
+>>> m.add(part(1, 0.0, 1, 3.0))
+[]
+>>> ind, = m.add(part(0, 300.0, 1, 2.0))  # a later window: the first one is complete
+>>> ind.sources_reporting, ind.sources_expected, ind.kpis["received"], ind.open_alerts["warning"]
+(2, 2, 7.0, 2)
+>>> ind, = m.add(part(1, 300.0, 1, 1.0))  # both partitions of the last window are in
+>>> ind.start, ind.kpis["received"]
+(300.0, 3.0)
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from functools import cache
+
+import msgspec
+
+from ioc import catalog
+from ioc.events import SEVERITIES, GroupIndicator
+
+__all__ = ["IndicatorMerger", "IndicatorPart", "KpiPartial", "expected_sources", "finish_kpis"]
+
+KEEP_WINDOWS = 4  # windows held per key while parts are missing
+
+
+class IndicatorPart(msgspec.Struct, frozen=True, kw_only=True):
+    """What one partition saw of a group in a district during one window."""
+
+    group: str
+    district: str
+    partition: int
+    start: float
+    end: float
+    reporting: int
+    in_breach: int
+    open_alerts: dict[str, int]
+    kpis: dict[str, list[float]]
+
+
+class _State(msgspec.Struct, kw_only=True):
+    parts: dict[str, dict[str, IndicatorPart]] = {}   # start -> partition -> part
+    expect: list[int] = []                            # partitions of the last window merged
+    done: float = float("-inf")                       # start of the last window published
+
+
+_ENC = msgspec.msgpack.Encoder()
+_DEC = msgspec.msgpack.Decoder(_State)
+PART_DECODER = msgspec.json.Decoder(IndicatorPart)
+
+
+@cache
+def expected_sources(group: str, district: str) -> int:
+    """How many sources the catalog lists for ``group`` in ``district``."""
+    return sum(1 for s in catalog.group(group).sources() if s.district == district)
+
+
+class KpiPartial:
+    """Accumulates one partition's KPI partials for one (group, district) window."""
+
+    __slots__ = ("kpis", "values")
+
+    def __init__(self, group: str) -> None:
+        self.kpis = catalog.group(group).kpis
+        self.values: dict[str, list[float]] = {}
+
+    def add(self, metric: str, value: float, in_breach: bool) -> None:
+        """Fold one series' window value (NaN: an empty window of a measured metric)."""
+        for k in self.kpis:
+            if k.metric == metric:
+                cur = self.values.get(k.name)
+                if k.op == "breach":
+                    self.values[k.name] = [(cur[0] if cur else 0.0) + (1.0 if in_breach else 0.0)]
+                elif value != value:
+                    continue
+                elif k.op == "sum":
+                    self.values[k.name] = [(cur[0] if cur else 0.0) + value]
+                elif k.op == "max":
+                    self.values[k.name] = [value if cur is None else max(cur[0], value)]
+                elif k.op == "mean":
+                    self.values[k.name] = [(cur[0] if cur else 0.0) + value,
+                                           (cur[1] if cur else 0.0) + 1.0]
+                elif k.op == "ratio":
+                    self.values[k.name] = [(cur[0] if cur else 0.0) + value,
+                                           cur[1] if cur else 0.0]
+            elif k.op == "ratio" and k.other == metric and value == value:
+                cur = self.values.get(k.name)
+                self.values[k.name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + value]
+
+
+def finish_kpis(group: str, parts: list[dict[str, list[float]]]) -> dict[str, float]:
+    """Merge partials of several partitions into the KPI values (absent when no data).
+
+    >>> finish_kpis("citizen_feedback", [{"handled_on_time_pct": [9.0, 1.0]},
+    ...                                  {"handled_on_time_pct": [10.0, 0.0]}])
+    {'handled_on_time_pct': 95.0}
+    """
+    out: dict[str, float] = {}
+    for k in catalog.group(group).kpis:
+        got = [p[k.name] for p in parts if k.name in p]
+        if not got:
+            continue
+        if k.op in ("sum", "breach"):
+            out[k.name] = float(sum(g[0] for g in got))
+        elif k.op == "max":
+            out[k.name] = float(max(g[0] for g in got))
+        elif k.op == "mean":
+            n = sum(g[1] for g in got)
+            if n:
+                out[k.name] = sum(g[0] for g in got) / n
+        elif k.op == "ratio":
+            a, b = sum(g[0] for g in got), sum(g[1] for g in got)
+            if a + b > 0:
+                out[k.name] = 100.0 * a / (a + b)
+    return out
+
+
+class IndicatorMerger:
+    """Merge :class:`IndicatorPart` s per ``group:district`` key; state in ``store``."""
+
+    def __init__(self, store: MutableMapping[str, bytes]) -> None:
+        self.store = store
+
+    def add(self, part: IndicatorPart) -> list[GroupIndicator]:
+        """Apply one part; return the indicators now complete, oldest first."""
+        key = f"{part.group}:{part.district}"
+        raw = self.store.get(key)
+        st = _DEC.decode(raw) if raw is not None else _State()
+        if part.start <= st.done:
+            return []  # a window already published (a replay or a straggler)
+        st.parts.setdefault(repr(part.start), {})[str(part.partition)] = part
+        out: list[GroupIndicator] = []
+        starts = sorted(st.parts, key=float)
+        newest = float(starts[-1])
+        for s in starts:
+            got = st.parts[s]
+            complete = bool(st.expect) and {str(p) for p in st.expect} <= set(got)
+            if float(s) < newest or complete:
+                out.append(self._merge(list(got.values())))
+                st.expect = sorted(int(p) for p in got)
+                st.done = float(s)
+                del st.parts[s]
+            else:
+                break
+        for s in sorted(st.parts, key=float)[:-KEEP_WINDOWS]:
+            del st.parts[s]
+        self.store[key] = _ENC.encode(st)
+        return out
+
+    @staticmethod
+    def _merge(parts: list[IndicatorPart]) -> GroupIndicator:
+        p0 = parts[0]
+        alerts = {s: 0 for s in SEVERITIES}
+        for p in parts:
+            for s, n in p.open_alerts.items():
+                alerts[s] = alerts.get(s, 0) + n
+        return GroupIndicator(
+            group=p0.group, district=p0.district, start=p0.start, end=p0.end,
+            sources_reporting=sum(p.reporting for p in parts),
+            sources_expected=expected_sources(p0.group, p0.district),
+            sources_in_breach=sum(p.in_breach for p in parts), open_alerts=alerts,
+            kpis=finish_kpis(p0.group, [p.kpis for p in parts]))

@@ -1,0 +1,106 @@
+"""The worker's changelogged Faust tables, and a mapping view that writes them from anywhere.
+
+===============  ===========  ======================================================  ========
+table            key          value (msgpack bytes)                                   written
+===============  ===========  ======================================================  ========
+``series``       group/src/m  a series' detector + policy state, last window closed   checkpoint
+``alerts``       lane key     :class:`~streams.lifecycle.AlertBook` lane              on change
+``incidents``    district     :class:`~streams.incidents.IncidentLinker` district     on change
+``indicators``   group:dist.  :class:`~streams.indicators.IndicatorMerger` state       per part
+``silences``     silence id   :class:`~streams.silences.SilenceBook` silence          command
+===============  ===========  ======================================================  ========
+
+``silences`` is a **GlobalTable**: every worker holds every silence. The others are
+partitioned like the events topics: a key's changelog partition is the partition its inputs
+arrive on, so the worker that owns a partition owns its state, and gets it back from the
+changelog after a restart or a rebalance.
+
+Faust writes a table key to the changelog partition of the event being processed. The series
+and alert state is written from windows that close on a timer or in a batch of many
+partitions' events, so :class:`PartitionedStore` writes with an explicit partition instead
+(:meth:`faust.tables.base.Collection.send_changelog`) and updates the in-memory store itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = ["PartitionedStore", "WorkerTables"]
+
+
+class PartitionedStore(MutableMapping[str, bytes]):
+    """A ``MutableMapping[str, bytes]`` over a Faust table that writes each key to the
+    changelog partition ``partition_of(key)`` names (``None``: the event being processed)."""
+
+    def __init__(self, table: Any, partition_of: Callable[[str], int | None]) -> None:
+        self.table = table
+        self.partition_of = partition_of
+
+    @property
+    def _data(self) -> Any:
+        return self.table.data  # the store: a dict-like of decoded keys and values
+
+    def __getitem__(self, key: str) -> bytes:
+        return self._data[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self._data[key]
+        except KeyError:
+            return default
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._data.keys()))
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self.put(key, value, self.partition_of(key))
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self._data:
+            raise KeyError(key)
+        self.put(key, None, self.partition_of(key))
+
+    def put(self, key: str, value: bytes | None, partition: int | None) -> None:
+        """Write (or delete, with ``None``) ``key`` in ``partition``'s changelog."""
+        if partition is None:
+            if value is None:
+                del self.table[key]
+            else:
+                self.table[key] = value
+            return
+        store = self._data
+        if value is None:
+            store.pop(key, None)
+            self.table.send_changelog(partition, key, None, value_serializer="raw")
+            parts = getattr(store, "_key_partition", None)
+            if parts is not None:
+                parts.pop(key, None)
+        else:
+            store[key] = value
+            self.table.send_changelog(partition, key, value)
+            parts = getattr(store, "_key_partition", None)
+            if parts is not None:
+                parts[key] = partition
+
+
+class WorkerTables:
+    """The tables of one app (declared once, before the app starts)."""
+
+    def __init__(self, app: faust.App, partitions: int) -> None:
+        opts: dict[str, Any] = {"key_type": str, "value_type": bytes, "partitions": partitions}
+        self.series = app.Table("series", help="Detector state per (source, metric).", **opts)
+        self.alerts = app.Table("alerts", help="Alert lanes (AlertBook).", **opts)
+        self.incidents = app.Table("incidents", help="Incidents per district.", **opts)
+        self.indicators = app.Table("indicators", help="Indicator parts being merged.", **opts)
+        self.silences = app.GlobalTable("silences", help="Active silences (all workers).",
+                                        **opts)

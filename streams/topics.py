@@ -1,0 +1,102 @@
+"""The worker's topics: names (``ioc.topics``, optionally under another prefix) and Faust
+topic objects.
+
+Topic names come from :mod:`ioc.topics`; a worker may be given another *prefix* (``ioc`` by
+default) so that tests, or two deployments on one cluster, keep their topics apart:
+``TopicNames("t42").events("flooding") == "t42.flooding.events"``.
+
+Every topic the worker reads or writes carries raw bytes: the worker decodes packs itself
+(:mod:`streams.ingest`), and encodes records with :func:`ioc.events.encode`.
+
+>>> n = TopicNames()
+>>> n.events("flooding"), n.alerts, n.group_of("ioc.flooding.events")
+('ioc.flooding.events', 'ioc.alerts', 'flooding')
+>>> TopicNames("t42").group_of("ioc.flooding.events") is None
+True
+>>> len(n.specs(Settings(partitions=2)))
+19
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from ioc import catalog, topics
+from ioc.admin import TopicSpec, topic_specs
+from ioc.errors import ConfigError
+from ioc.settings import Settings
+
+if TYPE_CHECKING:
+    import faust
+
+__all__ = ["TopicNames", "WorkerTopics"]
+
+_OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """Names of the topics a worker uses, under ``prefix`` (``ioc``: the standard names)."""
+
+    prefix: str = topics.PREFIX
+
+    def __post_init__(self) -> None:
+        if not self.prefix or not set(self.prefix) <= _OK or len(self.prefix) > 100:
+            raise ConfigError(f"topic prefix must be 1-100 of [A-Za-z0-9._-], got "
+                              f"{self.prefix!r}")
+
+    def _name(self, standard: str) -> str:
+        return f"{self.prefix}{standard[len(topics.PREFIX):]}"
+
+    def events(self, group: str) -> str:
+        return self._name(topics.events_topic(group))
+
+    @property
+    def alerts(self) -> str:
+        return self._name(topics.ALERTS)
+
+    @property
+    def indicators(self) -> str:
+        return self._name(topics.INDICATORS)
+
+    @property
+    def commands(self) -> str:
+        return self._name(topics.COMMANDS)
+
+    @property
+    def deadletter(self) -> str:
+        return self._name(topics.DEADLETTER)
+
+    def all_events(self) -> list[str]:
+        return [self.events(g) for g in catalog.GROUP_SLUGS]
+
+    def group_of(self, topic: str) -> str | None:
+        """The group of one of this worker's events topics, else None."""
+        head = f"{self.prefix}."
+        if not (topic.startswith(head) and topic.endswith(".events")):
+            return None
+        g = topic[len(head):-len(".events")]
+        return g if g in catalog.GROUPS else None
+
+    def specs(self, settings: Settings) -> list[TopicSpec]:
+        """Topic specs (partitions, retention) for :func:`ioc.admin.ensure_topics`."""
+        return [replace(s, name=self._name(s.name)) for s in topic_specs(settings)]
+
+
+class WorkerTopics:
+    """The Faust topic objects of one app."""
+
+    def __init__(self, app: faust.App, names: TopicNames, settings: Settings) -> None:
+        raw: dict[str, Any] = {"key_type": bytes, "value_type": bytes,
+                               "key_serializer": "raw", "value_serializer": "raw"}
+        self.names = names
+        self.events = app.topic(*names.all_events(), **raw)
+        self.alerts = app.topic(names.alerts, **raw)
+        self.indicators = app.topic(names.indicators, **raw)
+        self.commands = app.topic(names.commands, **raw)
+        self.deadletter = app.topic(names.deadletter, **raw)
+        # internal: per-partition indicator parts, keyed group:district (see indicators.py)
+        self.parts = app.topic(f"{app.conf.id}-indicator-parts", internal=True,
+                               partitions=settings.partitions,
+                               replicas=settings.replication_factor, **raw)

@@ -1,0 +1,83 @@
+"""Start a worker: from the command line (``ioc worker``), a subprocess, or Python.
+
+A worker needs a broker (``IOC_KAFKA_BOOTSTRAP``); it waits for it, creates any missing
+ioc-monitor topic (idempotent, like ``ioc topics create``), then runs the Faust worker until
+SIGINT/SIGTERM. Everything else comes from :class:`~ioc.settings.Settings`: the consumer group
+(``IOC_APP_ID``), partitions, web port (``IOC_WORKER_PORT``: ``/metrics`` and ``/healthz``),
+state directory (``IOC_DATA_DIR``), lateness, detector config, processing guarantee.
+
+From another program, run it as a subprocess (what ``ioc demo`` and the tests do)::
+
+    env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": "ioc-monitor",
+           "IOC_WORKER_PORT": "6066", "IOC_DATA_DIR": "/tmp/ioc-worker"}
+    proc = subprocess.Popen([sys.executable, "-m", "ioc", "worker"], env=env)
+    wait_ready(6066)     # GET /healthz answers 200 once partitions are assigned and recovered
+
+or in-process with :func:`run_worker` (it blocks and owns the event loop).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+
+from ioc.admin import ensure_topics
+from ioc.broker import wait_for_kafka
+from ioc.errors import BrokerError, ConfigError
+from ioc.settings import Settings
+from streams.topics import TopicNames
+
+__all__ = ["health", "run_worker", "wait_ready"]
+
+
+def run_worker(settings: Settings, *, topic_prefix: str | None = None,
+               offset_reset: str = "earliest", create_topics: bool = True,
+               broker_timeout: float = 60.0) -> None:
+    """Run a worker in this process until it is stopped (SIGINT/SIGTERM)."""
+    import faust
+
+    from streams.agents import WorkerApp
+
+    if not settings.kafka_bootstrap:
+        raise ConfigError("IOC_KAFKA_BOOTSTRAP is not set: a worker needs a Kafka broker "
+                          "(`ioc broker` runs an embedded one)")
+    names = TopicNames(topic_prefix or "ioc")
+    wait_for_kafka(settings.kafka_bootstrap, timeout=broker_timeout)
+    if create_topics:
+        ensure_topics(names.specs(settings), settings.kafka_bootstrap)
+    worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset)
+    logging.getLogger("ioc").setLevel(settings.log_level)
+    worker = faust.Worker(worker_app.app, loglevel=settings.log_level.lower(), quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()
+
+
+def health(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> dict[str, object] | None:
+    """The worker's ``/healthz`` body (whatever its status), or None if it does not answer."""
+    url = f"http://{host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            return json.loads(exc.read())
+        except ValueError:
+            return None
+    except (OSError, ValueError):
+        return None
+
+
+def wait_ready(port: int, timeout: float = 90.0, host: str = "127.0.0.1") -> dict[str, object]:
+    """Wait until the worker on ``port`` reports ready; BrokerError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    last: dict[str, object] | None = None
+    while time.monotonic() < deadline:
+        last = health(port, host)
+        if last is not None and last.get("ready"):
+            return last
+        time.sleep(0.25)
+    raise BrokerError(f"the worker on port {port} was not ready within {timeout:g} s "
+                      f"(last /healthz: {last})")
