@@ -265,12 +265,12 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     stats = pr.RunStats(reached=begin)
     try:
         with pr.interruptible():
-            stats = pr.publish_simulation(sim, sink, speed=speed, progress=pr.on_terminal())
-    finally:
-        sink.close()
+            pr.publish_simulation(sim, sink, speed=speed, progress=pr.on_terminal(), stats=stats)
+    finally:  # the truth of what was injected, even when the run failed half-way
         done = plan.started_before(stats.reached)
         if truth:
             an.write_truth(truth, done)
+        sink.close()
     click.echo(f"sent {stats.readings} readings in {stats.messages} messages ({stats.packs} "
                f"packs) to {target} in {stats.wall_s:.1f} s ({stats.rate:,.0f} readings/s); "
                f"simulated up to {sm.format_ts(stats.reached)}; {len(done)} anomalies injected"

@@ -274,10 +274,15 @@ def interruptible() -> Iterator[None]:
 
 def publish_simulation(sim: CitySimulator, sink: Sink, *, speed: float | None,
                        progress: bool = False,
-                       on_second: Callable[[float], None] | None = None) -> RunStats:
+                       on_second: Callable[[float], None] | None = None,
+                       stats: RunStats | None = None) -> RunStats:
     """Feed ``sim`` into ``sink`` at ``speed`` simulated seconds per wall second (``None``:
-    as fast as possible) until it ends or is interrupted (Ctrl-C, SIGTERM); then flush."""
-    stats = RunStats(reached=sim.start)
+    as fast as possible) until it ends or is interrupted (Ctrl-C, SIGTERM); then flush.
+    Progress goes into ``stats`` as it happens (so a caller still knows how far a run that
+    raised got); the same object is returned."""
+    if stats is None:
+        stats = RunStats()
+    stats.reached = sim.start
     pacer = Pacer(speed)
     began = time.monotonic()
     total = sim.duration
