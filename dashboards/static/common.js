@@ -304,7 +304,7 @@
 
   /* ---------------------------------------------------------------------------------------
    * SVG sparkline. values: numbers (nulls are gaps). opts: width, height, baseline,
-   * threshold, className, label (accessible name).
+   * thresholds (numbers; `threshold` for one), className, label (accessible name).
    * --------------------------------------------------------------------------------------- */
   function sparkline(values, opts) {
     opts = opts || {};
@@ -315,7 +315,10 @@
     }
     var lines = [];
     if (typeof opts.baseline === "number" && isFinite(opts.baseline)) lines.push(opts.baseline);
-    if (typeof opts.threshold === "number" && isFinite(opts.threshold)) lines.push(opts.threshold);
+    var limits = (opts.thresholds || [opts.threshold]).filter(function (t) {
+      return typeof t === "number" && isFinite(t);
+    });
+    lines = lines.concat(limits);
     var label = esc(opts.label || "trend");
     var cls = "spark" + (opts.className ? " " + opts.className : "");
     if (!nums.length) {
@@ -347,10 +350,10 @@
       svg += '<line class="spark-baseline" x1="0" x2="' + w + '" y1="' + yb + '" y2="' + yb +
         '"><title>baseline ' + esc(fmtNum(opts.baseline)) + "</title></line>";
     }
-    if (typeof opts.threshold === "number" && isFinite(opts.threshold)) {
-      var yt = y(opts.threshold).toFixed(1);
+    for (var t = 0; t < limits.length; t++) {
+      var yt = y(limits[t]).toFixed(1);
       svg += '<line class="spark-threshold" x1="0" x2="' + w + '" y1="' + yt + '" y2="' + yt +
-        '"><title>threshold ' + esc(fmtNum(opts.threshold)) + "</title></line>";
+        '"><title>limit ' + esc(fmtNum(limits[t])) + "</title></line>";
     }
     for (var k = 0; k < parts.length; k++) {
       if (parts[k].length === 1) {

@@ -241,9 +241,33 @@
     return state.catalog ? state.catalog.groupName(slug) : slug;
   }
 
+  /* Lines drawn on an alert's sparkline, in the metric's units. `evidence.threshold` is the
+   * detector's raw-statistic threshold (a z-score, a CUSUM sum...), not a value, so the value
+   * limits come from the catalog's breach limits (or the physical range's detail). For the
+   * static threshold detector `evidence.baseline` is the limit itself. */
+  function valueLines(a) {
+    var ev = a.evidence || {};
+    var limits = [];
+    var g = state.catalog && state.catalog.bySlug[a.group];
+    var m = g && g.metricsByName[a.metric];
+    if (ev.detector === "physical_range" && ev.detail) {
+      limits = [ev.detail.low, ev.detail.high];
+    } else if (m) {
+      limits = [m.breach_above, m.breach_below];
+    }
+    limits = limits.filter(function (v) { return typeof v === "number" && isFinite(v); });
+    var baseline = ev.baseline;
+    if (ev.detector === "physical_range" ||
+        (ev.detector === "threshold" && limits.indexOf(baseline) >= 0)) {
+      baseline = null;  // the "baseline" of these detectors is a limit or a range's middle
+    }
+    return { baseline: baseline, limits: limits };
+  }
+
   function alertRow(a) {
     var ev = a.evidence || {};
     var unit = unitOf(a);
+    var lines = valueLines(a);
     var isNew = (Date.now() - (state.receivedAt.get(a.alert_id) || 0)) < NEW_FOR_MS;
     var pending = state.pending.get(a.alert_id);
     var statusText = a.status === "acknowledged"
@@ -270,9 +294,11 @@
       (a.incident_id ? ' · <span class="chip chip-incident">incident</span>' : "") +
       "</div></div>" +
       '<div class="a-value"><b>' + IOC.fmtNum(ev.value) + "</b> " + esc(unit) +
-      '<small>baseline ' + IOC.fmtNum(ev.baseline) + "</small></div>" +
+      (typeof lines.baseline === "number" ? '<small>baseline ' + IOC.fmtNum(lines.baseline) +
+        "</small>" : lines.limits.length ? '<small>limit ' + lines.limits.map(IOC.fmtNum)
+        .join(" / ") + "</small>" : "") + "</div>" +
       '<div class="a-spark">' + IOC.sparkline(ev.recent || [], {
-        width: 140, height: 40, baseline: ev.baseline, threshold: ev.threshold,
+        width: 140, height: 40, baseline: lines.baseline, thresholds: lines.limits,
         label: a.metric + " recent values" }) + "</div>" +
       '<div class="a-status">' + esc(statusText) +
       (pending ? '<small class="pending">' + esc(pending.action) + " sent…</small>" : "") +
@@ -419,7 +445,8 @@
       ["Source", a.source],
       ["Metric", a.metric + (unit ? " (" + unit + ")" : "")],
       ["Detector", (ev.detector || a.detector) + (ev.detector_version ? " v" + ev.detector_version : "")],
-      ["Score", IOC.fmtNum(ev.score)],
+      ["Score", IOC.fmtNum(ev.score) + " (raw " + IOC.fmtNum(ev.raw) +
+        (typeof ev.threshold === "number" ? ", fires at " + IOC.fmtNum(ev.threshold) : "") + ")"],
       ["First seen", IOC.fmtDateTime(a.first_seen)],
       ["Last seen", IOC.fmtDateTime(a.last_seen)],
       ["Count", String(a.count)],
@@ -434,16 +461,20 @@
         esc(inc.incident_id) + '">Incident: ' + esc(inc.title) + "</button>";
     }
     html += "</div>";
+    var lines = valueLines(a);
+    var recent = ev.recent || [];
     html += '<figure class="evidence"><figcaption>Evidence: window ' + IOC.fmtTime(ev.window_start) +
-      "–" + IOC.fmtTime(ev.window_end) + "</figcaption>" +
-      IOC.sparkline(ev.recent || [], { width: 640, height: 200, baseline: ev.baseline,
-        threshold: ev.threshold, className: "spark-big", dot: 5,
-        label: a.metric + " recent values with baseline and threshold" }) +
+      "–" + IOC.fmtTime(ev.window_end) + (recent.length ? "" : " · the detector sent no recent values") +
+      "</figcaption>" +
+      IOC.sparkline(recent.length ? recent : [ev.value], { width: 640, height: 200,
+        baseline: lines.baseline, thresholds: lines.limits, className: "spark-big", dot: 5,
+        label: a.metric + " recent values with baseline and limits" }) +
       '<div class="legend"><span class="lg-value">value <b>' + IOC.fmtNum(ev.value) + "</b> " +
-      esc(unit) + '</span><span class="lg-baseline">baseline <b>' + IOC.fmtNum(ev.baseline) +
-      "</b></span>" + (typeof ev.threshold === "number"
-        ? '<span class="lg-threshold">threshold <b>' + IOC.fmtNum(ev.threshold) + "</b></span>" : "") +
-      "</div></figure>";
+      esc(unit) + "</span>" + (typeof lines.baseline === "number"
+        ? '<span class="lg-baseline">baseline <b>' + IOC.fmtNum(lines.baseline) + "</b></span>" : "") +
+      lines.limits.map(function (v) {
+        return '<span class="lg-threshold">limit <b>' + IOC.fmtNum(v) + "</b></span>";
+      }).join("") + "</div></figure>";
     html += '<dl class="facts">' + rows.map(function (r) {
       return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
     }).join("") + "</dl>";

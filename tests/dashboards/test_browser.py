@@ -54,11 +54,14 @@ def alert(source: str, *, group: str = "flooding", metric: str = "flood_depth",
     spec = catalog.group(group).metric(metric)
     recent = [round(spec.base * (1 + 0.05 * ((i * 7) % 5 - 2)), 3) for i in range(24)]
     recent += [spec.base * 12, spec.base * 15]
-    threshold = spec.breach_above if spec.breach_above is not None else spec.breach_below
+    # as the detectors explain themselves: `threshold` is the raw statistic's threshold (a
+    # z-score for robust_z, 0 excess for the static threshold whose baseline is the limit)
+    limit = spec.breach_above if spec.breach_above is not None else spec.breach_below
+    static = detector == "threshold" and limit is not None
     ev = Evidence(window_start=first_seen - 60, window_end=first_seen, value=recent[-1],
-                  baseline=spec.base, threshold=threshold, score=0.97, raw=8.2,
-                  detector=detector, detector_version="1", params={"limit": threshold},
-                  recent=recent)
+                  baseline=limit if static else spec.base, threshold=0.0 if static else 4.0,
+                  score=0.97, raw=8.2, detector=detector, detector_version="1",
+                  params={} if static else {"threshold": 4.0}, recent=recent)
     return Alert(alert_id=f"{detector}:{group}:{source}:{metric}", version=version,
                  status=status, severity=severity, category=category,  # type: ignore[arg-type]
                  group=group, district=district, source=source, metric=metric,
@@ -92,8 +95,9 @@ def indicators(group: str, district: str, *, points: int = 1, end: float = NOW,
 
 # --- browser --------------------------------------------------------------------------------
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (never a downloaded browser)."""
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is not installed (Debian package `chromium`)")
     async with playwright_api.async_playwright() as p:
@@ -102,6 +106,12 @@ async def browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    async with chromium() as b:
+        yield b
 
 
 class Tab:
@@ -270,7 +280,7 @@ async def test_detail_filters_and_incidents(
         topic_names: Topics) -> None:
     """The detail shows the evidence sparkline with baseline and threshold lines and sends a
     note; filters narrow the board; an incident lists its groups and focuses its alerts."""
-    flood = alert("flood-HC-03", incident_id="inc:Hai Chau:t1")
+    flood = alert("flood-HC-03", incident_id="inc:Hai Chau:t1", detector="robust_z")
     jam = alert("trf-HC-03", group="traffic", metric="speed", severity="major",
                 detector="robust_z", incident_id="inc:Hai Chau:t1")
     air = alert("air-ST-01", group="environment", metric="pm25", severity="warning",
@@ -298,7 +308,8 @@ async def test_detail_filters_and_incidents(
     points = (await spark.locator("polyline.spark-line").get_attribute("points") or "").split()
     assert len(points) == len(flood.evidence.recent)
     legend = await detail.locator(".legend").inner_text()
-    assert "baseline 2" in legend and "threshold 20" in legend
+    assert "baseline 2" in legend and "limit 20" in legend  # the catalog's breach limit
+    assert "fires at 4" in await detail.inner_text()       # the detector's own threshold
     assert "Incident: Flooding and traffic in Hai Chau" in await detail.inner_text()
     await page.fill("#cmd-note", "pump truck on site")
     await detail.locator('[data-action="note"]').click()
