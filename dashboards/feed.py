@@ -30,7 +30,7 @@ log = logging.getLogger("ioc.dashboard.feed")
 
 RETRY_S = 2.0
 POLL_MS = 100
-MAX_RECORDS = 2000
+MAX_RECORDS = 500  # per poll; the writers get the loop between partition batches
 FETCH_WAIT_MS = 100  # brokers without long-poll wake-ups (tansu) answer after this
 METADATA_AGE_MS = 10_000  # how soon topics created after start are noticed
 
@@ -169,6 +169,7 @@ class Feed:
                 self._done[tp] = max(done, messages[-1].offset)
             if records:
                 self.sink(tp.topic, records)
+                await asyncio.sleep(0)  # let client writers drain before the next batch
 
     def _caught_up(self) -> None:
         self.ready = True

@@ -209,7 +209,8 @@ class Dashboard:
         self._catalog = encode(_catalog_body())
         self._ws_logger = logging.getLogger("ioc.dashboard.ws")
         # websockets logs handshake headers (Authorization!) at DEBUG: never let it.
-        self._ws_logger.setLevel(max(logging.INFO, self._ws_logger.getEffectiveLevel()))
+        # Its INFO lines (one per HTTP request) are noise; warnings and errors still show.
+        self._ws_logger.setLevel(max(logging.WARNING, self._ws_logger.getEffectiveLevel()))
 
     # --- life cycle -------------------------------------------------------------------------
 
