@@ -448,7 +448,6 @@ class Dashboard:
                 reason = "auth"
                 return
             writer = asyncio.get_running_loop().create_task(self._writer(conn, client))
-            self.metrics.clients.labels(role=client.role).inc()
             reason = await self._reader(conn, client)
         except ConnectionClosed as exc:
             reason = _close_reason(exc)
@@ -456,7 +455,6 @@ class Dashboard:
             self._conns.discard(conn)
             if conn.client is not None:
                 self.hub.disconnect(conn.client)
-                self.metrics.clients.labels(role=conn.client.role).dec()
             if writer is not None:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
