@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from detectors import nab
-from detectors.base import Detector
+from detectors.base import Detector, WindowStats
 
 __all__ = [
     "Corpus",
@@ -53,6 +53,7 @@ __all__ = [
     "evaluate",
     "load_corpus",
     "load_results",
+    "plot_report",
     "read_series",
     "run_corpus",
     "run_series",
@@ -207,11 +208,28 @@ def load_corpus(root: Path | str, *, files: Iterable[str] | None = None) -> Corp
 
 
 def run_series(detector: Detector, series: Series) -> FloatArray:
-    """Feed a series to a fresh detector row by row (score, then learn); the scores."""
+    """Feed a series to a fresh detector row by row (score, then learn); the scores.
+
+    Window-native detectors (``input == "window"``) get each row as a one-reading window
+    that closes at the row's time.
+    """
     out = np.empty(len(series), dtype=np.float64)
-    update = detector.update
-    for i, (x, t) in enumerate(zip(series.values.tolist(), series.epoch.tolist(), strict=True)):
-        out[i] = update(x, t)
+    rows = zip(series.values.tolist(), series.epoch.tolist(), strict=True)
+    if detector.input == "window":
+        prev = math.nan
+        for i, (x, t) in enumerate(rows):
+            start = prev if prev < t else t
+            w = (
+                WindowStats(start, t, 1, x, x, x, x, 0.0)
+                if math.isfinite(x)
+                else (WindowStats.empty(start, t))
+            )
+            out[i] = detector.update_window(w)
+            prev = t
+    else:
+        update = detector.update
+        for i, (x, t) in enumerate(rows):
+            out[i] = update(x, t)
     if out.size and not (np.all(np.isfinite(out)) and out.min() >= 0.0 and out.max() <= 1.0):
         raise ValueError(f"{detector.name}: scores outside [0, 1] on {series.name}")
     return out
@@ -384,4 +402,61 @@ def load_results(results_dir: Path | str, detector: str, corpus: Corpus) -> dict
             out[name] = np.array(scores, dtype=np.float64)
         except ValueError as exc:
             raise ValueError(f"{path}: bad anomaly_score: {exc}") from None
+    return out
+
+
+# --- a picture ----------------------------------------------------------------------------
+
+
+def plot_report(
+    corpus: Corpus, results: Mapping[str, npt.ArrayLike], report: Report, path: Path | str
+) -> Path:
+    """Write a PNG: each profile's normalised score against the threshold (the chosen one
+    marked) and each category's total at the standard threshold. Needs matplotlib (the
+    ``plot`` extra); raises ``ImportError`` without it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = corpus.names
+    arrays = [np.asarray(results[n], dtype=np.float64) for n in names]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for pname, res in report.profiles.items():
+        sweeps = [nab.sweep(corpus.labelled[n], corpus.profiles[pname]) for n in names]
+        curve = nab.score_curve(arrays, sweeps)
+        keep = curve.thresholds <= 1.0
+        norm = 100.0 * (curve.scores[keep] - res.null) / (res.perfect - res.null)
+        (line,) = ax1.plot(curve.thresholds[keep], norm, lw=1.0, label=f"{pname}")
+        ax1.plot([res.threshold], [res.normalised], "o", color=line.get_color())
+        ax1.annotate(
+            f"{res.normalised:.1f}",
+            (res.threshold, res.normalised),
+            fontsize=8,
+            xytext=(4, 4),
+            textcoords="offset points",
+        )
+    ax1.set_xlabel("threshold (score >= threshold is a detection)")
+    ax1.set_ylabel("normalised NAB score")
+    ax1.set_ylim(-100.0, 100.0)
+    ax1.axhline(0.0, color="grey", lw=0.5)
+    ax1.legend(fontsize=8)
+    ax1.set_title(f"{report.detector}: score against threshold", fontsize=10)
+    first = next(iter(report.profiles.values()))
+    cats: dict[str, float] = {}
+    for n, fs in first.files.items():
+        cat = n.split("/")[0] if "/" in n else "(top)"
+        cats[cat] = cats.get(cat, 0.0) + fs.score
+    ax2.barh(
+        list(cats),
+        list(cats.values()),
+        color=["tab:green" if v >= 0 else "tab:red" for v in cats.values()],
+    )
+    ax2.axvline(0.0, color="grey", lw=0.5)
+    ax2.set_xlabel(f"raw NAB total per category ({first.profile}, threshold {first.threshold:.4g})")
+    ax2.tick_params(labelsize=8)
+    fig.tight_layout()
+    out = Path(path)
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
     return out

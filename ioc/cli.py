@@ -8,6 +8,7 @@ User mistakes (bad arguments, bad settings, a broker that cannot start) raise
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -177,6 +178,103 @@ def detectors_check(name: str, updates: int | None, min_rate: float | None) -> N
         sys.exit(1)
 
 
+# --- detector evaluation (detectors/nab.py, detectors/evaluation.py, detectors/backtest.py) ---
+def _detector_factory(name: str, params: tuple[str, ...]) -> Any:
+    """A picklable factory for the registered detector NAME with KEY=VALUE overrides."""
+    import functools
+    import json
+    import warnings
+
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        reg = load_all(require=False)
+    kw: dict[str, Any] = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param wants KEY=VALUE, got {item!r}")
+        try:
+            kw[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            kw[key] = raw
+    reg.create(name, **kw)  # PluginError (one line) for an unknown name or bad parameters
+    return functools.partial(reg.get(name), **kw)
+
+
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} rows"), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+@detectors_command.command("evaluate")
+@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Corpus in NAB's layout: data/**.csv (timestamp,value), "
+                   "labels/combined_windows.json, config/profiles.json.")
+@click.option("--detector", "name", required=True, help="A registered detector name.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Override a detector parameter (value parsed as JSON); repeatable.")
+@click.option("--file", "files", multiple=True, metavar="GLOB",
+              help="Only labelled files whose relative name matches GLOB; repeatable.")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write timestamp,value,anomaly_score CSVs in NAB's results layout.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes running files in parallel.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {profile: normalised score} as JSON on the last line.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG of score against threshold (needs the 'plot' extra).")
+def detectors_evaluate(dataset: Path, name: str, params: tuple[str, ...], files: tuple[str, ...],
+                       results_dir: Path | None, jobs: int, as_json: bool,
+                       plot: Path | None) -> None:
+    """Score detector NAME on a corpus with NAB's rules: anomaly windows, the probationary
+    period, the scaled sigmoid, one threshold per profile optimised over the corpus,
+    normalised so the null detector scores 0 and a perfect one 100."""
+    import fnmatch
+    import json
+
+    from detectors.evaluation import evaluate, load_corpus, plot_report, run_corpus, \
+        write_results
+
+    factory = _detector_factory(name, params)
+    try:
+        corpus = load_corpus(dataset)
+        if files:
+            picked = [n for n in corpus.names if any(fnmatch.fnmatch(n, g) for g in files)]
+            if not picked:
+                raise UsageError(f"--file {', '.join(files)} matches no labelled file")
+            corpus = load_corpus(dataset, files=picked)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--dataset: {exc}") from None
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task(f"{name} on {len(corpus.series)} files", total=corpus.rows)
+        results = run_corpus(factory, corpus, jobs=jobs,
+                             on_file=lambda _n, rows: bar.advance(task, rows))
+    elapsed = time.perf_counter() - started
+    report = evaluate(corpus, results, detector=name)
+    if results_dir is not None:
+        written = write_results(results_dir, name, corpus, results)
+        click.echo(f"wrote {len(written)} result files under {results_dir / name}")
+    if plot is not None:
+        try:
+            click.echo(f"wrote {plot_report(corpus, results, report, plot)}")
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'ioc-monitor[plot]'") from None
+    click.echo(f"{name} on {len(corpus.series)} files ({corpus.rows:,} rows, "
+               f"{corpus.windows} windows) in {elapsed:.1f} s")
+    click.echo(f"{'profile':<20} {'threshold':>10} {'raw':>9} {'score':>7}")
+    for p, r in report.profiles.items():
+        click.echo(f"{p:<20} {r.threshold:>10.4f} {r.raw:>9.2f} {r.normalised:>7.2f}")
+    if as_json:
+        click.echo(json.dumps(report.summary()))
+
+
 # --- the worker (streams/worker.py) ----------------------------------------------------------
 @cli.command("worker")
 @_bootstrap_option
@@ -214,7 +312,12 @@ def worker_command(bootstrap: str | None, topic_prefix: str, offset_reset: str) 
 @click.option("--anomaly-kinds", metavar="K,K", help="Only these kinds: spike, level_shift, "
               "drift, stuck, silence, count_surge.")
 @click.option("--warmup", metavar="S", help="Simulated seconds before the first anomaly "
-              "(default: 1800, or a third of a shorter run).")
+              "(default: 1800, or a third of a shorter run; with --backfill: the backfill).")
+@click.option("--anomalies-per-hour", "per_hour", metavar="N",
+              help="Anomalies per simulated hour when --anomalies is not given (default: 4).")
+@click.option("--backfill", metavar="S", help="Start S simulated seconds before now and send "
+              "them as fast as possible (recent history for detectors and trends), then go on "
+              "at --rate.")
 @click.option("--pack-size", metavar="N", help="Send packs of up to N readings of one source "
               "(1 = never packs; default: buses, vessels and the SOC send one pack per tick).")
 @click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
@@ -225,8 +328,8 @@ def worker_command(bootstrap: str | None, topic_prefix: str, offset_reset: str) 
 def simulate_command(bootstrap: str | None, rate: str | None, duration: str | None, seed: str,
                      start: str | None, truth: str | None, anomaly_count: str | None,
                      no_anomalies: bool, anomaly_kinds: str | None, warmup: str | None,
-                     pack_size: str | None, output: str | None, topic_prefix: str,
-                     timeout: float) -> None:
+                     per_hour: str | None, backfill: str | None, pack_size: str | None,
+                     output: str | None, topic_prefix: str, timeout: float) -> None:
     """Simulate the city: readings of all 15 groups with labelled anomalies, into Kafka."""
     from ioc import anomalies as an
     from ioc import producer as pr
@@ -237,7 +340,12 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     speed_rate = number("--rate", rate, minimum=0)
     length = number("--duration", duration, minimum=1)
     seed_k = int(number("--seed", seed, integer=True) or 0)
-    begin = sm.parse_start(start)
+    back = number("--backfill", backfill, minimum=0)
+    if back is not None and start is not None:
+        raise UsageError("--backfill and --start exclude each other: the backfill ends now")
+    begin = sm.parse_start(start) if back is None else round(time.time() - back)
+    live_from = None if back is None else begin + back
+    hourly = number("--anomalies-per-hour", per_hour, minimum=0)
     packs = number("--pack-size", pack_size, integer=True, minimum=1)
     count = number("--anomalies", anomaly_count, integer=True, minimum=0)
     kinds = an.parse_kinds(anomaly_kinds) if anomaly_kinds else an.KINDS
@@ -246,7 +354,8 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     plan = an.AnomalyPlan() if no_anomalies else an.AnomalyPlan.random(
         seed_k, begin, length if length is not None else 30 * 86400.0,
         count=None if count is None else int(count), kinds=kinds,
-        warmup_s=number("--warmup", warmup, minimum=0))
+        warmup_s=number("--warmup", warmup, minimum=0) if warmup is not None else back,
+        per_hour=an.PER_HOUR if hourly is None else hourly)
     sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan, topic_prefix=topic_prefix,
                            pack_size=None if packs is None else int(packs))
     speed = sm.speed_for_rate(speed_rate, sim.natural_rate)
@@ -265,7 +374,8 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     stats = pr.RunStats(reached=begin)
     try:
         with pr.interruptible():
-            pr.publish_simulation(sim, sink, speed=speed, progress=pr.on_terminal(), stats=stats)
+            pr.publish_simulation(sim, sink, speed=speed, progress=pr.on_terminal(), stats=stats,
+                                  live_from=live_from)
     finally:  # the truth of what was injected, even when the run failed half-way
         done = plan.started_before(stats.reached)
         if truth:
