@@ -238,8 +238,7 @@ def detectors_evaluate(dataset: Path, name: str, params: tuple[str, ...], files:
     import fnmatch
     import json
 
-    from detectors.evaluation import evaluate, load_corpus, plot_report, run_corpus, \
-        write_results
+    from detectors.evaluation import evaluate, load_corpus, plot_report, run_corpus, write_results
 
     factory = _detector_factory(name, params)
     try:
