@@ -36,6 +36,8 @@ class DemoOptions:
     with_worker: bool = True
     with_dashboard: bool = True
     data_dir: Path = Path(".ioc-data/demo")
+    backfill_s: float = 3600.0
+    anomalies_per_hour: float = 30.0
 
 
 def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> None:
@@ -90,7 +92,9 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 echo(f"metrics: {base}/metrics")
                 if options.open_browser:
                     webbrowser.open(wall)
-            sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed)]
+            sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed),
+                   "--backfill", f"{options.backfill_s:g}",
+                   "--anomalies-per-hour", f"{options.anomalies_per_hour:g}"]
             if options.rate is not None:
                 sim += ["--rate", f"{options.rate:g}"]
             supervisor.start("simulator", ioc_argv(*sim), env)

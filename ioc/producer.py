@@ -275,21 +275,28 @@ def interruptible() -> Iterator[None]:
 def publish_simulation(sim: CitySimulator, sink: Sink, *, speed: float | None,
                        progress: bool = False,
                        on_second: Callable[[float], None] | None = None,
-                       stats: RunStats | None = None) -> RunStats:
+                       stats: RunStats | None = None, live_from: float | None = None,
+                       ) -> RunStats:
     """Feed ``sim`` into ``sink`` at ``speed`` simulated seconds per wall second (``None``:
     as fast as possible) until it ends or is interrupted (Ctrl-C, SIGTERM); then flush.
-    Progress goes into ``stats`` as it happens (so a caller still knows how far a run that
-    raised got); the same object is returned."""
+    With ``live_from``, simulated seconds before it are sent as fast as possible (a backfill
+    of recent history) and pacing starts there. Progress goes into ``stats`` as it happens
+    (so a caller still knows how far a run that raised got); the same object is returned."""
     if stats is None:
         stats = RunStats()
     stats.reached = sim.start
+    origin = sim.start if live_from is None else max(live_from, sim.start)
     pacer = Pacer(speed)
+    paced = live_from is None
     began = time.monotonic()
     total = sim.duration
     with Progress(progress, "simulating", total) as bar:
         try:
             for t, msgs in sim.messages():
-                pacer.wait(t - sim.start)
+                if not paced and t >= origin:
+                    pacer, paced = Pacer(speed), True
+                if paced:
+                    pacer.wait(t - origin)
                 for m in msgs:
                     sink.send(m)
                     stats.readings += len(m.readings)
