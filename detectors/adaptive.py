@@ -72,6 +72,7 @@ class AdaptiveNovelty(Detector):
         "_quiet_until",
         "_ring",
         "_sorted",
+        "_suppressed",
         "escalate",
         "memory",
         "quiet",
@@ -110,6 +111,7 @@ class AdaptiveNovelty(Detector):
         self._quiet_until = -math.inf
         self._alarm_novelty = 0.0
         self._nearest = math.nan
+        self._suppressed = False  # whether the last score_one was quieted (for explain)
         # (x, ts, novelty, alarm?) of the last score_one, reused by learn_one
         self._cache: tuple[float, float, float, bool] | None = None
 
@@ -138,12 +140,14 @@ class AdaptiveNovelty(Detector):
 
     # --- the two verbs ----------------------------------------------------------------------
     def score_one(self, x: float, ts: float) -> float:
+        self._suppressed = False
         if not is_finite(x) or len(self._ring) < self.warmup:
             self._cache = None
             return self._scored(0.0, raw=0.0, baseline=math.nan)
         t = float(ts) if is_finite(ts) else -math.inf
         nov, alarm, suppressed = self._judge(float(x), t)
         self._cache = (float(x), t, nov, alarm)
+        self._suppressed = suppressed
         score = 0.0 if suppressed else squash_at(nov, self.threshold)
         return self._scored(score, raw=min(nov, 1e9), baseline=self._nearest)
 
@@ -193,6 +197,5 @@ class AdaptiveNovelty(Detector):
         out: dict[str, float | str] = {"remembered": float(len(s))}
         if s:
             out["low"], out["high"] = s[0], s[-1]
-        c = self._cache
-        out["suppressed"] = "yes" if c is not None and c[2] >= self.threshold and not c[3] else "no"
+        out["suppressed"] = "yes" if self._suppressed else "no"
         return out

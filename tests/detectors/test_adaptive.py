@@ -1,0 +1,136 @@
+"""The 'adaptive' detector (detectors/adaptive.py): novelty against the remembered range."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from detectors.adaptive import AdaptiveNovelty
+from detectors.checks import run_checks
+
+NAB = (
+    Path(os.environ["IOC_NAB_DIR"])
+    if os.environ.get("IOC_NAB_DIR")
+    else Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nab"
+)
+
+
+def fed(
+    values: list[float], det: AdaptiveNovelty | None = None, step: float = 300.0, t0: float = 0.0
+) -> tuple[AdaptiveNovelty, list[float]]:
+    """A detector fed ``values`` one every ``step`` seconds from ``t0``; (detector, scores)."""
+    d = det or AdaptiveNovelty(memory=500, warmup=20)
+    scores = [d.update(v, ts=t0 + step * i) for i, v in enumerate(values)]
+    return d, scores
+
+
+def noisy(n: int, seed: int = 1, noise: float = 1.0) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return list(50.0 + 10.0 * np.sin(np.arange(n) / 20.0) + rng.normal(0.0, noise, n))
+
+
+def test_passes_the_conformance_suite() -> None:
+    """The public suite (`ioc detectors check adaptive` runs it with the default memory and a
+    million updates); a small memory fills within the short bounded-memory run here."""
+    results = run_checks(AdaptiveNovelty(memory=500), memory_updates=20_000)
+    failed = [f"{r.check}: {r.message}" for r in results if not r.passed]
+    assert not failed
+
+
+def test_visited_territory_scores_near_zero_however_noisy() -> None:
+    d, scores = fed(noisy(2000, noise=3.0))
+    late = np.array(scores[300:])
+    assert np.median(late) < 1e-3
+    assert (late > 0.5).mean() < 0.01  # only the odd new extreme of the noise itself
+    assert d.score_one(50.0, ts=1e7) < 1e-3
+
+
+def test_new_territory_scores_high_and_is_explained() -> None:
+    d, _ = fed(noisy(600))
+    s = d.score_one(120.0, ts=600 * 300.0)
+    assert s > 0.99
+    e = d.explain()
+    assert e.raw > d.threshold and e.threshold == d.threshold
+    assert e.baseline == pytest.approx(max(d._sorted))  # the nearest remembered value
+    assert len(e.contributing) == 32
+
+
+def test_score_is_scale_free() -> None:
+    """The same shape in other units scores the same: novelty is a share of the range."""
+    base = noisy(400)
+    _, a = fed([*base, 80.0])
+    _, b = fed([1000.0 * v - 7.0 for v in [*base, 80.0]])
+    assert a[-1] == pytest.approx(b[-1], abs=1e-9)
+
+
+def test_alarm_memory_quiets_repeats_but_lets_escalations_through() -> None:
+    d = AdaptiveNovelty(memory=500, warmup=20, quiet=3600.0, escalate=3.0)
+    _, _ = fed(noisy(400, noise=0.1), d, step=60.0)
+    t0 = 400 * 60.0
+    assert d.update(80.0, ts=t0) > 0.9  # the alarm
+    assert d.update(82.0, ts=t0 + 60) == 0.0  # a little further, within the quiet hour
+    assert d.explain().detail["suppressed"] == "yes"
+    assert d.update(300.0, ts=t0 + 120) > 0.9  # far more novel: an escalation
+    assert d.update(310.0, ts=t0 + 1000) == 0.0  # quiet again after the escalation
+    assert d.update(400.0, ts=t0 + 120 + 3601) > 0.9  # the quiet hour is over
+
+
+def test_new_level_is_absorbed_and_forgotten_territory_becomes_novel() -> None:
+    d, _ = fed(noisy(300, noise=0.1), AdaptiveNovelty(memory=300, warmup=20))
+    shifted = [v + 100.0 for v in noisy(400, seed=2, noise=0.1)]
+    _, s = fed(shifted, d, t0=300 * 300.0)
+    assert s[0] > 0.9  # the shift alarms once ...
+    assert sum(v > 0.5 for v in s[1:]) <= 2  # ... then the new level is normal
+    assert d.score_one(50.0, ts=1e9) > 0.9  # the old level left the memory: novel again
+
+
+def test_non_finite_values_score_zero_and_are_not_learned() -> None:
+    d, _ = fed(noisy(100))
+    state = d.get_state()
+    for bad in (math.nan, math.inf, None):
+        assert d.update(bad, ts=1e6) == 0.0  # type: ignore[arg-type]
+    assert d.get_state() == state
+
+
+def test_state_round_trip_rebuilds_the_sorted_memory() -> None:
+    d, _ = fed(noisy(700), AdaptiveNovelty(memory=200, warmup=20))
+    twin = AdaptiveNovelty(memory=200, warmup=20)
+    twin.set_state(d.get_state())
+    for i, v in enumerate([55.0, 75.0, 20.0, 61.0]):
+        assert twin.update(v, ts=1e6 + i) == d.update(v, ts=1e6 + i)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"memory": 1}, "memory"),
+        ({"threshold": 0.0}, "threshold"),
+        ({"quiet": -1.0}, "quiet"),
+        ({"escalate": 0.5}, "escalate"),
+        ({"warmup": 1}, "warmup"),
+        ({"memory": 100, "warmup": 200}, "warmup"),
+    ],
+)
+def test_bad_parameters_are_rejected_with_their_name(params: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        AdaptiveNovelty(**params)
+
+
+@pytest.mark.skipif(not (NAB / "labels").is_dir(), reason=f"NAB corpus not found at {NAB}")
+def test_scores_well_on_a_small_nab_subset() -> None:
+    """Three NAB files (a spike, a drop, a level jump) through the real evaluation path."""
+    from detectors.evaluation import evaluate, load_corpus, run_corpus
+
+    files = [
+        "realKnownCause/ec2_request_latency_system_failure.csv",
+        "realTraffic/speed_t4013.csv",
+        "artificialWithAnomaly/art_daily_jumpsup.csv",
+    ]
+    corpus = load_corpus(NAB, files=files)
+    report = evaluate(corpus, run_corpus(AdaptiveNovelty, corpus), detector="adaptive")
+    assert report.profiles["standard"].normalised > 70.0
+    assert report.profiles["reward_low_FN_rate"].normalised > 70.0
