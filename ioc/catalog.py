@@ -93,6 +93,7 @@ POLLUTION = _shape({0: 0.8, 4: 0.75, 7: 1.35, 10: 1.0, 14: 0.85, 18: 1.4, 21: 1.
 DAYTIME = _shape({0: 0.4, 5: 0.5, 9: 1.2, 13: 1.4, 17: 1.2, 21: 0.7})
 EVENING = _shape({0: 0.7, 4: 0.3, 8: 0.8, 12: 1.0, 19: 1.6, 22: 1.3})
 SUNLIGHT = _shape({0: 0.4, 6: 0.5, 12: 1.6, 15: 1.7, 19: 0.7})
+PHOTOSYNTHESIS = _shape({0: 0.92, 6: 0.85, 11: 1.05, 15: 1.15, 20: 0.98})
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,7 +315,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
              _m("ph", "pH", 7.3, (6.5, 8.5), (0.0, 14.0), (*LEVEL, THRESHOLD),
                 noise=0.01, breach_above=9.0, breach_below=5.5),
              _m("dissolved_oxygen", "mg/L", 6.5, (5.0, 8.0), (0.0, 20.0), LEVEL,
-                daily=SUNLIGHT, noise=0.04, breach_below=4.0),
+                daily=PHOTOSYNTHESIS, noise=0.04, breach_below=4.0),
              _m("cod", "mg/L", 18.0, (8.0, 30.0), (0.0, 1000.0), SENSOR,
                 noise=0.08, breach_above=50.0),
              _m("tss", "mg/L", 35.0, (15.0, 60.0), (0.0, 5000.0), SENSOR,

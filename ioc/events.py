@@ -79,7 +79,8 @@ def parse_ts(field: str, raw: float | str) -> float:
     return value
 
 
-class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
+              omit_defaults=True):
     """One sensor reading or one counted service event.
 
     ``ts`` may arrive as epoch seconds or RFC 3339; it is always epoch seconds once decoded.
