@@ -22,6 +22,7 @@ import secrets
 import signal
 import time
 import uuid
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,7 +198,10 @@ class Dashboard:
         self.feed = Feed(bootstrap, topic_names=self.topics, sink=self._on_records,
                          on_ready=self._on_ready, on_invalid=self._on_invalid,
                          read_committed=settings.processing_guarantee == "exactly_once")
-        self._header_roles: dict[ServerConnection, str] = {}
+        # role from a valid Authorization header, until the handler picks it up (weak: a
+        # handshake that fails after process_request leaves nothing behind)
+        self._header_roles: weakref.WeakKeyDictionary[ServerConnection, str] = \
+            weakref.WeakKeyDictionary()
         self._conns: set[_Conn] = set()
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
