@@ -247,7 +247,7 @@ def backtest(
 
 def _as_windows(readings: Iterable[Reading] | Sequence[KeyWindows]) -> Sequence[KeyWindows]:
     if isinstance(readings, Sequence) and readings and isinstance(readings[0], KeyWindows):
-        return readings  # type: ignore[return-value]
+        return readings
     return windows_by_key(readings)  # type: ignore[arg-type]
 
 
