@@ -178,11 +178,14 @@ def backtest(
     threshold: float = 0.9,
     grace: float = 2.0,
     applies: Callable[[Key], bool] | None = None,
+    per_key: Callable[[Key], Detector | None] | None = None,
 ) -> BacktestResult:
     """Run a fresh detector per key over its windows and score the alerts against ``truth``.
 
     ``readings`` may also be the output of :func:`windows_by_key` (to share it between
-    detectors); ``applies(key)`` limits the keys a detector runs on (default: all).
+    detectors); ``applies(key)`` limits the keys a detector runs on (default: all);
+    ``per_key(key)``, when given, builds the detector for a key instead of ``factory``
+    (``None``: skip the key), e.g. from the catalog's metric spec.
     """
     keyed = _as_windows(readings)
     episodes: list[AlertEpisode] = []
@@ -196,7 +199,9 @@ def backtest(
         seen_keys.add(kw.key)
         if applies is not None and not applies(kw.key):
             continue
-        det = factory()
+        det = per_key(kw.key) if per_key is not None else factory()
+        if det is None:
+            continue
         open_at: float | None = None
         peak = 0.0
         prev_end = 0.0
