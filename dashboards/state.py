@@ -3,8 +3,9 @@
 Open alerts and incidents (applied by (id, version): older or equal versions are ignored),
 the latest :class:`~ioc.events.GroupIndicator` per (group, district), a 24-hour history of
 indicators at 5-minute resolution for trends, and 24-hour alert statistics (alerts opened by
-severity, MTTA, MTTR, noisiest detectors). Time is event time: "the last 24 hours" end at the
-newest record's timestamp, never at the server's clock. Pure and synchronous.
+severity, MTTA and MTTR city-wide and per group, noisiest detectors). Time is event time: "the
+last 24 hours" end at the newest record's timestamp, never at the server's clock. Pure and
+synchronous.
 
 >>> from ioc.events import GroupIndicator
 >>> st = State()
@@ -45,6 +46,11 @@ class _Event(NamedTuple):
     severity: str
     detector: str
     seconds: float            # time since first_seen (for acknowledged / resolved)
+    group: str
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def _combine_ops(group: str) -> dict[str, str]:
@@ -177,7 +183,8 @@ class State:
         return True
 
     def _event(self, a: Alert, what: str, seconds: float) -> None:
-        self.events.append(_Event(a.updated_at, what, a.severity, a.detector, max(0.0, seconds)))
+        self.events.append(_Event(a.updated_at, what, a.severity, a.detector, max(0.0, seconds),
+                                  a.group))
 
     def _advance(self, ts: float) -> None:
         if ts > self.as_of:
@@ -229,43 +236,90 @@ class State:
                 "points": points}
 
     def summary(self) -> dict[str, Any]:
-        """The leadership summary (``/api/summary`` and the ``summary`` frame)."""
+        """The leadership summary (``/api/summary`` and the ``summary`` frame): headline
+        figures, one entry per catalog group and one per catalog district, each with its
+        24-hour trend (built in one pass over the stored indicators)."""
         by_sev = dict.fromkeys(SEVERITIES, 0)
         by_group: Counter[str] = Counter()
+        by_district: Counter[str] = Counter()
         by_cat: Counter[str] = Counter()
         worst: dict[str, str] = {}
+        worst_district: dict[str, str] = {}
         for a in self.alerts.values():
             by_sev[a.severity] = by_sev.get(a.severity, 0) + 1
             by_group[a.group] += 1
+            by_district[a.district] += 1
             by_cat[a.category] += 1
             if a.group not in worst or _RANK[a.severity] > _RANK[worst[a.group]]:
                 worst[a.group] = a.severity
+            held = worst_district.get(a.district)
+            if held is None or _RANK[a.severity] > _RANK[held]:
+                worst_district[a.district] = a.severity
         opened = dict.fromkeys(SEVERITIES, 0)
         noisy: Counter[str] = Counter()
         acks: list[float] = []
         fixes: list[float] = []
+        group_acks: dict[str, list[float]] = {}
+        group_fixes: dict[str, list[float]] = {}
         for e in self.events:
             if e.what == "opened":
                 opened[e.severity] = opened.get(e.severity, 0) + 1
                 noisy[e.detector] += 1
             elif e.what == "acknowledged":
                 acks.append(e.seconds)
+                group_acks.setdefault(e.group, []).append(e.seconds)
             else:
                 fixes.append(e.seconds)
-        per_group: dict[str, list[GroupIndicator]] = {}
-        for (slug, _), gi in self.latest.items():
-            per_group.setdefault(slug, []).append(gi)
+                group_fixes.setdefault(e.group, []).append(e.seconds)
+
+        latest_group: dict[str, list[GroupIndicator]] = {}
+        latest_district: dict[str, list[GroupIndicator]] = {}
+        for (slug, district), gi in self.latest.items():
+            latest_group.setdefault(slug, []).append(gi)
+            latest_district.setdefault(district, []).append(gi)
+        # one pass over the 24-hour trends: per group the indicators of each bucket (combined
+        # city-wide below), per district the open alerts and sources in breach of each bucket
+        floor = int((self.as_of - self.span_s) // self.bucket_s)
+        group_buckets: dict[str, dict[int, list[GroupIndicator]]] = {}
+        district_buckets: dict[str, dict[int, list[int]]] = {}
+        for (slug, district), series in self.trends.items():
+            per_group = group_buckets.setdefault(slug, {})
+            per_district = district_buckets.setdefault(district, {})
+            for bucket, gi in series.items():
+                if bucket <= floor:
+                    continue
+                per_group.setdefault(bucket, []).append(gi)
+                sums = per_district.setdefault(bucket, [0, 0])
+                sums[0] += sum(gi.open_alerts.values())
+                sums[1] += gi.sources_in_breach
+
         groups = []
         for g in catalog.CATALOG:
-            city = combine(g.slug, per_group.get(g.slug, []))
+            city = combine(g.slug, latest_group.get(g.slug, []))
+            buckets = group_buckets.get(g.slug, {})
             groups.append({
                 "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
                 "worst_severity": worst.get(g.slug),
                 "sources_reporting": city["sources_reporting"],
                 "sources_expected": city["sources_expected"],
                 "sources_in_breach": city["sources_in_breach"], "kpis": city["kpis"],
-                "trend": [{"t": p["t"], "kpis": p["kpis"]}
-                          for p in self.history(g.slug, None)["points"]],
+                "mtta_s": _mean(group_acks.get(g.slug, [])),
+                "mttr_s": _mean(group_fixes.get(g.slug, [])),
+                "trend": [{"t": b * self.bucket_s, "kpis": combine(g.slug, buckets[b])["kpis"]}
+                          for b in sorted(buckets)],
+            })
+        districts = []
+        for d in catalog.DISTRICTS:
+            here = latest_district.get(d.name, [])
+            buckets_d = district_buckets.get(d.name, {})
+            districts.append({
+                "district": d.name, "open_alerts": by_district.get(d.name, 0),
+                "worst_severity": worst_district.get(d.name),
+                "sources_reporting": sum(gi.sources_reporting for gi in here),
+                "sources_expected": sum(gi.sources_expected for gi in here),
+                "sources_in_breach": sum(gi.sources_in_breach for gi in here),
+                "trend": [{"t": b * self.bucket_s, "open_alerts": buckets_d[b][0],
+                           "sources_in_breach": buckets_d[b][1]} for b in sorted(buckets_d)],
             })
         return {
             "type": "summary", "as_of": self.as_of or None,
@@ -275,12 +329,12 @@ class State:
             "last_24h": {
                 "opened": sum(opened.values()), "by_severity": opened,
                 "acknowledged": len(acks), "resolved": len(fixes),
-                "mtta_s": sum(acks) / len(acks) if acks else None,
-                "mttr_s": sum(fixes) / len(fixes) if fixes else None,
-                "noisiest_detectors": [{"detector": d, "opened": n}
-                                       for d, n in noisy.most_common(5)],
+                "mtta_s": _mean(acks), "mttr_s": _mean(fixes),
+                "noisiest_detectors": [{"detector": name, "opened": n}
+                                       for name, n in noisy.most_common(5)],
             },
             "groups": groups,
+            "districts": districts,
         }
 
 

@@ -1,13 +1,17 @@
 """The dashboard state: apply by version, open sets, indicators and 24-hour trends, summary
-statistics (MTTA, MTTR, alerts by severity, noisiest detectors) on event time."""
+statistics (MTTA, MTTR, alerts by severity, noisiest detectors) on event time, per-district
+rows and trends and per-group MTTA/MTTR in the summary."""
 
 from __future__ import annotations
 
+import msgspec
 from dashkit import T0, make_alert, make_incident, make_indicator, make_window
 from hypothesis import given
 from hypothesis import strategies as st
 
 from dashboards.state import State
+from ioc import catalog
+from ioc.events import GroupIndicator
 
 
 def test_alerts_apply_by_version_and_leave_when_resolved() -> None:
@@ -92,3 +96,103 @@ def test_summary_statistics_on_event_time() -> None:
     # a day later (event time), the old events are out of the 24-hour window
     s.apply(make_indicator(end=T0 + 90_000))
     assert s.summary()["last_24h"]["opened"] == 0
+
+
+def _indicator(group: str, district: str, end: float, *, alerts: dict[str, int],
+               breach: int, reporting: int = 6, expected: int = 6) -> GroupIndicator:
+    return msgspec.structs.replace(make_indicator(group, district, end=end, breach=breach),
+                                   open_alerts=alerts, sources_reporting=reporting,
+                                   sources_expected=expected)
+
+
+def test_summary_districts_from_open_alerts_latest_indicators_and_5_minute_trend() -> None:
+    """Per district: open alerts and the worst severity from the open alerts; sources from
+    the latest indicator of every group there; a trend of open alerts and sources in breach
+    summed over the groups in each 5-minute bucket of event time, oldest first."""
+    s = State()
+    # Hai Chau: flooding over three 5-minute buckets, traffic in the last two; the first one
+    # is more than 24 hours older than the newest record and falls out of the trend
+    s.apply(_indicator("flooding", "Hai Chau", T0 - 86_400, alerts={"major": 9}, breach=9))
+    s.apply(_indicator("flooding", "Hai Chau", T0 + 300, alerts={"major": 1}, breach=2))
+    s.apply(_indicator("flooding", "Hai Chau", T0 + 600, alerts={"major": 1, "warning": 2},
+                       breach=3, reporting=5))
+    s.apply(_indicator("traffic", "Hai Chau", T0 + 300, alerts={}, breach=1))
+    s.apply(_indicator("traffic", "Hai Chau", T0 + 600, alerts={"critical": 1}, breach=0,
+                       reporting=10, expected=12))
+    s.apply(_indicator("flooding", "Son Tra", T0 + 600, alerts={}, breach=0))
+    s.apply(make_alert(1, severity="warning", district="Hai Chau"))
+    s.apply(make_alert(2, severity="critical", district="Hai Chau", group="traffic"))
+    s.apply(make_alert(3, severity="major", district="Son Tra"))
+    s.apply(make_alert(4, severity="critical", district="Son Tra", detector="stuck"))
+    s.apply(make_alert(4, version=2, severity="critical", district="Son Tra", detector="stuck",
+                       status="resolved", change="resolved", updated_at=T0 + 60))
+    summary = s.summary()
+    districts = {d["district"]: d for d in summary["districts"]}
+    assert [d["district"] for d in summary["districts"]] == [d.name for d in catalog.DISTRICTS]
+
+    hc = districts["Hai Chau"]
+    assert (hc["open_alerts"], hc["worst_severity"]) == (2, "critical")
+    assert (hc["sources_reporting"], hc["sources_expected"], hc["sources_in_breach"]) == \
+        (15, 18, 3)
+    # buckets start at T0 (window T0+240..T0+300) and T0+300 (window T0+540..T0+600)
+    assert hc["trend"] == [{"t": T0, "open_alerts": 1, "sources_in_breach": 3},
+                           {"t": T0 + 300, "open_alerts": 4, "sources_in_breach": 3}]
+
+    st_ = districts["Son Tra"]
+    assert (st_["open_alerts"], st_["worst_severity"]) == (1, "major")   # the critical resolved
+    assert (st_["sources_reporting"], st_["sources_expected"], st_["sources_in_breach"]) == \
+        (6, 6, 0)
+    assert st_["trend"] == [{"t": T0 + 300, "open_alerts": 0, "sources_in_breach": 0}]
+
+    quiet = districts["Lien Chieu"]
+    assert quiet == {"district": "Lien Chieu", "open_alerts": 0, "worst_severity": None,
+                     "sources_reporting": 0, "sources_expected": 0, "sources_in_breach": 0,
+                     "trend": []}
+    # open alerts per district add up to the city-wide total
+    assert sum(d["open_alerts"] for d in summary["districts"]) == \
+        summary["open_alerts"]["total"] == 3
+
+
+def test_summary_group_trend_is_the_city_wide_history() -> None:
+    """The single pass that builds the summary's trends gives the same city-wide series as
+    ``/api/history`` without a district."""
+    s = State()
+    for k in range(30):
+        for district, depth in (("Hai Chau", 3.0 * k), ("Son Tra", 50.0 - k)):
+            s.apply(make_indicator(district=district, end=T0 + 300 * k,
+                                   kpis={"max_depth": depth, "flooded_points": float(k % 3)}))
+    groups = {g["group"]: g for g in s.summary()["groups"]}
+    expected = [{"t": p["t"], "kpis": p["kpis"]} for p in s.history("flooding", None)["points"]]
+    assert len(expected) == 30 and groups["flooding"]["trend"] == expected
+    assert groups["flooding"]["trend"][0]["kpis"] == {"max_depth": 50.0, "flooded_points": 0.0}
+    assert groups["traffic"]["trend"] == []
+
+
+def test_summary_mtta_and_mttr_per_group_over_24_hours() -> None:
+    """Per group, the mean seconds from first_seen to the acknowledgement / resolution of
+    the alerts acknowledged / resolved in the last 24 hours of event time; null when none."""
+    s = State()
+    # flooding: acknowledged after 60 s and 180 s, one of them resolved after 900 s
+    s.apply(make_alert(1))
+    s.apply(make_alert(1, version=2, status="acknowledged", change="acknowledged",
+                       updated_at=T0 + 60))
+    s.apply(make_alert(1, version=3, status="resolved", change="resolved",
+                       updated_at=T0 + 900))
+    s.apply(make_alert(2, first_seen=T0 + 100))
+    s.apply(make_alert(2, version=2, status="acknowledged", change="acknowledged",
+                       first_seen=T0 + 100, updated_at=T0 + 280))
+    # traffic: resolved after 300 s without an acknowledgement
+    s.apply(make_alert(3, group="traffic"))
+    s.apply(make_alert(3, version=2, group="traffic", status="resolved", change="resolved",
+                       updated_at=T0 + 300))
+    summary = s.summary()
+    groups = {g["group"]: g for g in summary["groups"]}
+    assert (groups["flooding"]["mtta_s"], groups["flooding"]["mttr_s"]) == (120.0, 900.0)
+    assert (groups["traffic"]["mtta_s"], groups["traffic"]["mttr_s"]) == (None, 300.0)
+    assert (groups["healthcare"]["mtta_s"], groups["healthcare"]["mttr_s"]) == (None, None)
+    day = summary["last_24h"]
+    assert (day["mtta_s"], day["mttr_s"]) == (120.0, 600.0)   # city-wide: all groups
+    # a day later (event time) the acknowledgements and resolutions are out of the window
+    s.apply(make_indicator(end=T0 + 90_000))
+    groups = {g["group"]: g for g in s.summary()["groups"]}
+    assert (groups["flooding"]["mtta_s"], groups["flooding"]["mttr_s"]) == (None, None)
