@@ -103,16 +103,26 @@ def test_bad_data_file_names_the_file(tmp_path: Path) -> None:
 
 
 def test_cli_rejects_a_directory_without_nab_layout(tmp_path: Path) -> None:
-    res = CliRunner().invoke(cli, ["detectors", "evaluate", "--dataset", str(tmp_path),
-                                   "--detector", "adaptive"])
+    res = CliRunner().invoke(
+        cli, ["detectors", "evaluate", "--dataset", str(tmp_path), "--detector", "adaptive"]
+    )
     assert res.exit_code != 0
     assert "no data directory" in str(res.exception) or "no data directory" in res.output
 
 
 @needs_nab
 def test_cli_evaluates_two_nab_files_with_json_results_and_plot(tmp_path: Path) -> None:
-    args = ["detectors", "evaluate", "--dataset", str(NAB), "--detector", "adaptive", "--json",
-            "--results-dir", str(tmp_path / "res")]
+    args = [
+        "detectors",
+        "evaluate",
+        "--dataset",
+        str(NAB),
+        "--detector",
+        "adaptive",
+        "--json",
+        "--results-dir",
+        str(tmp_path / "res"),
+    ]
     for f in TWO:
         args += ["--file", f]
     try:
