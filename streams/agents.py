@@ -47,7 +47,8 @@ from streams.indicators import PART_DECODER, IndicatorMerger
 from streams.ingest import decode_message
 from streams.lifecycle import AlertBook
 from streams.metrics import WorkerMetrics
-from streams.pipeline import Output, Pipeline
+from streams.pipeline import Pipeline
+from streams.publish import BatchPublisher
 from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
 from streams.tables import PartitionedStore, WorkerTables
@@ -70,7 +71,7 @@ class WorkerApp:
     def __init__(self, settings: Settings, *, names: TopicNames | None = None,
                  offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
                  registry: CollectorRegistry | None = None, batch_messages: int = 256,
-                 batch_within: float = 0.05, checkpoint_s: float = 1.0, tick_s: float = 1.0,
+                 batch_within: float = 0.05, checkpoint_s: float = 2.0, tick_s: float = 1.0,
                  alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
         self.settings = settings
         self.names = names or TopicNames()
@@ -81,16 +82,20 @@ class WorkerApp:
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
         self.runtime = runtime or DetectorRuntime.from_settings(settings)
-        self.book = AlertBook.from_settings(PartitionedStore(self.tables.alerts,
-                                                             self._lane_partition), settings)
+        self.publisher = BatchPublisher(
+            self.app, batched=settings.processing_guarantee != "exactly_once")
+        self.book = AlertBook.from_settings(PartitionedStore(
+            self.tables.alerts, self._lane_partition, self.publisher), settings)
         self.silences = SilenceBook(self.tables.silences)
         self.pipeline = Pipeline(self.runtime, self.book, self.silences,
                                  lateness=settings.allowed_lateness_s, metrics=self.metrics,
                                  idle_s=idle_s)
         self.linker = IncidentLinker.from_settings(
-            PartitionedStore(self.tables.incidents, self._key_partition), settings)
+            PartitionedStore(self.tables.incidents, self._key_partition, self.publisher),
+            settings)
         self.merger = IndicatorMerger(self.tables.indicators)
-        self.series_store = PartitionedStore(self.tables.series, lambda key: None)
+        self.series_store = PartitionedStore(self.tables.series, lambda key: None,
+                                             self.publisher)
         self.batch_messages = batch_messages
         self.batch_within = batch_within
         self.checkpoint_s = checkpoint_s
@@ -148,19 +153,23 @@ class WorkerApp:
 
     def _send_dead(self, group: str, cls: str, dead: DeadLetter) -> None:
         self.metrics.deadletter(group, cls)
-        self.topics.deadletter.send_soon(key=dead.topic.encode(), value=encode(dead))
+        self.publisher.add(self.names.deadletter, dead.topic.encode(), encode(dead))
 
-    def _publish(self, out: Output | None = None) -> None:
-        out = out if out is not None else self.pipeline.take_output()
-        if not out:
-            return
-        alerts, indicators, parts = self.topics.alerts, self.topics.indicators, self.topics.parts
-        for rec in out.alerts:
-            alerts.send_soon(key=rec.district.encode(), value=encode(rec))
-        for key, value in out.summaries:
-            indicators.send_soon(key=key.encode(), value=value)
-        for part in out.parts:
-            parts.send_soon(key=f"{part.group}:{part.district}".encode(), value=encode(part))
+    async def _publish(self) -> None:
+        """Queue what the pipeline produced and hand everything queued to the producer."""
+        out = self.pipeline.take_output()
+        add = self.publisher.add
+        if out:
+            alerts, indicators = self.names.alerts, self.names.indicators
+            parts = self.topics.parts.get_topic_name()
+            for rec in out.alerts:
+                add(alerts, rec.district.encode(), encode(rec))
+            for key, value in out.summaries:
+                add(indicators, key.encode(), value)
+            for part in out.parts:
+                add(parts, f"{part.group}:{part.district}".encode(), encode(part))
+        if self.publisher.queue:
+            await self.publisher.flush_out()
 
     # --- events ----------------------------------------------------------------------------
     async def _events_agent(self, stream: faust.StreamT) -> None:
@@ -168,7 +177,7 @@ class WorkerApp:
         async for events in take(self.batch_messages, within=self.batch_within):
             async with self.lock:
                 self._ingest(events)
-                self._publish()
+                await self._publish()
                 if time.monotonic() - self._last_checkpoint >= self.checkpoint_s:
                     await self._checkpoint()
 
@@ -227,9 +236,11 @@ class WorkerApp:
         writes = self.pipeline.checkpoint()
         if not (ackable or writes):
             return
+        await self.publisher.flush_out()
         await self.app.producer.flush()
         for key, partition, blob in writes:
             self.series_store.put(key, blob, partition)
+        await self.publisher.flush_out()
         consumer = self.app.consumer
         for msg in ackable:
             msg.ack(consumer)
@@ -249,14 +260,14 @@ class WorkerApp:
                     self.pipeline.command(cmd, msg.partition)
                 except ValidationError as exc:
                     self._refuse_command(msg, raw, exc)
-                self._publish()
+                await self._publish()
 
     def _refuse_command(self, msg: Any, raw: bytes, exc: ValidationError) -> None:
         log.warning("command %s[%d]@%d refused: %s", msg.topic, msg.partition, msg.offset, exc)
         self.metrics.deadletter("commands", "invalid")
         dead = DeadLetter(reason=exc.reason, field=exc.field, topic=msg.topic,
                           partition=msg.partition, offset=msg.offset, raw=raw, ts=time.time())
-        self.topics.deadletter.send_soon(key=msg.topic.encode(), value=encode(dead))
+        self.publisher.add(self.names.deadletter, msg.topic.encode(), encode(dead))
 
     async def _incidents_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -271,10 +282,11 @@ class WorkerApp:
                 continue
             async with self.lock:
                 self._send_incidents(self.linker.on_alert(rec))
+                await self._publish()
 
     def _send_incidents(self, incidents: list[Incident]) -> None:
         for inc in incidents:
-            self.topics.alerts.send_soon(key=inc.district.encode(), value=encode(inc))
+            self.publisher.add(self.names.alerts, inc.district.encode(), encode(inc))
 
     async def _indicators_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -282,9 +294,11 @@ class WorkerApp:
                 part = PART_DECODER.decode(event.value)
             except (msgspec.DecodeError, TypeError):
                 continue
-            for ind in self.merger.add(part):
-                self.topics.indicators.send_soon(key=f"{ind.group}:{ind.district}".encode(),
-                                                 value=encode(ind))
+            async with self.lock:
+                for ind in self.merger.add(part):
+                    self.publisher.add(self.names.indicators,
+                                       f"{ind.group}:{ind.district}".encode(), encode(ind))
+                await self._publish()
 
     # --- time ------------------------------------------------------------------------------
     def _caught_up(self, group: str, partition: int) -> bool:
@@ -311,7 +325,7 @@ class WorkerApp:
                 clock = self.pipeline.clock()
                 if clock > float("-inf"):
                     self._send_incidents(self.linker.tick(clock))
-            self._publish()
+            await self._publish()
             if now - self._last_checkpoint >= self.checkpoint_s:
                 await self._checkpoint()
             self._gauges()
@@ -363,7 +377,7 @@ class WorkerApp:
     async def _metrics_page(self, view: Any, request: Any) -> Any:
         # aiohttp refuses a charset inside content_type; the exposition format is ASCII
         return view.bytes(generate_latest(self.registry),
-                          content_type=CONTENT_TYPE_LATEST.split(";  charset")[0].split("; charset")[0])
+                          content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
     async def _health_page(self, view: Any, request: Any) -> Any:
         assigned: list[int] = []

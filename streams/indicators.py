@@ -75,37 +75,54 @@ def expected_sources(group: str, district: str) -> int:
     return sum(1 for s in catalog.group(group).sources() if s.district == district)
 
 
-class KpiPartial:
-    """Accumulates one partition's KPI partials for one (group, district) window."""
+@cache
+def _kpi_index(group: str) -> dict[str, tuple[tuple[str, str, bool], ...]]:
+    """metric -> (kpi name, op, the metric is the ratio's ``other``) of a group's KPIs."""
+    out: dict[str, list[tuple[str, str, bool]]] = {}
+    for k in catalog.group(group).kpis:
+        out.setdefault(k.metric, []).append((k.name, k.op, False))
+        if k.op == "ratio" and k.other:
+            out.setdefault(k.other, []).append((k.name, k.op, True))
+    return {m: tuple(v) for m, v in out.items()}
 
-    __slots__ = ("kpis", "values")
+
+class KpiPartial:
+    """Accumulates one partition's KPI partials for one (group, district) window.
+
+    >>> k = KpiPartial("citizen_feedback")
+    >>> k.add("tickets_handled", 9.0, False); k.add("tickets_overdue", 1.0, False)
+    >>> k.values["handled_on_time_pct"], k.values["overdue"]
+    ([9.0, 1.0], [1.0])
+    """
+
+    __slots__ = ("index", "values")
 
     def __init__(self, group: str) -> None:
-        self.kpis = catalog.group(group).kpis
+        self.index = _kpi_index(group)
         self.values: dict[str, list[float]] = {}
 
     def add(self, metric: str, value: float, in_breach: bool) -> None:
         """Fold one series' window value (NaN: an empty window of a measured metric)."""
-        for k in self.kpis:
-            if k.metric == metric:
-                cur = self.values.get(k.name)
-                if k.op == "breach":
-                    self.values[k.name] = [(cur[0] if cur else 0.0) + (1.0 if in_breach else 0.0)]
-                elif value != value:
-                    continue
-                elif k.op == "sum":
-                    self.values[k.name] = [(cur[0] if cur else 0.0) + value]
-                elif k.op == "max":
-                    self.values[k.name] = [value if cur is None else max(cur[0], value)]
-                elif k.op == "mean":
-                    self.values[k.name] = [(cur[0] if cur else 0.0) + value,
-                                           (cur[1] if cur else 0.0) + 1.0]
-                elif k.op == "ratio":
-                    self.values[k.name] = [(cur[0] if cur else 0.0) + value,
-                                           cur[1] if cur else 0.0]
-            elif k.op == "ratio" and k.other == metric and value == value:
-                cur = self.values.get(k.name)
-                self.values[k.name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + value]
+        kpis = self.index.get(metric)
+        if not kpis:
+            return
+        values = self.values
+        for name, op, other in kpis:
+            cur = values.get(name)
+            if op == "breach":
+                values[name] = [(cur[0] if cur else 0.0) + (1.0 if in_breach else 0.0)]
+            elif value != value:
+                continue
+            elif op == "sum":
+                values[name] = [(cur[0] if cur else 0.0) + value]
+            elif op == "max":
+                values[name] = [value if cur is None else max(cur[0], value)]
+            elif op == "mean":
+                values[name] = [(cur[0] if cur else 0.0) + value, (cur[1] if cur else 0.0) + 1.0]
+            elif other:
+                values[name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + value]
+            else:
+                values[name] = [(cur[0] if cur else 0.0) + value, cur[1] if cur else 0.0]
 
 
 def finish_kpis(group: str, parts: list[dict[str, list[float]]]) -> dict[str, float]:

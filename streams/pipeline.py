@@ -65,7 +65,7 @@ from streams.indicators import IndicatorPart, KpiPartial
 from streams.lifecycle import CITY, HEALTH, OPEN, AlertBook, Verdict, evidence_from, lane_key
 from streams.runtime import DetectorRuntime, MetricPlan
 from streams.silences import SilenceBook
-from streams.windows import PartitionWindows, stats_of
+from streams.windows import PartitionWindows
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -318,47 +318,62 @@ class Pipeline:
         dropped = w.dropped
         out = self.out
         summaries = out.summaries
+        enc = _summary_enc.encode
         by_district: dict[str, tuple[set[str], set[str], KpiPartial]] = {}
         evict = []
+        empty: dict[str, WindowStats] = {}
+        evict_after = self.evict_after_s
+        dirty = st.dirty
+        score = self._score_window
         for key, s in series.items():
             if s.closed_upto >= end:
                 continue  # restored ahead of this partition: already closed
             acc = accs.get(key)
             plan = s.plan
             kind = plan.kind
-            stats = stats_of(acc, start, width, kind)
-            if acc is not None:
+            if acc is None:
+                if s.last_seen > -math.inf and end - s.last_seen > evict_after:
+                    evict.append(key)
+                    continue
+                stats = empty.get(kind)
+                if stats is None:
+                    stats = empty[kind] = WindowStats.empty(start, end, kind=kind)
+                n = late = 0
+                mean = lo = hi = last = std = 0.0
+                value = 0.0 if kind == "count" else _NAN
+            else:
                 s.last_seen = end
-            elif end - s.last_seen > self.evict_after_s and s.last_seen > -math.inf:
-                evict.append(key)
-                continue
-            self._score_window(st, s, stats)
+                n = int(acc[0])
+                total = acc[1]
+                mean = total / n
+                if n > 1:
+                    var = (acc[2] - mean * total) / (n - 1)
+                    std = math.sqrt(var) if var > 0.0 else 0.0
+                else:
+                    std = 0.0
+                lo, hi, last, late = acc[3], acc[4], acc[5], int(acc[6])
+                stats = WindowStats(start, end, n, mean, lo, hi, last, std, kind)
+                value = float(n) if kind == "count" else mean
+            score(st, s, stats)
             s.closed_upto = end
-            st.dirty.add(key)
-            value = stats.value
+            dirty.add(key)
             breach = value == value and plan.spec.in_breach(value)
-            n_dropped = dropped.pop(key, 0) if dropped else 0
-            summaries.append((group, _summary_enc.encode(WindowSummary(
+            summaries.append((group, enc(WindowSummary(
                 group=group, source=s.source, metric=s.metric, district=s.district,
-                start=start, end=end, count=stats.count,
-                mean=0.0 if stats.count == 0 else stats.mean,
-                min=0.0 if stats.count == 0 else stats.min,
-                max=0.0 if stats.count == 0 else stats.max,
-                last=0.0 if stats.count == 0 else stats.last,
-                std=0.0 if stats.count == 0 else stats.std,
-                late=0 if acc is None else int(acc[6]), dropped=n_dropped,
+                start=start, end=end, count=n, mean=mean, min=lo, max=hi, last=last, std=std,
+                late=late, dropped=dropped.pop(key, 0) if dropped else 0,
                 counted=kind == "count", in_breach=breach))))
             d = by_district.get(s.district)
             if d is None:
                 d = by_district[s.district] = (set(), set(), KpiPartial(group))
-            if stats.count:
+            if n:
                 d[0].add(s.source)
             if breach:
                 d[1].add(s.source)
-            d[2].add(s.metric, value if (stats.count or kind == "count") else _NAN, breach)
+            d[2].add(s.metric, value, breach)
         for key in evict:
             del series[key]
-            st.dirty.discard(key)
+            dirty.discard(key)
             self.evicted.append((series_key(group, key[0], key[1]), st.partition))
         if self.metrics is not None:
             self.metrics.windows_closed(group, len(series))
@@ -370,30 +385,33 @@ class Pipeline:
                 open_alerts=opened.get(district, {}), kpis=kpi.values))
 
     def _score_window(self, st: PartitionState, s: Series, w: WindowStats) -> None:
-        plan = s.plan
         dets = s.dets
-        pols = s.pols
         end = w.end
+        lanes = s.lanes
         verdicts: list[Verdict] | None = None
-        timed = self.metrics is not None and self._closes % self.time_sample == 0
         self._closes += 1
-        for i, d in enumerate(plan.detectors):
+        timed = self.metrics is not None and self._closes % self.time_sample == 0
+        for i, d, fire_at in s.plan.steps:
             if d.per_reading:
                 peak = (s.peaks or {}).pop(i, None)
-                score, ev = (0.0, None) if peak is None else peak
+                sc, ev = (0.0, None) if peak is None else peak
                 firing = ev is not None
             else:
                 det = dets[i]
                 if timed:
                     t = time.perf_counter()
-                    score = det.score_window(w)
+                    sc = det.score_window(w)
                     det.learn_window(w)
-                    self.metrics.detector_time(d.name, time.perf_counter() - t)  # type: ignore[union-attr]
+                    self.metrics.detector_time(  # type: ignore[union-attr]
+                        d.name, time.perf_counter() - t)
                 else:
-                    score = det.score_window(w)
+                    sc = det.score_window(w)
                     det.learn_window(w)
-                pol = d.policy if pols is None else pols[i]
-                firing = pol.decide(score, end).firing
+                if fire_at is not None:
+                    firing = sc >= fire_at
+                else:
+                    pol = d.policy if s.pols is None else s.pols[i]
+                    firing = pol.decide(sc, end).firing
                 ev = None
             if firing:
                 if ev is None:
@@ -403,12 +421,12 @@ class Pipeline:
                 if verdicts is None:
                     verdicts = []
                 verdicts.append(Verdict(True, d.health, ev))
-            elif s.lanes & (2 if d.health else 1):
+            elif lanes & (2 if d.health else 1):
                 if verdicts is None:
                     verdicts = []
                 verdicts.append(Verdict(False, d.health, Evidence(
                     window_start=w.start, window_end=end, value=0.0, baseline=0.0,
-                    threshold=None, score=score, raw=0.0, detector=d.name,
+                    threshold=None, score=sc, raw=0.0, detector=d.name,
                     detector_version=d.version, params={}, recent=[])))
         if verdicts is None:
             return

@@ -26,8 +26,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 if TYPE_CHECKING:
     import faust
+
+    from streams.publish import BatchPublisher
+
+_key_encoder = msgspec.json.Encoder()
+
+
+def _json_key(key: str) -> bytes:
+    """A table key as Faust's ``json`` key serializer writes it."""
+    return _key_encoder.encode(key)
 
 __all__ = ["PartitionedStore", "WorkerTables"]
 
@@ -36,9 +47,13 @@ class PartitionedStore(MutableMapping[str, bytes]):
     """A ``MutableMapping[str, bytes]`` over a Faust table that writes each key to the
     changelog partition ``partition_of(key)`` names (``None``: the event being processed)."""
 
-    def __init__(self, table: Any, partition_of: Callable[[str], int | None]) -> None:
+    def __init__(self, table: Any, partition_of: Callable[[str], int | None],
+                 publisher: BatchPublisher | None = None) -> None:
         self.table = table
         self.partition_of = partition_of
+        # when given, changelog records are queued on it (sent in batches by the owner)
+        self.publisher = publisher
+        self._topic: str | None = None
 
     @property
     def _data(self) -> Any:
@@ -79,18 +94,23 @@ class PartitionedStore(MutableMapping[str, bytes]):
                 self.table[key] = value
             return
         store = self._data
+        parts = getattr(store, "_key_partition", None)
         if value is None:
             store.pop(key, None)
-            self.table.send_changelog(partition, key, None, value_serializer="raw")
-            parts = getattr(store, "_key_partition", None)
             if parts is not None:
                 parts.pop(key, None)
         else:
             store[key] = value
-            self.table.send_changelog(partition, key, value)
-            parts = getattr(store, "_key_partition", None)
             if parts is not None:
                 parts[key] = partition
+        if self.publisher is not None:
+            if self._topic is None:
+                self._topic = self.table.changelog_topic.get_topic_name()
+            self.publisher.add_to(self._topic, partition, _json_key(key), value)
+        elif value is None:
+            self.table.send_changelog(partition, key, None, value_serializer="raw")
+        else:
+            self.table.send_changelog(partition, key, value)
 
 
 class WorkerTables:

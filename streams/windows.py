@@ -146,15 +146,17 @@ class PartitionWindows:
         clock = self.clock
         closed = self.closed_upto
         opened = self.open
-        cur_start = _INF
+        known = self.known
+        lo = hi = _INF  # the bounds of the window the last reading fell into
         cur: dict[Key, list[float]] = {}
         late_here = False
         top = clock
-        accepted = late = dropped = 0
+        n = late = dropped = 0
         for r in readings:
+            n += 1
             ts: float = r.ts  # type: ignore[assignment]  # always float once decoded
-            start = ts - ts % width
-            if start != cur_start:
+            if not lo <= ts < hi:
+                start = ts - ts % width
                 if start < closed:
                     key = (r.source, r.metric)
                     self.dropped[key] = self.dropped.get(key, 0) + 1
@@ -162,39 +164,41 @@ class PartitionWindows:
                     continue
                 if closed == -_INF:  # a fresh partition starts at its first reading
                     closed = self.closed_upto = start
-                cur_start = start
+                lo, hi = start, start + width
                 got = opened.get(start)
                 if got is None:
                     got = opened[start] = {}
                 cur = got
-                late_here = start + width <= clock
+                late_here = hi <= clock
             key = (r.source, r.metric)
             a = cur.get(key)
             v = r.value
             if v is None:
                 v = 1.0
             if a is None:
-                cur[key] = [1, v, v * v, v, v, v, 1 if late_here else 0]
-                if key not in self.known:
+                cur[key] = [1, v, v * v, v, v, v, 0]
+                if key not in known:
                     self.fresh[key] = r.district
+                a = cur[key]
+                if late_here:
+                    a[6] = 1
+                    late += 1
             else:
                 a[0] += 1
                 a[1] += v
                 a[2] += v * v
                 if v < a[3]:
                     a[3] = v
-                if v > a[4]:
+                elif v > a[4]:
                     a[4] = v
                 a[5] = v
                 if late_here:
                     a[6] += 1
-            if late_here:
-                late += 1
+                    late += 1
             if ts > top:
                 top = ts
-            accepted += 1
         self.clock = top
-        return accepted, late, dropped
+        return n - dropped, late, dropped
 
     def advance_to(self, clock: float) -> None:
         """Move the clock forward to ``clock`` (never back): the idle timer's rule."""

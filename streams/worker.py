@@ -52,6 +52,9 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     logging.getLogger("ioc").setLevel(settings.log_level)
     worker = faust.Worker(worker_app.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
+    # Faust's terminal spinner sets the root logger to DEBUG (so that every record spins it):
+    # then every library builds a debug record per message. No spinner, no debug records.
+    worker.spinner = None
     worker.execute_from_commandline()
 
 

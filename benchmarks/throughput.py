@@ -1,0 +1,286 @@
+"""Worker throughput against a bare consumer, on the same broker and topic in the same run.
+
+The stream: ``--sources`` synthetic traffic segments (``trf-B00000``, ...) spread over the
+mainland districts, each reporting ``speed`` and ``volume`` every ``--cadence`` seconds of
+event time (catalog daily shape, 8 % noise), sent by gateways as packs of ``--pack``
+readings: one gateway per partition of ``<prefix>.traffic.events``, each pack in event-time
+order. The traffic group runs the heaviest default detectors of the catalog (speed: robust_z,
+physical_range, stuck, cusum, seasonal, threshold, silence; volume: robust_z,
+physical_range, stuck, seasonal).
+
+(a) **bare loop**: one aiokafka consumer, ``getmany()`` and :func:`ioc.events.decode_readings`
+    on every message, nothing else (the decoder is the same one the worker uses, so decoding
+    costs both sides the same). Runs ``--repeat`` times; the median counts.
+(b) **worker**: one ``ioc worker`` process on the same topic doing the whole job: decode,
+    dead-letter check, window per (source, metric), close windows, score every detector,
+    alert decisions, publish window summaries, indicator parts and alerts, checkpoint state.
+    Its rate is readings counted by ``ioc_worker_readings_total`` (polled on ``/metrics``)
+    over the time from the first to the last reading.
+
+The last line printed is JSON: ``bare_rate``, ``worker_rate`` (readings per wall-clock second)
+and ``ratio`` = worker / bare (target: >= 0.5), with the stream's parameters. On a shared
+machine wall-clock rates swing with the neighbours' load, so the same figures per CPU second
+of the measured process are printed too (``bare_cpu_rate``, ``worker_cpu_rate``,
+``ratio_cpu``): the worker is single-threaded apart from Faust's consumer thread, so its CPU
+rate is what one core would give it.
+
+Run: ``.venv/bin/python benchmarks/throughput.py [--bootstrap HOST:PORT] [--readings N]
+[--sources N] [--cadence S] [--pack N]``; without ``--bootstrap`` (or
+``IOC_KAFKA_BOOTSTRAP``) the embedded broker is started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+
+import msgspec
+import numpy as np
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from ioc import catalog
+from ioc.admin import ensure_topics
+from ioc.broker import EmbeddedBroker, free_port
+from ioc.events import decode_readings
+from ioc.settings import Settings
+from streams.topics import TopicNames
+from streams.worker import wait_ready
+
+T0 = 1_795_410_000.0  # 2026-11-23 05:00 UTC, noon in Da Nang
+
+
+def packs(readings: int, sources: int, cadence: float, pack: int, partitions: int,
+          seed: int = 1) -> Iterator[tuple[int, bytes, int]]:
+    """(partition, pack bytes, readings in it) for a stream of ``readings`` readings."""
+    g = catalog.group("traffic")
+    speed, volume = g.metric("speed"), g.metric("volume")
+    districts = catalog.MAINLAND
+    ids = [f"trf-B{i:05d}" for i in range(sources)]
+    dist = [districts[i % len(districts)] for i in range(sources)]
+    phase = (np.arange(sources) % 10 * (cadence / 10.0)).tolist()
+    rng = np.random.default_rng(seed)
+    offset = (1.0 + 0.05 * rng.standard_normal(sources)).tolist()
+    buffers: list[list[dict[str, object]]] = [[] for _ in range(partitions)]
+    enc = msgspec.json.Encoder()
+    sent = 0
+    step = 0
+    while sent < readings:
+        t = T0 + step * cadence
+        step += 1
+        noise = rng.standard_normal((2, sources)).tolist()
+        s_level, v_level = speed.expected(t), volume.expected(t)
+        for i in range(sources):
+            if sent >= readings:
+                break
+            ts = float(t + phase[i])
+            buf = buffers[i % partitions]
+            buf.append({"group": "traffic", "source": ids[i], "metric": "speed",
+                        "value": round(s_level * offset[i] * (1 + 0.08 * noise[0][i]), 2),
+                        "ts": ts, "district": dist[i]})
+            buf.append({"group": "traffic", "source": ids[i], "metric": "volume",
+                        "value": round(v_level * offset[i] * (1 + 0.08 * noise[1][i]), 1),
+                        "ts": ts, "district": dist[i]})
+            sent += 2
+            if len(buf) >= pack:
+                yield i % partitions, enc.encode(buf), len(buf)
+                buf.clear()
+    for p, buf in enumerate(buffers):
+        if buf:
+            yield p, enc.encode(buf), len(buf)
+
+
+async def produce(bootstrap: str, topic: str, args: argparse.Namespace) -> tuple[int, int]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
+                                max_batch_size=1_048_576, max_request_size=4_194_304)
+    await producer.start()
+    n = nbytes = 0
+    try:
+        pending = []
+        for p, value, count in packs(args.readings, args.sources, args.cadence, args.pack,
+                                     args.partitions):
+            pending.append(await producer.send(topic, value, key=f"gw-{p:02d}".encode(),
+                                               partition=p))
+            n += count
+            nbytes += len(value)
+            if len(pending) >= 200:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return n, nbytes
+
+
+async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, float]:
+    """Readings per second of getmany() + decode over the whole topic: (per wall-clock
+    second, per CPU second of this process)."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None,
+                                enable_auto_commit=False, auto_offset_reset="earliest",
+                                fetch_max_bytes=52_428_800,
+                                max_partition_fetch_bytes=4_194_304)
+    await consumer.start()
+    try:
+        await consumer._client._wait_on_metadata(topic)  # aiokafka has no public way
+        parts = [TopicPartition(topic, p)
+                 for p in sorted(consumer._client.cluster.partitions_for_topic(topic) or ())]
+        consumer.assign(parts)
+        await consumer.seek_to_beginning(*parts)
+        n = 0
+        started = time.perf_counter()
+        cpu = time.process_time()
+        while n < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
+            for msgs in batch.values():
+                for m in msgs:
+                    n += len(decode_readings(m.value))
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"bare loop stalled at {n} of {total} readings")
+        return (n / (time.perf_counter() - started), n / (time.process_time() - cpu))
+    finally:
+        await consumer.stop()
+
+
+def metric(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+        return resp.read().decode()
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace,
+               workdir: Path) -> dict[str, float]:
+    port = free_port()
+    env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": f"bench-{prefix}",
+           "IOC_WORKER_PORT": str(port), "IOC_DATA_DIR": str(workdir / "worker"),
+           "IOC_PARTITIONS": str(args.partitions), "IOC_LOG_LEVEL": "WARNING"}
+    log = (workdir / "worker.log").open("wb")
+    cmd = [sys.executable, "-m", "ioc", "worker", "--topic-prefix", prefix]
+    if args.profile:
+        cmd = [sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "ioc", "worker",
+               "--topic-prefix", prefix]
+    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_ready(port, timeout=120)
+        first: tuple[float, float, float] | None = None
+        last = (time.perf_counter(), 0.0, 0.0)
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            now = time.perf_counter()
+            n = metric(scrape(port), "ioc_worker_readings_total")
+            used = cpu_s(proc.pid)
+            if n > 0 and first is None:
+                first = (now, n, used)
+            last = (now, n, used)
+            if n >= total:
+                break
+            time.sleep(0.25)
+        else:
+            raise RuntimeError(f"worker stalled at {last[1]:.0f} of {total} readings")
+        text = scrape(port)
+        assert first is not None
+        rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
+        cpu_rate = (last[1] - first[1]) / max(last[2] - first[2], 1e-9)
+        return {"rate": rate, "cpu_rate": cpu_rate,
+                "windows_closed": metric(text, "ioc_worker_windows_closed_total"),
+                "alerts": metric(text, "ioc_worker_alerts_total"),
+                "deadletter": metric(text, "ioc_worker_deadletter_total"),
+                "dropped": metric(text, "ioc_worker_dropped_readings_total"),
+                "rss_mb": rss_kb(proc.pid) / 1024}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bootstrap", default=os.environ.get("IOC_KAFKA_BOOTSTRAP"))
+    ap.add_argument("--readings", type=int, default=1_000_000)
+    ap.add_argument("--sources", type=int, default=1000)
+    ap.add_argument("--cadence", type=float, default=1.0,
+                    help="event-time seconds between two readings of a source's metric")
+    ap.add_argument("--pack", type=int, default=500)
+    ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--profile", type=Path, default=None,
+                    help="run the worker under cProfile, writing stats to this file")
+    args = ap.parse_args()
+    prefix = f"bench{uuid.uuid4().hex[:8]}"
+    names = TopicNames(prefix)
+    topic = names.events("traffic")
+    with ExitStack() as stack:
+        bootstrap = args.bootstrap
+        if not bootstrap:
+            log = Path(tempfile.gettempdir()) / f"ioc-bench-broker-{prefix}.log"
+            bootstrap = stack.enter_context(EmbeddedBroker(log_path=log)).bootstrap
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ioc-bench-")))
+        ensure_topics(names.specs(Settings(partitions=args.partitions)), bootstrap)
+        t = time.perf_counter()
+        total, nbytes = asyncio.run(produce(bootstrap, topic, args))
+        print(f"produced {total:,} readings in {nbytes / 1e6:.0f} MB ({total // args.pack} "
+              f"packs of {args.pack}) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+        bare, bare_cpu = [], []
+        for i in range(args.repeat):
+            wall, cpu = asyncio.run(bare_loop(bootstrap, topic, total))
+            bare.append(wall)
+            bare_cpu.append(cpu)
+            print(f"bare loop run {i + 1}: {wall:,.0f} readings/s ({cpu:,.0f} per CPU second)",
+                  file=sys.stderr)
+        worker = worker_run(bootstrap, prefix, total, args, workdir)
+        print(f"worker: {worker['rate']:,.0f} readings/s ({worker['cpu_rate']:,.0f} per CPU "
+              f"second), {worker['windows_closed']:,.0f} "
+              f"windows closed, {worker['alerts']:.0f} alert records, "
+              f"RSS {worker['rss_mb']:.0f} MB", file=sys.stderr)
+    bare_rate = statistics.median(bare)
+    bare_cpu_rate = statistics.median(bare_cpu)
+    print(json.dumps({
+        "benchmark": "throughput", "readings": total, "bytes": nbytes,
+        "pack_size": args.pack, "sources": args.sources, "series": 2 * args.sources,
+        "cadence_s": args.cadence, "window_s": catalog.group("traffic").window_s,
+        "partitions": args.partitions, "bare_rate": round(bare_rate),
+        "bare_runs": [round(b) for b in bare], "worker_rate": round(worker["rate"]),
+        "ratio": round(worker["rate"] / bare_rate, 3), "target": 0.5,
+        "bare_cpu_rate": round(bare_cpu_rate), "worker_cpu_rate": round(worker["cpu_rate"]),
+        "ratio_cpu": round(worker["cpu_rate"] / bare_cpu_rate, 3),
+        "windows_closed": int(worker["windows_closed"]), "alert_records": int(worker["alerts"]),
+        "deadletter": int(worker["deadletter"]), "dropped": int(worker["dropped"]),
+        "worker_rss_mb": round(worker["rss_mb"], 1)}))
+
+
+if __name__ == "__main__":
+    main()
