@@ -1,7 +1,8 @@
 /* The leadership summary: every service group and every district with a red/amber/green
- * status and a 24-hour trend, open alerts by severity, MTTA and MTTR, the noisiest detectors.
- * Read-only. Data: the `summary` frame / GET /api/summary, the snapshot's indicators and
- * alerts, and GET /api/history for per-district trends (docs/protocol.md v1). */
+ * status and a 24-hour trend, open alerts by severity, MTTA and MTTR (city-wide and per group),
+ * the noisiest detectors. Read-only. Data: the `summary` frame / GET /api/summary (groups,
+ * districts and their trends), and the snapshot's indicators and alerts for the district rows
+ * until the first summary arrives (docs/protocol.md v1). */
 (function () {
   "use strict";
 
@@ -9,15 +10,12 @@
   var esc = IOC.esc;
   var $ = function (id) { return document.getElementById(id); };
   var DAY = 86400;
-  var HISTORY_EVERY_MS = 5 * 60 * 1000;
 
   var state = {
     catalog: null,
     summary: null,
     alerts: new Map(),
     indicators: new Map(),     // "group|district" -> latest GroupIndicator
-    districtTrend: {},         // district -> {t: {open: n, breach: n}}
-    historyAt: 0,
     token: null
   };
   var conn = null;
@@ -52,7 +50,6 @@
     (msg.alerts || []).forEach(applyAlert);
     (msg.indicators || []).forEach(applyIndicator);
     render();
-    maybeLoadHistory(false);
   }
 
   function onDelta(msg) {
@@ -71,38 +68,6 @@
     if (!state.token) return Promise.resolve();
     return IOC.fetchJSON("/api/summary", state.token).then(setSummary, function (err) {
       if (err.status === 401) showBanner("The server refused this token.", "error");
-    });
-  }
-
-  /* Per-district 24-hour trend: from `summary.districts` when the server sends it, else
-   * combined here from /api/history of each (group, district) seen in the indicators. */
-  function maybeLoadHistory(force) {
-    if (state.summary && state.summary.districts) return;
-    if (!force && Date.now() - state.historyAt < HISTORY_EVERY_MS) return;
-    if (!state.token || !state.indicators.size) return;
-    state.historyAt = Date.now();
-    var pairs = Array.from(state.indicators.values()).map(function (i) {
-      return [i.group, i.district];
-    });
-    var trend = {};
-    var next = 0;
-    function worker() {
-      if (next >= pairs.length) return Promise.resolve();
-      var pair = pairs[next++];
-      var url = "/api/history?group=" + encodeURIComponent(pair[0]) + "&district=" +
-        encodeURIComponent(pair[1]);
-      return IOC.fetchJSON(url, state.token).then(function (h) {
-        var series = trend[pair[1]] || (trend[pair[1]] = {});
-        (h.points || []).forEach(function (p) {
-          var b = series[p.t] || (series[p.t] = { open: 0, breach: 0 });
-          b.open += p.open_alerts || 0;
-          b.breach += p.sources_in_breach || 0;
-        });
-      }, function () { /* one missing series leaves a gap */ }).then(worker);
-    }
-    Promise.all([worker(), worker(), worker(), worker()]).then(function () {
-      state.districtTrend = trend;
-      render();
     });
   }
 
@@ -243,23 +208,20 @@
     $("districts").innerHTML = state.catalog.districts.map(function (d) {
       var r = rows[d.name];
       var srv = fromServer[d.name];
-      if (srv) {
+      if (srv) {  // the summary's row replaces what the snapshot gave
         r = { open: srv.open_alerts, worst: srv.worst_severity, reporting: srv.sources_reporting,
-          expected: srv.sources_expected, breach: srv.sources_in_breach, seen: true };
+          expected: srv.sources_expected, breach: srv.sources_in_breach,
+          seen: srv.sources_expected > 0 || srv.open_alerts > 0 || (srv.trend || []).length > 0 };
       }
       var status = rag(r.worst, r.reporting, r.expected, r.breach, r.seen);
-      var points;
-      if (srv && srv.trend) {
-        points = srv.trend.map(function (p) { return { t: p.t, v: p.open_alerts }; });
-      } else {
-        var series = state.districtTrend[d.name] || {};
-        points = Object.keys(series).map(function (t) { return { t: Number(t), v: series[t].open }; });
-      }
+      var points = ((srv && srv.trend) || []).map(function (p) {
+        return { t: p.t, v: p.open_alerts };
+      });
       var spark = IOC.sparkline(trendValues(points, "v", asOf, function (p) { return p.v; }),
         { width: 200, height: 34, label: "open alerts in " + d.name + ", last 24 hours" });
       var pct = r.expected ? Math.round(100 * r.reporting / r.expected) + " %" : "–";
       return '<tr class="rag-' + status + '" data-district="' + esc(d.name) + '" data-rag="' +
-        status + '"><td><span class="rag-word">' + RAG_WORD[status] + "</span> " + esc(d.name) +
+        status + '" data-from="' + (srv ? "summary" : "snapshot") + '"><td><span class="rag-word">' + RAG_WORD[status] + "</span> " + esc(d.name) +
         '</td><td title="' + (r.worst ? "worst: " + r.worst : "") + '">' +
         (r.worst ? '<span class="sev-dot sev-' + r.worst + '"></span>' : "") + r.open + "</td>" +
         "<td>" + r.breach + "</td><td>" + pct + "</td><td>" + spark + "</td></tr>";
@@ -287,7 +249,6 @@
     }
     refreshSummary();
     setInterval(refreshSummary, 60000);
-    setInterval(function () { maybeLoadHistory(false); }, 60000);
     conn = new IOC.Connection({ token: state.token, subscribe: { summary: true, windows: false } }, {
       onStatus: function (st, detail) {
         IOC.showStatus($("conn"), st, detail);

@@ -115,12 +115,15 @@ async def browser() -> AsyncIterator[Any]:
 
 
 class Tab:
-    """A page plus the JavaScript errors it raised (a test fails on any)."""
+    """A page plus the JavaScript errors it raised (a test fails on any) and the URLs it
+    requested."""
 
     def __init__(self, page: Any) -> None:
         self.page = page
         self.errors: list[str] = []
+        self.requests: list[str] = []
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        page.on("request", lambda request: self.requests.append(request.url))
 
     async def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -469,8 +472,10 @@ async def test_kiosk_mode(browser: Any, producer: Producer, start_dashboard: Any
 
 async def test_summary_renders_all_15_groups(
         browser: Any, producer: Producer, start_dashboard: Any) -> None:
-    """Every group has a card with a red/amber/green status, its KPIs and a 24-hour trend;
-    every district a row; MTTA/MTTR, alerts by severity and the noisiest detectors show."""
+    """Every group has a card with a red/amber/green status, its KPIs, a 24-hour trend and
+    its own MTTA/MTTR; every district a row and a trend from the summary frame's `districts`
+    (no `/api/history` request); MTTA/MTTR, alerts by severity and the noisiest detectors
+    show."""
     records: list[GroupIndicator] = []
     for g in catalog.CATALOG:
         for district in sorted({s.district for s in g.sources()}):
@@ -507,10 +512,31 @@ async def test_summary_renders_all_15_groups(
     flood_card = await page.locator('.gcard[data-group="flooding"]').inner_text()
     assert "Flooded points" in flood_card and "Max flood depth" in flood_card
 
+    # per-group MTTA/MTTR on the cards: traffic acknowledged after 5 min, healthcare resolved
+    # after 30 min, flooding neither (no line)
+    traffic_times = await page.inner_text('.gcard[data-group="traffic"] .g-times')
+    assert "MTTA 5 min" in traffic_times and "MTTR –" in traffic_times
+    assert "MTTR 30 min" in await page.inner_text('.gcard[data-group="healthcare"] .g-times')
+    assert await page.locator('.gcard[data-group="flooding"] .g-times').count() == 0
+
+    # the district rows and their trends come from the summary frame's `districts`
     assert await page.locator("#districts tr").count() == len(catalog.DISTRICTS)
-    assert await page.get_attribute('#districts tr[data-district="Hai Chau"]', "data-rag") == "red"
+    assert await page.locator('#districts tr[data-from="summary"]').count() == \
+        len(catalog.DISTRICTS)
+    hai_chau = '#districts tr[data-district="Hai Chau"]'
+    assert await page.get_attribute(hai_chau, "data-rag") == "red"
+    assert await page.inner_text(f"{hai_chau} td:nth-child(2)") == "2"    # flood + traffic
+    son_tra = '#districts tr[data-district="Son Tra"]'
+    assert await page.inner_text(f"{son_tra} td:nth-child(3)") == "1"     # environment breach
+    assert await page.get_attribute(son_tra, "data-rag") == "amber"
     await page.wait_for_function(
         "document.querySelectorAll('#districts svg .spark-line').length >= 7", timeout=20000)
+    trend_points = await page.evaluate(
+        "window.IOC_SUMMARY.state.summary.districts"
+        ".find(d => d.district === 'Hai Chau').trend.length")
+    # one point per 5-minute bucket holding an indicator of any group in the district
+    assert trend_points == len({int(r.start // 300) for r in records
+                                if r.district == "Hai Chau"})
 
     assert await page.inner_text("#mtta") == "5 min"
     assert await page.inner_text("#mttr") == "30 min"
@@ -525,7 +551,12 @@ async def test_summary_renders_all_15_groups(
     await producer.alerts([alert("trf-HC-11", group="traffic", metric="speed",
                                  detector="threshold")])
     await page.wait_for_selector('.gcard[data-group="traffic"][data-rag="red"]', timeout=15000)
+    await page.wait_for_function(
+        f"document.querySelector('{hai_chau} td:nth-child(2)').textContent === '3'",
+        timeout=15000)
     assert tab.errors == []
+    assert any("/api/summary" in url for url in tab.requests)
+    assert [url for url in tab.requests if "/api/history" in url] == []
 
 
 async def test_summary_with_no_data_still_shows_every_group(
