@@ -250,14 +250,9 @@ class WorkerApp:
         async for event in stream.events():
             msg = event.message
             raw = event.value if isinstance(event.value, bytes) else b""
-            try:
-                cmd = decode_command(raw)
-            except ValidationError as exc:
-                self._refuse_command(msg, raw, exc)
-                continue
             async with self.lock:
                 try:
-                    self.pipeline.command(cmd, msg.partition)
+                    self.pipeline.command(decode_command(raw), msg.partition)
                 except ValidationError as exc:
                     self._refuse_command(msg, raw, exc)
                 await self._publish()

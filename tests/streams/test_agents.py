@@ -1,0 +1,176 @@
+"""The agents with Faust's ``test_context()``: events in, records queued for Kafka out (no
+broker; the publisher's queue is inspected instead of being sent)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import msgspec
+import pytest
+
+from ioc.events import (
+    Alert,
+    Command,
+    DeadLetter,
+    Evidence,
+    GroupIndicator,
+    Incident,
+    WindowSummary,
+    encode,
+)
+from ioc.settings import Settings
+from streams.agents import WorkerApp
+from streams.indicators import IndicatorPart
+
+T0 = 1_795_410_000.0
+
+
+@pytest.fixture
+async def worker() -> AsyncIterator[tuple[WorkerApp, list[tuple[str, bytes, bytes]]]]:
+    """A WorkerApp that never talks to Kafka: published records land in a list."""
+    w = WorkerApp(Settings(kafka_bootstrap="127.0.0.1:9", app_id=f"t-{uuid.uuid4().hex[:8]}",
+                           allowed_lateness_s=0.0, resolve_after_windows=2),
+                  checkpoint_s=3600.0)
+    sent: list[tuple[str, bytes, bytes]] = []
+
+    async def flush_out() -> int:
+        n = 0
+        for topic, records in w.publisher.queue.items():
+            sent.extend((topic, k, v) for k, v in records)
+            n += len(records)
+        for (topic, _p), recs in w.publisher.placed.items():
+            sent.extend((topic, k, v or b"") for k, v in recs)
+            n += len(recs)
+        w.publisher.queue.clear()
+        w.publisher.placed.clear()
+        return n
+
+    w.publisher.flush_out = flush_out  # type: ignore[method-assign]
+    w.ready = True
+    yield w, sent
+
+
+async def until(check: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        got = check()
+        if got:
+            return got
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def agent(w: WorkerApp, name: str) -> Any:
+    return next(a for a in w.app.agents.values() if a.name == name)
+
+
+def reading(minute: int, second: int, value: float, source: str = "flood-HC-01") -> dict:
+    return {"group": "flooding", "source": source, "metric": "flood_depth", "value": value,
+            "ts": T0 + 60 * minute + second, "district": "Hai Chau"}
+
+
+async def test_events_agent_windows_packs_and_dead_letters_the_rest(worker: Any) -> None:
+    w, sent = worker
+    async with agent(w, "events").test_context() as a:
+        a._get_strtopic = lambda channel: "ioc.flooding.events"
+        for m in range(3):
+            await a.put(encode([reading(m, s, 4.0 + s / 100) for s in (5, 25, 45)]),
+                        key=b"flood-HC-01")
+        await a.put(b"{not json", key=b"flood-HC-01")
+        summaries = await until(lambda: [
+            msgspec.json.decode(v, type=WindowSummary) for t, _, v in sent
+            if t == "ioc.indicators"])
+        dead = await until(lambda: [msgspec.json.decode(v, type=DeadLetter)
+                                    for t, _, v in sent if t == "ioc.deadletter"])
+    assert [(s.source, s.start, s.count) for s in summaries[:2]] == [
+        ("flood-HC-01", T0, 3), ("flood-HC-01", T0 + 60, 3)]
+    assert (dead[0].topic, dead[0].offset, dead[0].raw) == ("ioc.flooding.events", 3,
+                                                            b"{not json")
+    assert w.registry.get_sample_value("ioc_worker_deadletter_total",
+                                       {"group": "flooding", "reason_class": "malformed"}) == 1
+    assert len(w.pending[("flooding", 0)]) == 4  # not acknowledged before a checkpoint
+
+
+def alert(group: str, source: str, metric: str, t: float, version: int = 1) -> Alert:
+    ev = Evidence(window_start=t - 60, window_end=t, value=1.0, baseline=0.0, threshold=None,
+                  score=1.0, raw=1.0, detector="robust_z", detector_version="1", params={},
+                  recent=[])
+    return Alert(alert_id=f"robust_z:{group}:{source}:{metric}", version=version,
+                 status="firing", severity="warning", category="city", group=group,
+                 district="Hai Chau", source=source, metric=metric, detector="robust_z",
+                 title="t", first_seen=t, last_seen=t, count=1, updated_at=t, change="opened",
+                 evidence=ev)
+
+
+async def test_incidents_agent_links_two_groups_in_a_district(worker: Any) -> None:
+    w, sent = worker
+    async with agent(w, "incidents").test_context() as a:
+        await a.put(encode(alert("flooding", "rain-HC-01", "rainfall", T0)), key=b"Hai Chau")
+        await a.put(encode(alert("traffic", "trf-HC-01", "speed", T0 + 120)), key=b"Hai Chau")
+        incidents = await until(lambda: [
+            msgspec.json.decode(v, type=Incident) for t, _, v in sent
+            if t == "ioc.alerts" and b'"incident"' in v])
+    inc = incidents[0]
+    assert inc.groups == ["flooding", "traffic"] and len(inc.alert_ids) == 2
+    assert [k for t, k, _ in sent if t == "ioc.alerts"] == [b"Hai Chau"]
+
+
+async def test_indicators_agent_merges_parts(worker: Any) -> None:
+    w, sent = worker
+
+    def part(p: int, start: float, n: int) -> bytes:
+        return encode(IndicatorPart(group="flooding", district="Hai Chau", partition=p,
+                                    start=start, end=start + 60, reporting=n, in_breach=0,
+                                    open_alerts={}, kpis={"max_rain": [float(n)]}))
+
+    async with agent(w, "indicators").test_context() as a:
+        await a.put(part(0, T0, 1), key=b"flooding:Hai Chau")
+        await a.put(part(1, T0, 2), key=b"flooding:Hai Chau")
+        await a.put(part(0, T0 + 60, 1), key=b"flooding:Hai Chau")
+        got = await until(lambda: [msgspec.json.decode(v, type=GroupIndicator)
+                                   for t, _, v in sent if t == "ioc.indicators"])
+    assert (got[0].start, got[0].sources_reporting, got[0].kpis) == (T0, 3, {"max_rain": 2.0})
+    assert next(k for t, k, _ in sent if t == "ioc.indicators") == b"flooding:Hai Chau"
+
+
+async def test_commands_agent_refuses_unknown_alerts_and_bad_commands(worker: Any) -> None:
+    w, sent = worker
+    cmd = Command(command_id="c1", action="ack", user="lan", ts=T0,
+                  alert_id="robust_z:flooding:flood-HC-01:flood_depth")
+    async with agent(w, "commands").test_context() as a:
+        await a.put(encode(cmd), key=b"flood-HC-01")
+        await a.put(b'{"action":"ack"}', key=b"flood-HC-01")
+        dead = await until(lambda: len([1 for t, _, _ in sent if t == "ioc.deadletter"]) == 2
+                           and [msgspec.json.decode(v, type=DeadLetter) for t, _, v in sent
+                                if t == "ioc.deadletter"])
+    assert "no alert" in dead[0].reason
+    assert dead[1].field.endswith("command_id") or "required" in dead[1].reason
+
+
+async def test_commands_agent_acknowledges_an_alert_it_holds(worker: Any) -> None:
+    w, sent = worker
+    # an open alert in the book, as a window close would have left it
+    async with agent(w, "events").test_context() as ev:
+        ev._get_strtopic = lambda channel: "ioc.flooding.events"
+        for m in range(30):
+            await ev.put(encode([reading(m, s, 4.0 + (m % 3) / 10 + s / 100)
+                                 for s in (5, 25, 45)]))
+        await ev.put(encode([reading(30, s, 60.0) for s in (5, 25, 45)]))
+        await ev.put(encode([reading(31, 5, 4.0)]))
+        opened = await until(lambda: [msgspec.json.decode(v, type=Alert) for t, _, v in sent
+                                      if t == "ioc.alerts" and b'"opened"' in v])
+    aid = opened[0].alert_id
+    cmd = Command(command_id="c2", action="ack", user="lan", ts=T0 + 1900, alert_id=aid,
+                  reason="crew sent")
+    async with agent(w, "commands").test_context() as a:
+        await a.put(encode(cmd), key=b"flood-HC-01")
+        acked = await until(lambda: [msgspec.json.decode(v, type=Alert) for t, _, v in sent
+                                     if t == "ioc.alerts" and b'"acknowledged"' in v])
+    assert (acked[0].alert_id, acked[0].user, acked[0].reason) == (aid, "lan", "crew sent")
+    before = [msgspec.json.decode(v, type=Alert) for t, _, v in sent
+              if t == "ioc.alerts" and b'"acknowledged"' not in v]
+    assert acked[0].version == max(x.version for x in before if x.alert_id == aid) + 1

@@ -1,0 +1,103 @@
+"""Decoding events messages: valid packs pass, anything invalid becomes a dead letter with its
+reason, origin and bytes; the decoder never raises."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ioc.errors import ValidationError
+from ioc.events import decode_readings, encode
+from streams.ingest import classify, decode_message
+
+TOPIC = "ioc.flooding.events"
+
+
+def reading(**kw: object) -> dict[str, object]:
+    base: dict[str, object] = {"group": "flooding", "source": "rain-HC-01",
+                               "metric": "rainfall", "value": 1.5, "ts": 1795410000,
+                               "district": "Hai Chau"}
+    return base | kw
+
+
+def decode(raw: bytes, group: str = "flooding"):  # type: ignore[no-untyped-def]
+    return decode_message(raw, group=group, topic=TOPIC, partition=3, offset=77, now=1.0)
+
+
+def test_a_valid_pack_decodes_without_dead_letters() -> None:
+    d = decode(encode([reading(), reading(value=2.0)]))
+    assert [r.value for r in d.readings] == [1.5, 2.0]
+    assert d.dead == []
+
+
+def test_a_dead_letter_carries_reason_field_origin_and_raw_bytes() -> None:
+    raw = b'{"group":"flooding"'
+    d = decode(raw)
+    assert d.readings == []
+    (cls, dead), = d.dead
+    assert cls == "malformed"
+    assert (dead.topic, dead.partition, dead.offset, dead.raw) == (TOPIC, 3, 77, raw)
+    assert dead.field == "$" and "JSON" in dead.reason
+
+
+@pytest.mark.parametrize(("raw", "cls"), [
+    (b"", "size"),
+    (b"[]", "size"),
+    (b"\xff\xfe", "malformed"),
+    (b'"a string"', "malformed"),
+    (b"42", "malformed"),
+    (encode(reading(value="wet")), "invalid"),
+    (encode(reading(district="Atlantis")), "invalid"),
+    (encode(reading(metric="snowfall")), "invalid"),
+    (encode(reading(extra=1)), "invalid"),
+    (encode(reading(value=float("inf"))), "invalid"),
+])
+def test_every_kind_of_bad_message_is_classified(raw: bytes, cls: str) -> None:
+    d = decode(raw)
+    assert d.readings == [] and [c for c, _ in d.dead] == [cls]
+
+
+def test_valid_readings_of_a_partly_bad_pack_are_kept() -> None:
+    pack = [reading(value=1.0), reading(value="wet"), reading(value=3.0),
+            reading(district="Nowhere")]
+    d = decode(encode(pack))
+    assert [r.value for r in d.readings] == [1.0, 3.0]
+    assert sorted(x.field for _, x in d.dead) == ["$[1].value", "$[3].district"]
+    for _, x in d.dead:  # each dead letter holds just the bad reading
+        assert msgspec.json.decode(x.raw)["source"] == "rain-HC-01"
+
+
+def test_a_reading_of_another_group_is_dead_lettered() -> None:
+    other = reading(group="traffic", source="trf-HC-01", metric="speed", value=30.0)
+    d = decode(encode([reading(), other]))
+    assert len(d.readings) == 1
+    (cls, dead), = d.dead
+    assert cls == "wrong_group" and dead.field == "$[1].group"
+    assert "traffic" in dead.reason and TOPIC in dead.reason
+
+
+def test_classify() -> None:
+    assert classify(ValidationError("$", "message is 9 bytes, over the 1 limit")) == "size"
+    assert classify(ValidationError("$[0].ts", "needs a UTC offset")) == "invalid"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.binary(max_size=300),
+                 st.lists(st.dictionaries(st.sampled_from(list(reading())),
+                                          st.one_of(st.none(), st.integers(), st.text(max_size=8),
+                                                    st.floats())),
+                          max_size=5).map(lambda x: msgspec.json.encode(x))))
+def test_the_decoder_never_raises_and_accounts_for_everything(raw: bytes) -> None:
+    d = decode(raw)
+    try:
+        n = len(decode_readings(raw))
+    except ValidationError:
+        n = None
+    if n is not None:  # a valid message: all readings kept
+        assert len(d.readings) == n and not d.dead
+    else:
+        assert d.dead, "an invalid message must leave a dead letter"
+    for _, dead in d.dead:
+        assert dead.reason and dead.topic == TOPIC and dead.offset == 77

@@ -1,0 +1,251 @@
+"""The pure pipeline: windows close into detectors, verdicts into alerts, state into
+checkpoints that restore exactly."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import msgspec
+import pytest
+
+from ioc.events import Command, GroupIndicator, Reading, WindowSummary
+from streams.indicators import IndicatorMerger
+from streams.lifecycle import AlertBook
+from streams.pipeline import Pipeline, series_key
+from streams.runtime import DetectorRuntime
+from streams.silences import SilenceBook
+
+T0 = 1_795_410_000.0
+RUNTIME = DetectorRuntime.build()
+TOWERS = ("flood-HC-01", "flood-HC-02", "flood-TK-01")
+
+
+def pipeline(lateness: float = 0.0, runtime: DetectorRuntime = RUNTIME) -> Pipeline:
+    return Pipeline(runtime, AlertBook({}, resolve_after=2), SilenceBook({}),
+                    lateness=lateness)
+
+
+def tower(source: str, minute: int, value: float, second: int = 5) -> Reading:
+    return Reading(group="flooding", source=source, metric="flood_depth", value=value,
+                   ts=T0 + 60 * minute + second, district="Hai Chau")
+
+
+def normal(rng: random.Random) -> float:
+    return round(4.0 + rng.gauss(0, 0.3), 2)
+
+
+def feed(p: Pipeline, minutes: range, *, spike: dict[str, int] | None = None,
+         silent: dict[str, range] | None = None, seed: int = 1) -> None:
+    """Six readings a minute from each tower (a spike of 40 cm where asked)."""
+    rng = random.Random(seed)
+    for m in minutes:
+        for s in (5, 15, 25, 35, 45, 55):
+            pack = []
+            for src in TOWERS:
+                if silent and src in silent and m in silent[src]:
+                    continue
+                v = 40.0 + rng.random() if spike and spike.get(src) == m else normal(rng)
+                pack.append(tower(src, m, v, s))
+            if pack:
+                p.ingest("flooding", 0, pack)
+
+
+def opened(p: Pipeline) -> list[tuple[str, str, str]]:
+    return [(a.alert_id, a.change, a.status) for a in p.take_output().alerts
+            if getattr(a, "change", None) == "opened"]
+
+
+def test_a_spike_opens_exactly_one_alert_for_its_key() -> None:
+    p = pipeline()
+    feed(p, range(30))
+    assert opened(p) == []
+    feed(p, range(30, 33), spike={"flood-HC-02": 30})
+    out = opened(p)
+    assert len(out) == 1
+    aid, _, status = out[0]
+    assert aid.split(":")[1:] == ["flooding", "flood-HC-02", "flood_depth"]
+    assert status == "firing"
+
+
+def test_every_tracked_series_gets_a_summary_per_window_even_when_silent() -> None:
+    p = pipeline()
+    feed(p, range(12), silent={"flood-TK-01": range(5, 12)})
+    out = p.take_output()
+    summaries = [msgspec.json.decode(v, type=WindowSummary) for _, v in out.summaries]
+    tk = [s for s in summaries if s.source == "flood-TK-01"]
+    assert len(tk) == 11  # windows 0..10 closed (11 is open): 5 with data, 6 empty
+    assert [s.count for s in tk] == [6] * 5 + [0] * 6
+    assert all(k == "flooding" for k, _ in out.summaries)
+    s = summaries[0]
+    assert (s.end - s.start, s.counted, s.district) == (60.0, False, "Hai Chau")
+
+
+def test_a_silent_source_raises_one_silence_alert() -> None:
+    p = pipeline()
+    feed(p, range(30))
+    p.take_output()
+    feed(p, range(30, 40), silent={"flood-TK-01": range(30, 40)})
+    alerts = [a for a in p.take_output().alerts
+              if a.change == "opened" and a.category == "sensor_health"]
+    assert [(a.detector, a.source) for a in alerts] == [("silence", "flood-TK-01")]
+
+
+def test_the_idle_rule_closes_windows_of_a_partition_that_went_quiet() -> None:
+    p = pipeline(lateness=30.0)
+    p.idle_s = 0.0
+    feed(p, range(3))
+    p.take_output()
+    st = p.state("flooding", 0)
+    assert st.windows.closed_upto == T0 + 120  # the last minute is still open
+    assert p.idle(lambda g, part: False) == 0  # the consumer is behind: wait
+    st.windows.advance_to(T0 + 3 * 60 + 30)  # as if the wall clock had moved on
+    assert p.idle(lambda g, part: True) == 1
+    assert st.windows.closed_upto == T0 + 180
+
+
+def packs(minutes: range, *, spike: dict[str, int] | None = None, seed: int = 1
+          ) -> list[list[Reading]]:
+    """The packs :func:`feed` would send, as a list."""
+    rec = pipeline()
+    got: list[list[Reading]] = []
+    rec.ingest = lambda group, partition, readings, offset=-1: got.append(  # type: ignore
+        list(readings)) or (0, 0, 0)
+    feed(rec, minutes, spike=spike, seed=seed)
+    return got
+
+
+def test_a_restored_pipeline_scores_exactly_like_the_original() -> None:
+    stream = packs(range(50), spike={"flood-HC-01": 45})
+    a = pipeline()
+    for pack in stream[:240]:  # 40 minutes
+        a.ingest("flooding", 0, pack)
+    a.take_output()
+    blobs = a.checkpoint()
+    assert {k for k, _, _ in blobs} == {series_key("flooding", t, "flood_depth")
+                                        for t in TOWERS}
+    b = pipeline()
+    b.book = AlertBook(dict(a.book.store), resolve_after=2)
+    for _, _, blob in blobs:
+        assert blob is not None and b.restore(blob) == ("flooding", 0)
+    # b reads again what the worker had not acknowledged: everything after the last closed
+    # window; a goes on where it was
+    closed = b.closed_upto("flooding", 0)
+    for pack in [x for x in stream if x[0].epoch >= closed]:
+        b.ingest("flooding", 0, pack)
+    for pack in stream[240:]:
+        a.ingest("flooding", 0, pack)
+    out_a, out_b = a.take_output(), b.take_output()
+    assert sorted(out_a.summaries) == sorted(out_b.summaries)
+    assert [(x.alert_id, x.version) for x in out_a.alerts] == [
+        (x.alert_id, x.version) for x in out_b.alerts]
+    assert "flood-HC-01" in {x.source for x in out_b.alerts if x.change == "opened"}
+
+
+def test_restoring_skips_readings_of_windows_already_closed() -> None:
+    a = pipeline()
+    feed(a, range(10))
+    blobs = a.checkpoint()
+    b = pipeline()
+    for _, _, blob in blobs:
+        b.restore(blob)
+    assert b.closed_upto("flooding", 0) == T0 + 9 * 60
+    accepted, _, dropped = b.ingest("flooding", 0, [tower("flood-HC-01", 3, 4.0)])
+    assert (accepted, dropped) == (0, 1)
+
+
+def test_restore_refuses_foreign_states_and_other_partitions() -> None:
+    p = pipeline()
+    assert p.restore(b"junk") is None
+    assert p.restore(msgspec.msgpack.encode([99, "flooding"])) is None
+    a = pipeline()
+    feed(a, range(3))
+    (_, part, blob), *_ = a.checkpoint()
+    assert blob is not None and p.restore(blob, partitions={part + 1}) is None
+    assert p.restore(blob, partitions={part}) == ("flooding", part)
+    assert p.restore(blob) is None  # already tracked
+
+
+def test_revoking_a_partition_forgets_its_state() -> None:
+    p = pipeline()
+    feed(p, range(3))
+    p.revoke({0})
+    assert p.parts == {} and p.sources == {}
+    assert p.closed_upto("flooding", 0) == -math.inf
+
+
+def test_indicator_parts_merge_into_group_indicators() -> None:
+    p = pipeline()
+    feed(p, range(4), spike={"flood-HC-01": 1})
+    parts = p.take_output().parts
+    assert {(x.district, x.start) for x in parts} == {("Hai Chau", T0 + 60 * i)
+                                                       for i in range(3)}
+    merger = IndicatorMerger({})
+    got: list[GroupIndicator] = []
+    for part in parts:
+        got += merger.add(part)
+    # the first window waits for a newer one (which partitions take part is not known yet),
+    # later ones are complete as soon as the same partitions reported
+    assert [g.start for g in got] == [T0, T0 + 60, T0 + 120]
+    spiked = got[1]
+    assert (spiked.sources_reporting, spiked.sources_in_breach) == (3, 1)
+    assert spiked.kpis["flooded_points"] == 1.0 and spiked.kpis["max_depth"] > 40
+    assert spiked.sources_expected == 3  # the catalog's Hai Chau: 2 towers and 1 rain gauge
+
+
+def test_acknowledging_through_the_pipeline() -> None:
+    p = pipeline()
+    feed(p, range(30))
+    feed(p, range(30, 32), spike={"flood-HC-02": 30})
+    (aid, _, _), = opened(p)
+    assert p.open_alert_counts() == {("flooding", "warning"): 1} or \
+        sum(p.open_alert_counts().values()) == 1
+    cmd = Command(command_id="c1", action="ack", user="lan", ts=T0 + 1900, alert_id=aid)
+    (rec,) = p.command(cmd, partition=0)
+    assert (rec.status, rec.change, rec.user) == ("acknowledged", "acknowledged", "lan")
+
+
+def test_per_reading_detectors_score_every_reading() -> None:
+    rt = DetectorRuntime.build(config_text="""
+        [groups.flooding.flood_depth]
+        detectors = ["physical_range"]
+        readings = ["physical_range"]
+    """)
+    p = pipeline(runtime=rt)
+    feed(p, range(2))
+    p.take_output()
+    # one impossible reading in the middle of a window of good ones
+    p.ingest("flooding", 0, [tower("flood-HC-01", 2, 999.0, second=10)])
+    feed(p, range(2, 4))
+    alerts = p.take_output().alerts
+    assert [(a.detector, a.source, a.change) for a in alerts][:1] == [
+        ("physical_range", "flood-HC-01", "opened")]
+
+
+def test_series_silent_for_a_week_are_evicted() -> None:
+    p = pipeline()
+    p.evict_after_s = 600.0
+    feed(p, range(3))
+    feed(p, range(3, 20), silent={"flood-TK-01": range(3, 20)})
+    st = p.state("flooding", 0)
+    assert ("flood-TK-01", "flood_depth") not in st.series
+    evicted = [k for k, _, blob in p.checkpoint() if blob is None]
+    assert evicted == [series_key("flooding", "flood-TK-01", "flood_depth")]
+
+
+@pytest.mark.parametrize("lateness", [0.0, 30.0])
+def test_metrics_count_windows(lateness: float) -> None:
+    from prometheus_client import CollectorRegistry
+
+    from streams.metrics import WorkerMetrics
+
+    reg = CollectorRegistry()
+    p = pipeline(lateness=lateness)
+    p.metrics = WorkerMetrics(reg)
+    p.time_sample = 1
+    feed(p, range(5))
+    closed = reg.get_sample_value("ioc_worker_windows_closed_total", {"group": "flooding"})
+    assert closed == 3 * 4  # windows 0-3 closed, minute 4 still open either way
+    assert reg.get_sample_value("ioc_worker_readings_total", {"group": "flooding"}) == 90
+    assert reg.get_sample_value("ioc_worker_detector_seconds_count",
+                                {"detector": "robust_z"}) == 12

@@ -1,0 +1,135 @@
+"""Tumbling event-time windows per partition: alignment, lateness, drops, due windows."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from detectors.base import WindowStats
+from ioc.events import Reading
+from streams.windows import PartitionWindows, stats_of, window_start
+
+T0 = 1_795_410_000.0  # a multiple of 60 and 300
+
+
+def reading(ts: float, value: float | None = 1.0, source: str = "rain-HC-01",
+            metric: str = "rainfall") -> Reading:
+    if value is None:
+        return Reading(group="citizen_feedback", source="cf-HC-01", metric="tickets_opened",
+                       kind="app", ts=ts, district="Hai Chau")
+    return Reading(group="flooding", source=source, metric=metric, value=value, ts=ts,
+                   district="Hai Chau")
+
+
+def windows(lateness: float = 30.0, width: float = 60.0) -> PartitionWindows:
+    return PartitionWindows("flooding", 0, width=width, lateness=lateness)
+
+
+def test_windows_are_aligned_to_multiples_of_their_width() -> None:
+    assert window_start(T0 + 59.999, 60.0) == T0
+    assert window_start(T0 + 60.0, 60.0) == T0 + 60
+    assert window_start(T0 + 299.0, 300.0) == T0
+
+
+def test_accumulator_matches_the_statistics_of_the_values() -> None:
+    pw = windows()
+    values = [3.0, 1.0, 4.0, 1.5, 9.0]
+    pw.add([reading(T0 + i, v) for i, v in enumerate(values)])
+    acc = pw.open[T0][("rain-HC-01", "rainfall")]
+    got, want = stats_of(acc, T0, 60.0), WindowStats.of(values, T0, T0 + 60)
+    assert (got.count, got.min, got.max, got.last) == (want.count, want.min, want.max, want.last)
+    assert got.mean == pytest.approx(want.mean)
+    assert got.std == pytest.approx(want.std)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False), min_size=1,
+                max_size=40))
+def test_accumulator_statistics_property(values: list[float]) -> None:
+    """Any values: count/min/max/last exact, mean and std within floating-point error."""
+    pw = windows()
+    pw.add([reading(T0 + i % 60, v) for i, v in enumerate(values)])
+    s = stats_of(pw.open[T0][("rain-HC-01", "rainfall")], T0, 60.0)
+    w = WindowStats.of(values, T0, T0 + 60)
+    assert (s.count, s.min, s.max, s.last) == (w.count, w.min, w.max, w.last)
+    assert s.mean == pytest.approx(w.mean, rel=1e-9, abs=1e-6)
+    assert s.std == pytest.approx(w.std, rel=1e-6, abs=1e-3)
+
+
+def test_counted_events_count_one_each() -> None:
+    pw = PartitionWindows("citizen_feedback", 0, width=300.0, lateness=30.0)
+    assert pw.add([reading(T0 + i, None) for i in range(7)]) == (7, 0, 0)
+    w = stats_of(pw.open[T0][("cf-HC-01", "tickets_opened")], T0, 300.0, "count")
+    assert w.value == 7.0
+
+
+def test_a_window_closes_at_its_end_plus_the_allowed_lateness() -> None:
+    pw = windows(lateness=30.0)
+    pw.add([reading(T0 + 10)])
+    pw.add([reading(T0 + 89)])
+    assert pw.due() == []
+    pw.add([reading(T0 + 90)])
+    assert pw.due() == [T0]
+
+
+def test_late_readings_count_into_their_window_and_are_flagged() -> None:
+    pw = windows(lateness=30.0)
+    pw.add([reading(T0 + 10, 1.0), reading(T0 + 70, 1.0)])
+    accepted, late, dropped = pw.add([reading(T0 + 20, 5.0)])  # clock 70: window ended at 60
+    assert (accepted, late, dropped) == (1, 1, 0)
+    acc = pw.pop(T0)[("rain-HC-01", "rainfall")]
+    assert acc[0] == 2 and acc[6] == 1
+
+
+def test_readings_after_their_window_closed_are_dropped_and_reported_per_key() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 10), reading(T0 + 61)])
+    assert pw.due() == [T0]
+    pw.pop(T0)
+    assert pw.add([reading(T0 + 5), reading(T0 + 62)]) == (1, 0, 1)
+    assert pw.dropped == {("rain-HC-01", "rainfall"): 1}
+
+
+def test_a_clock_jump_makes_every_window_in_between_due() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 1)])
+    pw.advance_to(T0 + 60 * 5 + 1)
+    assert pw.due() == [T0 + 60 * i for i in range(5)]
+
+
+def test_after_a_long_gap_only_the_last_windows_are_due() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 1)])
+    pw.advance_to(T0 + 60 * 1000)
+    due = pw.due(limit=10)
+    assert due == [T0 + 60 * i for i in range(990, 1000)]
+    assert T0 not in pw.open
+
+
+def test_the_clock_never_goes_back() -> None:
+    pw = windows()
+    pw.add([reading(T0 + 100)])
+    pw.advance_to(T0)
+    assert pw.clock == T0 + 100
+
+
+def test_new_keys_are_reported_with_their_district() -> None:
+    pw = windows()
+    pw.known = {("rain-HC-01", "rainfall")}
+    pw.add([reading(T0), reading(T0, source="rain-TK-01")])
+    assert pw.fresh == {("rain-TK-01", "rainfall"): "Hai Chau"}
+
+
+def test_empty_window_stats() -> None:
+    w = stats_of(None, T0, 60.0)
+    assert w.count == 0 and math.isnan(w.mean) and w.end == T0 + 60
+
+
+def test_bad_window_parameters_are_refused() -> None:
+    with pytest.raises(ValueError, match="width"):
+        PartitionWindows("flooding", 0, width=0.0, lateness=1.0)
+    with pytest.raises(ValueError, match="lateness"):
+        PartitionWindows("flooding", 0, width=60.0, lateness=-1.0)
