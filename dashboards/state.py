@@ -111,6 +111,14 @@ class State:
         self.as_of = 0.0
         self.changes = 0        # grows with every applied record (cache key)
         self.windows_seen = 0
+        # the summary's trend points, per bucket, recomputed only for the buckets touched
+        # since the last summary (a day of indicators is ~35,000 records)
+        self._districts_of: dict[str, set[str]] = {}   # group -> districts with a series
+        self._groups_in: dict[str, set[str]] = {}      # district -> groups with a series
+        self._dirty_groups: set[tuple[str, int]] = set()
+        self._dirty_districts: set[tuple[str, int]] = set()
+        self._group_points: dict[str, dict[int, dict[str, float]]] = {}
+        self._district_points: dict[str, dict[int, tuple[int, int]]] = {}
 
     # --- applying records -------------------------------------------------------------------
 
@@ -167,13 +175,19 @@ class State:
         key = (gi.group, gi.district)
         held = self.latest.get(key)
         bucket = int(gi.start // self.bucket_s)
-        series = self.trends.setdefault(key, {})
+        series = self.trends.get(key)
+        if series is None:
+            series = self.trends[key] = {}
+            self._districts_of.setdefault(gi.group, set()).add(gi.district)
+            self._groups_in.setdefault(gi.district, set()).add(gi.group)
         if held is not None and (gi.end < held.end or gi == held):
             if gi.end < held.end and bucket not in series:
                 series[bucket] = gi  # a late window still fills a hole in the trend
+                self._touch(gi, bucket)
             return False
         self.latest[key] = gi
         series[bucket] = gi
+        self._touch(gi, bucket)
         self._advance(gi.end)
         if len(series) > self.span_s / self.bucket_s + 2:
             floor = int((self.as_of - self.span_s) // self.bucket_s)
@@ -181,6 +195,10 @@ class State:
                 del series[old]
         self.changes += 1
         return True
+
+    def _touch(self, gi: GroupIndicator, bucket: int) -> None:
+        self._dirty_groups.add((gi.group, bucket))
+        self._dirty_districts.add((gi.district, bucket))
 
     def _event(self, a: Alert, what: str, seconds: float) -> None:
         self.events.append(_Event(a.updated_at, what, a.severity, a.detector, max(0.0, seconds),
@@ -235,10 +253,40 @@ class State:
         return {"group": group, "district": district, "bucket_s": self.bucket_s,
                 "points": points}
 
+    def _trend_points(self) -> tuple[dict[str, dict[int, dict[str, float]]],
+                                     dict[str, dict[int, tuple[int, int]]]]:
+        """The 5-minute points of the last 24 hours: per group its city-wide KPIs (as
+        ``history(group, None)``), per district the open alerts and sources in breach summed
+        over its groups. Only buckets touched since the last call are recomputed; buckets
+        older than 24 hours are dropped."""
+        floor = int((self.as_of - self.span_s) // self.bucket_s)
+        for slug, bucket in self._dirty_groups:
+            if bucket > floor:
+                here = [series[bucket] for d in self._districts_of.get(slug, ())
+                        if bucket in (series := self.trends[(slug, d)])]
+                self._group_points.setdefault(slug, {})[bucket] = combine(slug, here)["kpis"]
+        for district, bucket in self._dirty_districts:
+            if bucket > floor:
+                alerts = breach = 0
+                for slug in self._groups_in.get(district, ()):
+                    gi = self.trends[(slug, district)].get(bucket)
+                    if gi is not None:
+                        alerts += sum(gi.open_alerts.values())
+                        breach += gi.sources_in_breach
+                self._district_points.setdefault(district, {})[bucket] = (alerts, breach)
+        self._dirty_groups.clear()
+        self._dirty_districts.clear()
+        for cache in (self._group_points, self._district_points):
+            for points in cache.values():
+                if points and min(points) <= floor:
+                    for old in [b for b in points if b <= floor]:
+                        del points[old]
+        return self._group_points, self._district_points
+
     def summary(self) -> dict[str, Any]:
         """The leadership summary (``/api/summary`` and the ``summary`` frame): headline
         figures, one entry per catalog group and one per catalog district, each with its
-        24-hour trend (built in one pass over the stored indicators)."""
+        24-hour trend."""
         by_sev = dict.fromkeys(SEVERITIES, 0)
         by_group: Counter[str] = Counter()
         by_district: Counter[str] = Counter()
@@ -277,26 +325,11 @@ class State:
         for (slug, district), gi in self.latest.items():
             latest_group.setdefault(slug, []).append(gi)
             latest_district.setdefault(district, []).append(gi)
-        # one pass over the 24-hour trends: per group the indicators of each bucket (combined
-        # city-wide below), per district the open alerts and sources in breach of each bucket
-        floor = int((self.as_of - self.span_s) // self.bucket_s)
-        group_buckets: dict[str, dict[int, list[GroupIndicator]]] = {}
-        district_buckets: dict[str, dict[int, list[int]]] = {}
-        for (slug, district), series in self.trends.items():
-            per_group = group_buckets.setdefault(slug, {})
-            per_district = district_buckets.setdefault(district, {})
-            for bucket, gi in series.items():
-                if bucket <= floor:
-                    continue
-                per_group.setdefault(bucket, []).append(gi)
-                sums = per_district.setdefault(bucket, [0, 0])
-                sums[0] += sum(gi.open_alerts.values())
-                sums[1] += gi.sources_in_breach
-
+        group_points, district_points = self._trend_points()
         groups = []
         for g in catalog.CATALOG:
             city = combine(g.slug, latest_group.get(g.slug, []))
-            buckets = group_buckets.get(g.slug, {})
+            points = group_points.get(g.slug, {})
             groups.append({
                 "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
                 "worst_severity": worst.get(g.slug),
@@ -305,21 +338,21 @@ class State:
                 "sources_in_breach": city["sources_in_breach"], "kpis": city["kpis"],
                 "mtta_s": _mean(group_acks.get(g.slug, [])),
                 "mttr_s": _mean(group_fixes.get(g.slug, [])),
-                "trend": [{"t": b * self.bucket_s, "kpis": combine(g.slug, buckets[b])["kpis"]}
-                          for b in sorted(buckets)],
+                "trend": [{"t": b * self.bucket_s, "kpis": dict(points[b])}
+                          for b in sorted(points)],
             })
         districts = []
         for d in catalog.DISTRICTS:
             here = latest_district.get(d.name, [])
-            buckets_d = district_buckets.get(d.name, {})
+            sums = district_points.get(d.name, {})
             districts.append({
                 "district": d.name, "open_alerts": by_district.get(d.name, 0),
                 "worst_severity": worst_district.get(d.name),
                 "sources_reporting": sum(gi.sources_reporting for gi in here),
                 "sources_expected": sum(gi.sources_expected for gi in here),
                 "sources_in_breach": sum(gi.sources_in_breach for gi in here),
-                "trend": [{"t": b * self.bucket_s, "open_alerts": buckets_d[b][0],
-                           "sources_in_breach": buckets_d[b][1]} for b in sorted(buckets_d)],
+                "trend": [{"t": b * self.bucket_s, "open_alerts": sums[b][0],
+                           "sources_in_breach": sums[b][1]} for b in sorted(sums)],
             })
         return {
             "type": "summary", "as_of": self.as_of or None,

@@ -196,3 +196,43 @@ def test_summary_mtta_and_mttr_per_group_over_24_hours() -> None:
     s.apply(make_indicator(end=T0 + 90_000))
     groups = {g["group"]: g for g in s.summary()["groups"]}
     assert (groups["flooding"]["mtta_s"], groups["flooding"]["mttr_s"]) == (None, None)
+
+
+_GROUPS = ("flooding", "traffic")
+_DISTRICTS = ("Hai Chau", "Son Tra", "Cam Le")
+
+
+@given(st.lists(st.tuples(st.sampled_from(_GROUPS), st.sampled_from(_DISTRICTS),
+                          st.integers(0, 330), st.integers(0, 3), st.booleans()),
+                min_size=1, max_size=60))
+def test_summary_trends_stay_right_when_built_between_records(
+        steps: list[tuple[str, str, int, int, bool]]) -> None:
+    """The summary recomputes only the 5-minute buckets touched since the previous summary;
+    asked for at any point (indicators replacing one another in a bucket, late windows
+    filling holes, buckets leaving the 24 hours), its trends equal ``/api/history``: per group
+    the city-wide series, per district the sums over its groups' series."""
+    s = State()
+    for group, district, minutes5, breach, ask in steps:
+        end = T0 + 300 * minutes5 + 60 * (breach % 3)
+        s.apply(msgspec.structs.replace(
+            make_indicator(group, district, end=end, breach=breach,
+                           kpis={"max_depth": float(minutes5), "flooded_points": breach}),
+            open_alerts={"major": breach, "info": 1}))
+        if ask:
+            s.summary()
+    summary = s.summary()
+    groups = {g["group"]: g for g in summary["groups"]}
+    for group in _GROUPS:
+        expected = [{"t": p["t"], "kpis": p["kpis"]} for p in s.history(group, None)["points"]]
+        assert groups[group]["trend"] == expected, group
+    districts = {d["district"]: d for d in summary["districts"]}
+    for district in _DISTRICTS:
+        sums: dict[float, list[int]] = {}
+        for group in _GROUPS:
+            for p in s.history(group, district)["points"]:
+                acc = sums.setdefault(p["t"], [0, 0])
+                acc[0] += p["open_alerts"]
+                acc[1] += p["sources_in_breach"]
+        assert districts[district]["trend"] == [
+            {"t": t, "open_alerts": a, "sources_in_breach": b}
+            for t, (a, b) in sorted(sums.items())], district
