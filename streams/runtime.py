@@ -2,8 +2,10 @@
 
 By default every metric runs the detectors the catalog names for it (``MetricSpec.detectors``,
 built with their defaults, or from the metric's limits for the static threshold and the
-physical range) under the policy ``Threshold(0.9)`` (0.9 is where every family's score sits at
-the detector's own threshold). A TOML file named by ``IOC_DETECTORS_CONFIG`` changes that::
+physical range; the stuck and silence thresholds follow the metric's cadence, see
+:func:`catalog_params`) under the policy ``Threshold(0.9)`` (0.9 is where every family's
+score sits at the detector's own threshold). A TOML file named by ``IOC_DETECTORS_CONFIG``
+changes that::
 
     [policy]                      # default policy of every detector
     threshold = 0.9               # or quantile = 0.99, window = 200, floor = 0.5
@@ -64,7 +66,8 @@ if TYPE_CHECKING:
     from detectors.registry import Registry
     from ioc.settings import Settings
 
-__all__ = ["DEFAULT_POLICY", "DetectorPlan", "DetectorRuntime", "MetricPlan", "build_policy"]
+__all__ = ["DEFAULT_POLICY", "DetectorPlan", "DetectorRuntime", "MetricPlan", "build_policy",
+           "catalog_params"]
 
 DEFAULT_POLICY: dict[str, Any] = {"threshold": 0.9}
 _POLICY_KEYS = {"threshold", "quantile", "window", "floor", "fire_after", "clear_after",
@@ -108,6 +111,29 @@ def build_policy(spec: Mapping[str, Any], where: str = "policy") -> Policy:
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
     return policy
+
+
+def catalog_params(group: str, spec: catalog.MetricSpec) -> dict[str, dict[str, Any]]:
+    """Detector parameters the worker derives from the catalog (a config file overrides them).
+
+    The stuck detector alerts after two windows of identical readings (at least 6) rather
+    than a fixed count, so a flatline is reported within two windows whatever the cadence;
+    the silence detector alerts at a surprise of 10^-4.5 (``threshold`` 4.5): a source sending six
+    readings a window is reported at its second empty window.
+
+    >>> catalog_params("flooding", catalog.group("flooding").metric("flood_depth"))
+    {'stuck': {'threshold': 12.0}, 'silence': {'threshold': 4.5}}
+    >>> catalog_params("environment", catalog.group("environment").metric("ph"))["stuck"]
+    {'threshold': 6.0}
+    """
+    out: dict[str, dict[str, Any]] = {}
+    g = catalog.group(group)
+    if catalog.STUCK in spec.detectors:
+        cadence = catalog.source_kind_of(group, spec.name).cadence_s
+        out[catalog.STUCK] = {"threshold": float(max(6, round(2 * g.window_s / cadence)))}
+    if catalog.SILENCE in spec.detectors:
+        out[catalog.SILENCE] = {"threshold": 4.5}
+    return out
 
 
 def _stateless(cls: type[Detector]) -> bool:
@@ -157,11 +183,15 @@ class MetricPlan:
     reading_indexes: tuple[int, ...] = field(default=())
     # (index, plan, inline threshold) per detector: the close loop's pre-digested view
     steps: tuple[tuple[int, DetectorPlan, float | None], ...] = field(default=())
+    # the metric is watched for flatlines: a flat window is a sensor suspect, not city news
+    watches_flatline: bool = False
 
     def __post_init__(self) -> None:
         if not self.steps:
             object.__setattr__(self, "steps", tuple(
                 (i, d, d.fire_at) for i, d in enumerate(self.detectors)))
+        object.__setattr__(self, "watches_flatline",
+                           any(d.name == catalog.STUCK for d in self.detectors))
 
     def instances(self) -> list[Detector]:
         return [d.instance() for d in self.detectors]
@@ -292,7 +322,9 @@ class _Builder:
                               self.groups.get(group, {}).get(spec.name)) if b is not None]
         names = list(spec.detectors)
         policy_spec = self.default_policy
-        params: dict[str, dict[str, Any]] = {k: dict(v) for k, v in self.params.items()}
+        params = catalog_params(group, spec)
+        for det, p in self.params.items():
+            params.setdefault(det, {}).update(p)
         readings: set[str] = set()
         for body in layers:
             where = f"groups.{group}.{'*' if body is layers[0] and len(layers) == 2 else spec.name}"

@@ -159,7 +159,7 @@ async def test_commands_agent_acknowledges_an_alert_it_holds(worker: Any) -> Non
         for m in range(30):
             await ev.put(encode([reading(m, s, 4.0 + (m % 3) / 10 + s / 100)
                                  for s in (5, 25, 45)]))
-        await ev.put(encode([reading(30, s, 60.0) for s in (5, 25, 45)]))
+        await ev.put(encode([reading(30, s, 60.0 + s / 10) for s in (5, 25, 45)]))
         await ev.put(encode([reading(31, 5, 4.0)]))
         opened = await until(lambda: [msgspec.json.decode(v, type=Alert) for t, _, v in sent
                                       if t == "ioc.alerts" and b'"opened"' in v])
