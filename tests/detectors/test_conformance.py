@@ -44,7 +44,7 @@ def test_built_in_detector_memory_is_bounded_over_many_updates(name: str) -> Non
     check_bounded_memory(cls, n=10_000 if issubclass(cls, VectorDetector) else 100_000)
 
 
-@pytest.mark.slow
+@pytest.mark.soak
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_built_in_detector_memory_is_bounded_over_a_million_updates(name: str) -> None:
     """A million updates for per-key detectors, 50,000 vectors for the forest."""
