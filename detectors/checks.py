@@ -412,7 +412,8 @@ def check_bounded_memory(target: Target, n: int | None = None) -> str:
     """Over ``n`` updates (default: ``MEMORY_UPDATES``, a million, or
     ``MEMORY_UPDATES_VECTOR`` for vector detectors, which see one vector per group and window,
     not one per key) the detector's object size and state size stop growing (the end is
-    within 1.5x + 4 KB of the size at ``n / 10``, once rolling buffers have filled), and tracemalloc sees no net growth over
+    within 1.5x + 4 KB of the size at ``n / 10``, once rolling buffers have filled),
+    and tracemalloc sees no net growth over
     the last stretch of updates beyond twice the detector's size (it may rebuild a model) plus
     64 KB. Measures memory, not time."""
     make = _factory(target)

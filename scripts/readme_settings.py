@@ -1,4 +1,4 @@
-"""Refresh the configuration table in README.md from ioc/settings.py (run after adding a setting)."""
+"""Refresh the README's configuration table from ioc/settings.py (after adding a setting)."""
 
 from __future__ import annotations
 
