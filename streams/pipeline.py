@@ -11,9 +11,8 @@ close, every tracked series of the partition gets a window (empty if it sent not
 silent source is seen), and for each:
 
 1. every detector of its :class:`~streams.runtime.MetricPlan` scores then learns the window,
-   and its policy decides whether it fires; city detectors do not fire while a health
-   detector of the series fires, nor on a flat window of a metric watched for flatlines
-   (the sensor is suspect, not the city);
+   and its policy decides whether it fires; city detectors do not fire in a window where a
+   health detector of the series fires (the sensor is suspect, not the city);
 2. the verdicts go to the :class:`~streams.lifecycle.AlertBook` (lanes, dedup, severity,
    silences), whose records are queued for ``ioc.alerts``;
 3. a :class:`~ioc.events.WindowSummary` is queued for ``ioc.indicators``, and the series'
@@ -432,11 +431,10 @@ class Pipeline:
                     detector_version=d.version, params={}, recent=[])))
         if verdicts is None:
             return
-        suspect = s.plan.watches_flatline and w.count >= 3 and w.max == w.min
-        if suspect or any(v.firing and v.health for v in verdicts):
-            # A broken sensor explains its odd values: while a health detector fires, or
-            # while a metric watched for flatlines reports a flat window, its city detectors
-            # open nothing (one anomaly, one alert, on the sensor-health lane).
+        if any(v.firing and v.health for v in verdicts):
+            # A broken sensor explains its odd values: while a health detector of the series
+            # fires, its city detectors open nothing (one anomaly, one alert, on the
+            # sensor-health lane).
             verdicts = [v if v.health or not v.firing else Verdict(False, False, v.evidence)
                         for v in verdicts]
         records = self.book.observe(group=st.group, district=s.district, source=s.source,

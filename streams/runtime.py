@@ -183,15 +183,11 @@ class MetricPlan:
     reading_indexes: tuple[int, ...] = field(default=())
     # (index, plan, inline threshold) per detector: the close loop's pre-digested view
     steps: tuple[tuple[int, DetectorPlan, float | None], ...] = field(default=())
-    # the metric is watched for flatlines: a flat window is a sensor suspect, not city news
-    watches_flatline: bool = False
 
     def __post_init__(self) -> None:
         if not self.steps:
             object.__setattr__(self, "steps", tuple(
                 (i, d, d.fire_at) for i, d in enumerate(self.detectors)))
-        object.__setattr__(self, "watches_flatline",
-                           any(d.name == catalog.STUCK for d in self.detectors))
 
     def instances(self) -> list[Detector]:
         return [d.instance() for d in self.detectors]
