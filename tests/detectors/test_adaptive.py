@@ -104,6 +104,41 @@ def test_state_round_trip_rebuilds_the_sorted_memory() -> None:
         assert twin.update(v, ts=1e6 + i) == d.update(v, ts=1e6 + i)
 
 
+def test_a_missing_daily_pattern_alarms_through_the_day_mean() -> None:
+    """Half the day at 80, half at 20; when the 80 half fails to come, every value is
+    well-visited territory, but the mean of the last day is new: the day signal alarms."""
+    rng = np.random.default_rng(3)
+    day = 288  # five-minute readings
+    d = AdaptiveNovelty()
+    for i in range(10 * day):
+        v = (80.0 if i % day >= day // 2 else 20.0) + rng.normal(0.0, 1.0)
+        d.update(v, ts=300.0 * i)
+    t0 = 10 * day
+    scores = []
+    for j in range(day):
+        v = 20.0 + rng.normal(0.0, 1.0)
+        s = d.score_one(v, ts=300.0 * (t0 + j))
+        if s > 0.9:
+            break
+        scores.append(s)
+        d.learn_one(v, ts=300.0 * (t0 + j))
+    e = d.explain()
+    assert e.score > 0.9 and day // 2 <= len(scores) < day // 2 + 12  # within the first hour
+    assert float(e.detail["day_novelty"]) >= d.day_threshold
+    assert max(scores) < 0.5  # the values themselves were never novel
+
+
+def test_day_mean_survives_a_state_round_trip() -> None:
+    d, _ = fed(noisy(2000), AdaptiveNovelty(memory=300, warmup=20, day_memory=50))
+    assert len(d._dring) == 50  # 2,000 five-minute readings: a week of half-hour buckets
+    twin = AdaptiveNovelty(memory=300, warmup=20, day_memory=50)
+    twin.set_state(d.get_state())
+    for i, v in enumerate([55.0, 75.0, 20.0, 61.0, 50.0]):
+        t = 2000 * 300.0 + 1800.0 * i  # each reading opens a new bucket
+        assert twin.update(v, ts=t) == d.update(v, ts=t)
+        assert twin.explain().detail == d.explain().detail
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [
@@ -113,6 +148,9 @@ def test_state_round_trip_rebuilds_the_sorted_memory() -> None:
         ({"escalate": 0.5}, "escalate"),
         ({"warmup": 1}, "warmup"),
         ({"memory": 100, "warmup": 200}, "warmup"),
+        ({"day": 0.0}, "day"),
+        ({"day_threshold": -1.0}, "day_threshold"),
+        ({"day_memory": 1}, "day_memory"),
     ],
 )
 def test_bad_parameters_are_rejected_with_their_name(params: dict, message: str) -> None:
