@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import msgspec
 
 from ioc.errors import ValidationError
-from ioc.events import DeadLetter, Reading, decode_readings, encode
+from ioc.events import DeadLetter, Reading, decode_readings
 
 __all__ = ["Decoded", "classify", "decode_message"]
 
@@ -81,26 +81,33 @@ def decode_message(raw: bytes, *, group: str, topic: str, partition: int, offset
         return _salvage(raw, exc, group, topic, partition, offset, now)
     for r in readings:
         if r.group != group:
-            return _split_groups(readings, group, topic, partition, offset, now)
+            return _split_groups(raw, readings, group, topic, partition, offset, now)
     return Decoded(readings)
 
 
-def _split_groups(readings: list[Reading], group: str, topic: str, partition: int,
+def _wrong_group(where: str, r: Reading, group: str, topic: str) -> ValidationError:
+    return ValidationError(where, f"a reading of group {r.group!r} on {topic} (the topic of "
+                                  f"group {group!r})")
+
+
+def _split_groups(raw: bytes, readings: list[Reading], group: str, topic: str, partition: int,
                   offset: int, now: float) -> Decoded:
+    if raw.lstrip()[:1] != b"[":  # one reading: refuse the message as it came
+        exc = _wrong_group("$.group", readings[0], group, topic)
+        return Decoded([], [("wrong_group", _dead(exc, raw, topic, partition, offset, now))])
+    items = _raw_items.decode(raw)
     out = Decoded([])
     for i, r in enumerate(readings):
         if r.group == group:
             out.readings.append(r)
         else:
-            exc = ValidationError(f"$[{i}].group" if len(readings) > 1 else "$.group",
-                                  f"a reading of group {r.group!r} on {topic} (the topic of "
-                                  f"group {group!r})")
-            out.dead.append(("wrong_group", _dead(exc, encode(r), topic, partition, offset,
-                                                  now)))
+            exc = _wrong_group(f"$[{i}].group", r, group, topic)
+            out.dead.append(("wrong_group", _dead(exc, bytes(items[i]), topic, partition,
+                                                  offset, now)))
     return out
 
 
-_item = msgspec.json.Decoder(Reading)
+_raw_items = msgspec.json.Decoder(list[msgspec.Raw])
 
 
 def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition: int,
@@ -110,14 +117,14 @@ def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition
     if not exc.field.startswith("$[") or raw.lstrip()[:1] != b"[":
         return whole
     try:
-        items = msgspec.json.decode(raw)
+        items = _raw_items.decode(raw)
     except msgspec.DecodeError:
         return whole
-    if not isinstance(items, list) or not all(isinstance(x, dict) for x in items):
+    if not all(bytes(x).lstrip()[:1] == b"{" for x in items):
         return whole
     out = Decoded([])
     for i, item in enumerate(items):
-        one = encode(item)
+        one = bytes(item)  # the reading's own bytes, as they came
         try:
             got = decode_readings(one)
         except ValidationError as bad:
@@ -128,8 +135,7 @@ def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition
             continue
         r = got[0]
         if r.group != group:
-            wrong = ValidationError(f"$[{i}].group", f"a reading of group {r.group!r} on "
-                                    f"{topic} (the topic of group {group!r})")
+            wrong = _wrong_group(f"$[{i}].group", r, group, topic)
             out.dead.append(("wrong_group", _dead(wrong, one, topic, partition, offset, now)))
         else:
             out.readings.append(r)

@@ -78,6 +78,20 @@ def test_a_reading_of_another_group_is_dead_lettered() -> None:
     assert "traffic" in dead.reason and TOPIC in dead.reason
 
 
+def test_dead_letters_keep_the_bytes_as_they_came() -> None:
+    one = b'{"group":"traffic", "source":"trf-HC-01","metric":"speed","value":30,' \
+          b'"ts":1795410000,"district":"Hai Chau"}'
+    (_, dead), = decode(one).dead
+    assert dead.raw == one and dead.field == "$.group"
+    pack = b'[ ' + encode(reading()) + b', ' + one + b']'
+    d = decode(pack)
+    (_, dead), = d.dead
+    assert dead.raw == one and dead.field == "$[1].group" and len(d.readings) == 1
+    bad = b'{"group":"flooding","value":  "wet"}'
+    (_, dead), = decode(b'[' + encode(reading()) + b',' + bad + b']').dead
+    assert dead.raw == bad
+
+
 def test_classify() -> None:
     assert classify(ValidationError("$", "message is 9 bytes, over the 1 limit")) == "size"
     assert classify(ValidationError("$[0].ts", "needs a UTC offset")) == "invalid"
