@@ -12,11 +12,12 @@ and hour on the sources without an anomaly, from 00:20 (after 20 minutes of warm
 from __future__ import annotations
 
 from collections.abc import Iterator
+
 import pytest
+from _worker_harness import MIDNIGHT, Env, Trail, consistent_versions, opened, running, window_s
 
 from ioc.anomalies import Anomaly, AnomalyPlan, place
 from ioc.simulator import CitySimulator
-from _worker_harness import MIDNIGHT, Env, Trail, consistent_versions, opened, running, window_s
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
