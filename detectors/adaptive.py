@@ -83,6 +83,7 @@ class AdaptiveNovelty(Detector):
     """
 
     name = "adaptive"
+    rhythm_aware = True
     version = "2"
     state_attrs = (
         "_ring",

@@ -35,6 +35,7 @@ with at least one matching alert, over the anomalies on keys present in the read
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 from collections import defaultdict
@@ -80,16 +81,20 @@ def windows_by_key(readings: Iterable[Reading]) -> list[KeyWindows]:
     for k in sorted(values):
         size = sizes[k[0]]
         kind = "count" if counted[k] else "measure"
+        spec = catalog.group(k[0]).metric(k[2])
         per = values[k]
         first, stop = min(per), int(last_end // size)
         wins = []
         for i in range(first, stop):
             start, end = float(i * size), float((i + 1) * size)
             vals = per.get(i)
+            rhythm = spec.rhythm((start + end) / 2)
             if vals:
-                wins.append(WindowStats.of(vals, start, end, kind=kind))  # type: ignore[arg-type]
+                w = WindowStats.of(vals, start, end, kind=kind)  # type: ignore[arg-type]
+                wins.append(dataclasses.replace(w, rhythm=rhythm))
             else:
-                wins.append(WindowStats.empty(start, end, kind=kind))  # type: ignore[arg-type]
+                wins.append(WindowStats.empty(start, end, kind=kind,  # type: ignore[arg-type]
+                                              rhythm=rhythm))
         out.append(KeyWindows(k, tuple(wins)))
     return out
 

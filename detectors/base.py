@@ -160,7 +160,11 @@ class WindowStats:
 
     ``kind`` is ``"measure"`` for sampled metrics (``value`` is the mean) and ``"count"`` for
     counted service events (``value`` is the count). ``count == 0`` means no reading arrived;
-    then ``mean/min/max/last/std`` are NaN.
+    then ``mean/min/max/last/std`` are NaN. ``rhythm`` is the city's known rhythm at this
+    window: the level the catalog expects now relative to the metric's base level (0.3 at
+    night for office-hours tickets, 1.7 in the morning rush for traffic volume; 1.0 when
+    unknown). Rhythm-aware detectors compare ``value / rhythm``, so a daily shape the city
+    always has is not an anomaly, while an unusual level at that hour still is.
 
     >>> w = WindowStats(start=0.0, end=60.0, count=3, mean=2.0, min=1.0, max=3.0, last=3.0, std=1.0)
     >>> w.value, w.is_count, w.is_empty
@@ -178,6 +182,7 @@ class WindowStats:
     last: float
     std: float
     kind: Literal["measure", "count"] = "measure"
+    rhythm: float = 1.0
 
     @property
     def value(self) -> float:
@@ -194,11 +199,18 @@ class WindowStats:
 
     @classmethod
     def empty(
-        cls, start: float, end: float, *, kind: Literal["measure", "count"] = "measure"
+        cls, start: float, end: float, *, kind: Literal["measure", "count"] = "measure",
+        rhythm: float = 1.0,
     ) -> WindowStats:
         """A window in which nothing arrived."""
         nan = math.nan
-        return cls(start, end, 0, nan, nan, nan, nan, nan, kind)
+        return cls(start, end, 0, nan, nan, nan, nan, nan, kind, rhythm)
+
+    @property
+    def rhythm_factor(self) -> float:
+        """``rhythm`` when it is usable (finite and above 1e-6), else 1.0."""
+        r = self.rhythm
+        return r if r == r and 1e-6 < r < 1e6 else 1.0
 
     @classmethod
     def of(
@@ -261,6 +273,8 @@ class Detector(abc.ABC):
     version: ClassVar[str]
     input: ClassVar[Literal["value", "window"]] = "value"
     health: ClassVar[bool] = False
+    #: compare window values against the city's known rhythm (see :class:`WindowStats`)
+    rhythm_aware: ClassVar[bool] = False
     #: attribute names whose values make up the state (primitives, tuples/lists of them,
     #: or array.array); get_state/set_state round-trip exactly these
     state_attrs: ClassVar[tuple[str, ...]] = ()
@@ -290,16 +304,28 @@ class Detector(abc.ABC):
 
     # --- windows ----------------------------------------------------------------------------
     def score_window(self, w: WindowStats) -> float:
-        """Score a closed window; default: ``score_one(w.value, w.end)`` (empty windows: 0)."""
+        """Score a closed window; default: ``score_one(w.value, w.end)`` (empty windows: 0).
+
+        A ``rhythm_aware`` detector scores ``w.value / w.rhythm`` instead and reports its
+        baseline back in the metric's units at this hour (baseline x rhythm)."""
         if w.count <= 0 and w.kind == "measure":
             return self._scored(0.0, raw=0.0, baseline=self._last_baseline)
-        return self.score_one(w.value, w.end)
+        if not self.rhythm_aware:
+            return self.score_one(w.value, w.end)
+        r = w.rhythm_factor
+        s = self.score_one(w.value / r, w.end)
+        self._last_baseline *= r
+        return s
 
     def learn_window(self, w: WindowStats) -> None:
-        """Learn from a closed window; default: ``learn_one(w.value, w.end)`` unless empty."""
+        """Learn from a closed window; default: ``learn_one(w.value, w.end)`` unless empty
+        (``w.value / w.rhythm`` for a ``rhythm_aware`` detector)."""
         if w.count <= 0 and w.kind == "measure":
             return
-        self.learn_one(w.value, w.end)
+        if self.rhythm_aware:
+            self.learn_one(w.value / w.rhythm_factor, w.end)
+        else:
+            self.learn_one(w.value, w.end)
 
     def update_window(self, w: WindowStats) -> float:
         """Score a window then learn from it."""

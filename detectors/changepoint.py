@@ -27,6 +27,8 @@ __all__ = ["CUSUM", "EWMAShift"]
 class _SlowBaseline(Detector):
     """The shared slow mean/variance (a base for the two charts, not registered)."""
 
+    rhythm_aware = True
+
     __slots__ = ("_mean", "_n", "_var", "min_samples", "slow", "threshold")
 
     def __init__(self, *, slow: float, threshold: float, min_samples: int) -> None:
@@ -125,9 +127,9 @@ class CUSUM(_SlowBaseline):
 
     >>> d = CUSUM()
     >>> _ = [d.update(5.0 + 0.2 * ((-1) ** t), ts=t) for t in range(60)]
-    >>> drift = [d.update(5.0 + 0.05 * t, ts=60 + t) for t in range(12)]
-    >>> [round(s, 2) for s in drift[4:10]]
-    [0.0, 0.02, 0.13, 0.49, 0.91, 1.0]
+    >>> drift = [d.update(5.0 + 0.05 * t, ts=60 + t) for t in range(16)]
+    >>> [round(s, 2) for s in drift[6:14]]
+    [0.01, 0.04, 0.14, 0.36, 0.68, 0.92, 0.99, 1.0]
     >>> d.explain().detail["direction"]
     'up'
     """
@@ -141,7 +143,7 @@ class CUSUM(_SlowBaseline):
         self,
         *,
         k: float = 0.5,
-        threshold: float = 5.0,
+        threshold: float = 10.0,
         slow: float = 0.01,
         min_samples: int = 16,
     ) -> None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 
-from detectors.base import Detector, is_finite, squash_at
+from detectors.base import Detector, WindowStats, is_finite, squash_at
 
 __all__ = ["CountSurge", "poisson_log10_sf"]
 
@@ -101,7 +101,8 @@ class CountSurge(Detector):
     """
 
     name = "count_surge"
-    version = "1"
+    version = "2"
+    rhythm_aware = True
     state_attrs = ("_n", "_mean", "_var")
     __slots__ = ("_mean", "_n", "_var", "alpha", "min_rate", "min_samples", "threshold")
 
@@ -141,6 +142,26 @@ class CountSurge(Detector):
         phi = self._phi()
         raw = -poisson_log10_sf(x / phi, lam / phi)
         return self._scored(squash_at(raw, self.threshold), raw=raw, baseline=self._mean)
+
+    # --- windows: the expected count follows the city's rhythm ------------------------------
+    def score_window(self, w: WindowStats) -> float:
+        """Score the window's count against the learned rate at this hour (rate x rhythm)."""
+        r = w.rhythm_factor
+        x = float(w.count) if w.kind == "count" else w.mean
+        if self._n < self.min_samples or not is_finite(x):
+            return self._scored(0.0, raw=0.0, baseline=self._mean * r)
+        lam = max(self._mean * r, self.min_rate)
+        if x <= lam:
+            return self._scored(0.0, raw=0.0, baseline=self._mean * r)
+        phi = self._phi()
+        raw = -poisson_log10_sf(x / phi, lam / phi)
+        return self._scored(squash_at(raw, self.threshold), raw=raw, baseline=self._mean * r)
+
+    def learn_window(self, w: WindowStats) -> None:
+        """Learn the rate with the rhythm taken out (count / rhythm)."""
+        x = float(w.count) if w.kind == "count" else w.mean
+        if is_finite(x):
+            self.learn_one(x / w.rhythm_factor, w.end)
 
     def learn_one(self, x: float, ts: float) -> None:
         if not is_finite(x) or x < 0:

@@ -127,20 +127,22 @@ class Silence(Detector):
     >>> for i in range(30):
     ...     _ = d.update_window(busy)
     >>> [round(d.update_window(WindowStats.empty(60.0 * i, 60.0 * (i + 1))), 2) for i in range(4)]
-    [0.0, 0.66, 1.0, 1.0]
+    [0.0, 0.73, 1.0, 1.0]
     >>> d.explain().detail["empty_windows"]
     4.0
     """
 
     name = "silence"
-    version = "1"
+    version = "2"
+    rhythm_aware = True
     input = "window"
     health = True
-    state_attrs = ("_rate", "_n", "_empty", "_interval", "_last_ts")
+    state_attrs = ("_rate", "_n", "_empty", "_missing", "_interval", "_last_ts")
     __slots__ = (
         "_empty",
         "_interval",
         "_last_ts",
+        "_missing",
         "_n",
         "_rate",
         "alpha",
@@ -153,7 +155,7 @@ class Silence(Detector):
         self,
         *,
         threshold: float = 6.0,
-        alpha: float = 0.05,
+        alpha: float = 0.01,
         min_windows: int = 2,
         min_samples: int = 5,
     ) -> None:
@@ -171,28 +173,45 @@ class Silence(Detector):
         self._rate = 0.0  # readings per window (windows with readings and without)
         self._n = 0  # windows (or inter-arrival gaps) learned
         self._empty = 0  # consecutive empty windows so far
+        self._missing = 0.0  # readings expected over those empty windows (rate x rhythm)
         self._interval = 0.0  # mean seconds between readings (single-reading path)
         self._last_ts = math.nan
 
     # --- windows: the preferred path -----------------------------------------------------
     def score_window(self, w: WindowStats) -> float:
+        r = w.rhythm_factor
         if w.count > 0 or self._n < self.min_samples:
-            return self._scored(0.0, raw=0.0, baseline=self._rate)
+            return self._scored(0.0, raw=0.0, baseline=self._rate * r)
         k = self._empty + 1
-        raw = self._rate * k / _LN10 if k >= self.min_windows else 0.0
-        return self._scored(squash_at(raw, self.threshold), raw=raw, baseline=self._rate)
+        # readings expected over the empty stretch, at the hours it spans (rate x rhythm)
+        missing = self._missing + self._rate * r
+        raw = missing / _LN10 if k >= self.min_windows else 0.0
+        return self._scored(squash_at(raw, self.threshold), raw=raw, baseline=self._rate * r)
 
     def learn_window(self, w: WindowStats) -> None:
         count = max(0, int(w.count))
+        r = w.rhythm_factor
         if count == 0:
+            # The rate is held while a stretch of empty windows lasts (so a real outage keeps
+            # getting more surprising) and learned when the stretch ends, unless it was a
+            # surprising silence: that must not teach that silence is normal.
             self._empty += 1
-            if self._empty >= self.min_windows:
-                return  # a long silence must not teach that silence is normal
-        else:
-            self._empty = 0
+            self._missing += self._rate * r
+            return
+        if self._empty:
+            # learn the empty windows, but of a surprising stretch only the part before it
+            # became surprising (the rest was an outage, not the source's normal quiet)
+            surprise = self._missing / _LN10
+            quiet = self._empty if surprise < self.threshold else int(
+                self._empty * self.threshold / surprise)
+            for _ in range(quiet):
+                self._n += 1
+                self._rate *= 1.0 - max(self.alpha, 1.0 / self._n)
+        self._empty = 0
+        self._missing = 0.0
         self._n += 1
         a = max(self.alpha, 1.0 / self._n)
-        self._rate += a * (count - self._rate)
+        self._rate += a * (count / r - self._rate)
 
     # --- single readings: gaps between arrival times --------------------------------------
     def score_one(self, x: float, ts: float) -> float:

@@ -82,7 +82,7 @@ class SeasonalBaseline(Detector):
         self,
         *,
         alpha: float = 0.1,
-        threshold: float = 4.0,
+        threshold: float = 6.0,
         min_samples: int = 3,
         tz_offset_hours: float = 7.0,
         rel_floor: float = 0.01,

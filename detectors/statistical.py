@@ -27,8 +27,9 @@ _MEANAD_TO_SIGMA = 1.2533
 class RobustZScore(Detector):
     """Median/MAD z-score over a rolling window of recent values.
 
-    Parameters: ``window`` values in the baseline (32 by default: one value per closed window,
-    so half an hour of one-minute windows); ``threshold`` the |z| that scores 0.9;
+    Parameters: ``window`` values in the baseline (64 by default: one value per closed window,
+    an hour of one-minute windows; a shorter window's MAD is too noisy a scale); ``threshold``
+    the |z| that scores 0.9;
     ``min_samples`` values needed before anything scores above 0; ``min_scale`` the smallest
     scale used when the window is (nearly) constant.
 
@@ -42,6 +43,7 @@ class RobustZScore(Detector):
     """
 
     name = "robust_z"
+    rhythm_aware = True
     version = "1"
     state_attrs = ("_ring", "_pos")
     __slots__ = ("_pos", "_ring", "min_samples", "min_scale", "threshold", "window")
@@ -49,23 +51,23 @@ class RobustZScore(Detector):
     def __init__(
         self,
         *,
-        window: int = 32,
-        threshold: float = 4.0,
-        min_samples: int = 8,
+        window: int = 64,
+        threshold: float = 6.0,
+        min_samples: int = 16,
         min_scale: float = 1e-9,
     ) -> None:
         if window < 3:
             raise ValueError(f"robust_z: window must be >= 3, got {window!r}")
         if not threshold > 0:
             raise ValueError(f"robust_z: threshold must be > 0, got {threshold!r}")
-        if not 1 <= min_samples <= window:
-            raise ValueError("robust_z: min_samples must be in [1, window]")
+        if min_samples < 1:
+            raise ValueError("robust_z: min_samples must be at least 1")
         if not min_scale > 0:
             raise ValueError("robust_z: min_scale must be > 0")
         super().__init__()
         self.window = int(window)
         self.threshold = float(threshold)
-        self.min_samples = int(min_samples)
+        self.min_samples = min(int(min_samples), self.window)
         self.min_scale = float(min_scale)
         self._ring = array.array("d")  # grows to `window`, then overwritten at `_pos`
         self._pos = 0

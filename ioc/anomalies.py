@@ -13,7 +13,7 @@ kind          what the simulator does to the readings in ``[start, end)``
 ============  ===============================================================================
 spike         every reading is ``level + 10 sigma`` (one whole window)
 level_shift   ``+ 6 sigma``, sustained for 8-12 windows
-drift         a linear ramp from 0 to ``+ 10 sigma`` over 10 windows
+drift         a linear ramp of 2.5 sigma per window, 8 windows (to ``+ 20 sigma``)
 stuck         the metric repeats its first value (the source's other metrics go on), 6-8 windows
 silence       the whole source sends nothing, 5-7 windows; the truth names its heartbeat metric
 count_surge   a counted metric's rate x 8, and at least +12 events per window, 3-4 windows
@@ -50,10 +50,10 @@ KINDS: tuple[str, ...] = ("spike", "level_shift", "drift", "stuck", "silence", "
 
 # Duration of each kind in windows of the group: (fewest, most).
 WINDOWS: dict[str, tuple[int, int]] = {
-    "spike": (1, 1), "level_shift": (8, 12), "drift": (10, 10), "stuck": (6, 8),
+    "spike": (1, 1), "level_shift": (8, 12), "drift": (8, 8), "stuck": (6, 8),
     "silence": (5, 7), "count_surge": (3, 4),
 }
-SIGMAS: dict[str, float] = {"spike": 10.0, "level_shift": 6.0, "drift": 10.0}
+SIGMAS: dict[str, float] = {"spike": 10.0, "level_shift": 6.0, "drift": 20.0}
 SURGE_FACTOR = 8.0
 SURGE_EXTRA = 12.0          # extra events per window, at the least
 PER_HOUR = 4.0              # default number of anomalies per simulated hour

@@ -63,7 +63,8 @@ PHYSICAL_RANGE = "physical_range"  # sensor health: value outside what the senso
 ROBUST_Z = "robust_z"              # median/MAD z-score over a rolling window
 EWMA = "ewma"                      # level shift
 CUSUM = "cusum"                    # slow drift / level shift
-SEASONAL = "seasonal"              # hour-of-day x weekday baseline
+SEASONAL = "seasonal"              # learned hour-of-day x weekday baseline (opt-in: the
+#                                    catalog rhythm below already feeds rhythm-aware detectors)
 STUCK = "stuck"                    # sensor health: flatline
 SILENCE = "silence"                # sensor health: a source stops reporting
 COUNT_SURGE = "count_surge"        # Poisson-aware surge of counted events
@@ -132,6 +133,15 @@ class MetricSpec:
         weekday = int(local // 86400 + 3) % 7  # 1970-01-01 was a Thursday (3)
         level = self.base * self.daily[hour]
         return level * self.weekend if weekday >= 5 else level
+
+    def rhythm(self, ts: float) -> float:
+        """The expected level at ``ts`` relative to ``base``: the city's daily and weekly
+        rhythm for this metric (1.0 for a flat metric).
+
+        >>> round(group("traffic").metric("volume").rhythm(1_795_395_600.0), 2)  # Mon 08:00
+        1.45
+        """
+        return self.expected(ts) / self.base if self.base > 0 else 1.0
 
     def in_breach(self, value: float) -> bool:
         """True when ``value`` crosses the static breach threshold."""
@@ -300,7 +310,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         4, "environment", "Air & water quality monitoring",
         "Air stations (PM2.5, PM10, NO2, O3, AQI) and water stations (pH, DO, COD, TSS).",
         (SourceKind("air_station", "air", 2, 10.0, (
-            _m("pm25", "µg/m³", 24.0, (8.0, 45.0), (0.0, 1000.0), (*LEVEL, SEASONAL, THRESHOLD),
+            _m("pm25", "µg/m³", 24.0, (8.0, 45.0), (0.0, 1000.0), (*LEVEL, THRESHOLD),
                daily=POLLUTION, weekend=0.85, noise=0.1, breach_above=55.0),
             _m("pm10", "µg/m³", 42.0, (15.0, 80.0), (0.0, 2000.0), SENSOR,
                daily=POLLUTION, weekend=0.85, noise=0.1, breach_above=150.0),
@@ -330,7 +340,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         "Periodic figures: tourist arrivals, consumer prices, budget disbursement.",
         (SourceKind("statistics_office", "se", 1, 60.0, (
             _m("tourist_arrivals", "visitors/h", 1400.0, (600.0, 2500.0), (0.0, 100000.0),
-               (ROBUST_Z, SEASONAL), daily=DAYTIME, weekend=1.3, noise=0.08),
+               (ROBUST_Z,), daily=DAYTIME, weekend=1.3, noise=0.08),
             _m("cpi", "index", 103.5, (101.0, 106.0), (50.0, 200.0), (CUSUM,),
                noise=0.002),
             _m("budget_disbursed", "%", 62.0, (40.0, 90.0), (0.0, 100.0), (CUSUM,),
@@ -358,7 +368,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         7, "wastewater", "Wastewater collection & treatment",
         "Pumping stations and treatment plants: flows, pump state, effluent quality.",
         (SourceKind("pump_station", "ww", 1, 10.0, (
-            _m("inflow", "m³/h", 420.0, (200.0, 700.0), (0.0, 5000.0), (*LEVEL, SEASONAL),
+            _m("inflow", "m³/h", 420.0, (200.0, 700.0), (0.0, 5000.0), LEVEL,
                daily=DAYTIME, noise=0.06),
             _m("outflow", "m³/h", 410.0, (200.0, 700.0), (0.0, 5000.0), LEVEL,
                daily=DAYTIME, noise=0.06),
@@ -418,7 +428,7 @@ CATALOG: tuple[ServiceGroup, ...] = (
         "AI cameras and drones: crowd density, detections, lost-person reports.",
         (SourceKind("camera", "cam", 2, 10.0, (
             _m("crowd_density", "persons/m²", 0.6, (0.1, 1.5), (0.0, 10.0),
-               (*SENSOR, SEASONAL, THRESHOLD), daily=EVENING, weekend=1.4, noise=0.12,
+               (*SENSOR, THRESHOLD), daily=EVENING, weekend=1.4, noise=0.12,
                breach_above=3.0),
             _c("detections", 1.5, (0.2, 4.0), EVENTS, ("vehicle", "person", "object")),
             _c("lost_person_reports", 0.01, (0.0, 0.1), (COUNT_SURGE,), ("reported",)),
@@ -431,9 +441,9 @@ CATALOG: tuple[ServiceGroup, ...] = (
         12, "traffic", "Traffic operations",
         "Road segments: speed and volume; signal controllers: faults.",
         (SourceKind("segment", "trf", 3, 10.0, (
-            _m("speed", "km/h", 38.0, (15.0, 55.0), (0.0, 150.0), (*LEVEL, SEASONAL, THRESHOLD),
+            _m("speed", "km/h", 38.0, (15.0, 55.0), (0.0, 150.0), (*LEVEL, THRESHOLD),
                daily=COMMUTE_DIP, weekend=1.1, noise=0.08, breach_below=12.0),
-            _m("volume", "veh/h", 900.0, (200.0, 1800.0), (0.0, 10000.0), (*SENSOR, SEASONAL),
+            _m("volume", "veh/h", 900.0, (200.0, 1800.0), (0.0, 10000.0), SENSOR,
                daily=COMMUTE, weekend=0.8, noise=0.08),
             _c("signal_faults", 0.01, (0.0, 0.1), (COUNT_SURGE,), ("lamp", "controller", "power")),
         ), description="detector loop and signal controller on a road segment"),),

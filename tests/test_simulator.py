@@ -257,17 +257,17 @@ def test_a_spike_fills_one_whole_window_and_stands_out() -> None:
     assert all(abs(v - centre) > 6 * spread for v in peak)
 
 
-def test_drift_ramps_up_to_ten_sigma() -> None:
-    a = place("wastewater", "ww-LC-01", "inflow", "drift", MONDAY_0800, 600, sign=1)
+def test_drift_ramps_up_two_and_a_half_sigma_a_window() -> None:
+    a = place("wastewater", "ww-LC-01", "inflow", "drift", MONDAY_0800, 480, sign=1)
     hit, calm = _with_and_without(a, 1800)
     pairs = [(x, y) for x, y in zip(hit, calm, strict=True)
              if x.source == a.source and x.metric == "inflow" and a.active(x.epoch)]
-    assert len(pairs) == 60
+    assert len(pairs) == 48
     gaps = [((x.value or 0) - (y.value or 0)) / sigma("wastewater", a.source, "inflow", x.epoch)
             for x, y in pairs]
-    assert gaps == sorted(gaps) and gaps[0] < 0.2 and gaps[-1] > 9.8
+    assert gaps == sorted(gaps) and gaps[0] < 0.5 and gaps[-1] > 19.5
     for (x, _y), gap in zip(pairs, gaps, strict=True):
-        assert gap == pytest.approx(10 * (x.epoch - a.start) / (a.end - a.start), abs=1e-3)
+        assert gap == pytest.approx(20 * (x.epoch - a.start) / (a.end - a.start), abs=1e-3)
 
 
 def test_stuck_repeats_one_value_while_the_other_metrics_go_on() -> None:

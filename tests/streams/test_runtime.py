@@ -87,14 +87,14 @@ def test_config_parameters_global_then_per_metric() -> None:
         [params.robust_z]
         threshold = 4.5
         [groups.traffic.speed.params.robust_z]
-        window = 64
+        window = 96
     """)
     speed = {d.name: d for d in rt.plan("traffic", "speed").detectors}["robust_z"]
     volume = {d.name: d for d in rt.plan("traffic", "volume").detectors}["robust_z"]
-    assert (speed.params["threshold"], speed.params["window"]) == (4.5, 64)
-    assert (volume.params["threshold"], volume.params["window"]) == (4.5, 32)
+    assert (speed.params["threshold"], speed.params["window"]) == (4.5, 96)
+    assert (volume.params["threshold"], volume.params["window"]) == (4.5, 64)
     series = rt.plan("traffic", "speed").instances()[0]
-    assert series.params()["window"] == 64
+    assert series.params()["window"] == 96
 
 
 def test_config_policies_build_per_series_instances() -> None:
