@@ -302,7 +302,7 @@ class _Builder:
         try:
             plugin = self.reg.plugin(name)
         except PluginError as exc:
-            self.fail(where, exc.reason if exc.name == name else str(exc))
+            self.fail(where, f"{name!r}: {exc.reason}" if exc.name == name else str(exc))
         if issubclass(plugin.cls, VectorDetector):
             self.fail(where, f"{name!r} is multivariate; the worker runs detectors per metric")
 
