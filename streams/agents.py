@@ -70,7 +70,7 @@ class WorkerApp:
 
     def __init__(self, settings: Settings, *, names: TopicNames | None = None,
                  offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
-                 registry: CollectorRegistry | None = None, batch_messages: int = 256,
+                 registry: CollectorRegistry | None = None, batch_messages: int = 128,
                  batch_within: float = 0.05, checkpoint_s: float = 2.0, tick_s: float = 1.0,
                  alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
         self.settings = settings
@@ -95,7 +95,7 @@ class WorkerApp:
             settings)
         self.merger = IndicatorMerger(self.tables.indicators)
         self.series_store = PartitionedStore(self.tables.series, lambda key: None,
-                                             self.publisher)
+                                             self.publisher, keep_local=False)
         self.batch_messages = batch_messages
         self.batch_within = batch_within
         self.checkpoint_s = checkpoint_s
@@ -347,9 +347,18 @@ class WorkerApp:
         parts = self._event_partitions(revoked)
         async with self.lock:
             self.ready = False
+            # Leave the live state where the restore after the rebalance finds it, in case
+            # this worker gets the partitions back (the changelog may hold an older one,
+            # which is consistent too: the uncommitted input is read again).
+            store = self.tables.series.data
+            owners = getattr(store, "_key_partition", None)
+            for key, partition, blob in self.pipeline.snapshot(parts):
+                store[key] = blob
+                if owners is not None:
+                    owners[key] = partition
             self.pipeline.revoke(parts)
-            for key in [k for k in self.pending if k[1] in parts]:
-                del self.pending[key]
+            for tp in [k for k in self.pending if k[1] in parts]:
+                del self.pending[tp]
         log.info("partitions revoked: %s", sorted(parts))
 
     async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
@@ -360,8 +369,14 @@ class WorkerApp:
         async with self.lock:
             assigned = self._event_partitions(self.app.consumer.assignment())
             restored = 0
-            for blob in list(self.tables.series.data.values()):
-                if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned):
+            store = self.tables.series.data
+            owners = getattr(store, "_key_partition", None)
+            for key in list(store.keys()):
+                blob = store.pop(key, None)
+                if owners is not None:
+                    owners.pop(key, None)
+                if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned,
+                                                                     dirty=True):
                     restored += 1
             self.pipeline.rebuild_open_alerts(self._alert_partition)
             self.recoveries += 1

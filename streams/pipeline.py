@@ -51,6 +51,7 @@ closed window) and skipped.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Container, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,7 @@ if TYPE_CHECKING:
 __all__ = ["Output", "PartitionState", "Pipeline", "Series", "series_key"]
 
 STATE_VERSION = 1
+_DISTRICTS = {name: name for name in catalog.DISTRICT_NAMES}
 SEP = "\t"  # never in ids (they are printable)
 _NAN = math.nan
 _ENC = msgspec.msgpack.Encoder()
@@ -314,8 +316,11 @@ class Pipeline:
                     plan = self.runtime.plan(group, key[1])
                 except KeyError:
                     continue
-                series[key] = Series(plan, key[0], district)
-                self.sources[(group, key[0])] = st.partition
+                # one string object per id, shared by every structure that names it
+                source = sys.intern(key[0])
+                series[(source, plan.metric)] = Series(plan, source,
+                                                       _DISTRICTS.get(district, district))
+                self.sources[(group, source)] = st.partition
         dropped = w.dropped
         out = self.out
         summaries = out.summaries
@@ -524,11 +529,19 @@ class Pipeline:
         self.evicted.clear()
         return out
 
-    def restore(self, blob: bytes, partitions: Container[int] | None = None
-                ) -> tuple[str, int] | None:
+    def snapshot(self, partitions: Container[int]) -> list[tuple[str, int, bytes]]:
+        """(table key, partition, state) of every series of ``partitions``, as they are now."""
+        return [(series_key(g, src, m), p, s.state(p))
+                for (g, p), st in self.parts.items() if p in partitions
+                for (src, m), s in st.series.items()]
+
+    def restore(self, blob: bytes, partitions: Container[int] | None = None, *,
+                dirty: bool = False) -> tuple[str, int] | None:
         """Put back a series from its checkpoint; returns its (group, partition), or None
         when the state does not fit (another layout, a group or metric no longer known), its
-        partition is not in ``partitions``, or the series is already tracked."""
+        partition is not in ``partitions``, or the series is already tracked. ``dirty``
+        marks it for the next :meth:`checkpoint` (after a recovery the changelog may hold an
+        older state than the one restored)."""
         try:
             (version, group, source, metric, district, partition, closed_upto, last_seen,
              dets, pols) = msgspec.msgpack.decode(blob)
@@ -541,16 +554,19 @@ class Pipeline:
         except KeyError:
             return None
         st = self.state(group, partition)
-        if (source, metric) in st.series:
+        source = sys.intern(source)
+        if (source, plan.metric) in st.series:
             return None
-        s = Series(plan, source, district)
+        s = Series(plan, source, _DISTRICTS.get(district, district))
         s.load(dets, pols)
         s.closed_upto = float(closed_upto)
         s.last_seen = float(last_seen)
         store = self.book.store
         s.lanes = ((1 if lane_key(group, source, metric, CITY) in store else 0)
                    | (2 if lane_key(group, source, metric, HEALTH) in store else 0))
-        st.series[(source, metric)] = s
+        st.series[(source, plan.metric)] = s
+        if dirty:
+            st.dirty.add((source, plan.metric))
         self.sources[(group, source)] = partition
         w = st.windows
         if s.closed_upto > w.closed_upto:

@@ -19,6 +19,8 @@ Faust writes a table key to the changelog partition of the event being processed
 and alert state is written from windows that close on a timer or in a batch of many
 partitions' events, so :class:`PartitionedStore` writes with an explicit partition instead
 (:meth:`faust.tables.base.Collection.send_changelog`) and updates the in-memory store itself.
+The ``series`` state is written to the changelog only: the pipeline holds it live, so the
+table's in-memory store holds it just between a recovery and the restore that follows.
 """
 
 from __future__ import annotations
@@ -48,9 +50,11 @@ class PartitionedStore(MutableMapping[str, bytes]):
     changelog partition ``partition_of(key)`` names (``None``: the event being processed)."""
 
     def __init__(self, table: Any, partition_of: Callable[[str], int | None],
-                 publisher: BatchPublisher | None = None) -> None:
+                 publisher: BatchPublisher | None = None, *, keep_local: bool = True) -> None:
         self.table = table
         self.partition_of = partition_of
+        # False: values go to the changelog only (their owner keeps the live state itself)
+        self.keep_local = keep_local
         # when given, changelog records are queued on it (sent in batches by the owner)
         self.publisher = publisher
         self._topic: str | None = None
@@ -95,7 +99,7 @@ class PartitionedStore(MutableMapping[str, bytes]):
             return
         store = self._data
         parts = getattr(store, "_key_partition", None)
-        if value is None:
+        if value is None or not self.keep_local:
             store.pop(key, None)
             if parts is not None:
                 parts.pop(key, None)

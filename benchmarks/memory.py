@@ -1,0 +1,288 @@
+"""Worker memory per tracked (source, metric) series, at 100,000 series with the default
+detectors.
+
+The stream: synthetic copies of the catalog's sources (``<prefix>-M00000`` ...), every source
+kind of every group in proportion to the catalog, each reporting each of its metrics once per
+window (counted metrics: one event per window) for ``--windows`` windows (33 by default:
+enough to fill the largest detector buffer, robust_z's 32 window values), in packs of 500
+readings per message. One ``ioc worker`` process reads it all.
+
+It runs in two phases in one worker process: first a fifth of the sources, then all of them
+(the first fifth goes on, the rest are new), each phase ``--windows`` windows long. Reported:
+the worker's resident set (VmRSS) at the end of each phase, and ``bytes_per_series`` =
+(RSS after phase 2 - RSS after phase 1) / (series added): what each tracked series costs,
+everything included (live detector and policy state, open windows, alert lanes, interpreter
+and allocator overhead), once the process has reached its working size (fetch buffers,
+decode batches and producer buffers are paid for in phase 1 already, and glibc keeps the
+high-water mark). ``rss_per_series_all_included`` divides the final RSS by the series count.
+Target: under 2 KB (2048 bytes) per series.
+
+An in-process breakdown (``tracemalloc`` on the pipeline alone, for the same mix) is printed
+too: live state per series and checkpoint bytes per series.
+
+Run: ``.venv/bin/python benchmarks/memory.py [--bootstrap HOST:PORT] [--series N]
+[--windows W]``; without ``--bootstrap`` (or ``IOC_KAFKA_BOOTSTRAP``) the embedded broker is
+started. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import msgspec
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+from ioc import catalog
+from ioc.admin import ensure_topics
+from ioc.broker import EmbeddedBroker, free_port
+from ioc.settings import Settings
+from streams.topics import TopicNames
+from streams.worker import wait_ready
+
+T0 = 1_795_366_800.0  # local midnight
+TARGET = 2048
+
+
+@dataclass(frozen=True)
+class Src:
+    group: str
+    id: str
+    district: str
+    metrics: tuple[catalog.MetricSpec, ...]
+
+
+def sources(n_series: int) -> list[Src]:
+    """Synthetic sources, the catalog's source kinds in proportion, ~``n_series`` series."""
+    kinds = [(g.slug, k) for g in catalog.CATALOG for k in g.source_kinds]
+    per_round = sum(len(k.metrics) * k.per_district * len(k.districts) for _, k in kinds)
+    rounds = max(1, round(n_series / per_round))
+    out: list[Src] = []
+    n = 0
+    for r in range(rounds):
+        for slug, k in kinds:
+            for d in k.districts:
+                for _ in range(k.per_district):
+                    out.append(Src(slug, f"{k.prefix}-M{r:03d}{n:06d}", d, k.metrics))
+                    n += 1
+    return out
+
+
+def stream(srcs: list[Src], windows: range, partitions: int, pack: int
+           ) -> Iterator[tuple[str, int, bytes, int]]:
+    """(group, partition, pack bytes, readings) in event-time order, one reading per series
+    per window (3 % Gaussian noise around the catalog's level)."""
+    part = DefaultPartitioner()
+    parts = list(range(partitions))
+    where = [int(part(s.id.encode(), parts, parts)) for s in srcs]
+    enc = msgspec.json.Encoder()
+    rng = random.Random(windows.start)
+    buffers: dict[tuple[str, int], list[dict[str, object]]] = {}
+    for w in windows:
+        for i, s in enumerate(srcs):
+            width = catalog.group(s.group).window_s
+            if (w * 60) % width:  # a five-minute group reports every fifth minute
+                continue
+            ts = T0 + w * 60 + 1 + i % 50
+            key = (s.group, where[i])
+            buf = buffers.setdefault(key, [])
+            for m in s.metrics:
+                r: dict[str, object] = {"group": s.group, "source": s.id, "metric": m.name,
+                                        "ts": ts, "district": s.district}
+                if m.counted:
+                    r["kind"] = m.event_kinds[0]
+                else:
+                    lo, hi = m.physical
+                    r["value"] = round(min(max(m.expected(ts) * (1 + 0.03 * rng.gauss(0, 1)),
+                                               lo), hi), 3)
+                buf.append(r)
+            if len(buf) >= pack:
+                yield s.group, where[i], enc.encode(buf), len(buf)
+                buf.clear()
+    for (g, p), buf in buffers.items():
+        if buf:
+            yield g, p, enc.encode(buf), len(buf)
+
+
+async def produce(bootstrap: str, names: TopicNames, srcs: list[Src], windows: range,
+                  args: argparse.Namespace) -> int:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, acks="all",
+                                max_batch_size=1_048_576, max_request_size=4_194_304)
+    await producer.start()
+    n = 0
+    try:
+        pending = []
+        for group, p, value, count in stream(srcs, windows, args.partitions, args.pack):
+            pending.append(await producer.send(names.events(group), value, partition=p,
+                                               key=f"gw-{group}-{p}".encode()))
+            n += count
+            if len(pending) >= 200:
+                await asyncio.gather(*pending)
+                pending.clear()
+        await asyncio.gather(*pending)
+    finally:
+        await producer.stop()
+    return n
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def metrics(port: int) -> dict[str, float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("ioc_worker_"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
+def in_process(srcs: list[Src], windows: int) -> dict[str, float]:
+    """tracemalloc of the pipeline alone: live state and checkpoint bytes per series."""
+    from ioc.events import decode_readings
+    from streams.lifecycle import AlertBook
+    from streams.pipeline import Pipeline
+    from streams.runtime import DetectorRuntime
+    from streams.silences import SilenceBook
+
+
+    runtime = DetectorRuntime.build()
+    sample = srcs[: max(1, len(srcs) // 10)]  # a tenth of the mix is enough
+    packs = list(stream(sample, range(windows), 1, 500))
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    p = Pipeline(runtime, AlertBook({}), SilenceBook({}), lateness=0.0)
+    for group, _part, value, _n in packs:
+        p.ingest(group, 0, decode_readings(value))
+        p.take_output()
+    gc.collect()
+    live = tracemalloc.get_traced_memory()[0] - base
+    blobs = [b for _, _, b in p.checkpoint() if b]
+    tracemalloc.stop()
+    n = sum(len(st.series) for st in p.parts.values())
+    return {"series": n, "live_bytes_per_series": live / n,
+            "checkpoint_bytes_per_series": sum(len(b) for b in blobs) / max(len(blobs), 1)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bootstrap", default=os.environ.get("IOC_KAFKA_BOOTSTRAP"))
+    ap.add_argument("--series", type=int, default=100_000)
+    ap.add_argument("--windows", type=int, default=33)
+    ap.add_argument("--pack", type=int, default=500)
+    ap.add_argument("--partitions", type=int, default=4)
+    args = ap.parse_args()
+    srcs = sources(args.series)
+    n_series = sum(len(s.metrics) for s in srcs)
+    prefix = f"mem{uuid.uuid4().hex[:8]}"
+    names = TopicNames(prefix)
+    with ExitStack() as stack:
+        bootstrap = args.bootstrap
+        if not bootstrap:
+            log = Path(tempfile.gettempdir()) / f"ioc-bench-broker-{prefix}.log"
+            bootstrap = stack.enter_context(EmbeddedBroker(log_path=log)).bootstrap
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ioc-mem-")))
+        ensure_topics(names.specs(Settings(partitions=args.partitions)), bootstrap)
+        port = free_port()
+        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": f"mem-{prefix}",
+               "IOC_WORKER_PORT": str(port), "IOC_DATA_DIR": str(workdir / "worker"),
+               "IOC_PARTITIONS": str(args.partitions), "IOC_LOG_LEVEL": "WARNING",
+               "IOC_ALLOWED_LATENESS_S": "0"}
+        log_file = (workdir / "worker.log").open("wb")
+        cmd = [sys.executable, "-m", "ioc", "worker", "--topic-prefix", prefix]
+        if os.environ.get("IOC_BENCH_WORKER_SCRIPT"):  # a wrapper, e.g. with tracemalloc
+            cmd = [sys.executable, os.environ["IOC_BENCH_WORKER_SCRIPT"], "--topic-prefix",
+                   prefix]
+        proc = subprocess.Popen(cmd,
+                                env=env, stdout=log_file, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(port, timeout=120)
+            time.sleep(3)
+            ready = rss_bytes(proc.pid)
+            first = srcs[: len(srcs) // 5]
+            phases = [(first, range(0, args.windows)),
+                      (srcs, range(args.windows, 2 * args.windows))]
+            points = []
+            total = 0
+            for phase_srcs, windows in phases:
+                t = time.perf_counter()
+                total += asyncio.run(produce(bootstrap, names, phase_srcs, windows, args))
+                print(f"phase: {len(phase_srcs):,} sources, windows {windows.start}-"
+                      f"{windows.stop - 1}, {total:,} readings in all, produced in "
+                      f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
+                deadline = time.monotonic() + 3600
+                while time.monotonic() < deadline:
+                    m = metrics(port)
+                    if os.environ.get("IOC_BENCH_TRACE"):
+                        print(f"  {m.get('ioc_worker_readings_total', 0):>10,.0f} readings "
+                              f"{m.get('ioc_worker_tracked_series', 0):>8,.0f} series "
+                              f"RSS {rss_bytes(proc.pid) / 2**20:.0f} MB", file=sys.stderr)
+                    if m.get("ioc_worker_readings_total", 0) + m.get(
+                            "ioc_worker_dropped_readings_total", 0) >= total:
+                        break
+                    time.sleep(1)
+                time.sleep(10)  # last windows close on the idle timer; checkpoints written
+                if os.environ.get("IOC_BENCH_WORKER_SCRIPT"):
+                    Path("/tmp/ws/dump-now").touch()
+                    for _ in range(240):
+                        time.sleep(1)
+                        if Path("/tmp/ws/dump.done").exists():
+                            break
+                m = metrics(port)
+                points.append((int(m["ioc_worker_tracked_series"]), rss_bytes(proc.pid)))
+                print(f"  {points[-1][0]:,} series tracked, RSS {points[-1][1] / 2**20:.0f} MB",
+                      file=sys.stderr)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log_file.close()
+    (n1, rss1), (tracked, after) = points
+    per = (after - rss1) / max(tracked - n1, 1)
+    overall = after / max(tracked, 1)
+    before = ready
+    print(f"worker RSS {before / 2**20:.0f} MB ready, {rss1 / 2**20:.0f} MB with {n1:,} series, "
+          f"{after / 2**20:.0f} MB with {tracked:,}: {per:,.0f} bytes per added series "
+          f"(target < {TARGET}); {overall:,.0f} bytes per series all included", file=sys.stderr)
+    breakdown = in_process(srcs, 2 * args.windows)
+    print(f"in-process: {breakdown['live_bytes_per_series']:,.0f} bytes of live state and "
+          f"{breakdown['checkpoint_bytes_per_series']:,.0f} bytes of checkpoint per series",
+          file=sys.stderr)
+    print(json.dumps({
+        "benchmark": "memory", "series": tracked, "series_planned": n_series,
+        "windows": args.windows, "readings": total, "rss_ready_mb": round(before / 2**20, 1),
+        "series_phase1": n1, "rss_phase1_mb": round(rss1 / 2**20, 1),
+        "rss_loaded_mb": round(after / 2**20, 1), "bytes_per_series": round(per),
+        "rss_per_series_all_included": round(overall),
+        "target_bytes": TARGET, "alerts_total": int(m.get("ioc_worker_alerts_total", 0)),
+        "in_process_live_bytes_per_series": round(breakdown["live_bytes_per_series"]),
+        "checkpoint_bytes_per_series": round(breakdown["checkpoint_bytes_per_series"])}))
+
+
+if __name__ == "__main__":
+    main()
