@@ -174,3 +174,37 @@ async def test_commands_agent_acknowledges_an_alert_it_holds(worker: Any) -> Non
     before = [msgspec.json.decode(v, type=Alert) for t, _, v in sent
               if t == "ioc.alerts" and b'"acknowledged"' not in v]
     assert acked[0].version == max(x.version for x in before if x.alert_id == aid) + 1
+
+
+def test_ioc_worker_without_a_broker_is_a_one_line_usage_error(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ioc.cli import main
+
+    monkeypatch.delenv("IOC_KAFKA_BOOTSTRAP", raising=False)
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no Kafka broker" in err[0]
+
+
+def test_ioc_worker_refuses_a_bad_topic_prefix(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ioc.cli import main
+
+    monkeypatch.setenv("IOC_KAFKA_BOOTSTRAP", "127.0.0.1:9")
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker", "--topic-prefix", "no spaces"])
+    assert exit_.value.code == 2
+    assert "topic prefix" in capsys.readouterr().err
+
+
+def test_health_of_a_port_nobody_listens_on_is_none() -> None:
+    from ioc.broker import free_port
+    from ioc.errors import BrokerError
+    from streams.worker import health, wait_ready
+
+    port = free_port()
+    assert health(port, timeout=0.2) is None
+    with pytest.raises(BrokerError, match="not ready within"):
+        wait_ready(port, timeout=0.3)
