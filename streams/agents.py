@@ -144,8 +144,9 @@ class WorkerApp:
     def _lane_partition(self, lane: str) -> int:
         """An alert lane (``group:source:metric:category``) lives on its source's partition."""
         group, _, rest = lane.partition(":")
-        source = rest.rsplit(":", 2)[0]
-        p = self.pipeline.partition_of(group, source)
+        parts = rest.rsplit(":", 2)  # source (which may hold ':'), metric, category
+        source = parts[0]
+        p = self.pipeline.partition_of(group, source, parts[1] if len(parts) == 3 else None)
         return self._key_partition(source) if p is None else p
 
     def _alert_partition(self, a: Alert) -> int | None:
@@ -164,8 +165,8 @@ class WorkerApp:
             parts = self.topics.parts.get_topic_name()
             for rec in out.alerts:
                 add(alerts, rec.district.encode(), encode(rec))
-            for key, value in out.summaries:
-                add(indicators, key.encode(), value)
+            for key, values in out.summaries.items():
+                self.publisher.add_many(indicators, key.encode(), values)
             for part in out.parts:
                 add(parts, f"{part.group}:{part.district}".encode(), encode(part))
         if self.publisher.queue:

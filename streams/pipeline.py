@@ -44,7 +44,7 @@ closed window) and skipped.
 >>> out = p.take_output()
 >>> sorted({(a.detector, a.change) for a in out.alerts})
 [('robust_z', 'opened')]
->>> len(out.summaries), len(p.checkpoint())
+>>> len(out.summaries["flooding"]), len(p.checkpoint())
 (40, 1)
 """
 
@@ -162,7 +162,7 @@ class Output:
     """Records a step produced, ready to publish (summaries and parts already encoded)."""
 
     alerts: list[Alert | Incident] = field(default_factory=list)
-    summaries: list[tuple[str, bytes]] = field(default_factory=list)   # (key, value)
+    summaries: dict[str, list[bytes]] = field(default_factory=dict)   # key (group) -> values
     parts: list[IndicatorPart] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -192,7 +192,6 @@ class Pipeline:
         self.out = Output()
         # alert id -> (group, district, severity, partition) of every open alert
         self.open_alerts: dict[str, tuple[str, str, str, int]] = {}
-        self.sources: dict[tuple[str, str], int] = {}  # (group, source) -> partition
         self.evicted: list[tuple[str, int]] = []
         self._closes = 0
         self._last_idle = time.monotonic()
@@ -217,17 +216,24 @@ class Pipeline:
         st = self.parts.get((group, partition))
         return -math.inf if st is None else st.windows.closed_upto
 
-    def partition_of(self, group: str, source: str) -> int | None:
-        """The partition a tracked source's readings arrive on."""
-        return self.sources.get((group, source))
+    def partition_of(self, group: str, source: str, metric: str | None = None) -> int | None:
+        """The partition a tracked source's readings arrive on (a look at each partition of
+        the group: cheaper in memory than an index, and only alert-state writes ask)."""
+        for (g, p), st in self.parts.items():
+            if g != group:
+                continue
+            if metric is not None:
+                if (source, metric) in st.series:
+                    return p
+            elif any(src == source for src, _ in st.series):
+                return p
+        return None
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget the state of partitions this worker no longer owns."""
         gone = set(partitions)
         for k in [k for k in self.parts if k[1] in gone]:
             del self.parts[k]
-        for src in [k for k, p in self.sources.items() if p in gone]:
-            del self.sources[src]
         for aid in [a for a, v in self.open_alerts.items() if v[3] in gone]:
             del self.open_alerts[aid]
 
@@ -320,10 +326,11 @@ class Pipeline:
                 source = sys.intern(key[0])
                 series[(source, plan.metric)] = Series(plan, source,
                                                        _DISTRICTS.get(district, district))
-                self.sources[(group, source)] = st.partition
         dropped = w.dropped
         out = self.out
-        summaries = out.summaries
+        summaries = out.summaries.get(group)
+        if summaries is None:
+            summaries = out.summaries[group] = []
         enc = _summary_enc.encode
         by_district: dict[str, tuple[set[str], set[str], KpiPartial]] = {}
         evict = []
@@ -364,11 +371,11 @@ class Pipeline:
             s.closed_upto = end
             dirty.add(key)
             breach = value == value and plan.spec.in_breach(value)
-            summaries.append((group, enc(WindowSummary(
+            summaries.append(enc(WindowSummary(
                 group=group, source=s.source, metric=s.metric, district=s.district,
                 start=start, end=end, count=n, mean=mean, min=lo, max=hi, last=last, std=std,
                 late=late, dropped=dropped.pop(key, 0) if dropped else 0,
-                counted=kind == "count", in_breach=breach))))
+                counted=kind == "count", in_breach=breach)))
             d = by_district.get(s.district)
             if d is None:
                 d = by_district[s.district] = (set(), set(), KpiPartial(group))
@@ -567,7 +574,6 @@ class Pipeline:
         st.series[(source, plan.metric)] = s
         if dirty:
             st.dirty.add((source, plan.metric))
-        self.sources[(group, source)] = partition
         w = st.windows
         if s.closed_upto > w.closed_upto:
             w.closed_upto = s.closed_upto

@@ -44,8 +44,11 @@ async def worker() -> AsyncIterator[tuple[WorkerApp, list[tuple[str, bytes, byte
         for (topic, _p), recs in w.publisher.placed.items():
             sent.extend((topic, k, v or b"") for k, v in recs)
             n += len(recs)
+        for (topic, key), lists in w.publisher.shared.items():
+            sent.extend((topic, key, v) for vs in lists for v in vs)
         w.publisher.queue.clear()
         w.publisher.placed.clear()
+        w.publisher.shared.clear()
         return n
 
     w.publisher.flush_out = flush_out  # type: ignore[method-assign]
