@@ -50,6 +50,7 @@ closed window) and skipped.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 import time
@@ -59,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from detectors.base import Detector, WindowStats
+from detectors.base import Detector, Explanation, WindowStats
 from detectors.policies import Policy
 from ioc import catalog
 from ioc.events import Alert, Command, Evidence, Incident, Reading, WindowSummary
@@ -88,6 +89,22 @@ def series_key(group: str, source: str, metric: str) -> str:
     'flooding\\train-HC-01\\trainfall'
     """
     return f"{group}{SEP}{source}{SEP}{metric}"
+
+
+def _with_recent(expl: Explanation, dets: Sequence[Detector], i: int,
+                 w: WindowStats) -> Explanation:
+    """The explanation with recent values in the metric's units for the evidence sparkline:
+    the detector's own, else those another detector of the series holds (a rhythm-aware
+    detector holds values with the rhythm taken out: put this window's rhythm back)."""
+    for j in (i, *range(len(dets))):
+        det = dets[j]
+        values = expl.contributing if j == i else det.recent()
+        if values:
+            if det.rhythm_aware:
+                r = w.rhythm_factor
+                values = tuple(v * r for v in values)
+            return dataclasses.replace(expl, contributing=tuple(values))
+    return expl
 
 
 class Series:
@@ -335,6 +352,8 @@ class Pipeline:
         by_district: dict[str, tuple[set[str], set[str], KpiPartial]] = {}
         evict = []
         empty: dict[str, WindowStats] = {}
+        rhythms: dict[str, float] = {}  # the catalog's rhythm of each metric in this window
+        mid = (start + end) / 2
         evict_after = self.evict_after_s
         dirty = st.dirty
         score = self._score_window
@@ -344,13 +363,17 @@ class Pipeline:
             acc = accs.get(key)
             plan = s.plan
             kind = plan.kind
+            rhythm = rhythms.get(plan.metric)
+            if rhythm is None:
+                rhythm = rhythms[plan.metric] = plan.spec.rhythm(mid)
             if acc is None:
                 if s.last_seen > -math.inf and end - s.last_seen > evict_after:
                     evict.append(key)
                     continue
-                stats = empty.get(kind)
+                stats = empty.get(plan.metric)
                 if stats is None:
-                    stats = empty[kind] = WindowStats.empty(start, end, kind=kind)
+                    stats = empty[plan.metric] = WindowStats.empty(start, end, kind=kind,
+                                                                   rhythm=rhythm)
                 n = late = 0
                 mean = lo = hi = last = std = 0.0
                 value = 0.0 if kind == "count" else _NAN
@@ -365,7 +388,7 @@ class Pipeline:
                 else:
                     std = 0.0
                 lo, hi, last, late = acc[3], acc[4], acc[5], int(acc[6])
-                stats = WindowStats(start, end, n, mean, lo, hi, last, std, kind)
+                stats = WindowStats(start, end, n, mean, lo, hi, last, std, kind, rhythm)
                 value = float(n) if kind == "count" else mean
             score(st, s, stats)
             s.closed_upto = end
@@ -428,7 +451,8 @@ class Pipeline:
                 ev = None
             if firing:
                 if ev is None:
-                    ev = evidence_from(dets[i].explain(), detector=d.name, version=d.version,
+                    ev = evidence_from(_with_recent(dets[i].explain(), dets, i, w),
+                                       detector=d.name, version=d.version,
                                        params=d.params, window_start=w.start, window_end=end,
                                        value=w.value if w.count or w.is_count else _NAN)
                 if verdicts is None:
