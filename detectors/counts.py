@@ -3,7 +3,8 @@
 Counts of rare events are not Gaussian: 3 lost-person reports in a window where 0.01 are
 expected is alarming, 30 hotline tickets where 25 are expected is not, and a z-score cannot
 tell those apart. :class:`CountSurge` learns the expected count per window ``lam`` (an
-exponentially weighted mean) and the dispersion ``phi = max(1, var / mean)`` (real counts are
+exponentially weighted mean) and the dispersion ``phi``, the mean Pearson chi-square
+``(x - lam)^2 / lam`` per window, at least 1 (real counts are
 burstier than Poisson), and scores the upper tail:
 
     raw = -log10 P(X >= x),  X ~ Poisson(lam / phi), evaluated at x / phi
@@ -127,11 +128,11 @@ class CountSurge(Detector):
         self.min_samples = int(min_samples)
         self._n = 0
         self._mean = 0.0
-        self._var = 0.0
+        self._var = 1.0  # mean Pearson chi-square per window (1 for a Poisson feed)
 
     def _phi(self) -> float:
-        m = self._mean
-        return max(1.0, self._var / m) if m > 0 else 1.0
+        """The over-dispersion: the learned mean Pearson chi-square per window, at least 1."""
+        return max(1.0, self._var)
 
     def score_one(self, x: float, ts: float) -> float:
         if self._n < self.min_samples or not is_finite(x):
@@ -161,19 +162,23 @@ class CountSurge(Detector):
         """Learn the rate with the rhythm taken out (count / rhythm)."""
         x = float(w.count) if w.kind == "count" else w.mean
         if is_finite(x):
-            self.learn_one(x / w.rhythm_factor, w.end)
+            self._learn(x, w.rhythm_factor)
 
     def learn_one(self, x: float, ts: float) -> None:
-        if not is_finite(x) or x < 0:
+        if is_finite(x):
+            self._learn(x, 1.0)
+
+    def _learn(self, x: float, r: float) -> None:
+        if x < 0:
             return
+        lam = max(self._mean * r, self.min_rate)
         if self._n >= self.min_samples:
-            lam = max(self._mean, self.min_rate)
             x = min(x, lam + 4.0 * math.sqrt(self._phi() * lam) + 1.0)
         self._n += 1
         a = max(self.alpha, 1.0 / self._n)
-        d = x - self._mean
-        self._mean += a * d
-        self._var = (1.0 - a) * (self._var + a * d * d)
+        if self._n > 1:  # dispersion: Pearson chi-square of the count at this hour's rate
+            self._var += a * ((x - lam) ** 2 / lam - self._var)
+        self._mean += a * (x / r - self._mean)
 
     def detail(self) -> dict[str, float | str]:
         return {"dispersion": self._phi(), "expected": max(self._mean, self.min_rate)}
