@@ -5,8 +5,7 @@ mainland districts, each reporting ``speed`` and ``volume`` every ``--cadence`` 
 event time (catalog daily shape, 8 % noise), sent by gateways as packs of ``--pack``
 readings: one gateway per partition of ``<prefix>.traffic.events``, each pack in event-time
 order. The traffic group runs the heaviest default detectors of the catalog (speed: robust_z,
-physical_range, stuck, cusum, seasonal, threshold, silence; volume: robust_z,
-physical_range, stuck, seasonal).
+physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_range, stuck).
 
 (a) **bare loop**: one aiokafka consumer, ``getmany()`` and :func:`ioc.events.decode_readings`
     on every message, nothing else (the decoder is the same one the worker uses, so decoding
