@@ -38,7 +38,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -54,7 +53,7 @@ from ioc.admin import ensure_topics
 from ioc.broker import EmbeddedBroker, free_port
 from ioc.settings import Settings
 from streams.topics import TopicNames
-from streams.worker import wait_ready
+from streams.worker import scrape_metrics, wait_ready
 
 T0 = 1_795_366_800.0  # local midnight
 TARGET = 2048
@@ -149,14 +148,7 @@ def rss_bytes(pid: int) -> int:
 
 
 def metrics(port: int) -> dict[str, float]:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as r:
-        text = r.read().decode()
-    out: dict[str, float] = {}
-    for line in text.splitlines():
-        if line.startswith("ioc_worker_"):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
-    return out
+    return scrape_metrics(port, timeout=60)
 
 
 def in_process(srcs: list[Src], windows: int) -> dict[str, float]:

@@ -73,6 +73,19 @@ def health(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> dict[str
         return None
 
 
+def scrape_metrics(port: int, host: str = "127.0.0.1",
+                   timeout: float = 5.0) -> dict[str, float]:
+    """Every ``ioc_worker_*`` sample of the worker's ``/metrics``, summed over its labels."""
+    with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as r:
+        text = r.read().decode()
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("ioc_worker_"):
+            name = line.split("{", 1)[0].split(" ", 1)[0]
+            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+    return out
+
+
 def wait_ready(port: int, timeout: float = 90.0, host: str = "127.0.0.1") -> dict[str, object]:
     """Wait until the worker on ``port`` reports ready; BrokerError after ``timeout`` s."""
     deadline = time.monotonic() + timeout

@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
@@ -29,7 +28,7 @@ from ioc.producer import EventProducer
 from ioc.settings import Settings
 from ioc.simulator import CitySimulator
 from streams.topics import TopicNames
-from streams.worker import health
+from streams.worker import health, scrape_metrics
 
 MIDNIGHT = 1_795_366_800.0  # 2026-11-23 00:00 in Da Nang (UTC+7), 2026-11-22 17:00 UTC
 PARTITIONS = 4
@@ -138,14 +137,7 @@ class WorkerProcess:
 
     def metrics(self) -> dict[str, float]:
         """Every ``ioc_worker_*`` sample summed over its labels."""
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
-            text = r.read().decode()
-        out: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("ioc_worker_"):
-                name = line.split("{", 1)[0].split(" ", 1)[0]
-                out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
-        return out
+        return scrape_metrics(self.port)
 
     def clock(self) -> float:
         h = self.health()
