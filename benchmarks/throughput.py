@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -188,6 +189,10 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
     if args.profile:
         cmd = [sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "ioc", "worker",
                "--topic-prefix", prefix]
+    if args.spy:
+        spy = Path(sys.executable).with_name("py-spy")
+        cmd = [str(spy), "record", "--format", "raw", "--threads", "--rate", "500", "-o",
+               str(args.spy), "--", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_ready(port, timeout=120)
@@ -217,7 +222,10 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
                 "dropped": metric(text, "ioc_worker_dropped_readings_total"),
                 "rss_mb": rss_kb(proc.pid) / 1024}
     finally:
-        proc.terminate()
+        if args.spy:
+            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
+        else:
+            proc.terminate()
         try:
             proc.wait(30)
         except subprocess.TimeoutExpired:
@@ -238,6 +246,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--profile", type=Path, default=None,
                     help="run the worker under cProfile, writing stats to this file")
+    ap.add_argument("--spy", type=Path, default=None,
+                    help="run the worker under py-spy (if installed), writing collapsed stacks "
+                         "to this file")
     args = ap.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     names = TopicNames(prefix)

@@ -35,13 +35,14 @@ with at least one matching alert, over the anomalies on keys present in the read
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from detectors.base import Detector, WindowStats
 from ioc import catalog
@@ -91,7 +92,7 @@ def windows_by_key(readings: Iterable[Reading]) -> list[KeyWindows]:
             rhythm = spec.rhythm((start + end) / 2)
             if vals:
                 w = WindowStats.of(vals, start, end, kind=kind)  # type: ignore[arg-type]
-                wins.append(dataclasses.replace(w, rhythm=rhythm))
+                wins.append(msgspec.structs.replace(w, rhythm=rhythm))
             else:
                 wins.append(WindowStats.empty(start, end, kind=kind,  # type: ignore[arg-type]
                                               rhythm=rhythm))

@@ -154,9 +154,9 @@ def squash_logistic(stat: float, center: float, width: float) -> float:
     return 1.0 / (1.0 + math.exp(-z))
 
 
-@dataclass(frozen=True, slots=True)
-class WindowStats:
-    """The summary of one closed window of one (source, metric) key.
+class WindowStats(msgspec.Struct, frozen=True, gc=False):
+    """The summary of one closed window of one (source, metric) key (immutable; a msgspec
+    struct because the worker makes one per series and window).
 
     ``kind`` is ``"measure"`` for sampled metrics (``value`` is the mean) and ``"count"`` for
     counted service events (``value`` is the count). ``count == 0`` means no reading arrived;

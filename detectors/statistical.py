@@ -24,6 +24,26 @@ _MAD_TO_SIGMA = 1.4826
 _MEANAD_TO_SIGMA = 1.2533
 
 
+def _kth_deviation(s: list[float], med: float, k: int) -> float:
+    """The ``k``-th smallest ``|v - med|`` over the sorted values ``s`` (``med`` within them).
+
+    The ``k`` values nearest to ``med`` are a run ``s[lo:lo + k]``; a binary search finds the
+    run, and its farther end is the answer (no second sort of the deviations).
+
+    >>> _kth_deviation([1.0, 2.0, 4.0, 7.0, 20.0], 4.0, 2)  # deviations 0, 2, 3, 3, 16
+    2.0
+    """
+    lo, hi = 0, len(s) - k
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if med - s[mid] > s[mid + k] - med:
+            lo = mid + 1
+        else:
+            hi = mid
+    below, above = med - s[lo], s[lo + k - 1] - med
+    return below if below > above else above
+
+
 class RobustZScore(Detector):
     """Median/MAD z-score over a rolling window of recent values.
 
@@ -76,12 +96,16 @@ class RobustZScore(Detector):
         s = sorted(self._ring)
         n = len(s)
         h = n >> 1
-        med = s[h] if n & 1 else 0.5 * (s[h - 1] + s[h])
-        dev = sorted([abs(v - med) for v in s])
-        mad = dev[h] if n & 1 else 0.5 * (dev[h - 1] + dev[h])
+        if n & 1:
+            med = s[h]
+            mad = _kth_deviation(s, med, h + 1)
+        else:
+            med = 0.5 * (s[h - 1] + s[h])
+            mad = 0.5 * (_kth_deviation(s, med, h) + _kth_deviation(s, med, h + 1))
         scale = _MAD_TO_SIGMA * mad
         if scale < self.min_scale:
-            scale = max(_MEANAD_TO_SIGMA * math.fsum(dev) / n, self.min_scale)
+            mean_ad = math.fsum([abs(v - med) for v in s]) / n
+            scale = max(_MEANAD_TO_SIGMA * mean_ad, self.min_scale)
         return med, scale
 
     def score_one(self, x: float, ts: float) -> float:

@@ -68,7 +68,7 @@ from streams.indicators import IndicatorPart, KpiPartial
 from streams.lifecycle import CITY, HEALTH, OPEN, AlertBook, Verdict, evidence_from, lane_key
 from streams.runtime import DetectorRuntime, MetricPlan
 from streams.silences import SilenceBook
-from streams.windows import PartitionWindows
+from streams.windows import PartitionWindows, summarise
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -329,7 +329,7 @@ class Pipeline:
         w = st.windows
         width = w.width
         end = start + width
-        accs = w.pop(start)
+        accs, lates = w.pop(start)
         group = st.group
         series = st.series
         if w.fresh:
@@ -379,15 +379,8 @@ class Pipeline:
                 value = 0.0 if kind == "count" else _NAN
             else:
                 s.last_seen = end
-                n = int(acc[0])
-                total = acc[1]
-                mean = total / n
-                if n > 1:
-                    var = (acc[2] - mean * total) / (n - 1)
-                    std = math.sqrt(var) if var > 0.0 else 0.0
-                else:
-                    std = 0.0
-                lo, hi, last, late = acc[3], acc[4], acc[5], int(acc[6])
+                n, mean, lo, hi, last, std = summarise(acc)
+                late = lates.get(key, 0) if lates else 0
                 stats = WindowStats(start, end, n, mean, lo, hi, last, std, kind, rhythm)
                 value = float(n) if kind == "count" else mean
             score(st, s, stats)
@@ -601,7 +594,6 @@ class Pipeline:
         w = st.windows
         if s.closed_upto > w.closed_upto:
             w.closed_upto = s.closed_upto
-            for start in [x for x in w.open if x < s.closed_upto]:
-                del w.open[start]
+            w.forget_before(s.closed_upto)
         w.advance_to(s.closed_upto)
         return group, partition

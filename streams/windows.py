@@ -13,9 +13,11 @@ lateness``; a reading that arrives after its window's end but before it closes i
 moves an idle partition's clock forward (:meth:`PartitionWindows.advance_to`) so a partition
 whose sources all went silent still closes its windows.
 
-**Accumulators** are compact lists ``[count, sum, sumsq, min, max, last, late]`` in a
-dict per open window, keyed by ``(source, metric)``; no per-reading object is kept. Counted
-service events (``value is None``) add 1 each, so a window's ``count`` is its event count.
+**Accumulators** are plain lists of the readings' values, one per ``(source, metric)`` in a
+dict per open window (``None`` for a counted service event): appending is the cheapest thing
+a reading can cost, and the window's statistics are computed once, when it closes, in two
+passes (so the standard deviation does not lose precision to cancellation). Late readings are
+counted per key on the side, only when there are any.
 
 >>> from ioc.events import Reading
 >>> def r(ts, v, source="rain-HC-01"):
@@ -30,7 +32,10 @@ service events (``value is None``) add 1 each, so a window's ``count`` is its ev
 (2, 1, 0)
 >>> start, = pw.due(); start
 1795410000.0
->>> s = stats_of(pw.pop(start)[("rain-HC-01", "rainfall")], start, 60.0)
+>>> values, late = pw.pop(start)
+>>> late
+{('rain-HC-01', 'rainfall'): 1}
+>>> s = stats_of(values[("rain-HC-01", "rainfall")], start, 60.0)
 >>> s.count, s.mean, s.min, s.max, s.last
 (3, 3.0, 1.0, 5.0, 5.0)
 >>> pw.add([r(1795410001.0, 9.0)])   # its window has closed: dropped
@@ -41,37 +46,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Container, Iterable, Sequence
+from operator import mul
 from typing import Literal
 
 from detectors.base import WindowStats
 from ioc.events import Reading
 
-__all__ = [
-    "COUNT",
-    "LAST",
-    "LATE",
-    "MAX",
-    "MIN",
-    "SUM",
-    "SUMSQ",
-    "Acc",
-    "PartitionWindows",
-    "new_acc",
-    "stats_of",
-    "window_start",
-]
+__all__ = ["PartitionWindows", "Values", "stats_of", "summarise", "window_start"]
 
-# Accumulator slots (a plain list is the cheapest mutable record in CPython).
-COUNT, SUM, SUMSQ, MIN, MAX, LAST, LATE = range(7)
-Acc = list  # [count, sum, sumsq, min, max, last, late]
 Key = tuple[str, str]
+Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
-
-
-def new_acc() -> list[float]:
-    """An empty accumulator."""
-    return [0, 0.0, 0.0, _INF, -_INF, math.nan, 0]
 
 
 def window_start(ts: float, width: float) -> float:
@@ -83,41 +69,62 @@ def window_start(ts: float, width: float) -> float:
     return ts - ts % width
 
 
-def stats_of(acc: Sequence[float] | None, start: float, width: float,
-             kind: Literal["measure", "count"] = "measure") -> WindowStats:
-    """The :class:`~detectors.base.WindowStats` of an accumulator (``None``: an empty window).
+def summarise(values: Sequence[float | None]) -> tuple[int, float, float, float, float, float]:
+    """(count, mean, min, max, last, std) of one key's window values (not empty).
 
-    >>> w = stats_of([3, 6.0, 14.0, 1.0, 3.0, 3.0, 0], 0.0, 60.0)
-    >>> w.count, w.mean, w.std
-    (3, 2.0, 1.0)
+    Counted events (``None`` values) count one each: mean, min, max and last are 1, std 0.
+    The standard deviation is the sample one, from the deviations to the mean.
+
+    >>> summarise([150700.656, 150700.658])[5] > 0.0014
+    True
+    >>> summarise([None, None, None])
+    (3, 1.0, 1.0, 1.0, 1.0, 0.0)
+    """
+    n = len(values)
+    if values[0] is None:
+        return n, 1.0, 1.0, 1.0, 1.0, 0.0
+    vals: Sequence[float] = values  # type: ignore[assignment]
+    mean = sum(vals) / n
+    if n > 1:
+        dev = [v - mean for v in vals]
+        var = sum(map(mul, dev, dev)) / (n - 1)
+        std = math.sqrt(var)
+    else:
+        std = 0.0
+    return n, mean, min(vals), max(vals), vals[-1], std
+
+
+def stats_of(values: Sequence[float | None] | None, start: float, width: float,
+             kind: Literal["measure", "count"] = "measure", rhythm: float = 1.0) -> WindowStats:
+    """The :class:`~detectors.base.WindowStats` of a key's window values (``None`` or empty:
+    nothing arrived).
+
+    >>> w = stats_of([1.0, 3.0, 2.0], 0.0, 60.0)
+    >>> w.count, w.mean, w.std, w.last
+    (3, 2.0, 1.0, 2.0)
     >>> stats_of(None, 0.0, 60.0, "count").value
     0.0
     """
     end = start + width
-    if acc is None or not acc[COUNT]:
-        return WindowStats.empty(start, end, kind=kind)
-    n = int(acc[COUNT])
-    mean = acc[SUM] / n
-    if n > 1:
-        var = (acc[SUMSQ] - mean * acc[SUM]) / (n - 1)
-        std = math.sqrt(var) if var > 0.0 else 0.0
-    else:
-        std = 0.0
-    return WindowStats(start, end, n, mean, acc[MIN], acc[MAX], acc[LAST], std, kind)
+    if not values:
+        return WindowStats.empty(start, end, kind=kind, rhythm=rhythm)
+    n, mean, lo, hi, last, std = summarise(values)
+    return WindowStats(start, end, n, mean, lo, hi, last, std, kind, rhythm)
 
 
 class PartitionWindows:
     """The open windows and the stream clock of one topic partition (one group).
 
     ``closed_upto`` is the end of the last window closed (``-inf`` until the first reading
-    sets it to that reading's window start). ``dropped`` counts readings per key that came
+    sets it to that reading's window start). ``late`` holds, per open window that has late
+    readings, their count per key. ``dropped`` counts readings per key that came
     after their window closed, until the key's next summary reports them. ``known`` is the
     owner's collection of tracked keys; a key not in it is recorded in ``fresh`` with its
     district the first time it opens a window.
     """
 
-    __slots__ = ("clock", "closed_upto", "dropped", "fresh", "group", "known", "lateness", "open",
-                 "partition", "width")
+    __slots__ = ("clock", "closed_upto", "dropped", "fresh", "group", "known", "late", "lateness",
+                 "open", "partition", "width")
 
     def __init__(self, group: str, partition: int, *, width: float, lateness: float) -> None:
         if not width > 0:
@@ -130,7 +137,8 @@ class PartitionWindows:
         self.lateness = float(lateness)
         self.clock = -_INF
         self.closed_upto = -_INF
-        self.open: dict[float, dict[Key, list[float]]] = {}
+        self.open: dict[float, dict[Key, Values]] = {}
+        self.late: dict[float, dict[Key, int]] = {}
         self.dropped: dict[Key, int] = {}
         # keys the owner already tracks, and the district of each key seen for the first time
         self.known: Container[Key] = ()
@@ -147,9 +155,10 @@ class PartitionWindows:
         closed = self.closed_upto
         opened = self.open
         known = self.known
+        fresh = self.fresh
         lo = hi = _INF  # the bounds of the window the last reading fell into
-        cur: dict[Key, list[float]] = {}
-        late_here = False
+        cur: dict[Key, Values] = {}
+        lates: dict[Key, int] | None = None  # late counts of that window, when it has ended
         top = clock
         n = late = dropped = 0
         for r in readings:
@@ -169,32 +178,17 @@ class PartitionWindows:
                 if got is None:
                     got = opened[start] = {}
                 cur = got
-                late_here = hi <= clock
+                lates = self.late.setdefault(start, {}) if hi <= clock else None
             key = (r.source, r.metric)
-            a = cur.get(key)
-            v = r.value
-            if v is None:
-                v = 1.0
-            if a is None:
-                cur[key] = [1, v, v * v, v, v, v, 0]
+            try:
+                cur[key].append(r.value)
+            except KeyError:
+                cur[key] = [r.value]
                 if key not in known:
-                    self.fresh[key] = r.district
-                a = cur[key]
-                if late_here:
-                    a[6] = 1
-                    late += 1
-            else:
-                a[0] += 1
-                a[1] += v
-                a[2] += v * v
-                if v < a[3]:
-                    a[3] = v
-                elif v > a[4]:
-                    a[4] = v
-                a[5] = v
-                if late_here:
-                    a[6] += 1
-                    late += 1
+                    fresh[key] = r.district
+            if lates is not None:
+                lates[key] = lates.get(key, 0) + 1
+                late += 1
             if ts > top:
                 top = ts
         self.clock = top
@@ -231,18 +225,27 @@ class PartitionWindows:
         if skip:
             for s in [s for s in self.open if s < first + skip * width]:
                 self.open.pop(s, None)
+                self.late.pop(s, None)
             self.closed_upto = first + skip * width
             first = self.closed_upto
             n -= skip
         return [first + i * width for i in range(n)]
 
-    def pop(self, start: float) -> dict[Key, list[float]]:
-        """Take the accumulators of the window starting at ``start`` and mark it closed."""
-        accs = self.open.pop(start, None) or {}
+    def pop(self, start: float) -> tuple[dict[Key, Values], dict[Key, int]]:
+        """Take the values and the late counts per key of the window starting at ``start``,
+        and mark it closed."""
+        values = self.open.pop(start, None) or {}
+        late = self.late.pop(start, None) or {}
         end = start + self.width
         if end > self.closed_upto:
             self.closed_upto = end
-        return accs
+        return values, late
+
+    def forget_before(self, start: float) -> None:
+        """Drop the open windows that start before ``start`` (already closed elsewhere)."""
+        for s in [s for s in self.open if s < start]:
+            del self.open[s]
+            self.late.pop(s, None)
 
     def __repr__(self) -> str:
         return (f"<PartitionWindows {self.group}[{self.partition}] clock={self.clock} "

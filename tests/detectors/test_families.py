@@ -17,7 +17,7 @@ from detectors.forest import IsolationForest
 from detectors.health import Silence, StuckValue
 from detectors.rules import PhysicalRange, StaticThreshold
 from detectors.seasonal import SeasonalBaseline, season_slot
-from detectors.statistical import RobustZScore
+from detectors.statistical import RobustZScore, _kth_deviation
 from ioc.catalog import group
 
 T0 = 1_735_689_600.0  # 2025-01-01 00:00 UTC, a Wednesday
@@ -29,6 +29,17 @@ def gauss_stream(n: int, mean: float = 50.0, sd: float = 2.0, seed: int = 0) -> 
 
 
 # --- robust z --------------------------------------------------------------------------------
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 1.0, 2.5, -3.0]) | st.floats(-1e6, 1e6), min_size=1,
+                max_size=64), st.data())
+def test_kth_deviation_is_the_kth_smallest_absolute_deviation(values: list[float],
+                                                              data: st.DataObject) -> None:
+    s = sorted(values)
+    med = s[len(s) // 2]
+    k = data.draw(st.integers(1, len(s)))
+    assert _kth_deviation(s, med, k) == sorted(abs(v - med) for v in s)[k - 1]
+
+
 def test_robust_z_flags_a_spike_and_rarely_fires_on_gaussian_noise() -> None:
     d = RobustZScore()
     scores = [d.update(x, T0 + 60 * i) for i, x in enumerate(gauss_stream(5000))]

@@ -56,10 +56,15 @@ def test_accumulator_statistics_property(values: list[float]) -> None:
     w = WindowStats.of(values, T0, T0 + 60)
     assert (s.count, s.min, s.max, s.last) == (w.count, w.min, w.max, w.last)
     assert s.mean == pytest.approx(w.mean, rel=1e-9, abs=1e-6)
-    # running sums of x and x^2 lose about sqrt(n * eps) * max|x| of the std to cancellation
-    # (two readings of 150700.656 and 150700.658 give 0 instead of 0.0014)
-    bound = max(1e-3, 2e-7 * max(abs(v) for v in values) * math.sqrt(len(values)))
-    assert s.std == pytest.approx(w.std, rel=1e-6, abs=bound)
+    # two passes (deviations from the mean): no cancellation, whatever the level
+    assert s.std == pytest.approx(w.std, rel=1e-6, abs=1e-9 * max(abs(v) for v in values))
+
+
+def test_std_keeps_its_precision_far_from_zero() -> None:
+    pw = windows()
+    pw.add([reading(T0, 150700.656), reading(T0 + 1, 150700.658)])
+    s = stats_of(pw.open[T0][("rain-HC-01", "rainfall")], T0, 60.0)
+    assert s.std == pytest.approx(0.0014142, rel=1e-3)
 
 
 def test_counted_events_count_one_each() -> None:
@@ -83,8 +88,10 @@ def test_late_readings_count_into_their_window_and_are_flagged() -> None:
     pw.add([reading(T0 + 10, 1.0), reading(T0 + 70, 1.0)])
     accepted, late, dropped = pw.add([reading(T0 + 20, 5.0)])  # clock 70: window ended at 60
     assert (accepted, late, dropped) == (1, 1, 0)
-    acc = pw.pop(T0)[("rain-HC-01", "rainfall")]
-    assert acc[0] == 2 and acc[6] == 1
+    values, late = pw.pop(T0)
+    assert values[("rain-HC-01", "rainfall")] == [1.0, 5.0]
+    assert late == {("rain-HC-01", "rainfall"): 1}
+    assert pw.late == {}
 
 
 def test_readings_after_their_window_closed_are_dropped_and_reported_per_key() -> None:
