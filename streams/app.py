@@ -13,6 +13,8 @@ for it; unacknowledged messages are read again by the new owner).
 >>> app = create_app(Settings(kafka_bootstrap="127.0.0.1:9092", app_id="doc", partitions=2))
 >>> app.conf.id, app.conf.topic_partitions, app.conf.broker_session_timeout
 ('doc', 2, 6.0)
+>>> type(app.transport).__module__
+'streams.transport'
 """
 
 from __future__ import annotations
@@ -25,8 +27,17 @@ from faust.sensors import Monitor
 from ioc.broker import split_bootstrap
 from ioc.errors import ConfigError
 from ioc.settings import Settings
+from streams.transport import Transport
 
-__all__ = ["QuietMonitor", "create_app"]
+__all__ = ["QuietMonitor", "WorkerFaustApp", "create_app"]
+
+
+class WorkerFaustApp(faust.App):
+    """A Faust app whose consumer uses :class:`streams.transport.Transport` (a short fetch
+    long-poll, so quiet partitions never hold back busy ones)."""
+
+    def _new_transport(self) -> Any:
+        return Transport(self.conf.broker_consumer, self)
 
 
 class QuietMonitor(Monitor):
@@ -63,7 +74,7 @@ def create_app(settings: Settings, *, offset_reset: str = "earliest",
     if offset_reset not in ("earliest", "latest"):
         raise ConfigError(f"offset reset must be earliest or latest, got {offset_reset!r}")
     brokers = [f"kafka://{h}:{p}" for h, p in split_bootstrap(settings.kafka_bootstrap)]
-    return faust.App(
+    return WorkerFaustApp(
         settings.app_id,
         broker=brokers,
         store="memory://",
