@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaError
 
 from ioc import topics
 from ioc.errors import ValidationError
-from ioc.events import Command, decode_alert, decode_indicator, encode
+from ioc.events import AlertRecord, Command, decode_alert, decode_indicators, encode
 
 log = logging.getLogger("ioc.dashboard.feed")
 
@@ -33,6 +33,10 @@ POLL_MS = 100
 MAX_RECORDS = 500  # per poll; the writers get the loop between partition batches
 FETCH_WAIT_MS = 100  # brokers without long-poll wake-ups (tansu) answer after this
 METADATA_AGE_MS = 10_000  # how soon topics created after start are noticed
+
+
+def _one_alert(raw: bytes) -> list[AlertRecord]:
+    return [decode_alert(raw)]
 
 
 @dataclass(frozen=True)
@@ -73,8 +77,8 @@ class Feed:
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._done: dict[TopicPartition, int] = {}  # last offset applied per partition
-        self._decoders = {topic_names.alerts: decode_alert,
-                          topic_names.indicators: decode_indicator}
+        self._decoders = {topic_names.alerts: _one_alert,
+                          topic_names.indicators: decode_indicators}
 
     # --- consuming --------------------------------------------------------------------------
 
@@ -159,7 +163,7 @@ class Feed:
                 if msg.offset <= done:
                     continue  # re-read after a reassignment or reconnect: already applied
                 try:
-                    records.append(decode(msg.value or b""))
+                    records.extend(decode(msg.value or b""))
                 except ValidationError as exc:
                     log.warning("undecodable record on %s[%d]@%d: %s", tp.topic,
                                 tp.partition, msg.offset, exc)

@@ -5,7 +5,9 @@ Every record is a frozen :mod:`msgspec` Struct, decoded from JSON and validated 
 
 * ``ioc.<group>.events`` carry :class:`Reading` s: one reading, or a JSON list of them (a
   *pack*). A reading is a measured ``value`` **or** a counted event ``kind``, never both.
-* ``ioc.indicators`` carries :class:`WindowSummary` and :class:`GroupIndicator` records.
+* ``ioc.indicators`` carries :class:`GroupIndicator` records and :class:`WindowSummary` s,
+  the latter in packs (a JSON list; a worker publishes the summaries of a window close in
+  packs of up to 500): read it with :func:`decode_indicators`.
 * ``ioc.alerts`` carries :class:`Alert` and :class:`Incident` records, every state change a
   new record with a higher ``version`` (the audit trail).
 * ``ioc.commands`` carries :class:`Command` s from operators.
@@ -138,8 +140,11 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
         return self.kind is not None
 
 
-class WindowSummary(msgspec.Struct, frozen=True, kw_only=True, tag="window"):
-    """One closed tumbling window of one (source, metric)."""
+class WindowSummary(msgspec.Struct, frozen=True, gc=False, tag="window"):
+    """One closed tumbling window of one (source, metric).
+
+    Positional construction is allowed (a worker makes one per series and window: keywords
+    cost five times as much); the fields' order is part of this class's contract."""
 
     group: str
     source: str
@@ -299,6 +304,7 @@ AlertRecord = Alert | Incident
 _reading = msgspec.json.Decoder(Reading)
 _readings = msgspec.json.Decoder(list[Reading])
 _indicator = msgspec.json.Decoder(IndicatorRecord)
+_indicators = msgspec.json.Decoder(IndicatorRecord | list[WindowSummary])
 _alert = msgspec.json.Decoder(AlertRecord)
 _command = msgspec.json.Decoder(Command)
 _deadletter = msgspec.json.Decoder(DeadLetter)
@@ -384,8 +390,20 @@ def _decoder(dec: msgspec.json.Decoder[Any], raw: bytes) -> Any:
 
 
 def decode_indicator(raw: bytes) -> IndicatorRecord:
-    """A record of ``ioc.indicators``."""
+    """One record of ``ioc.indicators`` (not a pack: see :func:`decode_indicators`)."""
     return _decoder(_indicator, raw)
+
+
+def decode_indicators(raw: bytes) -> list[IndicatorRecord]:
+    """The records of one ``ioc.indicators`` message: a record, or a pack of summaries.
+
+    >>> pack = encode([WindowSummary("traffic", "trf-HC-01", "speed", "Hai Chau", 0.0, 60.0,
+    ...                              6, 31.5, 29.0, 34.0, 30.0, 1.5)])
+    >>> [(s.source, s.count) for s in decode_indicators(pack)]
+    [('trf-HC-01', 6)]
+    """
+    got = _decoder(_indicators, raw)
+    return got if isinstance(got, list) else [got]
 
 
 def decode_alert(raw: bytes) -> AlertRecord:

@@ -63,6 +63,7 @@ log = logging.getLogger("ioc.worker")
 
 _partitioner = DefaultPartitioner()
 TRIM_EVERY_S = 30.0
+SUMMARY_PACK = 500  # window summaries per ioc.indicators message
 
 
 def _load_trim() -> Any:
@@ -186,8 +187,10 @@ class WorkerApp:
             parts = self.topics.parts.get_topic_name()
             for rec in out.alerts:
                 add(alerts, rec.district.encode(), encode(rec))
-            for key, values in out.summaries.items():
-                self.publisher.add_many(indicators, key.encode(), values)
+            for group, summaries in out.summaries.items():
+                key = group.encode()  # a group's summaries stay in order on one partition
+                for i in range(0, len(summaries), SUMMARY_PACK):
+                    add(indicators, key, encode(summaries[i:i + SUMMARY_PACK]))
             for part in out.parts:
                 add(parts, f"{part.group}:{part.district}".encode(), encode(part))
         if self.publisher.queue:

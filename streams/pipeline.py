@@ -176,17 +176,15 @@ class PartitionState:
 
 @dataclass
 class Output:
-    """Records a step produced, ready to publish (summaries and parts already encoded)."""
+    """Records a step produced, ready to publish."""
 
     alerts: list[Alert | Incident] = field(default_factory=list)
-    summaries: dict[str, list[bytes]] = field(default_factory=dict)   # key (group) -> values
+    summaries: dict[str, list[WindowSummary]] = field(default_factory=dict)  # group -> them
     parts: list[IndicatorPart] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.alerts or self.summaries or self.parts)
 
-
-_summary_enc = msgspec.json.Encoder()
 
 
 class Pipeline:
@@ -348,7 +346,6 @@ class Pipeline:
         summaries = out.summaries.get(group)
         if summaries is None:
             summaries = out.summaries[group] = []
-        enc = _summary_enc.encode
         by_district: dict[str, tuple[set[str], set[str], KpiPartial]] = {}
         evict = []
         empty: dict[str, WindowStats] = {}
@@ -387,11 +384,9 @@ class Pipeline:
             s.closed_upto = end
             dirty.add(key)
             breach = value == value and plan.spec.in_breach(value)
-            summaries.append(enc(WindowSummary(
-                group=group, source=s.source, metric=s.metric, district=s.district,
-                start=start, end=end, count=n, mean=mean, min=lo, max=hi, last=last, std=std,
-                late=late, dropped=dropped.pop(key, 0) if dropped else 0,
-                counted=kind == "count", in_breach=breach)))
+            summaries.append(WindowSummary(  # positional: the fields' order
+                group, s.source, s.metric, s.district, start, end, n, mean, lo, hi, last, std,
+                late, dropped.pop(key, 0) if dropped else 0, kind == "count", breach))
             d = by_district.get(s.district)
             if d is None:
                 d = by_district[s.district] = (set(), set(), KpiPartial(group))

@@ -40,8 +40,6 @@ class BatchPublisher:
         self.queue: dict[str, list[tuple[bytes, bytes]]] = {}
         # records with an explicit partition (table changelogs): (topic, partition) -> records
         self.placed: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = {}
-        # lists of values sharing one key: (topic, key) -> lists
-        self.shared: dict[tuple[str, bytes], list[list[bytes]]] = {}
         self.sent = 0
         self.failed = 0
         self._partitions: dict[str, list[int]] = {}
@@ -50,18 +48,13 @@ class BatchPublisher:
         """Queue a record for the partition its key hashes to."""
         self.queue.setdefault(topic, []).append((key, value))
 
-    def add_many(self, topic: str, key: bytes, values: list[bytes]) -> None:
-        """Queue records that share one key (so one partition), without a tuple each."""
-        self.shared.setdefault((topic, key), []).append(values)
-
     def add_to(self, topic: str, partition: int, key: bytes, value: bytes | None) -> None:
         """Queue a record for an explicit partition (``None``: a tombstone)."""
         self.placed.setdefault((topic, partition), []).append((key, value))
 
     def __len__(self) -> int:
         return (sum(len(v) for v in self.queue.values())
-                + sum(len(v) for v in self.placed.values())
-                + sum(len(x) for v in self.shared.values() for x in v))
+                + sum(len(v) for v in self.placed.values()))
 
     async def partitions(self, topic: str) -> list[int]:
         parts = self._partitions.get(topic)
@@ -77,11 +70,8 @@ class BatchPublisher:
         """Hand every queued record to the producer; returns how many."""
         queue, self.queue = self.queue, {}
         placed, self.placed = self.placed, {}
-        shared, self.shared = self.shared, {}
         n = 0
         if not self.batched:
-            for (topic, key), lists in shared.items():
-                queue.setdefault(topic, []).extend((key, v) for vs in lists for v in vs)
             for topic, records in queue.items():
                 t = self.app.topic(topic, key_serializer="raw", value_serializer="raw")
                 for key, value in records:
@@ -110,11 +100,6 @@ class BatchPublisher:
         for (topic, p), recs in placed.items():
             await self._send_all(producer, topic, p, recs)
             n += len(recs)
-        for (topic, key), lists in shared.items():
-            parts = await self.partitions(topic)
-            p = int(_partitioner(key, parts, parts))
-            await self._send_all(producer, topic, p, ((key, v) for vs in lists for v in vs))
-            n += sum(len(vs) for vs in lists)
         self.sent += n
         return n
 

@@ -85,8 +85,16 @@ class Producer:
         await self.producer.flush()
 
     async def indicators(self, records: Iterable[GroupIndicator | WindowSummary]) -> None:
+        """Send indicators one by one and window summaries in one pack, as a worker does."""
+        pack: list[WindowSummary] = []
         for r in records:
-            await self.producer.send(self.names.indicators, encode(r), key=r.group.encode())
+            if isinstance(r, WindowSummary):
+                pack.append(r)
+            else:
+                await self.producer.send(self.names.indicators, encode(r), key=r.group.encode())
+        if pack:
+            await self.producer.send(self.names.indicators, encode(pack),
+                                     key=pack[0].group.encode())
         await self.producer.flush()
 
 
