@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,14 @@ from aiokafka.errors import KafkaError
 
 from ioc import topics
 from ioc.errors import ValidationError
-from ioc.events import AlertRecord, Command, decode_alert, decode_indicators, encode
+from ioc.events import (
+    AlertRecord,
+    Command,
+    IndicatorRecord,
+    decode_alert,
+    decode_indicators,
+    encode,
+)
 
 log = logging.getLogger("ioc.dashboard.feed")
 
@@ -33,6 +40,8 @@ POLL_MS = 100
 MAX_RECORDS = 500  # per poll; the writers get the loop between partition batches
 FETCH_WAIT_MS = 100  # brokers without long-poll wake-ups (tansu) answer after this
 METADATA_AGE_MS = 10_000  # how soon topics created after start are noticed
+
+Record = AlertRecord | IndicatorRecord
 
 
 def _one_alert(raw: bytes) -> list[AlertRecord]:
@@ -77,8 +86,8 @@ class Feed:
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._done: dict[TopicPartition, int] = {}  # last offset applied per partition
-        self._decoders = {topic_names.alerts: _one_alert,
-                          topic_names.indicators: decode_indicators}
+        self._decoders: dict[str, Callable[[bytes], Sequence[Record]]] = {
+            topic_names.alerts: _one_alert, topic_names.indicators: decode_indicators}
 
     # --- consuming --------------------------------------------------------------------------
 
@@ -157,7 +166,7 @@ class Feed:
         batch = await consumer.getmany(timeout_ms=POLL_MS, max_records=MAX_RECORDS)
         for tp, messages in batch.items():
             done = self._done.get(tp, -1)
-            records = []
+            records: list[Record] = []
             decode = self._decoders[tp.topic]
             for msg in messages:
                 if msg.offset <= done:
