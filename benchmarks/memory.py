@@ -3,8 +3,8 @@ detectors.
 
 The stream: synthetic copies of the catalog's sources (``<prefix>-M00000`` ...), every source
 kind of every group in proportion to the catalog, each reporting each of its metrics once per
-window (counted metrics: one event per window) for ``--windows`` windows (33 by default:
-enough to fill the largest detector buffer, robust_z's 32 window values), in packs of 500
+window (counted metrics: one event per window) for ``--windows`` windows (70 by default:
+enough to fill the largest detector buffer, robust_z's 64 window values), in packs of 500
 readings per message. One ``ioc worker`` process reads it all.
 
 It runs in two phases in one worker process: first a fifth of the sources, then all of them
@@ -183,7 +183,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bootstrap", default=os.environ.get("IOC_KAFKA_BOOTSTRAP"))
     ap.add_argument("--series", type=int, default=100_000)
-    ap.add_argument("--windows", type=int, default=33)
+    ap.add_argument("--windows", type=int, default=70)
     ap.add_argument("--pack", type=int, default=500)
     ap.add_argument("--partitions", type=int, default=4)
     args = ap.parse_args()

@@ -1,13 +1,16 @@
 """Robust z-score: distance from the rolling median in units of the rolling MAD.
 
-The baseline is the last ``window`` finite values, kept in a fixed-size ``array('d')`` ring
-(bounded memory: ``8 * window`` bytes plus a small header). The raw statistic is
+The baseline is the last ``window`` finite values, kept in a fixed-size ``array('f')`` ring of
+single-precision floats (bounded memory: ``4 * window`` bytes plus a small header; a worker
+keeps one per tracked series). The raw statistic is
 
     z = |x - median| / scale,   scale = 1.4826 * MAD
 
 (the MAD of normally distributed data times 1.4826 estimates the standard deviation). When
 more than half the window is identical the MAD is 0; the scale then falls back to 1.2533 times
-the mean absolute deviation from the median, and finally to ``min_scale``. The score is
+the mean absolute deviation from the median, and finally to ``min_scale``. The scale is never
+below a millionth of the median's magnitude: single precision keeps about 7 digits, so a
+narrower spread would be rounding noise (it bounds the rounding's effect on z to about 0.1). The score is
 :func:`~detectors.base.squash_at` of ``z``: 0.9 at ``z == threshold``.
 """
 
@@ -22,6 +25,7 @@ __all__ = ["RobustZScore"]
 
 _MAD_TO_SIGMA = 1.4826
 _MEANAD_TO_SIGMA = 1.2533
+_PRECISION = 1e-6  # the smallest scale relative to the median (single-precision ring)
 
 
 def _kth_deviation(s: list[float], med: float, k: int) -> float:
@@ -64,7 +68,7 @@ class RobustZScore(Detector):
 
     name = "robust_z"
     rhythm_aware = True
-    version = "1"
+    version = "2"  # 2: single-precision ring
     state_attrs = ("_ring", "_pos")
     __slots__ = ("_pos", "_ring", "min_samples", "min_scale", "threshold", "window")
 
@@ -89,7 +93,7 @@ class RobustZScore(Detector):
         self.threshold = float(threshold)
         self.min_samples = min(int(min_samples), self.window)
         self.min_scale = float(min_scale)
-        self._ring = array.array("d")  # grows to `window`, then overwritten at `_pos`
+        self._ring = array.array("f")  # grows to `window`, then overwritten at `_pos`
         self._pos = 0
 
     def _median_scale(self) -> tuple[float, float]:
@@ -103,9 +107,10 @@ class RobustZScore(Detector):
             med = 0.5 * (s[h - 1] + s[h])
             mad = 0.5 * (_kth_deviation(s, med, h) + _kth_deviation(s, med, h + 1))
         scale = _MAD_TO_SIGMA * mad
-        if scale < self.min_scale:
+        floor = max(self.min_scale, _PRECISION * abs(med))
+        if scale < floor:
             mean_ad = math.fsum([abs(v - med) for v in s]) / n
-            scale = max(_MEANAD_TO_SIGMA * mean_ad, self.min_scale)
+            scale = max(_MEANAD_TO_SIGMA * mean_ad, floor)
         return med, scale
 
     def score_one(self, x: float, ts: float) -> float:

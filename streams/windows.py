@@ -47,6 +47,7 @@ from __future__ import annotations
 import math
 from collections.abc import Container, Iterable, Sequence
 from operator import mul
+from sys import intern
 from typing import Literal
 
 from detectors.base import WindowStats
@@ -183,6 +184,9 @@ class PartitionWindows:
             try:
                 cur[key].append(r.value)
             except KeyError:
+                # the first reading of a key in this window: keep the ids' canonical strings
+                # (the tracked series holds them), not this message's copies
+                key = (intern(key[0]), intern(key[1]))
                 cur[key] = [r.value]
                 if key not in known:
                     fresh[key] = r.district

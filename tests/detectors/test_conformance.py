@@ -86,4 +86,4 @@ def test_deep_size_counts_slots_and_arrays() -> None:
     for i in range(100):
         small.update(float(i), 0.0)
         big.update(float(i), 0.0)
-    assert deep_size(big) - deep_size(small) >= 8 * (64 - 8)
+    assert deep_size(big) - deep_size(small) >= 4 * (64 - 8)  # single-precision rings

@@ -36,7 +36,7 @@ def test_list_json_shows_every_built_in_with_version_origin_and_defaults() -> No
     by_name = {d["name"]: d for d in doc["detectors"]}
     assert {"robust_z", "silence", "isolation_forest"} <= set(by_name)
     rz = by_name["robust_z"]
-    assert rz["version"] == "1" and rz["origin"] == "ioc-monitor"
+    assert rz["version"] == "2" and rz["origin"] == "ioc-monitor"
     assert rz["params"] == {"window": 64, "threshold": 6.0, "min_samples": 16, "min_scale": 1e-9}
     assert by_name["silence"]["health"] is True and doc["failures"] == []
 
