@@ -10,8 +10,8 @@ keeps one per tracked series). The raw statistic is
 more than half the window is identical the MAD is 0; the scale then falls back to 1.2533 times
 the mean absolute deviation from the median, and finally to ``min_scale``. The scale is never
 below a millionth of the median's magnitude: single precision keeps about 7 digits, so a
-narrower spread would be rounding noise (it bounds the rounding's effect on z to about 0.1). The score is
-:func:`~detectors.base.squash_at` of ``z``: 0.9 at ``z == threshold``.
+narrower spread would be rounding noise (it bounds the rounding's effect on z to about 0.1).
+The score is :func:`~detectors.base.squash_at` of ``z``: 0.9 at ``z == threshold``.
 """
 
 from __future__ import annotations
