@@ -110,13 +110,12 @@ def _with_recent(expl: Explanation, dets: Sequence[Detector], i: int,
 class Series:
     """One tracked (source, metric): its detectors and what it last closed."""
 
-    __slots__ = ("closed_upto", "dets", "district", "lanes", "last_seen", "metric", "peaks",
-                 "plan", "pols", "source")
+    __slots__ = ("closed_upto", "dets", "district", "key", "lanes", "last_seen", "peaks", "plan",
+                 "pols")
 
     def __init__(self, plan: MetricPlan, source: str, district: str) -> None:
         self.plan = plan
-        self.source = source
-        self.metric = plan.metric
+        self.key = (source, plan.metric)  # the one key object its windows and tables share
         self.district = district
         self.dets: list[Detector] = plan.instances()
         self.pols: list[Policy] | None = plan.policies()
@@ -124,6 +123,14 @@ class Series:
         self.last_seen = -math.inf
         self.lanes = 0  # bit 1: a city lane exists in the alert book, bit 2: a health lane
         self.peaks: dict[int, tuple[float, Evidence | None]] | None = None
+
+    @property
+    def source(self) -> str:
+        return self.key[0]
+
+    @property
+    def metric(self) -> str:
+        return self.key[1]
 
     def state(self, partition: int) -> bytes:
         """Compact bytes of everything needed to go on scoring (msgpack)."""
@@ -339,8 +346,8 @@ class Pipeline:
                     continue
                 # one string object per id, shared by every structure that names it
                 source = sys.intern(key[0])
-                series[(source, plan.metric)] = Series(plan, source,
-                                                       _DISTRICTS.get(district, district))
+                fresh = Series(plan, source, _DISTRICTS.get(district, district))
+                series[fresh.key] = fresh
         dropped = w.dropped
         out = self.out
         summaries = out.summaries.get(group)
@@ -385,16 +392,16 @@ class Pipeline:
             dirty.add(key)
             breach = value == value and plan.spec.in_breach(value)
             summaries.append(WindowSummary(  # positional: the fields' order
-                group, s.source, s.metric, s.district, start, end, n, mean, lo, hi, last, std,
+                group, key[0], key[1], s.district, start, end, n, mean, lo, hi, last, std,
                 late, dropped.pop(key, 0) if dropped else 0, kind == "count", breach))
             d = by_district.get(s.district)
             if d is None:
                 d = by_district[s.district] = (set(), set(), KpiPartial(group))
             if n:
-                d[0].add(s.source)
+                d[0].add(key[0])
             if breach:
-                d[1].add(s.source)
-            d[2].add(s.metric, value, breach)
+                d[1].add(key[0])
+            d[2].add(key[1], value, breach)
         for key in evict:
             del series[key]
             dirty.discard(key)
@@ -583,9 +590,9 @@ class Pipeline:
         store = self.book.store
         s.lanes = ((1 if lane_key(group, source, metric, CITY) in store else 0)
                    | (2 if lane_key(group, source, metric, HEALTH) in store else 0))
-        st.series[(source, plan.metric)] = s
+        st.series[s.key] = s
         if dirty:
-            st.dirty.add((source, plan.metric))
+            st.dirty.add(s.key)
         w = st.windows
         if s.closed_upto > w.closed_upto:
             w.closed_upto = s.closed_upto

@@ -45,10 +45,10 @@ counted per key on the side, only when there are any.
 from __future__ import annotations
 
 import math
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from operator import mul
 from sys import intern
-from typing import Literal
+from typing import Literal, Protocol
 
 from detectors.base import WindowStats
 from ioc.events import Reading
@@ -56,6 +56,14 @@ from ioc.events import Reading
 __all__ = ["PartitionWindows", "Values", "stats_of", "summarise", "window_start"]
 
 Key = tuple[str, str]
+
+
+class Keyed(Protocol):
+    """What the owner tracks per key: anything holding the key object itself."""
+
+    @property
+    def key(self) -> Key: ...
+
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
@@ -119,9 +127,10 @@ class PartitionWindows:
     ``closed_upto`` is the end of the last window closed (``-inf`` until the first reading
     sets it to that reading's window start). ``late`` holds, per open window that has late
     readings, their count per key. ``dropped`` counts readings per key that came
-    after their window closed, until the key's next summary reports them. ``known`` is the
-    owner's collection of tracked keys; a key not in it is recorded in ``fresh`` with its
-    district the first time it opens a window.
+    after their window closed, until the key's next summary reports them. ``known`` maps the
+    keys the owner tracks to objects holding the key (its windows share that one key object);
+    a key not in it is recorded in ``fresh`` with its district the first time it opens a
+    window.
     """
 
     __slots__ = ("clock", "closed_upto", "dropped", "fresh", "group", "known", "late", "lateness",
@@ -142,7 +151,7 @@ class PartitionWindows:
         self.late: dict[float, dict[Key, int]] = {}
         self.dropped: dict[Key, int] = {}
         # keys the owner already tracks, and the district of each key seen for the first time
-        self.known: Container[Key] = ()
+        self.known: Mapping[Key, Keyed] = {}
         self.fresh: dict[Key, str] = {}
 
     def add(self, readings: Iterable[Reading]) -> tuple[int, int, int]:
@@ -184,12 +193,15 @@ class PartitionWindows:
             try:
                 cur[key].append(r.value)
             except KeyError:
-                # the first reading of a key in this window: keep the ids' canonical strings
-                # (the tracked series holds them), not this message's copies
-                key = (intern(key[0]), intern(key[1]))
-                cur[key] = [r.value]
-                if key not in known:
+                # the first reading of a key in this window: key it by the tracked series'
+                # own key object (or canonical strings), not this message's copies
+                owner = known.get(key)
+                if owner is not None:
+                    key = owner.key
+                else:
+                    key = (intern(key[0]), intern(key[1]))
                     fresh[key] = r.district
+                cur[key] = [r.value]
             if lates is not None:
                 lates[key] = lates.get(key, 0) + 1
                 late += 1
