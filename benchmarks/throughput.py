@@ -252,7 +252,7 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bootstrap", default=os.environ.get("IOC_KAFKA_BOOTSTRAP"))
-    ap.add_argument("--readings", type=int, default=1_000_000)
+    ap.add_argument("--readings", type=int, default=2_000_000)
     ap.add_argument("--sources", type=int, default=1000)
     ap.add_argument("--cadence", type=float, default=1.0,
                     help="event-time seconds between two readings of a source's metric")

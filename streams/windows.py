@@ -67,6 +67,7 @@ class Keyed(Protocol):
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
+_CANCELLATION = 1e-5  # above this ratio to mean^2 one pass keeps the variance to ~1e-8
 
 
 def window_start(ts: float, width: float) -> float:
@@ -82,7 +83,8 @@ def summarise(values: Sequence[float | None]) -> tuple[int, float, float, float,
     """(count, mean, min, max, last, std) of one key's window values (not empty).
 
     Counted events (``None`` values) count one each: mean, min, max and last are 1, std 0.
-    The standard deviation is the sample one, from the deviations to the mean.
+    The standard deviation is the sample one; when the spread is tiny against the level (where
+    a sum of squares would cancel) it is computed again from the deviations to the mean.
 
     >>> summarise([150700.656, 150700.658])[5] > 0.0014
     True
@@ -93,11 +95,16 @@ def summarise(values: Sequence[float | None]) -> tuple[int, float, float, float,
     if values[0] is None:
         return n, 1.0, 1.0, 1.0, 1.0, 0.0
     vals: Sequence[float] = values  # type: ignore[assignment]
-    mean = sum(vals) / n
+    total = sum(vals)
+    mean = total / n
     if n > 1:
-        dev = [v - mean for v in vals]
-        var = sum(map(mul, dev, dev)) / (n - 1)
-        std = math.sqrt(var)
+        # one pass over the squares; its rounding error on the variance is about
+        # eps * n * mean^2, so where the spread is tiny against the level, two passes
+        ss = sum(map(mul, vals, vals)) - mean * total
+        if not ss > _CANCELLATION * n * mean * mean:
+            dev = [v - mean for v in vals]
+            ss = sum(map(mul, dev, dev))
+        std = math.sqrt(ss / (n - 1))
     else:
         std = 0.0
     return n, mean, min(vals), max(vals), vals[-1], std
