@@ -45,7 +45,7 @@ counted per key on the side, only when there are any.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from operator import mul
 from sys import intern
 from typing import Literal, Protocol
@@ -161,7 +161,7 @@ class PartitionWindows:
         self.known: Mapping[Key, Keyed] = {}
         self.fresh: dict[Key, str] = {}
 
-    def add(self, readings: Iterable[Reading]) -> tuple[int, int, int]:
+    def add(self, readings: Sequence[Reading]) -> tuple[int, int, int]:
         """Fold readings into their windows; returns (accepted, late, dropped).
 
         Lateness is judged against the clock before this call, so the readings of one
@@ -177,9 +177,8 @@ class PartitionWindows:
         cur: dict[Key, Values] = {}
         lates: dict[Key, int] | None = None  # late counts of that window, when it has ended
         top = clock
-        n = late = dropped = 0
+        late = dropped = 0
         for r in readings:
-            n += 1
             ts: float = r.ts  # type: ignore[assignment]  # always float once decoded
             if not lo <= ts < hi:
                 start = ts - ts % width
@@ -215,7 +214,7 @@ class PartitionWindows:
             if ts > top:
                 top = ts
         self.clock = top
-        return n - dropped, late, dropped
+        return len(readings) - dropped, late, dropped
 
     def advance_to(self, clock: float) -> None:
         """Move the clock forward to ``clock`` (never back): the idle timer's rule."""
