@@ -58,15 +58,17 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     import faust
 
     from streams.agents import WorkerApp
+    from streams.runtime import DetectorRuntime
 
     if not settings.kafka_bootstrap:
         raise ConfigError("IOC_KAFKA_BOOTSTRAP is not set: a worker needs a Kafka broker "
                           "(`ioc broker` runs an embedded one)")
     names = TopicNames(topic_prefix or "ioc")
+    runtime = DetectorRuntime.from_settings(settings)  # a bad detector config fails first
     wait_for_kafka(settings.kafka_bootstrap, timeout=broker_timeout)
     if create_topics:
         ensure_topics(names.specs(settings), settings.kafka_bootstrap)
-    worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset)
+    worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset, runtime=runtime)
     tune_gc()
     logging.getLogger("ioc").setLevel(settings.log_level)
     worker = faust.Worker(worker_app.app, loglevel=settings.log_level.lower(), quiet=True,
