@@ -193,7 +193,6 @@ class Output:
         return bool(self.alerts or self.summaries or self.parts)
 
 
-
 class Pipeline:
     """Windows, detectors and alert decisions for the partitions a worker owns."""
 

@@ -15,9 +15,9 @@ whose sources all went silent still closes its windows.
 
 **Accumulators** are plain lists of the readings' values, one per ``(source, metric)`` in a
 dict per open window (``None`` for a counted service event): appending is the cheapest thing
-a reading can cost, and the window's statistics are computed once, when it closes, in two
-passes (so the standard deviation does not lose precision to cancellation). Late readings are
-counted per key on the side, only when there are any.
+a reading can cost, and the window's statistics are computed once, when it closes (see
+:func:`summarise`: the standard deviation never loses its precision to cancellation). Late
+readings are counted per key on the side, only when there are any.
 
 >>> from ioc.events import Reading
 >>> def r(ts, v, source="rain-HC-01"):
