@@ -1,4 +1,4 @@
-"""Faust's Kafka transport with a shorter fetch long-poll.
+"""Faust's Kafka transport, tuned for a worker: a shorter fetch long-poll, cheaper hand-offs.
 
 aiokafka keeps one fetch request in flight per broker, and a partition whose fetched records
 are still waiting to be consumed is left out of the next request. Faust asks for a long poll of
@@ -12,18 +12,30 @@ returns. The worker then idles for up to 1.5 s at a time with a backlog waiting 
 :class:`Transport` is the same transport with a long poll of :data:`FETCH_MAX_WAIT_MS`: a quiet
 worker sends a few more empty fetches a second, a busy one never waits long for its data.
 
+**Hand-offs.** Faust's consumer passes each fetched message to the streams through
+``wait_first(callback(message), suspend_flow.wait())``, which races the callback against
+flow suspension (a rebalance) and the consumer stopping or crashing: four tasks, a wait and
+three cancellations per message, a sixth of a worker's CPU time at 500-reading packs. The
+callback nearly always finishes without waiting (the stream's buffer has room), so
+:meth:`Consumer.wait_first` first runs it directly; only when it has to wait does the race
+start, with the callback going on from where it stopped (:func:`resume`).
+
 >>> Consumer._new_consumer_thread.__qualname__
 'Consumer._new_consumer_thread'
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
 from typing import Any
 
 import aiokafka
 from faust.transport.drivers import aiokafka as driver
+from mode.services import WaitArgT, WaitResults
 
-__all__ = ["FETCH_MAX_WAIT_MS", "Consumer", "Transport"]
+__all__ = ["FETCH_MAX_WAIT_MS", "Consumer", "Transport", "resume"]
 
 FETCH_MAX_WAIT_MS = 100
 
@@ -37,9 +49,53 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
         return consumer
 
 
+async def resume(coro: Coroutine[Any, Any, Any], waiting_on: Any) -> Any:
+    """Go on running ``coro``, which has started and suspended on ``waiting_on`` (the future
+    it yielded, or ``None`` for a bare yield), as a task would; returns its result.
+
+    Cancelled, it cancels what ``coro`` waits on and throws the cancellation into ``coro``.
+    """
+    while True:
+        try:
+            if waiting_on is None:
+                await asyncio.sleep(0)
+            else:
+                waiting_on._asyncio_future_blocking = False
+                await asyncio.wait([waiting_on])
+        except asyncio.CancelledError:
+            if waiting_on is not None:
+                waiting_on.cancel()
+            with contextlib.suppress(asyncio.CancelledError, StopIteration):
+                coro.throw(asyncio.CancelledError())
+            raise
+        try:
+            waiting_on = coro.send(None)
+        except StopIteration as done:
+            return done.value
+
+
 class Consumer(driver.Consumer):
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def wait_first(self, *coros: WaitArgT, timeout: Any = None) -> WaitResults:
+        """Faust's race of a message's callback against flow suspension, without the race
+        when the callback finishes at once (see the module's docstring)."""
+        first = coros[0] if coros else None
+        if len(coros) != 2 or timeout is not None or not isinstance(first, Coroutine):
+            return await super().wait_first(*coros, timeout=timeout)
+        work, other = first, coros[1]
+        try:
+            waiting_on = work.send(None)
+        except StopIteration as done:
+            if asyncio.iscoroutine(other):
+                other.close()  # never started: nothing to cancel
+            return WaitResults([work], [done.value], False)
+        except BaseException:
+            if asyncio.iscoroutine(other):
+                other.close()
+            raise
+        return await super().wait_first(resume(work, waiting_on), other)
 
 
 class Transport(driver.Transport):
