@@ -77,6 +77,11 @@ class Settings:
         900.0, "IOC_FLAP_WINDOW_S",
         "An alert that fires again this soon after resolving reopens (same id) instead of "
         "opening anew, and needs longer to auto-resolve (flap damping).", minimum=0)
+    checkpoint_interval_s: float = _setting(
+        2.0, "IOC_CHECKPOINT_INTERVAL_S",
+        "How often a worker writes the state of the series whose windows closed to its "
+        "changelog, then acknowledges the input they consumed (shorter: less to read again "
+        "after a crash, more changelog writes).", minimum=0.05)
     escalate_after_s: float = _setting(
         900.0, "IOC_ESCALATE_AFTER_S",
         "A firing, unacknowledged alert steps up one severity after this long.", minimum=1)

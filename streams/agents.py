@@ -92,7 +92,8 @@ class WorkerApp:
     def __init__(self, settings: Settings, *, names: TopicNames | None = None,
                  offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
                  registry: CollectorRegistry | None = None, batch_messages: int = 128,
-                 batch_within: float = 0.05, checkpoint_s: float = 2.0, tick_s: float = 1.0,
+                 batch_within: float = 0.05, checkpoint_s: float | None = None,
+                 tick_s: float = 1.0,
                  alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
         self.settings = settings
         self.names = names or TopicNames()
@@ -119,7 +120,8 @@ class WorkerApp:
                                              self.publisher, keep_local=False)
         self.batch_messages = batch_messages
         self.batch_within = batch_within
-        self.checkpoint_s = checkpoint_s
+        self.checkpoint_s = settings.checkpoint_interval_s if checkpoint_s is None \
+            else checkpoint_s
         self.alert_tick_s = alert_tick_s
         self.partitions = settings.partitions
         self.events_topics = frozenset(self.names.all_events())
@@ -265,7 +267,10 @@ class WorkerApp:
         await self.app.producer.flush()
         for key, partition, blob in writes:
             self.series_store.put(key, blob, partition)
-        await self.publisher.flush_out()
+        if writes:
+            await self.publisher.flush_out()
+            await self.app.producer.flush()
+            self.metrics.state_writes_total.inc(len(writes))
         consumer = self.app.consumer
         for msg in ackable:
             msg.ack(consumer)

@@ -57,6 +57,9 @@ class WorkerMetrics:
         self.consumer_lag = Gauge(
             "ioc_worker_consumer_lag", "Messages behind the end of the topic, summed over this "
             "worker's partitions.", ["topic"], registry=registry)
+        self.state_writes_total = Counter(
+            "ioc_worker_state_writes", "Series states written to the changelog at checkpoints "
+            "(counted once the broker has them).", registry=registry)
         self.tracked_series = Gauge(
             "ioc_worker_tracked_series", "(source, metric) series this worker tracks.",
             registry=registry)

@@ -74,12 +74,16 @@ class Env:
             self._producer = EventProducer(self.bootstrap, linger_ms=20)
         return self._producer
 
-    def send_stream(self, sim: CitySimulator, *, until: float | None = None) -> int:
-        """Send a simulator's messages (up to simulated time ``until``); returns readings."""
+    def send_stream(self, sim: CitySimulator, *, since: float | None = None,
+                    until: float | None = None) -> int:
+        """Send a simulator's messages (of simulated times in [since, until)); returns
+        readings."""
         n = 0
         for t, messages in sim.messages():
             if until is not None and t >= until:
                 break
+            if since is not None and t < since:
+                continue
             for m in messages:
                 group = m.readings[0].group
                 self.producer.send_raw(self.names.events(group), m.key, m.payload())
