@@ -233,6 +233,19 @@
     }).join("");
   }
 
+  // The open incident an alert belongs to: the one it names, else the one listing it as a
+  // member (workers link alerts by listing them in the incident record).
+  function incidentOf(alert) {
+    if (alert.incident_id && state.incidents.has(alert.incident_id)) {
+      return state.incidents.get(alert.incident_id);
+    }
+    var found = null;
+    state.incidents.forEach(function (inc) {
+      if (!found && inc.alert_ids.indexOf(alert.alert_id) >= 0) found = inc;
+    });
+    return found;
+  }
+
   function unitOf(alert) {
     return state.catalog ? state.catalog.unit(alert.group, alert.metric) : "";
   }
@@ -291,7 +304,7 @@
       '<div class="a-main"><div class="a-title">' + esc(a.title) + "</div>" +
       '<div class="a-meta">' + esc(groupName(a.group)) + " · " + esc(a.district) + " · " +
       esc(a.source) + " · " + esc(a.metric) +
-      (a.incident_id ? ' · <span class="chip chip-incident">incident</span>' : "") +
+      (incidentOf(a) ? ' · <span class="chip chip-incident">incident</span>' : "") +
       "</div></div>" +
       '<div class="a-value"><b>' + IOC.fmtNum(ev.value) + "</b> " + esc(unit) +
       (typeof lines.baseline === "number" ? '<small>baseline ' + IOC.fmtNum(lines.baseline) +
@@ -436,7 +449,7 @@
     var unit = unitOf(a);
     $("detail-title").textContent = a.title;
     var pending = state.pending.get(a.alert_id);
-    var inc = a.incident_id ? state.incidents.get(a.incident_id) : null;
+    var inc = incidentOf(a);
     var rows = [
       ["Status", a.status + (a.user ? " (" + a.user + ")" : "") + (a.reason ? ": " + a.reason : "")],
       ["Severity", a.severity],

@@ -282,8 +282,9 @@ async def test_detail_filters_and_incidents(
         browser: Any, producer: Producer, start_dashboard: Any, kafka_bootstrap: str,
         topic_names: Topics) -> None:
     """The detail shows the evidence sparkline with baseline and threshold lines and sends a
-    note; filters narrow the board; an incident lists its groups and focuses its alerts."""
-    flood = alert("flood-HC-03", incident_id="inc:Hai Chau:t1", detector="robust_z")
+    note; filters narrow the board; an incident lists its groups and focuses its alerts, and
+    its member alerts show it (by membership, as workers publish them, or by incident_id)."""
+    flood = alert("flood-HC-03", detector="robust_z")  # a member only by the incident's list
     jam = alert("trf-HC-03", group="traffic", metric="speed", severity="major",
                 detector="robust_z", incident_id="inc:Hai Chau:t1")
     air = alert("air-ST-01", group="environment", metric="pm25", severity="warning",
@@ -300,6 +301,9 @@ async def test_detail_filters_and_incidents(
     page = tab.page
     await tab.row(air.alert_id).wait_for(timeout=5000)
     await board(page, 3)
+    for member in (flood, jam):
+        assert await tab.row(member.alert_id).locator(".chip-incident").count() == 1
+    assert await tab.row(air.alert_id).locator(".chip-incident").count() == 0
 
     # detail with evidence
     await tab.row(flood.alert_id).click()
