@@ -210,7 +210,7 @@ class WindowStats(msgspec.Struct, frozen=True, gc=False):
     def rhythm_factor(self) -> float:
         """``rhythm`` when it is usable (finite and above 1e-6), else 1.0."""
         r = self.rhythm
-        return r if r == r and 1e-6 < r < 1e6 else 1.0
+        return r if 1e-6 < r < 1e6 else 1.0  # NaN fails the comparison
 
     @classmethod
     def of(

@@ -81,6 +81,8 @@ class StuckValue(Detector):
         return last, 1
 
     def _ignored(self, v: float) -> bool:
+        if not self.ignore:  # the usual case: no generator to build
+            return False
         return any(abs(v - i) <= self.tolerance for i in self.ignore)
 
     def _score_run(self, value: float, run: int) -> float:
