@@ -93,8 +93,7 @@ class WorkerApp:
                  offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
                  registry: CollectorRegistry | None = None, batch_messages: int = 128,
                  batch_within: float = 0.05, checkpoint_s: float | None = None,
-                 tick_s: float = 1.0,
-                 alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
+                 tick_s: float = 1.0, alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
         self.settings = settings
         self.names = names or TopicNames()
         self.app = create_app(settings, offset_reset=offset_reset,
