@@ -213,6 +213,9 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
                "--topic-prefix", prefix]
     if args.spy:
         spy = Path(sys.executable).with_name("py-spy")
+        if not spy.exists():
+            raise SystemExit(f"--spy needs py-spy next to {sys.executable} "
+                             "(pip install py-spy)")
         cmd = [str(spy), "record", "--format", "raw", "--threads", "--nonblocking", "--rate",
                "500", "-o", str(args.spy), "--", *cmd]
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
