@@ -34,7 +34,6 @@ import gc
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,16 +45,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import msgspec
+from _worker import BenchWorker, broker_with_topics
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from ioc import catalog
-from ioc.admin import ensure_topics
-from ioc.broker import EmbeddedBroker, free_port
-from ioc.settings import Settings
 from streams.agents import TRIM_EVERY_S
 from streams.topics import TopicNames
-from streams.worker import scrape_metrics, wait_ready
 
 T0 = 1_795_366_800.0  # local midnight
 TARGET = 2048
@@ -142,17 +138,6 @@ async def produce(bootstrap: str, names: TopicNames, srcs: list[Src], windows: r
     return n
 
 
-def rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
-def metrics(port: int) -> dict[str, float]:
-    return scrape_metrics(port, timeout=60)
-
-
 def in_process(srcs: list[Src], windows: int) -> dict[str, float]:
     """tracemalloc of the pipeline alone: live state and checkpoint bytes per series."""
     from ioc.events import decode_readings
@@ -192,64 +177,44 @@ def main() -> None:
     srcs = sources(args.series)
     n_series = sum(len(s.metrics) for s in srcs)
     prefix = f"mem{uuid.uuid4().hex[:8]}"
-    names = TopicNames(prefix)
     with ExitStack() as stack:
-        bootstrap = args.bootstrap
-        if not bootstrap:
-            log = Path(tempfile.gettempdir()) / f"ioc-bench-broker-{prefix}.log"
-            bootstrap = stack.enter_context(EmbeddedBroker(log_path=log)).bootstrap
+        bootstrap, names = broker_with_topics(stack, args.bootstrap, prefix, args.partitions)
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ioc-mem-")))
-        ensure_topics(names.specs(Settings(partitions=args.partitions)), bootstrap)
-        port = free_port()
-        env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": f"mem-{prefix}",
-               "IOC_WORKER_PORT": str(port), "IOC_DATA_DIR": str(workdir / "worker"),
-               "IOC_PARTITIONS": str(args.partitions), "IOC_LOG_LEVEL": "WARNING",
-               "IOC_ALLOWED_LATENESS_S": "0"}
-        log_file = (workdir / "worker.log").open("wb")
-        cmd = [sys.executable, "-m", "ioc", "worker", "--topic-prefix", prefix]
-        proc = subprocess.Popen(cmd,
-                                env=env, stdout=log_file, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(port, timeout=120)
-            time.sleep(3)
-            ready = rss_bytes(proc.pid)
-            first = srcs[: len(srcs) // 5]
-            phases = [(first, range(0, args.windows)),
-                      (srcs, range(args.windows, 2 * args.windows))]
-            points = []
-            total = 0
-            for phase_srcs, windows in phases:
-                t = time.perf_counter()
-                total += asyncio.run(produce(bootstrap, names, phase_srcs, windows, args))
-                print(f"phase: {len(phase_srcs):,} sources, windows {windows.start}-"
-                      f"{windows.stop - 1}, {total:,} readings in all, produced in "
-                      f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
-                deadline = time.monotonic() + 3600
-                while time.monotonic() < deadline:
-                    m = metrics(port)
-                    if os.environ.get("IOC_BENCH_TRACE"):
-                        print(f"  {m.get('ioc_worker_readings_total', 0):>10,.0f} readings "
-                              f"{m.get('ioc_worker_tracked_series', 0):>8,.0f} series "
-                              f"RSS {rss_bytes(proc.pid) / 2**20:.0f} MB", file=sys.stderr)
-                    if m.get("ioc_worker_readings_total", 0) + m.get(
-                            "ioc_worker_dropped_readings_total", 0) >= total:
-                        break
-                    time.sleep(1)
-                # the last windows close on the idle timer and their checkpoints are written;
-                # then the worker trims its freed heap (every TRIM_EVERY_S while idle), so
-                # the read-ahead buffers of the backlog are not counted as series state
-                time.sleep(TRIM_EVERY_S + 5)
-                m = metrics(port)
-                points.append((int(m["ioc_worker_tracked_series"]), rss_bytes(proc.pid)))
-                print(f"  {points[-1][0]:,} series tracked, RSS {points[-1][1] / 2**20:.0f} MB",
-                      file=sys.stderr)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            log_file.close()
+        w = stack.enter_context(BenchWorker(bootstrap, prefix, workdir, args.partitions,
+                                            app_id=f"mem-{prefix}",
+                                            env={"IOC_ALLOWED_LATENESS_S": "0"}))
+        time.sleep(3)
+        ready = w.rss_bytes()
+        first = srcs[: len(srcs) // 5]
+        phases = [(first, range(0, args.windows)),
+                  (srcs, range(args.windows, 2 * args.windows))]
+        points = []
+        total = 0
+        for phase_srcs, windows in phases:
+            t = time.perf_counter()
+            total += asyncio.run(produce(bootstrap, names, phase_srcs, windows, args))
+            print(f"phase: {len(phase_srcs):,} sources, windows {windows.start}-"
+                  f"{windows.stop - 1}, {total:,} readings in all, produced in "
+                  f"{time.perf_counter() - t:.0f} s", file=sys.stderr)
+            deadline = time.monotonic() + 3600
+            while time.monotonic() < deadline:
+                m = w.metrics()
+                if os.environ.get("IOC_BENCH_TRACE"):
+                    print(f"  {m.get('ioc_worker_readings_total', 0):>10,.0f} readings "
+                          f"{m.get('ioc_worker_tracked_series', 0):>8,.0f} series "
+                          f"RSS {w.rss_bytes() / 2**20:.0f} MB", file=sys.stderr)
+                if m.get("ioc_worker_readings_total", 0) + m.get(
+                        "ioc_worker_dropped_readings_total", 0) >= total:
+                    break
+                time.sleep(1)
+            # the last windows close on the idle timer and their checkpoints are written;
+            # then the worker trims its freed heap (every TRIM_EVERY_S while idle), so
+            # the read-ahead buffers of the backlog are not counted as series state
+            time.sleep(TRIM_EVERY_S + 5)
+            m = w.metrics()
+            points.append((int(m["ioc_worker_tracked_series"]), w.rss_bytes()))
+            print(f"  {points[-1][0]:,} series tracked, RSS {points[-1][1] / 2**20:.0f} MB",
+                  file=sys.stderr)
     (n1, rss1), (tracked, after) = points
     per = (after - rss1) / max(tracked - n1, 1)
     growth = (after - ready) / max(tracked, 1)

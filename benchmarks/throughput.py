@@ -43,11 +43,9 @@ import json
 import os
 import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -56,15 +54,11 @@ from typing import Any
 
 import msgspec
 import numpy as np
+from _worker import BenchWorker, broker_with_topics
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from ioc import catalog
-from ioc.admin import ensure_topics
-from ioc.broker import EmbeddedBroker, free_port
 from ioc.events import decode_readings
-from ioc.settings import Settings
-from streams.topics import TopicNames
-from streams.worker import wait_ready
 
 T0 = 1_795_410_000.0  # 2026-11-23 05:00 UTC, noon in Da Nang
 
@@ -160,74 +154,30 @@ async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, floa
         await consumer.stop()
 
 
-def metric(text: str, name: str) -> float:
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
-
-
-def scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
-        return resp.read().decode()
-
-
-def cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def thread_cpu_s(pid: int) -> dict[str, float]:
-    """CPU seconds of a process's main thread and of its other threads together."""
-    out = {"main": 0.0, "others": 0.0}
-    tick = os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        try:
-            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out["main" if task.name == str(pid) else "others"] += (int(fields[11])
-                                                               + int(fields[12])) / tick
-    return out
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
 def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace,
                workdir: Path) -> dict[str, Any]:
-    port = free_port()
-    env = {**os.environ, "IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": f"bench-{prefix}",
-           "IOC_WORKER_PORT": str(port), "IOC_DATA_DIR": str(workdir / "worker"),
-           "IOC_PARTITIONS": str(args.partitions), "IOC_LOG_LEVEL": "WARNING"}
-    log = (workdir / "worker.log").open("wb")
-    cmd = [sys.executable, "-m", "ioc", "worker", "--topic-prefix", prefix]
+    launcher: tuple[str, ...] = ()
+    python_args: tuple[str, ...] = ()
     if args.profile:
-        cmd = [sys.executable, "-m", "cProfile", "-o", str(args.profile), "-m", "ioc", "worker",
-               "--topic-prefix", prefix]
+        python_args = ("-m", "cProfile", "-o", str(args.profile))
     if args.spy:
         spy = Path(sys.executable).with_name("py-spy")
         if not spy.exists():
             raise SystemExit(f"--spy needs py-spy next to {sys.executable} "
                              "(pip install py-spy)")
-        cmd = [str(spy), "record", "--format", "raw", "--threads", "--nonblocking", "--rate",
-               "500", "-o", str(args.spy), "--", *cmd]
-    proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        wait_ready(port, timeout=120)
+        launcher = (str(spy), "record", "--format", "raw", "--threads", "--nonblocking",
+                    "--rate", "500", "-o", str(args.spy), "--")
+    with BenchWorker(bootstrap, prefix, workdir, args.partitions, app_id=f"bench-{prefix}",
+                     launcher=launcher, python_args=python_args,
+                     # py-spy writes its file on SIGINT
+                     stop_signal=signal.SIGINT if args.spy else signal.SIGTERM) as w:
         first: tuple[float, float, float] | None = None
         last = (time.perf_counter(), 0.0, 0.0)
         deadline = time.monotonic() + 900
         while time.monotonic() < deadline:
             now = time.perf_counter()
-            n = metric(scrape(port), "ioc_worker_readings_total")
-            used = cpu_s(proc.pid)
+            n = w.metrics().get("ioc_worker_readings_total", 0.0)
+            used = w.cpu_s()
             if n > 0 and first is None:
                 first = (now, n, used)
             last = (now, n, used)
@@ -236,28 +186,16 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
             time.sleep(0.05)
         else:
             raise RuntimeError(f"worker stalled at {last[1]:.0f} of {total} readings")
-        text = scrape(port)
-        threads = thread_cpu_s(proc.pid)
+        m = w.metrics()
         assert first is not None
         rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
         cpu_rate = (last[1] - first[1]) / max(last[2] - first[2], 1e-9)
         return {"rate": rate, "cpu_rate": cpu_rate,
-                "windows_closed": metric(text, "ioc_worker_windows_closed_total"),
-                "alerts": metric(text, "ioc_worker_alerts_total"),
-                "deadletter": metric(text, "ioc_worker_deadletter_total"),
-                "dropped": metric(text, "ioc_worker_dropped_readings_total"),
-                "rss_mb": rss_kb(proc.pid) / 1024, "threads": threads}
-    finally:
-        if args.spy:
-            proc.send_signal(signal.SIGINT)  # py-spy writes its file on SIGINT
-        else:
-            proc.terminate()
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
-        log.close()
+                "windows_closed": m.get("ioc_worker_windows_closed_total", 0.0),
+                "alerts": m.get("ioc_worker_alerts_total", 0.0),
+                "deadletter": m.get("ioc_worker_deadletter_total", 0.0),
+                "dropped": m.get("ioc_worker_dropped_readings_total", 0.0),
+                "rss_mb": w.rss_bytes() / 2**20, "threads": w.thread_cpu_s()}
 
 
 def main() -> None:
@@ -277,15 +215,10 @@ def main() -> None:
                          "to this file")
     args = ap.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
-    names = TopicNames(prefix)
-    topic = names.events("traffic")
     with ExitStack() as stack:
-        bootstrap = args.bootstrap
-        if not bootstrap:
-            log = Path(tempfile.gettempdir()) / f"ioc-bench-broker-{prefix}.log"
-            bootstrap = stack.enter_context(EmbeddedBroker(log_path=log)).bootstrap
+        bootstrap, names = broker_with_topics(stack, args.bootstrap, prefix, args.partitions)
+        topic = names.events("traffic")
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ioc-bench-")))
-        ensure_topics(names.specs(Settings(partitions=args.partitions)), bootstrap)
         t = time.perf_counter()
         total, nbytes = asyncio.run(produce(bootstrap, topic, args))
         print(f"produced {total:,} readings in {nbytes / 1e6:.0f} MB ({total // args.pack} "
