@@ -208,3 +208,9 @@ def test_health_of_a_port_nobody_listens_on_is_none() -> None:
     assert health(port, timeout=0.2) is None
     with pytest.raises(BrokerError, match="not ready within"):
         wait_ready(port, timeout=0.3)
+
+
+async def test_the_checkpoint_interval_comes_from_the_settings() -> None:
+    w = WorkerApp(Settings(kafka_bootstrap="127.0.0.1:9", app_id=f"t-{uuid.uuid4().hex[:8]}",
+                           checkpoint_interval_s=0.25))
+    assert w.checkpoint_s == 0.25
