@@ -382,12 +382,8 @@ class WorkerApp:
             # Leave the live state where the restore after the rebalance finds it, in case
             # this worker gets the partitions back (the changelog may hold an older one,
             # which is consistent too: the uncommitted input is read again).
-            store = self.tables.series.data
-            owners = getattr(store, "_key_partition", None)
             for key, partition, blob in self.pipeline.snapshot(parts):
-                store[key] = blob
-                if owners is not None:
-                    owners[key] = partition
+                self.series_store.set_local(key, blob, partition)
             self.pipeline.revoke(parts)
             for tp in [k for k in self.pending if k[1] in parts]:
                 del self.pending[tp]
@@ -401,12 +397,8 @@ class WorkerApp:
         async with self.lock:
             assigned = self._event_partitions(self.app.consumer.assignment())
             restored = 0
-            store = self.tables.series.data
-            owners = getattr(store, "_key_partition", None)
-            for key in list(store.keys()):
-                blob = store.pop(key, None)
-                if owners is not None:
-                    owners.pop(key, None)
+            for key in self.series_store:  # a snapshot of the keys
+                blob = self.series_store.pop_local(key)
                 if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned,
                                                                      dirty=True):
                     restored += 1

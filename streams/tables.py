@@ -89,6 +89,23 @@ class PartitionedStore(MutableMapping[str, bytes]):
             raise KeyError(key)
         self.put(key, None, self.partition_of(key))
 
+    def set_local(self, key: str, value: bytes, partition: int) -> None:
+        """Hold ``key`` in the in-memory store (and Faust's key -> partition map) only: no
+        changelog record."""
+        store = self._data
+        store[key] = value
+        owners = getattr(store, "_key_partition", None)
+        if owners is not None:
+            owners[key] = partition
+
+    def pop_local(self, key: str) -> bytes | None:
+        """Take ``key`` out of the in-memory store only; returns what it held."""
+        store = self._data
+        owners = getattr(store, "_key_partition", None)
+        if owners is not None:
+            owners.pop(key, None)
+        return store.pop(key, None)
+
     def put(self, key: str, value: bytes | None, partition: int | None) -> None:
         """Write (or delete, with ``None``) ``key`` in ``partition``'s changelog."""
         if partition is None:
@@ -97,16 +114,10 @@ class PartitionedStore(MutableMapping[str, bytes]):
             else:
                 self.table[key] = value
             return
-        store = self._data
-        parts = getattr(store, "_key_partition", None)
         if value is None or not self.keep_local:
-            store.pop(key, None)
-            if parts is not None:
-                parts.pop(key, None)
+            self.pop_local(key)
         else:
-            store[key] = value
-            if parts is not None:
-                parts[key] = partition
+            self.set_local(key, value, partition)
         if self.publisher is not None:
             if self._topic is None:
                 self._topic = self.table.changelog_topic.get_topic_name()
