@@ -42,6 +42,7 @@ MAX_PACK = 10_000
 MAX_ID = 128
 MIN_TS = 946_684_800.0    # 2000-01-01
 MAX_TS = 4_102_444_800.0  # 2100-01-01
+MAX_JSON_DEPTH = 32       # no record of the contract nests deeper than 4
 
 Severity = Literal["info", "warning", "major", "critical"]
 SEVERITIES: tuple[str, ...] = ("info", "warning", "major", "critical")
@@ -375,6 +376,38 @@ def _pack_index(raw: bytes, exc: ValidationError) -> str:
         except msgspec.ValidationError:
             continue
     return "$"
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
+    """Raise :class:`~ioc.errors.ValidationError` (reason starting ``too deep``) when the JSON
+    text ``raw`` nests arrays and objects more than ``limit`` levels deep.
+
+    Strings are cut out and the brackets left are peeled one level per pass, at C speed
+    (about 2 ms for a 50 KB pack: run it where decoding is not bound by a schema, not on the
+    hot path). Unbalanced brackets at most ``limit`` deep are left for the decoder to refuse.
+
+    >>> check_depth(b'{"a": [1, {"b": "[[[[["}]}', limit=3)
+    >>> check_depth(b"[" * 40 + b"]" * 40)
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: $: too deep: JSON nested more than 32 levels
+    """
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    left = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
+    for _ in range(limit):
+        peeled = left.replace(b"[]", b"").replace(b"{}", b"")
+        if peeled == left:  # unbalanced: deep, or for the decoder to refuse
+            if len(left) <= limit:
+                return
+            break
+        left = peeled
+    if left:
+        raise ValidationError("$", f"too deep: JSON nested more than {limit} levels")
 
 
 def encode(record: msgspec.Struct | list[Any] | dict[str, Any]) -> bytes:
