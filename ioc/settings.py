@@ -67,6 +67,10 @@ class Settings:
         ".ioc-data", "IOC_DATA_DIR", "Directory for worker table state and local files.")
     worker_port: int = _setting(
         6066, "IOC_WORKER_PORT", "Worker web port (`/metrics`, `/healthz`).", minimum=0)
+    worker_host: str = _setting(
+        "127.0.0.1", "IOC_WORKER_HOST",
+        "Address the worker's web port binds to (`0.0.0.0` in a container, so Prometheus can "
+        "scrape it). It serves `/metrics` and `/healthz` only.")
     allowed_lateness_s: float = _setting(
         30.0, "IOC_ALLOWED_LATENESS_S",
         "How long after a window ends late readings are still counted into it.", minimum=0)

@@ -23,6 +23,7 @@ from typing import Any
 
 import faust
 from faust.sensors import Monitor
+from faust.web import drivers as web_drivers
 
 from ioc.broker import split_bootstrap
 from ioc.errors import ConfigError
@@ -34,10 +35,23 @@ __all__ = ["QuietMonitor", "WorkerFaustApp", "create_app"]
 
 class WorkerFaustApp(faust.App):
     """A Faust app whose consumer uses :class:`streams.transport.Transport` (a short fetch
-    long-poll, so quiet partitions never hold back busy ones)."""
+    long-poll, so quiet partitions never hold back busy ones) and whose web server serves
+    only the pages the worker registers itself (``/metrics``, ``/healthz``).
+
+    Faust's built-in pages (``/table/<name>/<key>/`` returned whole alert records without any
+    authentication, ``/router``, ``/graph``, statistics, and the index that answers "OK"
+    whatever the worker's health) are all off.
+    """
 
     def _new_transport(self) -> Any:
         return Transport(self.conf.broker_consumer, self)
+
+    def _new_web(self) -> Any:
+        driver = web_drivers.by_url(self.conf.web)
+        bare = type(f"Bare{driver.__name__}", (driver,), {
+            "default_blueprints": [], "production_blueprints": [], "debug_blueprints": [],
+            "optional_blueprints": []})
+        return bare(self)
 
 
 class QuietMonitor(Monitor):
@@ -99,6 +113,13 @@ def create_app(settings: Settings, *, offset_reset: str = "earliest",
         value_serializer="raw",
         web_enabled=True,
         web_port=settings.worker_port,
+        web_bind=settings.worker_host,
+        web_host=settings.worker_host,
+        web_router_enabled=False,
+        web_tables_enabled=False,
+        web_graph_enabled=False,
+        web_stats_enabled=False,
+        web_metrics_enabled=False,
         Monitor=QuietMonitor,
         loghandlers=[],
     )

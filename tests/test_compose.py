@@ -240,6 +240,8 @@ def test_ports_line_up_with_settings_and_healthchecks() -> None:
         urls = _healthcheck_urls(service)
         assert urls and all(_port_of_url(u) == port for u in urls), name
         assert any(u.endswith("/healthz") for u in urls), name
+        # the worker binds to 127.0.0.1 by default: in a container Prometheus could not scrape it
+        assert _env(service).get("IOC_WORKER_HOST") == "0.0.0.0", name
     ((name, dash),) = _by_command("dashboard").items()
     env = _env(dash)
     port = int(env["IOC_DASHBOARD_PORT"])
