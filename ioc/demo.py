@@ -3,7 +3,12 @@
 Starts (or uses) a broker, creates the topics, then runs a worker, the dashboard and the city
 simulator as child processes, prints where to look, and stops everything on Ctrl-C/SIGTERM
 within 10 seconds. Children are plain ``ioc`` subcommands, so the demo wires the same parts a
-production deployment runs.
+production deployment runs. A child that crashes is started again with back-off (the worker
+recovers its state from its changelog topics on the broker; the simulator goes on live,
+without sending its history again), and the demo says so on stderr.
+
+The embedded broker keeps every topic in memory only: the demo's alerts, indicators and audit
+trail last as long as the demo runs, and the demo says so when it starts.
 """
 
 from __future__ import annotations
@@ -68,6 +73,10 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 broker = EmbeddedBroker(log_path=supervisor.log_dir / "broker.log")
                 bootstrap = broker.start()
             echo(f"bootstrap: {bootstrap}")
+            if broker is not None:
+                note("data: the embedded broker keeps everything in memory: the demo's alerts, "
+                     "indicators and audit trail are gone when it stops (set "
+                     "IOC_KAFKA_BOOTSTRAP to use a Kafka that keeps them)")
             report = create_topics(settings, bootstrap)
             note(f"topics: {len(report.created)} created, {len(report.existing)} already there")
             env = {"IOC_KAFKA_BOOTSTRAP": bootstrap}
@@ -93,18 +102,17 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 if options.open_browser:
                     webbrowser.open(wall)
             sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed),
-                   "--backfill", f"{options.backfill_s:g}",
                    "--anomalies-per-hour", f"{options.anomalies_per_hour:g}"]
             if options.rate is not None:
                 sim += ["--rate", f"{options.rate:g}"]
-            supervisor.start("simulator", ioc_argv(*sim), env)
+            # a restarted simulator goes on live: its history is on the broker already
+            supervisor.start("simulator", ioc_argv(*sim, "--backfill", f"{options.backfill_s:g}"),
+                             env, restart_argv=ioc_argv(*sim))
             note(f"simulator: seed {options.seed}; logs in {supervisor.log_dir}")
             note("running; Ctrl-C to stop")
             while not stop.event.wait(0.5):
-                dead = supervisor.dead()
-                if dead is not None:
-                    raise IocError(f"{dead.name} exited (status {dead.proc.returncode}); "
-                                   f"last output:\n{dead.last_lines()}")
+                for line in supervisor.revive():
+                    note(line)
                 if broker is not None and not broker.running:
                     raise BrokerError(f"the embedded broker stopped: {broker.last_output()}")
         finally:

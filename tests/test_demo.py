@@ -101,3 +101,69 @@ def test_demo_rejects_a_bad_argument_without_traceback() -> None:
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and "'fast' is not a valid float" in result.stderr
+
+
+def _child_running(parent: int, word: str) -> int | None:
+    for pid in _children_of(parent):
+        try:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if word.encode() in argv:
+            return pid
+    return None
+
+
+@pytest.mark.slow
+def test_demo_restarts_a_killed_worker_and_says_its_data_is_in_memory(tmp_path: Path) -> None:
+    from streams.worker import health
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(IOC_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
+                             "200", "--seed", "3"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    seen: list[str] = []
+
+    def wait_line(check: str, timeout: float = 120) -> str:
+        deadline = time.monotonic() + timeout
+        assert proc.stdout is not None
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line and proc.poll() is not None:
+                break
+            seen.append(line)
+            if check in line:
+                return line
+        raise AssertionError(f"no line with {check!r}; the demo said:\n{''.join(seen)}")
+
+    try:
+        assert "gone when it stops" in wait_line("data: ")
+        url = wait_line("worker: metrics on ").split(" on ")[1].strip()
+        port = int(url.split(":")[2].split("/")[0])
+        wait_line("running; Ctrl-C to stop")
+        deadline = time.monotonic() + 120
+        while not (health(port) or {}).get("ready"):
+            assert time.monotonic() < deadline, "the worker never became ready"
+            time.sleep(0.2)
+        first = _child_running(proc.pid, "worker")
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        said = wait_line("worker exited", timeout=30)
+        assert "killed by SIGKILL" in said and "restarting it in 1 s" in said
+        assert "restarted (run 2" in wait_line("worker restarted", timeout=30)
+        deadline = time.monotonic() + 120
+        while not (health(port) or {}).get("ready"):
+            assert proc.poll() is None, "the demo stopped instead of restarting its worker"
+            assert time.monotonic() < deadline, "the restarted worker never became ready"
+            time.sleep(0.2)
+        assert _child_running(proc.pid, "worker") not in (None, first)
+        assert proc.poll() is None
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(15)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, "".join(seen[-20:])
