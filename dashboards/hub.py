@@ -25,7 +25,7 @@ import itertools
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import msgspec
 
@@ -297,6 +297,13 @@ class Hub:
         """Queue a control frame (welcome, error, accepted, pong): never dropped."""
         self._control(client, data)
 
+    def close(self, client: Client, close: Close) -> None:
+        """Queue ``close`` after everything already queued: the writer sends the replies
+        (pongs, the error frame saying why) before it closes. Nothing is queued after it."""
+        client.closing = True
+        client.queue.append(close)
+        self._wake(client)
+
     def allow(self, client: Client, now: float) -> bool | Close:
         """Rate-limit one incoming message: True to process it, False to answer
         ``rate_limited``, or a :class:`Close` once the client has abused the limit."""
@@ -326,6 +333,16 @@ class Hub:
                 n += 1
         return n
 
+    def publish_to_role(self, role: str, key: str, data: bytes) -> int:
+        """Queue a frame that only ``role`` sees (conflated under ``key``: a newer one
+        replaces an unsent older one), e.g. the engineers' unregistered sources."""
+        n = 0
+        for client in self.clients.values():
+            if client.role == role and not client.resync_pending and not client.closing:
+                self._conflate(client, (key,), data)
+                n += 1
+        return n
+
     def publish_summary(self, data: bytes) -> int:
         """Queue a ``summary`` frame for clients that asked for summaries (conflated)."""
         n = 0
@@ -335,10 +352,11 @@ class Hub:
                 n += 1
         return n
 
-    def heartbeat(self, now: float) -> None:
+    def heartbeat(self, now: float, **extra: Any) -> None:
         """Queue a heartbeat for every client (conflated; skipped while a resync is
-        pending, since the snapshot says the same)."""
-        data = protocol.heartbeat_frame(self.epoch, self.seq, now, self.ready)
+        pending, since the snapshot says the same). ``extra``: additive fields (the server
+        adds how old its newest indicator is)."""
+        data = protocol.heartbeat_frame(self.epoch, self.seq, now, self.ready, **extra)
         for client in self.clients.values():
             if not client.resync_pending and not client.closing:
                 self._conflate(client, ("heartbeat",), data)

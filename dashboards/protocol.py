@@ -11,6 +11,11 @@ server frames (encoded to JSON bytes). No sockets, no asyncio.
 ... except ProtocolError as exc:
 ...     print(exc.code, exc.field, exc.reason)
 bad_message type unknown message type 'pong' (expected auth, subscribe, command, ping)
+>>> try:
+...     parse_client(b'{"type":"ping","ref":' + b"[" * 1000 + b"]" * 1000 + b"}")
+... except ProtocolError as exc:
+...     print(exc.code, exc.reason)
+bad_json too deep: JSON nested more than 32 levels
 >>> error_frame("rate_limited", "too many messages")
 b'{"type":"error","code":"rate_limited","field":null,"reason":"too many messages","ref":null}'
 """
@@ -25,7 +30,7 @@ import msgspec
 
 from ioc import catalog
 from ioc.errors import ValidationError
-from ioc.events import SEVERITIES, Command
+from ioc.events import MAX_JSON_DEPTH, SEVERITIES, Command, check_depth
 
 VERSION = 1
 ROLES: tuple[str, ...] = ("operator", "leadership", "engineer")
@@ -174,11 +179,18 @@ def parse_client(raw: bytes | str) -> ClientMessage:
     naming the field and the reason."""
     data = raw.encode() if isinstance(raw, str) else raw
     try:
+        check_depth(data, MAX_JSON_DEPTH)
+    except ValidationError as exc:
+        raise ProtocolError("bad_json", None, exc.reason) from None
+    try:
         msg = _client.decode(data)
     except msgspec.ValidationError as exc:
         raise _bad_message(str(exc), data) from None
     except msgspec.DecodeError as exc:
         raise ProtocolError("bad_json", None, f"not valid JSON: {exc}") from None
+    except RecursionError:  # defensive: check_depth should have refused it
+        raise ProtocolError("bad_json", None,
+                            f"too deep: JSON nested more than {MAX_JSON_DEPTH} levels") from None
     _check_lengths(msg)
     return msg
 
@@ -268,9 +280,10 @@ def resync_frame(reason: str) -> bytes:
     return frame({"type": "resync", "reason": reason})
 
 
-def heartbeat_frame(epoch: str, seq: int, ts: float, ready: bool) -> bytes:
-    """A ``heartbeat`` frame."""
-    return frame({"type": "heartbeat", "epoch": epoch, "seq": seq, "ts": ts, "ready": ready})
+def heartbeat_frame(epoch: str, seq: int, ts: float, ready: bool, **extra: Any) -> bytes:
+    """A ``heartbeat`` frame (``extra``: additive fields such as ``indicators_age_s``)."""
+    return frame({"type": "heartbeat", "epoch": epoch, "seq": seq, "ts": ts, "ready": ready,
+                  **extra})
 
 
 def limits() -> dict[str, Any]:

@@ -23,7 +23,7 @@ import signal
 import time
 import uuid
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,9 +44,10 @@ from dashboards.hub import Client, Close, Hub, TokenBucket, meta_of
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError, Subscription
 from dashboards.state import State, encode
+from dashboards.unregistered import UNREGISTERED_ROLES, Unregistered
 from ioc import catalog
 from ioc.errors import ConfigError, IocError, ValidationError
-from ioc.events import SEVERITIES
+from ioc.events import SEVERITIES, GroupIndicator, WindowSummary
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.dashboard")
@@ -59,6 +60,23 @@ CONTENT_TYPES = {
     ".ico": "image/x-icon", ".woff2": "font/woff2", ".map": "application/json",
     ".txt": "text/plain; charset=utf-8", ".webmanifest": "application/manifest+json",
 }
+# On every HTTP answer (pages, API, errors, the websocket upgrade): the pages load only their
+# own scripts and styles (no inline script or style attribute), connect only to this origin,
+# and may not be framed (clickjacking).
+SECURITY_HEADERS = (
+    ("Content-Security-Policy",
+     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+     "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
+     "form-action 'none'; frame-ancestors 'none'"),
+    ("X-Frame-Options", "DENY"),
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "no-referrer"),
+)
+# Headers a request may carry once: two Authorization or Origin values would make the role or
+# the origin check depend on which one is read.
+SINGLE_HEADERS = ("Authorization", "Origin", "Host")
+# How long a connection closed by the server (rate-limit abuse) may take to flush its replies.
+FLUSH_TIMEOUT_S = 5.0
 
 
 # --- tokens and origins --------------------------------------------------------------------
@@ -113,15 +131,34 @@ def _origin_key(url: str) -> tuple[str, str, int] | None:
     return parts.scheme, parts.hostname, port or default
 
 
-def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...]) -> bool:
-    """An ``Origin`` is allowed when absent (not a browser), on the same host and port as the
-    server (``Host`` header), or listed in ``IOC_ALLOWED_ORIGINS``.
+def own_origins(host: str, port: int) -> tuple[str, ...]:
+    """The origins of the pages this dashboard serves itself: loopback names and the bind
+    address, on its port. A wildcard bind (``0.0.0.0``, ``::``) adds no name: the public
+    name of such a server goes in ``IOC_ALLOWED_ORIGINS``.
 
-    >>> origin_allowed("http://127.0.0.1:8080", "127.0.0.1:8080", ())
-    True
-    >>> origin_allowed("https://evil.example", "127.0.0.1:8080", ())
-    False
-    >>> origin_allowed("https://wall.city.vn", "10.0.0.5:8080", ("https://wall.city.vn",))
+    >>> own_origins("127.0.0.1", 8080)
+    ('http://127.0.0.1:8080', 'http://localhost:8080', 'http://[::1]:8080')
+    >>> own_origins("10.0.0.5", 80)[-1]
+    'http://10.0.0.5:80'
+    """
+    names = ["127.0.0.1", "localhost", "[::1]"]
+    if host and host not in ("0.0.0.0", "::", "127.0.0.1", "localhost", "::1"):
+        names.append(f"[{host}]" if ":" in host else host)
+    return tuple(f"http://{name}:{port}" for name in names)
+
+
+def origin_allowed(origin: str | None, allowed: Iterable[str]) -> bool:
+    """An ``Origin`` is allowed when absent (not a browser) or one of ``allowed`` (the
+    dashboard's :func:`own_origins` and ``IOC_ALLOWED_ORIGINS``), compared as (scheme, host,
+    port). The request's ``Host`` header is never consulted: a page on a name the attacker
+    points at 127.0.0.1 (DNS rebinding) sends its own name as ``Origin`` and is refused.
+
+    >>> own = own_origins("127.0.0.1", 8080)
+    >>> origin_allowed("http://127.0.0.1:8080", own), origin_allowed(None, own)
+    (True, True)
+    >>> origin_allowed("http://evil.example:8080", own), origin_allowed("null", own)
+    (False, False)
+    >>> origin_allowed("https://wall.city.vn", ("https://wall.city.vn:443",))
     True
     """
     if origin is None:
@@ -129,11 +166,22 @@ def origin_allowed(origin: str | None, host: str | None, allowed: tuple[str, ...
     key = _origin_key(origin)
     if key is None:
         return False
-    if host:
-        scheme = "https" if key[0] == "https" else "http"
-        if _origin_key(f"{scheme}://{host}") == key:
-            return True
     return any(_origin_key(a) == key for a in allowed)
+
+
+def duplicate_header(headers: Headers, names: Iterable[str] = SINGLE_HEADERS) -> str | None:
+    """The first of ``names`` the request carries more than once (an ambiguous request:
+    answered 400), else None.
+
+    >>> duplicate_header(Headers([("Origin", "http://a"), ("origin", "http://b")]))
+    'Origin'
+    >>> duplicate_header(Headers([("Origin", "http://a")])) is None
+    True
+    """
+    for name in names:
+        if len(headers.get_all(name)) > 1:
+            return name
+    return None
 
 
 def _bearer(headers: Headers) -> str | None:
@@ -190,6 +238,8 @@ class Dashboard:
         self.tokens = tokens or Tokens.from_settings(settings)
         self.allowed_origins = tuple(o.strip() for o in settings.allowed_origins.split(",")
                                      if o.strip())
+        self.origins: tuple[str, ...] = self.allowed_origins  # + own_origins once bound
+        self.stale_after_s = settings.dashboard_stale_after_s
         self.heartbeat_s = heartbeat_s
         self.summary_every_s = summary_every_s
         self.auth_timeout_s = auth_timeout_s
@@ -206,11 +256,16 @@ class Dashboard:
         self._server: Server | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._snap_cache: dict[tuple[Any, ...], bytes] = {}
-        self._snap_key: tuple[int, int, str, bool] = (-1, -1, "", False)
+        self._snap_key: tuple[int, int, str, bool, int] = (-1, -1, "", False, -1)
         self._summary_key = -1
         self._dropped_seen: dict[str, int] = {}
         self._resyncs_seen: dict[str, int] = {}
         self._catalog = encode(_catalog_body())
+        self.unregistered = Unregistered()
+        self._unregistered_sent = 0
+        # loop time of the newest indicator read from Kafka (None: none since start)
+        self._indicator_at: float | None = None
+        self._ready_at: float | None = None
         self._ws_logger = logging.getLogger("ioc.dashboard.ws")
         # websockets logs handshake headers (Authorization!) at DEBUG: never let it.
         # Its INFO lines (one per HTTP request) are noise; warnings and errors still show.
@@ -222,11 +277,13 @@ class Dashboard:
         """Bind the port, start consuming Kafka and the periodic tasks."""
         self._server = await ws_serve(
             self._handler, self.host, self.requested_port,
-            process_request=self._process_request, max_size=protocol.MAX_MESSAGE_BYTES,
+            process_request=self._process_request, process_response=_harden,
+            max_size=protocol.MAX_MESSAGE_BYTES,
             ping_interval=protocol.PING_INTERVAL_S, ping_timeout=protocol.PING_TIMEOUT_S,
             close_timeout=5.0, max_queue=16, logger=self._ws_logger, compression=None)
         sockets = list(self._server.sockets)
         self.port = sockets[0].getsockname()[1] if sockets else self.requested_port
+        self.origins = own_origins(self.host, self.port) + self.allowed_origins
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.feed.run(), name="dashboard-feed"),
                        loop.create_task(self._ticker(), name="dashboard-ticker")]
@@ -285,13 +342,45 @@ class Dashboard:
         now = asyncio.get_running_loop().time()
         live = self.hub.ready
         for record in records:
+            if isinstance(record, GroupIndicator):
+                self._indicator_at = now
+            elif isinstance(record, WindowSummary):
+                self.unregistered.observe(record)
             changed, prev = self.state.apply(record)
             if changed and live:
                 self.hub.publish(record, now=now, prev=prev)
 
     def _on_ready(self) -> None:
-        self.hub.mark_ready(now=asyncio.get_running_loop().time(), epoch=_new_epoch())
+        now = asyncio.get_running_loop().time()
+        self._ready_at = now
+        self.hub.mark_ready(now=now, epoch=_new_epoch())
         self.metrics.ready.set(1)
+
+    def indicators_age(self) -> float | None:
+        """Seconds since the newest indicator arrived from Kafka, counted from when the state
+        caught up at the earliest (records replayed at start are not news); None before."""
+        if self._ready_at is None:
+            return None
+        since = max(self._ready_at, self._indicator_at or self._ready_at)
+        return max(0.0, asyncio.get_running_loop().time() - since)
+
+    def health_problems(self) -> list[str]:
+        """Why the dashboard is degraded (empty: it is not): Kafka lost after start, or no
+        indicator for longer than ``IOC_DASHBOARD_STALE_AFTER_S`` while connected."""
+        problems = []
+        if not self.feed.connected:
+            problems.append(f"lost Kafka: {self.feed.error or 'reconnecting'}")
+        age = self.indicators_age()
+        if age is not None and self.feed.connected and age > self.stale_after_s:
+            problems.append(f"no indicator on {self.topics.indicators} for {age:.0f} s "
+                            f"(IOC_DASHBOARD_STALE_AFTER_S={self.stale_after_s:g})")
+        return problems
+
+    def _freshness(self) -> dict[str, Any]:
+        """What a page needs to warn about stale data (heartbeats and snapshots)."""
+        age = self.indicators_age()
+        return {"indicators_age_s": None if age is None else round(age, 1),
+                "stale_after_s": self.stale_after_s}
 
     def _on_invalid(self, topic: str, partition: int, offset: int,
                     exc: ValidationError) -> None:
@@ -300,19 +389,24 @@ class Dashboard:
     # --- snapshots and summaries ------------------------------------------------------------
 
     def _snapshot(self, client: Client, reason: str) -> bytes:
-        key0 = (self.state.changes, self.hub.seq, self.hub.epoch, self.hub.ready)
+        key0 = (self.state.changes, self.hub.seq, self.hub.epoch, self.hub.ready,
+                self.unregistered.version)
         if key0 != self._snap_key:
             self._snap_cache.clear()
             self._snap_key = key0
         key = (client.role, client.groups, client.districts, client.severities, reason)
         data = self._snap_cache.get(key)
         if data is None:
-            body = self.state.snapshot(lambda r: client.accepts(meta_of(r)))
+            body: dict[str, Any] = dict(self.state.snapshot(lambda r: client.accepts(meta_of(r))))
+            if client.role in UNREGISTERED_ROLES:
+                body["unregistered"] = self.unregistered.view()
             data = encode({"type": "snapshot", "v": protocol.VERSION, "epoch": self.hub.epoch,
                            "seq": self.hub.seq, "ready": self.hub.ready, "reason": reason,
                            **body})
             if len(self._snap_cache) < 64:
                 self._snap_cache[key] = data
+        # freshness changes by the second: added to the cached bytes, never cached
+        data = data[:-1] + b"," + encode(self._freshness())[1:]
         self.metrics.snapshot_bytes.observe(len(data))
         return data
 
@@ -322,8 +416,13 @@ class Dashboard:
         while True:
             await asyncio.sleep(min(self.summary_every_s, self.heartbeat_s))
             if loop.time() >= next_beat:
-                self.hub.heartbeat(time.time())
+                self.hub.heartbeat(time.time(), **self._freshness())
                 next_beat = loop.time() + self.heartbeat_s
+            if self.unregistered.version != self._unregistered_sent:
+                self._unregistered_sent = self.unregistered.version
+                frame = encode({"type": "unregistered", **self.unregistered.view()})
+                for role in UNREGISTERED_ROLES:
+                    self.hub.publish_to_role(role, "unregistered", frame)
             if self.state.changes != self._summary_key and \
                     any(c.summary for c in self.hub.clients.values()):
                 self._summary_key = self.state.changes
@@ -357,9 +456,14 @@ class Dashboard:
     def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
         path, _, query = request.path.partition("?")
         method = getattr(request, "method", "GET")
+        twice = duplicate_header(request.headers)
+        if twice is not None:
+            return _text(http.HTTPStatus.BAD_REQUEST, f"more than one {twice} header\n")
         if path == "/ws":
-            if not origin_allowed(request.headers.get("Origin"), request.headers.get("Host"),
-                                  self.allowed_origins):
+            origin = request.headers.get("Origin")
+            if not origin_allowed(origin, self.origins):
+                log.info("websocket refused: origin %r is not one of this dashboard's "
+                         "(IOC_ALLOWED_ORIGINS)", origin[:200] if origin else origin)
                 return _text(http.HTTPStatus.FORBIDDEN, "origin not allowed\n")
             token = _bearer(request.headers)
             if token is not None:
@@ -406,14 +510,18 @@ class Dashboard:
                          [("Cache-Control", "no-cache")])
 
     def _healthz(self) -> Response:
+        """``ok``; ``degraded`` (200, with ``reasons``: the dashboard itself works, a restart
+        would not bring indicators back); ``starting`` / ``kafka_unavailable`` (503)."""
         ready = self.hub.ready
+        problems = self.health_problems() if ready else []
         if ready:
-            status = "ok"
+            status = "degraded" if problems else "ok"
         elif not self.feed.connected and self.feed.error:
             status = "kafka_unavailable"
         else:
             status = "starting"
         body = {"status": status, "ready": ready, "kafka_connected": self.feed.connected,
+                "reasons": problems, **self._freshness(),
                 "clients": len(self.hub.clients), "seq": self.hub.seq,
                 "open_alerts": len(self.state.alerts), "error": self.feed.error}
         code = http.HTTPStatus.OK if ready else http.HTTPStatus.SERVICE_UNAVAILABLE
@@ -453,6 +561,8 @@ class Dashboard:
                 return
             writer = asyncio.get_running_loop().create_task(self._writer(conn, client))
             reason = await self._reader(conn, client)
+            if client.closing:  # the writer sends what is queued, then the close
+                await asyncio.wait({writer}, timeout=FLUSH_TIMEOUT_S)
         except ConnectionClosed as exc:
             reason = _close_reason(exc)
         finally:
@@ -494,6 +604,7 @@ class Dashboard:
                 conn.name = msg.name
             except ProtocolError as exc:
                 self.metrics.client_errors.labels(code=exc.code).inc()
+                _log_refusal(ws, exc)
                 await ws.send(exc.frame().decode())
                 await ws.close(protocol.CLOSE_POLICY, "authentication failed")
                 return None
@@ -520,8 +631,12 @@ class Dashboard:
         async for raw in ws:
             allowed = self.hub.allow(client, loop.time())
             if isinstance(allowed, Close):
+                # the replies already queued, then the error saying why, then the close
                 self.metrics.client_errors.labels(code="rate_limited").inc()
-                await ws.close(allowed.code, allowed.reason)
+                conn.close_reason = "rate_limit"
+                self.hub.send(client, protocol.error_frame(
+                    "rate_limited", f"{allowed.reason}; closing the connection"))
+                self.hub.close(client, allowed)
                 return "rate_limit"
             try:
                 if not allowed:
@@ -533,6 +648,7 @@ class Dashboard:
                 await self._dispatch(conn, client, protocol.parse_client(raw))
             except ProtocolError as exc:
                 self.metrics.client_errors.labels(code=exc.code).inc()
+                _log_refusal(ws, exc)
                 if exc.code in ("forbidden", "invalid_command", "unavailable"):
                     self.metrics.commands_rejected.labels(reason=exc.code).inc()
                 self.hub.send(client, exc.frame())
@@ -591,7 +707,8 @@ class Dashboard:
                 n = 0
                 while (item := hub.pop(client)) is not None:
                     if isinstance(item, Close):
-                        conn.close_reason = "too_slow"
+                        conn.close_reason = conn.close_reason or (
+                            "too_slow" if item.code == protocol.CLOSE_TOO_SLOW else "error")
                         await ws.close(item.code, item.reason)
                         return
                     await ws.send(item, text=True)
@@ -603,6 +720,30 @@ class Dashboard:
                     sent.inc(n)
         except ConnectionClosed:
             return
+
+
+def _log_refusal(ws: ServerConnection, exc: ProtocolError) -> None:
+    """One line, no traceback, for a frame refused as too deep (a flood of them must not
+    flood the log with stack traces)."""
+    if exc.reason.startswith("too deep"):
+        log.warning("websocket frame refused from %s: %s", _peer(ws), exc.reason)
+
+
+def _peer(ws: ServerConnection) -> str:
+    try:
+        host, port = ws.remote_address[:2]
+    except (TypeError, ValueError):
+        return "?"
+    return f"{host}:{port}"
+
+
+def _harden(conn: ServerConnection, request: Request, response: Response) -> Response:
+    """``process_response``: every HTTP answer (ours and websockets' own refusals) carries
+    the :data:`SECURITY_HEADERS`."""
+    for name, value in SECURITY_HEADERS:
+        if name not in response.headers:
+            response.headers[name] = value
+    return response
 
 
 def _close_reason(exc: ConnectionClosed) -> str:
@@ -672,7 +813,8 @@ async def serve(settings: Settings, bootstrap: str, *, host: str | None = None,
         await asyncio.Event().wait()
 
 
-__all__ = ["Dashboard", "Tokens", "origin_allowed", "run_dashboard", "serve"]
+__all__ = ["Dashboard", "Tokens", "duplicate_header", "origin_allowed", "own_origins",
+           "run_dashboard", "serve"]
 
 
 def run_dashboard(settings: Settings, bootstrap: str, *, host: str | None = None,

@@ -113,7 +113,15 @@ class Settings:
         None, "IOC_ENGINEER_TOKEN", "Bearer token of the engineer role (read-only, sees all).")
     allowed_origins: str = _setting(
         "", "IOC_ALLOWED_ORIGINS",
-        "Comma-separated websocket origins allowed besides the dashboard's own.")
+        "Comma-separated public origins of the dashboard's pages (`https://wall.city.example`) "
+        "allowed to open its websocket, besides its own bind address and loopback names on its "
+        "port; the request's Host header is never trusted (DNS rebinding). Needed when the "
+        "pages are reached through a proxy or a name other than the bind address.")
+    dashboard_stale_after_s: float = _setting(
+        600.0, "IOC_DASHBOARD_STALE_AFTER_S",
+        "No indicator on `ioc.indicators` for this long while connected: the dashboard's "
+        "`/healthz` says `degraded` and the pages show a stale-data banner (default: twice "
+        "the longest group window, 300 s).", minimum=1)
 
     # --- General ---------------------------------------------------------------------------
     log_level: str = _setting(
