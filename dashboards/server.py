@@ -608,7 +608,7 @@ class Dashboard:
                 await ws.send(exc.frame().decode())
                 await ws.close(protocol.CLOSE_POLICY, "authentication failed")
                 return None
-        user = f"{role}:{conn.name.strip()}" if conn.name else role
+        user = self._audit_user(role)  # a declared name is not verified: never recorded
 
         def wake() -> None:
             if conn.woken_at is None:
@@ -668,18 +668,25 @@ class Dashboard:
                                     "already authenticated with another role's token")
             if msg.name is not None:
                 conn.name = msg.name
-                client.user = f"{client.role}:{msg.name.strip()}"
             if msg.subscribe is not None:
                 self._check_subscription(client.role, msg.subscribe)
                 self.hub.resubscribe(client, msg.subscribe)
         elif isinstance(msg, protocol.CommandRequest):
             await self._command(conn, client, msg)
 
+    def _audit_user(self, role: str) -> str:
+        """The audit ``user`` of a role's commands: the role and its token's label."""
+        label = self.settings.operator_label if role == "operator" else ""
+        return protocol.audit_user(role, label)
+
     async def _command(self, conn: _Conn, client: Client, req: protocol.CommandRequest) -> None:
         known = self.state.knows_alert if self.hub.ready else None
+        settings = self.settings
         command = protocol.build_command(
-            req, role=client.role, name=req.name or conn.name, now=time.time(),
-            command_id=uuid.uuid4().hex, known=known)
+            req, role=client.role, now=time.time(), command_id=uuid.uuid4().hex, known=known,
+            label=settings.operator_label if client.role == "operator" else "",
+            max_silence_s=settings.max_silence_s,
+            operators_may_silence_broadly=settings.operators_may_silence_broadly)
         try:
             await self.feed.send_command(command, protocol.command_key(command),
                                          timeout=protocol.COMMAND_TIMEOUT_S)

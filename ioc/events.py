@@ -251,10 +251,22 @@ class Incident(msgspec.Struct, frozen=True, kw_only=True, tag="incident"):
 
 class Command(msgspec.Struct, frozen=True, kw_only=True):
     """An operator's command. ``ack``/``resolve``/``note`` target ``alert_id``; ``silence``
-    targets every alert whose fields equal all ``matchers`` until ``until``."""
+    targets every alert whose fields equal all ``matchers`` until ``until``; ``unsilence``
+    lifts the silence ``silence_id`` (the ``command_id`` of the ``silence`` command).
+
+    Matchers are checked against the catalog (see :func:`check_matchers`); how long and how
+    broad a silence may be is a deployment's policy (:func:`check_silence_policy`), judged
+    where the settings are known.
+
+    >>> Command(command_id="c1", action="silence", user="operator", ts=0.0, until=60.0,
+    ...         matchers={"group": "no-such-group"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: matchers.group: unknown group 'no-such-group' (known: ...)
+    """
 
     command_id: str
-    action: Literal["ack", "resolve", "silence", "note"]
+    action: Literal["ack", "resolve", "silence", "unsilence", "note"]
     user: str
     ts: float
     reason: str = ""
@@ -262,29 +274,116 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     matchers: dict[str, str] | None = None
     until: float | None = None
     text: str | None = None
+    silence_id: str | None = None
 
     def __post_init__(self) -> None:
         _check_id("command_id", self.command_id)
         _check_id("user", self.user)
-        if self.action in ("ack", "resolve", "note") and not self.alert_id:
-            raise ValidationError("alert_id", f"`{self.action}` needs the alert_id it applies to")
+        if self.action in ("ack", "resolve", "note"):
+            if not self.alert_id:
+                raise ValidationError(
+                    "alert_id", f"`{self.action}` needs the alert_id it applies to")
+            split_alert_id(self.alert_id)
         if self.action == "note" and not (self.text and self.text.strip()):
             raise ValidationError("text", "`note` needs a non-empty text")
         if self.action == "silence":
             if not self.matchers:
                 raise ValidationError(
                     "matchers", "`silence` needs matchers, e.g. {\"group\": \"traffic\"}")
-            unknown = set(self.matchers) - SILENCE_FIELDS
-            if unknown:
-                raise ValidationError(
-                    "matchers", f"unknown fields {sorted(unknown)}; "
-                    f"use {', '.join(sorted(SILENCE_FIELDS))}")
+            check_matchers(self.matchers)
             if self.until is None or self.until <= self.ts:
                 raise ValidationError("until", "`silence` needs an end time after `ts`")
+        if self.action == "unsilence":
+            if not self.silence_id:
+                raise ValidationError(
+                    "silence_id", "`unsilence` needs the silence_id it lifts")
+            _check_id("silence_id", self.silence_id)
+
+    @property
+    def role(self) -> str:
+        """The role part of ``user`` (``operator`` of ``operator:north-desk``)."""
+        return self.user.partition(":")[0]
 
 
 SILENCE_FIELDS = frozenset({"alert_id", "group", "district", "source", "metric", "detector",
-                            "category"})
+                            "category", "severity"})
+NARROW_SILENCE_FIELDS = frozenset({"alert_id", "group", "district"})
+BROAD_SILENCE_ROLES = frozenset({"supervisor"})
+CATEGORIES: tuple[str, ...] = ("city", "sensor_health")
+_DISTRICTS: tuple[str, ...] = tuple(d.name for d in catalog.DISTRICTS)
+
+
+def check_matchers(matchers: dict[str, str]) -> None:
+    """Raise :class:`~ioc.errors.ValidationError` (field ``matchers.<name>``) unless every
+    matcher names a silence field and a value an alert can have: a catalog group, district,
+    severity or category, a well-formed alert id; sources, metrics and detectors 1-128
+    printable characters.
+
+    >>> check_matchers({"group": "traffic", "district": "Hai Chau", "source": "cam:HC:02"})
+    >>> check_matchers({"category": "roads"})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: matchers.category: unknown category 'roads' (known: city, ...)
+    """
+    unknown = set(matchers) - SILENCE_FIELDS
+    if unknown:
+        raise ValidationError(
+            "matchers", f"unknown fields {sorted(unknown)}; "
+            f"use {', '.join(sorted(SILENCE_FIELDS))}")
+    known: dict[str, tuple[str, ...]] = {
+        "group": catalog.GROUP_SLUGS, "district": _DISTRICTS,
+        "severity": SEVERITIES, "category": CATEGORIES}
+    for name, value in matchers.items():
+        field = f"matchers.{name}"
+        if name in known:
+            if value not in known[name]:
+                raise ValidationError(field, f"unknown {name} {value!r:.60} "
+                                      f"(known: {', '.join(known[name])})")
+        elif name == "alert_id":
+            _, group, _, _ = split_alert_id(value, field)
+            if group not in catalog.GROUP_SLUGS:
+                raise ValidationError(field, f"unknown group {group!r:.60} in the alert id")
+        else:
+            _check_id(field, value)
+
+
+def silence_is_broad(matchers: dict[str, str]) -> bool:
+    """True for a silence that names no group, no district and no alert: it can hold alerts
+    of every group in every district (``{"category": "city"}``, ``{"source": ...}``).
+
+    >>> silence_is_broad({"category": "city"}), silence_is_broad({"group": "traffic"})
+    (True, False)
+    """
+    return not NARROW_SILENCE_FIELDS & matchers.keys()
+
+
+def check_silence_policy(cmd: Command, *, max_silence_s: float,
+                         operators_may_silence_broadly: bool) -> None:
+    """Raise :class:`~ioc.errors.ValidationError` when a ``silence`` command is longer than
+    ``max_silence_s`` (field ``until``) or broader than one group or one district
+    (:func:`silence_is_broad`) without a role in :data:`BROAD_SILENCE_ROLES` (operators
+    only when ``operators_may_silence_broadly``; field ``matchers``). Other commands pass.
+
+    >>> cmd = Command(command_id="c1", action="silence", user="operator", ts=0.0,
+    ...               until=3600.0, matchers={"category": "city"})
+    >>> check_silence_policy(cmd, max_silence_s=86400.0, operators_may_silence_broadly=True)
+    >>> check_silence_policy(cmd, max_silence_s=600.0, operators_may_silence_broadly=True)
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: until: a silence may last at most 600 s, this one 3600 s
+    """
+    if cmd.action != "silence" or cmd.until is None or not cmd.matchers:
+        return
+    length = cmd.until - cmd.ts
+    if length > max_silence_s:
+        raise ValidationError("until", f"a silence may last at most {max_silence_s:g} s, "
+                              f"this one {length:g} s")
+    if silence_is_broad(cmd.matchers) and cmd.role not in BROAD_SILENCE_ROLES and not (
+            operators_may_silence_broadly and cmd.role == "operator"):
+        raise ValidationError(
+            "matchers", "a silence without a group, district or alert_id matcher holds alerts "
+            "city-wide: it needs the supervisor role (IOC_OPERATORS_MAY_SILENCE_BROADLY lets "
+            "operators)")
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
@@ -367,7 +466,9 @@ def decode_readings(raw: bytes) -> list[Reading]:
 
 
 def _pack_index(raw: bytes, exc: ValidationError) -> str:
-    """Locate which reading of a pack raised a post-decode check (re-decodes one by one)."""
+    """Locate which reading of a pack raised a post-decode check (re-decodes one by one;
+    the items after the bad one were never parsed, so their depth is checked first)."""
+    check_depth(raw)
     for i, item in enumerate(msgspec.json.decode(raw)):
         try:
             _reading.decode(msgspec.json.encode(item))
@@ -454,10 +555,47 @@ def decode_deadletter(raw: bytes) -> DeadLetter:
     return _decoder(_deadletter, raw)
 
 
+_ID_ESCAPES = re.compile(r"%(25|3A)")
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace(":", "%3A") if ("%" in part or ":" in part) \
+        else part
+
+
+def _unescape(part: str) -> str:
+    return _ID_ESCAPES.sub(lambda m: "%" if m.group(1) == "25" else ":", part) \
+        if "%" in part else part
+
+
 def alert_id(detector: str, group: str, source: str, metric: str) -> str:
-    """The stable dedup key of an alert.
+    """The stable dedup key of an alert: the four parts joined by ``:``, each with ``%`` and
+    ``:`` percent-encoded (``%25``, ``%3A``), so every source id gives an unambiguous id and
+    ordinary ids read as they always did. :func:`split_alert_id` is its exact inverse.
 
     >>> alert_id("robust_z", "flooding", "rain-HC-01", "rainfall")
     'robust_z:flooding:rain-HC-01:rainfall'
+    >>> alert_id("robust_z", "wastewater", "pump:ST:01", "inflow")
+    'robust_z:wastewater:pump%3AST%3A01:inflow'
     """
-    return f"{detector}:{group}:{source}:{metric}"
+    return f"{_escape(detector)}:{_escape(group)}:{_escape(source)}:{_escape(metric)}"
+
+
+def split_alert_id(aid: str, field: str = "alert_id") -> tuple[str, str, str, str]:
+    """(detector, group, source, metric) of an alert id made by :func:`alert_id`; raise
+    :class:`~ioc.errors.ValidationError` (on ``field``) if it is not four non-empty parts.
+
+    >>> split_alert_id("robust_z:wastewater:pump%3AST%3A01:inflow")
+    ('robust_z', 'wastewater', 'pump:ST:01', 'inflow')
+    >>> split_alert_id("robust_z:wastewater:pump:ST:01:inflow")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: alert_id: expected detector:group:source:metric ...
+    """
+    parts = aid.split(":")
+    if len(parts) != 4 or not all(parts):
+        raise ValidationError(
+            field, "expected detector:group:source:metric (a ':' inside a part is written "
+            f"%3A, a '%' %25), got {aid!r:.80}")
+    d, g, s, m = (_unescape(p) for p in parts)
+    return d, g, s, m

@@ -100,6 +100,19 @@ class Settings:
         False, "IOC_REQUIRE_PLUGINS",
         "Refuse to start a worker when a detector plugin fails to load (else warn).")
 
+    # --- Commands and silences (checked by the dashboard and again by the worker) ----------
+    max_silence_s: float = _setting(
+        86_400.0, "IOC_MAX_SILENCE_S", "The longest silence a command may ask for, in seconds.",
+        minimum=1)
+    operators_may_silence_broadly: bool = _setting(
+        False, "IOC_OPERATORS_MAY_SILENCE_BROADLY",
+        "Let operators silence without a group, district or alert_id matcher (city-wide "
+        "silences); otherwise only the supervisor role may.")
+    operator_label: str = _setting(
+        "", "IOC_OPERATOR_LABEL",
+        "Label of the operator token: commands sent with it are recorded as "
+        "`operator:<label>` (empty: `operator`). Names clients declare are never recorded.")
+
     # --- Dashboard -------------------------------------------------------------------------
     dashboard_host: str = _setting("127.0.0.1", "IOC_DASHBOARD_HOST", "Dashboard bind address.")
     dashboard_port: int = _setting(8080, "IOC_DASHBOARD_PORT", "Dashboard port.", minimum=0)

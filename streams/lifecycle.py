@@ -21,9 +21,11 @@ fires again within ``flap_window_s`` of its resolution is ``reopened`` (same ale
 and first_seen go on) and needs more normal windows to auto-resolve next time (flap damping: x2,
 x3, ... up to ``1 + max_flap_boost``). Later, the same key ``opened`` a new episode under the
 same alert_id with the next version. A matching silence turns an open alert ``silenced`` (its
-updates are kept but not published) and ``unsilenced`` when it ends; **a new firing on a
-silenced key opens nothing** (no record at all) - it opens normally at the first firing window
-after the silence ends. ``note`` appends a :class:`~ioc.events.Note`.
+updates are kept but not published) and ``unsilenced`` when it ends or is lifted (its status
+goes back to what it would be without the silence: ``firing`` or ``acknowledged``, with the
+updates it held). **A new firing on a silenced key is still recorded**: it opens (or reopens)
+with status ``silenced``, so the audit trail shows every firing. ``note`` appends a
+:class:`~ioc.events.Note`.
 
 **Audit and restarts.** Every published change is an :class:`~ioc.events.Alert` with
 ``version`` = previous + 1 for its alert_id (versions go on across episodes). Every transition
@@ -74,8 +76,18 @@ from msgspec.structs import replace
 
 from ioc import catalog
 from ioc.errors import ConfigError, ValidationError
-from ioc.events import SEVERITIES, Alert, Category, Command, Evidence, Note, Severity, alert_id
-from streams.silences import SilenceBook
+from ioc.events import (
+    SEVERITIES,
+    Alert,
+    Category,
+    Command,
+    Evidence,
+    Note,
+    Severity,
+    alert_id,
+    split_alert_id,
+)
+from streams.silences import SilenceBook, SilencePolicy
 
 if TYPE_CHECKING:
     from detectors.base import Explanation
@@ -214,6 +226,7 @@ class _Lane(msgspec.Struct, kw_only=True):
     ack_reason: str | None = None
     sil_user: str | None = None
     sil_reason: str | None = None
+    sil_id: str | None = None         # the silence holding the alert
     resolved_at: float | None = None
     flaps: int = 0                    # re-openings within the flap window, this episode chain
     fired_end: float = -math.inf      # latest window end at which a lane detector fired
@@ -234,10 +247,14 @@ Owns = Callable[[str], bool]
 
 
 def lane_key(group: str, source: str, metric: str, category: str) -> str:
-    """The store key of a lane.
+    """The store key of a lane. Unambiguous for every source id: groups, metrics and
+    categories are catalog names without ``:``, so the source is everything between the first
+    ``:`` and the last two.
 
     >>> lane_key("flooding", "flood-HC-01", "flood_depth", "city")
     'flooding:flood-HC-01:flood_depth:city'
+    >>> _source_of(lane_key("wastewater", "pump:ST:01", "inflow", "city"))
+    'pump:ST:01'
     """
     return f"{group}:{source}:{metric}:{category}"
 
@@ -245,20 +262,6 @@ def lane_key(group: str, source: str, metric: str, category: str) -> str:
 def _source_of(key: str) -> str:
     """The source part of a lane key (sources may contain colons; groups never do)."""
     return key.split(":", 1)[1].rsplit(":", 2)[0]
-
-
-def split_alert_id(aid: str) -> tuple[str, str, str, str]:
-    """(detector, group, source, metric) of an alert id; ValidationError if malformed.
-
-    >>> split_alert_id("robust_z:flooding:flood-HC-01:flood_depth")
-    ('robust_z', 'flooding', 'flood-HC-01', 'flood_depth')
-    """
-    parts = aid.split(":", 2)
-    if len(parts) == 3 and ":" in parts[2]:
-        source, metric = parts[2].rsplit(":", 1)
-        if all((parts[0], parts[1], source, metric)):
-            return parts[0], parts[1], source, metric
-    raise ValidationError("alert_id", f"expected detector:group:source:metric, got {aid!r:.80}")
 
 
 # --- evidence ------------------------------------------------------------------------------
@@ -424,7 +427,7 @@ class AlertBook:
 
     def __init__(self, store: MutableMapping[str, bytes], *, resolve_after: int = 3,
                  flap_window_s: float = 900.0, escalation: EscalationPolicy | None = None,
-                 max_flap_boost: int = 3) -> None:
+                 max_flap_boost: int = 3, silence_policy: SilencePolicy | None = None) -> None:
         if resolve_after < 1:
             raise ConfigError(f"resolve_after must be at least 1, got {resolve_after}")
         if not flap_window_s >= 0:
@@ -436,13 +439,16 @@ class AlertBook:
         self.flap_window_s = flap_window_s
         self.escalation = escalation or EscalationPolicy()
         self.max_flap_boost = max_flap_boost
+        self.silence_policy = silence_policy
 
     @classmethod
     def from_settings(cls, store: MutableMapping[str, bytes], settings: Settings,
                       **kw: Any) -> AlertBook:
-        """A book using ``IOC_RESOLVE_AFTER_WINDOWS``, ``IOC_FLAP_WINDOW_S`` and
-        ``IOC_ESCALATE_AFTER_S``; other options as keywords."""
+        """A book using ``IOC_RESOLVE_AFTER_WINDOWS``, ``IOC_FLAP_WINDOW_S``,
+        ``IOC_ESCALATE_AFTER_S`` and the silence policy (``IOC_MAX_SILENCE_S``,
+        ``IOC_OPERATORS_MAY_SILENCE_BROADLY``); other options as keywords."""
         kw.setdefault("flap_window_s", settings.flap_window_s)
+        kw.setdefault("silence_policy", SilencePolicy.from_settings(settings))
         kw.setdefault("escalation", EscalationPolicy(escalate_after_s=settings.escalate_after_s))
         return cls(store, resolve_after=settings.resolve_after_windows, **kw)
 
@@ -513,7 +519,7 @@ class AlertBook:
     def _fields(alert: Alert) -> dict[str, str]:
         return {"alert_id": alert.alert_id, "group": alert.group, "district": alert.district,
                 "source": alert.source, "metric": alert.metric, "detector": alert.detector,
-                "category": alert.category}
+                "category": alert.category, "severity": alert.severity}
 
     def _needed(self, lane: _Lane) -> int:
         return self.resolve_after * (1 + min(lane.flaps, self.max_flap_boost))
@@ -588,9 +594,9 @@ class AlertBook:
                           key=_rank)
             new = replace(a, count=a.count + 1, last_seen=max(a.last_seen, ts), evidence=ev,
                           severity=sev, title=title, updated_at=now)
-            if a.status == "silenced":
+            if a.status == "silenced":   # held; out of the silence if it no longer matches
                 lane.alert, lane.dirty = new, True
-                return []
+                return self._sync_silence(lane, now, silences)
             change = "escalated" if _rank(sev) > _rank(a.severity) else "updated"
             user, reason = self._owner(lane, a.status)
             if change == "escalated" and a.status == "firing":
@@ -612,8 +618,6 @@ class AlertBook:
                         detector=best.detector, title=title, first_seen=ts, last_seen=ts,
                         count=1, updated_at=now, change="opened", evidence=ev)
             change = "opened"
-        if silences.match(self._fields(new), now) is not None:
-            return []  # a silenced key does not fire: nothing opens
         if change == "reopened":
             lane.flaps += 1
         else:
@@ -621,6 +625,12 @@ class AlertBook:
             lane.base = new.severity
         lane.acked, lane.ack_user, lane.ack_reason = False, None, None
         lane.resolved_at = None
+        held = silences.match(self._fields(new), now)
+        if held is not None:  # recorded all the same, held silenced (the audit trail)
+            lane.sil_user, lane.sil_reason, lane.sil_id = (held.user, held.reason or None,
+                                                           held.silence_id)
+            new = replace(new, status="silenced", silenced_until=held.until)
+            return [self._publish(lane, new, change, user=held.user, reason=held.reason or None)]
         return [self._publish(lane, new, change)]
 
     def _close(self, lane: _Lane, now: float, change: str, user: str | None,
@@ -629,7 +639,7 @@ class AlertBook:
         new = replace(lane.alert, status="resolved", updated_at=now, silenced_until=None)
         lane.resolved_at = now
         lane.acked, lane.ack_user, lane.ack_reason = False, None, None
-        lane.sil_user = lane.sil_reason = None
+        lane.sil_user = lane.sil_reason = lane.sil_id = None
         lane.normal = 0
         return self._publish(lane, new, change, user=user, reason=reason)
 
@@ -642,14 +652,18 @@ class AlertBook:
         if s is None:
             if a.status != "silenced":
                 return []
+            held = silences.get(lane.sil_id) if lane.sil_id else None
             status = "acknowledged" if lane.acked else "firing"
-            lane.sil_user = lane.sil_reason = None
+            lane.sil_user = lane.sil_reason = lane.sil_id = None
             user, reason = self._owner(lane, status)
+            if held is not None and held.lifted_at is not None:
+                user, reason = held.lifted_by, f"silence {held.silence_id} lifted"
             new = replace(a, status=status, silenced_until=None, updated_at=now)
             return [self._publish(lane, new, "unsilenced", user=user, reason=reason)]
         if a.status == "silenced" and a.silenced_until == s.until:
+            lane.sil_id = s.silence_id
             return []
-        lane.sil_user, lane.sil_reason = s.user, s.reason or None
+        lane.sil_user, lane.sil_reason, lane.sil_id = s.user, s.reason or None, s.silence_id
         new = replace(a, status="silenced", silenced_until=s.until, updated_at=now)
         return [self._publish(lane, new, "silenced", user=s.user, reason=s.reason or None)]
 
@@ -661,13 +675,20 @@ class AlertBook:
         acknowledged when the silence ends). ``resolve``: open -> resolved. ``note``: appends
         a note, status unchanged. A no-op (ack of an acknowledged or resolved alert, resolve of
         a resolved one) returns ``[]``. ``silence`` only stores the silence in ``silences``
-        and returns ``[]``: each matching open alert turns ``silenced`` at its lane's next
-        window or :meth:`tick` (its owner may be another worker). Raise
-        :class:`~ioc.errors.ValidationError` for an alert_id this book does not hold, or one
-        superseded by a newer alert of its lane (the caller logs or dead-letters it).
+        (after the book's :class:`~streams.silences.SilencePolicy`) and returns ``[]``: each
+        matching open alert turns ``silenced`` at its lane's next window or :meth:`tick` (its
+        owner may be another worker); ``unsilence`` lifts one the same way, its alerts turning
+        ``unsilenced``. Raise :class:`~ioc.errors.ValidationError` for an alert_id this book
+        does not hold, one superseded by a newer alert of its lane, a silence the policy
+        refuses or an unknown silence_id (the caller logs or dead-letters it).
         """
         if cmd.action == "silence":
+            if self.silence_policy is not None:
+                self.silence_policy.check(cmd)
             silences.add(cmd)
+            return []
+        if cmd.action == "unsilence":
+            silences.lift(cmd)
             return []
         assert cmd.alert_id is not None  # Command validates it
         found = self._find(cmd.alert_id)

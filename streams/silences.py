@@ -1,15 +1,21 @@
-"""Silences: operator commands that keep matching alerts from firing until an end time.
+"""Silences: operator commands that hold matching alerts ``silenced`` until an end time.
 
 A silence is made from a ``silence`` :class:`~ioc.events.Command`: its ``matchers`` name alert
 fields (``alert_id``, ``group``, ``district``, ``source``, ``metric``, ``detector``,
-``category``) that must all be equal, its ``until`` the end time (epoch seconds, compared with
-the worker's stream clock). Silences live in a mapping passed in: the worker passes a Faust
-**GlobalTable** (every worker sees every silence; create it with ``value_type=bytes,
-value_serializer="raw"``), tests pass a dict. Values are msgpack bytes of :class:`Silence`,
-keyed by the command's ``command_id``, so adding the same command twice is a no-op.
+``category``, ``severity``) that must all be equal, its ``until`` the end time (epoch seconds,
+compared with the worker's stream clock). An ``unsilence`` command lifts it before then
+(:meth:`SilenceBook.lift`): the silence stays stored, marked lifted, until its end time, so a
+replayed ``silence`` or ``unsilence`` command changes nothing. How long and how broad a
+silence may be is a :class:`SilencePolicy` (``IOC_MAX_SILENCE_S``,
+``IOC_OPERATORS_MAY_SILENCE_BROADLY``), which the alert book applies before it adds one.
+
+Silences live in a mapping passed in: the worker passes a Faust **GlobalTable** (every
+worker sees every silence; create it with ``value_type=bytes, value_serializer="raw"``), tests
+pass a dict. Values are msgpack bytes of :class:`Silence`, keyed by the command's
+``command_id``, so adding the same command twice is a no-op.
 
 Pure code: no Faust, no I/O; the alert book (:mod:`streams.lifecycle`) asks :meth:`SilenceBook.
-match` before it lets an alert fire.
+match` whether a firing alert is recorded ``firing`` or ``silenced``.
 
 >>> from ioc.events import Command
 >>> book = SilenceBook({})
@@ -24,6 +30,10 @@ match` before it lets an alert fire.
 True
 >>> book.match(fields, now=4000.0) is None  # ended
 True
+>>> lift = Command(command_id="c2", action="unsilence", user="operator", ts=300.0,
+...                silence_id="c1")
+>>> book.lift(lift).lifted_by, book.match(fields, now=400.0) is None
+('operator', True)
 >>> book.purge(now=5000.0)
 ['c1']
 """
@@ -31,17 +41,51 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, MutableMapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import msgspec
+from msgspec.structs import replace
 
 from ioc.errors import ValidationError
-from ioc.events import SILENCE_FIELDS, Command
+from ioc.events import SILENCE_FIELDS, Command, check_silence_policy
 
-__all__ = ["Silence", "SilenceBook"]
+if TYPE_CHECKING:
+    from ioc.settings import Settings
+
+__all__ = ["Silence", "SilenceBook", "SilencePolicy"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SilencePolicy:
+    """How long and how broad a silence may be (see :func:`ioc.events.check_silence_policy`).
+
+    >>> cmd = Command(command_id="c1", action="silence", user="operator", ts=0.0,
+    ...               until=90_000.0, matchers={"group": "traffic"})
+    >>> SilencePolicy().check(cmd)
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ValidationError: until: a silence may last at most 86400 s, this one 90000 s
+    """
+
+    max_silence_s: float = 86_400.0
+    operators_may_silence_broadly: bool = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SilencePolicy:
+        """The policy of ``IOC_MAX_SILENCE_S`` and ``IOC_OPERATORS_MAY_SILENCE_BROADLY``."""
+        return cls(max_silence_s=settings.max_silence_s,
+                   operators_may_silence_broadly=settings.operators_may_silence_broadly)
+
+    def check(self, cmd: Command) -> None:
+        """Raise :class:`~ioc.errors.ValidationError` for a silence this policy refuses."""
+        check_silence_policy(cmd, max_silence_s=self.max_silence_s,
+                             operators_may_silence_broadly=self.operators_may_silence_broadly)
 
 
 class Silence(msgspec.Struct, frozen=True, kw_only=True):
-    """One silence: alerts whose fields equal all ``matchers`` do not fire before ``until``."""
+    """One silence: alerts whose fields equal all ``matchers`` are held ``silenced`` before
+    ``until``, unless the silence was lifted (``lifted_at``, by ``lifted_by``)."""
 
     silence_id: str
     matchers: dict[str, str]
@@ -49,10 +93,12 @@ class Silence(msgspec.Struct, frozen=True, kw_only=True):
     user: str
     reason: str
     created: float
+    lifted_at: float | None = None
+    lifted_by: str | None = None
 
     def active(self, now: float) -> bool:
-        """True while the silence has not ended (``now < until``)."""
-        return now < self.until
+        """True while the silence has not ended (``now < until``) nor been lifted."""
+        return self.lifted_at is None and now < self.until
 
     def covers(self, fields: Mapping[str, str]) -> bool:
         """True when every matcher equals the same field of ``fields``."""
@@ -96,6 +142,25 @@ class SilenceBook:
         self.store[silence.silence_id] = _ENC.encode(silence)
         return silence
 
+    def lift(self, cmd: Command) -> Silence:
+        """Lift the silence an ``unsilence`` command names and return it (marked lifted).
+
+        Idempotent: a silence already lifted is returned unchanged. Raise
+        :class:`~ioc.errors.ValidationError` (field ``silence_id``) for a silence this store
+        does not hold (never made, or ended and purged).
+        """
+        if cmd.action != "unsilence" or not cmd.silence_id:
+            raise ValidationError("action", f"expected an `unsilence` command, got {cmd.action!r}")
+        held = self.get(cmd.silence_id)
+        if held is None:
+            raise ValidationError("silence_id", f"no silence {cmd.silence_id!r:.80} (never made, "
+                                  "or ended and purged)")
+        if held.lifted_at is not None:
+            return held
+        lifted = replace(held, lifted_at=cmd.ts, lifted_by=cmd.user)
+        self.store[lifted.silence_id] = _ENC.encode(lifted)
+        return lifted
+
     def get(self, silence_id: str) -> Silence | None:
         """The silence stored under ``silence_id``, or None."""
         raw = self.store.get(silence_id)
@@ -132,12 +197,13 @@ class SilenceBook:
         return best
 
     def purge(self, now: float) -> list[str]:
-        """Delete silences that ended before ``now``; return their ids (sorted).
+        """Delete silences that ended before ``now`` (lifted ones too, once their end time
+        has passed); return their ids (sorted).
 
         Only one agent should purge a shared store (the command agent); matching ignores
         ended silences anyway, so purging is housekeeping, not correctness.
         """
-        gone = sorted(s.silence_id for s in self if not s.active(now))
+        gone = sorted(s.silence_id for s in self if now >= s.until)
         for sid in gone:
             self.store.pop(sid, None)
             self._cache.pop(sid, None)

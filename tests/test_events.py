@@ -25,12 +25,15 @@ from ioc.events import (
     Reading,
     WindowSummary,
     alert_id,
+    check_silence_policy,
     decode_alert,
     decode_command,
     decode_deadletter,
     decode_indicator,
     decode_readings,
     encode,
+    silence_is_broad,
+    split_alert_id,
 )
 
 TS = 1_795_410_000.0
@@ -282,7 +285,25 @@ def test_deadletter_keeps_raw_bytes_exactly() -> None:
 
 @pytest.mark.parametrize(("cmd", "field"), [
     ({"action": "ack"}, "alert_id"),
-    ({"action": "note", "alert_id": "a"}, "text"),
+    ({"action": "note", "alert_id": "d:traffic:s:m"}, "text"),
+    ({"action": "ack", "alert_id": "robust_z:wastewater:pump:ST:01:inflow"}, "alert_id"),
+    ({"action": "unsilence"}, "silence_id"),
+    ({"action": "silence", "matchers": {"group": "no-such-group"}, "until": TS + 60},
+     "matchers.group"),
+    ({"action": "silence", "matchers": {"district": "Atlantis"}, "until": TS + 60},
+     "matchers.district"),
+    ({"action": "silence", "matchers": {"severity": "urgent"}, "until": TS + 60},
+     "matchers.severity"),
+    ({"action": "silence", "matchers": {"category": "roads"}, "until": TS + 60},
+     "matchers.category"),
+    ({"action": "silence", "matchers": {"group": "traffic", "source": ""}, "until": TS + 60},
+     "matchers.source"),
+    ({"action": "silence", "matchers": {"group": "traffic", "metric": "a\x00b"},
+      "until": TS + 60}, "matchers.metric"),
+    ({"action": "silence", "matchers": {"alert_id": "d:no-such-group:s:m"}, "until": TS + 60},
+     "matchers.alert_id"),
+    ({"action": "silence", "matchers": {"alert_id": "a:b"}, "until": TS + 60},
+     "matchers.alert_id"),
     ({"action": "silence"}, "matchers"),
     ({"action": "silence", "matchers": {"colour": "red"}, "until": TS + 60}, "matchers"),
     ({"action": "silence", "matchers": {"group": "traffic"}}, "until"),
@@ -316,3 +337,68 @@ def test_every_catalog_metric_accepts_a_reading_of_its_kind() -> None:
 
 def test_msgspec_is_the_decoder() -> None:
     assert isinstance(msgspec.json.Decoder, type)
+
+
+# --- alert ids, silence policy (issue 9, defects 3 and 4) ------------------------------------
+
+_SOURCE_IDS = st.text(st.characters(codec="utf-8").filter(str.isprintable), min_size=1,
+                      max_size=128)
+
+
+@given(detector=st.sampled_from(["robust_z", "stuck", "x:y", "50%"]),
+       group=st.sampled_from(sorted(catalog.GROUP_SLUGS)), source=_SOURCE_IDS,
+       metric=st.sampled_from(["flow", "speed", "a:b"]))
+def test_split_alert_id_is_the_exact_inverse_of_alert_id(detector: str, group: str,
+                                                          source: str, metric: str) -> None:
+    aid = alert_id(detector, group, source, metric)
+    assert aid.count(":") == 3
+    assert split_alert_id(aid) == (detector, group, source, metric)
+
+
+@pytest.mark.parametrize("source", ["rain-HC-01", "cam_HC.02", "trf/HC/01", "a b", "Đà-Nẵng"])
+def test_ordinary_alert_ids_are_unchanged(source: str) -> None:
+    assert alert_id("robust_z", "flooding", source, "rainfall") == \
+        f"robust_z:flooding:{source}:rainfall"
+
+
+def _silence(user: str = "operator", length: float = 3600.0, **matchers: str) -> Command:
+    return Command(command_id="s1", action="silence", user=user, ts=TS, until=TS + length,
+                   matchers=matchers)
+
+
+@pytest.mark.parametrize("matchers", [{"category": "city"}, {"source": "pump:ST:01"},
+                                      {"severity": "critical", "metric": "flow"}])
+def test_a_broad_silence_needs_the_supervisor_role(matchers: dict[str, str]) -> None:
+    assert silence_is_broad(matchers)
+    with pytest.raises(ValidationError) as info:
+        check_silence_policy(_silence(**matchers), max_silence_s=86400.0,
+                             operators_may_silence_broadly=False)
+    assert info.value.field == "matchers" and "supervisor" in info.value.reason
+    check_silence_policy(_silence(user="supervisor", **matchers), max_silence_s=86400.0,
+                         operators_may_silence_broadly=False)
+    check_silence_policy(_silence(**matchers), max_silence_s=86400.0,
+                         operators_may_silence_broadly=True)
+
+
+@pytest.mark.parametrize("matchers", [{"group": "traffic"}, {"district": "Hai Chau"},
+                                      {"alert_id": "robust_z:traffic:trf-HC-01:speed"},
+                                      {"group": "traffic", "category": "city"}])
+def test_one_group_one_district_or_one_alert_is_not_broad(matchers: dict[str, str]) -> None:
+    assert not silence_is_broad(matchers)
+    check_silence_policy(_silence(**matchers), max_silence_s=86400.0,
+                         operators_may_silence_broadly=False)
+
+
+def test_the_longest_silence_is_a_limit() -> None:
+    check_silence_policy(_silence(length=86400.0, group="traffic"), max_silence_s=86400.0,
+                         operators_may_silence_broadly=False)
+    with pytest.raises(ValidationError) as info:
+        check_silence_policy(_silence(length=30 * 86400.0, group="traffic"),
+                             max_silence_s=86400.0, operators_may_silence_broadly=False)
+    assert info.value.field == "until" and "at most 86400 s" in info.value.reason
+
+
+def test_unsilence_names_the_silence_it_lifts() -> None:
+    c = decode_command(raw({"command_id": "c2", "action": "unsilence", "user": "operator",
+                            "ts": TS, "silence_id": "c1"}))
+    assert (c.action, c.silence_id, c.role) == ("unsilence", "c1", "operator")

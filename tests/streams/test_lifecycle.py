@@ -10,7 +10,7 @@ from hypothesis import event, given, settings
 from hypothesis import strategies as st
 
 from ioc.errors import ConfigError, ValidationError
-from ioc.events import Alert, Command, Evidence, decode_alert, encode
+from ioc.events import Alert, Command, Evidence, alert_id, decode_alert, decode_command, encode
 from ioc.settings import Settings
 from streams.lifecycle import (
     AlertBook,
@@ -371,7 +371,10 @@ def test_a_superseded_alert_id_is_a_validation_error() -> None:
 
 
 def test_split_alert_id_keeps_colons_in_sources() -> None:
-    assert split_alert_id("d:g:a:b:m") == ("d", "g", "a:b", "m")
+    assert alert_id("d", "g", "a:b", "m") == "d:g:a%3Ab:m"
+    assert split_alert_id("d:g:a%3Ab:m") == ("d", "g", "a:b", "m")
+    with pytest.raises(ValidationError, match="expected detector:group:source:metric"):
+        split_alert_id("d:g:a:b:m")  # ambiguous: which colon ends the source?
 
 
 # --- silences ------------------------------------------------------------------------------
@@ -417,20 +420,121 @@ def test_a_silence_command_silences_open_alerts_and_hides_their_updates() -> Non
         "unsilenced", "firing", None, 3, 3, None)
 
 
-def test_a_silenced_key_does_not_fire() -> None:
+def test_a_firing_during_a_silence_is_recorded_silenced() -> None:
+    """Issue 9 defect 3: a firing while silenced used to leave no record at all."""
     rig = Rig()
     assert silence(rig, 0, 10, source=S) == []
-    assert rig.fire(1) == [] and rig.fire(2) == []
-    assert rig.book.get(AID) is None
-    (a,) = rig.fire(10)                                         # the silence has ended
-    assert (a.change, a.version, a.status, a.count) == ("opened", 1, "firing", 1)
+    (a,) = rig.fire(1)
+    assert (a.change, a.version, a.status, a.silenced_until, a.user, a.reason) == (
+        "opened", 1, "silenced", T0 + 10 * W, "lan", "pump maintenance")
+    assert rig.fire(2) == []                                    # updates held, not published
+    assert rig.book.get(AID) is not None
+    (u, f) = rig.fire(10)                                       # the silence has ended
+    assert (u.change, u.version, u.status, u.count, u.silenced_until) == (
+        "unsilenced", 2, "firing", 2, None)
+    assert (f.change, f.version, f.status, f.count) == ("updated", 3, "firing", 3)
 
 
 def test_silences_match_only_their_fields() -> None:
     rig = Rig()
     silence(rig, 0, 10, category="sensor_health")
     out = rig.window(1, fire(end=T0 + W), fire("stuck", end=T0 + W, health=True))
-    assert [a.category for a in out] == ["city"]
+    assert [(a.category, a.status) for a in out] == [("city", "firing"),
+                                                     ("sensor_health", "silenced")]
+
+
+def test_a_severity_matcher_holds_only_that_severity() -> None:
+    rig = Rig()
+    silence(rig, 0, 10, group=G, severity="warning")
+    (a,) = rig.fire(1, raw=5.0)                                 # warning: held
+    assert a.status == "silenced"
+    (b,) = rig.fire(2, raw=7.0)                                 # major now: out of the silence
+    assert (b.change, b.status, b.severity) == ("unsilenced", "firing", "major")
+
+
+def test_unsilence_lifts_a_silence_and_its_alerts_come_back_with_their_updates() -> None:
+    rig = Rig()
+    rig.fire(1)
+    (s,) = silence(rig, 1.5, 60)
+    assert s.status == "silenced"
+    assert rig.fire(2) == [] and rig.fire(3) == []
+    assert rig.cmd("unsilence", 3.5, cid="u1", user="operator", silence_id="s1") == []
+    (u,) = rig.tick(3.5)                                        # the lane's next tick
+    assert (u.change, u.status, u.count, u.silenced_until, u.version) == (
+        "unsilenced", "firing", 3, None, s.version + 1)
+    assert (u.user, u.reason) == ("operator", "silence s1 lifted")
+    assert rig.silences.get("s1") is not None and not rig.silences.active(T0 + 4 * W)
+    (f,) = rig.fire(4)                                          # fires openly again
+    assert (f.change, f.status) == ("updated", "firing")
+
+
+def test_unsilence_is_idempotent_and_refuses_unknown_silences() -> None:
+    rig = Rig()
+    rig.fire(1)
+    silence(rig, 1.5, 60)
+    assert rig.cmd("unsilence", 2, cid="u1", silence_id="s1") == []
+    assert rig.cmd("unsilence", 2.5, cid="u1", silence_id="s1") == []   # replayed
+    assert rig.cmd("silence", 1.5, cid="s1", reason="pump maintenance",   # replayed silence
+                   matchers={"group": G, "district": D}, until=T0 + 60 * W) == []
+    (u,) = rig.tick(3)
+    assert u.change == "unsilenced"
+    assert rig.tick(4) == []
+    with pytest.raises(ValidationError) as info:
+        rig.cmd("unsilence", 5, cid="u2", silence_id="no-such-silence")
+    assert info.value.field == "silence_id"
+
+
+def test_an_acknowledged_alert_unsilenced_by_hand_stays_acknowledged() -> None:
+    rig = Rig()
+    rig.fire(1)
+    rig.cmd("ack", 1.2, reason="on it")
+    silence(rig, 1.5, 60)
+    rig.cmd("unsilence", 2, cid="u1", user="operator", silence_id="s1")
+    (u,) = rig.tick(2)
+    assert (u.change, u.status, u.user) == ("unsilenced", "acknowledged", "operator")
+
+
+def test_the_book_applies_the_silence_policy_of_its_settings() -> None:
+    book = AlertBook.from_settings({}, Settings(max_silence_s=3600.0))
+    sil = SilenceBook({})
+
+    def silence_cmd(cid: str, user: str, length: float, **matchers: str) -> Command:
+        return Command(command_id=cid, action="silence", user=user, ts=T0,
+                       until=T0 + length, matchers=matchers)
+
+    for cmd, field in [(silence_cmd("a", "operator", 7200.0, group=G), "until"),
+                       (silence_cmd("b", "operator", 600.0, category="city"), "matchers"),
+                       (silence_cmd("c", "operator:desk", 600.0, source=S), "matchers")]:
+        with pytest.raises(ValidationError) as info:
+            book.command(cmd, now=T0, silences=sil)
+        assert info.value.field == field
+    book.command(silence_cmd("d", "supervisor", 600.0, category="city"), now=T0, silences=sil)
+    book.command(silence_cmd("e", "operator", 3600.0, group=G), now=T0, silences=sil)
+    assert sorted(sil.store) == ["d", "e"]
+    broad = AlertBook.from_settings({}, Settings(operators_may_silence_broadly=True))
+    broad.command(silence_cmd("f", "operator", 600.0, category="city"), now=T0, silences=sil)
+    assert "f" in sil.store
+
+
+_SOURCE_IDS = st.text(st.characters(codec="utf-8").filter(str.isprintable), min_size=1,
+                      max_size=128)
+
+
+@settings(max_examples=200, deadline=None)
+@given(source=_SOURCE_IDS)
+def test_every_alert_that_can_open_can_be_acked_noted_and_resolved(source: str) -> None:
+    """Issue 9 defect 4: ids of sources holding ':' (or '%') could not be acted on."""
+    rig = Rig()
+    (a,) = rig.window(1, fire(end=T0 + W), source=source)
+    assert split_alert_id(a.alert_id) == ("robust_z", G, source, M)
+    wire = decode_command(encode(Command(command_id="c1", action="ack", user="operator",
+                                         ts=T0 + 2 * W, alert_id=a.alert_id)))
+    (k,) = rig.book.command(wire, now=T0 + 2 * W, silences=rig.silences)
+    (n,) = rig.cmd("note", 3, alert_id=a.alert_id, text="crew on site")
+    (r,) = rig.cmd("resolve", 4, alert_id=a.alert_id)
+    assert [(x.alert_id, x.change) for x in (k, n, r)] == [
+        (a.alert_id, "acknowledged"), (a.alert_id, "note"), (a.alert_id, "resolved")]
+    assert r.source == source and r.version == 4
 
 
 def test_silence_reaches_an_alert_on_its_next_window_or_tick() -> None:
