@@ -100,6 +100,42 @@ class Settings:
         False, "IOC_REQUIRE_PLUGINS",
         "Refuse to start a worker when a detector plugin fails to load (else warn).")
 
+    # --- Event time and series bounds (streams.ingest, streams.windows, streams.budget) ---
+    max_future_s: float = _setting(
+        300.0, "IOC_MAX_FUTURE_S",
+        "A reading dated more than this many seconds ahead of the worker's wall clock is "
+        "dead-lettered (`future`) and moves no clock. Raise it (with `IOC_CLOCK_LEAD_S`) only "
+        "for compressed-time simulation (`ioc simulate --rate` above the natural rate).",
+        minimum=0)
+    clock_lead_s: float = _setting(
+        0.0, "IOC_CLOCK_LEAD_S",
+        "How far a partition's event-time clock may run ahead of the wall clock. 0: readings "
+        "from a sensor whose clock is fast count into their windows but never make the "
+        "readings of other sensors late.", minimum=0)
+    max_clock_jump_s: float = _setting(
+        86_400.0, "IOC_MAX_CLOCK_JUMP_S",
+        "A reading more than this many seconds ahead of its partition's clock is "
+        "dead-lettered (`clock_jump`) and moves no clock, unless 100 such readings come in "
+        "a row (a real gap in a replay). A day: a live partition's idle clock follows the "
+        "wall clock, so only replays see such gaps, and a replay of ordinary history (nights, "
+        "outages of hours) has none that long.", minimum=1)
+    max_unregistered_series: int = _setting(
+        200_000, "IOC_MAX_UNREGISTERED_SERIES",
+        "Series (source, metric) of sources outside the catalog one worker tracks at most "
+        "(about 1.5 KB each); readings that would open more are dead-lettered "
+        "(`series_limit`).", minimum=0)
+    max_series_per_prefix: int = _setting(
+        10_000, "IOC_MAX_SERIES_PER_PREFIX",
+        "Series of unregistered sources one source-id prefix (the id without its trailing "
+        "digits, up to its last `-`) may open per group and worker.", minimum=1)
+    max_new_series_per_message: int = _setting(
+        1_000, "IOC_MAX_NEW_SERIES_PER_MESSAGE",
+        "Series of unregistered sources one message may open.", minimum=1)
+    degraded_refused_ratio: float = _setting(
+        0.05, "IOC_DEGRADED_REFUSED_RATIO",
+        "Share of readings refused for their time (`future`, `clock_jump`, `late`) over the "
+        "last minute above which the worker's `/healthz` says `degraded`.", minimum=0)
+
     # --- Commands and silences (checked by the dashboard and again by the worker) ----------
     max_silence_s: float = _setting(
         86_400.0, "IOC_MAX_SILENCE_S", "The longest silence a command may ask for, in seconds.",
@@ -112,6 +148,25 @@ class Settings:
         "", "IOC_OPERATOR_LABEL",
         "Label of the operator token: commands sent with it are recorded as "
         "`operator:<label>` (empty: `operator`). Names clients declare are never recorded.")
+
+    # --- Archive ---------------------------------------------------------------------------
+    database_url: str | None = _setting(
+        None, "IOC_DATABASE_URL",
+        "The archive's database, e.g. `postgresql+psycopg://ioc@db/ioc`. Unset: a SQLite file "
+        "`archive.db` under `IOC_DATA_DIR`.")
+    archive_port: int = _setting(
+        6067, "IOC_ARCHIVE_PORT", "`ioc archive` web port (`/metrics`, `/healthz`; on "
+        "`IOC_WORKER_HOST`).", minimum=0)
+    archive_hourly_retention_days: float = _setting(
+        400.0, "IOC_ARCHIVE_HOURLY_RETENTION_DAYS",
+        "How long hourly indicator roll-ups are kept (0: for ever).", minimum=0)
+    archive_daily_retention_days: float = _setting(
+        0.0, "IOC_ARCHIVE_DAILY_RETENTION_DAYS",
+        "How long daily indicator roll-ups are kept (0: for ever).", minimum=0)
+    archive_alert_retention_days: float = _setting(
+        0.0, "IOC_ARCHIVE_ALERT_RETENTION_DAYS",
+        "How long alert and incident versions and commands are kept (0: for ever).",
+        minimum=0)
 
     # --- Dashboard -------------------------------------------------------------------------
     dashboard_host: str = _setting("127.0.0.1", "IOC_DASHBOARD_HOST", "Dashboard bind address.")

@@ -11,9 +11,16 @@ wires four agents, a timer and two web pages:
 ``incidents``   ``ioc.alerts`` (keyed by district): the incident linker.
 ``indicators``  the internal indicator-parts topic: merged group indicators per district.
 timer           every second: idle partitions' clocks, silences and escalation, incident
-                spans, checkpoints, gauges.
+                spans, checkpoints, gauges, health samples.
 ``/metrics``    Prometheus exposition; ``/healthz`` 200 once partitions are assigned and the
-                tables recovered (503 before), with a JSON body.
+                tables recovered (503 before), with a JSON body whose ``status`` is ``ok`` or
+                ``degraded`` (:mod:`streams.health`).
+
+**Time.** Readings dated more than ``IOC_MAX_FUTURE_S`` ahead of the wall clock are
+dead-lettered by the decoder (``future``); the windows refuse readings that jump their
+partition's clock (``clock_jump``), come after their window closed (``late``) or would open
+series beyond the unregistered-source bounds (``series_limit``), and the agent dead-letters
+them with the reading's own bytes re-encoded. No partition clock passes the wall clock.
 
 **Acknowledgement.** The events agent acknowledges a message only after (1) every window its
 readings fall into has closed, (2) the records those closes produced are flushed to Kafka, and
@@ -42,6 +49,8 @@ from ioc.errors import ValidationError
 from ioc.events import Alert, DeadLetter, Incident, decode_alert, decode_command, encode
 from ioc.settings import Settings
 from streams.app import create_app
+from streams.budget import SeriesBudget
+from streams.health import TIME_CLASSES, HealthWatch
 from streams.incidents import IncidentLinker
 from streams.indicators import PART_DECODER, IndicatorMerger
 from streams.ingest import decode_message
@@ -110,7 +119,13 @@ class WorkerApp:
         self.silences = SilenceBook(self.tables.silences)
         self.pipeline = Pipeline(self.runtime, self.book, self.silences,
                                  lateness=settings.allowed_lateness_s, metrics=self.metrics,
-                                 idle_s=idle_s)
+                                 idle_s=idle_s, max_jump_s=settings.max_clock_jump_s,
+                                 clock_lead_s=settings.clock_lead_s,
+                                 budget=SeriesBudget(
+                                     total=settings.max_unregistered_series,
+                                     per_prefix=settings.max_series_per_prefix,
+                                     per_message=settings.max_new_series_per_message))
+        self.health = HealthWatch(refused_ratio=settings.degraded_refused_ratio)
         self.linker = IncidentLinker.from_settings(
             PartitionedStore(self.tables.incidents, self._key_partition, self.publisher),
             settings)
@@ -177,6 +192,8 @@ class WorkerApp:
 
     def _send_dead(self, group: str, cls: str, dead: DeadLetter) -> None:
         self.metrics.deadletter(group, cls)
+        if cls in TIME_CLASSES:
+            self.health.time_refused += 1
         self.publisher.add(self.names.deadletter, dead.topic.encode(), encode(dead))
 
     async def _publish(self) -> None:
@@ -210,6 +227,8 @@ class WorkerApp:
     def _ingest(self, events: Iterable[Any]) -> None:
         generation = self.app.consumer_generation_id
         pipeline = self.pipeline
+        health = self.health
+        max_future = self.settings.max_future_s
         now = time.time()
         for event in events:
             msg = event.message
@@ -225,12 +244,16 @@ class WorkerApp:
             has_readings = False
             try:
                 decoded = decode_message(bytes(raw), group=group, topic=topic,
-                                         partition=partition, offset=offset, now=now)
+                                         partition=partition, offset=offset, now=now,
+                                         max_future=max_future)
+                health.seen += len(decoded.readings) + len(decoded.dead)
                 for cls, dead in decoded.dead:
                     self._send_dead(group, cls, dead)
                 if decoded.readings:
                     has_readings = True
-                    pipeline.ingest(group, partition, decoded.readings, offset=offset)
+                    pipeline.ingest(group, partition, decoded.readings, offset=offset, now=now)
+                    if pipeline.refused:
+                        self._send_refused(topic, offset, now)
                 else:
                     st = pipeline.state(group, partition)
                     st.last_offset = max(st.last_offset, offset)
@@ -243,12 +266,19 @@ class WorkerApp:
             q = self.pending.get(key)
             if q is None:
                 q = self.pending[key] = deque()
-            # acknowledge once the windows up to the partition's clock have closed (a message
+            # acknowledge once the windows up to its newest reading have closed (a message
             # without valid readings: as soon as the dead letters are flushed)
-            after = pipeline.state(group, partition).windows.clock if has_readings \
+            after = pipeline.state(group, partition).windows.newest if has_readings \
                 else _NEVER_OPEN
             q.append((after, msg))
             msg.value = None  # keep the message for its ack, not its bytes
+
+    def _send_refused(self, topic: str, offset: int, now: float) -> None:
+        """Dead-letter the readings the windows refused (late, clock jump, series limit)."""
+        for group, partition, (cls, where, reason, reading) in self.pipeline.take_refused():
+            self._send_dead(group, cls, DeadLetter(
+                reason=reason, field=where, topic=topic, partition=partition, offset=offset,
+                raw=encode(reading), ts=now))
 
     async def _checkpoint(self) -> None:
         """Flush what closed windows produced, write their series' state, then acknowledge
@@ -343,6 +373,7 @@ class WorkerApp:
         async with self.lock:
             self.pipeline.idle(self._caught_up)
             now = time.monotonic()
+            self.health.sample(now)
             if now - self._last_alert_tick >= self.alert_tick_s:
                 self._last_alert_tick = now
                 self.pipeline.tick()
@@ -360,6 +391,7 @@ class WorkerApp:
     def _gauges(self) -> None:
         m = self.metrics
         m.tracked_series.set(sum(len(st.series) for st in self.pipeline.parts.values()))
+        m.set_unregistered(self.pipeline.budget.counts())
         m.set_open_alerts(self.pipeline.open_alert_counts())
         lag: dict[str, int] = {}
         consumer = self.app.consumer
@@ -414,10 +446,19 @@ class WorkerApp:
                           content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
 
     async def _health_page(self, view: Any, request: Any) -> Any:
+        """``starting`` (HTTP 503) until partitions are assigned and tables recovered, then
+        ``ok`` or ``degraded`` with ``reasons`` (:class:`~streams.health.HealthWatch`:
+        readings refused for their time at a meaningful rate, or readings arriving while no
+        window closes). Degraded answers HTTP 200: the worker is alive and consuming, and
+        what degrades it is its input (bad clocks upstream), which a restart would not fix;
+        an orchestrator's liveness probe must not restart it, alerting reads ``status``."""
         assigned: list[int] = []
         with contextlib.suppress(Exception):
             assigned = sorted(self._event_partitions(self.app.consumer.assignment()))
-        body = {"status": "ok" if self.ready else "starting", "ready": self.ready,
+        reasons = self.health.reasons(list(self.pipeline.parts.values()), time.monotonic()) \
+            if self.ready else []
+        status = "starting" if not self.ready else "degraded" if reasons else "ok"
+        body = {"status": status, "ready": self.ready, "reasons": reasons,
                 "app_id": self.settings.app_id, "partitions": assigned,
                 "recoveries": self.recoveries,
                 "series": sum(len(st.series) for st in self.pipeline.parts.values()),

@@ -9,10 +9,16 @@ one msgspec pass (:func:`ioc.events.decode_readings`). When that fails:
   dead letter (its bytes, and the field as ``$[i].field``).
 
 A reading whose ``group`` is not the topic's group is dead-lettered too (it would otherwise be
-windowed with the wrong window size and alert under the wrong group). Every dead letter carries
-the origin topic, partition and offset and a *reason class* for the metrics label:
-``malformed`` (not JSON / not UTF-8 / not an object or list), ``size`` (empty, too large,
-too many readings), ``invalid`` (breaks the reading contract) or ``wrong_group``.
+windowed with the wrong window size and alert under the wrong group), and so is a reading
+dated more than ``max_future`` seconds ahead of the worker's wall clock ``now``
+(``IOC_MAX_FUTURE_S``: it would otherwise move its partition's clock into the future and make
+every live reading late). Every dead letter carries the origin topic, partition and offset and
+a *reason class* for the metrics label: ``malformed`` (not JSON / not UTF-8 / not an object or
+list), ``size`` (empty, too large, too many readings), ``too_deep`` (JSON nested deeper than
+:data:`~ioc.events.MAX_JSON_DEPTH`: refused before any schema-free decoding, so it costs no
+recursion and logs no traceback), ``invalid`` (breaks the reading contract), ``wrong_group`` or
+``future``. The checks on the way of valid readings are one comparison of group and one of
+time per reading.
 
 >>> good = b'{"group":"flooding","source":"rain-HC-01","metric":"rainfall","value":1.5,' \\
 ...        b'"ts":1795410000,"district":"Hai Chau"}'
@@ -24,16 +30,22 @@ too many readings), ``invalid`` (breaks the reading contract) or ``wrong_group``
 >>> decode_message(b"\\xff{", group="flooding", topic="ioc.flooding.events", partition=0,
 ...                offset=7, now=0.0).dead[0][0]
 'malformed'
+>>> cls, dead = decode_message(good, group="flooding", topic="ioc.flooding.events",
+...                            partition=0, offset=8, now=1795400000.0, max_future=300).dead[0]
+>>> cls, dead.field, dead.reason[:60]
+('future', '$.ts', 'dated 2026-11-23T05:00:00Z, 10,000 s ahead of the wall clock')
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import msgspec
 
 from ioc.errors import ValidationError
-from ioc.events import DeadLetter, Reading, decode_readings
+from ioc.events import MAX_JSON_DEPTH, DeadLetter, Reading, check_depth, decode_readings, encode
+from streams.windows import iso
 
 __all__ = ["Decoded", "classify", "decode_message"]
 
@@ -59,6 +71,8 @@ def classify(exc: ValidationError) -> str:
     """
     reason = exc.reason
     if exc.field == "$":
+        if reason.startswith("too deep"):
+            return "too_deep"
         if any(h in reason for h in _SIZE_HINTS):
             return "size"
         if any(h in reason for h in _MALFORMED_HINTS):
@@ -73,16 +87,32 @@ def _dead(exc: ValidationError, raw: bytes, topic: str, partition: int, offset: 
 
 
 def decode_message(raw: bytes, *, group: str, topic: str, partition: int, offset: int,
-                   now: float) -> Decoded:
-    """Decode one message of ``group``'s events topic (never raises)."""
+                   now: float, max_future: float = math.inf) -> Decoded:
+    """Decode one message of ``group``'s events topic (never raises); readings dated more
+    than ``max_future`` seconds after ``now`` are refused."""
     try:
         readings = decode_readings(raw)
     except ValidationError as exc:
         return _salvage(raw, exc, group, topic, partition, offset, now)
+    except RecursionError:  # the depth check runs only off the fast path: catch it here too
+        return _too_deep(raw, topic, partition, offset, now)
+    latest = now + max_future
     for r in readings:
-        if r.group != group:
-            return _split_groups(raw, readings, group, topic, partition, offset, now)
+        if r.group != group or r.ts > latest:  # type: ignore[operator]  # float once decoded
+            return _split(raw, readings, group, topic, partition, offset, now, latest)
     return Decoded(readings)
+
+
+def _too_deep(raw: bytes, topic: str, partition: int, offset: int, now: float) -> Decoded:
+    exc = ValidationError("$", f"too deep: JSON nested more than {MAX_JSON_DEPTH} levels")
+    return Decoded([], [("too_deep", _dead(exc, raw, topic, partition, offset, now))])
+
+
+def _future(where: str, r: Reading, now: float, latest: float) -> ValidationError:
+    ts: float = r.ts  # type: ignore[assignment]
+    return ValidationError(where, f"dated {iso(ts)}, {ts - now:,.0f} s ahead of the wall clock "
+                                  f"({iso(now)}); readings more than IOC_MAX_FUTURE_S="
+                                  f"{latest - now:g} s ahead are refused and move no clock")
 
 
 def _wrong_group(where: str, r: Reading, group: str, topic: str) -> ValidationError:
@@ -90,20 +120,32 @@ def _wrong_group(where: str, r: Reading, group: str, topic: str) -> ValidationEr
                                   f"group {group!r})")
 
 
-def _split_groups(raw: bytes, readings: list[Reading], group: str, topic: str, partition: int,
-                  offset: int, now: float) -> Decoded:
+def _split(raw: bytes, readings: list[Reading], group: str, topic: str, partition: int,
+           offset: int, now: float, latest: float) -> Decoded:
+    """Keep the readings of the topic's group dated before ``latest``; refuse the others."""
     if raw.lstrip()[:1] != b"[":  # one reading: refuse the message as it came
-        exc = _wrong_group("$.group", readings[0], group, topic)
-        return Decoded([], [("wrong_group", _dead(exc, raw, topic, partition, offset, now))])
-    items = _raw_items.decode(raw)
+        r = readings[0]
+        if r.group != group:
+            exc = _wrong_group("$.group", r, group, topic)
+            return Decoded([], [("wrong_group", _dead(exc, raw, topic, partition, offset,
+                                                      now))])
+        exc = _future("$.ts", r, now, latest)
+        return Decoded([], [("future", _dead(exc, raw, topic, partition, offset, now))])
+    try:
+        items: list[bytes] | None = [bytes(x) for x in _raw_items.decode(raw)]
+    except (msgspec.DecodeError, RecursionError):  # decoded once: not expected
+        items = None
     out = Decoded([])
     for i, r in enumerate(readings):
-        if r.group == group:
-            out.readings.append(r)
-        else:
+        one = items[i] if items is not None and len(items) == len(readings) else encode(r)
+        if r.group != group:
             exc = _wrong_group(f"$[{i}].group", r, group, topic)
-            out.dead.append(("wrong_group", _dead(exc, bytes(items[i]), topic, partition,
-                                                  offset, now)))
+            out.dead.append(("wrong_group", _dead(exc, one, topic, partition, offset, now)))
+        elif r.ts > latest:  # type: ignore[operator]
+            exc = _future(f"$[{i}].ts", r, now, latest)
+            out.dead.append(("future", _dead(exc, one, topic, partition, offset, now)))
+        else:
+            out.readings.append(r)
     return out
 
 
@@ -117,7 +159,12 @@ def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition
     if not exc.field.startswith("$[") or raw.lstrip()[:1] != b"[":
         return whole
     try:
+        check_depth(raw)  # before the schema-free decode below, which would recurse
         items = _raw_items.decode(raw)
+    except ValidationError as deep:
+        return Decoded([], [(classify(deep), _dead(deep, raw, topic, partition, offset, now))])
+    except RecursionError:
+        return _too_deep(raw, topic, partition, offset, now)
     except msgspec.DecodeError:
         return whole
     if not all(bytes(x).lstrip()[:1] == b"{" for x in items):

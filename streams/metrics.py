@@ -43,7 +43,8 @@ class WorkerMetrics:
             "ioc_worker_late_readings", "Readings that arrived after their window ended but "
             "within the allowed lateness.", ["group"], registry=registry)
         self.dropped_total = Counter(
-            "ioc_worker_dropped_readings", "Readings that arrived after their window closed.",
+            "ioc_worker_dropped_readings", "Readings that arrived after their window closed "
+            "(each also dead-lettered as late, unless read again after a restart).",
             ["group"], registry=registry)
         self.detector_seconds = Summary(
             "ioc_worker_detector_seconds", "Time a detector takes to score and learn one window "
@@ -63,6 +64,11 @@ class WorkerMetrics:
         self.tracked_series = Gauge(
             "ioc_worker_tracked_series", "(source, metric) series this worker tracks.",
             registry=registry)
+        self.unregistered_series = Gauge(
+            "ioc_worker_unregistered_series", "Series of sources outside the catalog this "
+            "worker tracks (or is opening), per group; readings beyond the bounds are "
+            "dead-lettered with reason class series_limit.", ["group"], registry=registry)
+        self._unregistered_seen: set[str] = set()
         self._open_seen: set[tuple[str, str]] = set()
 
     def readings(self, group: str, accepted: int, late: int, dropped: int) -> None:
@@ -94,6 +100,14 @@ class WorkerMetrics:
         for key, n in counts.items():
             self.open_alerts.labels(*key).set(n)
         self._open_seen |= set(counts)
+
+    def set_unregistered(self, counts: Mapping[str, int]) -> None:
+        """Set the unregistered-series gauge per group (groups that went to zero: 0)."""
+        for group in self._unregistered_seen - set(counts):
+            self.unregistered_series.labels(group).set(0)
+        for group, n in counts.items():
+            self.unregistered_series.labels(group).set(n)
+        self._unregistered_seen |= set(counts)
 
     def set_lag(self, lag_by_topic: Mapping[str, int]) -> None:
         for topic, lag in lag_by_topic.items():

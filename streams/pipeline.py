@@ -64,11 +64,12 @@ from detectors.base import Detector, Explanation, WindowStats
 from detectors.policies import Policy
 from ioc import catalog
 from ioc.events import Alert, Command, Evidence, Incident, Reading, WindowSummary
+from streams.budget import SeriesBudget
 from streams.indicators import IndicatorPart, KpiPartial
 from streams.lifecycle import CITY, HEALTH, OPEN, AlertBook, Verdict, evidence_from, lane_key
 from streams.runtime import DetectorRuntime, MetricPlan
 from streams.silences import SilenceBook
-from streams.windows import PartitionWindows, summarise
+from streams.windows import PartitionWindows, Refused, summarise
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -161,22 +162,29 @@ class Series:
 
 
 class PartitionState:
-    """The windows and series of one topic partition."""
+    """The windows and series of one topic partition.
 
-    __slots__ = ("dirty", "group", "last_event_wall", "last_offset", "partition",
-                 "reading_metrics", "series", "windows")
+    ``event_clock`` is the windows' clock right after the last message with readings, at
+    ``last_event_wall`` (monotonic seconds); ``last_close_wall`` is when a window last closed.
+    """
+
+    __slots__ = ("dirty", "event_clock", "group", "last_close_wall", "last_event_wall",
+                 "last_offset", "partition", "reading_metrics", "series", "windows")
 
     def __init__(self, group: str, partition: int, *, lateness: float,
-                 reading_metrics: frozenset[str] = frozenset()) -> None:
+                 reading_metrics: frozenset[str] = frozenset(), max_jump: float = math.inf,
+                 budget: SeriesBudget | None = None) -> None:
         self.group = group
         self.partition = partition
         self.windows = PartitionWindows(group, partition,
                                         width=float(catalog.group(group).window_s),
-                                        lateness=lateness)
+                                        lateness=lateness, max_jump=max_jump)
         self.series: dict[tuple[str, str], Series] = {}
         self.windows.known = self.series
+        self.windows.budget = budget
         self.dirty: set[tuple[str, str]] = set()
-        self.last_event_wall = time.monotonic()
+        self.last_event_wall = self.last_close_wall = time.monotonic()
+        self.event_clock = -math.inf
         self.last_offset = -1
         self.reading_metrics = reading_metrics
 
@@ -199,11 +207,19 @@ class Pipeline:
     def __init__(self, runtime: DetectorRuntime, book: AlertBook, silences: SilenceBook, *,
                  lateness: float, metrics: WorkerMetrics | None = None,
                  idle_s: float = 2.0, max_catchup: int = 60,
-                 evict_after_s: float = 7 * 86400.0, time_sample: int = 64) -> None:
+                 evict_after_s: float = 7 * 86400.0, time_sample: int = 64,
+                 max_jump_s: float = 86_400.0, clock_lead_s: float = 0.0,
+                 budget: SeriesBudget | None = None) -> None:
         self.runtime = runtime
         self.book = book
         self.silences = silences
         self.lateness = float(lateness)
+        self.max_jump_s = float(max_jump_s)
+        self.clock_lead_s = float(clock_lead_s)
+        self.budget = SeriesBudget() if budget is None else budget
+        # readings the windows refused (group, partition, (class, field, reason, reading)),
+        # for the worker to dead-letter
+        self.refused: list[tuple[str, int, Refused]] = []
         self.metrics = metrics
         self.idle_s = idle_s
         self.max_catchup = max_catchup
@@ -225,12 +241,23 @@ class Pipeline:
         if st is None:
             st = self.parts[(group, partition)] = PartitionState(
                 group, partition, lateness=self.lateness,
-                reading_metrics=self._reading_metrics.get(group, frozenset()))
+                reading_metrics=self._reading_metrics.get(group, frozenset()),
+                max_jump=self.max_jump_s, budget=self.budget)
         return st
 
     def clock(self) -> float:
-        """The worker's stream clock: the latest partition clock (-inf before any event)."""
-        return max((st.windows.clock for st in self.parts.values()), default=-math.inf)
+        """The worker's stream clock (alert ticks, escalation, incidents): the lower median
+        of its partitions' clocks (-inf before any event), so no one partition pushes it.
+
+        >>> p = Pipeline(DetectorRuntime.build(), AlertBook({}), SilenceBook({}), lateness=0)
+        >>> for part, t in enumerate([100.0, 200.0, 9e9]):
+        ...     p.state("flooding", part).windows.clock = t
+        >>> p.clock()
+        200.0
+        """
+        clocks = sorted(st.windows.clock for st in self.parts.values()
+                        if st.windows.clock > -math.inf)
+        return clocks[(len(clocks) - 1) // 2] if clocks else -math.inf
 
     def closed_upto(self, group: str, partition: int) -> float:
         """Readings before this time, on this partition, are in closed windows."""
@@ -253,20 +280,29 @@ class Pipeline:
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget the state of partitions this worker no longer owns."""
         gone = set(partitions)
+        release = self.budget.release
         for k in [k for k in self.parts if k[1] in gone]:
-            del self.parts[k]
+            st = self.parts.pop(k)
+            for src, _metric in [*st.series, *st.windows.fresh]:
+                release(k[0], src)
         for aid in [a for a, v in self.open_alerts.items() if v[3] in gone]:
             del self.open_alerts[aid]
 
     # --- readings --------------------------------------------------------------------------
     def ingest(self, group: str, partition: int, readings: Sequence[Reading], *,
-               offset: int = -1) -> tuple[int, int, int]:
+               offset: int = -1, now: float | None = None) -> tuple[int, int, int]:
         """Fold one message's valid readings into their windows and close the windows due.
 
-        Returns (accepted, late, dropped).
+        ``now`` is the wall clock (epoch seconds, default: now): no partition clock passes
+        it by more than ``clock_lead_s``. Returns (accepted, late, dropped); readings the
+        windows refused wait in :attr:`refused` (:meth:`take_refused`).
         """
         st = self.state(group, partition)
-        got = st.windows.add(readings)
+        w = st.windows
+        got = w.add(readings, (time.time() if now is None else now) + self.clock_lead_s)
+        if w.refused:
+            self.refused += [(group, partition, x) for x in w.take_refused()]
+        st.event_clock = w.clock
         st.last_event_wall = time.monotonic()
         if offset > st.last_offset:
             st.last_offset = offset
@@ -303,29 +339,42 @@ class Pipeline:
                     peaks[i] = (score, ev)
             s.peaks = peaks
 
+    def take_refused(self) -> list[tuple[str, int, Refused]]:
+        """Readings refused since the last call: (group, partition, (reason class, field,
+        reason, reading))."""
+        out, self.refused = self.refused, []
+        return out
+
     # --- closing windows -------------------------------------------------------------------
     def close_due(self, st: PartitionState) -> int:
         """Close every window of ``st`` the clock allows; returns how many windows closed."""
         starts = st.windows.due(self.max_catchup)
+        if starts:
+            st.last_close_wall = time.monotonic()
         for start in starts:
             self._close(st, start)
         return len(starts)
 
-    def idle(self, caught_up: Callable[[str, int], bool], now: float | None = None) -> int:
+    def idle(self, caught_up: Callable[[str, int], bool], now: float | None = None,
+             wall: float | None = None) -> int:
         """The timer's rule: a partition without events for ``idle_s`` seconds whose consumer
-        has caught up moves its clock by the wall-clock time elapsed, and at least to the
-        worker's clock; then its due windows close. Returns the windows closed."""
+        has caught up moves its clock to its clock at its last event plus the wall-clock
+        time elapsed since (monotonic ``now``), but never beyond the wall clock (``wall``,
+        epoch seconds, plus ``clock_lead_s``); then its due windows close. Only a
+        partition's own data moves its clock: no other partition (and no one bad reading
+        there) does. Returns the windows closed."""
         now = time.monotonic() if now is None else now
-        elapsed = max(0.0, now - self._last_idle)
+        cap = (time.time() if wall is None else wall) + self.clock_lead_s
         self._last_idle = now
-        top = self.clock()
         closed = 0
         for (group, partition), st in list(self.parts.items()):
-            if now - st.last_event_wall < self.idle_s or st.windows.clock == -math.inf:
+            w = st.windows
+            if now - st.last_event_wall < self.idle_s or w.clock == -math.inf:
                 continue
             if not caught_up(group, partition):
                 continue
-            st.windows.advance_to(max(st.windows.clock + elapsed, top))
+            base = st.event_clock if st.event_clock > -math.inf else w.clock
+            w.advance_to(min(base + (now - st.last_event_wall), cap))
             closed += self.close_due(st)
         return closed
 
@@ -342,6 +391,7 @@ class Pipeline:
                 try:
                     plan = self.runtime.plan(group, key[1])
                 except KeyError:
+                    self.budget.release(group, key[0])
                     continue
                 # one string object per id, shared by every structure that names it
                 source = sys.intern(key[0])
@@ -404,6 +454,7 @@ class Pipeline:
         for key in evict:
             del series[key]
             dirty.discard(key)
+            self.budget.release(group, key[0])
             self.evicted.append((series_key(group, key[0], key[1]), st.partition))
         if self.metrics is not None:
             self.metrics.windows_closed(group, len(series))
@@ -590,11 +641,14 @@ class Pipeline:
         s.lanes = ((1 if lane_key(group, source, metric, CITY) in store else 0)
                    | (2 if lane_key(group, source, metric, HEALTH) in store else 0))
         st.series[s.key] = s
+        self.budget.count(group, source)
         if dirty:
             st.dirty.add(s.key)
         w = st.windows
         if s.closed_upto > w.closed_upto:
             w.closed_upto = s.closed_upto
             w.forget_before(s.closed_upto)
+        if s.closed_upto > w.replayed_upto:
+            w.replayed_upto = s.closed_upto
         w.advance_to(s.closed_upto)
         return group, partition

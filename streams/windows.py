@@ -5,13 +5,19 @@ to the :class:`PartitionWindows` of the message's topic partition and asks it wh
 are due. Windows are aligned to multiples of their width (``floor(ts / width) * width``), so
 every key of a group shares the same boundaries and a whole partition closes a window at once.
 
-**Clock.** Each topic partition has its own stream clock: the largest event time seen on it.
-A partition read faster than another (a backlog, a compressed-time simulator) never makes the
-other's readings late. A window ``[start, end)`` closes when the clock reaches ``end +
-lateness``; a reading that arrives after its window's end but before it closes is *late*
-(counted into the window and flagged), one that arrives after it closed is *dropped*. A timer
-moves an idle partition's clock forward (:meth:`PartitionWindows.advance_to`) so a partition
-whose sources all went silent still closes its windows.
+**Clock.** Each topic partition has its own stream clock: the largest event time accepted on
+it, but never beyond ``cap`` (the wall clock, given by the owner with each message). A
+partition read faster than another (a backlog, a compressed-time simulator) never makes the
+other's readings late, and a sensor whose clock runs fast counts into its (future) window
+without making the other readings of its partition late. A window ``[start, end)`` closes
+when the clock reaches ``end + lateness``; a reading that arrives after its window's end but
+before it closes is *late* (counted into the window and flagged), one that arrives after it
+closed is *dropped* and handed back in :attr:`PartitionWindows.refused` (reason class
+``late``). A reading more than ``max_jump`` ahead of the clock is refused too
+(``clock_jump``) and moves no clock, unless :data:`JUMP_CONFIRM` such readings come in a row
+with none accepted between them (a real gap in a replay, not one bad reading). A timer moves
+an idle partition's clock forward (:meth:`PartitionWindows.advance_to`) so a partition whose
+sources all went silent still closes its windows.
 
 **Accumulators** are plain lists of the readings' values, one per ``(source, metric)`` in a
 dict per open window (``None`` for a counted service event): appending is the cheapest thing
@@ -40,12 +46,15 @@ readings are counted per key on the side, only when there are any.
 (3, 3.0, 1.0, 5.0, 5.0)
 >>> pw.add([r(1795410001.0, 9.0)])   # its window has closed: dropped
 (0, 0, 1)
+>>> [(cls, reading.ts) for cls, _field, _reason, reading in pw.take_refused()]
+[('late', 1795410001.0)]
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from operator import mul
 from sys import intern
 from typing import Literal, Protocol
@@ -53,9 +62,20 @@ from typing import Literal, Protocol
 from detectors.base import WindowStats
 from ioc.events import Reading
 
-__all__ = ["PartitionWindows", "Values", "stats_of", "summarise", "window_start"]
+__all__ = ["JUMP_CONFIRM", "PartitionWindows", "Values", "iso", "stats_of", "summarise",
+           "window_start"]
 
 Key = tuple[str, str]
+Refused = tuple[str, str, str, Reading]  # reason class, field, reason, the reading
+JUMP_CONFIRM = 100  # readings in a row beyond the jump bound that make the jump real
+
+
+class Admits(Protocol):
+    """The series budget (:class:`streams.budget.SeriesBudget`) as the windows see it."""
+
+    reason: str
+
+    def admit(self, group: str, source: str, opened_in_message: int) -> bool: ...
 
 
 class Keyed(Protocol):
@@ -68,6 +88,17 @@ Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
 _CANCELLATION = 1e-5  # above this ratio to mean^2 one pass keeps the variance to ~1e-8
+
+
+def iso(ts: float) -> str:
+    """Epoch seconds as an RFC 3339 UTC time (for reasons people read).
+
+    >>> iso(1795410000.0), iso(-math.inf)
+    ('2026-11-23T05:00:00Z', '-inf')
+    """
+    if not math.isfinite(ts):
+        return str(ts)
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def window_start(ts: float, width: float) -> float:
@@ -137,22 +168,32 @@ class PartitionWindows:
     after their window closed, until the key's next summary reports them. ``known`` maps the
     keys the owner tracks to objects holding the key (its windows share that one key object);
     a key not in it is recorded in ``fresh`` with its district the first time it opens a
-    window.
+    window, after ``budget`` (when set) admitted its source. ``refused`` collects the
+    readings :meth:`add` turned away, for the owner to dead-letter (:meth:`take_refused`).
+    ``newest`` is the largest event time :meth:`add` accepted, beyond ``cap`` or not.
+    ``replayed_upto`` is where the windows restored from a checkpoint end: readings before it
+    are input read again after a restart, dropped and counted but not refused as late.
     """
 
-    __slots__ = ("clock", "closed_upto", "dropped", "fresh", "group", "known", "late", "lateness",
-                 "open", "partition", "width")
+    __slots__ = ("budget", "clock", "closed_upto", "dropped", "fresh", "group", "jump_streak",
+                 "known", "late", "lateness", "max_jump", "newest", "open", "partition",
+                 "refused", "replayed_upto", "width")
 
-    def __init__(self, group: str, partition: int, *, width: float, lateness: float) -> None:
+    def __init__(self, group: str, partition: int, *, width: float, lateness: float,
+                 max_jump: float = _INF) -> None:
         if not width > 0:
             raise ValueError(f"window width must be > 0, got {width!r}")
         if not lateness >= 0:
             raise ValueError(f"allowed lateness must be >= 0, got {lateness!r}")
+        if not max_jump > 0:
+            raise ValueError(f"the largest clock jump must be > 0, got {max_jump!r}")
         self.group = group
         self.partition = partition
         self.width = float(width)
         self.lateness = float(lateness)
+        self.max_jump = float(max_jump)
         self.clock = -_INF
+        self.newest = -_INF
         self.closed_upto = -_INF
         self.open: dict[float, dict[Key, Values]] = {}
         self.late: dict[float, dict[Key, int]] = {}
@@ -160,12 +201,18 @@ class PartitionWindows:
         # keys the owner already tracks, and the district of each key seen for the first time
         self.known: Mapping[Key, Keyed] = {}
         self.fresh: dict[Key, str] = {}
+        self.budget: Admits | None = None
+        self.refused: list[Refused] = []
+        self.jump_streak = 0
+        self.replayed_upto = -_INF
 
-    def add(self, readings: Sequence[Reading]) -> tuple[int, int, int]:
+    def add(self, readings: Sequence[Reading], cap: float = _INF) -> tuple[int, int, int]:
         """Fold readings into their windows; returns (accepted, late, dropped).
 
-        Lateness is judged against the clock before this call, so the readings of one
-        message (a pack) are judged together; the clock then moves to their largest time.
+        Lateness and jumps are judged against the clock before this call, so the readings of
+        one message (a pack) are judged together; the clock then moves to their largest time,
+        but not beyond ``cap``. Readings refused for a jump or by the series budget are in
+        none of the three counts (see :attr:`refused`).
         """
         width = self.width
         clock = self.clock
@@ -173,11 +220,12 @@ class PartitionWindows:
         opened = self.open
         known = self.known
         fresh = self.fresh
-        lo = hi = _INF  # the bounds of the window the last reading fell into
+        ceiling = clock + self.max_jump if clock > -_INF else _INF
+        lo = hi = _INF  # the window the last reading fell into (hi: at most the ceiling)
         cur: dict[Key, Values] = {}
         lates: dict[Key, int] | None = None  # late counts of that window, when it has ended
         top = clock
-        late = dropped = 0
+        late = dropped = refused = opened_series = 0
         for r in readings:
             ts: float = r.ts  # type: ignore[assignment]  # always float once decoded
             if not lo <= ts < hi:
@@ -186,15 +234,26 @@ class PartitionWindows:
                     key = (r.source, r.metric)
                     self.dropped[key] = self.dropped.get(key, 0) + 1
                     dropped += 1
+                    if start >= self.replayed_upto:  # else read again after a restart
+                        self.refused.append(("late", "$.ts", self._late_reason(ts, start, clock),
+                                             r))
                     continue
+                if ts > ceiling:
+                    self.jump_streak += 1
+                    if self.jump_streak < JUMP_CONFIRM:
+                        refused += 1
+                        self.refused.append(("clock_jump", "$.ts",
+                                             self._jump_reason(ts, clock), r))
+                        continue
+                    ceiling = _INF  # the gap is real: the data has moved on
                 if closed == -_INF:  # a fresh partition starts at its first reading
-                    closed = self.closed_upto = start
-                lo, hi = start, start + width
+                    closed = self.closed_upto = start if start <= cap else cap - cap % width
+                lo, hi = start, min(start + width, ceiling)
                 got = opened.get(start)
                 if got is None:
                     got = opened[start] = {}
                 cur = got
-                lates = self.late.setdefault(start, {}) if hi <= clock else None
+                lates = self.late.setdefault(start, {}) if start + width <= clock else None
             key = (r.source, r.metric)
             try:
                 cur[key].append(r.value)
@@ -204,7 +263,18 @@ class PartitionWindows:
                 owner = known.get(key)
                 if owner is not None:
                     key = owner.key
+                elif key in fresh:
+                    key = (intern(key[0]), intern(key[1]))
                 else:
+                    budget = self.budget
+                    if budget is not None:
+                        if not budget.admit(self.group, key[0], opened_series):
+                            refused += 1
+                            self.refused.append(("series_limit", "$.source",
+                                                 f"a new series of an unregistered source: "
+                                                 f"{budget.reason}", r))
+                            continue
+                        opened_series += 1
                     key = (intern(key[0]), intern(key[1]))
                     fresh[key] = r.district
                 cur[key] = [r.value]
@@ -213,8 +283,29 @@ class PartitionWindows:
                 late += 1
             if ts > top:
                 top = ts
-        self.clock = top
-        return len(readings) - dropped, late, dropped
+        accepted = len(readings) - dropped - refused
+        if accepted:
+            self.jump_streak = 0
+        self.newest = top
+        if top > self.clock:
+            self.clock = top if top <= cap else max(cap, self.clock)
+        return accepted, late, dropped
+
+    def _late_reason(self, ts: float, start: float, clock: float) -> str:
+        return (f"late: the window {iso(start)}..{iso(start + self.width)} of this reading "
+                f"({iso(ts)}) closed before it came (partition {self.group}[{self.partition}] "
+                f"clock {iso(clock)}, allowed lateness {self.lateness:g} s, "
+                f"IOC_ALLOWED_LATENESS_S); replay it into a backfill if it matters")
+
+    def _jump_reason(self, ts: float, clock: float) -> str:
+        return (f"clock jump: this reading ({iso(ts)}) is {ts - clock:,.0f} s ahead of "
+                f"partition {self.group}[{self.partition}]'s clock ({iso(clock)}), more than "
+                f"IOC_MAX_CLOCK_JUMP_S={self.max_jump:g}; it moved no clock")
+
+    def take_refused(self) -> list[Refused]:
+        """The readings refused since the last call (reason class, field, reason, reading)."""
+        out, self.refused = self.refused, []
+        return out
 
     def advance_to(self, clock: float) -> None:
         """Move the clock forward to ``clock`` (never back): the idle timer's rule."""
