@@ -400,6 +400,32 @@ def worker_command(bootstrap: str | None, topic_prefix: str, offset_reset: str) 
     run_worker(settings, topic_prefix=topic_prefix, offset_reset=offset_reset)
 
 
+# --- the archive (archive/): the store's consumer and the reports read from it ------------
+@cli.command("archive")
+@_bootstrap_option
+@click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
+              help="Read PREFIX.alerts, PREFIX.commands, ... instead of the ioc.* topics.")
+@click.option("--port", type=int, metavar="N", help="Web port for /metrics and /healthz "
+              "(default: IOC_ARCHIVE_PORT).")
+def archive_command(bootstrap: str | None, topic_prefix: str, port: int | None) -> None:
+    """Write alerts, commands, incidents, dead letters and indicator roll-ups into the archive
+    database (IOC_DATABASE_URL, else SQLite under IOC_DATA_DIR), exactly once, until Ctrl-C or
+    SIGTERM; archive processes with the same IOC_APP_ID share the partitions."""
+    import dataclasses
+    import logging
+
+    from archive.run import run_archive
+    from ioc.broker import StopSignals, wait_for_kafka
+
+    settings = load_settings()
+    settings = dataclasses.replace(settings, kafka_bootstrap=_bootstrap(bootstrap, settings))
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    assert settings.kafka_bootstrap is not None
+    wait_for_kafka(settings.kafka_bootstrap, timeout=60)
+    with StopSignals() as stop:
+        run_archive(settings, stop.event, topic_prefix=topic_prefix, port=port)
+
+
 # --- simulator and replay (ioc/simulator.py, ioc/anomalies.py, ioc/producer.py, ioc/replay.py)
 @cli.command("simulate")
 @_bootstrap_option

@@ -47,6 +47,7 @@ fi
 missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v prometheus >/dev/null || missing+=(prometheus)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 if (( ${#missing[@]} )); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         say "warning: ${missing[*]} missing and cannot apt-get install as non-root; tests that need them will skip"
@@ -61,8 +62,18 @@ if (( ${#missing[@]} )); then
     fi
 fi
 
-# --- the broker --------------------------------------------------------------------------------
+# --- the broker and the database ----------------------------------------------------------------
 state=""
+pg_state=""
+stop_services() {
+    if [[ -n "${pg_state}" ]]; then
+        mkdir -p "${ROOT}/test-artifacts"
+        cp "${pg_state}/postgres.log" "${ROOT}/test-artifacts/postgres.log" 2>/dev/null || true
+        PG_STATE_DIR="${pg_state}" PG_PORT="${PG_PORT}" "${ROOT}/scripts/postgres.sh" stop || true
+        pg_state=""
+    fi
+    stop_kafka
+}
 stop_kafka() {
     if [[ -n "${state}" ]]; then
         KAFKA_STATE_DIR="${state}" KAFKA_PORT="${KAFKA_PORT}" "${ROOT}/scripts/kafka.sh" stop \
@@ -73,7 +84,7 @@ stop_kafka() {
         state=""
     fi
 }
-trap stop_kafka EXIT
+trap stop_services EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
@@ -97,6 +108,18 @@ else
     say "embedded broker (started by the test session)"
 fi
 export IOC_TEST_BROKER="${BROKER}"
+
+# PostgreSQL: the archive's tests run on it and on SQLite
+if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    PG_PORT="$("${VENV}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    export PG_PORT
+    pg_state="$(mktemp -d /tmp/ioc-test-postgres.XXXXXX)"
+    PG_STATE_DIR="${pg_state}" "${ROOT}/scripts/postgres.sh" start
+    IOC_TEST_DATABASE_URL="$(PG_STATE_DIR="${pg_state}" "${ROOT}/scripts/postgres.sh" url)"
+    export IOC_TEST_DATABASE_URL
+else
+    say "warning: no PostgreSQL server; the archive's PostgreSQL tests will skip"
+fi
 
 # --- lint, types, tests ------------------------------------------------------------------------
 lint_status=0

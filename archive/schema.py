@@ -1,0 +1,155 @@
+"""The archive's tables (SQLAlchemy Core): one schema for SQLite and PostgreSQL.
+
+Times are epoch seconds (double precision), as on the topics. Every table a query filters on
+has the index that query needs; the comment on each index names the query.
+
+* ``alert_versions``   every version of every alert: queryable columns + the whole record
+* ``incident_versions`` every version of every incident
+* ``commands``         every operator command (the audit trail: who, what, when, result)
+* ``deadletter_counts`` dead letters per hour, topic and kind of reason
+* ``indicator_rollups`` window summaries and group indicators rolled up per hour (``h``) and
+  per day (``d``) for each (group, district, metric): windows, readings, sum, min, max, last
+* ``archive_offsets``   the next offset of each topic partition, written in the same
+  transaction as the rows it covers (exactly once into the database)
+* ``archive_rejects``   records the archive could not decode: reason, offset, raw bytes
+
+The migrations (:mod:`archive.migrations`) create exactly these tables; a test compares them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = ["alert_versions", "archive_offsets", "archive_rejects", "commands",
+           "deadletter_counts", "incident_versions", "indicator_rollups", "metadata"]
+
+metadata = MetaData()
+
+ID = 400  # an alert id: detector:group:source:metric, each part up to 128 characters
+
+alert_versions = Table(
+    "alert_versions", metadata,
+    Column("alert_id", String(ID), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("group_slug", String(64), nullable=False),
+    Column("district", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("detector", String(128), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("change", String(32), nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("user_name", String(128)),
+    Column("reason", Text),
+    Column("note", Text),  # the newest note's text, when this version added one
+    Column("record", Text, nullable=False),  # the whole Alert as JSON
+)
+# history search: newest first, filtered by group / district / source / status / severity
+Index("ix_alert_versions_updated", alert_versions.c.updated_at)
+Index("ix_alert_versions_group", alert_versions.c.group_slug, alert_versions.c.updated_at)
+Index("ix_alert_versions_district", alert_versions.c.district, alert_versions.c.updated_at)
+Index("ix_alert_versions_source", alert_versions.c.source, alert_versions.c.updated_at)
+# reports: openings per period, group and district
+Index("ix_alert_versions_change", alert_versions.c.change, alert_versions.c.updated_at)
+
+incident_versions = Table(
+    "incident_versions", metadata,
+    Column("incident_id", String(ID), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("district", String(64), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("groups", Text, nullable=False),  # comma-separated group slugs
+    Column("first_seen", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("record", Text, nullable=False),
+)
+Index("ix_incident_versions_updated", incident_versions.c.updated_at)  # reports
+
+commands = Table(
+    "commands", metadata,
+    Column("command_id", String(128), primary_key=True),
+    Column("action", String(16), nullable=False),
+    Column("user_name", String(128), nullable=False),
+    Column("ts", Float, nullable=False),
+    Column("alert_id", String(ID)),
+    Column("reason", Text),
+    Column("text", Text),
+    Column("matchers", Text),  # JSON object
+    Column("until", Float),
+    Column("silence_id", String(128)),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("result", Text),  # NULL: accepted; "refused: <reason>" when a worker refused it
+    Column("record", Text, nullable=False),
+)
+Index("ix_commands_alert", commands.c.alert_id, commands.c.ts)  # an alert's history
+Index("ix_commands_position", commands.c.topic, commands.c.partition, commands.c.offset)
+
+deadletter_counts = Table(
+    "deadletter_counts", metadata,
+    Column("hour", Float, primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("reason", String(96), primary_key=True),
+    Column("n", Integer, nullable=False),
+)
+
+indicator_rollups = Table(
+    "indicator_rollups", metadata,
+    Column("resolution", String(1), primary_key=True),  # "h" hourly, "d" daily
+    Column("bucket", Float, primary_key=True),           # start of the hour / day (UTC)
+    Column("group_slug", String(64), primary_key=True),
+    Column("district", String(64), primary_key=True),
+    Column("metric", String(160), primary_key=True),
+    Column("counted", Boolean, nullable=False),
+    Column("windows", Integer, nullable=False),
+    Column("readings", Integer, nullable=False),
+    Column("total", Float, nullable=False),  # sum of values (measured: of mean * count)
+    Column("min", Float),
+    Column("max", Float),
+    Column("last", Float),
+    Column("last_ts", Float),
+)
+# report charts: one group's metrics over a period
+Index("ix_indicator_rollups_group", indicator_rollups.c.resolution,
+      indicator_rollups.c.group_slug, indicator_rollups.c.bucket)
+
+archive_offsets = Table(
+    "archive_offsets", metadata,
+    Column("consumer", String(255), primary_key=True),
+    Column("topic", String(255), primary_key=True),
+    Column("partition", Integer, primary_key=True),
+    Column("next_offset", BigInteger, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+archive_rejects = Table(
+    "archive_rejects", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", String(255), nullable=False),
+    Column("partition", Integer, nullable=False),
+    Column("offset", BigInteger, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("raw", LargeBinary, nullable=False),  # at most 64 KiB of the record
+    Column("ts", Float, nullable=False),
+)
