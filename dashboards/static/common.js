@@ -5,6 +5,8 @@
  *                    sequence, resync, heartbeat watchdog, reconnect with backoff, commands
  * IOC.sparkline()    an SVG sparkline with optional baseline and threshold lines
  * IOC.fetchJSON()    GET with the bearer token
+ * IOC.Freshness      the stale-data banner: how old the data on the page is, shown when the
+ *                    connection is lost or the server has had no indicator for too long
  * formatting helpers (numbers, times, durations) and severity order/colours
  */
 (function () {
@@ -213,6 +215,9 @@
       case "summary":
         if (this.h.onSummary) this.h.onSummary(msg);
         break;
+      case "unregistered":
+        if (this.h.onUnregistered) this.h.onUnregistered(msg);
+        break;
       case "accepted":
       case "pong":
         this._settle(msg, null);
@@ -374,6 +379,72 @@
     return svg + "</svg>";
   }
 
+  /* ---------------------------------------------------------------------------------------
+   * Stale data. The server says in every snapshot and heartbeat how old its newest indicator
+   * is (`indicators_age_s`, counted on its own clock, so a skewed page clock does not matter)
+   * and after how long that is stale (`stale_after_s`); an indicator delta is news by itself.
+   * The banner (element `el`) shows, with the age of the data:
+   *   - when the page has lost the server (any state but "connected" after data arrived),
+   *   - when connected but no indicator has arrived for longer than `stale_after_s`.
+   * body[data-stale] is "disconnected", "indicators" or absent; el[data-age-s] the age.
+   * --------------------------------------------------------------------------------------- */
+  function Freshness(el) {
+    this.el = el;
+    this.dataAt = null;      // Date.now() of the newest indicator the server had
+    this.seenAt = null;      // Date.now() of the last frame with data (snapshot, heartbeat)
+    this.staleAfter = null;
+    this.state = "connecting";
+    var self = this;
+    setInterval(function () { self.update(); }, 1000);
+  }
+
+  Freshness.prototype.server = function (msg) {
+    var now = Date.now();
+    this.seenAt = now;
+    if (typeof msg.stale_after_s === "number") this.staleAfter = msg.stale_after_s;
+    if (typeof msg.indicators_age_s === "number") {
+      this.dataAt = now - msg.indicators_age_s * 1000;
+    }
+    this.update();
+  };
+
+  Freshness.prototype.indicator = function () {
+    this.dataAt = Date.now();
+    this.seenAt = this.dataAt;
+    this.update();
+  };
+
+  Freshness.prototype.status = function (state) {
+    this.state = state;
+    this.update();
+  };
+
+  Freshness.prototype.update = function () {
+    var since = this.dataAt !== null ? this.dataAt : this.seenAt;
+    var age = since === null ? null : Math.max(0, (Date.now() - since) / 1000);
+    var kind = "";
+    if (this.state !== "connected" && this.state !== "unauthorized" && this.seenAt !== null) {
+      kind = "disconnected";
+    } else if (this.state === "connected" && this.staleAfter !== null && age !== null &&
+               age > this.staleAfter) {
+      kind = "indicators";
+    }
+    var el = this.el;
+    if (!kind) {
+      el.hidden = true;
+      delete document.body.dataset.stale;
+      return;
+    }
+    var ageText = age === null ? "unknown" : fmtDuration(age);
+    el.textContent = kind === "disconnected"
+      ? "Connection to the server lost: the data shown is " + ageText + " old and not updating."
+      : "No new indicators for " + ageText + ": the data shown may be stale (workers or " +
+        "sensors may have stopped).";
+    el.dataset.ageS = age === null ? "" : String(Math.round(age));
+    el.hidden = false;
+    document.body.dataset.stale = kind;
+  };
+
   /* --- formatting ----------------------------------------------------------------------- */
 
   function fmtNum(v) {
@@ -467,7 +538,8 @@
 
   window.IOC = {
     SEVERITIES: SEVERITIES, SEV_RANK: SEV_RANK, esc: esc, token: token, forgetToken: forgetToken,
-    fetchJSON: fetchJSON, Connection: Connection, sparkline: sparkline, fmtNum: fmtNum,
+    fetchJSON: fetchJSON, Connection: Connection, Freshness: Freshness, sparkline: sparkline,
+    fmtNum: fmtNum,
     fmtTime: fmtTime, fmtDateTime: fmtDateTime, fmtDuration: fmtDuration, worse: worse,
     Catalog: Catalog, loadCatalog: loadCatalog, startClock: startClock, showStatus: showStatus
   };

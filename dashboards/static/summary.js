@@ -20,6 +20,7 @@
   };
   var conn = null;
   var queued = false;
+  var fresh = new IOC.Freshness($("stale"));
 
   /* --- red / amber / green ---------------------------------------------------------------- */
   function rag(worst, reporting, expected, inBreach, hasData) {
@@ -49,13 +50,25 @@
     state.indicators.clear();
     (msg.alerts || []).forEach(applyAlert);
     (msg.indicators || []).forEach(applyIndicator);
+    fresh.server(msg);
     render();
   }
 
   function onDelta(msg) {
     if (msg.kind === "alert") applyAlert(msg.data);
-    else if (msg.kind === "indicator") applyIndicator(msg.data);
+    else if (msg.kind === "indicator") { applyIndicator(msg.data); fresh.indicator(); }
     render();
+  }
+
+  /* The page's Content-Security-Policy allows no inline style attribute: sizes computed here
+   * travel as data-grow / data-width and are set through the CSSOM, which it allows. */
+  function styleFromData(root) {
+    root.querySelectorAll("[data-grow]").forEach(function (el) {
+      el.style.flexGrow = el.dataset.grow;
+    });
+    root.querySelectorAll("[data-width]").forEach(function (el) {
+      el.style.width = el.dataset.width + "%";
+    });
   }
 
   function setSummary(s) {
@@ -112,9 +125,10 @@
     $("sevbar").innerHTML = ["critical", "major", "warning", "info"].map(function (sev) {
       var n = by[sev] || 0;
       if (!n) return "";
-      return '<span class="seg sev-' + sev + '" style="flex-grow:' + n + '" title="' + n + " " +
+      return '<span class="seg sev-' + sev + '" data-grow="' + n + '" title="' + n + " " +
         sev + '">' + n + "</span>";
     }).join("") || '<span class="seg seg-none">none</span>';
+    styleFromData($("sevbar"));
     $("sevbar-legend").innerHTML = ["critical", "major", "warning", "info"].map(function (sev) {
       return '<span class="lg sev-' + sev + '">' + sev + " " + (by[sev] || 0) + "</span>";
     }).join("");
@@ -122,9 +136,10 @@
     var noisy = day.noisiest_detectors || [];
     var max = noisy.length ? noisy[0].opened : 1;
     $("noisy").innerHTML = noisy.length ? noisy.map(function (d) {
-      return '<li><span class="nd-name">' + esc(d.detector) + '</span><span class="nd-bar"><span style="width:' +
-        Math.max(4, Math.round(100 * d.opened / max)) + '%"></span></span><b>' + d.opened + "</b></li>";
+      return '<li><span class="nd-name">' + esc(d.detector) + '</span><span class="nd-bar"><span data-width="' +
+        Math.max(4, Math.round(100 * d.opened / max)) + '"></span></span><b>' + d.opened + "</b></li>";
     }).join("") : '<li class="empty">No alerts raised.</li>';
+    styleFromData($("noisy"));
   }
 
   function trendValues(points, key, asOf, pick) {
@@ -255,7 +270,9 @@
         document.body.dataset.conn = st;
         if (st === "unauthorized") showBanner("The server refused this token.", "error");
         if (st === "connected") $("banner").hidden = true;
+        fresh.status(st);
       },
+      onHeartbeat: function (msg) { fresh.server(msg); },
       onSnapshot: onSnapshot,
       onDelta: onDelta,
       onSummary: setSummary

@@ -27,6 +27,7 @@
   };
   var conn = null;
   var renderQueued = false;
+  var fresh = new IOC.Freshness($("stale"));
 
   /* --- URL options: ?kiosk=1&group=flooding&district=Hai%20Chau&severity=major ... ----- */
   var query = new URLSearchParams(window.location.search);
@@ -157,6 +158,8 @@
     (msg.incidents || []).forEach(applyIncident);
     (msg.indicators || []).forEach(applyIndicator);
     state.ready = msg.ready !== false;
+    fresh.server(msg);
+    renderUnregistered(msg.unregistered || null);
     document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
     render();
   }
@@ -165,9 +168,30 @@
     var d = msg.data;
     if (msg.kind === "alert") applyAlert(d, true);
     else if (msg.kind === "incident") applyIncident(d);
-    else if (msg.kind === "indicator") applyIndicator(d);
+    else if (msg.kind === "indicator") { applyIndicator(d); fresh.indicator(); }
     document.body.dataset.seq = String(msg.seq);
     render();
+  }
+
+  /* Engineers: sources the catalog does not list, per group (the server sends them to the
+   * engineer role only; other roles never get the field or the frame). */
+  function renderUnregistered(view) {
+    var panel = $("unregistered");
+    if (!view) { panel.hidden = true; return; }
+    panel.hidden = false;
+    $("unreg-count").textContent = String(view.total) + (view.groups.some(function (g) {
+      return g.more;
+    }) ? "+" : "");
+    $("unreg-list").innerHTML = view.groups.length ? view.groups.map(function (g) {
+      var name = state.catalog ? state.catalog.groupName(g.group) : g.group;
+      var rest = g.count - g.sources.length;
+      return '<li class="unreg-group" data-group="' + esc(g.group) + '" data-count="' +
+        g.count + '"><b>' + esc(name) + "</b> <span class=\"count\">" + g.count +
+        (g.more ? "+" : "") + "</span> " + g.sources.map(function (id) {
+          return '<code class="unreg-id">' + esc(id) + "</code>";
+        }).join(" ") + (rest > 0 ? " <span class=\"unreg-more\">and " + rest + " more</span>" : "") +
+        "</li>";
+    }).join("") : '<li class="empty">None: every reporting source is in the catalog.</li>';
   }
 
   /* --- filters --------------------------------------------------------------------------- */
@@ -717,8 +741,11 @@
       onStatus: function (st, detail) {
         IOC.showStatus($("conn"), st, detail);
         document.body.dataset.conn = st;
+        fresh.status(st);
         if (st === "unauthorized") askToken("The server refused this token.");
       },
+      onHeartbeat: function (msg) { fresh.server(msg); },
+      onUnregistered: renderUnregistered,
       onWelcome: function (msg) {
         state.canCommand = !!msg.can_command;
         state.role = msg.role;
@@ -740,6 +767,7 @@
   }
 
   function start() {
+    $("filters").addEventListener("submit", function (ev) { ev.preventDefault(); });
     if (kioskFromUrl) setKiosk(true, false);
     showSoundButton();
     IOC.startClock($("clock"));

@@ -242,7 +242,7 @@ async def test_ack_from_the_page_reaches_commands_and_shows_everywhere(
     assert await row.get_attribute("data-status") == "firing"
 
     await row.locator('[data-action="ack"]').click()
-    await tab.page.wait_for_function("document.body.dataset.lastCommand", timeout=15000)
+    await tab.page.wait_for_function("() => document.body.dataset.lastCommand", timeout=15000)
     command_id = await tab.data("lastCommand")
     (cmd,) = [c for c in await commands_on(topic_names.commands, kafka_bootstrap, 1)
               if c.command_id == command_id]
@@ -267,7 +267,7 @@ async def test_ack_from_the_page_reaches_commands_and_shows_everywhere(
 
     # resolve: the alert leaves the board
     await row.locator('[data-action="resolve"]').click()
-    await tab.page.wait_for_function(f"document.body.dataset.lastCommand !== '{command_id}'",
+    await tab.page.wait_for_function(f"() => document.body.dataset.lastCommand !== '{command_id}'",
                                      timeout=15000)
     cmds = await commands_on(topic_names.commands, kafka_bootstrap, 2)
     assert [c.action for c in cmds] == ["ack", "resolve"]
@@ -320,7 +320,7 @@ async def test_detail_filters_and_incidents(
     assert "Incident: Flooding and traffic in Hai Chau" in await detail.inner_text()
     await page.fill("#cmd-note", "pump truck on site")
     await detail.locator('[data-action="note"]').click()
-    await page.wait_for_function("document.body.dataset.lastCommand", timeout=15000)
+    await page.wait_for_function("() => document.body.dataset.lastCommand", timeout=15000)
     (cmd,) = await commands_on(topic_names.commands, kafka_bootstrap, 1)
     assert (cmd.action, cmd.alert_id, cmd.text) == ("note", flood.alert_id, "pump truck on site")
     print("screenshot:", await tab.shot("wall-detail.png"))
@@ -388,7 +388,7 @@ async def test_token_from_the_fragment_is_kept_out_of_the_address_bar(
     await tab.live()
 
     bad = await open_tab(browser, f"{d.url}/#token=not-the-token")
-    await bad.page.wait_for_function("document.body.dataset.conn === 'unauthorized'",
+    await bad.page.wait_for_function("() => document.body.dataset.conn === 'unauthorized'",
                                      timeout=10000)
     assert "refused" in await bad.page.inner_text("#banner")
     assert tab.errors == [] and bad.errors == []
@@ -411,7 +411,7 @@ async def test_reconnects_and_resumes_from_the_last_sequence(
     missed = alert("flood-HC-09", severity="warning")
     await producer.alerts([missed])
     await tab.row(missed.alert_id).wait_for(timeout=15000)
-    await tab.page.wait_for_function("document.body.dataset.welcomes === '2'", timeout=15000)
+    await tab.page.wait_for_function("() => document.body.dataset.welcomes === '2'", timeout=15000)
     assert await tab.data("resumed") == "true"
     assert await tab.data("snapshots") == "1"
 
@@ -421,7 +421,7 @@ async def test_reconnects_and_resumes_from_the_last_sequence(
 
     port = d.port
     await d.stop()
-    await tab.page.wait_for_function("document.body.dataset.conn === 'reconnecting'",
+    await tab.page.wait_for_function("() => document.body.dataset.conn === 'reconnecting'",
                                      timeout=15000)
     assert "Reconnecting" in await tab.page.inner_text("#conn")
     print("screenshot:", await tab.shot("wall-reconnecting.png"))
@@ -430,7 +430,7 @@ async def test_reconnects_and_resumes_from_the_last_sequence(
     await again.start()
     try:
         await tab.page.wait_for_function(
-            "document.body.dataset.conn === 'connected' && "
+            "() => document.body.dataset.conn === 'connected' && "
             "Number(document.body.dataset.snapshots) >= 3", timeout=30000)
         assert await tab.data("resumed") == "false"
         assert await tab.row(first.alert_id).count() == 1
@@ -466,7 +466,8 @@ async def test_kiosk_mode(browser: Any, producer: Producer, start_dashboard: Any
     await normal.page.click("#btn-kiosk")
     assert await normal.page.evaluate("document.body.classList.contains('kiosk')")
     with contextlib.suppress(Exception):  # full screen may be refused headless
-        await normal.page.wait_for_function("document.fullscreenElement !== null", timeout=2000)
+        await normal.page.wait_for_function("() => document.fullscreenElement !== null",
+                                            timeout=2000)
     await normal.page.keyboard.press("k")
     assert not await normal.page.evaluate("document.body.classList.contains('kiosk')")
     assert tab.errors == [] and normal.errors == []
@@ -499,7 +500,7 @@ async def test_summary_renders_all_15_groups(
     tab = await open_tab(browser, d.summary_url)
     page = tab.page
     await page.wait_for_function(
-        "document.querySelectorAll('.gcard').length === 15 && "
+        "() => document.querySelectorAll('.gcard').length === 15 && "
         "Number(document.body.dataset.summaries || 0) >= 1", timeout=15000)
     slugs = await page.eval_on_selector_all(".gcard", "els => els.map(e => e.dataset.group)")
     assert slugs == [g.slug for g in catalog.CATALOG]
@@ -534,7 +535,7 @@ async def test_summary_renders_all_15_groups(
     assert await page.inner_text(f"{son_tra} td:nth-child(3)") == "1"     # environment breach
     assert await page.get_attribute(son_tra, "data-rag") == "amber"
     await page.wait_for_function(
-        "document.querySelectorAll('#districts svg .spark-line').length >= 7", timeout=20000)
+        "() => document.querySelectorAll('#districts svg .spark-line').length >= 7", timeout=20000)
     trend_points = await page.evaluate(
         "window.IOC_SUMMARY.state.summary.districts"
         ".find(d => d.district === 'Hai Chau').trend.length")
@@ -556,7 +557,7 @@ async def test_summary_renders_all_15_groups(
                                  detector="threshold")])
     await page.wait_for_selector('.gcard[data-group="traffic"][data-rag="red"]', timeout=15000)
     await page.wait_for_function(
-        f"document.querySelector('{hai_chau} td:nth-child(2)').textContent === '3'",
+        f"() => document.querySelector('{hai_chau} td:nth-child(2)').textContent === '3'",
         timeout=15000)
     assert tab.errors == []
     assert any("/api/summary" in url for url in tab.requests)
@@ -567,7 +568,7 @@ async def test_summary_with_no_data_still_shows_every_group(
         browser: Any, start_dashboard: Any) -> None:
     d = await start_dashboard()
     tab = await open_tab(browser, d.summary_url)
-    await tab.page.wait_for_function("document.querySelectorAll('.gcard').length === 15",
+    await tab.page.wait_for_function("() => document.querySelectorAll('.gcard').length === 15",
                                      timeout=15000)
     names = await tab.page.eval_on_selector_all(".g-name", "els => els.map(e => e.title)")
     assert names == [g.name for g in catalog.CATALOG]
