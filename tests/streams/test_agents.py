@@ -214,3 +214,30 @@ async def test_the_checkpoint_interval_comes_from_the_settings() -> None:
     w = WorkerApp(Settings(kafka_bootstrap="127.0.0.1:9", app_id=f"t-{uuid.uuid4().hex[:8]}",
                            checkpoint_interval_s=0.25))
     assert w.checkpoint_s == 0.25
+
+
+async def test_events_agent_dead_letters_future_late_and_jumping_readings(worker: Any) -> None:
+    w, sent = worker
+    w.pipeline.max_jump_s = 3600.0
+    async with agent(w, "events").test_context() as a:
+        a._get_strtopic = lambda channel: "ioc.flooding.events"
+        for m in range(3):
+            await a.put(encode([reading(m, s, 4.0) for s in (5, 25, 45)]), key=b"flood-HC-01")
+        await a.put(encode(reading(0, 10, 4.5)), key=b"flood-HC-01")  # its window closed
+        await a.put(encode(reading(60 * 24 * 2, 0, 4.0)), key=b"flood-HC-01")  # 2 days on
+        far = reading(0, 0, 4.0) | {"ts": 4_000_000_000.0}  # 2096
+        await a.put(encode(far), key=b"flood-HC-01")
+        dead = await until(lambda: len(found := [msgspec.json.decode(v, type=DeadLetter)
+                                                 for t, _, v in sent
+                                                 if t == "ioc.deadletter"]) >= 3 and found)
+    by_reason = {d.reason.split(":")[0].split(" ")[0]: d for d in dead}
+    assert set(by_reason) == {"late", "clock", "dated"}
+    assert msgspec.json.decode(by_reason["late"].raw)["value"] == 4.5
+    assert by_reason["late"].offset == 3 and by_reason["clock"].offset == 4
+    assert by_reason["dated"].raw == encode(far)
+    counts = {cls: w.registry.get_sample_value(
+        "ioc_worker_deadletter_total", {"group": "flooding", "reason_class": cls})
+        for cls in ("late", "clock_jump", "future")}
+    assert counts == {"late": 1.0, "clock_jump": 1.0, "future": 1.0}
+    assert w.health.time_refused == 3 and w.health.seen == 12
+    assert w.pipeline.state("flooding", 0).windows.clock == T0 + 2 * 60 + 45

@@ -115,3 +115,50 @@ def test_the_decoder_never_raises_and_accounts_for_everything(raw: bytes) -> Non
         assert d.dead, "an invalid message must leave a dead letter"
     for _, dead in d.dead:
         assert dead.reason and dead.topic == TOPIC and dead.offset == 77
+
+
+NOW = 1_795_410_000.0
+DEEP = b"[" * 1000 + b"]" * 1000  # 2 KB of nested arrays
+
+
+def decode_now(raw: bytes):  # type: ignore[no-untyped-def]
+    return decode_message(raw, group="flooding", topic=TOPIC, partition=3, offset=77, now=NOW,
+                          max_future=300.0)
+
+
+def test_a_reading_dated_ahead_of_the_wall_clock_is_dead_lettered_as_future() -> None:
+    raw = encode(reading(ts=NOW + 3 * 365 * 86400))
+    d = decode_now(raw)
+    (cls, dead), = d.dead
+    assert d.readings == [] and cls == "future" and dead.raw == raw and dead.field == "$.ts"
+    assert "2029-11-22" in dead.reason and "IOC_MAX_FUTURE_S=300" in dead.reason
+    assert decode_now(encode(reading(ts=NOW + 299))).dead == []
+
+
+def test_in_a_pack_only_the_future_reading_is_refused_with_its_own_bytes() -> None:
+    late = reading(ts=NOW + 3600, value=9.5)
+    d = decode_now(b"[" + encode(reading(ts=NOW - 5)) + b" , " + encode(late) + b"]")
+    assert [r.epoch for r in d.readings] == [NOW - 5]
+    (cls, dead), = d.dead
+    assert (cls, dead.field, dead.raw) == ("future", "$[1].ts", encode(late))
+
+
+@pytest.mark.parametrize("raw", [
+    DEEP,
+    b"[" + encode(reading()) + b"," + DEEP + b"]",
+    b"[" + encode(reading(value="wet")) + b"," + DEEP + b"]",
+    b"[" + encode(reading(district="Atlantis")) + b"," + DEEP + b"]",
+    b"[" + encode(reading()).replace(b"1.5", DEEP) + b"]",
+], ids=["alone", "after-a-good-reading", "after-a-bad-type", "after-a-bad-value",
+        "as-a-value-in-a-pack"])
+def test_deep_nesting_is_dead_lettered_as_too_deep_without_recursion(raw: bytes) -> None:
+    d = decode_now(raw)
+    assert d.readings == []
+    (cls, dead), = d.dead
+    assert cls == "too_deep" and dead.reason.startswith("too deep") and dead.raw == raw
+
+
+def test_deep_nesting_in_a_single_reading_is_refused_by_its_schema() -> None:
+    raw = encode(reading()).replace(b"1.5", DEEP)
+    (cls, dead), = decode_now(raw).dead
+    assert (cls, dead.field) == ("invalid", "$.value")

@@ -250,3 +250,94 @@ def test_metrics_count_windows(lateness: float) -> None:
     assert reg.get_sample_value("ioc_worker_readings_total", {"group": "flooding"}) == 90
     assert reg.get_sample_value("ioc_worker_detector_seconds_count",
                                 {"detector": "robust_z"}) == 12
+
+
+def test_an_idle_partition_follows_its_own_clock_and_the_wall_not_another_partition() -> None:
+    p = pipeline(lateness=0.0)
+    p.idle_s = 0.0
+    p.ingest("flooding", 0, [tower("flood-HC-01", 0, 4.0)], now=T0 + 10)
+    # another partition (its sources on another key) jumps a year ahead of it
+    p.ingest("flooding", 1, [tower("flood-TK-01", 525_600, 4.0)], now=T0 + 86400 * 366)
+    st = p.state("flooding", 0)
+    mono = st.last_event_wall + 100.0  # 100 s of wall time later
+    p.idle(lambda g, part: True, now=mono, wall=T0 + 110)
+    assert st.windows.clock == pytest.approx(T0 + 5 + 100.0)  # not the other's clock
+    # and never beyond the wall clock
+    p.idle(lambda g, part: True, now=mono + 1000.0, wall=T0 + 200)
+    assert st.windows.clock == T0 + 200
+
+
+def test_the_worker_clock_is_not_pushed_by_one_partition() -> None:
+    p = pipeline()
+    for part, minute in enumerate([10, 11, 12]):
+        p.ingest("flooding", part, [tower("flood-HC-01", minute, 4.0)], now=math.inf)
+    p.ingest("traffic", 0, [Reading(group="traffic", source="trf-HC-01", metric="speed",
+                                     value=40.0, ts=T0 + 86400 * 300, district="Hai Chau")],
+             now=math.inf)
+    assert p.clock() == T0 + 60 * 11 + 5
+
+
+def test_readings_the_windows_refuse_wait_for_the_worker_with_their_partition() -> None:
+    p = pipeline()
+    feed(p, range(3))
+    p.ingest("flooding", 0, [tower("flood-HC-01", 0, 4.0)])
+    ((group, part, (cls, where, _reason, r)),) = p.take_refused()
+    assert (group, part, cls, where, r.source) == ("flooding", 0, "late", "$.ts", "flood-HC-01")
+    assert p.take_refused() == []
+
+
+def test_a_million_random_source_ids_leave_a_bounded_number_of_series() -> None:
+    """A flood of random ids (packs of 1,000 readings, each a new id) opens at most the
+    budget's series; the rest are refused as series_limit and counted, and the tracked
+    structures stay bounded."""
+    from prometheus_client import CollectorRegistry
+
+    from streams.budget import SeriesBudget
+    from streams.metrics import WorkerMetrics
+
+    budget = SeriesBudget(total=5_000, per_prefix=2_000, per_message=500)
+    p = Pipeline(RUNTIME, AlertBook({}), SilenceBook({}), lateness=0.0, budget=budget,
+                 metrics=WorkerMetrics(CollectorRegistry()))
+    rng = random.Random(3)
+    prefixes = ["flood", "x", "zz-top", ""]
+    refused = 0
+    n = 0
+    for k in range(1000):
+        pack = []
+        for _ in range(1000):
+            src = f"{rng.choice(prefixes)}-{rng.getrandbits(40):x}{rng.randrange(100)}"
+            pack.append(Reading(group="flooding", source=src.lstrip("-") or "a",
+                                metric="flood_depth", value=4.0, ts=T0 + 0.06 * k,
+                                district="Hai Chau"))
+        n += len(pack)
+        p.ingest("flooding", k % 4, pack, now=math.inf)
+        refused += sum(1 for x in p.take_refused() if x[2][0] == "series_limit")
+    assert n == 1_000_000
+    # windows close: the fresh keys become series
+    for part in range(4):
+        p.ingest("flooding", part, [tower("flood-HC-01", 5, 4.0)], now=math.inf)
+    tracked = sum(len(st.series) for st in p.parts.values())
+    fresh = sum(len(st.windows.fresh) for st in p.parts.values())
+    opened = sum(len(k) for st in p.parts.values() for k in st.windows.open.values())
+    assert budget.used <= 5_000 and tracked + fresh <= 5_000 + 4  # + flood-HC-01 x 4
+    assert opened <= 5_000 + 4
+    assert refused == 1_000_000 - budget.used
+    assert max(budget.by_prefix.values()) <= 2_000 and len(budget.by_prefix) <= 5_000
+    assert budget.counts() == {"flooding": budget.used}
+    assert p.metrics is not None
+    assert p.metrics.registry.get_sample_value(
+        "ioc_worker_readings_total", {"group": "flooding"}) == budget.used + 4
+
+
+def test_the_budget_gives_back_what_is_evicted_or_revoked() -> None:
+    from streams.budget import SeriesBudget
+
+    budget = SeriesBudget(total=10, per_prefix=10, per_message=10)
+    p = Pipeline(RUNTIME, AlertBook({}), SilenceBook({}), lateness=0.0, budget=budget)
+    p.ingest("flooding", 0, [tower("new-01", 0, 4.0), tower("new-02", 0, 4.0),
+                             tower("flood-HC-01", 0, 4.0)])
+    assert budget.counts() == {"flooding": 2}  # catalog sources do not count
+    p.ingest("flooding", 0, [tower("flood-HC-01", 2, 4.0)])
+    assert len(p.state("flooding", 0).series) == 3
+    p.revoke({0})
+    assert budget.counts() == {} and budget.used == 0

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from detectors.base import WindowStats
 from ioc.events import Reading
-from streams.windows import PartitionWindows, stats_of, window_start
+from streams.windows import JUMP_CONFIRM, PartitionWindows, stats_of, window_start
 
 T0 = 1_795_410_000.0  # a multiple of 60 and 300
 
@@ -156,3 +156,98 @@ def test_bad_window_parameters_are_refused() -> None:
         PartitionWindows("flooding", 0, width=0.0, lateness=1.0)
     with pytest.raises(ValueError, match="lateness"):
         PartitionWindows("flooding", 0, width=60.0, lateness=-1.0)
+
+
+def test_a_reading_far_ahead_of_the_clock_is_refused_and_moves_nothing() -> None:
+    pw = PartitionWindows("flooding", 0, width=60.0, lateness=30.0, max_jump=3600.0)
+    pw.add([reading(T0 + 10)])
+    assert pw.add([reading(T0 + 20), reading(T0 + 3 * 365 * 86400.0)]) == (1, 0, 0)
+    assert pw.clock == T0 + 20 and list(pw.open) == [T0]
+    ((cls, where, reason, r),) = pw.take_refused()
+    assert (cls, where, r.epoch) == ("clock_jump", "$.ts", T0 + 3 * 365 * 86400.0)
+    assert "IOC_MAX_CLOCK_JUMP_S=3600" in reason and "2029-" in reason
+    assert pw.add([reading(T0 + 30)]) == (1, 0, 0)  # live readings go on
+
+
+def test_a_jump_confirmed_by_many_readings_in_a_row_is_a_real_gap() -> None:
+    pw = PartitionWindows("flooding", 0, width=60.0, lateness=0.0, max_jump=3600.0)
+    pw.add([reading(T0)])
+    later = T0 + 2 * 86400.0
+    pw.add([reading(later + i) for i in range(JUMP_CONFIRM - 1)])
+    assert pw.clock == T0 and len(pw.take_refused()) == JUMP_CONFIRM - 1
+    assert pw.add([reading(later + 100)]) == (1, 0, 0)
+    assert pw.clock == later + 100 and pw.take_refused() == []
+
+
+def test_one_bad_reading_between_good_ones_never_confirms_a_jump() -> None:
+    pw = PartitionWindows("flooding", 0, width=60.0, lateness=0.0, max_jump=3600.0)
+    pw.add([reading(T0)])
+    for i in range(3 * JUMP_CONFIRM):
+        pw.add([reading(T0 + 1e6), reading(T0 + i * 0.1)])
+    assert pw.clock < T0 + 60
+
+
+def test_the_clock_never_passes_the_cap_but_the_reading_counts() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 5)], cap=T0 + 10)
+    # a sensor whose clock runs four minutes fast
+    assert pw.add([reading(T0 + 250, source="rain-HC-02")], cap=T0 + 12) == (1, 0, 0)
+    assert pw.clock == T0 + 12 and pw.newest == T0 + 250 and T0 + 240 in pw.open
+    # the others' readings are not late: their window is still open
+    assert pw.add([reading(T0 + 14)], cap=T0 + 15) == (1, 0, 0)
+    assert pw.due() == []
+
+
+def test_a_fresh_partition_whose_first_reading_is_ahead_starts_at_the_cap() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 250)], cap=T0 + 10)
+    assert pw.closed_upto == T0 and pw.clock == T0 + 10
+    assert pw.add([reading(T0 + 11)], cap=T0 + 12) == (1, 0, 0)
+
+
+def test_dropped_readings_are_handed_back_as_late_with_the_window_and_clock() -> None:
+    pw = windows(lateness=0.0)
+    pw.add([reading(T0 + 10), reading(T0 + 61)])
+    pw.pop(T0)
+    pw.add([reading(T0 + 5, 7.0)])
+    ((cls, where, reason, r),) = pw.take_refused()
+    assert (cls, where, r.value) == ("late", "$.ts", 7.0)
+    assert reason.startswith("late: the window 2026-11-23T05:00:00Z..2026-11-23T05:01:00Z")
+    assert "clock 2026-11-23T05:01:01Z" in reason
+    assert pw.dropped == {("rain-HC-01", "rainfall"): 1}  # the summary still reports it
+
+
+def test_readings_read_again_after_a_restore_are_dropped_but_not_refused() -> None:
+    pw = windows(lateness=0.0)
+    pw.closed_upto = pw.replayed_upto = T0 + 120
+    pw.advance_to(T0 + 120)
+    assert pw.add([reading(T0 + 5), reading(T0 + 65)]) == (0, 0, 2)
+    assert pw.take_refused() == []
+    pw.add([reading(T0 + 200)])
+    pw.pop(T0 + 120)
+    pw.add([reading(T0 + 130)])
+    assert [x[0] for x in pw.take_refused()] == ["late"]
+
+
+class Budget:
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.reason = ""
+
+    def admit(self, group: str, source: str, opened_in_message: int) -> bool:
+        if self.room <= 0:
+            self.reason = "full"
+            return False
+        self.room -= 1
+        return True
+
+
+def test_the_budget_decides_which_new_keys_open_series() -> None:
+    pw = windows()
+    pw.budget = Budget(2)
+    got = pw.add([reading(T0, source=f"x-{i}") for i in range(4)] + [reading(T0 + 1,
+                                                                           source="x-0")])
+    assert got == (3, 0, 0)
+    assert sorted(pw.fresh) == [("x-0", "rainfall"), ("x-1", "rainfall")]
+    assert [(c, f, r.source) for c, f, _, r in pw.take_refused()] == [
+        ("series_limit", "$.source", "x-2"), ("series_limit", "$.source", "x-3")]
