@@ -1,5 +1,5 @@
-"""Kafka side of the dashboard: read ``ioc.alerts`` and ``ioc.indicators`` from the beginning,
-write operators' commands to ``ioc.commands``.
+"""Kafka side of the dashboard: read ``ioc.alerts``, ``ioc.indicators`` and ``ioc.commands``
+(for the silences in force) from the beginning, write operators' commands to ``ioc.commands``.
 
 Each dashboard instance reads every partition itself (no consumer group, nothing committed),
 so instances scale independently of each other and of the workers. The feed reports
@@ -29,6 +29,7 @@ from ioc.events import (
     Command,
     IndicatorRecord,
     decode_alert,
+    decode_command,
     decode_indicators,
     encode,
 )
@@ -41,11 +42,15 @@ MAX_RECORDS = 500  # per poll; the writers get the loop between partition batche
 FETCH_WAIT_MS = 100  # brokers without long-poll wake-ups (tansu) answer after this
 METADATA_AGE_MS = 10_000  # how soon topics created after start are noticed
 
-Record = AlertRecord | IndicatorRecord
+Record = AlertRecord | IndicatorRecord | Command
 
 
 def _one_alert(raw: bytes) -> list[AlertRecord]:
     return [decode_alert(raw)]
+
+
+def _one_command(raw: bytes) -> list[Command]:
+    return [decode_command(raw)]
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,8 @@ class Feed:
         self._producer_lock = asyncio.Lock()
         self._done: dict[TopicPartition, int] = {}  # last offset applied per partition
         self._decoders: dict[str, Callable[[bytes], Sequence[Record]]] = {
-            topic_names.alerts: _one_alert, topic_names.indicators: decode_indicators}
+            topic_names.alerts: _one_alert, topic_names.indicators: decode_indicators,
+            topic_names.commands: _one_command}
 
     # --- consuming --------------------------------------------------------------------------
 
@@ -117,8 +123,8 @@ class Feed:
         await consumer.start()
         self.connected = True
         self.error = None
-        ours = (self.topics.alerts, self.topics.indicators)
-        # A pattern subscription without a group: every partition of both topics is assigned
+        ours = (self.topics.alerts, self.topics.indicators, self.topics.commands)
+        # A pattern subscription without a group: every partition of the topics is assigned
         # to this consumer, topics created later are picked up by metadata refreshes, and
         # nothing is auto-created by asking for a missing topic.
         consumer.subscribe(pattern="^(" + "|".join(re.escape(t) for t in ours) + ")$")

@@ -31,6 +31,7 @@ import msgspec
 
 from dashboards import protocol
 from dashboards.protocol import Kind, Subscription
+from dashboards.state import SilenceView
 from ioc.events import Alert, GroupIndicator, Incident, WindowSummary
 
 
@@ -71,6 +72,8 @@ def meta_of(record: msgspec.Struct, prev: msgspec.Struct | None = None) -> Meta:
     if isinstance(record, WindowSummary):
         return Meta("window", (record.group,), record.district, None, None, None,
                     ("window", record.source, record.metric))
+    if isinstance(record, SilenceView):
+        return Meta("silence", (), "", None, None, None, None)
     raise TypeError(f"not a dashboard record: {type(record).__name__}")
 
 
@@ -162,6 +165,8 @@ class Client:
     def accepts(self, meta: Meta) -> bool:
         """Whether a delta with these attributes goes to this client."""
         kind = meta.kind
+        if kind == "silence":  # few, city-wide: every role that acts on alerts sees them all
+            return self.role != "leadership"
         if kind == "window":
             if not self.sub.windows:
                 return False

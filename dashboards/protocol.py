@@ -69,7 +69,7 @@ CLOSE_GOING_AWAY = 1001
 
 ErrorCode = Literal["bad_json", "bad_message", "unauthorized", "forbidden", "invalid_command",
                     "unavailable", "rate_limited"]
-Kind = Literal["alert", "incident", "indicator", "window"]
+Kind = Literal["alert", "incident", "indicator", "window", "silence"]
 
 
 class ProtocolError(Exception):

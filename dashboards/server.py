@@ -47,7 +47,7 @@ from dashboards.state import State, encode
 from dashboards.unregistered import UNREGISTERED_ROLES, Unregistered
 from ioc import catalog
 from ioc.errors import ConfigError, IocError, ValidationError
-from ioc.events import SEVERITIES, GroupIndicator, WindowSummary
+from ioc.events import SEVERITIES, Command, GroupIndicator, WindowSummary
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.dashboard")
@@ -243,7 +243,8 @@ class Dashboard:
         self.heartbeat_s = heartbeat_s
         self.summary_every_s = summary_every_s
         self.auth_timeout_s = auth_timeout_s
-        self.state = State()
+        self.state = State(max_silence_s=settings.max_silence_s,
+                           operators_may_silence_broadly=settings.operators_may_silence_broadly)
         self.hub = Hub(self._snapshot, epoch=_new_epoch(), **(hub_options or {}))
         self.feed = Feed(bootstrap, topic_names=self.topics, sink=self._on_records,
                          on_ready=self._on_ready, on_invalid=self._on_invalid,
@@ -347,7 +348,9 @@ class Dashboard:
             elif isinstance(record, WindowSummary):
                 self.unregistered.observe(record)
             changed, prev = self.state.apply(record)
-            if changed and live:
+            if changed and isinstance(record, Command):  # a silence made or lifted
+                record = self.state.silence_of(record)
+            if changed and live and record is not None:
                 self.hub.publish(record, now=now, prev=prev)
 
     def _on_ready(self) -> None:

@@ -1,9 +1,12 @@
-"""The dashboard's current state, rebuilt from ``ioc.alerts`` and ``ioc.indicators``.
+"""The dashboard's current state, rebuilt from ``ioc.alerts``, ``ioc.indicators`` and the
+silences of ``ioc.commands``.
 
 Open alerts and incidents (applied by (id, version): older or equal versions are ignored),
 the latest :class:`~ioc.events.GroupIndicator` per (group, district), a 24-hour history of
 indicators at 5-minute resolution for trends, and 24-hour alert statistics (alerts opened by
-severity, MTTA and MTTR city-wide and per group, noisiest detectors). Time is event time: "the
+severity, MTTA and MTTR city-wide and per group, noisiest detectors), and the silences in force
+(:class:`SilenceView`, from ``silence`` and ``unsilence`` commands the worker's policy accepts:
+the same checks, :func:`ioc.events.check_silence_policy`). Time is event time: "the
 last 24 hours" end at the newest record's timestamp, never at the server's clock. Pure and
 synchronous.
 
@@ -31,9 +34,33 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ioc import catalog
-from ioc.events import SEVERITIES, Alert, GroupIndicator, Incident, WindowSummary
+from ioc.errors import ValidationError
+from ioc.events import (
+    SEVERITIES,
+    Alert,
+    Command,
+    GroupIndicator,
+    Incident,
+    WindowSummary,
+    check_silence_policy,
+)
 
-Record = Alert | Incident | GroupIndicator | WindowSummary
+
+class SilenceView(msgspec.Struct, frozen=True, kw_only=True, tag="silence"):
+    """A silence as the wall lists it: made by ``silence`` command ``silence_id``, lifted by
+    an ``unsilence`` (``lifted_at``, ``lifted_by``) or ended at ``until``."""
+
+    silence_id: str
+    matchers: dict[str, str]
+    until: float
+    user: str
+    reason: str
+    created: float
+    lifted_at: float | None = None
+    lifted_by: str | None = None
+
+
+Record = Alert | Incident | GroupIndicator | WindowSummary | SilenceView
 DAY_S = 86_400.0
 BUCKET_S = 300.0
 OPEN_STATUSES = frozenset({"firing", "acknowledged", "silenced"})
@@ -98,9 +125,13 @@ def combine(group: str, indicators: Iterable[GroupIndicator]) -> dict[str, Any]:
 class State:
     """Everything a snapshot or a summary is built from."""
 
-    def __init__(self, *, bucket_s: float = BUCKET_S, span_s: float = DAY_S) -> None:
+    def __init__(self, *, bucket_s: float = BUCKET_S, span_s: float = DAY_S,
+                 max_silence_s: float = DAY_S, operators_may_silence_broadly: bool = False) -> None:
         self.bucket_s = bucket_s
         self.span_s = span_s
+        self.max_silence_s = max_silence_s
+        self.operators_may_silence_broadly = operators_may_silence_broadly
+        self.silences: dict[str, SilenceView] = {}   # in force or lifted, until they end
         self.alert_versions: dict[str, int] = {}
         self.alerts: dict[str, Alert] = {}           # open alerts only
         self.incident_versions: dict[str, int] = {}
@@ -122,9 +153,13 @@ class State:
 
     # --- applying records -------------------------------------------------------------------
 
-    def apply(self, record: Record) -> tuple[bool, Record | None]:
+    def apply(self, record: Record | Command) -> tuple[bool, Record | None]:
         """Apply one record. Returns (whether it changed anything and should be published,
-        the previous version of the same alert/incident if one was held)."""
+        the previous version of the same alert/incident if one was held). A command is
+        applied as the :class:`SilenceView` it makes or lifts: call :meth:`silence_of` for the
+        view to publish."""
+        if isinstance(record, Command):
+            return self._apply_command(record)
         if isinstance(record, Alert):
             return self._apply_alert(record)
         if isinstance(record, Incident):
@@ -135,6 +170,8 @@ class State:
             self.windows_seen += 1
             self._advance(record.end)
             return True, None
+        if isinstance(record, SilenceView):
+            return False, None  # views are made from commands, never applied
         raise TypeError(f"not a dashboard record: {type(record).__name__}")
 
     def _apply_alert(self, a: Alert) -> tuple[bool, Alert | None]:
@@ -156,6 +193,54 @@ class State:
         if a.status == "resolved" and (prev is not None or held is None):
             self._event(a, "resolved", a.updated_at - a.first_seen)
         return True, prev
+
+    def _apply_command(self, cmd: Command) -> tuple[bool, Record | None]:
+        """``silence`` adds a view (when the policy accepts it, as the worker does);
+        ``unsilence`` marks it lifted; other commands change nothing here."""
+        if cmd.action == "silence" and cmd.matchers and cmd.until is not None:
+            if cmd.command_id in self.silences:
+                return False, None
+            try:
+                check_silence_policy(
+                    cmd, max_silence_s=self.max_silence_s,
+                    operators_may_silence_broadly=self.operators_may_silence_broadly)
+            except ValidationError:
+                return False, None  # the worker refuses it too (dead-lettered there)
+            self._prune_silences()
+            self.silences[cmd.command_id] = SilenceView(
+                silence_id=cmd.command_id, matchers=dict(cmd.matchers), until=cmd.until,
+                user=cmd.user, reason=cmd.reason, created=cmd.ts)
+            self.changes += 1
+            return True, None
+        if cmd.action == "unsilence" and cmd.silence_id:
+            held = self.silences.get(cmd.silence_id)
+            if held is None or held.lifted_at is not None:
+                return False, None
+            self.silences[cmd.silence_id] = msgspec.structs.replace(
+                held, lifted_at=cmd.ts, lifted_by=cmd.user)
+            self.changes += 1
+            return True, held
+        return False, None
+
+    def silence_of(self, cmd: Command) -> SilenceView | None:
+        """The view a ``silence``/``unsilence`` command made or changed."""
+        if cmd.action == "silence":
+            return self.silences.get(cmd.command_id)
+        if cmd.action == "unsilence" and cmd.silence_id:
+            return self.silences.get(cmd.silence_id)
+        return None
+
+    def _prune_silences(self) -> None:
+        if self.as_of:
+            for sid in [k for k, s in self.silences.items() if s.until <= self.as_of]:
+                del self.silences[sid]
+
+    def active_silences(self) -> list[SilenceView]:
+        """Silences in force (not lifted, not ended at the state's time), ending soonest
+        first."""
+        return sorted((s for s in self.silences.values()
+                       if s.lifted_at is None and s.until > self.as_of),
+                      key=lambda s: (s.until, s.silence_id))
 
     def _apply_incident(self, i: Incident) -> tuple[bool, Incident | None]:
         held = self.incident_versions.get(i.incident_id)
@@ -218,11 +303,13 @@ class State:
         return alert_id in self.alert_versions
 
     def snapshot(self, accept: Callable[[Record], bool]) -> dict[str, list[Any]]:
-        """The open alerts, open incidents and latest indicators ``accept`` lets through."""
+        """The open alerts, open incidents, latest indicators and silences in force
+        ``accept`` lets through."""
         return {
             "alerts": [a for a in self.alerts.values() if accept(a)],
             "incidents": [i for i in self.incidents.values() if accept(i)],
             "indicators": [gi for gi in self.latest.values() if accept(gi)],
+            "silences": [s for s in self.active_silences() if accept(s)],
         }
 
     def history(self, group: str, district: str | None) -> dict[str, Any]:

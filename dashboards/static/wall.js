@@ -14,6 +14,8 @@
     catalog: null,
     alerts: new Map(),       // alert_id -> latest Alert (open: firing/acknowledged/silenced)
     incidents: new Map(),    // incident_id -> latest open Incident
+    silences: new Map(),     // silence_id -> silence in force (lifted ones leave)
+    unsilencing: new Set(),  // silence ids with an unsilence sent, effect not seen yet
     indicators: new Map(),   // "group|district" -> latest GroupIndicator
     receivedAt: new Map(),   // alert_id -> when it (re)opened here, for the "new" highlight
     pending: new Map(),      // alert_id -> {action, at}: a command sent, effect not seen yet
@@ -154,6 +156,8 @@
     state.alerts.clear();
     state.incidents.clear();
     state.indicators.clear();
+    state.silences.clear();
+    (msg.silences || []).forEach(applySilence);
     (msg.alerts || []).forEach(function (a) { applyAlert(a, false); });
     (msg.incidents || []).forEach(applyIncident);
     (msg.indicators || []).forEach(applyIndicator);
@@ -168,9 +172,55 @@
     var d = msg.data;
     if (msg.kind === "alert") applyAlert(d, true);
     else if (msg.kind === "incident") applyIncident(d);
+    else if (msg.kind === "silence") applySilence(d);
     else if (msg.kind === "indicator") { applyIndicator(d); fresh.indicator(); }
     document.body.dataset.seq = String(msg.seq);
     render();
+  }
+
+  /* --- silences: the list in force, each with an Unsilence button for operators ---------- */
+  function applySilence(s) {
+    if (s.lifted_at != null) {
+      state.silences.delete(s.silence_id);
+      state.unsilencing.delete(s.silence_id);
+    } else {
+      state.silences.set(s.silence_id, s);
+    }
+  }
+
+  function renderSilences() {
+    var list = Array.from(state.silences.values()).sort(function (a, b) {
+      return a.until - b.until || (a.silence_id < b.silence_id ? -1 : 1);
+    });
+    $("silences").hidden = list.length === 0;
+    $("sil-count").textContent = String(list.length);
+    $("sil-list").innerHTML = list.map(function (s) {
+      var what = Object.keys(s.matchers).sort().map(function (k) {
+        return esc(k) + " = <b>" + esc(s.matchers[k]) + "</b>";
+      }).join(", ");
+      var busy = state.unsilencing.has(s.silence_id);
+      return '<li class="silence" data-silence-id="' + esc(s.silence_id) + '">' +
+        '<div class="s-what">' + what + "</div>" +
+        '<div class="s-meta">until ' + esc(IOC.fmtDateTime(s.until)) + " · by " + esc(s.user) +
+        (s.reason ? " · " + esc(s.reason) : "") + "</div>" +
+        (state.canCommand ? '<button type="button" class="act act-unsilence" data-unsilence="' +
+          esc(s.silence_id) + '"' + (busy ? " disabled" : "") + ">Unsilence</button>" : "") +
+        "</li>";
+    }).join("");
+  }
+
+  function sendUnsilence(silenceId) {
+    if (!conn || !state.canCommand || state.unsilencing.has(silenceId)) return;
+    state.unsilencing.add(silenceId);
+    render();
+    conn.command({ action: "unsilence", silence_id: silenceId }).then(function (reply) {
+      document.body.dataset.lastCommand = reply.command_id || "";
+      toast("Unsilence sent. Its alerts come back when a worker has applied it.", "ok");
+    }, function (err) {
+      state.unsilencing.delete(silenceId);
+      toast("Unsilence failed: " + (err.reason || err.code || "unknown error"), "error");
+      render();
+    });
   }
 
   /* Engineers: sources the catalog does not list, per group (the server sends them to the
@@ -240,6 +290,7 @@
     $("health-empty").hidden = health.length > 0;
     renderSeverityCounts(all);
     renderIncidents();
+    renderSilences();
     renderTiles(all);
     renderBanner();
     renderFilterNote(all.length, shown.length);
@@ -601,6 +652,12 @@
   document.addEventListener("click", function (ev) {
     var t = ev.target;
     if (!(t instanceof Element)) return;
+    var lift = t.closest("[data-unsilence]");
+    if (lift) {
+      ev.stopPropagation();
+      sendUnsilence(lift.getAttribute("data-unsilence"));
+      return;
+    }
     var act = t.closest("[data-action]");
     if (act) {
       ev.stopPropagation();

@@ -335,3 +335,21 @@ def test_queue_bound_and_alert_delivery_invariants(ops: list[tuple[str, int]],
 def test_unknown_role_refused() -> None:
     with pytest.raises(ValueError):
         make_hub().connect(role="admin", user="x", sub=Subscription(), now=0.0)
+
+
+def test_silences_reach_every_operator_and_engineer_but_not_leadership() -> None:
+    """The wall lists every silence in force whatever the subscription (issue 9, defect 3)."""
+    from dashboards.state import SilenceView
+    hub = make_hub()
+    op = connect(hub, sub=Subscription(groups=["flooding"], districts=["Son Tra"]))
+    eng = connect(hub, role="engineer")
+    boss = connect(hub, role="leadership")
+    for c in (op, eng, boss):
+        frames(hub, c)
+    view = SilenceView(silence_id="s1", matchers={"group": "traffic"}, until=9e9,
+                       user="operator", reason="", created=0.0)
+    assert hub.publish(view, now=1.0) == 2
+    (delta,) = frames(hub, op)
+    assert (delta["kind"], delta["data"]["silence_id"], delta["data"]["type"]) == (
+        "silence", "s1", "silence")
+    assert len(frames(hub, eng)) == 1 and frames(hub, boss) == []

@@ -9,9 +9,9 @@ from dashkit import T0, make_alert, make_incident, make_indicator, make_window
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboards.state import State
+from dashboards.state import SilenceView, State
 from ioc import catalog
-from ioc.events import GroupIndicator
+from ioc.events import Command, GroupIndicator
 
 
 def test_alerts_apply_by_version_and_leave_when_resolved() -> None:
@@ -236,3 +236,51 @@ def test_summary_trends_stay_right_when_built_between_records(
         assert districts[district]["trend"] == [
             {"t": t, "open_alerts": a, "sources_in_breach": b}
             for t, (a, b) in sorted(sums.items())], district
+
+
+# --- silences (issue 9, defect 3) -------------------------------------------------------------
+
+def _silence(cid: str, user: str = "operator", length: float = 3600.0,
+             **matchers: str) -> Command:
+    return Command(command_id=cid, action="silence", user=user, ts=T0, until=T0 + length,
+                   reason="works", matchers=matchers or {"group": "traffic"})
+
+
+def _unsilence(cid: str, silence_id: str) -> Command:
+    return Command(command_id=cid, action="unsilence", user="operator", ts=T0 + 60,
+                   silence_id=silence_id)
+
+
+def test_silences_come_from_commands_and_leave_when_lifted() -> None:
+    s = State()
+    assert s.apply(_silence("s1")) == (True, None)
+    assert not s.apply(_silence("s1"))[0]                        # replayed
+    view = s.silence_of(_silence("s1"))
+    assert isinstance(view, SilenceView) and view.matchers == {"group": "traffic"}
+    assert [v.silence_id for v in s.snapshot(lambda r: True)["silences"]] == ["s1"]
+    changed, prev = s.apply(_unsilence("u1", "s1"))
+    assert changed and prev == view
+    lifted = s.silence_of(_unsilence("u1", "s1"))
+    assert lifted is not None and (lifted.lifted_at, lifted.lifted_by) == (T0 + 60, "operator")
+    assert s.snapshot(lambda r: True)["silences"] == []
+    assert not s.apply(_unsilence("u1", "s1"))[0]                # replayed
+    assert not s.apply(_unsilence("u2", "nope"))[0]              # unknown: nothing to lift
+
+
+def test_silences_the_worker_refuses_are_not_listed() -> None:
+    s = State(max_silence_s=3600.0)
+    assert not s.apply(_silence("broad", category="city"))[0]
+    assert not s.apply(_silence("long", length=7200.0))[0]
+    assert s.apply(_silence("sup", user="supervisor", category="city"))[0]
+    assert State(operators_may_silence_broadly=True).apply(_silence("b", category="city"))[0]
+    assert [v.silence_id for v in s.active_silences()] == ["sup"]
+
+
+def test_ended_silences_leave_the_list_on_event_time() -> None:
+    s = State()
+    s.apply(_silence("short", length=120.0))
+    s.apply(_silence("long", length=7200.0))
+    s.apply(make_alert(1, updated_at=T0 + 600))                  # the state's time moves on
+    assert [v.silence_id for v in s.active_silences()] == ["long"]
+    assert not s.apply(Command(command_id="a1", action="ack", user="operator", ts=T0,
+                               alert_id=make_alert(1).alert_id))[0]
