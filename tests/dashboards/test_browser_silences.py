@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from dashkit import Producer
+from dashkit import OPERATOR, Producer, open_client
 from test_browser import alert, chromium, commands_on, open_tab
 
 from dashboards.feed import Topics
@@ -90,3 +90,32 @@ async def test_read_only_roles_get_no_unsilence_button(
     await item.wait_for(timeout=5000)
     assert await item.locator("button[data-unsilence]").count() == 0
     assert tab.errors == []
+
+
+async def test_the_server_refuses_bad_silences_with_an_error_frame(
+        start_dashboard: Any, topic_names: Topics, kafka_bootstrap: str) -> None:
+    """Checked on the server, never only in a page: matchers against the catalog, the
+    broad-silence rule, the longest silence; a declared name is not the audit user."""
+    d = await start_dashboard()
+    c = await open_client(d, OPERATOR, name="Director Tran")
+    welcome = await c.until("welcome")
+    assert welcome["user"] == "operator"
+    cases = [
+        ({"matchers": {"group": "no-such-group"}, "duration_s": 60},
+         "invalid_command", "matchers.group"),
+        ({"matchers": {"group": "traffic", "district": ""}, "duration_s": 60},
+         "invalid_command", "matchers.district"),
+        ({"matchers": {"category": "city"}, "duration_s": 60}, "forbidden", "matchers"),
+        ({"matchers": {"group": "traffic"}, "duration_s": 30 * 86_400},
+         "invalid_command", "duration_s"),
+        ({"silence_id": "s-1"}, "invalid_command", "silence_id"),
+    ]
+    for i, (fields, code, field) in enumerate(cases):
+        await c.send({"type": "command", "ref": f"r{i}", "action": "silence", **fields})
+        err = await c.until("error")
+        assert (err["code"], err["field"], err["ref"]) == (code, field, f"r{i}"), fields
+    await c.send({"type": "command", "ref": "ok", "action": "silence", "name": "Director Tran",
+                  "matchers": {"group": "traffic"}, "duration_s": 600})
+    assert (await c.until("accepted"))["ref"] == "ok"
+    (cmd,) = await commands_on(topic_names.commands, kafka_bootstrap, want=1)
+    assert cmd.user == "operator" and "Tran" not in encode(cmd).decode()
