@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 import pytest
 
 from ioc.errors import ValidationError
 from ioc.events import Command
-from streams.silences import Silence, SilenceBook
+from streams.silences import Silence, SilenceBook, SilencePolicy
 
 T0 = 1_795_410_000.0
 FIELDS = {"alert_id": "robust_z:traffic:trf-HC-01:speed", "group": "traffic",
@@ -117,3 +118,53 @@ def test_silence_commands_are_validated_on_decode() -> None:
         silence(colour="red")
     with pytest.raises(ValidationError, match="end time"):
         silence(until=T0 - 1)
+
+
+# --- unsilence, policy, stored format (issue 9, defect 3) ------------------------------------
+
+def unsilence(sid: str = "s1", cid: str = "u1", at: float = T0 + 60) -> Command:
+    return Command(command_id=cid, action="unsilence", user="operator", ts=at, silence_id=sid)
+
+
+def test_lift_ends_a_silence_before_its_time_and_remembers_who() -> None:
+    store: dict[str, bytes] = {}
+    book = SilenceBook(store)
+    book.add(silence())
+    lifted = book.lift(unsilence())
+    assert (lifted.lifted_at, lifted.lifted_by) == (T0 + 60, "operator")
+    assert book.match(FIELDS, T0 + 61) is None and book.active(T0 + 61) == []
+    assert SilenceBook(store).get("s1") == lifted                 # in the shared store
+    assert book.lift(unsilence(cid="u2", at=T0 + 90)) == lifted   # idempotent
+    assert book.add(silence()) == lifted                          # a replayed silence too
+    assert book.purge(T0 + 120) == [] and book.purge(T0 + 3600) == ["s1"]
+
+
+def test_lift_refuses_unknown_silences_and_other_commands() -> None:
+    book = SilenceBook({})
+    with pytest.raises(ValidationError) as info:
+        book.lift(unsilence("nope"))
+    assert info.value.field == "silence_id"
+    with pytest.raises(ValidationError) as info:
+        book.lift(silence())
+    assert info.value.field == "action"
+
+
+def test_silences_stored_before_unsilence_existed_still_decode() -> None:
+    old = msgspec.msgpack.encode({"silence_id": "s1", "matchers": {"group": "traffic"},
+                                  "until": T0 + 600, "user": "lan", "reason": "",
+                                  "created": T0})
+    s = SilenceBook({"s1": old}).get("s1")
+    assert s is not None and s.lifted_at is None and s.active(T0)
+
+
+@pytest.mark.parametrize(("cmd", "field"), [
+    (Command(command_id="a", action="silence", user="operator", ts=T0, until=T0 + 90_000,
+             matchers={"group": "traffic"}), "until"),
+    (Command(command_id="b", action="silence", user="operator", ts=T0, until=T0 + 60,
+             matchers={"detector": "cusum"}), "matchers"),
+])
+def test_the_policy_refuses_long_and_broad_silences(cmd: Command, field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        SilencePolicy().check(cmd)
+    assert info.value.field == field
+    SilencePolicy(max_silence_s=1e6, operators_may_silence_broadly=True).check(cmd)
