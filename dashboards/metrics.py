@@ -75,6 +75,15 @@ class DashboardMetrics:
         self.ready = Gauge(
             "ioc_dashboard_ready", "1 once the state has caught up with Kafka, else 0.",
             registry=registry)
+        self.indicator_age = Gauge(
+            "ioc_dashboard_indicator_age_seconds",
+            "Seconds since the newest indicator arrived from Kafka (counted from when the "
+            "state caught up; -1 before): over IOC_DASHBOARD_STALE_AFTER_S, /healthz says "
+            "degraded.", registry=registry)
+        self.unregistered_sources = Gauge(
+            "ioc_dashboard_unregistered_sources",
+            "Distinct sources outside the catalog seen in window summaries, by group (at most "
+            "1000 tracked per group).", ["group"], registry=registry)
         self.sequence = Gauge(
             "ioc_dashboard_sequence", "Sequence number of the last delta published.",
             registry=registry)

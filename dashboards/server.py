@@ -452,6 +452,10 @@ class Dashboard:
         for sev, n in by_sev.items():
             self.metrics.open_alerts.labels(severity=sev).set(n)
         self.metrics.sequence.set(self.hub.seq)
+        age = self.indicators_age()
+        self.metrics.indicator_age.set(-1.0 if age is None else age)
+        for view in self.unregistered.view()["groups"]:
+            self.metrics.unregistered_sources.labels(group=view["group"]).set(view["count"])
         self.metrics.ready.set(1 if self.hub.ready else 0)
 
     # --- HTTP -------------------------------------------------------------------------------

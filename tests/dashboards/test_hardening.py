@@ -246,6 +246,9 @@ async def test_healthz_degraded_while_indicators_stop_and_ok_when_they_resume(
 
     await until_async(ok, 15, "healthz to say ok again")
     assert health["reasons"] == []
+    status, _, body = await raw_http(d.port, ["GET /metrics HTTP/1.1",
+                                              f"Host: 127.0.0.1:{d.port}"])
+    assert status == 200 and b"ioc_dashboard_indicator_age_seconds " in body
     await c.until("heartbeat", where=lambda f: f["indicators_age_s"] < 3.0)
     await c.close()
 
@@ -280,6 +283,9 @@ async def test_engineers_see_unregistered_sources_and_no_one_else_does(
                                make_window("rain-ST-01", end=T0 + 60)])
     frame = await eng.until("unregistered", where=lambda f: f["total"] == 2)
     assert frame["groups"][0]["sources"] == ["rain-ZZ-02", "rain-ZZ-01"]
+    d._sync_counters()
+    assert d.registry.get_sample_value("ioc_dashboard_unregistered_sources",
+                                       {"group": "flooding"}) == 2
     await producer.alerts([make_alert(1)])  # something every role gets, to flush the queues
     for other in others:
         await other.until("delta")
