@@ -28,8 +28,10 @@ archive.store.Fenced: ioc.commands[0]: stored offset 6, this writer expected non
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -117,11 +119,28 @@ class Store:
         """Bring the schema to ``revision`` (rows are kept); a database that cannot be
         reached is a :class:`~ioc.errors.ConfigError` naming the setting."""
         try:
-            with self.engine.begin() as conn:
+            with self._migration_lock(), self.engine.begin() as conn:
+                if self.dialect == "postgresql":  # held until this transaction ends
+                    conn.execute(sa.text("SELECT pg_advisory_xact_lock(7031977)"))
                 alembic_command.upgrade(self.alembic_config(conn), revision)
         except sa.exc.OperationalError as exc:
             raise ConfigError(f"{self.setting}: cannot open the archive database "
                               f"{self!r:.200}: {_first_line(exc)}") from None
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        """Processes starting together migrate one at a time (PostgreSQL: an advisory lock
+        in the migration's transaction; SQLite: a lock file beside the database)."""
+        database = self.engine.url.database
+        if self.dialect != "sqlite" or not database or database == ":memory:":
+            yield
+            return
+        with open(f"{database}.migrate-lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def revision(self) -> str | None:
         """The schema revision the database is at (None before the first migration)."""

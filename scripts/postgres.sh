@@ -4,6 +4,8 @@
 #   scripts/postgres.sh start    initdb a fresh cluster, start it on 127.0.0.1, create the database
 #   scripts/postgres.sh stop     stop it and delete its files
 #   scripts/postgres.sh url      print the SQLAlchemy URL of the running cluster
+#   scripts/postgres.sh halt     stop the server, keep its files (an outage, for tests)
+#   scripts/postgres.sh resume   start the halted server again
 #
 # The server refuses to run as root, so as root it runs as the `postgres` user (created by the
 # Debian package) in a directory that user owns. TCP on 127.0.0.1 only; fsync off (tests).
@@ -40,6 +42,17 @@ as_owner() {
 
 url() { echo "postgresql+psycopg://postgres@127.0.0.1:${PG_PORT}/${PG_DATABASE}"; }
 
+run_server() {
+    as_owner "$1/pg_ctl" -D "${PG_STATE_DIR}/data" -l "${PG_STATE_DIR}/postgres.log" -w \
+        -t 60 -o "-c listen_addresses=127.0.0.1 -p ${PG_PORT} -k ${PG_STATE_DIR} -c fsync=off \
+        -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start \
+        >/dev/null || { cat "${PG_STATE_DIR}/postgres.log" >&2; die "the server did not start"; }
+}
+
+halt() {
+    as_owner "$(find_bin)/pg_ctl" -D "${PG_STATE_DIR}/data" -m fast -w -t 30 stop >/dev/null
+}
+
 start() {
     local bin
     bin="$(find_bin)"
@@ -53,10 +66,7 @@ start() {
     as_owner "${bin}/initdb" -D "${PG_STATE_DIR}/data" -U postgres --auth=trust -E UTF8 \
         --locale=C.UTF-8 >"${PG_STATE_DIR}/initdb.log" 2>&1 \
         || { cat "${PG_STATE_DIR}/initdb.log" >&2; die "initdb failed"; }
-    as_owner "${bin}/pg_ctl" -D "${PG_STATE_DIR}/data" -l "${PG_STATE_DIR}/postgres.log" -w \
-        -t 60 -o "-c listen_addresses=127.0.0.1 -p ${PG_PORT} -k ${PG_STATE_DIR} -c fsync=off \
-        -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start \
-        >/dev/null || { cat "${PG_STATE_DIR}/postgres.log" >&2; die "the server did not start"; }
+    run_server "${bin}"
     "${bin}/createdb" -h 127.0.0.1 -p "${PG_PORT}" -U postgres "${PG_DATABASE}"
     say "PostgreSQL $("${bin}/postgres" --version | awk '{print $3}') on 127.0.0.1:${PG_PORT} (state ${PG_STATE_DIR})"
 }
@@ -74,5 +84,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) url ;;
-    *) die "usage: scripts/postgres.sh start|stop|url" ;;
+    halt) halt ;;
+    resume) run_server "$(find_bin)" ;;
+    *) die "usage: scripts/postgres.sh start|stop|url|halt|resume" ;;
 esac

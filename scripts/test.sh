@@ -117,6 +117,7 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     PG_STATE_DIR="${pg_state}" "${ROOT}/scripts/postgres.sh" start
     IOC_TEST_DATABASE_URL="$(PG_STATE_DIR="${pg_state}" "${ROOT}/scripts/postgres.sh" url)"
     export IOC_TEST_DATABASE_URL
+    export IOC_TEST_PG_STATE_DIR="${pg_state}"   # the outage test halts and resumes it
 else
     say "warning: no PostgreSQL server; the archive's PostgreSQL tests will skip"
 fi

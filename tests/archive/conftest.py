@@ -7,32 +7,13 @@ cluster and sets it); each test gets its own database on it, dropped afterwards.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from _archive_db import fresh_database
 
 from archive.store import Store
-
-
-def _postgres_database() -> Iterator[str]:
-    base = os.environ.get("IOC_TEST_DATABASE_URL", "").strip()
-    if not base:
-        pytest.skip("no PostgreSQL: run the suite with scripts/test.sh "
-                    "(or set IOC_TEST_DATABASE_URL)")
-    url = sa.engine.make_url(base)
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -41,7 +22,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'archive.db'}"
     else:
-        yield from _postgres_database()
+        base = os.environ.get("IOC_TEST_DATABASE_URL", "").strip()
+        if not base:
+            pytest.skip("no PostgreSQL: run the suite with scripts/test.sh "
+                        "(or set IOC_TEST_DATABASE_URL)")
+        with fresh_database(base) as url:
+            yield url
 
 
 @pytest.fixture
