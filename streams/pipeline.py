@@ -359,13 +359,16 @@ class Pipeline:
              wall: float | None = None) -> int:
         """The timer's rule: a partition without events for ``idle_s`` seconds whose consumer
         has caught up moves its clock to its clock at its last event plus the wall-clock
-        time elapsed since (monotonic ``now``), but never beyond the wall clock (``wall``,
-        epoch seconds, plus ``clock_lead_s``); then its due windows close. Only a
-        partition's own data moves its clock: no other partition (and no one bad reading
-        there) does. Returns the windows closed."""
+        time elapsed since (monotonic ``now``), or to the worker's clock (:meth:`clock`, the
+        lower median of the partitions' clocks) if that is later, but never beyond the wall
+        clock (``wall``, epoch seconds, plus ``clock_lead_s``); then its due windows close.
+        The median lets a partition whose sources all went silent keep closing windows in
+        step with the others in compressed time (a replay, the simulator), and no single
+        partition (one bad reading there) moves it. Returns the windows closed."""
         now = time.monotonic() if now is None else now
         cap = (time.time() if wall is None else wall) + self.clock_lead_s
         self._last_idle = now
+        top = self.clock()
         closed = 0
         for (group, partition), st in list(self.parts.items()):
             w = st.windows
@@ -374,7 +377,7 @@ class Pipeline:
             if not caught_up(group, partition):
                 continue
             base = st.event_clock if st.event_clock > -math.inf else w.clock
-            w.advance_to(min(base + (now - st.last_event_wall), cap))
+            w.advance_to(min(max(base + (now - st.last_event_wall), top), cap))
             closed += self.close_due(st)
         return closed
 

@@ -267,6 +267,21 @@ def test_an_idle_partition_follows_its_own_clock_and_the_wall_not_another_partit
     assert st.windows.clock == T0 + 200
 
 
+def test_an_idle_partition_keeps_up_with_the_median_of_the_others() -> None:
+    """Compressed time: a partition whose sources went silent follows the worker's clock
+    (the lower median), so its windows keep closing; one partition far ahead moves none."""
+    p = pipeline(lateness=0.0)
+    p.idle_s = 0.0
+    far = T0 + 86400 * 300
+    for part, minute in enumerate([0, 30, 31]):
+        p.ingest("flooding", part, [tower("flood-HC-01", minute, 4.0)], now=far)
+    p.ingest("flooding", 3, [tower("flood-HC-01", 60 * 24 * 299, 4.0)], now=far)
+    st = p.state("flooding", 0)
+    p.idle(lambda g, part: True, now=st.last_event_wall + 1.0, wall=far)
+    assert st.windows.clock == T0 + 30 * 60 + 5  # the median, not partition 3's clock
+    assert st.windows.closed_upto == T0 + 30 * 60
+
+
 def test_the_worker_clock_is_not_pushed_by_one_partition() -> None:
     p = pipeline()
     for part, minute in enumerate([10, 11, 12]):
