@@ -8,7 +8,9 @@ recovers its state from its changelog topics on the broker; the simulator goes o
 without sending its history again), and the demo says so on stderr.
 
 The embedded broker keeps every topic in memory only: the demo's alerts, indicators and audit
-trail last as long as the demo runs, and the demo says so when it starts.
+trail last as long as the demo runs, and the demo says so when it starts. ``ioc archive``
+writes them to a SQLite file in the demo's data directory (or ``IOC_DATABASE_URL``): with the
+embedded broker the file is new for each run.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class DemoOptions:
     dashboard_port: int | None = None
     with_worker: bool = True
     with_dashboard: bool = True
+    with_archive: bool = True
     data_dir: Path = Path(".ioc-data/demo")
     backfill_s: float = 3600.0
     anomalies_per_hour: float = 30.0
@@ -59,6 +62,21 @@ def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> None:
     raise IocError(f"the dashboard did not answer {url} within {timeout:g} s")
 
 
+def _archive_url(settings: Settings, options: DemoOptions, *, fresh: bool, note: Echo) -> str:
+    """The archive's database: ``IOC_DATABASE_URL``, else a SQLite file in the demo's data
+    directory, emptied first when the broker is the embedded one (its topics start empty, so
+    the alert versions and offsets of an earlier run would not match)."""
+    if settings.database_url:
+        note("archive: IOC_DATABASE_URL")
+        return settings.database_url
+    path = options.data_dir / "archive.db"
+    if fresh:
+        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+            leftover.unlink(missing_ok=True)
+    note(f"archive: {path} (SQLite{'; new for this run' if fresh else ''})")
+    return f"sqlite:///{path.resolve()}"
+
+
 def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -> None:
     """Run the demo until a stop signal; ``echo`` prints the lines users and scripts read
     (``bootstrap:``, ``wall:``), ``note`` prints progress to stderr."""
@@ -74,12 +92,20 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 bootstrap = broker.start()
             echo(f"bootstrap: {bootstrap}")
             if broker is not None:
-                note("data: the embedded broker keeps everything in memory: the demo's alerts, "
-                     "indicators and audit trail are gone when it stops (set "
-                     "IOC_KAFKA_BOOTSTRAP to use a Kafka that keeps them)")
+                note("data: the embedded broker keeps its topics in memory: they are gone when "
+                     "it stops; the archive keeps this run's alerts, audit trail and indicator "
+                     "roll-ups until the next run (set IOC_KAFKA_BOOTSTRAP and "
+                     "IOC_DATABASE_URL to keep both)")
             report = create_topics(settings, bootstrap)
             note(f"topics: {len(report.created)} created, {len(report.existing)} already there")
-            env = {"IOC_KAFKA_BOOTSTRAP": bootstrap}
+            env = {"IOC_KAFKA_BOOTSTRAP": bootstrap,
+                   "IOC_DATABASE_URL": _archive_url(settings, options, fresh=broker is not None,
+                                                    note=note)}
+            if options.with_archive:
+                archive_port = free_port()
+                supervisor.start("archive", ioc_argv("archive", "--port", str(archive_port)),
+                                 env)
+                note(f"archive: metrics on http://127.0.0.1:{archive_port}/metrics")
             if options.with_worker:
                 worker_port = free_port()
                 supervisor.start("worker", ioc_argv("worker"), {

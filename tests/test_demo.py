@@ -12,7 +12,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from archive.store import Store, Unavailable
 from ioc.catalog import GROUP_SLUGS
 from ioc.cli import cli
 from ioc.topics import events_topic
@@ -39,6 +41,13 @@ def _children_of(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
                          text=True, check=False).stdout
     return [int(p) for p in out.split()]
+
+
+def _rows(store: Store, table: str) -> int:
+    try:
+        return store.count(table)
+    except (Unavailable, sa.exc.DBAPIError):  # not created yet by the archive's migration
+        return 0
 
 
 @pytest.mark.slow
@@ -71,6 +80,13 @@ def test_demo_streams_every_group_and_stops_within_ten_seconds(tmp_path: Path) -
                         seen.add(reading["group"])
         consumer.close()
         assert seen == set(GROUP_SLUGS)
+        # the archive writes the worker's window summaries into the demo's SQLite file
+        archive = Store(f"sqlite:///{tmp_path / 'demo' / 'archive.db'}")
+        deadline = time.monotonic() + 120
+        while not _rows(archive, "indicator_rollups"):
+            assert time.monotonic() < deadline, "the demo's archive wrote no roll-ups"
+            time.sleep(0.5)
+        archive.close()
         children = _children_of(proc.pid)
         assert children, "the demo runs its parts as child processes"
     finally:
