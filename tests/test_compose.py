@@ -135,12 +135,29 @@ def _prometheus_config() -> tuple[dict[str, Any], Path]:
 
 
 def test_compose_parses_and_has_the_whole_stack() -> None:
-    """kafka, topic creation, two workers, the dashboard, Prometheus and Grafana."""
+    """kafka, topic creation, two workers, the archive, the dashboard, Prometheus and Grafana."""
     services = _services()
     assert {"kafka", "prometheus", "grafana"} <= set(services)
     assert len(_by_command("topics", "create")) == 1
     assert len(_by_command("worker")) >= 2, "two worker replicas"
     assert len(_by_command("dashboard")) == 1
+    assert len(_by_command("archive")) == 1
+
+
+def test_the_archive_and_the_dashboard_share_postgresql() -> None:
+    """The archive writes, the dashboard reads the same database; the archive's web port
+    lines up with its healthcheck and is reachable by Prometheus."""
+    services = _services()
+    assert str(services["postgres"]["image"]).startswith("postgres:")
+    ((_, arch),) = _by_command("archive").items()
+    ((_, dash),) = _by_command("dashboard").items()
+    url = _env(arch)["IOC_DATABASE_URL"]
+    assert url.startswith("postgresql+psycopg://") and "@postgres:5432/" in url
+    assert _env(dash)["IOC_DATABASE_URL"] == url
+    port = int(_env(arch)["IOC_ARCHIVE_PORT"])
+    assert all(_port_of_url(u) == port for u in _healthcheck_urls(arch))
+    assert _env(arch)["IOC_WORKER_HOST"] == "0.0.0.0"
+    assert "postgres" in (arch.get("depends_on") or {})
 
 
 def test_dockerfile_builds_the_ioc_image_from_python_slim() -> None:
@@ -299,6 +316,8 @@ def test_prometheus_targets_match_the_services() -> None:
     assert set(jobs["ioc-worker"]) == workers
     ((dname, dash),) = _by_command("dashboard").items()
     assert jobs["ioc-dashboard"] == [f"{dname}:{_env(dash)['IOC_DASHBOARD_PORT']}"]
+    ((aname, arch),) = _by_command("archive").items()
+    assert jobs["ioc-archive"] == [f"{aname}:{_env(arch)['IOC_ARCHIVE_PORT']}"]
     for rule_file in config.get("rule_files", []):
         assert (path.parent / rule_file).is_file(), rule_file
 

@@ -47,6 +47,10 @@ WORKER_METRICS = (
     "ioc_worker_alerts_total", "ioc_worker_open_alerts", "ioc_worker_consumer_lag",
     "ioc_worker_tracked_series",
 )
+ARCHIVE_METRICS = (
+    "ioc_archive_records_total", "ioc_archive_rows_written_total", "ioc_archive_lag_records",
+    "ioc_archive_write_seconds", "ioc_archive_db_errors_total",
+)
 DASHBOARD_METRICS = (
     "ioc_dashboard_clients", "ioc_dashboard_messages_sent_total",
     "ioc_dashboard_messages_dropped_total", "ioc_dashboard_commands_total",
@@ -165,9 +169,9 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     tmp = tmp_path_factory.mktemp("prometheus-stack")
     procs = Procs(tmp)
     prefix = f"prom{uuid.uuid4().hex[:8]}"
-    worker_port, dashboard_port, prom_port = free_port(), free_port(), free_port()
-    while len({worker_port, dashboard_port, prom_port}) < 3:
-        dashboard_port, prom_port = free_port(), free_port()
+    worker_port, dashboard_port, prom_port, archive_port = (free_port() for _ in range(4))
+    while len({worker_port, dashboard_port, prom_port, archive_port}) < 4:
+        dashboard_port, prom_port, archive_port = free_port(), free_port(), free_port()
     base = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     base.update(IOC_KAFKA_BOOTSTRAP=kafka_bootstrap, IOC_LOG_LEVEL="WARNING",
                 IOC_PARTITIONS="2")
@@ -178,8 +182,14 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         dashboard, dashboard_log = procs.start("dashboard", [
             IOC, "dashboard", "--host", "127.0.0.1", "--port", str(dashboard_port)], {
             **base, "IOC_OPERATOR_TOKEN": "op-" + prefix, "IOC_LEADERSHIP_TOKEN": "ld-" + prefix})
+        archive, archive_log = procs.start("archive", [
+            IOC, "archive", "--topic-prefix", prefix, "--port", str(archive_port)], {
+            **base, "IOC_APP_ID": f"{prefix}-app",
+            "IOC_DATABASE_URL": f"sqlite:///{tmp / 'archive.db'}"})
         _wait_http(f"http://127.0.0.1:{dashboard_port}/metrics", 60, dashboard, "ioc dashboard",
                    dashboard_log)
+        _wait_http(f"http://127.0.0.1:{archive_port}/metrics", 60, archive, "ioc archive",
+                   archive_log)
         _wait_http(f"http://127.0.0.1:{worker_port}/metrics", 120, worker, "ioc worker",
                    worker_log)
 
@@ -190,6 +200,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         config["rule_files"] = [str(PROM_DIR / f) for f in config["rule_files"]]
         targets = {"ioc-worker": [f"127.0.0.1:{worker_port}"],
                    "ioc-dashboard": [f"127.0.0.1:{dashboard_port}"],
+                   "ioc-archive": [f"127.0.0.1:{archive_port}"],
                    "prometheus": [f"127.0.0.1:{prom_port}"]}
         for job in config["scrape_configs"]:
             job["static_configs"] = [{"targets": targets[job["job_name"]]}]
@@ -203,6 +214,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
         _wait_http(f"http://127.0.0.1:{prom_port}/-/ready", 60, prom, "prometheus", prom_log)
         yield {"worker": f"http://127.0.0.1:{worker_port}",
                "dashboard": f"http://127.0.0.1:{dashboard_port}",
+               "archive": f"http://127.0.0.1:{archive_port}",
                "prometheus": f"http://127.0.0.1:{prom_port}", "tmp": tmp}
     finally:
         procs.stop()
@@ -220,18 +232,18 @@ def _api(stack: dict[str, Any], path: str, **params: str) -> Any:
 @pytest.mark.prometheus
 @pytest.mark.slow
 def test_prometheus_scrapes_the_worker_and_the_dashboard(stack: dict[str, Any]) -> None:
-    """Both targets are `up` within 60 s; `up` is 1 for both jobs."""
+    """The worker, archive and dashboard targets are `up` within 60 s; `up` is 1 for each."""
+    jobs = ("ioc-worker", "ioc-archive", "ioc-dashboard")
     deadline = time.monotonic() + 60
     health: dict[str, str] = {}
     while time.monotonic() < deadline:
         active = _api(stack, "targets")["activeTargets"]
         health = {t["labels"]["job"]: t["health"] for t in active}
-        if health.get("ioc-worker") == "up" and health.get("ioc-dashboard") == "up":
+        if all(health.get(job) == "up" for job in jobs):
             break
         time.sleep(0.5)
-    assert health.get("ioc-worker") == "up" and health.get("ioc-dashboard") == "up", \
-        _api(stack, "targets")["activeTargets"]
-    for job in ("ioc-worker", "ioc-dashboard"):
+    assert all(health.get(job) == "up" for job in jobs), _api(stack, "targets")["activeTargets"]
+    for job in jobs:
         result = _api(stack, "query", query=f'up{{job="{job}"}}')["result"]
         assert [r["value"][1] for r in result] == ["1"], (job, result)
 
@@ -251,6 +263,7 @@ def test_prometheus_loaded_the_shipped_rules(stack: dict[str, Any]) -> None:
 @pytest.mark.prometheus
 @pytest.mark.slow
 @pytest.mark.parametrize(("target", "names"), [("worker", WORKER_METRICS),
+                                               ("archive", ARCHIVE_METRICS),
                                                ("dashboard", DASHBOARD_METRICS)])
 def test_metrics_bodies_pass_promtool_and_name_the_arch_metrics(
         stack: dict[str, Any], target: str, names: tuple[str, ...]) -> None:
