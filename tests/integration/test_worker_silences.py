@@ -76,7 +76,10 @@ def story(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
                     else:
                         env.send_raw("flooding", m.key, m.payload())
         env.producer.flush(60)
-        w.wait_clock(hi - 31)
+        try:
+            w.wait_clock(hi - 31)
+        except AssertionError as exc:  # say why: the worker's last lines and its health
+            raise AssertionError(f"{exc}; health {w.health()}; log: {w.tail(40)}") from None
 
     def cmd(action: str, at: float, **kw: object) -> Command:
         c = Command(command_id=f"{action}-{next(_ids)}", action=action,  # type: ignore[arg-type]
