@@ -30,7 +30,7 @@ from archive.store import Store
 from ioc import catalog
 from ioc.events import Alert, Command, Evidence, Note, alert_id, encode
 
-__all__ = ["add_alert_versions", "add_command", "seed_alert_versions"]
+__all__ = ["add_alert_versions", "add_command", "sample_day", "seed_alert_versions"]
 
 _STATUS = {"opened": "firing", "reopened": "firing", "acknowledged": "acknowledged",
            "resolved": "resolved", "auto_resolved": "resolved", "silenced": "silenced"}
@@ -143,3 +143,50 @@ def seed_alert_versions(store: Store, n: int, *, seed: int = 0, start: float = 1
             buf = []
     _insert(store, schema.alert_versions, buf)
     return written + len(buf)
+
+
+def sample_day(store: Store, t0: float) -> None:
+    """A small day of history from ``t0`` (the start of a Da Nang day) and the day before,
+    with known figures (the tests of reports and of their routes check them):
+
+    * flooding, Hai Chau: a major alert opened at t0+1 h, acknowledged by ``operator:lan``
+      10 min later, resolved 30 min after opening; a critical one opened at t0+2 h,
+      acknowledged after 200 s, auto-resolved after 1,000 s;
+    * traffic, Lien Chieu: a warning opened at t0+3 h, never acknowledged, still open;
+    * the day before: the major flooding alert's earlier episode, acknowledged after 20 min,
+      resolved after an hour;
+    * an incident of flooding and traffic in Hai Chau at t0+2 h; flooding KPIs
+      (``max_depth`` 30 in Hai Chau, 12 in Son Tra; ``flooded_points`` 2 and 1) at t0+1 h.
+    """
+    flood = "robust_z:flooding:flood-HC-01:flood_depth"
+    add_alert_versions(store, flood, [
+        ("opened", t0 - 86400 + 3600, None), ("acknowledged", t0 - 86400 + 4800, "operator"),
+        ("resolved", t0 - 86400 + 7200, "operator"),
+        ("opened", t0 + 3600, None), ("escalated", t0 + 3700, None),
+        ("acknowledged", t0 + 4200, "operator:lan"), ("note", t0 + 4300, "operator:lan"),
+        ("resolved", t0 + 5400, "operator:lan")], severity="major",
+        notes=["crew at the pump"], title="Flood depth 34 cm at flood-HC-01 (Hai Chau)")
+    add_command(store, command_id="ack-flood-1", action="ack", user="operator:lan",
+                ts=t0 + 4199, alert_id=flood, reason="crew sent")
+    add_alert_versions(store, "stuck:flooding:flood-HC-02:flood_depth", [
+        ("opened", t0 + 7200, None), ("acknowledged", t0 + 7400, "operator"),
+        ("auto_resolved", t0 + 8200, None)], severity="critical")
+    add_alert_versions(store, "cusum:traffic:trf-LC-02:speed", [
+        ("opened", t0 + 10800, None), ("updated", t0 + 10900, None)],
+        severity="warning", district="Lien Chieu")
+    from ioc.events import GroupIndicator, Incident
+
+    b = Batch()
+    b.add("alerts", "sample.alerts", 0, 0, encode(Incident(
+        incident_id="inc:Hai Chau:1", version=1, status="open", district="Hai Chau",
+        groups=["flooding", "traffic"], alert_ids=[flood], severity="critical",
+        title="Flooding and traffic in Hai Chau", first_seen=t0 + 7300, last_seen=t0 + 7300,
+        updated_at=t0 + 7300)))
+    for n, (district, depth, points) in enumerate((("Hai Chau", 30.0, 2.0),
+                                                   ("Son Tra", 12.0, 1.0))):
+        b.add("indicators", "sample.indicators", 0, n + 1, encode(GroupIndicator(
+            group="flooding", district=district, start=t0 + 3600, end=t0 + 3660,
+            sources_reporting=5, sources_expected=6, sources_in_breach=int(points),
+            open_alerts={}, kpis={"max_depth": depth, "flooded_points": points})))
+    assert not b.rejects, b.rejects
+    store.write(f"sample-{t0:.0f}", b, expected={})

@@ -426,6 +426,51 @@ def archive_command(bootstrap: str | None, topic_prefix: str, port: int | None) 
         run_archive(settings, stop.event, topic_prefix=topic_prefix, port=port)
 
 
+@cli.command("report")
+@click.option("--from", "start", metavar="DATE", required=True,
+              help="First day (YYYY-MM-DD, Da Nang time); with --period, a day inside it.")
+@click.option("--to", "end", metavar="DATE", help="Last day, included (custom periods only).")
+@click.option("--period", "kind", metavar="KIND", default=None,
+              help="day, week, month or quarter holding --from; custom (the default) with --to.")
+@click.option("--group", metavar="SLUG", help="Only this service group.")
+@click.option("--district", metavar="NAME", help="Only this district.")
+@click.option("--format", "fmt", metavar="FORMAT", default="json", show_default=True,
+              help="csv, json or html (a printable page).")
+@click.option("--output", metavar="FILE", help="Write here instead of standard output.")
+def report_command(start: str, end: str | None, kind: str | None, group: str | None,
+                   district: str | None, fmt: str, output: str | None) -> None:
+    """A leadership report from the archive (IOC_DATABASE_URL, else SQLite under IOC_DATA_DIR):
+    alerts by severity, incidents, MTTA/MTTR and their trend, acks within IOC_ACK_SLA_S, the
+    noisiest sources and detectors and each group's KPIs, per group and per district."""
+    from archive import report
+    from archive.run import open_store
+    from archive.store import Unavailable
+
+    if fmt not in ("csv", "json", "html"):
+        raise UsageError(f"--format: must be csv, json or html, got {fmt!r}")
+    settings = load_settings()
+    sla = settings.ack_sla_s
+    p = report.period(kind or "custom", start, end)
+    report.check_filters(group, district)
+    store = open_store(settings, migrate=True)
+    try:
+        data = report.build_report(store, p, sla=sla, group=group, district=district)
+    except Unavailable as exc:
+        raise ConfigError(f"IOC_DATABASE_URL: the archive database is unavailable: {exc}"
+                          ) from None
+    finally:
+        store.close()
+    text = {"csv": report.to_csv, "json": report.to_json, "html": report.to_html}[fmt](data)
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+        return
+    try:
+        Path(output).write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"--output: cannot write {output!r}: {exc.strerror or exc}") from None
+    click.echo(f"report {p.label} written to {output}", err=True)
+
+
 # --- simulator and replay (ioc/simulator.py, ioc/anomalies.py, ioc/producer.py, ioc/replay.py)
 @cli.command("simulate")
 @_bootstrap_option

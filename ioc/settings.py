@@ -167,6 +167,10 @@ class Settings:
         0.0, "IOC_ARCHIVE_ALERT_RETENTION_DAYS",
         "How long alert and incident versions and commands are kept (0: for ever).",
         minimum=0)
+    ack_sla: str = _setting(
+        "critical=300,major=900,warning=3600,info=86400", "IOC_ACK_SLA_S",
+        "Acknowledgement SLA per severity, `severity=seconds` pairs: reports show the share of "
+        "alerts acknowledged within it. Every severity needs a value.")
 
     # --- Dashboard -------------------------------------------------------------------------
     dashboard_host: str = _setting("127.0.0.1", "IOC_DASHBOARD_HOST", "Dashboard bind address.")
@@ -215,6 +219,11 @@ class Settings:
         """True when no external Kafka is configured and the embedded broker is used."""
         return self.kafka_bootstrap is None
 
+    @property
+    def ack_sla_s(self) -> dict[str, float]:
+        """``IOC_ACK_SLA_S`` parsed: seconds per severity."""
+        return parse_ack_sla(self.ack_sla)
+
     def retention_ms(self, hours: float) -> int:
         """Hours to Kafka's ``retention.ms``."""
         return int(hours * 3_600_000)
@@ -243,6 +252,8 @@ def _parse(f: dataclasses.Field[Any], env: str, raw: str) -> Any:
         value = lowered in ("1", "true", "yes", "on")
     else:
         value = raw
+    if f.name == "ack_sla":
+        parse_ack_sla(raw, env)
     if meta["minimum"] is not None and value < meta["minimum"]:
         raise ConfigError(f"{env}: must be at least {meta['minimum']}, got {raw!r}")
     if meta["choices"]:
@@ -252,6 +263,41 @@ def _parse(f: dataclasses.Field[Any], env: str, raw: str) -> Any:
             allowed = ", ".join(meta["choices"])
             raise ConfigError(f"{env}: must be one of {allowed}, got {raw!r}")
     return value
+
+
+def parse_ack_sla(raw: str, env: str = "IOC_ACK_SLA_S") -> dict[str, float]:
+    """Seconds per severity from ``severity=seconds`` pairs; ConfigError naming ``env``.
+
+    >>> parse_ack_sla("critical=300, major=900,warning=3600,info=86400")["major"]
+    900.0
+    >>> parse_ack_sla("critical=300,major=soon")
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ConfigError: IOC_ACK_SLA_S: major=soon: expected seconds > 0, e.g. major=900
+    """
+    severities = ("critical", "major", "warning", "info")
+    out: dict[str, float] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, eq, value = (x.strip() for x in part.partition("="))
+        if not eq or name not in severities:
+            raise ConfigError(f"{env}: {part!r} is not severity=seconds (severities: "
+                              f"{', '.join(severities)})")
+        if name in out:
+            raise ConfigError(f"{env}: {name} is given twice")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not seconds > 0 or seconds == float("inf"):
+            raise ConfigError(f"{env}: {part}: expected seconds > 0, e.g. {name}=900")
+        out[name] = seconds
+    missing = [s for s in severities if s not in out]
+    if missing:
+        raise ConfigError(f"{env}: no value for {', '.join(missing)} (e.g. "
+                          f"critical=300,major=900,warning=3600,info=86400)")
+    return out
 
 
 def settings_table() -> str:
