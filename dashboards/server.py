@@ -40,6 +40,8 @@ from websockets.http11 import Request, Response
 
 from dashboards import protocol
 from dashboards.feed import Feed, Topics
+from dashboards.history import History
+from dashboards.history import handles as history_handles
 from dashboards.hub import Client, Close, Hub, TokenBucket, meta_of
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError, Subscription
@@ -52,7 +54,7 @@ from ioc.settings import Settings
 
 log = logging.getLogger("ioc.dashboard")
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-PAGES = {"/": "wall.html", "/summary": "summary.html"}
+PAGES = {"/": "wall.html", "/summary": "summary.html", "/reports": "reports.html"}
 CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
     ".mjs": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
@@ -263,6 +265,7 @@ class Dashboard:
         self._resyncs_seen: dict[str, int] = {}
         self._catalog = encode(_catalog_body())
         self.unregistered = Unregistered()
+        self.history = History(settings)  # the archive, read-only
         self._unregistered_sent = 0
         # loop time of the newest indicator read from Kafka (None: none since start)
         self._indicator_at: float | None = None
@@ -304,6 +307,7 @@ class Dashboard:
                 await task
         self._tasks = []
         await self.feed.close()
+        self.history.close()
 
     async def __aenter__(self) -> Dashboard:
         await self.start()
@@ -460,7 +464,8 @@ class Dashboard:
 
     # --- HTTP -------------------------------------------------------------------------------
 
-    def _process_request(self, conn: ServerConnection, request: Request) -> Response | None:
+    def _process_request(self, conn: ServerConnection, request: Request
+                         ) -> Response | Awaitable[Response] | None:
         path, _, query = request.path.partition("?")
         method = getattr(request, "method", "GET")
         twice = duplicate_header(request.headers)
@@ -494,6 +499,12 @@ class Dashboard:
                              CONTENT_TYPE_LATEST)
         if path == "/api/catalog":
             return _json(http.HTTPStatus.OK, self._catalog)
+        if history_handles(path):  # the archive: any role may read it
+            role = self.tokens.role_of(_bearer(request.headers))
+            if role is None:
+                return _text(http.HTTPStatus.UNAUTHORIZED, "missing or bad bearer token\n",
+                             [("WWW-Authenticate", 'Bearer realm="ioc"')])
+            return self._archive_api(path, parse_qs(query, keep_blank_values=True))
         if path in ("/api/state", "/api/summary", "/api/history"):
             role = self.tokens.role_of(_bearer(request.headers))
             if role is None:
@@ -501,6 +512,11 @@ class Dashboard:
                              [("WWW-Authenticate", 'Bearer realm="ioc"')])
             return self._api(path, role, parse_qs(query))
         return _text(http.HTTPStatus.NOT_FOUND, "not found\n")
+
+    async def _archive_api(self, path: str, query: dict[str, list[str]]) -> Response:
+        got = await self.history.answer(path, query)
+        extra = [("Cache-Control", "no-store"), *got.headers]
+        return _response(http.HTTPStatus(got.status), got.body, got.content_type, extra)
 
     def _static(self, rel: str) -> Response:
         name = unquote(rel)

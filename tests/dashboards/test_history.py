@@ -1,0 +1,190 @@
+"""The dashboard's archive routes on a real dashboard (real Kafka) reading a real store on
+SQLite and PostgreSQL: history search and an alert's history, reports and their CSV, the
+/reports page, who may read them (any role's token; none: 401), a store that is down (503 with
+the reason, no traceback), and ``ioc report --format json`` giving the same figures as
+``/api/reports``."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+import pytest
+from dashkit import ENGINEER, LEADERSHIP, OPERATOR, SETTINGS
+
+from archive import report
+from archive.sample import sample_day
+from archive.store import Store
+
+pytestmark = [pytest.mark.kafka]
+
+DAY = "2026-12-02"
+T0 = report.period("day", DAY).start
+FLOOD = "robust_z:flooding:flood-HC-01:flood_depth"
+IOC = Path(sys.executable).parent / "ioc"
+
+_spec = importlib.util.spec_from_file_location(
+    "_archive_db", Path(__file__).resolve().parent.parent / "archive" / "_archive_db.py")
+assert _spec is not None and _spec.loader is not None
+_archive_db = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_archive_db)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of a store holding :func:`archive.sample.sample_day`, on each back end."""
+    def fill(url: str) -> str:
+        store = Store(url)
+        store.migrate()
+        sample_day(store, T0)
+        store.close()
+        return url
+
+    if request.param == "sqlite":
+        yield fill(f"sqlite:///{tmp_path / 'archive.db'}")
+        return
+    base = os.environ.get("IOC_TEST_DATABASE_URL", "").strip()
+    if not base:
+        pytest.skip("no PostgreSQL: run the suite with scripts/test.sh")
+    with _archive_db.fresh_database(base) as url:
+        yield fill(url)
+
+
+def http_get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    req = urllib.request.Request(url)
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+async def get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    import asyncio
+
+    return await asyncio.to_thread(http_get, url, token)
+
+
+async def test_any_role_reads_reports_and_no_token_is_401(
+        start_dashboard: Any, database_url: str) -> None:
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=database_url))
+    q = urlencode({"period": "day", "from": DAY})
+    for token in (LEADERSHIP, ENGINEER, OPERATOR):
+        status, headers, body = await get(f"{d.url}/api/reports?{q}", token)
+        assert status == 200, body
+        got = json.loads(body)
+        assert (got["totals"]["opened"], got["totals"]["mtta_s"]) == (3, 400.0)
+    for token in (None, "not-a-token-at-all"):
+        status, headers, _ = await get(f"{d.url}/api/reports?{q}", token)
+        assert status == 401 and headers["WWW-Authenticate"].startswith("Bearer")
+        assert (await get(f"{d.url}/api/history/alerts", token))[0] == 401
+        assert (await get(f"{d.url}/api/reports.csv?{q}", token))[0] == 401
+    status, headers, body = await get(f"{d.url}/api/reports.csv?{q}", LEADERSHIP)
+    assert status == 200 and headers["Content-Type"].startswith("text/csv")
+    assert 'filename="ioc-report-2026-12-02-2026-12-02.csv"' in headers["Content-Disposition"]
+    assert body.decode().splitlines()[1].startswith("city,all,3,")
+    status, headers, body = await get(f"{d.url}/reports")
+    assert status == 200 and b'src="/static/reports.js"' in body
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+
+
+async def test_history_search_pages_and_an_alerts_history(
+        start_dashboard: Any, database_url: str) -> None:
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=database_url))
+    q = urlencode({"group": "flooding", "source": "flood-HC-01", "limit": 3,
+                   "since": T0, "until": T0 + 86400})
+    status, _, body = await get(f"{d.url}/api/history/alerts?{q}", OPERATOR)
+    assert status == 200, body
+    page = json.loads(body)
+    assert [r["change"] for r in page["alerts"]] == ["resolved", "note", "acknowledged"]
+    status, _, body = await get(f"{d.url}/api/history/alerts?{q}&cursor={page['next']}",
+                                OPERATOR)
+    page2 = json.loads(body)
+    assert [r["change"] for r in page2["alerts"]] == ["escalated", "opened"]
+    assert page2["next"] is None
+    text = urlencode({"text": "flood depth 34"})
+    status, _, body = await get(f"{d.url}/api/history/alerts?{text}", LEADERSHIP)
+    assert {r["alert_id"] for r in json.loads(body)["alerts"]} == {FLOOD}
+
+    status, _, body = await get(f"{d.url}/api/history/alerts/{quote(FLOOD, safe='')}",
+                                ENGINEER)
+    assert status == 200, body
+    h = json.loads(body)
+    assert [v["change"] for v in h["versions"]][-4:] == ["escalated", "acknowledged", "note",
+                                                         "resolved"]
+    assert h["versions"][-3]["user_name"] == "operator:lan"
+    assert h["versions"][-2]["notes"][-1]["text"] == "crew at the pump"
+    assert [(c["action"], c["user"], c["reason"]) for c in h["commands"]] == [
+        ("ack", "operator:lan", "crew sent")]
+    status, _, body = await get(f"{d.url}/api/history/alerts/{quote('d:g:s:m', safe='')}",
+                                OPERATOR)
+    assert status == 404 and json.loads(body)["error"] == "alert_id"
+
+
+@pytest.mark.parametrize("query, field", [
+    ("group=nope", "group"), ("severity=huge", "severity"), ("since=soon", "since"),
+    ("limit=lots", "limit"), ("limit=100000", "limit"), ("cursor=xyz", "cursor"),
+    ("colour=red", "colour"), ("group=traffic&group=flooding", "group")])
+async def test_bad_search_parameters_are_400_naming_them(
+        start_dashboard: Any, tmp_path: Path, query: str, field: str) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
+    status, _, body = await get(f"{d.url}/api/history/alerts?{query}", OPERATOR)
+    assert status == 400 and json.loads(body)["error"] == field, body
+
+
+async def test_bad_report_parameters_are_400_naming_them(start_dashboard: Any,
+                                                         tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
+    for query, field in (("period=day", "from"), ("period=year&from=2026-01-01", "period"),
+                         ("from=2026-12-01", "to"), ("period=day&from=2026-12-01&group=x",
+                                                     "group")):
+        status, _, body = await get(f"{d.url}/api/reports?{query}", LEADERSHIP)
+        assert status == 400 and json.loads(body)["error"] == field, (query, body)
+
+
+async def test_a_store_that_is_down_answers_503_with_the_reason(start_dashboard: Any) -> None:
+    """An archive database nobody listens on: 503 and the reason, the dashboard keeps going
+    (its health and its other routes are untouched)."""
+    down = "postgresql+psycopg://ioc@127.0.0.1:9/ioc?connect_timeout=2"
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=down))
+    for path in ("/api/history/alerts", f"/api/history/alerts/{quote(FLOOD, safe='')}",
+                 f"/api/reports?period=day&from={DAY}", f"/api/reports.csv?period=day&from={DAY}"):
+        status, _, body = await get(d.url + path, OPERATOR)
+        assert status == 503, (path, body)
+        err = json.loads(body)
+        assert err["error"] == "archive_unavailable"
+        assert "IOC_DATABASE_URL" in err["reason"] and "Traceback" not in err["reason"]
+    assert (await get(f"{d.url}/healthz"))[0] == 200
+    assert (await get(f"{d.url}/api/summary", LEADERSHIP))[0] == 200
+
+
+async def test_ioc_report_json_gives_the_figures_of_api_reports(
+        start_dashboard: Any, database_url: str) -> None:
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=database_url))
+    for args in ({"period": "week", "from": DAY}, {"period": "custom", "from": "2026-12-01",
+                                                    "to": DAY, "group": "flooding"}):
+        status, _, body = await get(f"{d.url}/api/reports?{urlencode(args)}", LEADERSHIP)
+        assert status == 200, body
+        cli_args = ["--period", args["period"], "--from", args["from"]]
+        cli_args += ["--to", args["to"]] if "to" in args else []
+        cli_args += ["--group", args["group"]] if "group" in args else []
+        done = subprocess.run([str(IOC), "report", *cli_args, "--format", "json"],
+                              capture_output=True, text=True, timeout=60,
+                              env={**os.environ, "IOC_DATABASE_URL": database_url})
+        assert done.returncode == 0, done.stderr
+        assert json.loads(done.stdout) == json.loads(body)
+        assert json.loads(body)["totals"]["opened"] >= 2
