@@ -574,6 +574,7 @@
       return "<li><b>" + esc(n.user) + "</b> <time>" + IOC.fmtDateTime(n.ts) + "</time><p>" +
         esc(n.text) + "</p></li>";
     }).join("") + "</ol>" + ((a.notes || []).length ? "" : '<p class="empty">No notes.</p>');
+    html += '<h3>History</h3><div class="d-history" data-alert-id="' + esc(a.alert_id) + '"></div>';
     if (state.canCommand && a.status !== "resolved") {
       html += '<div class="commands control">' +
         '<label>Reason <input id="cmd-reason" type="text" maxlength="500" ' +
@@ -594,6 +595,7 @@
     }
     body.innerHTML = html;
     body.dataset.version = String(a.version);
+    if (IOC.wallHistory) IOC.wallHistory.fill(body.querySelector(".d-history"), a);  // history.js
     Object.keys(saved).forEach(function (id) {
       var el = document.getElementById(id);
       if (el) el.value = saved[id];
