@@ -46,8 +46,8 @@ from ioc import catalog
 from ioc.errors import UsageError, ValidationError
 from ioc.events import SEVERITIES
 
-__all__ = ["KINDS", "Period", "build_report", "check_filters", "duration", "period", "sparkline",
-           "to_csv", "to_html", "to_json"]
+__all__ = ["KINDS", "Period", "build_report", "check_filters", "duration", "kpi_trends", "period",
+           "sparkline", "to_csv", "to_html", "to_json"]
 
 DA_NANG = timezone(timedelta(hours=7), "ICT")
 KINDS = ("day", "week", "month", "quarter", "custom")
@@ -180,9 +180,31 @@ def _figures(eps: Sequence[Episode], prev: Sequence[Episode], incidents: int,
     }
 
 
+_OPS = {"sum": "sum", "breach": "sum", "max": "max", "mean": "mean", "ratio": "mean"}
+
+
+def kpi_trends(store: Store, *, since: float, until: float
+               ) -> dict[str, dict[float, dict[str, float]]]:
+    """City-wide KPIs per group and hour from the hourly roll-ups (``since`` <= hour <
+    ``until``): ``{group: {hour: {kpi: value}}}``, each value the districts' hourly means
+    combined as the wall combines districts (sum, max or mean). The summary page's 24-hour
+    trends use it, so they are full right after a restart."""
+    per: dict[tuple[str, str, float], list[float]] = {}
+    for r in queries.rollups(store, resolution="h", since=since, until=until):
+        per.setdefault((r["group"], r["metric"][len("kpi:"):], r["bucket"]), []).append(
+            r["mean"])
+    out: dict[str, dict[float, dict[str, float]]] = {}
+    for (group, name, hour), means in per.items():
+        spec = catalog.GROUPS.get(group)
+        op = next((_OPS[k.op] for k in spec.kpis if k.name == name), "mean") if spec else "mean"
+        v = sum(means) if op == "sum" else max(means) if op == "max" else sum(means) / len(means)
+        out.setdefault(group, {}).setdefault(hour, {})[name] = v
+    return out
+
+
 def _kpis(group: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     spec = catalog.group(group)
-    ops = {"sum": "sum", "breach": "sum", "max": "max", "mean": "mean", "ratio": "mean"}
+    ops = _OPS
     per: dict[str, dict[float, list[dict[str, Any]]]] = {}
     for r in rows:
         per.setdefault(r["metric"][len("kpi:"):], {}).setdefault(r["bucket"], []).append(r)

@@ -27,8 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import unquote
+
+import sqlalchemy as sa
 
 from archive import queries, report
 from archive.store import Store, Unavailable
@@ -42,6 +45,8 @@ T = TypeVar("T")
 SEARCH_PREFIX = "/api/history/alerts"
 ROUTES = ("/api/reports", "/api/reports.csv")
 RETRY_OPEN_S = 5.0
+TREND_SPAN_S = 86_400.0
+TREND_REFRESH_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,7 @@ class History:
         self._error = ""
         self._lock = threading.Lock()
         self._slots = asyncio.Semaphore(max_parallel)
+        self.trends: dict[str, dict[float, dict[str, float]]] = {}
 
     def _default_opener(self) -> Store:
         from archive.run import open_store
@@ -144,6 +150,65 @@ class History:
             self._failed_at = None
             return self._store
 
+    # --- the summary's 24-hour trends from the hourly roll-ups --------------------------------
+    def _archive_exists(self) -> bool:
+        """False for an embedded SQLite archive nobody has created yet (the background refresh
+        never creates one; a request to an archive route does)."""
+        if self._store is not None or self.settings.database_url:
+            return True
+        from archive.store import default_url
+
+        return Path(default_url(self.settings.data_dir)[len("sqlite:///"):]).exists()
+
+    def load_trends(self, now: float) -> bool:
+        """Read the last 25 hours of hourly KPI roll-ups (blocking: run it in a thread);
+        False when there is no archive yet."""
+        if not self._archive_exists():
+            return False
+        store = self.store()
+        start = now - now % 3600 - TREND_SPAN_S
+        try:
+            self.trends = report.kpi_trends(store, since=start, until=now + 3600)
+        except sa.exc.SQLAlchemyError as exc:
+            raise Unavailable(str(getattr(exc, "orig", None) or exc).strip()[:300]) from None
+        return True
+
+    async def refresh_trends(self, on_change: Callable[[], object],
+                             every_s: float = TREND_REFRESH_S) -> None:
+        """Reload the trends every ``every_s`` seconds until cancelled; ``on_change`` after
+        each load (the server republishes the summary)."""
+        while True:
+            try:
+                if await asyncio.to_thread(self.load_trends, time.time()):
+                    on_change()
+            except (IocError, OSError) as exc:
+                log.debug("dashboard: no trends from the archive: %s", exc)
+            await asyncio.sleep(every_s)
+
+    def fill_trends(self, summary: dict[str, Any], bucket_s: float = 300.0) -> dict[str, Any]:
+        """``summary`` with each group's 24-hour trend completed from the archive: every
+        5-minute bucket of an archived hour the live trend lacks gets the hour's value
+        (``"archived": true``); live points are kept as they are."""
+        if not self.trends:
+            return summary
+        as_of = summary.get("as_of") or time.time()
+        floor = as_of - TREND_SPAN_S
+        for g in summary.get("groups", []):
+            hours = self.trends.get(g["group"])
+            if not hours:
+                continue
+            points = list(g.get("trend", []))
+            live = {int(p["t"] // bucket_s) for p in points}
+            for hour, kpis in hours.items():
+                for k in range(int(3600 // bucket_s)):
+                    t = hour + k * bucket_s
+                    b = int(t // bucket_s)
+                    if b in live or t < floor or t > as_of:
+                        continue
+                    points.append({"t": b * bucket_s, "kpis": dict(kpis), "archived": True})
+            g["trend"] = sorted(points, key=lambda p: p["t"])
+        return summary
+
     # --- routes -------------------------------------------------------------------------------
     async def answer(self, path: str, query: dict[str, list[str]]) -> Answer:
         """The answer to an authenticated GET of one of this module's routes."""
@@ -169,8 +234,6 @@ class History:
             try:
                 return work(store)
             except Exception as exc:  # a database error is a 503, never a traceback
-                import sqlalchemy as sa
-
                 if isinstance(exc, sa.exc.SQLAlchemyError):
                     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
                     raise Unavailable(text[0] if text else type(exc).__name__) from None

@@ -290,7 +290,9 @@ class Dashboard:
         self.origins = own_origins(self.host, self.port) + self.allowed_origins
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self.feed.run(), name="dashboard-feed"),
-                       loop.create_task(self._ticker(), name="dashboard-ticker")]
+                       loop.create_task(self._ticker(), name="dashboard-ticker"),
+                       loop.create_task(self.history.refresh_trends(self._trends_loaded),
+                                        name="dashboard-trends")]
         log.info("dashboard serving on %s", self.url)
 
     async def stop(self) -> None:
@@ -433,7 +435,7 @@ class Dashboard:
             if self.state.changes != self._summary_key and \
                     any(c.summary for c in self.hub.clients.values()):
                 self._summary_key = self.state.changes
-                self.hub.publish_summary(encode(self.state.summary()))
+                self.hub.publish_summary(encode(self.history.fill_trends(self.state.summary())))
             self._sync_counters()
 
     def _sync_counters(self) -> None:
@@ -513,6 +515,10 @@ class Dashboard:
             return self._api(path, role, parse_qs(query))
         return _text(http.HTTPStatus.NOT_FOUND, "not found\n")
 
+    def _trends_loaded(self) -> None:
+        """The archive's hourly trends were (re)loaded: publish the summary again."""
+        self._summary_key = -1
+
     async def _archive_api(self, path: str, query: dict[str, list[str]]) -> Response:
         got = await self.history.answer(path, query)
         extra = [("Cache-Control", "no-store"), *got.headers]
@@ -552,7 +558,8 @@ class Dashboard:
 
     def _api(self, path: str, role: str, query: dict[str, list[str]]) -> Response:
         if path == "/api/summary":
-            return _json(http.HTTPStatus.OK, encode(self.state.summary()))
+            return _json(http.HTTPStatus.OK,
+                         encode(self.history.fill_trends(self.state.summary())))
         if path == "/api/state":
             viewer = Client(id=0, role=role, user=role, sub=Subscription(),
                             bucket=TokenBucket(1.0, 1.0, 1.0, 0.0))

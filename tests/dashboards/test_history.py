@@ -12,19 +12,22 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
-from dashkit import ENGINEER, LEADERSHIP, OPERATOR, SETTINGS
+from dashkit import ENGINEER, LEADERSHIP, OPERATOR, SETTINGS, make_indicator
 
 from archive import report
+from archive.records import Batch
 from archive.sample import sample_day
 from archive.store import Store
+from ioc.events import GroupIndicator, encode
 
 pytestmark = [pytest.mark.kafka]
 
@@ -75,6 +78,17 @@ async def get(url: str, token: str | None = None) -> tuple[int, dict[str, str], 
     import asyncio
 
     return await asyncio.to_thread(http_get, url, token)
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str
+                     ) -> None:
+    import asyncio
+
+    deadline = time.monotonic() + timeout
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.2)
 
 
 async def test_any_role_reads_reports_and_no_token_is_401(
@@ -188,3 +202,43 @@ async def test_ioc_report_json_gives_the_figures_of_api_reports(
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout) == json.loads(body)
         assert json.loads(body)["totals"]["opened"] >= 2
+
+
+async def test_the_summary_trends_come_from_the_archive_after_a_restart(
+        start_dashboard: Any, producer: Any, tmp_path: Path) -> None:
+    """A dashboard that has seen no indicator yet (just restarted) shows the last hours of
+    each group's KPI trend from the archive's hourly roll-ups; a live point is kept as is."""
+    now = time.time()
+    hour = now - now % 3600 - 3 * 3600
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    store = Store(url)
+    store.migrate()
+    b = Batch()
+    for n, (district, depth) in enumerate((("Hai Chau", 30.0), ("Son Tra", 12.0))):
+        b.add("indicators", "t.indicators", 0, n, encode(GroupIndicator(
+            group="flooding", district=district, start=hour + 60, end=hour + 120,
+            sources_reporting=5, sources_expected=6, sources_in_breach=1, open_alerts={},
+            kpis={"max_depth": depth, "flooded_points": 1.0})))
+    store.write("t", b, expected={})
+    store.close()
+    live = make_indicator(end=now - 60)
+    await producer.indicators([live])
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
+
+    async def trend() -> list[dict[str, Any]]:
+        status, _, body = await get(f"{d.url}/api/summary", LEADERSHIP)
+        assert status == 200
+        return next(g for g in json.loads(body)["groups"] if g["group"] == "flooding")["trend"]
+
+    got: list[dict[str, Any]] = []
+
+    async def filled() -> bool:
+        got[:] = await trend()
+        return any(p.get("archived") for p in got)
+
+    await wait_until(filled, 30, "archived trend points in /api/summary")
+    archived = [p for p in got if p.get("archived")]
+    assert {p["t"] for p in archived} == {hour + 300 * k for k in range(12)}
+    assert archived[0]["kpis"] == {"max_depth": 30.0, "flooded_points": 2.0}
+    live_points = [p for p in got if not p.get("archived")]
+    assert [p["t"] for p in live_points] == [live.start - live.start % 300]
