@@ -150,9 +150,9 @@ class Batch:
         raw = value or b""
         try:
             if kind == "alerts":
-                self._alert(decode_alert(raw))
+                self._alert(decode_alert(raw), raw)
             elif kind == "commands":
-                self._command(decode_command(raw), topic, partition, offset)
+                self._command(decode_command(raw), raw, topic, partition, offset)
             elif kind == "indicators":
                 for rec in decode_indicators(raw):
                     if isinstance(rec, WindowSummary):
@@ -167,14 +167,15 @@ class Batch:
                                  "ts": now})
 
     # --- one record kind each ----------------------------------------------------------------
-    def _alert(self, rec: Alert | Incident) -> None:
+    def _alert(self, rec: Alert | Incident, raw: bytes) -> None:
+        record = raw.decode()  # valid JSON: it decoded; kept as it came
         if isinstance(rec, Incident):
             self.incidents.append({
                 "incident_id": rec.incident_id, "version": rec.version, "status": rec.status,
                 "district": rec.district, "severity": rec.severity, "title": rec.title,
                 "groups": ",".join(rec.groups), "first_seen": rec.first_seen,
                 "last_seen": rec.last_seen, "updated_at": rec.updated_at,
-                "record": encode(rec).decode()})
+                "record": record})
             return
         note = rec.notes[-1].text if rec.change == "note" and rec.notes else None
         self.alerts.append({
@@ -184,16 +185,17 @@ class Batch:
             "detector": rec.detector, "title": rec.title, "change": rec.change,
             "first_seen": rec.first_seen, "last_seen": rec.last_seen,
             "updated_at": rec.updated_at, "user_name": rec.user, "reason": rec.reason,
-            "note": note, "record": encode(rec).decode()})
+            "note": note, "record": record})
 
-    def _command(self, cmd: Command, topic: str, partition: int, offset: int) -> None:
+    def _command(self, cmd: Command, raw: bytes, topic: str, partition: int, offset: int
+                 ) -> None:
         self.commands.append({
             "command_id": cmd.command_id, "action": cmd.action, "user_name": cmd.user,
             "ts": cmd.ts, "alert_id": cmd.alert_id, "reason": cmd.reason, "text": cmd.text,
             "matchers": None if cmd.matchers is None else encode(cmd.matchers).decode(),
             "until": cmd.until, "silence_id": getattr(cmd, "silence_id", None),
             "topic": topic, "partition": partition, "offset": offset, "result": None,
-            "record": encode(cmd).decode()})
+            "record": raw.decode()})
 
     def _deadletter(self, raw: bytes) -> None:
         dead = decode_deadletter(raw)
