@@ -14,7 +14,8 @@ filter but ``text`` rides an index of :mod:`archive.schema` (``group``, ``distri
 source, checked while walking the chosen index newest first.
 
 **Episodes** (:func:`episodes`) are what reports count: an episode starts with a version whose
-change is ``opened`` and lasts until the alert's next ``opened`` version. Its ack is the first
+change is ``opened`` and holds the versions that share its ``first_seen`` (the alert's
+versions until its next ``opened`` one: a reopened alert keeps ``first_seen``). Its ack is the first
 ``acknowledged`` version of the episode; it is resolved when its last version's status is
 ``resolved``, at the time of its last ``resolved``/``auto_resolved`` version (a reopened alert
 resolved again counts until the final resolution).
@@ -252,40 +253,39 @@ def alert_history(store: Store, alert_id: str) -> dict[str, Any] | None:
 def episodes(store: Store, *, since: float, until: float, group: str | None = None,
              district: str | None = None) -> list[Episode]:
     """The episodes opened in ``since`` <= t < ``until`` (in ``group`` / ``district`` when
-    given), oldest first, each with its first ack and its resolution."""
+    given), oldest first, each with its first ack and its resolution. An episode's versions
+    share the opening's ``first_seen`` (a reopened alert keeps it, a new episode has its own),
+    so each figure is one look-up on the index (``alert_id``, ``first_seen``)."""
     check_group(group)
     check_district(district)
-    o, n = schema.alert_versions.alias("o"), schema.alert_versions.alias("n")
-    next_open = (sa.select(sa.func.min(n.c.version))
-                 .where(n.c.alert_id == o.c.alert_id, n.c.version > o.c.version,
-                        n.c.change == "opened").scalar_subquery())
-    op = sa.select(o.c.alert_id, o.c.version, o.c.updated_at.label("opened_at"),
-                   o.c.group_slug, o.c.district, o.c.severity, o.c.source, o.c.detector,
-                   next_open.label("next_v")).where(
+    o = schema.alert_versions.alias("o")
+    op = sa.select(o.c.alert_id, o.c.version, o.c.first_seen,
+                   o.c.updated_at.label("opened_at"), o.c.group_slug, o.c.district,
+                   o.c.severity, o.c.source, o.c.detector).where(
         o.c.change == "opened", o.c.updated_at >= since, o.c.updated_at < until)
     if group:
         op = op.where(o.c.group_slug == group)
     if district:
         op = op.where(o.c.district == district)
-    ep = op.cte("ep")
+    ep = op.subquery("ep")
     m = schema.alert_versions.alias("m")
 
-    def within() -> Any:
-        return sa.and_(m.c.alert_id == ep.c.alert_id, m.c.version >= ep.c.version,
-                       sa.or_(ep.c.next_v.is_(None), m.c.version < ep.c.next_v))
+    def of_episode(value: Any, *where: Any) -> Any:
+        return (sa.select(value).where(m.c.alert_id == ep.c.alert_id,
+                                       m.c.first_seen == ep.c.first_seen, *where)
+                .scalar_subquery())
 
-    first_ack = (sa.select(sa.func.min(m.c.version))
-                 .where(within(), m.c.change == "acknowledged").scalar_subquery())
-    last_v = sa.select(sa.func.max(m.c.version)).where(within()).scalar_subquery()
-    resolved_at = (sa.select(sa.func.max(m.c.updated_at))
-                   .where(within(), m.c.change.in_(RESOLVING)).scalar_subquery())
-    inner = sa.select(ep, first_ack.label("ack_v"), last_v.label("last_v"),
-                      resolved_at.label("resolved_at")).subquery("x")
+    inner = sa.select(
+        ep, of_episode(sa.func.min(m.c.version), m.c.change == "acknowledged").label("ack_v"),
+        of_episode(sa.func.max(m.c.version)).label("last_v"),
+        of_episode(sa.func.max(m.c.updated_at), m.c.change.in_(RESOLVING)
+                   ).label("resolved_at")).subquery("x")
     ack, last = schema.alert_versions.alias("ack"), schema.alert_versions.alias("last")
     q = (sa.select(inner, ack.c.updated_at.label("acked_at"), ack.c.user_name.label("ack_user"),
                    last.c.status.label("last_status"))
          .outerjoin(ack, (ack.c.alert_id == inner.c.alert_id) & (ack.c.version == inner.c.ack_v))
-         .join(last, (last.c.alert_id == inner.c.alert_id) & (last.c.version == inner.c.last_v))
+         .outerjoin(last, (last.c.alert_id == inner.c.alert_id)
+                    & (last.c.version == inner.c.last_v))
          .order_by(inner.c.opened_at, inner.c.alert_id))
     with store._connect() as conn:
         return [Episode(alert_id=r.alert_id, version=r.version, opened_at=r.opened_at,

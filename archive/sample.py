@@ -110,10 +110,12 @@ def _rows(n: int, seed: int, start: float, span_s: float) -> Iterator[dict[str, 
             steps.append(("acknowledged", "acknowledged", "operator"))
         steps.append(("resolved", "resolved", "operator") if rng.random() < 0.5
                      else ("auto_resolved", "resolved", None))
+        opened = t
         for change, status, user in steps:
             if made >= n:
                 return
             t += rng.random() * 600
+            opened = t if change == "opened" else opened
             v = versions[aid] = versions.get(aid, 0) + 1
             record = {"type": "alert", "alert_id": aid, "version": v, "status": status,
                       "severity": sev, "change": change, "user": user, "notes": []}
@@ -121,7 +123,7 @@ def _rows(n: int, seed: int, start: float, span_s: float) -> Iterator[dict[str, 
                    "category": "city", "group_slug": g.slug, "district": src.district,
                    "source": src.id, "metric": metric, "detector": det,
                    "title": f"{metric} at {src.id} ({src.district})", "change": change,
-                   "first_seen": t, "last_seen": t, "updated_at": t, "user_name": user,
+                   "first_seen": opened, "last_seen": t, "updated_at": t, "user_name": user,
                    "reason": None, "note": None, "record": json.dumps(record)}
             made += 1
 

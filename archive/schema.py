@@ -68,6 +68,8 @@ Index("ix_alert_versions_district", alert_versions.c.district, alert_versions.c.
 Index("ix_alert_versions_source", alert_versions.c.source, alert_versions.c.updated_at)
 # reports: openings per period, group and district
 Index("ix_alert_versions_change", alert_versions.c.change, alert_versions.c.updated_at)
+# reports: an episode's versions share the opening's first_seen (its ack and resolution)
+Index("ix_alert_versions_episode", alert_versions.c.alert_id, alert_versions.c.first_seen)
 
 incident_versions = Table(
     "incident_versions", metadata,

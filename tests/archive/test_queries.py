@@ -158,7 +158,8 @@ def _plan(store: Store, query: sa.Select[object]) -> str:
 
 def test_search_plans_use_the_indexes(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """On 20,000 versions the search by group, by source and unfiltered walk an index (no full
-    scan and sort of the table)."""
+    scan and sort of the table); a report's episodes use the openings' and the episodes'
+    indexes."""
     seed_alert_versions(store, 20_000, seed=3)
     with store.engine.begin() as conn:
         if store.dialect == "postgresql":
@@ -191,3 +192,8 @@ def test_search_plans_use_the_indexes(store: Store, monkeypatch: pytest.MonkeyPa
             assert "USING INDEX ix_alert_versions_" in plan, plan
         else:
             assert "Index Scan" in plan and "ix_alert_versions_" in plan, plan
+    captured.clear()
+    queries.episodes(store, since=1.7e9, until=1.7e9 + 86400)
+    plan = _plan(store, captured[0])
+    assert "ix_alert_versions_episode" in plan, plan   # an episode's ack and resolution
+    assert "ix_alert_versions_change" in plan, plan    # the openings of the period

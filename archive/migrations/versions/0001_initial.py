@@ -46,6 +46,7 @@ def upgrade() -> None:
         op.create_index(f"ix_alert_versions_{col.split('_')[0]}", "alert_versions",
                         [col, "updated_at"])
     op.create_index("ix_alert_versions_change", "alert_versions", ["change", "updated_at"])
+    op.create_index("ix_alert_versions_episode", "alert_versions", ["alert_id", "first_seen"])
 
     op.create_table(
         "incident_versions",
