@@ -452,6 +452,10 @@ def report_command(start: str, end: str | None, kind: str | None, group: str | N
     sla = settings.ack_sla_s
     p = report.period(kind or "custom", start, end)
     report.check_filters(group, district)
+    embedded = Path(settings.data_dir) / "archive.db"
+    if not settings.database_url and not embedded.exists():
+        raise ConfigError(f"IOC_DATA_DIR: no archive at {embedded.resolve()}: run `ioc archive` "
+                          "(or `ioc demo`) first, or set IOC_DATABASE_URL")
     store = open_store(settings, migrate=True)
     try:
         data = report.build_report(store, p, sla=sla, group=group, district=district)

@@ -126,12 +126,26 @@ def test_ioc_report_writes_each_format_and_refuses_bad_arguments(
             (["--from", DAY, "--period", "day", "--format", "pdf"], "--format: must be"),
             (["--from", DAY, "--period", "day", "--district", "Da Lat"],
              "--district: unknown district 'Da Lat'"),
-            (["--from", "tomorrow", "--period", "day"], "--from: expected a date")):
+            (["--from", "tomorrow", "--period", "day"], "--from: expected a date"),
+            (["--from", DAY, "--period", "day", "--output", "/nonexistent/dir/r.json"],
+             "--output: cannot write '/nonexistent/dir/r.json'")):
         done = subprocess.run([str(IOC), "report", *args], capture_output=True, text=True,
                               env={**os.environ, **env}, timeout=60)
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.startswith("ioc: error: ") and message in done.stderr
         assert len(done.stderr.splitlines()) == 1, done.stderr
+
+
+def test_ioc_report_without_an_archive_says_where_it_looked(tmp_path: Path) -> None:
+    """No IOC_DATABASE_URL and no archive.db under IOC_DATA_DIR: a one-line error naming the
+    directory, and nothing created there."""
+    env = {k: v for k, v in os.environ.items() if k != "IOC_DATABASE_URL"}
+    done = subprocess.run([str(IOC), "report", "--from", DAY, "--period", "day"],
+                          capture_output=True, text=True, timeout=60,
+                          env={**env, "IOC_DATA_DIR": str(tmp_path / "none")})
+    assert done.returncode == 2 and len(done.stderr.splitlines()) == 1, done.stderr
+    assert done.stderr.startswith(f"ioc: error: IOC_DATA_DIR: no archive at {tmp_path}/none")
+    assert not (tmp_path / "none").exists()
 
 
 def test_a_bad_sla_setting_is_a_config_error() -> None:
