@@ -30,6 +30,7 @@ from ioc.settings import Settings
 from ioc.supervisor import Supervisor, ioc_argv
 
 Echo = Callable[[str], None]
+COMPRESSED_LEAD_S = 365 * 86400.0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -77,6 +78,17 @@ def _archive_url(settings: Settings, options: DemoOptions, *, fresh: bool, note:
     return f"sqlite:///{path.resolve()}"
 
 
+def _compressed_time(options: DemoOptions, note: Echo) -> dict[str, str]:
+    """With ``--rate`` the simulated city may run ahead of the wall clock: let the worker
+    accept readings up to a year ahead instead of dead-lettering them as ``future``."""
+    if options.rate is None:
+        return {}
+    note("worker: --rate compresses time, so readings may be dated ahead of now "
+         f"(IOC_MAX_FUTURE_S and IOC_CLOCK_LEAD_S set to {COMPRESSED_LEAD_S:g} s)")
+    lead = f"{COMPRESSED_LEAD_S:g}"
+    return {"IOC_MAX_FUTURE_S": lead, "IOC_CLOCK_LEAD_S": lead}
+
+
 def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -> None:
     """Run the demo until a stop signal; ``echo`` prints the lines users and scripts read
     (``bootstrap:``, ``wall:``), ``note`` prints progress to stderr."""
@@ -110,7 +122,8 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 worker_port = free_port()
                 supervisor.start("worker", ioc_argv("worker"), {
                     **env, "IOC_WORKER_PORT": str(worker_port),
-                    "IOC_DATA_DIR": str(options.data_dir / "worker")})
+                    "IOC_DATA_DIR": str(options.data_dir / "worker"),
+                    **_compressed_time(options, note)})
                 note(f"worker: metrics on http://127.0.0.1:{worker_port}/metrics")
             if options.with_dashboard:
                 port = options.dashboard_port or free_port()
