@@ -11,6 +11,9 @@ Which broker ``kafka_bootstrap`` gives (for the whole session):
 Tests that need a broker carry ``@pytest.mark.kafka`` (added automatically to any test that
 uses ``kafka_bootstrap``), so ``pytest -m "not kafka"`` runs the rest. ``broker_kind`` says
 ``"kafka"`` or ``"embedded"`` so a test can ``xfail`` a known limitation of one broker.
+
+``database_url`` and ``store`` run a test on each of the archive's back ends: a SQLite file
+and a fresh PostgreSQL database (see ``dbkit``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from dbkit import BACKENDS, empty_database
 
+from archive.store import Store
 from ioc.broker import EmbeddedBroker, free_port, wait_for_kafka
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,3 +118,21 @@ def unique_name(request: pytest.FixtureRequest) -> Callable[[str], str]:
         return f"{prefix}.{test}.{uuid.uuid4().hex[:10]}"
 
     return make
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A URL of an empty database on each back end of the archive."""
+    with empty_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated archive store on each back end."""
+    s = Store(database_url)
+    s.migrate()
+    try:
+        yield s
+    finally:
+        s.close()

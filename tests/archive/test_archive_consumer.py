@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from _archive_db import fresh_database
+from dbkit import fresh_database
 
 from archive import schema
 from archive.run import archive_topics

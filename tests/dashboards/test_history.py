@@ -7,7 +7,6 @@ the reason, no traceback), and ``ioc report --format json`` giving the same figu
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import subprocess
@@ -22,6 +21,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 from dashkit import ENGINEER, LEADERSHIP, OPERATOR, SETTINGS, make_indicator
+from dbkit import BACKENDS, empty_database
 
 from archive import report
 from archive.records import Batch
@@ -36,31 +36,15 @@ T0 = report.period("day", DAY).start
 FLOOD = "robust_z:flooding:flood-HC-01:flood_depth"
 IOC = Path(sys.executable).parent / "ioc"
 
-_spec = importlib.util.spec_from_file_location(
-    "_archive_db", Path(__file__).resolve().parent.parent / "archive" / "_archive_db.py")
-assert _spec is not None and _spec.loader is not None
-_archive_db = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(_archive_db)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A URL of a store holding :func:`archive.sample.sample_day`, on each back end."""
-    def fill(url: str) -> str:
+    with empty_database(request.param, tmp_path) as url:
         store = Store(url)
         store.migrate()
         sample_day(store, T0)
         store.close()
-        return url
-
-    if request.param == "sqlite":
-        yield fill(f"sqlite:///{tmp_path / 'archive.db'}")
-        return
-    base = os.environ.get("IOC_TEST_DATABASE_URL", "").strip()
-    if not base:
-        pytest.skip("no PostgreSQL: run the suite with scripts/test.sh")
-    with _archive_db.fresh_database(base) as url:
-        yield fill(url)
+        yield url
 
 
 def http_get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
