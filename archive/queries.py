@@ -255,7 +255,7 @@ def episodes(store: Store, *, since: float, until: float, group: str | None = No
     """The episodes opened in ``since`` <= t < ``until`` (in ``group`` / ``district`` when
     given), oldest first, each with its first ack and its resolution. An episode's versions
     share the opening's ``first_seen`` (a reopened alert keeps it, a new episode has its own),
-    so each figure is one look-up on the index (``alert_id``, ``first_seen``)."""
+    so each episode is one range of the index (``alert_id``, ``first_seen``)."""
     check_group(group)
     check_district(district)
     o = schema.alert_versions.alias("o")
@@ -269,17 +269,13 @@ def episodes(store: Store, *, since: float, until: float, group: str | None = No
         op = op.where(o.c.district == district)
     ep = op.subquery("ep")
     m = schema.alert_versions.alias("m")
-
-    def of_episode(value: Any, *where: Any) -> Any:
-        return (sa.select(value).where(m.c.alert_id == ep.c.alert_id,
-                                       m.c.first_seen == ep.c.first_seen, *where)
-                .scalar_subquery())
-
-    inner = sa.select(
-        ep, of_episode(sa.func.min(m.c.version), m.c.change == "acknowledged").label("ack_v"),
-        of_episode(sa.func.max(m.c.version)).label("last_v"),
-        of_episode(sa.func.max(m.c.updated_at), m.c.change.in_(RESOLVING)
-                   ).label("resolved_at")).subquery("x")
+    inner = (sa.select(
+        ep, sa.func.min(sa.case((m.c.change == "acknowledged", m.c.version))).label("ack_v"),
+        sa.func.max(m.c.version).label("last_v"),
+        sa.func.max(sa.case((m.c.change.in_(RESOLVING), m.c.updated_at))).label("resolved_at"))
+        .select_from(ep.join(m, (m.c.alert_id == ep.c.alert_id)
+                             & (m.c.first_seen == ep.c.first_seen)))
+        .group_by(*ep.c).subquery("x"))
     ack, last = schema.alert_versions.alias("ack"), schema.alert_versions.alias("last")
     q = (sa.select(inner, ack.c.updated_at.label("acked_at"), ack.c.user_name.label("ack_user"),
                    last.c.status.label("last_status"))
