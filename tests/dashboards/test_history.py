@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import pytest
+import sqlalchemy as sa
 from dashkit import ENGINEER, LEADERSHIP, OPERATOR, SETTINGS, make_indicator
 from dbkit import BACKENDS, empty_database
 
@@ -226,3 +227,41 @@ async def test_the_summary_trends_come_from_the_archive_after_a_restart(
     assert archived[0]["kpis"] == {"max_depth": 30.0, "flooded_points": 2.0}
     live_points = [p for p in got if not p.get("archived")]
     assert [p["t"] for p in live_points] == [live.start - live.start % 300]
+
+
+async def test_a_database_that_goes_away_is_503_until_it_comes_back(
+        start_dashboard: Any, tmp_path: Path) -> None:
+    """PostgreSQL stopped under an open store: the archive routes answer 503 with the reason
+    (never a traceback, the dashboard keeps serving), and 200 again once it is back."""
+    base = os.environ.get("IOC_TEST_DATABASE_URL", "")
+    state = os.environ.get("IOC_TEST_PG_STATE_DIR", "")
+    if not (base and state):
+        pytest.skip("needs the PostgreSQL of scripts/test.sh (IOC_TEST_PG_STATE_DIR)")
+    with empty_database("postgresql", tmp_path) as url:
+        store = Store(url)
+        store.migrate()
+        sample_day(store, T0)
+        store.close()
+        d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
+        search = f"{d.url}/api/history/alerts?group=flooding"
+        assert (await get(search, OPERATOR))[0] == 200
+        pg = {**os.environ, "PG_STATE_DIR": state,
+              "PG_PORT": str(sa.engine.make_url(base).port)}
+        script = str(Path(__file__).resolve().parents[2] / "scripts" / "postgres.sh")
+        subprocess.run([script, "halt"], env=pg, check=True, timeout=60, capture_output=True)
+        try:
+            for path in (search, f"{d.url}/api/reports?period=day&from={DAY}"):
+                status, _, body = await get(path, OPERATOR)
+                assert status == 503, body
+                err = json.loads(body)
+                assert err["error"] == "archive_unavailable", err
+                assert "the archive database is unavailable" in err["reason"]
+            assert (await get(f"{d.url}/healthz"))[0] == 200
+        finally:
+            subprocess.run([script, "resume"], env=pg, check=True, timeout=60,
+                           capture_output=True)
+
+        async def back() -> bool:
+            return (await get(search, OPERATOR))[0] == 200
+
+        await wait_until(back, 60, "the archive routes to answer again")
