@@ -204,7 +204,7 @@ def search_alerts(store: Store, *, text: str | None = None, group: str | None = 
             (a.c.alert_id == alert_id) & (a.c.version < version)))
     q = q.order_by(a.c.updated_at.desc(), a.c.alert_id.desc(), a.c.version.desc())
     q = q.limit(limit + 1)
-    with store._connect() as conn:
+    with store.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(q)]
     more = len(rows) > limit
     rows = rows[:limit]
@@ -225,7 +225,7 @@ def alert_history(store: Store, alert_id: str) -> dict[str, Any] | None:
     if not alert_id or len(alert_id) > schema.ID:
         raise ValidationError("alert_id", f"must be 1 to {schema.ID} characters")
     a, c = schema.alert_versions, schema.commands
-    with store._connect() as conn:
+    with store.connect() as conn:
         versions = conn.execute(sa.select(a).where(a.c.alert_id == alert_id)
                                 .order_by(a.c.version)).all()
         commands = conn.execute(sa.select(
@@ -283,7 +283,7 @@ def episodes(store: Store, *, since: float, until: float, group: str | None = No
          .outerjoin(last, (last.c.alert_id == inner.c.alert_id)
                     & (last.c.version == inner.c.last_v))
          .order_by(inner.c.opened_at, inner.c.alert_id))
-    with store._connect() as conn:
+    with store.connect() as conn:
         return [Episode(alert_id=r.alert_id, version=r.version, opened_at=r.opened_at,
                         group=r.group_slug, district=r.district, severity=r.severity,
                         source=r.source, detector=r.detector, acked_at=r.acked_at,
@@ -302,7 +302,7 @@ def incidents_opened(store: Store, *, since: float, until: float, district: str 
          .where(i.c.version == 1, i.c.updated_at >= since, i.c.updated_at < until))
     if district:
         q = q.where(i.c.district == district)
-    with store._connect() as conn:
+    with store.connect() as conn:
         return [{"incident_id": r.incident_id, "district": r.district,
                  "groups": [g for g in r.groups.split(",") if g], "severity": r.severity,
                  "opened_at": r.updated_at} for r in conn.execute(q.order_by(i.c.updated_at))]
@@ -329,7 +329,7 @@ def rollups(store: Store, *, resolution: str, since: float, until: float,
     if prefix:
         q = q.where(r.c.metric.startswith(prefix, autoescape=True))
     out = []
-    with store._connect() as conn:
+    with store.connect() as conn:
         for row in conn.execute(q.order_by(r.c.group_slug, r.c.metric, r.c.bucket)):
             per = row.windows if row.counted else row.readings
             if not per:

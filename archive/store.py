@@ -157,7 +157,7 @@ class Store:
         q = sa.select(t.c.topic, t.c.partition, t.c.next_offset).where(t.c.consumer == consumer)
         if topics is not None:
             q = q.where(t.c.topic.in_(list(topics)))
-        with self._connect() as conn:
+        with self.connect() as conn:
             return {(r.topic, r.partition): r.next_offset for r in conn.execute(q)}
 
     def write(self, consumer: str, batch: Batch,
@@ -275,7 +275,9 @@ class Store:
         return out
 
     # --- reading ---------------------------------------------------------------------------
-    def _connect(self) -> Any:
+    def connect(self) -> Any:
+        """A connection for reading (:class:`Unavailable` when the database cannot be
+        reached)."""
         try:
             return self.engine.connect()
         except sa.exc.OperationalError as exc:
@@ -290,7 +292,7 @@ class Store:
     def count(self, table: str) -> int:
         """Rows in ``table`` (tests and the benchmark)."""
         t = schema.metadata.tables[table]
-        with self._connect() as conn:
+        with self.connect() as conn:
             return int(conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one())
 
 
