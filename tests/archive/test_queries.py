@@ -167,7 +167,7 @@ def test_search_plans_use_the_indexes(store: Store, monkeypatch: pytest.MonkeyPa
         else:
             conn.execute(sa.text("ANALYZE"))
     captured: list[sa.Select[object]] = []
-    real = store._connect
+    real = store.connect
 
     class Spy:
         def __enter__(self) -> Spy:
@@ -181,7 +181,7 @@ def test_search_plans_use_the_indexes(store: Store, monkeypatch: pytest.MonkeyPa
             captured.append(q)
             return self.conn.execute(q)
 
-    monkeypatch.setattr(store, "_connect", Spy)
+    monkeypatch.setattr(store, "connect", Spy)
     cursor = queries.search_alerts(store, limit=5).next_cursor
     for kw in ({"group": "traffic"}, {"source": "trf-HC-01"}, {},
                {"district": "Son Tra", "cursor": cursor}):
