@@ -10,6 +10,10 @@ For each database (a SQLite file, and PostgreSQL when ``--postgres URL`` or
     validate, roll up) and :meth:`archive.store.Store.write` (idempotent inserts, roll-up
     upserts, offsets checked and advanced in the same transaction).
 
+With ``--bootstrap`` it also measures the end-to-end lag on a real broker, and with
+``--query-rows N`` the p50/p95 of the history search and of an alert's detail on N alert
+versions.
+
 Two workloads: ``alerts`` (alert versions and commands: one row per record, the tables that
 grow for ever) and ``mixed`` (the demo's shape: mostly window-summary packs rolled up into few
 rows, some alert versions, commands and dead letters); rows/s counts the rows each path
@@ -266,6 +270,48 @@ def end_to_end(bootstrap: str, url: str | None, seconds: float, rate: float,
             "lag_max_s": round(lags[-1], 3) if lags else None}
 
 
+def query_latency(url: str | None, rows: int, tmp: Path, runs: int = 50) -> dict[str, Any]:
+    """p50/p95 of the history search (first page, a filtered page, page 21 by cursor, a text
+    search) and of an alert's detail, on ``rows`` alert versions
+    (:func:`archive.sample.seed_alert_versions`)."""
+    from archive import queries
+    from archive.sample import seed_alert_versions
+
+    def timed(action: Any, n: int = runs) -> tuple[float, float]:
+        action()  # warm
+        took = []
+        for _ in range(n):
+            t = time.perf_counter()
+            action()
+            took.append(time.perf_counter() - t)
+        took.sort()
+        return (round(took[len(took) // 2] * 1e3, 2),
+                round(took[min(len(took) - 1, int(0.95 * len(took)))] * 1e3, 2))
+
+    with fresh(url, tmp) as store:
+        seed_alert_versions(store, rows, seed=7)
+        with store.engine.begin() as conn:
+            conn.execute(sa.text("ANALYZE"))
+        first = queries.search_alerts(store, limit=50)
+        some_id = first.rows[0]["alert_id"]
+        cursor = None
+        for _ in range(20):
+            cursor = queries.search_alerts(store, limit=50, cursor=cursor).next_cursor
+        figures = {
+            "search": timed(lambda: queries.search_alerts(store, limit=50)),
+            "search_group": timed(lambda: queries.search_alerts(store, group="traffic",
+                                                                limit=50)),
+            "search_page21": timed(lambda: queries.search_alerts(store, limit=50,
+                                                                 cursor=cursor)),
+            "search_text": timed(lambda: queries.search_alerts(store, text="flood", limit=50),
+                                 n=max(5, runs // 5)),
+            "detail": timed(lambda: queries.alert_history(store, some_id)),
+        }
+    return {"database": "sqlite" if url is None else "postgresql", "rows": rows,
+            **{f"{k}_p50_ms": v[0] for k, v in figures.items()},
+            **{f"{k}_p95_ms": v[1] for k, v in figures.items()}}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--records", type=int, default=50_000)
@@ -274,6 +320,9 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("IOC_TEST_DATABASE_URL") or None,
                     help="a PostgreSQL URL (default: IOC_TEST_DATABASE_URL; none: SQLite only)")
     ap.add_argument("--bootstrap", help="a Kafka broker: also measure the end-to-end lag")
+    ap.add_argument("--query-rows", type=int, default=0,
+                    help="also time the history queries on this many alert versions "
+                         "(the issue's figure: 1000000)")
     ap.add_argument("--seconds", type=float, default=30.0, help="end-to-end run length")
     ap.add_argument("--rate", type=float, default=200.0,
                     help="end-to-end load, records/s (the demo sends ~10/s of these kinds)")
@@ -295,7 +344,17 @@ def main() -> None:
                 print(f"{r['database']:<11} end-to-end {r['records']} records at {args.rate:g}/s: "
                       f"lag p50 {r['lag_p50_s']} s, p95 {r['lag_p95_s']} s, "
                       f"max {r['lag_max_s']} s", flush=True)
-    print(json.dumps({"benchmark": "archive", "results": results, "end_to_end": lag}))
+        latency = []
+        if args.query_rows:
+            for url in [None, *([args.postgres] if args.postgres else [])]:
+                q = query_latency(url, args.query_rows, Path(tmp))
+                latency.append(q)
+                print(f"{q['database']:<11} queries on {args.query_rows:,} alert versions "
+                      "(p50/p95 ms): " + ", ".join(f"{k} {q[k + '_p50_ms']}/{q[k + '_p95_ms']}"
+                                  for k in ("search", "search_group", "search_page21",
+                                            "search_text", "detail")), flush=True)
+    print(json.dumps({"benchmark": "archive", "results": results, "end_to_end": lag,
+                      "queries": latency}))
 
 
 if __name__ == "__main__":
