@@ -414,12 +414,14 @@ def archive_command(bootstrap: str | None, topic_prefix: str, port: int | None) 
     import dataclasses
     import logging
 
-    from archive.run import run_archive
+    from archive.run import open_store, run_archive
     from ioc.broker import StopSignals, wait_for_kafka
 
     settings = load_settings()
     settings = dataclasses.replace(settings, kafka_bootstrap=_bootstrap(bootstrap, settings))
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # a line per migration step
+    open_store(settings).close()  # a bad IOC_DATABASE_URL fails before waiting for Kafka
     assert settings.kafka_bootstrap is not None
     wait_for_kafka(settings.kafka_bootstrap, timeout=60)
     with StopSignals() as stop:

@@ -1,0 +1,92 @@
+"""Take the README's screenshots: runs ``ioc demo`` (compressed time), waits until the wall shows
+alerts, and photographs the wall, its history panel, the summary and the reports page at
+1920x1080 with Debian's headless Chromium into ``docs/screenshots/``.
+
+Run: ``.venv/bin/python scripts/screenshots.py [--rate N] [--wait S]`` (about two minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def start_demo(rate: float, data: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(IOC_DATA_DIR=str(data), PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
+                             f"{rate:g}"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    lines: dict[str, str] = {}
+    assert proc.stdout is not None
+    while not {"wall", "summary"} <= set(lines):
+        line = proc.stdout.readline()
+        if not line:
+            raise SystemExit(f"the demo stopped (status {proc.poll()})")
+        key, _, value = line.strip().partition(": ")
+        lines[key] = value
+    return proc, lines
+
+
+async def shoot(lines: dict[str, str], wait: float) -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    base, _, operator = lines["wall"].partition("/#token=")
+    leadership = lines["summary"].partition("#token=")[2]
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await page.goto(f"{base}/#token={operator}")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if await page.locator(".alert").count() >= 3:
+                break
+            await asyncio.sleep(1)
+        await asyncio.sleep(2)
+        await page.screenshot(path=str(OUT / "wall.png"))
+        await page.click("#btn-history")
+        await asyncio.sleep(3)
+        await page.screenshot(path=str(OUT / "history.png"))
+        summary = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await summary.goto(f"{base}/summary#token={leadership}")
+        await asyncio.sleep(5)
+        await summary.screenshot(path=str(OUT / "summary.png"))
+        reports = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await reports.goto(f"{base}/reports#token={leadership}")
+        await asyncio.sleep(5)
+        await reports.screenshot(path=str(OUT / "reports.png"), full_page=False)
+        await browser.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--rate", type=float, default=400.0)
+    ap.add_argument("--wait", type=float, default=150.0,
+                    help="seconds to wait for three alerts on the wall")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ioc-shots-") as tmp:
+        proc, lines = start_demo(args.rate, Path(tmp))
+        try:
+            asyncio.run(shoot(lines, args.wait))
+        finally:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(30)
+    print(f"screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
