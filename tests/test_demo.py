@@ -43,6 +43,15 @@ def _children_of(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
+def _start_demo(data_dir: Path, *, rate: float, stderr: int) -> subprocess.Popen[str]:
+    """``ioc demo`` in its own process group, with none of this environment's IOC_ settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
+    env.update(IOC_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    return subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
+                             f"{rate:g}", "--seed", "3"], env=env, stdout=subprocess.PIPE,
+                            stderr=stderr, text=True, start_new_session=True)
+
+
 def _rows(store: Store, table: str) -> int:
     try:
         return store.count(table)
@@ -54,11 +63,7 @@ def _rows(store: Store, table: str) -> int:
 def test_demo_streams_every_group_and_stops_within_ten_seconds(tmp_path: Path) -> None:
     from kafka import KafkaConsumer
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(IOC_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
-                             "400", "--seed", "3"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = _start_demo(tmp_path, rate=400, stderr=subprocess.PIPE)
     try:
         wanted = {"bootstrap"} | ({"wall"} if "dashboard" in cli.commands else set())
         lines = _read_lines_until(proc, wanted, timeout=90)
@@ -134,11 +139,7 @@ def _child_running(parent: int, word: str) -> int | None:
 def test_demo_restarts_a_killed_worker_and_says_its_data_is_in_memory(tmp_path: Path) -> None:
     from streams.worker import health
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
-    env.update(IOC_DATA_DIR=str(tmp_path), PYTHONUNBUFFERED="1")
-    proc = subprocess.Popen([sys.executable, "-m", "ioc", "demo", "--no-browser", "--rate",
-                             "200", "--seed", "3"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = _start_demo(tmp_path, rate=200, stderr=subprocess.STDOUT)
     seen: list[str] = []
 
     def wait_line(check: str, timeout: float = 120) -> str:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from dbkit import fresh_database
+from waits import wait_until
 
 from archive import schema
 from archive.run import archive_topics
@@ -40,17 +41,6 @@ pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 T0 = 1_795_366_800.0
 REPO = Path(__file__).resolve().parents[2]
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.2)
 
 
 @dataclass

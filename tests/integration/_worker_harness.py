@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kafka import KafkaConsumer
+from waits import wait_until
 
 from ioc.admin import ensure_topics
 from ioc.broker import free_port
@@ -32,18 +33,6 @@ from streams.worker import health, scrape_metrics
 
 MIDNIGHT = 1_795_366_800.0  # 2026-11-23 00:00 in Da Nang (UTC+7), 2026-11-22 17:00 UTC
 PARTITIONS = 4
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, poll: float = 0.25) -> Any:
-    """Poll ``check`` until it returns something truthy; AssertionError after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = check()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(poll)
 
 
 class Env:
