@@ -59,6 +59,7 @@ async def shoot(lines: dict[str, str], wait: float) -> None:
         await asyncio.sleep(2)
         await page.screenshot(path=str(OUT / "wall.png"))
         await page.click("#btn-history")
+        await page.click("#h-search")
         await asyncio.sleep(3)
         await page.screenshot(path=str(OUT / "history.png"))
         summary = await browser.new_page(viewport={"width": 1920, "height": 1080})
