@@ -328,8 +328,9 @@ def main() -> None:
                     help="end-to-end load, records/s (the demo sends ~10/s of these kinds)")
     args = ap.parse_args()
     results = []
+    urls = [None, *([args.postgres] if args.postgres else [])]  # SQLite, then PostgreSQL
     with tempfile.TemporaryDirectory(prefix="ioc-archive-bench-") as tmp:
-        for url in [None, *([args.postgres] if args.postgres else [])]:
+        for url in urls:
             for workload in ("alerts", "mixed"):
                 r = measure(url, workload, args.records, args.batch, args.repeat, Path(tmp))
                 results.append(r)
@@ -338,7 +339,7 @@ def main() -> None:
                       f"rows/s  ratio {r['ratio']:.3f}", flush=True)
         lag = []
         if args.bootstrap:
-            for url in [None, *([args.postgres] if args.postgres else [])]:
+            for url in urls:
                 r = end_to_end(args.bootstrap, url, args.seconds, args.rate, Path(tmp))
                 lag.append(r)
                 print(f"{r['database']:<11} end-to-end {r['records']} records at {args.rate:g}/s: "
@@ -346,7 +347,7 @@ def main() -> None:
                       f"max {r['lag_max_s']} s", flush=True)
         latency = []
         if args.query_rows:
-            for url in [None, *([args.postgres] if args.postgres else [])]:
+            for url in urls:
                 q = query_latency(url, args.query_rows, Path(tmp))
                 latency.append(q)
                 print(f"{q['database']:<11} queries on {args.query_rows:,} alert versions "

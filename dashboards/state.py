@@ -41,23 +41,15 @@ from ioc.events import (
     Command,
     GroupIndicator,
     Incident,
+    SilenceRecord,
     WindowSummary,
     check_silence_policy,
 )
 
 
-class SilenceView(msgspec.Struct, frozen=True, kw_only=True, tag="silence"):
-    """A silence as the wall lists it: made by ``silence`` command ``silence_id``, lifted by
-    an ``unsilence`` (``lifted_at``, ``lifted_by``) or ended at ``until``."""
-
-    silence_id: str
-    matchers: dict[str, str]
-    until: float
-    user: str
-    reason: str
-    created: float
-    lifted_at: float | None = None
-    lifted_by: str | None = None
+class SilenceView(SilenceRecord, frozen=True, kw_only=True, tag="silence"):
+    """A silence as the wall lists it (tagged ``silence`` in frames): made by ``silence``
+    command ``silence_id``, lifted by an ``unsilence`` or ended at ``until``."""
 
 
 Record = Alert | Incident | GroupIndicator | WindowSummary | SilenceView

@@ -386,6 +386,22 @@ def check_silence_policy(cmd: Command, *, max_silence_s: float,
             "operators)")
 
 
+class SilenceRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A silence as made by ``silence`` command ``silence_id``: alerts whose fields equal all
+    ``matchers`` are held ``silenced`` before ``until``, unless an ``unsilence`` lifted it
+    (``lifted_at``, by ``lifted_by``). Workers keep it (:mod:`streams.silences`), the wall
+    lists it (:mod:`dashboards.state`)."""
+
+    silence_id: str
+    matchers: dict[str, str]
+    until: float
+    user: str
+    reason: str
+    created: float
+    lifted_at: float | None = None
+    lifted_by: str | None = None
+
+
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):
     """A message refused by a worker, with why and where it came from."""
 

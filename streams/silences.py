@@ -48,7 +48,7 @@ import msgspec
 from msgspec.structs import replace
 
 from ioc.errors import ValidationError
-from ioc.events import SILENCE_FIELDS, Command, check_silence_policy
+from ioc.events import SILENCE_FIELDS, Command, SilenceRecord, check_silence_policy
 
 if TYPE_CHECKING:
     from ioc.settings import Settings
@@ -83,18 +83,8 @@ class SilencePolicy:
                              operators_may_silence_broadly=self.operators_may_silence_broadly)
 
 
-class Silence(msgspec.Struct, frozen=True, kw_only=True):
-    """One silence: alerts whose fields equal all ``matchers`` are held ``silenced`` before
-    ``until``, unless the silence was lifted (``lifted_at``, by ``lifted_by``)."""
-
-    silence_id: str
-    matchers: dict[str, str]
-    until: float
-    user: str
-    reason: str
-    created: float
-    lifted_at: float | None = None
-    lifted_by: str | None = None
+class Silence(SilenceRecord, frozen=True, kw_only=True):
+    """One silence (the fields of :class:`~ioc.events.SilenceRecord`) and its rules."""
 
     def active(self, now: float) -> bool:
         """True while the silence has not ended (``now < until``) nor been lifted."""
