@@ -16,8 +16,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
 
-from ioc.admin import ensure_topics
-from ioc.broker import EmbeddedBroker, free_port
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.broker import EmbeddedBroker, free_port
 from ioc.settings import Settings
 from streams.topics import TopicNames
 from streams.worker import scrape_metrics, wait_ready

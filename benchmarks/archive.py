@@ -222,9 +222,9 @@ def end_to_end(bootstrap: str, url: str | None, seconds: float, rate: float,
 
     from archive.consumer import ArchiveConsumer
     from archive.run import archive_topics
-    from ioc.admin import ensure_topics
-    from ioc.producer import EventProducer
+    from ioc.kafka.admin import ensure_topics
     from ioc.settings import Settings
+    from ioc.tools.producer import EventProducer
     from streams.topics import TopicNames
 
     prefix = f"bench{uuid.uuid4().hex[:8]}"

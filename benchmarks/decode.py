@@ -25,10 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ioc import catalog
-from ioc.anomalies import AnomalyPlan
 from ioc.errors import ValidationError
 from ioc.events import MAX_ID, MAX_PACK, decode_readings, parse_ts
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan
+from ioc.tools.simulator import CitySimulator
 
 START = 1795395600.0  # a Monday, 08:00 in Da Nang
 ALLOWED = frozenset({"group", "source", "metric", "ts", "district", "value", "kind", "unit",

@@ -44,9 +44,9 @@ from websockets.asyncio.server import broadcast
 
 from dashboards.feed import Topics
 from dashboards.server import Dashboard, serve
-from ioc.admin import TopicSpec, ensure_topics
-from ioc.broker import EmbeddedBroker
 from ioc.events import Alert, Evidence, encode
+from ioc.kafka.admin import TopicSpec, ensure_topics
+from ioc.kafka.broker import EmbeddedBroker
 from ioc.settings import Settings
 
 OPERATOR = "bench-operator-token"

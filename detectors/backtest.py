@@ -1,6 +1,6 @@
 """Backtest detectors on recorded or simulated readings against labelled ground truth.
 
-Pure: readings (:class:`ioc.events.Reading`) and ground truth (:class:`ioc.anomalies.Anomaly`,
+Pure: readings (:class:`ioc.events.Reading`) and ground truth (:class:`ioc.truth.Anomaly`,
 what ``ioc simulate --truth`` writes) come in as objects; the command line reads the files.
 
 Readings are cut into the tumbling windows of their group (``catalog.group(g).window_s``,
@@ -21,9 +21,8 @@ with at least one matching alert, over the anomalies on keys present in the read
 **time to detect** (first matching alert minus the anomaly's start), and **alerts per day**
 (all alerts, and false ones, over the recording's span).
 
->>> from ioc.anomalies import place
 >>> from ioc.events import Reading
->>> a = place("flooding", "rain-HC-01", "rainfall", "spike", 1795413600)
+>>> a = Anomaly("flooding", "rain-HC-01", "rainfall", "spike", 1795413600, 1795413900, "Hai Chau")
 >>> rows = [Reading(group="flooding", source="rain-HC-01", metric="rainfall", district="Hai Chau",
 ...                 ts=1795410000.0 + 60 * i, value=60.0 if a.active(1795410000.0 + 60 * i) else
 ...                 2.0 + (i % 3) * 0.1) for i in range(240)]
@@ -46,8 +45,8 @@ import msgspec
 
 from detectors.base import Detector, WindowStats
 from ioc import catalog
-from ioc.anomalies import Anomaly
 from ioc.events import Reading
+from ioc.truth import Anomaly
 
 __all__ = ["AlertEpisode", "BacktestResult", "KeyWindows", "backtest", "windows_by_key"]
 

@@ -25,8 +25,8 @@ import faust
 from faust.sensors import Monitor
 from faust.web import drivers as web_drivers
 
-from ioc.broker import split_bootstrap
 from ioc.errors import ConfigError
+from ioc.kafka.broker import split_bootstrap
 from ioc.settings import Settings
 from streams.transport import Transport
 

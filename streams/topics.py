@@ -23,8 +23,8 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from ioc import catalog, topics
-from ioc.admin import TopicSpec, topic_specs
 from ioc.errors import ConfigError
+from ioc.kafka.admin import TopicSpec, topic_specs
 from ioc.settings import Settings
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ class TopicNames:
         return g if g in catalog.GROUPS else None
 
     def specs(self, settings: Settings) -> list[TopicSpec]:
-        """Topic specs (partitions, retention) for :func:`ioc.admin.ensure_topics`."""
+        """Topic specs (partitions, retention) for :func:`ioc.kafka.admin.ensure_topics`."""
         return [replace(s, name=self._name(s.name)) for s in topic_specs(settings)]
 
 

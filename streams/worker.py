@@ -25,9 +25,9 @@ import time
 import urllib.error
 import urllib.request
 
-from ioc.admin import ensure_topics
-from ioc.broker import wait_for_kafka
 from ioc.errors import BrokerError, ConfigError
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.broker import wait_for_kafka
 from ioc.settings import Settings
 from streams.topics import TopicNames
 

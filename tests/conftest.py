@@ -29,7 +29,7 @@ import pytest
 from dbkit import BACKENDS, empty_database
 
 from archive.store import Store
-from ioc.broker import EmbeddedBroker, free_port, wait_for_kafka
+from ioc.kafka.broker import EmbeddedBroker, free_port, wait_for_kafka
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_SH = ROOT / "scripts" / "kafka.sh"

@@ -13,10 +13,10 @@ import pytest
 from kafka.admin import ConfigResource, ConfigResourceType, KafkaAdminClient
 
 from ioc import topics
-from ioc.admin import TopicSpec, create_topics, ensure_topics, list_topics, topic_specs
-from ioc.broker import EmbeddedBroker, free_port
 from ioc.catalog import GROUP_SLUGS
 from ioc.errors import BrokerError
+from ioc.kafka.admin import TopicSpec, create_topics, ensure_topics, list_topics, topic_specs
+from ioc.kafka.broker import EmbeddedBroker, free_port
 from ioc.settings import Settings
 
 IOC = str(Path(sys.executable).with_name("ioc"))

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from kafka.admin import KafkaAdminClient
 
-from ioc.broker import (
+from ioc.errors import BrokerError
+from ioc.kafka.broker import (
     EmbeddedBroker,
     broker_binary,
     free_port,
@@ -23,7 +24,6 @@ from ioc.broker import (
     split_bootstrap,
     wait_for_kafka,
 )
-from ioc.errors import BrokerError
 
 IOC = str(Path(sys.executable).with_name("ioc"))
 

@@ -71,7 +71,7 @@ def _resolve(args: list[str]) -> click.Command:
         name = rest.pop(0)
         sub = command.commands.get(name)
         assert sub is not None, (
-            f"`{' '.join(path)} {name}` is not a command of ioc/cli.py "
+            f"`{' '.join(path)} {name}` is not a command of ioc.cli "
             f"(known: {', '.join(sorted(command.commands))})")
         command, path = sub, [*path, name]
     try:
@@ -190,7 +190,7 @@ def test_cli_has_the_subcommands_compose_needs() -> None:
     """`ioc worker` and `ioc dashboard` exist (they are added with the streams and dashboards
     packages)."""
     for name in ("worker", "dashboard", "topics"):
-        assert name in cli.commands, f"ioc/cli.py has no `{name}` command"
+        assert name in cli.commands, f"ioc.cli has no `{name}` command"
 
 
 @pytest.mark.parametrize("name", sorted(_ioc_services()))

@@ -13,10 +13,10 @@ from kafka import KafkaConsumer, TopicPartition
 
 from ioc.errors import UsageError
 from ioc.events import Reading, decode_readings
-from ioc.producer import EventProducer, JsonLinesSink, ensure_topics, publish_simulation
-from ioc.replay import BadLine, Line, check_recording, read_recording, replay
 from ioc.settings import Settings
-from ioc.simulator import CitySimulator, Message
+from ioc.tools.producer import EventProducer, JsonLinesSink, ensure_topics, publish_simulation
+from ioc.tools.replay import BadLine, Line, check_recording, read_recording, replay
+from ioc.tools.simulator import CitySimulator, Message
 
 T0 = 1795395600.0
 

@@ -13,10 +13,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from kafka import KafkaConsumer, KafkaProducer
 from kafka.structs import TopicPartition as KafkaPartition
 
-from ioc.admin import TopicSpec, ensure_topics
-from ioc.broker import EmbeddedBroker
 from ioc.catalog import group
 from ioc.events import Reading, decode_readings, encode
+from ioc.kafka.admin import TopicSpec, ensure_topics
+from ioc.kafka.broker import EmbeddedBroker
 
 PACKS_PER_SOURCE = 8
 PACK_SIZE = 25

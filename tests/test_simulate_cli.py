@@ -15,7 +15,7 @@ from test_replay import end_offsets, read_since
 
 from ioc import catalog, topics
 from ioc.events import decode_readings
-from ioc.simulator import prefixed
+from ioc.tools.simulator import prefixed
 
 IOC = [sys.executable, "-m", "ioc"]
 START = "2026-11-23T08:00:00+07:00"

@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from ioc import catalog
-from ioc.anomalies import (
+from ioc.errors import UsageError
+from ioc.events import Reading, decode_readings, encode
+from ioc.tools.anomalies import (
     KINDS,
     SIGMAS,
     WARMUP_S,
@@ -23,9 +25,7 @@ from ioc.anomalies import (
     read_truth,
     write_truth,
 )
-from ioc.errors import UsageError
-from ioc.events import Reading, decode_readings, encode
-from ioc.simulator import (
+from ioc.tools.simulator import (
     PACK_KINDS,
     CitySimulator,
     Pacer,

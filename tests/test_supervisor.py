@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ioc.errors import IocError
-from ioc.supervisor import Supervisor
+from ioc.tools.supervisor import Supervisor
 
 FAIL = [sys.executable, "-c", "import sys; print('bad config'); sys.exit(3)"]
 SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]

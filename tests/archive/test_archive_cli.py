@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ioc.broker import free_port
+from ioc.kafka.broker import free_port
 
 
 @pytest.mark.parametrize(("url", "says"), [

@@ -29,11 +29,11 @@ from waits import wait_until
 from archive import schema
 from archive.run import archive_topics
 from archive.store import Store
-from ioc.admin import ensure_topics
-from ioc.broker import free_port
 from ioc.events import Alert, Command, DeadLetter, Evidence, WindowSummary, encode
-from ioc.producer import EventProducer
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.broker import free_port
 from ioc.settings import Settings
+from ioc.tools.producer import EventProducer
 from streams.topics import TopicNames
 from streams.worker import health
 

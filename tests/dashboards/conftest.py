@@ -10,7 +10,7 @@ from dashkit import SETTINGS, Producer, wait_for
 
 from dashboards.feed import Topics
 from dashboards.server import Dashboard
-from ioc.admin import TopicSpec, ensure_topics
+from ioc.kafka.admin import TopicSpec, ensure_topics
 
 
 @pytest.fixture

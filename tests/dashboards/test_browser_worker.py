@@ -28,9 +28,9 @@ from dashkit import LEADERSHIP, open_client
 from test_browser import Tab, chromium, open_tab
 
 from dashboards.feed import Topics
-from ioc.admin import ensure_topics
-from ioc.broker import free_port
 from ioc.events import Reading, encode
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.broker import free_port
 from ioc.settings import Settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
@@ -71,7 +71,7 @@ def worker(kafka_bootstrap: str, prefix: str, topic_names: Topics, tmp_path: Pat
     from ioc.cli import cli
     from streams.worker import wait_ready
 
-    assert "worker" in cli.commands, "ioc/cli.py has no `worker` command"
+    assert "worker" in cli.commands, "ioc.cli has no `worker` command"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("IOC_")}
     env.update(IOC_KAFKA_BOOTSTRAP=kafka_bootstrap, IOC_APP_ID=f"{prefix}-app",

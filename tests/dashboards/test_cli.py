@@ -18,7 +18,7 @@ from typing import Any
 from dashkit import OPERATOR, SETTINGS, open_client
 
 from dashboards.server import Dashboard
-from ioc.broker import free_port
+from ioc.kafka.broker import free_port
 
 
 def _env(**extra: str) -> dict[str, str]:

@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 import yaml
 
-from ioc.broker import free_port
+from ioc.kafka.broker import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PROM_DIR = ROOT / "deploy" / "prometheus"
@@ -163,7 +163,7 @@ def stack(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
 
     missing = [c for c in ("worker", "dashboard") if c not in cli.commands]
     if missing:
-        pytest.fail(f"ioc/cli.py has no {', '.join(missing)} command")
+        pytest.fail(f"ioc.cli has no {', '.join(missing)} command")
     if not Path(PROMETHEUS).exists():
         pytest.skip("prometheus is not installed (Debian `prometheus`)")
     tmp = tmp_path_factory.mktemp("prometheus-stack")

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from detectors.backtest import backtest, windows_by_key
 from detectors.base import Detector, WindowStats
 from detectors.statistical import RobustZScore
-from ioc.anomalies import place, write_truth
 from ioc.cli import cli
 from ioc.events import Reading
+from ioc.tools.anomalies import place, write_truth
 
 T0 = 1795410000.0  # window-aligned
 RAIN = dict(group="flooding", source="rain-HC-01", metric="rainfall", district="Hai Chau")

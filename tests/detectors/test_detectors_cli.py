@@ -1,4 +1,4 @@
-"""`ioc detectors list` and `ioc detectors check` (ioc/cli.py)."""
+"""`ioc detectors list` and `ioc detectors check` (ioc/cli/detect.py)."""
 
 from __future__ import annotations
 

@@ -21,13 +21,13 @@ from typing import Any
 from kafka import KafkaConsumer
 from waits import wait_until
 
-from ioc.admin import ensure_topics
-from ioc.broker import free_port
 from ioc.catalog import group as catalog_group
 from ioc.events import Alert, Command, DeadLetter, Incident, decode_alert, decode_deadletter, encode
-from ioc.producer import EventProducer
+from ioc.kafka.admin import ensure_topics
+from ioc.kafka.broker import free_port
 from ioc.settings import Settings
-from ioc.simulator import CitySimulator
+from ioc.tools.producer import EventProducer
+from ioc.tools.simulator import CitySimulator
 from streams.topics import TopicNames
 from streams.worker import health, scrape_metrics
 

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, consistent_versions, opened, running, window_s
 
-from ioc.anomalies import Anomaly, AnomalyPlan, place
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import Anomaly, AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

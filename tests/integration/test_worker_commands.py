@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, WorkerProcess, opened, running
 
-from ioc.anomalies import AnomalyPlan, place
 from ioc.events import Alert, Command
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

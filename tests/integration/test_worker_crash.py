@@ -27,8 +27,8 @@ from _worker_harness import (
     window_s,
 )
 
-from ioc.anomalies import Anomaly, AnomalyPlan, place
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import Anomaly, AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -12,7 +12,7 @@ import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, running
 
 from ioc.events import encode
-from ioc.simulator import CitySimulator
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

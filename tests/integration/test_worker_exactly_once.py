@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, opened, running
 
-from ioc.anomalies import AnomalyPlan, place
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, opened, running
 
-from ioc.anomalies import AnomalyPlan, place
 from ioc.events import Incident
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

@@ -20,9 +20,9 @@ import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, WorkerProcess, opened, running
 
 from dashboards.protocol import CommandRequest, build_command, command_key
-from ioc.anomalies import AnomalyPlan, place
 from ioc.events import Alert, Command, DeadLetter, split_alert_id
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 

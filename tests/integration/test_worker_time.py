@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import pytest
 from _worker_harness import Env, Trail, WorkerProcess, running, wait_until
 
-from ioc.anomalies import AnomalyPlan, place
 from ioc.events import WindowSummary, decode_indicators, decode_readings, encode
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 from streams.windows import window_start
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -15,8 +15,8 @@ from collections.abc import Iterator
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, WorkerProcess, opened, running
 
-from ioc.anomalies import AnomalyPlan, place
-from ioc.simulator import CitySimulator
+from ioc.tools.anomalies import AnomalyPlan, place
+from ioc.tools.simulator import CitySimulator
 from streams.lifecycle import lane_key
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]

@@ -200,8 +200,8 @@ def test_ioc_worker_refuses_a_bad_topic_prefix(
 
 
 def test_health_of_a_port_nobody_listens_on_is_none() -> None:
-    from ioc.broker import free_port
     from ioc.errors import BrokerError
+    from ioc.kafka.broker import free_port
     from streams.worker import health, wait_ready
 
     port = free_port()

@@ -20,7 +20,7 @@ def test_tune_gc_freezes_start_up_objects_and_raises_the_thresholds() -> None:
 def test_a_bad_detector_config_fails_before_waiting_for_kafka(tmp_path: object) -> None:
     from pathlib import Path
 
-    from ioc.broker import free_port
+    from ioc.kafka.broker import free_port
 
     bad = Path(str(tmp_path)) / "detectors.toml"
     bad.write_text('[groups.flooding.rainfall]\nadd = ["no_such_detector"]\n')

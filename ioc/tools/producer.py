@@ -3,12 +3,12 @@ feeds a simulation into either.
 
 :class:`EventProducer` wraps kafka-python's ``KafkaProducer`` for the ``ioc.<group>.events``
 topics: key = source id (so kafka-python's murmur2 partitioner keeps a source on one
-partition), value = one reading or a pack (:meth:`ioc.simulator.Message.payload`),
+partition), value = one reading or a pack (:meth:`ioc.tools.simulator.Message.payload`),
 ``acks="all"``, batching tuned for throughput, flushed on close. A broker that cannot be reached,
 or a send that fails, is a one-line :class:`~ioc.errors.BrokerError`.
 
 >>> import tempfile, pathlib
->>> from ioc.simulator import CitySimulator
+>>> from ioc.tools.simulator import CitySimulator
 >>> path = pathlib.Path(tempfile.mkdtemp()) / "out.jsonl"
 >>> with JsonLinesSink(path) as sink:
 ...     stats = publish_simulation(CitySimulator(seed=1, start=1795410000, duration=30), sink,
@@ -33,7 +33,7 @@ from typing import IO, Any, Protocol
 from ioc.errors import BrokerError, UsageError
 from ioc.events import Reading
 from ioc.settings import Settings
-from ioc.simulator import CitySimulator, Message, Pacer, format_ts, prefixed, to_messages
+from ioc.tools.simulator import CitySimulator, Message, Pacer, format_ts, prefixed, to_messages
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -321,7 +321,7 @@ def ensure_topics(settings: Settings, bootstrap: str, timeout: float,
                   topic_prefix: str = "ioc") -> None:
     """Create any missing ioc-monitor topic (under ``topic_prefix``) before producing, so
     none is auto-created with the broker's default partition count."""
-    from ioc import admin
+    from ioc.kafka import admin
 
     specs = [dataclasses.replace(s, name=prefixed(s.name, topic_prefix))
              for s in admin.topic_specs(settings)]

@@ -34,8 +34,8 @@ from typing import IO, Any, Literal
 
 from ioc.errors import UsageError, ValidationError
 from ioc.events import Reading, decode_readings, encode
-from ioc.producer import Progress, Sink
-from ioc.simulator import Message, Pacer, to_messages
+from ioc.tools.producer import Progress, Sink
+from ioc.tools.simulator import Message, Pacer, to_messages
 
 CSV_REQUIRED: tuple[str, ...] = ("ts", "group", "source", "metric", "district", "value", "kind")
 CSV_OPTIONAL: tuple[str, ...] = ("unit", "lat", "lon")

@@ -34,16 +34,17 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 import random
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from ioc import catalog
 from ioc.errors import UsageError
+from ioc.truth import Anomaly, read_truth, truth_line, write_truth
+
+__all__ = ["KINDS", "Anomaly", "AnomalyPlan", "eligible", "offset", "parse_kinds", "place",
+           "read_truth", "surge_rate", "truth_line", "write_truth"]
 
 AnomalyKind = Literal["spike", "level_shift", "drift", "stuck", "silence", "count_surge"]
 KINDS: tuple[str, ...] = ("spike", "level_shift", "drift", "stuck", "silence", "count_surge")
@@ -63,56 +64,6 @@ SILENCE_MIN_EVENTS = 4.0
 
 # Detectors that see a change in a measured metric's level.
 _LEVEL_DETECTORS = frozenset({catalog.ROBUST_Z, catalog.CUSUM, catalog.EWMA, catalog.SEASONAL})
-_TRUTH_FIELDS = ("group", "source", "metric", "kind", "start", "end", "district")
-
-
-@dataclass(frozen=True, slots=True)
-class Anomaly:
-    """One labelled injection on one source (and one metric, except silence: all of them)."""
-
-    group: str
-    source: str
-    metric: str
-    kind: str
-    start: float
-    end: float
-    district: str
-    sign: int = 1
-
-    @property
-    def window_s(self) -> int:
-        """The window size of the anomaly's group."""
-        return catalog.group(self.group).window_s
-
-    def active(self, ts: float) -> bool:
-        """True when ``ts`` falls inside ``[start, end)``."""
-        return self.start <= ts < self.end
-
-    def offset(self, ts: float, sigma: float) -> float:
-        """What spike, level_shift and drift add to a reading at ``ts`` (0 for other kinds).
-
-        >>> a = place("traffic", "trf-HC-01", "volume", "drift", 1795410000)
-        >>> a.offset(1795410000, 50.0), a.offset(a.end - 1, 50.0) > 499
-        (0.0, True)
-        """
-        if self.kind == "drift":
-            return self.sign * SIGMAS["drift"] * sigma * (ts - self.start) / (self.end - self.start)
-        if self.kind in ("spike", "level_shift"):
-            return self.sign * SIGMAS[self.kind] * sigma
-        return 0.0
-
-    def rate(self, per_second: float) -> float:
-        """A counted metric's event rate (per second) under a count surge.
-
-        >>> place("traffic", "trf-HC-01", "signal_faults", "count_surge", 1795410000).rate(0.0)
-        0.2
-        """
-        window = self.window_s
-        return max(per_second * SURGE_FACTOR, per_second + SURGE_EXTRA / window)
-
-    def truth(self) -> dict[str, Any]:
-        """The ground-truth record: group, source, metric, kind, start, end, district."""
-        return {name: getattr(self, name) for name in _TRUTH_FIELDS}
 
 
 def eligible(kind: str, spec: catalog.MetricSpec) -> bool:
@@ -391,45 +342,25 @@ def _candidates(slug: str, kind: str) -> list[tuple[catalog.Source, str]]:
     return found
 
 
-def truth_line(anomaly: Anomaly) -> str:
-    """One JSON line of ground truth.
+def offset(anomaly: Anomaly, ts: float, sigma: float) -> float:
+    """What spike, level_shift and drift add to a reading at ``ts`` (0 for other kinds).
 
-    >>> print(truth_line(place("flooding", "rain-HC-01", "", "silence", 1795410000)))
-    {"group": "flooding", "source": "rain-HC-01", "metric": "rainfall", "kind": "silence", \
-"start": 1795410000.0, "end": 1795410300.0, "district": "Hai Chau"}
+    >>> a = place("traffic", "trf-HC-01", "volume", "drift", 1795410000)
+    >>> offset(a, 1795410000, 50.0), offset(a, a.end - 1, 50.0) > 499
+    (0.0, True)
     """
-    return json.dumps(anomaly.truth())
+    if anomaly.kind == "drift":
+        span = anomaly.end - anomaly.start
+        return anomaly.sign * SIGMAS["drift"] * sigma * (ts - anomaly.start) / span
+    if anomaly.kind in ("spike", "level_shift"):
+        return anomaly.sign * SIGMAS[anomaly.kind] * sigma
+    return 0.0
 
 
-def write_truth(path: str | Path, anomalies: Iterable[Anomaly]) -> int:
-    """Write ground truth as JSON lines (atomically: a reader never sees half a file);
-    return how many lines were written."""
-    target = Path(path)
-    lines = [truth_line(a) for a in anomalies]
-    tmp = target.with_name(f".{target.name}.tmp")
-    try:
-        tmp.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
-        tmp.replace(target)
-    except OSError as exc:
-        raise UsageError(f"cannot write ground truth to {path}: {exc.strerror or exc}") from None
-    return len(lines)
+def surge_rate(anomaly: Anomaly, per_second: float) -> float:
+    """A counted metric's event rate (per second) under a count surge.
 
-
-def read_truth(path: str | Path) -> list[Anomaly]:
-    """Read a ground-truth file written by :func:`write_truth`."""
-    out = []
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot read ground truth {path}: {exc.strerror or exc}") from None
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-            out.append(Anomaly(str(rec["group"]), str(rec["source"]), str(rec["metric"]),
-                               str(rec["kind"]), float(rec["start"]), float(rec["end"]),
-                               str(rec["district"])))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise UsageError(f"{path}:{n}: not a ground-truth record: {exc}") from None
-    return out
+    >>> surge_rate(place("traffic", "trf-HC-01", "signal_faults", "count_surge", 1795410000), 0.0)
+    0.2
+    """
+    return max(per_second * SURGE_FACTOR, per_second + SURGE_EXTRA / anomaly.window_s)

@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ioc.admin import create_topics
-from ioc.broker import EmbeddedBroker, StopSignals, free_port, wait_for_kafka
 from ioc.errors import BrokerError, IocError
+from ioc.kafka.admin import create_topics
+from ioc.kafka.broker import EmbeddedBroker, StopSignals, free_port, wait_for_kafka
 from ioc.settings import Settings
-from ioc.supervisor import Supervisor, ioc_argv
+from ioc.tools.supervisor import Supervisor, ioc_argv
 
 Echo = Callable[[str], None]
 COMPRESSED_LEAD_S = 365 * 86400.0

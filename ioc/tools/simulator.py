@@ -6,7 +6,7 @@ daily/weekly level (:meth:`~ioc.catalog.MetricSpec.expected`, Da Nang time) time
 per-district and per-source offset, with Gaussian noise of relative sd ``noise``, clipped to the
 physical range. Counted service events arrive as a Poisson process of ``base`` events per
 minute per source times the daily shape, each a reading with a ``kind`` from the metric's
-``event_kinds``. Labelled anomalies (:mod:`ioc.anomalies`) are injected on top.
+``event_kinds``. Labelled anomalies (:mod:`ioc.tools.anomalies`) are injected on top.
 
 :class:`CitySimulator` yields one batch of :class:`~ioc.events.Reading` s per simulated second,
 in event-time order; :meth:`CitySimulator.messages` groups them into Kafka messages (single
@@ -35,9 +35,9 @@ from functools import reduce
 import numpy as np
 
 from ioc import catalog, topics
-from ioc.anomalies import Anomaly, AnomalyPlan
 from ioc.errors import UsageError
 from ioc.events import Reading, encode
+from ioc.tools.anomalies import Anomaly, AnomalyPlan, offset, surge_rate
 
 # Source kinds that send one tick's readings (and the events since the last tick) as a pack.
 PACK_KINDS: frozenset[str] = frozenset({"bus", "vessel", "soc_sensor"})
@@ -373,7 +373,7 @@ class CitySimulator:
                         if hit.kind == "stuck":
                             value = stuck.setdefault(hit, _clip(spec, value, x.rounding))
                         else:
-                            value += hit.offset(t, sigma)
+                            value += offset(hit, t, sigma)
                     value = _clip(spec, value, x.rounding)
                     out.append(Reading(group=state.group, source=state.id, metric=x.name, ts=t,
                                        district=state.district, value=value, unit=x.unit,
@@ -385,7 +385,7 @@ class CitySimulator:
                     if lam is rates:
                         lam = rates.copy()
                     j = self._event_index[(sid, a.metric)]
-                    lam[j] = a.rate(float(rates[j]))
+                    lam[j] = surge_rate(a, float(rates[j]))
             counts = events.poisson(lam)
             total = int(counts.sum())
             if total:

@@ -1,0 +1,14 @@
+"""The ``ioc`` command line: the composition root, the one place that wires the packages.
+
+User mistakes (bad arguments, bad settings, a broker that cannot start) raise
+:class:`~ioc.errors.IocError`; :func:`main` prints them as one line and exits with status 2
+(usage/config) or 1 (anything else the user can fix). Bugs still show a traceback.
+
+Commands live in one module per capability (:mod:`ioc.cli.services`, :mod:`ioc.cli.detect`,
+:mod:`ioc.cli.data`); importing this package registers them all on :data:`cli`.
+"""
+
+from ioc.cli import data, detect, services  # noqa: F401  (registers the commands)
+from ioc.cli.root import cli, load_settings, main
+
+__all__ = ["cli", "load_settings", "main"]

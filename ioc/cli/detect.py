@@ -1,0 +1,285 @@
+"""``ioc detectors``: list, check, evaluate on NAB, backtest on recorded or simulated history."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ioc.cli.root import cli
+from ioc.errors import UsageError
+
+
+# --- detectors (detectors/registry.py, detectors/checks.py) --------------------------------
+@cli.group("detectors")
+def detectors_command() -> None:
+    """Detector plugins (entry-point group `ioc.detectors`): list, check."""
+
+
+@detectors_command.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document: detectors with version, origin, params; failures.")
+def detectors_list(as_json: bool) -> None:
+    """List registered detectors with version, origin package and parameter defaults.
+
+    Plugins that fail to load are listed with their cause; the exit status is then 1.
+    """
+    import json
+    import warnings
+
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        reg = load_all(require=False)
+    plugins = [reg.plugin(n).describe() for n in reg.names()]
+    failures = [{"name": f.name, "reason": f.reason} for f in reg.failures]
+    if as_json:
+        click.echo(json.dumps({"detectors": plugins, "failures": failures}, indent=2))
+    else:
+        for p in plugins:
+            tags = p["kind"] + (", health" if p["health"] else "")
+            click.echo(f"{p['name']} {p['version']}  [{tags}]  from {p['origin']} "
+                       f"{p['origin_version']}  ({p['target']})")
+            params = ", ".join(f"{k}={v!r}" for k, v in p["params"].items())
+            click.echo(f"    {params or '(no parameters)'}")
+        for f in failures:
+            click.echo(f"FAILED {f['name']}: {f['reason']}", err=True)
+    if failures:
+        sys.exit(1)
+
+
+@detectors_command.command("check")
+@click.argument("name")
+@click.option("--updates", type=click.IntRange(min=1000), default=None,
+              help="Updates fed to the bounded-memory check (default: 1,000,000 per-key, "
+                   "50,000 for vector detectors).")
+@click.option("--min-rate", type=click.FloatRange(min=0), default=None,
+              help="Updates/s floor of the throughput check (default: 20,000 per-key, "
+                   "1,000 for vector detectors).")
+def detectors_check(name: str, updates: int | None, min_rate: float | None) -> None:
+    """Run the conformance suite on the registered detector NAME; exit 1 if a check fails."""
+    import warnings
+
+    from detectors.checks import run_checks
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        plugin = load_all(require=False).plugin(name)
+    click.echo(f"{plugin.name} {plugin.version} from {plugin.origin} ({plugin.target})")
+    results = run_checks(plugin.cls, memory_updates=updates, min_rate=min_rate)
+    width = max(len(r.check) for r in results)
+    for r in results:
+        status = "PASS" if r.passed else "FAIL"
+        click.echo(f"{status}  {r.check:<{width}}  {r.seconds:6.2f}s  {r.message}")
+    failed = sum(not r.passed for r in results)
+    click.echo(f"{len(results) - failed} passed, {failed} failed")
+    if failed:
+        sys.exit(1)
+
+
+# --- detector evaluation (detectors/nab.py, detectors/evaluation.py, detectors/backtest.py) ---
+def _detector_factory(name: str, params: tuple[str, ...]) -> Any:
+    """A picklable factory for the registered detector NAME with KEY=VALUE overrides."""
+    import functools
+    import json
+    import warnings
+
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        reg = load_all(require=False)
+    kw: dict[str, Any] = {}
+    for item in params:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--param wants KEY=VALUE, got {item!r}")
+        try:
+            kw[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            kw[key] = raw
+    reg.create(name, **kw)  # PluginError (one line) for an unknown name or bad parameters
+    return functools.partial(reg.get(name), **kw)
+
+
+def _progress() -> Any:
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("{task.description}"), BarColumn(),
+                    TextColumn("{task.completed:,}/{task.total:,} rows"), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+@detectors_command.command("evaluate")
+@click.option("--dataset", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Corpus in NAB's layout: data/**.csv (timestamp,value), "
+                   "labels/combined_windows.json, config/profiles.json.")
+@click.option("--detector", "name", required=True, help="A registered detector name.")
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE",
+              help="Override a detector parameter (value parsed as JSON); repeatable.")
+@click.option("--file", "files", multiple=True, metavar="GLOB",
+              help="Only labelled files whose relative name matches GLOB; repeatable.")
+@click.option("--results-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write timestamp,value,anomaly_score CSVs in NAB's results layout.")
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes running files in parallel.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {profile: normalised score} as JSON on the last line.")
+@click.option("--plot", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a PNG of score against threshold (needs the 'plot' extra).")
+def detectors_evaluate(dataset: Path, name: str, params: tuple[str, ...], files: tuple[str, ...],
+                       results_dir: Path | None, jobs: int, as_json: bool,
+                       plot: Path | None) -> None:
+    """Score detector NAME on a corpus with NAB's rules: anomaly windows, the probationary
+    period, the scaled sigmoid, one threshold per profile optimised over the corpus,
+    normalised so the null detector scores 0 and a perfect one 100."""
+    import fnmatch
+    import json
+
+    from detectors.evaluation import evaluate, load_corpus, plot_report, run_corpus, write_results
+
+    factory = _detector_factory(name, params)
+    try:
+        corpus = load_corpus(dataset)
+        if files:
+            picked = [n for n in corpus.names if any(fnmatch.fnmatch(n, g) for g in files)]
+            if not picked:
+                raise UsageError(f"--file {', '.join(files)} matches no labelled file")
+            corpus = load_corpus(dataset, files=picked)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--dataset: {exc}") from None
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task(f"{name} on {len(corpus.series)} files", total=corpus.rows)
+        results = run_corpus(factory, corpus, jobs=jobs,
+                             on_file=lambda _n, rows: bar.advance(task, rows))
+    elapsed = time.perf_counter() - started
+    report = evaluate(corpus, results, detector=name)
+    if results_dir is not None:
+        written = write_results(results_dir, name, corpus, results)
+        click.echo(f"wrote {len(written)} result files under {results_dir / name}")
+    if plot is not None:
+        try:
+            click.echo(f"wrote {plot_report(corpus, results, report, plot)}")
+        except ImportError:
+            raise UsageError("--plot needs matplotlib: pip install 'ioc-monitor[plot]'") from None
+    click.echo(f"{name} on {len(corpus.series)} files ({corpus.rows:,} rows, "
+               f"{corpus.windows} windows) in {elapsed:.1f} s")
+    click.echo(f"{'profile':<20} {'threshold':>10} {'raw':>9} {'score':>7}")
+    for p, r in report.profiles.items():
+        click.echo(f"{p:<20} {r.threshold:>10.4f} {r.raw:>9.2f} {r.normalised:>7.2f}")
+    if as_json:
+        click.echo(json.dumps(report.summary()))
+
+
+@detectors_command.command("backtest")
+@click.option("--readings", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Recorded readings: CSV or JSON lines (as `ioc replay` reads).")
+@click.option("--truth", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              default=None, help="Ground truth, JSON lines {group, source, metric, kind, start, "
+                                 "end} as `ioc simulate --truth` writes.")
+@click.option("--simulate", "simulate_hours", type=click.FloatRange(min=0.1), default=None,
+              metavar="HOURS", help="Instead of files: simulate HOURS of history in-process, "
+                                    "with labelled anomalies as ground truth.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of --simulate.")
+@click.option("--group", "groups", multiple=True, metavar="SLUG",
+              help="Simulate only these service groups; repeatable (default: all 15).")
+@click.option("--per-hour", type=click.FloatRange(min=0.0), default=4.0, show_default=True,
+              help="Anomalies per simulated hour with --simulate.")
+@click.option("--detector", "names", multiple=True, metavar="NAME",
+              help="Detector to run; repeatable (default: every registered per-key detector).")
+@click.option("--catalog", "use_catalog", is_flag=True,
+              help="Run each detector only on the metrics the catalog lists it for, built "
+                   "from the metric's spec (limits, ranges).")
+@click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
+              help="Score at which a window opens an alert.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print {detector: figures} as JSON on the last line.")
+def detectors_backtest(readings: Path | None, truth: Path | None, simulate_hours: float | None,
+                       seed: int, groups: tuple[str, ...], per_hour: float,
+                       names: tuple[str, ...], use_catalog: bool, threshold: float,
+                       as_json: bool) -> None:
+    """Run detectors over recorded or simulated history and score their alerts against the
+    ground truth: precision, recall, time to detect, alerts per day."""
+    import json
+    import warnings
+
+    from detectors.backtest import backtest, catalog_applies, summary_rows, windows_by_key
+    from detectors.registry import PluginWarning, load_all
+    from ioc.tools import anomalies as an
+
+    if (readings is None) == (simulate_hours is None):
+        raise UsageError("give either --readings FILE --truth FILE, or --simulate HOURS")
+    if readings is not None and truth is None:
+        raise UsageError("--readings needs --truth FILE (the ground truth)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        reg = load_all(require=False)
+    chosen = list(names) or [n for n in reg.names() if reg.plugin(n).kind != "vector"]
+    factories = {n: _detector_factory(n, ()) for n in chosen}
+    if simulate_hours is not None:
+        from ioc.tools.simulator import CitySimulator
+
+        start = 1795410000.0  # a fixed Monday 07:00 Da Nang time: reproducible runs
+        duration = simulate_hours * 3600.0
+        plan = an.AnomalyPlan.random(seed, start, duration, per_hour=per_hour,
+                                     groups=list(groups) or None)
+        sim = CitySimulator(seed, start, duration, anomalies=plan, groups=list(groups) or None)
+        with _progress() as bar:
+            task = bar.add_task("simulating", total=int(duration))
+            rows = []
+            for batch in sim:
+                rows.extend(batch)
+                bar.advance(task, 1)
+        ground = list(plan)
+        source = f"{simulate_hours:g} h simulated (seed {seed}, {len(rows):,} readings)"
+    else:
+        from ioc.tools.replay import BadLine, read_recording
+
+        assert readings is not None and truth is not None
+        rows, bad = [], 0
+        for item in read_recording(readings):
+            if isinstance(item, BadLine):
+                bad += 1
+            else:
+                rows.extend(item.readings)
+        ground = an.read_truth(truth)
+        source = f"{readings.name} ({len(rows):,} readings" + (f", {bad} bad lines skipped)"
+                                                             if bad else ")")
+    if not rows:
+        raise UsageError("no readings to backtest")
+    keyed = windows_by_key(rows)
+    results = {}
+
+    def from_catalog(name: str) -> Any:
+        applies = catalog_applies(name)
+
+        def build(key: tuple[str, str, str]) -> Any:
+            if not applies(key):
+                return None
+            from ioc import catalog
+
+            return reg.for_metric(catalog.group(key[0]).metric(key[2]))[name]
+
+        return build
+
+    with _progress() as bar:
+        task = bar.add_task("backtesting", total=len(chosen))
+        for n in chosen:
+            results[n] = backtest(factories[n], keyed, ground, name=n, threshold=threshold,
+                                  per_key=from_catalog(n) if use_catalog else None)
+            bar.advance(task, 1)
+    click.echo(f"{source}; {len(keyed)} keys, {len(ground)} labelled anomalies")
+    table = summary_rows(results)
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        click.echo("  ".join(c.rjust(w) if i else c.ljust(w)
+                             for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+    if as_json:
+        click.echo(json.dumps({n: r.to_json() for n, r in results.items()}))
