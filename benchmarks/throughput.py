@@ -15,9 +15,20 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
     alert decisions, publish window summaries, indicator parts and alerts, checkpoint state.
     Its rate is readings counted by ``ioc_worker_readings_total`` (polled on ``/metrics``)
     over the time from the first to the last reading.
+(c) **peer**: the same windowing (60 s tumbling event-time window per source and metric:
+    count, mean, min, max, std) written with Quix Streams, what a Python team would most
+    likely pick instead (``benchmarks/peer_quix.py``, the ``bench`` extra): its own consumer
+    group from the beginning, Quix's JSON parse (no contract validation), packs expanded,
+    re-keyed by series through a repartition topic, windows on the reading's ``ts`` in
+    RocksDB state. Its rate counts the readings its windows took, first to last; it stops
+    at the produced count. Without Quix Streams, or when it fails on this broker, the row
+    says ``skipped`` with the reason (``--no-peer`` leaves it out).
 
-The last line printed is JSON: ``bare_rate``, ``worker_rate`` (readings per wall-clock second)
-and ``ratio`` = worker / bare (target: >= 0.5), with the stream's parameters. On a shared
+A table gives the three rows side by side: readings per second and the ratio to bare. The
+last line printed is JSON: ``bare_rate``, ``worker_rate`` (readings per wall-clock second)
+and ``ratio`` = worker / bare (target: >= 0.5), ``peer_rate`` and ``peer_ratio`` (or
+``peer_skipped``), with the stream's parameters. If the worker fails, the bare and peer
+rows are still printed, ``worker_error`` says why and the exit status is 1. On a shared
 machine wall-clock rates swing with the neighbours' load, so the same figures per CPU second
 of the measured process are printed too (``bare_cpu_rate``, ``worker_cpu_rate``,
 ``ratio_cpu``), and the worker's CPU seconds on its main thread and on its other threads
@@ -30,7 +41,7 @@ window closes, i.e. the detectors, which cost the same per window however many r
 holds.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--bootstrap HOST:PORT] [--readings N]
-[--sources N] [--cadence S] [--pack N] [--spy FILE]``; without ``--bootstrap`` (or
+[--sources N] [--cadence S] [--pack N] [--no-peer] [--spy FILE]``; without ``--bootstrap`` (or
 ``IOC_KAFKA_BOOTSTRAP``) the embedded broker is started. ``--spy`` samples the worker with
 py-spy (when installed) into collapsed stacks; ``--profile`` runs it under cProfile.
 """
@@ -56,6 +67,7 @@ import msgspec
 import numpy as np
 from _worker import BenchWorker, broker_with_topics
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from peer_quix import run_peer
 
 from ioc import catalog
 from ioc.events import decode_readings
@@ -198,6 +210,24 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
                 "rss_mb": w.rss_bytes() / 2**20, "threads": w.thread_cpu_s()}
 
 
+def side_by_side(bare: tuple[float, float], worker: dict[str, Any] | None,
+                 peer: dict[str, Any]) -> None:
+    """The three rows: readings per second (wall clock, CPU) and the ratios to bare."""
+    rows: list[tuple[str, str]] = []
+    for name, row in (("bare", {"rate": bare[0], "cpu_rate": bare[1]}), ("worker", worker),
+                      ("peer (Quix Streams)", peer)):
+        if row is None or "skipped" in row or "error" in row:
+            why = "failed" if row is None else row.get("skipped") or row.get("error")
+            rows.append((name, f"skipped: {why}"))
+            continue
+        rows.append((name, f"{row['rate']:>10,.0f}/s  {row['rate'] / bare[0]:5.2f}x   "
+                           f"{row['cpu_rate']:>10,.0f}/CPU s  {row['cpu_rate'] / bare[1]:5.2f}x"))
+    print(f"{'':<20}{'readings/s':>12}  {'/bare':>5}   {'per CPU s':>15}  {'/bare':>5}",
+          file=sys.stderr)
+    for name, cells in rows:
+        print(f"{name:<20}{cells}", file=sys.stderr)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bootstrap", default=os.environ.get("IOC_KAFKA_BOOTSTRAP"))
@@ -208,6 +238,8 @@ def main() -> None:
     ap.add_argument("--pack", type=int, default=500)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
+                    help="measure the Quix Streams peer row (default: yes)")
     ap.add_argument("--profile", type=Path, default=None,
                     help="run the worker under cProfile, writing stats to this file")
     ap.add_argument("--spy", type=Path, default=None,
@@ -215,6 +247,8 @@ def main() -> None:
                          "to this file")
     args = ap.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
+    worker: dict[str, Any] | None = None
+    worker_error = ""
     with ExitStack() as stack:
         bootstrap, names = broker_with_topics(stack, args.bootstrap, prefix, args.partitions)
         topic = names.events("traffic")
@@ -230,29 +264,60 @@ def main() -> None:
             bare_cpu.append(cpu)
             print(f"bare loop run {i + 1}: {wall:,.0f} readings/s ({cpu:,.0f} per CPU second)",
                   file=sys.stderr)
-        worker = worker_run(bootstrap, prefix, total, args, workdir)
-        print(f"worker: {worker['rate']:,.0f} readings/s ({worker['cpu_rate']:,.0f} per CPU "
-              f"second), {worker['windows_closed']:,.0f} "
-              f"windows closed, {worker['alerts']:.0f} alert records, "
-              f"RSS {worker['rss_mb']:.0f} MB", file=sys.stderr)
-        print("worker CPU seconds per thread (whole life, start-up included): " + ", ".join(
-            f"{k} {v:.2f}" for k, v in worker["threads"].items()), file=sys.stderr)
+        try:
+            worker = worker_run(bootstrap, prefix, total, args, workdir)
+        except Exception as exc:  # the other rows are still worth printing
+            worker_error = f"{type(exc).__name__}: {exc}"
+            print(f"worker: failed: {worker_error}", file=sys.stderr)
+        else:
+            print(f"worker: {worker['rate']:,.0f} readings/s ({worker['cpu_rate']:,.0f} per "
+                  f"CPU second), {worker['windows_closed']:,.0f} windows closed, "
+                  f"{worker['alerts']:.0f} alert records, RSS {worker['rss_mb']:.0f} MB",
+                  file=sys.stderr)
+            print("worker CPU seconds per thread (whole life, start-up included): " + ", ".join(
+                f"{k} {v:.2f}" for k, v in worker["threads"].items()), file=sys.stderr)
+        peer: dict[str, Any] = (run_peer(bootstrap, topic, total, workdir=workdir)
+                                if args.peer else {"skipped": "--no-peer"})
+        if "skipped" not in peer:
+            print(f"peer (Quix Streams): {peer['rate']:,.0f} readings/s ({peer['cpu_rate']:,.0f}"
+                  f" per CPU second), {peer['aggregated']:,} readings aggregated, "
+                  f"{peer['late']:,} late, {peer['windows_closed']:,} windows closed",
+                  file=sys.stderr)
     bare_rate = statistics.median(bare)
     bare_cpu_rate = statistics.median(bare_cpu)
-    print(json.dumps({
+    side_by_side((bare_rate, bare_cpu_rate), worker, peer)
+    out: dict[str, Any] = {
         "benchmark": "throughput", "readings": total, "bytes": nbytes,
         "pack_size": args.pack, "sources": args.sources, "series": 2 * args.sources,
         "cadence_s": args.cadence, "window_s": catalog.group("traffic").window_s,
         "partitions": args.partitions, "bare_rate": round(bare_rate),
-        "bare_runs": [round(b) for b in bare], "worker_rate": round(worker["rate"]),
-        "ratio": round(worker["rate"] / bare_rate, 3), "target": 0.5,
-        "bare_cpu_rate": round(bare_cpu_rate), "worker_cpu_rate": round(worker["cpu_rate"]),
-        "ratio_cpu": round(worker["cpu_rate"] / bare_cpu_rate, 3),
-        "worker_cpu_main_s": round(worker["threads"]["main"], 2),
-        "worker_cpu_other_threads_s": round(worker["threads"]["others"], 2),
-        "windows_closed": int(worker["windows_closed"]), "alert_records": int(worker["alerts"]),
-        "deadletter": int(worker["deadletter"]), "dropped": int(worker["dropped"]),
-        "worker_rss_mb": round(worker["rss_mb"], 1)}))
+        "bare_runs": [round(b) for b in bare], "bare_cpu_rate": round(bare_cpu_rate),
+        "target": 0.5}
+    if worker is not None:
+        out.update({
+            "worker_rate": round(worker["rate"]), "ratio": round(worker["rate"] / bare_rate, 3),
+            "worker_cpu_rate": round(worker["cpu_rate"]),
+            "ratio_cpu": round(worker["cpu_rate"] / bare_cpu_rate, 3),
+            "worker_cpu_main_s": round(worker["threads"]["main"], 2),
+            "worker_cpu_other_threads_s": round(worker["threads"]["others"], 2),
+            "windows_closed": int(worker["windows_closed"]),
+            "alert_records": int(worker["alerts"]), "deadletter": int(worker["deadletter"]),
+            "dropped": int(worker["dropped"]), "worker_rss_mb": round(worker["rss_mb"], 1)})
+    else:
+        out["worker_error"] = worker_error
+    if "skipped" in peer:
+        out["peer_skipped"] = peer["skipped"]
+    else:
+        out.update({
+            "peer": "quixstreams", "peer_rate": round(peer["rate"]),
+            "peer_ratio": round(peer["rate"] / bare_rate, 3),
+            "peer_cpu_rate": round(peer["cpu_rate"]),
+            "peer_ratio_cpu": round(peer["cpu_rate"] / bare_cpu_rate, 3),
+            "peer_aggregated": peer["aggregated"], "peer_late": peer["late"],
+            "peer_windows_closed": peer["windows_closed"]})
+    print(json.dumps(out))
+    if worker is None:
+        sys.exit(1)
 
 
 if __name__ == "__main__":
