@@ -54,9 +54,12 @@ import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import msgspec
+
+if TYPE_CHECKING:
+    from detectors.columns import DetectorColumns
 
 __all__ = [
     "SCORE_MAX",
@@ -392,6 +395,13 @@ class Detector(abc.ABC):
     def clone(self) -> Self:
         """A new instance with the same parameters and a fresh state."""
         return type(self)(**self.params())
+
+    def columns(self) -> DetectorColumns:
+        """The batch form of this configuration over many series (:mod:`detectors.columns`),
+        with no rows yet; by default a loop over one-series clones of this detector."""
+        from detectors.columns import LoopColumns
+
+        return LoopColumns(self)
 
     # --- state --------------------------------------------------------------------------------
     def get_state(self) -> bytes:

@@ -18,10 +18,14 @@ from __future__ import annotations
 
 import array
 import math
+from typing import Any
+
+import numpy as np
 
 from detectors.base import Detector, is_finite, squash_at
+from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
 
-__all__ = ["RobustZScore"]
+__all__ = ["RobustZColumns", "RobustZScore"]
 
 _MAD_TO_SIGMA = 1.4826
 _MEANAD_TO_SIGMA = 1.2533
@@ -138,3 +142,107 @@ class RobustZScore(Detector):
 
     def detail(self) -> dict[str, float | str]:
         return {"samples": float(len(self._ring))}
+
+    def columns(self) -> RobustZColumns:
+        return RobustZColumns(self)
+
+
+class RobustZColumns(ArrayColumns):
+    """The batch form of :class:`RobustZScore`: the rings as one ``rows x window`` float32
+    array; medians and MADs of the rows that score are taken together (rows grouped by how
+    full their ring is), the mean-deviation fallback per row (``math.fsum``, as one series).
+    """
+
+    __slots__ = ()
+    detector: RobustZScore
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"ring": (np.float32, 0.0, self.detector.window), "len": (np.int32, 0, 0),
+                "pos": (np.int32, 0, 0)}
+
+    def _export(self, row: int, det: Any) -> None:
+        t = self.t
+        det._ring = array.array("f", t["ring"][row, : t["len"][row]].tobytes())
+        det._pos = int(t["pos"][row])
+
+    def _import(self, row: int, det: Any) -> None:
+        ring, pos, t = det._ring, det._pos, self.t
+        window = self.detector.window
+        if len(ring) > window or not 0 <= pos < window:
+            raise ValueError(f"robust_z: state does not fit window={window}")
+        t["ring"][row, : len(ring)] = np.frombuffer(ring, dtype=np.float32)
+        t["len"][row], t["pos"][row] = len(ring), pos
+
+    def _inputs(self, w: WindowColumns) -> tuple[np.ndarray, np.ndarray, float]:
+        """(rows that see a value, the values with the rhythm taken out, the rhythm)."""
+        r = w.rhythm_factor
+        live = (w.count > 0) if w.kind == "measure" else np.ones(len(w), dtype=bool)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return live, w.value / r, r
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d, t = self.detector, self.t
+        live, x, r = self._inputs(w)
+        out = np.zeros(len(rows))
+        raw = np.zeros(len(rows))
+        med = np.full(len(rows), math.nan)
+        length = t["len"][rows]
+        ok = live & (length >= d.min_samples) & np.isfinite(x)
+        slow: list[int] = []
+        for n in np.unique(length[ok]).tolist():
+            js = np.flatnonzero(ok & (length == n))
+            vals = t["ring"][rows[js], :n].astype(np.float64)
+            good = np.isfinite(vals).all(axis=1)
+            slow += js[~good].tolist()
+            js, vals = js[good], vals[good]
+            m, scale = self._median_scale(np.sort(vals, axis=1))
+            z = np.abs(x[js] - m) / scale
+            raw[js], med[js] = z, m
+            out[js] = squash_at_many(z, d.threshold)
+        self._scored(rows[live], out[live], raw[live], med[live] * r)
+        self._scored_empty(rows[~live])
+        if slow:
+            self._score_one(rows, w, slow, out)
+        return out
+
+    def _median_scale(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Median and scale per row of sorted values ``s`` (as ``RobustZScore._median_scale``)."""
+        d = self.detector
+        n = s.shape[1]
+        h = n >> 1
+        if n & 1:
+            med = s[:, h]
+            dev = np.abs(s - med[:, None])
+            mad = np.partition(dev, h, axis=1)[:, h]
+        else:
+            med = 0.5 * (s[:, h - 1] + s[:, h])
+            dev = np.abs(s - med[:, None])
+            part = np.partition(dev, (h - 1, h), axis=1)
+            mad = 0.5 * (part[:, h - 1] + part[:, h])
+        scale = 1.4826 * mad
+        low = 1e-6 * np.abs(med)
+        floor = np.where(low > d.min_scale, low, d.min_scale)
+        for i in np.flatnonzero(scale < floor).tolist():
+            devs = dev[i]
+            mean_ad = math.fsum(devs.tolist()) / n if devs.any() else 0.0
+            v = _MEANAD_TO_SIGMA * mean_ad
+            scale[i] = floor[i] if floor[i] > v else v
+        return med, scale
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        rows = np.asarray(rows, dtype=np.intp)
+        live, x, _ = self._inputs(w)
+        ok = live & np.isfinite(x)
+        sel = rows[ok]
+        with np.errstate(over="ignore"):
+            xs = x[ok].astype(np.float32)
+        t, window = self.t, self.detector.window
+        length, pos = t["len"][sel], t["pos"][sel]
+        grow = length < window
+        t["ring"][sel[grow], length[grow]] = xs[grow]
+        t["len"][sel[grow]] += 1
+        full = ~grow
+        t["ring"][sel[full], pos[full]] = xs[full]
+        t["pos"][sel[full]] = (pos[full] + 1) % window
+
