@@ -18,10 +18,14 @@ Scores are :func:`~detectors.base.squash_at` of ``raw``: 0.9 at ``raw == thresho
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from detectors.base import Detector, is_finite, squash_at
+from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
 
-__all__ = ["CUSUM", "EWMAShift"]
+__all__ = ["CUSUM", "CUSUMColumns", "EWMAColumns", "EWMAShift"]
 
 
 class _SlowBaseline(Detector):
@@ -113,6 +117,9 @@ class EWMAShift(_SlowBaseline):
     def recent(self) -> tuple[float, ...]:
         return (self._fast,) if self._fast == self._fast else ()
 
+    def columns(self) -> EWMAColumns:
+        return EWMAColumns(self)
+
     def detail(self) -> dict[str, float | str]:
         return {**super().detail(), "fast_mean": self._fast}
 
@@ -176,6 +183,9 @@ class CUSUM(_SlowBaseline):
             self._pos, self._neg = self._sums(x)
         self._learn_baseline(x)
 
+    def columns(self) -> CUSUMColumns:
+        return CUSUMColumns(self)
+
     def detail(self) -> dict[str, float | str]:
         return {
             **super().detail(),
@@ -183,3 +193,135 @@ class CUSUM(_SlowBaseline):
             "cusum_down": self._neg,
             "direction": "up" if self._pos >= self._neg else "down",
         }
+
+
+# --- batch forms --------------------------------------------------------------------------------
+class _SlowColumns(ArrayColumns):
+    """The slow baseline of many rows (``n``, ``mean``, ``var`` columns)."""
+
+    __slots__ = ()
+    detector: _SlowBaseline
+    extra: tuple[str, ...] = ()
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"n": (np.int64, 0, 0), "mean": (np.float64, 0.0, 0),
+                "var": (np.float64, 0.0, 0)} | self._extra_spec()
+
+    def _extra_spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {}
+
+    def _export(self, row: int, det: Any) -> None:
+        t = self.t
+        det._n = int(t["n"][row])
+        for a in ("mean", "var", *self.extra):
+            setattr(det, "_" + a, float(t[a][row]))
+
+    def _import(self, row: int, det: Any) -> None:
+        t = self.t
+        t["n"][row] = det._n
+        for a in ("mean", "var", *self.extra):
+            t[a][row] = getattr(det, "_" + a)
+
+    def _sigma(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
+        sq = np.sqrt(var)
+        floor = np.abs(mean) * 1e-6
+        floor = np.where(1e-12 > floor, 1e-12, floor)
+        return np.where(sq != 0.0, sq, floor)
+
+    def _learn_baseline(self, sel: np.ndarray, x: np.ndarray) -> None:
+        t, slow = self.t, self.detector.slow
+        n = t["n"][sel] + 1
+        inv = 1.0 / n
+        a = np.where(inv > slow, inv, slow)
+        mean = t["mean"][sel]
+        d = x - mean
+        t["n"][sel] = n
+        t["mean"][sel] = mean + a * d
+        t["var"][sel] = (1.0 - a) * (t["var"][sel] + a * d * d)
+
+    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """The raw statistic of rows ``sel`` (all past warm-up) at values ``x``."""
+        raise NotImplementedError
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d, t = self.detector, self.t
+        live, x, r = self._value_inputs(w)
+        n, mean = t["n"][rows], t["mean"][rows]
+        ok = live & (n >= d.min_samples) & np.isfinite(x)
+        out = np.zeros(len(rows))
+        raw = np.zeros(len(rows))
+        base = np.where(n > 0, mean, math.nan)
+        js = np.flatnonzero(ok)
+        with np.errstate(over="ignore", invalid="ignore"):
+            raw[js] = self._raw(rows[js], x[js])
+        out[js] = squash_at_many(raw[js], d.threshold)
+        self._scored(rows[live], out[live], raw[live], base[live] * r)
+        self._scored_empty(rows[~live])
+        return out
+
+
+class EWMAColumns(_SlowColumns):
+    """The batch form of :class:`EWMAShift`."""
+
+    __slots__ = ()
+    detector: EWMAShift
+    extra = ("fast",)
+
+    def _extra_spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"fast": (np.float64, math.nan, 0)}
+
+    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
+        t, f = self.t, self.detector.fast
+        mean = t["mean"][sel]
+        fast = f * x + (1.0 - f) * t["fast"][sel]
+        se = self._sigma(mean, t["var"][sel]) * math.sqrt(f / (2.0 - f))
+        return np.abs(fast - mean) / se
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        rows = np.asarray(rows, dtype=np.intp)
+        live, x, _ = self._value_inputs(w)
+        ok = live & np.isfinite(x)
+        sel, x = rows[ok], x[ok]
+        f, prev = self.detector.fast, self.t["fast"][sel]
+        with np.errstate(over="ignore", invalid="ignore"):
+            self.t["fast"][sel] = np.where(prev != prev, x, f * x + (1 - f) * prev)
+            self._learn_baseline(sel, x)
+
+
+class CUSUMColumns(_SlowColumns):
+    """The batch form of :class:`CUSUM`."""
+
+    __slots__ = ()
+    detector: CUSUM
+    extra = ("pos", "neg")
+
+    def _extra_spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"pos": (np.float64, 0.0, 0), "neg": (np.float64, 0.0, 0)}
+
+    def _sums(self, sel: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        t, d = self.t, self.detector
+        mean = t["mean"][sel]
+        z = (x - mean) / self._sigma(mean, t["var"][sel])
+        cap = 2.0 * d.threshold
+        up = t["pos"][sel] + z - d.k
+        down = t["neg"][sel] - z - d.k
+        up = np.where(up > 0.0, up, 0.0)
+        down = np.where(down > 0.0, down, 0.0)
+        return np.where(up < cap, up, cap), np.where(down < cap, down, cap)
+
+    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
+        pos, neg = self._sums(sel, x)
+        return np.where(neg > pos, neg, pos)
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        rows = np.asarray(rows, dtype=np.intp)
+        live, x, _ = self._value_inputs(w)
+        ok = live & np.isfinite(x)
+        sel, x = rows[ok], x[ok]
+        warm = self.t["n"][sel] >= self.detector.min_samples
+        with np.errstate(over="ignore", invalid="ignore"):
+            pos, neg = self._sums(sel[warm], x[warm])
+            self.t["pos"][sel[warm]] = pos
+            self.t["neg"][sel[warm]] = neg
+            self._learn_baseline(sel, x)

@@ -435,6 +435,15 @@ class ArrayColumns(DetectorColumns):
         t["_raw"][rows] = raw
         t["_base"][rows] = base
 
+    @staticmethod
+    def _value_inputs(w: WindowColumns) -> tuple[NDArray[np.bool_], NDArray[np.float64], float]:
+        """What a rhythm-aware value detector sees (:meth:`Detector.score_window`): (rows
+        whose window is not an empty measured one, ``value / rhythm``, the rhythm)."""
+        r = w.rhythm_factor
+        live = (w.count > 0) if w.kind == "measure" else np.ones(len(w), dtype=bool)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return live, w.value / r, r
+
     def _scored_empty(self, rows: NDArray[np.intp]) -> None:
         """Rows given an empty measured window: score 0, raw 0, the baseline kept (as
         :meth:`Detector.score_window`)."""

@@ -173,17 +173,10 @@ class RobustZColumns(ArrayColumns):
         t["ring"][row, : len(ring)] = np.frombuffer(ring, dtype=np.float32)
         t["len"][row], t["pos"][row] = len(ring), pos
 
-    def _inputs(self, w: WindowColumns) -> tuple[np.ndarray, np.ndarray, float]:
-        """(rows that see a value, the values with the rhythm taken out, the rhythm)."""
-        r = w.rhythm_factor
-        live = (w.count > 0) if w.kind == "measure" else np.ones(len(w), dtype=bool)
-        with np.errstate(invalid="ignore", over="ignore"):
-            return live, w.value / r, r
-
     def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.intp)
         d, t = self.detector, self.t
-        live, x, r = self._inputs(w)
+        live, x, r = self._value_inputs(w)
         out = np.zeros(len(rows))
         raw = np.zeros(len(rows))
         med = np.full(len(rows), math.nan)
@@ -232,7 +225,7 @@ class RobustZColumns(ArrayColumns):
 
     def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
         rows = np.asarray(rows, dtype=np.intp)
-        live, x, _ = self._inputs(w)
+        live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
         sel = rows[ok]
         with np.errstate(over="ignore"):
