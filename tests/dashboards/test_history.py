@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Awaitable, Callable, Iterator
+from email.message import Message
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -48,18 +49,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
 
 
-def http_get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def http_get(url: str, token: str | None = None) -> tuple[int, Message, bytes]:
+    """Status, headers (names compare case-insensitively, as in HTTP) and body."""
     req = urllib.request.Request(url)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=30) as resp:
-            return resp.status, dict(resp.headers), resp.read()
+            return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
-async def get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+async def get(url: str, token: str | None = None) -> tuple[int, Message, bytes]:
     import asyncio
 
     return await asyncio.to_thread(http_get, url, token)

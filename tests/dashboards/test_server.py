@@ -9,6 +9,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from email.message import Message
 from typing import Any
 
 import pytest
@@ -35,18 +36,19 @@ from ioc.events import decode_command
 pytestmark = pytest.mark.timeout(120)
 
 
-def http_get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+def http_get(url: str, token: str | None = None) -> tuple[int, Message, bytes]:
+    """Status, headers (names compare case-insensitively, as in HTTP) and body."""
     req = urllib.request.Request(url)
     if token:
         req.add_header("Authorization", f"Bearer {token}")
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, dict(resp.headers), resp.read()
+            return resp.status, resp.headers, resp.read()
     except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers), exc.read()
+        return exc.code, exc.headers, exc.read()
 
 
-async def get(url: str, token: str | None = None) -> tuple[int, dict[str, str], bytes]:
+async def get(url: str, token: str | None = None) -> tuple[int, Message, bytes]:
     return await asyncio.to_thread(http_get, url, token)
 
 

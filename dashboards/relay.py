@@ -1,0 +1,59 @@
+"""The command relay: a client's command request becomes an audited
+:class:`~ioc.events.Command` written to Kafka (``ioc.commands``); the worker applies it and
+the result comes back through the feed like any other record.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+from aiokafka.errors import KafkaError
+
+from dashboards import protocol
+from dashboards.feed import Feed
+from dashboards.metrics import DashboardMetrics
+from dashboards.protocol import ProtocolError
+from ioc.settings import Settings
+
+log = logging.getLogger("ioc.dashboard")
+
+Known = Callable[[str], bool] | None
+
+
+class CommandRelay:
+    """Validate, stamp and write commands; ``known()`` gives the alert-id check once the
+    state has caught up (None before: an id cannot be refused as unknown yet)."""
+
+    def __init__(self, feed: Feed, settings: Settings, metrics: DashboardMetrics,
+                 known: Callable[[], Known]) -> None:
+        self.feed = feed
+        self.settings = settings
+        self.metrics = metrics
+        self.known = known
+
+    async def relay(self, role: str, req: protocol.CommandRequest) -> bytes:
+        """Write ``req`` (from a ``role`` client) and return the ``accepted`` frame. Raise
+        :class:`ProtocolError` when it is refused (``forbidden``, ``invalid_command``) or
+        Kafka did not take it within the timeout (``unavailable``)."""
+        settings = self.settings
+        command = protocol.build_command(
+            req, role=role, now=time.time(), command_id=uuid.uuid4().hex, known=self.known(),
+            label=settings.operator_label if role == "operator" else "",
+            max_silence_s=settings.max_silence_s,
+            operators_may_silence_broadly=settings.operators_may_silence_broadly)
+        try:
+            await self.feed.send_command(command, protocol.command_key(command),
+                                         timeout=protocol.COMMAND_TIMEOUT_S)
+        except (TimeoutError, KafkaError, OSError) as exc:
+            log.warning("command %s (%s) not written to %s: %s", command.command_id,
+                        command.action, self.feed.topics.commands, type(exc).__name__)
+            raise ProtocolError("unavailable", None,
+                                "Kafka did not accept the command; try again",
+                                req.ref) from None
+        self.metrics.commands.labels(action=command.action).inc()
+        log.info("command %s %s by %s", command.action, command.command_id, command.user)
+        return protocol.frame({"type": "accepted", "ref": req.ref,
+                               "command_id": command.command_id})
