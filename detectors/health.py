@@ -20,10 +20,14 @@ Scores are :func:`~detectors.base.squash_at` of ``raw``: 0.9 at ``threshold``.
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
 
 from detectors.base import Detector, WindowStats, is_finite, squash_at
+from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
 
-__all__ = ["Silence", "StuckValue"]
+__all__ = ["Silence", "SilenceColumns", "StuckColumns", "StuckValue"]
 
 _LN10 = math.log(10.0)
 
@@ -114,6 +118,9 @@ class StuckValue(Detector):
 
     def detail(self) -> dict[str, float | str]:
         return {"value": self._value, "repeats": float(self._run)}
+
+    def columns(self) -> StuckColumns:
+        return StuckColumns(self)
 
 
 class Silence(Detector):
@@ -239,3 +246,122 @@ class Silence(Detector):
 
     def detail(self) -> dict[str, float | str]:
         return {"empty_windows": float(self._empty), "rate_per_window": self._rate}
+
+    def columns(self) -> SilenceColumns:
+        return SilenceColumns(self)
+
+
+# --- batch forms --------------------------------------------------------------------------------
+class StuckColumns(ArrayColumns):
+    """The batch form of :class:`StuckValue` (windows only: each row's run value and length)."""
+
+    __slots__ = ()
+    detector: StuckValue
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"value": (np.float64, math.nan, 0), "run": (np.int64, 0, 0)}
+
+    def _export(self, row: int, det: Any) -> None:
+        det._value, det._run = float(self.t["value"][row]), int(self.t["run"][row])
+
+    def _import(self, row: int, det: Any) -> None:
+        self.t["value"][row], self.t["run"][row] = det._value, det._run
+
+    def _next(self, rows: np.ndarray, w: WindowColumns) -> tuple[np.ndarray, ...]:
+        """(window rows that count, their rows, next run value, next run length)."""
+        if w.kind != "measure":
+            js = np.zeros(0, dtype=np.intp)
+            return js, js, np.zeros(0), np.zeros(0, dtype=np.int64)
+        js = np.flatnonzero((w.count > 0) & np.isfinite(w.min) & np.isfinite(w.max))
+        sel = rows[js]
+        lo, hi, n = w.min[js], w.max[js], w.count[js]
+        last = np.where(np.isfinite(w.last[js]), w.last[js], hi)
+        tol = self.detector.tolerance
+        value, run = self.t["value"][sel], self.t["run"][sel]
+        with np.errstate(invalid="ignore", over="ignore"):
+            flat = hi - lo <= tol
+            same = flat & (run != 0) & (np.abs(lo - value) <= tol)
+        nv = np.where(same, value, np.where(flat, lo, last))
+        nr = np.where(same, run + n, np.where(flat, n, 1))
+        return js, sel, nv, nr
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d = self.detector
+        out = np.zeros(len(rows))
+        raw = np.zeros(len(rows))
+        base = self.t["value"][rows]
+        js, _, value, run = self._next(rows, w)
+        r = run.astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            for v in d.ignore:
+                r[np.abs(value - v) <= d.tolerance] = 0.0
+        raw[js], base[js] = r, value
+        out[js] = squash_at_many(r - 1.0, d.threshold - 1.0)
+        self._scored(rows, out, raw, base)
+        return out
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        _, sel, value, run = self._next(np.asarray(rows, dtype=np.intp), w)
+        self.t["value"][sel], self.t["run"][sel] = value, run
+
+
+class SilenceColumns(ArrayColumns):
+    """The batch form of :class:`Silence` (windows only). The end of an empty stretch, where
+    the rate decays once per quiet window, takes the one-series path."""
+
+    __slots__ = ()
+    detector: Silence
+    _FLOATS = ("rate", "missing", "interval", "last_ts")
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        f, i = np.float64, np.int64
+        return {"rate": (f, 0.0, 0), "n": (i, 0, 0), "empty": (i, 0, 0),
+                "missing": (f, 0.0, 0), "interval": (f, 0.0, 0), "last_ts": (f, math.nan, 0)}
+
+    def _export(self, row: int, det: Any) -> None:
+        t = self.t
+        for a in self._FLOATS:
+            setattr(det, "_" + a, float(t[a][row]))
+        det._n, det._empty = int(t["n"][row]), int(t["empty"][row])
+
+    def _import(self, row: int, det: Any) -> None:
+        t = self.t
+        for a in (*self._FLOATS, "n", "empty"):
+            t[a][row] = getattr(det, "_" + a)
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d, t = self.detector, self.t
+        r = w.rhythm_factor
+        expected = t["rate"][rows] * r
+        out = np.zeros(len(rows))
+        raw = np.zeros(len(rows))
+        js = np.flatnonzero((w.count <= 0) & (t["n"][rows] >= d.min_samples))
+        sel = rows[js]
+        k = t["empty"][sel] + 1
+        missing = t["missing"][sel] + expected[js]
+        raw[js] = np.where(k >= d.min_windows, missing / _LN10, 0.0)
+        out[js] = squash_at_many(raw[js], d.threshold)
+        self._scored(rows, out, raw, expected)
+        return out
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        rows = np.asarray(rows, dtype=np.intp)
+        t, alpha = self.t, self.detector.alpha
+        r = w.rhythm_factor
+        quiet = w.count <= 0
+        sel = rows[quiet]
+        t["empty"][sel] += 1
+        t["missing"][sel] = t["missing"][sel] + t["rate"][sel] * r
+        ends = ~quiet & (t["empty"][rows] > 0)
+        self._learn_one(rows, w, np.flatnonzero(ends))
+        js = np.flatnonzero(~quiet & ~ends)
+        sel = rows[js]
+        n = t["n"][sel] + 1
+        inv = 1.0 / n
+        a = np.where(inv > alpha, inv, alpha)
+        rate = t["rate"][sel]
+        t["n"][sel] = n
+        t["rate"][sel] = rate + a * (w.count[js] / r - rate)
+        t["missing"][sel] = 0.0

@@ -17,12 +17,15 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from detectors.base import Detector, WindowStats, is_finite
+from detectors.columns import ArrayColumns, WindowColumns
 
 if TYPE_CHECKING:
     from ioc.catalog import MetricSpec
 
-__all__ = ["PhysicalRange", "StaticThreshold"]
+__all__ = ["PhysicalRange", "PhysicalRangeColumns", "StaticThreshold", "StaticThresholdColumns"]
 
 
 def _limit(v: float | None, what: str) -> float | None:
@@ -99,6 +102,9 @@ class StaticThreshold(Detector):
     def detail(self) -> dict[str, float | str]:
         return {"side": self._side} if self._side else {}
 
+    def columns(self) -> StaticThresholdColumns:
+        return StaticThresholdColumns(self)
+
 
 class PhysicalRange(Detector):
     """A reading outside ``[low, high]``, what the sensor can physically report.
@@ -170,8 +176,105 @@ class PhysicalRange(Detector):
     def raw_threshold(self) -> float | None:
         return 0.0
 
+    def columns(self) -> PhysicalRangeColumns:
+        return PhysicalRangeColumns(self)
+
     def detail(self) -> dict[str, float | str]:
         return {
             "low": math.nan if self.low is None else self.low,
             "high": math.nan if self.high is None else self.high,
         }
+
+
+# --- batch forms --------------------------------------------------------------------------------
+_SIDES = ("", "above", "below")
+
+
+class StaticThresholdColumns(ArrayColumns):
+    """The batch form of :class:`StaticThreshold` (per row only the side of the last breach,
+    for :meth:`explain`); the exponential of a breach's score is taken per breaching row."""
+
+    __slots__ = ()
+    detector: StaticThreshold
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {"side": (np.int8, 0, 0)}
+
+    def _export(self, row: int, det: Any) -> None:
+        det._side = _SIDES[int(self.t["side"][row])]
+
+    def _import(self, row: int, det: Any) -> None:
+        self.t["side"][row] = _SIDES.index(det._side)
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d, t = self.detector, self.t
+        live = (w.count > 0) if w.kind == "measure" else np.ones(len(w), dtype=bool)
+        x = w.value
+        ok = live & np.isfinite(x)
+        out = np.zeros(len(rows))
+        raw = np.zeros(len(rows))
+        limit = d.above if d.above is not None else d.below
+        base = np.full(len(rows), math.nan if limit is None else limit)
+        side = np.zeros(len(rows), dtype=np.int8)
+        taken = np.zeros(len(rows), dtype=bool)
+        for code, lim in ((1, d.above), (2, d.below)):
+            if lim is None:
+                continue
+            hit = ok & ~taken & ((x > lim) if code == 1 else (x < lim))
+            js = np.flatnonzero(hit)
+            taken |= hit
+            side[js] = code
+            excess = (x[js] - lim) if code == 1 else (lim - x[js])
+            m = d._margin(lim)
+            raw[js], base[js] = excess, lim
+            out[js] = [0.9 + 0.1 * (1.0 - math.exp(-e / m)) for e in excess.tolist()]
+        out = np.minimum(out, 1.0)  # clamp01 (never below 0 here)
+        nan_rows = live & ~ok
+        base[nan_rows] = math.nan
+        self._scored(rows[live], out[live], raw[live], base[live])
+        t["side"][rows[ok]] = side[ok]
+        self._scored_empty(rows[~live])
+        return out
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        """Nothing to learn."""
+
+
+class PhysicalRangeColumns(ArrayColumns):
+    """The batch form of :class:`PhysicalRange` (no state but the last score)."""
+
+    __slots__ = ()
+    detector: PhysicalRange
+
+    def _spec(self) -> dict[str, tuple[Any, Any, int]]:
+        return {}
+
+    def _export(self, row: int, det: Any) -> None:
+        pass
+
+    def _import(self, row: int, det: Any) -> None:
+        pass
+
+    def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
+        rows = np.asarray(rows, dtype=np.intp)
+        d = self.detector
+        n = len(rows)
+        out = np.zeros(n)
+        raw = np.zeros(n)
+        if w.kind == "measure":
+            lo = np.where(np.isfinite(w.min), w.min, w.value)
+            hi = np.where(np.isfinite(w.max), w.max, w.value)
+            ok = (w.count > 0) & np.isfinite(lo) & np.isfinite(hi)
+            with np.errstate(invalid="ignore"):
+                if d.low is not None:
+                    raw = np.where(ok & (lo < d.low), d.low - lo, 0.0)
+                if d.high is not None:
+                    v = np.where(ok & (hi > d.high), hi - d.high, 0.0)
+                    raw = np.where(v > raw, v, raw)
+            out = np.where(raw > 0, 1.0, 0.0)
+        self._scored(rows, out, raw, d._mid())
+        return out
+
+    def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
+        """Nothing to learn."""
