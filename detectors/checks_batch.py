@@ -129,7 +129,7 @@ def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps:
         stats = [shapes[r].window(rng, start, kind, rhythm) for r in batch]
         w = WindowColumns.of(stats)
         rows = np.array(batch, dtype=np.intp)
-        for j, r in enumerate(batch):
+        for j in range(len(batch)):
             if w.row(j) != stats[j] and not _same_expl(w.row(j), stats[j]):
                 raise fail(f"WindowColumns.row({j}) is {w.row(j)!r}, not {stats[j]!r}")
         if step % 2:
@@ -140,7 +140,7 @@ def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps:
         want = [ones[r].update_window(s) for r, s in zip(batch, stats, strict=True)]
         for j, r in enumerate(batch):
             g = float(got[j])
-            if not (g == want[j] or g != g and want[j] != want[j]):
+            if not (g == want[j] or (g != g and want[j] != want[j])):
                 raise fail(f"row {r} scored {g!r} in a batch, {want[j]!r} alone "
                            f"(step {step}, {kind}, window {stats[j]!r})")
         _compare(cols, ones, batch, f"step {step}, {kind}", fail)

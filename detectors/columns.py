@@ -82,8 +82,8 @@ class WindowColumns:
                  "value")
 
     def __init__(
-        self, *, start: float, end: float, count: Any, mean: Any, min: Any = None,  # noqa: A002
-        max: Any = None, last: Any = None, std: Any = None,  # noqa: A002
+        self, *, start: float, end: float, count: Any, mean: Any, min: Any = None,
+        max: Any = None, last: Any = None, std: Any = None,
         kind: Kind = "measure", rhythm: float = 1.0,
     ) -> None:
         self.start = float(start)
@@ -148,7 +148,7 @@ class WindowColumns:
         w0 = stats[0]
         for w in stats:
             if (w.start, w.end, w.kind) != (w0.start, w0.end, w0.kind) or not (
-                    w.rhythm == w0.rhythm or w.rhythm != w.rhythm and w0.rhythm != w0.rhythm):
+                    w.rhythm == w0.rhythm or (w.rhythm != w.rhythm and w0.rhythm != w0.rhythm)):
                 raise ValueError("WindowColumns.of: windows differ in start, end, kind or rhythm")
         return cls(start=w0.start, end=w0.end, kind=w0.kind, rhythm=w0.rhythm,
                    count=[w.count for w in stats], mean=[w.mean for w in stats],

@@ -20,11 +20,14 @@ import array
 import bisect
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import msgspec
 
 from detectors.base import dump_attrs, load_attrs
+
+if TYPE_CHECKING:
+    from detectors.policy_columns import PolicyColumns, ThresholdColumns
 
 _ENC = msgspec.msgpack.Encoder()
 
@@ -96,6 +99,13 @@ class Policy(_Stateful, abc.ABC):
     def firing(self) -> bool:
         return self._firing
 
+    def columns(self) -> PolicyColumns:
+        """The batch form of this policy over many series (:mod:`detectors.policy_columns`),
+        with no rows yet; by default a loop over clones."""
+        from detectors.policy_columns import LoopPolicyColumns
+
+        return LoopPolicyColumns(self)
+
     def __or__(self, gate: Gate) -> Chain:
         if not isinstance(gate, Gate):
             return NotImplemented
@@ -131,6 +141,11 @@ class Threshold(Policy):
 
     def _condition(self, score: float, ts: float) -> bool:
         return score >= self.t
+
+    def columns(self) -> ThresholdColumns:
+        from detectors.policy_columns import ThresholdColumns
+
+        return ThresholdColumns(self)
 
 
 class RollingQuantile(Policy):

@@ -1,0 +1,103 @@
+"""The one place where a series' detectors fire or not: policies, then health suppression.
+
+For one metric plan and one batch of rows (series), :func:`decide_many` feeds each detector's
+score column to its policy's :class:`~detectors.policy_columns.PolicyColumns` and then applies
+the **health rule**: while a health detector (``Detector.health``: stuck, silence, physical
+range) of a row fires, none of that row's city detectors fires, because a broken sensor
+explains its odd values (one anomaly, one alert, on the sensor-health lane). Every policy sees
+every score, suppressed or not, so stateful policies (hysteresis, quantiles) keep counting.
+:func:`decide_one` is the same decision for one series and one-series policies.
+
+>>> from detectors.policies import Threshold
+>>> rows = np.arange(3)
+>>> scores = [np.array([0.95, 0.95, 0.1]),   # robust_z (city)
+...           np.array([1.0, 0.0, 1.0])]     # physical_range (health)
+>>> pols = [Threshold(0.9).columns(), Threshold(0.9).columns()]
+>>> _ = [p.add(3) for p in pols]
+>>> [f.tolist() for f in decide_many(rows, 60.0, scores, pols, health=(False, True))]
+[[False, True, False], [True, False, True]]
+>>> decide_one([0.95, 1.0], [Threshold(0.9), Threshold(0.9)], (False, True), ts=60.0)
+[False, True]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from detectors.policies import Policy
+    from detectors.policy_columns import PolicyColumns
+
+__all__ = ["decide_many", "decide_one", "suppress_city"]
+
+
+def suppress_city(firing: Sequence[NDArray[np.bool_]],
+                  health: Sequence[bool]) -> list[NDArray[np.bool_]]:
+    """The health rule: clear every city detector's firing where a health detector of the
+    same row fires (masks aligned by row).
+
+    >>> suppress_city([np.array([True, True]), np.array([False, True])], [False, True])
+    [array([ True, False]), array([False,  True])]
+    """
+    if len(firing) != len(health):
+        raise ValueError(f"{len(firing)} firing masks for {len(health)} health flags")
+    sick: NDArray[np.bool_] | None = None
+    for f, h in zip(firing, health, strict=True):
+        if h:
+            sick = f if sick is None else sick | f
+    if sick is None or not sick.any():
+        return list(firing)
+    calm = ~sick
+    return [f if h else f & calm for f, h in zip(firing, health, strict=True)]
+
+
+def decide_many(
+    rows: NDArray[np.intp],
+    ts: float,
+    scores: Sequence[NDArray[np.float64] | None],
+    policies: Sequence[PolicyColumns | None],
+    health: Sequence[bool],
+    *,
+    decided: Mapping[int, NDArray[np.bool_]] | None = None,
+) -> list[NDArray[np.bool_]]:
+    """Firing masks of a metric plan's detectors over one batch of rows.
+
+    ``rows`` are the policies' rows (one per series of the batch), ``ts`` the window's end,
+    ``scores[i]`` detector ``i``'s scores of those rows, ``policies[i]`` its policy columns,
+    ``health[i]`` its ``health`` flag. ``decided`` maps a detector index to a firing mask
+    already decided elsewhere (a detector that scores every reading and whose policy ran
+    per reading); its score and policy are not used (may be None). Returns one boolean mask
+    per detector, the health rule applied (:func:`suppress_city`).
+    """
+    if not (len(scores) == len(policies) == len(health)):
+        raise ValueError("decide_many: scores, policies and health differ in length")
+    given = decided or {}
+    rows = np.asarray(rows, dtype=np.intp)
+    firing: list[NDArray[np.bool_]] = []
+    for i, (s, p) in enumerate(zip(scores, policies, strict=True)):
+        if i in given:
+            f = np.asarray(given[i], dtype=bool)
+        elif p is None or s is None:
+            raise ValueError(f"decide_many: detector {i} has neither a policy and scores "
+                             "nor a decided mask")
+        else:
+            f = p.decide_many(rows, s, ts)
+        if len(f) != len(rows):
+            raise ValueError(f"decide_many: detector {i} gave {len(f)} decisions for "
+                             f"{len(rows)} rows")
+        firing.append(f)
+    return suppress_city(firing, health)
+
+
+def decide_one(scores: Sequence[float], policies: Sequence[Policy], health: Sequence[bool],
+               ts: float) -> list[bool]:
+    """:func:`decide_many` for one series and its one-series policies."""
+    if not (len(scores) == len(policies) == len(health)):
+        raise ValueError("decide_one: scores, policies and health differ in length")
+    firing = [np.array([p.decide(s, ts).firing]) for s, p in zip(scores, policies, strict=True)]
+    return [bool(f[0]) for f in suppress_city(firing, health)]
