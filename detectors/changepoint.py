@@ -225,7 +225,7 @@ class _SlowColumns(ArrayColumns):
     def _sigma(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         sq = np.sqrt(var)
         floor = np.abs(mean) * 1e-6
-        floor = np.where(1e-12 > floor, 1e-12, floor)
+        floor = np.where(floor < 1e-12, 1e-12, floor)
         return np.where(sq != 0.0, sq, floor)
 
     def _learn_baseline(self, sel: np.ndarray, x: np.ndarray) -> None:
