@@ -103,22 +103,12 @@ class LiveSessions:
         self._text = FrameText()
 
     async def endpoint(self, websocket: WebSocket) -> None:
-        """``/ws``: refuse a foreign origin (403) or a bad bearer header (401), else accept
-        and run the session until either side closes."""
-        origin = websocket.headers.get("origin")
-        if not origin_allowed(origin, self.origins()):
-            log.info("websocket refused: origin %r is not one of this dashboard's "
-                     "(IOC_ALLOWED_ORIGINS)", origin[:200] if origin else origin)
-            await refuse(websocket, PlainTextResponse("origin not allowed\n", 403))
-            return
-        token = bearer(websocket.headers.get("authorization"))
-        header_role = self.tokens.role_of(token) if token is not None else None
-        if token is not None and header_role is None:
-            await refuse(websocket, PlainTextResponse(
-                "bad token\n", 401, headers={"WWW-Authenticate": 'Bearer realm="ioc"'}))
-            return
-        await websocket.accept()
-        await self.run(Session(websocket), header_role)
+        """``/ws``: accept an admitted upgrade and run its session until either side
+        closes."""
+        admitted, header_role = await admit(websocket, self.tokens, self.origins())
+        if admitted:
+            await websocket.accept()
+            await self.run(Session(websocket), header_role)
 
     async def close_all(self, code: int, reason: str, timeout: float) -> None:
         """Close every session with ``code`` after what is already queued for it; wait up to
@@ -270,9 +260,8 @@ class LiveSessions:
                 n = 0
                 while (item := hub.pop(client)) is not None:
                     if isinstance(item, Close):
-                        session.close_reason = session.close_reason or (
-                            "too_slow" if item.code == protocol.CLOSE_TOO_SLOW else "error"
-                            if item.code != 1001 else "normal")
+                        session.close_reason = session.close_reason or CLOSE_REASONS.get(
+                            item.code, "error")
                         await session.ws.close(item.code, item.reason)
                         return
                     await send({"type": "websocket.send", "text": text(item)})
@@ -291,6 +280,28 @@ class LiveSessions:
         self.metrics.client_errors.labels(code=exc.code).inc()
         if exc.reason.startswith("too deep"):
             log.warning("websocket frame refused from %s: %s", session.peer, exc.reason)
+
+
+async def admit(websocket: WebSocket, tokens: Tokens,
+                origins: tuple[str, ...]) -> tuple[bool, str | None]:
+    """Check an upgrade before it is accepted: a foreign ``Origin`` is refused (403), a bad
+    ``Authorization: Bearer`` header too (401). Returns whether it was admitted and the role
+    of its header (None: the client authenticates in its first message)."""
+    origin = websocket.headers.get("origin")
+    if not origin_allowed(origin, origins):
+        log.info("websocket refused: origin %r is not one of this dashboard's "
+                 "(IOC_ALLOWED_ORIGINS)", origin[:200] if origin else origin)
+        await refuse(websocket, PlainTextResponse("origin not allowed\n", 403))
+        return False, None
+    token = bearer(websocket.headers.get("authorization"))
+    if token is None:
+        return True, None
+    role = tokens.role_of(token)
+    if role is None:
+        await refuse(websocket, PlainTextResponse(
+            "bad token\n", 401, headers={"WWW-Authenticate": 'Bearer realm="ioc"'}))
+        return False, None
+    return True, role
 
 
 def _parse(raw: str | bytes) -> protocol.ClientMessage:

@@ -187,7 +187,8 @@ class Dashboard:
         """Close every websocket (1001, after what is queued), stop serving, the tasks and
         the Kafka clients."""
         if self._server is not None and self._serving is not None:
-            await self.live.close_all(1001, "server shutting down", SHUTDOWN_CLOSE_S)
+            await self.live.close_all(protocol.CLOSE_GOING_AWAY, "server shutting down",
+                                      SHUTDOWN_CLOSE_S)
             self._server.should_exit = True
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._serving, SHUTDOWN_CLOSE_S + 10)

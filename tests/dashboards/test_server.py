@@ -103,6 +103,28 @@ async def test_snapshot_then_live_deltas_in_sequence(producer: Producer,
     await c.close()
 
 
+async def test_stop_closes_every_websocket_with_1001_after_its_queue(
+        start_dashboard: Any) -> None:
+    """Shutdown (SIGTERM in `ioc dashboard`) closes each wall with 1001 "server shutting
+    down" (docs/protocol.md), authenticated or not, and the port stops answering."""
+    d = await start_dashboard()
+    walls = [await open_client(d, OPERATOR), await open_client(d, LEADERSHIP)]
+    for wall in walls:
+        await wall.until("snapshot")
+    pending = await open_client(d, send_auth=False)
+    await wait_for(lambda: len(d.live.sessions) == 3, 10, "three sessions")
+    await d.stop()
+    for client in (*walls, pending):
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await client.recv()
+        assert closed.value.rcvd is not None
+        assert (closed.value.rcvd.code, closed.value.rcvd.reason) == (
+            1001, "server shutting down")
+    with pytest.raises(OSError):
+        await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), 5)
+
+
 async def test_bad_or_missing_token_is_rejected(start_dashboard: Any) -> None:
     """A wrong token in the first message gets an error frame and close 1008; a wrong
     Authorization header is refused with 401 at the upgrade; messages before auth are
