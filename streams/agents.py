@@ -46,7 +46,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from ioc.errors import ValidationError
-from ioc.events import Alert, DeadLetter, Incident, decode_alert, decode_command, encode
+from ioc.events import DeadLetter, Incident, decode_alert, decode_command, encode
 from ioc.settings import Settings
 from streams.app import create_app
 from streams.budget import SeriesBudget
@@ -114,8 +114,9 @@ class WorkerApp:
         self.runtime = runtime or DetectorRuntime.from_settings(settings)
         self.publisher = BatchPublisher(
             self.app, batched=settings.processing_guarantee != "exactly_once")
-        self.book = AlertBook.from_settings(PartitionedStore(
-            self.tables.alerts, self._lane_partition, self.publisher), settings)
+        self.book = AlertBook.from_settings(
+            PartitionedStore(self.tables.alerts, publisher=self.publisher), settings,
+            locate=self._locate)
         self.silences = SilenceBook(self.tables.silences)
         self.pipeline = Pipeline(self.runtime, self.book, self.silences,
                                  lateness=settings.allowed_lateness_s, metrics=self.metrics,
@@ -130,8 +131,8 @@ class WorkerApp:
             PartitionedStore(self.tables.incidents, self._key_partition, self.publisher),
             settings)
         self.merger = IndicatorMerger(self.tables.indicators)
-        self.series_store = PartitionedStore(self.tables.series, lambda key: None,
-                                             self.publisher, keep_local=False)
+        self.series_store = PartitionedStore(self.tables.series, publisher=self.publisher,
+                                             keep_local=False)
         self.batch_messages = batch_messages
         self.batch_within = batch_within
         self.checkpoint_s = settings.checkpoint_interval_s if checkpoint_s is None \
@@ -179,16 +180,10 @@ class WorkerApp:
         parts = list(range(self.partitions))
         return int(_partitioner(key.encode(), parts, parts))
 
-    def _lane_partition(self, lane: str) -> int:
-        """An alert lane (``group:source:metric:category``) lives on its source's partition."""
-        group, _, rest = lane.partition(":")
-        parts = rest.rsplit(":", 2)  # source (which may hold ':'), metric, category
-        source = parts[0]
-        p = self.pipeline.partition_of(group, source, parts[1] if len(parts) == 3 else None)
-        return self._key_partition(source) if p is None else p
-
-    def _alert_partition(self, a: Alert) -> int | None:
-        return self._lane_partition(f"{a.group}:{a.source}:{a.metric}:{a.category}")
+    def _locate(self, group: str, source: str, metric: str) -> int | None:
+        """Transitional, until the pipeline passes ``observe(partition=...)``: the partition a
+        new alert lane's readings arrive on."""
+        return self.pipeline.partition_of(group, source, metric)
 
     def _send_dead(self, group: str, cls: str, dead: DeadLetter) -> None:
         self.metrics.deadletter(group, cls)
@@ -434,7 +429,7 @@ class WorkerApp:
                 if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned,
                                                                      dirty=True):
                     restored += 1
-            self.pipeline.rebuild_open_alerts(self._alert_partition)
+            self.pipeline.rebuild_open_alerts(lambda a: self.book.partition_of(a.alert_id))
             self.recoveries += 1
             self.ready = True
         log.info("recovered %d series for partitions %s", restored, sorted(assigned))

@@ -25,10 +25,24 @@ from aiokafka.partitioner import DefaultPartitioner
 if TYPE_CHECKING:
     import faust
 
-__all__ = ["BatchPublisher"]
+__all__ = ["BatchPublisher", "default_partition"]
 
 log = logging.getLogger("ioc.worker")
 _partitioner = DefaultPartitioner()
+
+
+def default_partition(key: str | bytes, partitions: int) -> int:
+    """The partition of ``partitions`` Kafka's default partitioner gives a key (UTF-8 for a
+    str): where a keyed send puts it.
+
+    >>> default_partition("flood-HC-01", 4) == default_partition(b"flood-HC-01", 4)
+    True
+    >>> {default_partition(f"s{i}", 3) for i in range(50)}
+    {0, 1, 2}
+    """
+    raw = key.encode() if isinstance(key, str) else key
+    parts = list(range(partitions))
+    return int(_partitioner(raw, parts, parts))
 
 
 class BatchPublisher:

@@ -19,8 +19,10 @@ Faust writes a table key to the changelog partition of the event being processed
 and alert state is written from windows that close on a timer or in a batch of many
 partitions' events, so :class:`PartitionedStore` writes with an explicit partition instead
 (:meth:`faust.tables.base.Collection.send_changelog`) and updates the in-memory store itself.
-The ``series`` state is written to the changelog only: the pipeline holds it live, so the
-table's in-memory store holds it just between a recovery and the restore that follows.
+The alert book names each lane's partition itself (the lane record keeps it), so the
+``alerts`` store needs no ``partition_of``. The ``series`` state is written to the changelog
+only: the pipeline holds it live, so the table's in-memory store holds it just between a
+recovery and the restore that follows.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ if TYPE_CHECKING:
 
     from streams.publish import BatchPublisher
 
+__all__ = ["PartitionedStore", "WorkerTables"]
+
 _key_encoder = msgspec.json.Encoder()
 
 
@@ -42,14 +46,14 @@ def _json_key(key: str) -> bytes:
     """A table key as Faust's ``json`` key serializer writes it."""
     return _key_encoder.encode(key)
 
-__all__ = ["PartitionedStore", "WorkerTables"]
-
 
 class PartitionedStore(MutableMapping[str, bytes]):
-    """A ``MutableMapping[str, bytes]`` over a Faust table that writes each key to the
-    changelog partition ``partition_of(key)`` names (``None``: the event being processed)."""
+    """A ``MutableMapping[str, bytes]`` over a Faust table whose writes name their changelog
+    partition: :meth:`put` takes it explicitly (the alert book passes each lane's own);
+    item assignment and deletion use ``partition_of(key)`` when given (the incident linker's
+    districts), else the partition of the event being processed."""
 
-    def __init__(self, table: Any, partition_of: Callable[[str], int | None],
+    def __init__(self, table: Any, partition_of: Callable[[str], int | None] | None = None,
                  publisher: BatchPublisher | None = None, *, keep_local: bool = True) -> None:
         self.table = table
         self.partition_of = partition_of
@@ -81,13 +85,16 @@ class PartitionedStore(MutableMapping[str, bytes]):
     def __len__(self) -> int:
         return len(self._data)
 
+    def _partition(self, key: str) -> int | None:
+        return None if self.partition_of is None else self.partition_of(key)
+
     def __setitem__(self, key: str, value: bytes) -> None:
-        self.put(key, value, self.partition_of(key))
+        self.put(key, value, self._partition(key))
 
     def __delitem__(self, key: str) -> None:
         if key not in self._data:
             raise KeyError(key)
-        self.put(key, None, self.partition_of(key))
+        self.put(key, None, self._partition(key))
 
     def set_local(self, key: str, value: bytes, partition: int) -> None:
         """Hold ``key`` in the in-memory store (and Faust's key -> partition map) only: no
