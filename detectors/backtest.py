@@ -34,16 +34,22 @@ with at least one matching alert, over the anomalies on keys present in the read
 
 from __future__ import annotations
 
+import itertools
+import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from detectors.base import Detector, WindowStats
+from detectors.columns import WindowColumns
+from detectors.decision import decide_many
+from detectors.policies import Policy, Threshold
 from ioc import catalog
 from ioc.events import Reading
 from ioc.truth import Anomaly
@@ -184,18 +190,21 @@ def backtest(
     grace: float = 2.0,
     applies: Callable[[Key], bool] | None = None,
     per_key: Callable[[Key], Detector | None] | None = None,
+    policy: Policy | None = None,
 ) -> BacktestResult:
     """Run a fresh detector per key over its windows and score the alerts against ``truth``.
 
     ``readings`` may also be the output of :func:`windows_by_key` (to share it between
     detectors); ``applies(key)`` limits the keys a detector runs on (default: all);
     ``per_key(key)``, when given, builds the detector for a key instead of ``factory``
-    (``None``: skip the key), e.g. from the catalog's metric spec.
+    (``None``: skip the key), e.g. from the catalog's metric spec. ``policy`` (a fresh clone
+    per key) decides which windows alert, ``Threshold(threshold)`` by default.
     """
     keyed = _as_windows(readings)
-    episodes: list[AlertEpisode] = []
     first, last = math.inf, -math.inf
     seen_keys: set[Key] = set()
+    batches: dict[tuple[type, str], _Batch] = {}
+    rule = policy if policy is not None else Threshold(threshold)
     for kw in keyed:
         if not kw.windows:
             continue
@@ -207,21 +216,16 @@ def backtest(
         det = per_key(kw.key) if per_key is not None else factory()
         if det is None:
             continue
-        open_at: float | None = None
-        peak = 0.0
-        prev_end = 0.0
-        for w in kw.windows:
-            s = det.update_window(w)
-            if s >= threshold:
-                if open_at is None:
-                    open_at, peak = w.end, s
-                peak = max(peak, s)
-            elif open_at is not None:
-                episodes.append(_episode(kw.key, open_at, prev_end, peak, truth, grace))
-                open_at = None
-            prev_end = w.end
-        if open_at is not None:
-            episodes.append(_episode(kw.key, open_at, prev_end, peak, truth, grace))
+        sig = (type(det), json.dumps(det.params(), sort_keys=True, default=repr))
+        batch = batches.get(sig)
+        if batch is None:
+            batch = batches[sig] = _Batch(det, rule)
+        batch.add(kw)
+    by_key: dict[Key, list[AlertEpisode]] = {}
+    for batch in batches.values():
+        for key, (opened, closed, peak) in batch.run():
+            by_key.setdefault(key, []).append(_episode(key, opened, closed, peak, truth, grace))
+    episodes = [e for kw in keyed for e in by_key.pop(kw.key, ())]
     sources = {(g, s) for g, s, _ in seen_keys}
     in_scope = [
         i
@@ -253,6 +257,64 @@ def backtest(
         by_kind={k: (v[0], v[1]) for k, v in by_kind.items()},
         episodes=tuple(episodes),
     )
+
+
+class _Batch:
+    """The keys of one detector configuration, scored together: the windows that keys share
+    (same start, end, kind and rhythm) form one batch (:mod:`detectors.columns`), and alerts
+    are decided by the policy through :func:`~detectors.decision.decide_many`."""
+
+    def __init__(self, det: Detector, policy: Policy) -> None:
+        self.cols = det.columns()
+        self.pols = policy.columns()
+        self.health = (det.health,)
+        self.keys: list[KeyWindows] = []
+
+    def add(self, kw: KeyWindows) -> None:
+        self.cols.add(1)
+        self.pols.add(1)
+        self.keys.append(kw)
+
+    def _steps(self) -> list[dict[tuple[Any, ...], list[tuple[int, WindowStats]]]]:
+        """The batches in an order that keeps each key's windows in order: by window start
+        (keys' windows in time order, as :func:`windows_by_key` makes them), else by position."""
+        ordered = all(a.start <= b.start for kw in self.keys
+                      for a, b in itertools.pairwise(kw.windows))
+        steps: dict[tuple[float, int], dict[tuple[Any, ...], list[tuple[int, WindowStats]]]] = {}
+        for row, kw in enumerate(self.keys):
+            seen: dict[float, int] = defaultdict(int)
+            for k, w in enumerate(kw.windows):
+                at = (w.start, seen[w.start]) if ordered else (float(k), 0)
+                seen[w.start] += 1
+                shape = (w.start, w.end, w.kind, w.rhythm if w.rhythm == w.rhythm else "nan")
+                steps.setdefault(at, {}).setdefault(shape, []).append((row, w))
+        return [steps[at] for at in sorted(steps)]
+
+    def run(self) -> Iterator[tuple[Key, tuple[float, float, float]]]:
+        """(key, (opened, closed, peak)) of every alert, each key's in time order."""
+        n = len(self.keys)
+        open_at: list[float | None] = [None] * n
+        peak = [0.0] * n
+        prev_end = [0.0] * n
+        for step in self._steps():
+            for group in step.values():
+                rows = np.array([r for r, _ in group], dtype=np.intp)
+                w = WindowColumns.of([w for _, w in group])
+                scores = self.cols.update_many(rows, w)
+                (firing,) = decide_many(rows, w.end, [scores], [self.pols], self.health)
+                for r, s, f in zip(rows.tolist(), scores.tolist(), firing.tolist(),
+                                   strict=True):
+                    if f:
+                        if open_at[r] is None:
+                            open_at[r], peak[r] = w.end, s
+                        peak[r] = max(peak[r], s)
+                    elif open_at[r] is not None:
+                        yield self.keys[r].key, (open_at[r], prev_end[r], peak[r])
+                        open_at[r] = None
+                    prev_end[r] = w.end
+        for r in range(n):
+            if open_at[r] is not None:
+                yield self.keys[r].key, (open_at[r], prev_end[r], peak[r])  # type: ignore[misc]
 
 
 def _as_windows(readings: Iterable[Reading] | Sequence[KeyWindows]) -> Sequence[KeyWindows]:

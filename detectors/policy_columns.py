@@ -164,7 +164,7 @@ class ThresholdColumns(PolicyColumns):
     def get_state(self, row: int) -> bytes:
         p: Any = self._scratch
         p._firing = bool(self._t["firing"][self._row(row)])
-        return p.get_state()  # type: ignore[no-any-return]
+        return p.get_state()
 
     def set_state(self, row: int, data: bytes) -> None:
         row = self._row(row)
