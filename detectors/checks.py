@@ -22,7 +22,9 @@ The checks: :func:`check_params` (keyword-only, JSON-able, clone keeps them),
 :func:`check_state_round_trip` (``set_state(get_state())`` continues with identical scores),
 :func:`check_clone_is_fresh`, :func:`check_seed_reproducible`,
 :func:`check_degrades_gracefully` (NaN, inf, None, time gaps and reversals, empty and
-incomplete windows, wrong-length vectors), :func:`check_explain`, :func:`check_bounded_memory`
+incomplete windows, wrong-length vectors), :func:`check_explain`,
+:func:`~detectors.checks_batch.check_batch_matches_one_series` (the batch form,
+``columns()``, agrees exactly with one-series detectors), :func:`check_bounded_memory`
 (object and state size stop growing over a million updates, 50,000 for vector detectors;
 tracemalloc over the tail) and
 :func:`check_throughput` (a loose floor, not a benchmark: 20,000 updates/s for per-key
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from detectors.base import Detector, Explanation, VectorDetector, WindowStats
+from detectors.checks_batch import check_batch_matches_one_series
 
 __all__ = [
     "CHECKS",
@@ -59,6 +62,7 @@ __all__ = [
     "MIN_RATE_VECTOR",
     "CheckResult",
     "Target",
+    "check_batch_matches_one_series",
     "check_bounded_memory",
     "check_clone_is_fresh",
     "check_degrades_gracefully",
@@ -497,6 +501,7 @@ CHECKS: tuple[Callable[[Target], str], ...] = (
     check_seed_reproducible,
     check_degrades_gracefully,
     check_explain,
+    check_batch_matches_one_series,
     check_bounded_memory,
     check_throughput,
 )

@@ -109,3 +109,25 @@ class Impure(Good):
 
 class GoodTwin(Good):
     """Claims the name "good" too (from another module path)."""
+
+
+class BatchDrifts(Good):
+    """Its batch form scores a hair higher than the one-series form: breaks batch = one."""
+
+    name = "batch_drifts"
+
+    def columns(self):  # type: ignore[no-untyped-def]
+        import numpy as np
+
+        from detectors.columns import LoopColumns
+
+        class Drifting(LoopColumns):
+            def score_many(self, rows, w):  # type: ignore[no-untyped-def]
+                return np.minimum(super().score_many(rows, w) + 1e-12, 1.0)
+
+            def update_many(self, rows, w):  # type: ignore[no-untyped-def]
+                s = self.score_many(rows, w)
+                self.learn_many(rows, w)
+                return s
+
+        return Drifting(self)

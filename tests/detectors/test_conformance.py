@@ -9,8 +9,10 @@ import detector_plugin_samples as samples
 import pytest
 
 from detectors.base import Detector, VectorDetector
+from detectors.changepoint import CUSUM, EWMAShift
 from detectors.checks import (
     CHECKS,
+    check_batch_matches_one_series,
     check_bounded_memory,
     check_degrades_gracefully,
     check_detector,
@@ -20,12 +22,16 @@ from detectors.checks import (
     deep_size,
     run_checks,
 )
+from detectors.counts import CountSurge
+from detectors.health import Silence, StuckValue
 from detectors.registry import load_all
+from detectors.rules import PhysicalRange, StaticThreshold
 from detectors.statistical import RobustZScore
 
 REGISTRY = load_all(require=True)
 BUILT_IN = sorted(n for n in REGISTRY.names() if REGISTRY.plugin(n).origin == "ioc-monitor")
-FAST_CHECKS = [c for c in CHECKS if c is not check_bounded_memory]
+FAST_CHECKS = [c for c in CHECKS if c not in (check_bounded_memory,
+                                               check_batch_matches_one_series)]
 
 
 def built_in(name: str) -> type[Detector]:
@@ -36,6 +42,48 @@ def built_in(name: str) -> type[Detector]:
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_built_in_detector_passes(name: str, check: Callable[..., str]) -> None:
     check(built_in(name))
+
+
+@pytest.mark.parametrize("name", REGISTRY.names())
+def test_registered_detector_batch_form_matches_one_series(name: str) -> None:
+    """Every registered detector (built-ins and installed plugins): ``columns()`` agrees
+    exactly with one-series detectors (a vector detector runs a shorter stream: it is slow)."""
+    cls = REGISTRY.get(name)
+    check_batch_matches_one_series(cls, steps=60 if issubclass(cls, VectorDetector) else 150)
+
+
+@pytest.mark.parametrize("make", [
+    lambda: RobustZScore(window=5, min_samples=3),
+    lambda: RobustZScore(window=16, min_samples=4, threshold=3.0),
+    lambda: EWMAShift(min_samples=2, fast=0.5),
+    lambda: CUSUM(min_samples=3, k=0.2, threshold=3.0),
+    lambda: StaticThreshold(above=51.0, below=49.0),
+    lambda: StaticThreshold(below=0.5, margin=0.2),
+    lambda: PhysicalRange(low=0.0, high=52.0),
+    lambda: StuckValue(threshold=4.0, ignore=(0.0, 7.25)),
+    lambda: StuckValue(threshold=3.0, tolerance=0.05),
+    lambda: Silence(threshold=2.0, min_samples=2, min_windows=1),
+    lambda: CountSurge(min_samples=3, threshold=2.0),
+], ids=["robust_z-5", "robust_z-16", "ewma", "cusum", "threshold-both", "threshold-below",
+        "physical_range", "stuck-ignore", "stuck-tolerance", "silence", "count_surge"])
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_vectorised_batch_forms_match_one_series_with_busy_parameters(
+        make: Callable[[], Detector], seed: int) -> None:
+    """Parameters that make the numpy forms work: short warm-ups, limits inside the data."""
+    check_batch_matches_one_series(make, steps=250, seed=seed)
+
+
+@pytest.mark.parametrize("cls", [samples.Good, samples.OutOfRange, samples.CrashesOnNan,
+                                 samples.ForgetsState, samples.Impure, samples.GoodTwin])
+def test_plugin_samples_batch_form_is_the_loop_and_matches(cls: type[Detector]) -> None:
+    """The default batch form (a loop over clones) of any plugin agrees with it."""
+    assert type(cls().columns()).__name__ == "LoopColumns"
+    check_batch_matches_one_series(cls)
+
+
+def test_batch_check_catches_a_batch_form_that_drifts() -> None:
+    with pytest.raises(AssertionError, match=r"scored .* in a batch, .* alone"):
+        check_batch_matches_one_series(samples.BatchDrifts)
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
