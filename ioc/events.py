@@ -26,64 +26,49 @@ ioc.errors.ValidationError: $[0].value: expected `float | null`, got `str`
 
 from __future__ import annotations
 
-import math
 import re
-from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
 from msgspec.structs import force_setattr
 
-from ioc import catalog
 from ioc.errors import ValidationError
+from ioc.validate import (  # noqa: F401 - re-exported: their users import them from here
+    BROAD_SILENCE_ROLES,
+    CATEGORIES,
+    KNOWN_SOURCES,
+    MAX_ID,
+    MAX_JSON_DEPTH,
+    MAX_TS,
+    MIN_TS,
+    NARROW_SILENCE_FIELDS,
+    SEVERITIES,
+    SILENCE_FIELDS,
+    alert_id,
+    check_depth,
+    check_id,
+    check_matchers,
+    check_position,
+    check_silence_policy,
+    parse_ts,
+    reading_counted,
+    refuse_value,
+    silence_is_broad,
+    split_alert_id,
+)
 
 MAX_MESSAGE_BYTES = 1_048_576
 MAX_PACK = 10_000
-MAX_ID = 128
-MIN_TS = 946_684_800.0    # 2000-01-01
-MAX_TS = 4_102_444_800.0  # 2100-01-01
-MAX_JSON_DEPTH = 32       # no record of the contract nests deeper than 4
 
 Severity = Literal["info", "warning", "major", "critical"]
-SEVERITIES: tuple[str, ...] = ("info", "warning", "major", "critical")
 AlertStatus = Literal["firing", "acknowledged", "resolved", "silenced"]
 Category = Literal["city", "sensor_health"]
 
 AttrValue = str | int | float | bool
 
 
-def _check_id(field: str, text: str) -> None:
-    if not text or len(text) > MAX_ID or not text.isprintable():
-        raise ValidationError(field, f"must be 1-{MAX_ID} printable characters, got {text!r:.60}")
-
-
-def parse_ts(field: str, raw: float | str) -> float:
-    """Epoch seconds from epoch seconds or an RFC 3339 string with a UTC offset.
-
-    >>> parse_ts("ts", "2026-11-23T12:00:00+07:00")
-    1795410000.0
-    >>> parse_ts("ts", "2026-11-23 12:00")
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ValidationError: ts: needs a UTC offset such as Z or +07:00, got '2026-11-23 12:00'
-    """
-    if isinstance(raw, str):
-        try:
-            moment = datetime.fromisoformat(raw)
-        except ValueError:
-            raise ValidationError(field, f"not an RFC 3339 timestamp: {raw!r:.60}") from None
-        if moment.tzinfo is None:
-            raise ValidationError(field, f"needs a UTC offset such as Z or +07:00, got {raw!r:.60}")
-        value = moment.timestamp()
-    else:
-        value = float(raw)
-    if not MIN_TS <= value <= MAX_TS:
-        raise ValidationError(field, f"epoch seconds {value!r} outside years 2000-2100")
-    return value
-
-
 class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
-              omit_defaults=True):
+              omit_defaults=True, gc=False):
     """One sensor reading or one counted service event.
 
     ``ts`` may arrive as epoch seconds or RFC 3339; it is always epoch seconds once decoded.
@@ -102,33 +87,27 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
     attrs: dict[str, AttrValue] | None = None
 
     def __post_init__(self) -> None:
-        spec = catalog.group(self.group).metric(self.metric)
-        _check_id("source", self.source)
-        if self.district not in catalog.DISTRICT_NAMES:
-            catalog.district(self.district)  # raises with the known names
-        if spec.counted:
-            if self.value is not None:
-                raise ValidationError(
-                    "value", f"{self.metric!r} counts events: send `kind`, not `value`")
-            if self.kind is None:
-                raise ValidationError(
-                    "kind", f"{self.metric!r} counts events: `kind` is required "
-                    f"(one of {', '.join(spec.event_kinds)})")
-            _check_id("kind", self.kind)
-        else:
-            if self.kind is not None:
-                raise ValidationError(
-                    "kind", f"{self.metric!r} is measured: send `value`, not `kind`")
-            if self.value is None:
-                raise ValidationError("value", f"{self.metric!r} is measured: `value` is required")
-            if not math.isfinite(self.value):
-                raise ValidationError("value", f"must be a finite number, got {self.value!r}")
-        if self.lat is not None and not -90.0 <= self.lat <= 90.0:
-            raise ValidationError("lat", f"must be within -90..90, got {self.lat!r}")
-        if self.lon is not None and not -180.0 <= self.lon <= 180.0:
-            raise ValidationError("lon", f"must be within -180..180, got {self.lon!r}")
-        if not isinstance(self.ts, float) or not MIN_TS <= self.ts <= MAX_TS:
-            force_setattr(self, "ts", parse_ts("ts", self.ts))
+        # Runs once per decoded reading, so the common case is look-ups and comparisons
+        # inline; on a miss the helpers redo the checks in order and raise the exact error.
+        try:
+            group, district, metrics = KNOWN_SOURCES[self.source]
+            counted = metrics[self.metric] if (
+                group == self.group and district == self.district) else None
+        except (KeyError, TypeError):
+            counted = None
+        if counted is None:
+            counted = reading_counted(self.group, self.metric, self.source, self.district)
+        value = self.value
+        if counted or self.kind is not None or value is None or value - value != 0.0:
+            refuse_value(self.group, self.metric, value, self.kind)  # 0.0 unless inf or nan
+        lat, lon = self.lat, self.lon
+        if (lat is not None and not -90.0 <= lat <= 90.0) or (
+                lon is not None and not -180.0 <= lon <= 180.0):
+            check_position(lat, lon)
+        ts = self.ts
+        if (ts.__class__ is not float and not isinstance(ts, float)) or not (
+                MIN_TS <= ts <= MAX_TS):
+            force_setattr(self, "ts", parse_ts("ts", ts))
 
     @property
     def epoch(self) -> float:
@@ -277,8 +256,8 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     silence_id: str | None = None
 
     def __post_init__(self) -> None:
-        _check_id("command_id", self.command_id)
-        _check_id("user", self.user)
+        check_id("command_id", self.command_id)
+        check_id("user", self.user)
         if self.action in ("ack", "resolve", "note"):
             if not self.alert_id:
                 raise ValidationError(
@@ -297,7 +276,7 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
             if not self.silence_id:
                 raise ValidationError(
                     "silence_id", "`unsilence` needs the silence_id it lifts")
-            _check_id("silence_id", self.silence_id)
+            check_id("silence_id", self.silence_id)
 
     @property
     def role(self) -> str:
@@ -305,85 +284,6 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
         return self.user.partition(":")[0]
 
 
-SILENCE_FIELDS = frozenset({"alert_id", "group", "district", "source", "metric", "detector",
-                            "category", "severity"})
-NARROW_SILENCE_FIELDS = frozenset({"alert_id", "group", "district"})
-BROAD_SILENCE_ROLES = frozenset({"supervisor"})
-CATEGORIES: tuple[str, ...] = ("city", "sensor_health")
-_DISTRICTS: tuple[str, ...] = tuple(d.name for d in catalog.DISTRICTS)
-
-
-def check_matchers(matchers: dict[str, str]) -> None:
-    """Raise :class:`~ioc.errors.ValidationError` (field ``matchers.<name>``) unless every
-    matcher names a silence field and a value an alert can have: a catalog group, district,
-    severity or category, a well-formed alert id; sources, metrics and detectors 1-128
-    printable characters.
-
-    >>> check_matchers({"group": "traffic", "district": "Hai Chau", "source": "cam:HC:02"})
-    >>> check_matchers({"category": "roads"})  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ValidationError: matchers.category: unknown category 'roads' (known: city, ...)
-    """
-    unknown = set(matchers) - SILENCE_FIELDS
-    if unknown:
-        raise ValidationError(
-            "matchers", f"unknown fields {sorted(unknown)}; "
-            f"use {', '.join(sorted(SILENCE_FIELDS))}")
-    known: dict[str, tuple[str, ...]] = {
-        "group": catalog.GROUP_SLUGS, "district": _DISTRICTS,
-        "severity": SEVERITIES, "category": CATEGORIES}
-    for name, value in matchers.items():
-        field = f"matchers.{name}"
-        if name in known:
-            if value not in known[name]:
-                raise ValidationError(field, f"unknown {name} {value!r:.60} "
-                                      f"(known: {', '.join(known[name])})")
-        elif name == "alert_id":
-            _, group, _, _ = split_alert_id(value, field)
-            if group not in catalog.GROUP_SLUGS:
-                raise ValidationError(field, f"unknown group {group!r:.60} in the alert id")
-        else:
-            _check_id(field, value)
-
-
-def silence_is_broad(matchers: dict[str, str]) -> bool:
-    """True for a silence that names no group, no district and no alert: it can hold alerts
-    of every group in every district (``{"category": "city"}``, ``{"source": ...}``).
-
-    >>> silence_is_broad({"category": "city"}), silence_is_broad({"group": "traffic"})
-    (True, False)
-    """
-    return not NARROW_SILENCE_FIELDS & matchers.keys()
-
-
-def check_silence_policy(cmd: Command, *, max_silence_s: float,
-                         operators_may_silence_broadly: bool) -> None:
-    """Raise :class:`~ioc.errors.ValidationError` when a ``silence`` command is longer than
-    ``max_silence_s`` (field ``until``) or broader than one group or one district
-    (:func:`silence_is_broad`) without a role in :data:`BROAD_SILENCE_ROLES` (operators
-    only when ``operators_may_silence_broadly``; field ``matchers``). Other commands pass.
-
-    >>> cmd = Command(command_id="c1", action="silence", user="operator", ts=0.0,
-    ...               until=3600.0, matchers={"category": "city"})
-    >>> check_silence_policy(cmd, max_silence_s=86400.0, operators_may_silence_broadly=True)
-    >>> check_silence_policy(cmd, max_silence_s=600.0, operators_may_silence_broadly=True)
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ValidationError: until: a silence may last at most 600 s, this one 3600 s
-    """
-    if cmd.action != "silence" or cmd.until is None or not cmd.matchers:
-        return
-    length = cmd.until - cmd.ts
-    if length > max_silence_s:
-        raise ValidationError("until", f"a silence may last at most {max_silence_s:g} s, "
-                              f"this one {length:g} s")
-    if silence_is_broad(cmd.matchers) and cmd.role not in BROAD_SILENCE_ROLES and not (
-            operators_may_silence_broadly and cmd.role == "operator"):
-        raise ValidationError(
-            "matchers", "a silence without a group, district or alert_id matcher holds alerts "
-            "city-wide: it needs the supervisor role (IOC_OPERATORS_MAY_SILENCE_BROADLY lets "
-            "operators)")
 
 
 class SilenceRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -448,6 +348,9 @@ def _located(exc: ValidationError, prefix: str) -> ValidationError:
     return ValidationError(field, exc.reason)
 
 
+_BRACE, _BRACKET = ord("{"), ord("[")
+
+
 def decode_readings(raw: bytes) -> list[Reading]:
     """Decode one message: a reading or a pack of readings. Raise
     :class:`~ioc.errors.ValidationError` naming the first bad field (``$[i].field`` in packs).
@@ -457,9 +360,16 @@ def decode_readings(raw: bytes) -> list[Reading]:
         raise ValidationError("$", "empty message")
     if size > MAX_MESSAGE_BYTES:
         raise ValidationError("$", f"message is {size} bytes, over the {MAX_MESSAGE_BYTES} limit")
-    first = raw.lstrip()[:1]
+    first = raw[0]
+    if first != _BRACE and first != _BRACKET:  # leading whitespace, or not JSON we take
+        first = (raw.lstrip()[:1] or b"\0")[0]
     try:
-        if first == b"[":
+        if first == _BRACE:
+            try:
+                return [_reading.decode(raw)]
+            except ValidationError as exc:
+                raise _located(exc, "$") from None
+        if first == _BRACKET:
             try:
                 readings = _readings.decode(raw)
             except ValidationError as exc:
@@ -469,11 +379,6 @@ def decode_readings(raw: bytes) -> list[Reading]:
             if len(readings) > MAX_PACK:
                 raise ValidationError("$", f"pack of {len(readings)} readings, over {MAX_PACK}")
             return readings
-        if first == b"{":
-            try:
-                return [_reading.decode(raw)]
-            except ValidationError as exc:
-                raise _located(exc, "$") from None
         raise ValidationError("$", "expected a JSON object (a reading) or array (a pack)")
     except msgspec.DecodeError as exc:
         raise _translate(exc) from None
@@ -495,36 +400,6 @@ def _pack_index(raw: bytes, exc: ValidationError) -> str:
     return "$"
 
 
-_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKET = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def check_depth(raw: bytes, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise :class:`~ioc.errors.ValidationError` (reason starting ``too deep``) when the JSON
-    text ``raw`` nests arrays and objects more than ``limit`` levels deep.
-
-    Strings are cut out and the brackets left are peeled one level per pass, at C speed
-    (about 2 ms for a 50 KB pack: run it where decoding is not bound by a schema, not on the
-    hot path). Unbalanced brackets at most ``limit`` deep are left for the decoder to refuse.
-
-    >>> check_depth(b'{"a": [1, {"b": "[[[[["}]}', limit=3)
-    >>> check_depth(b"[" * 40 + b"]" * 40)
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ValidationError: $: too deep: JSON nested more than 32 levels
-    """
-    if raw.count(b"[") + raw.count(b"{") <= limit:
-        return
-    left = _JSON_STRING.sub(b"", raw).translate(None, _NOT_BRACKET)
-    for _ in range(limit):
-        peeled = left.replace(b"[]", b"").replace(b"{}", b"")
-        if peeled == left:  # unbalanced: deep, or for the decoder to refuse
-            if len(left) <= limit:
-                return
-            break
-        left = peeled
-    if left:
-        raise ValidationError("$", f"too deep: JSON nested more than {limit} levels")
 
 
 def encode(record: msgspec.Struct | list[Any] | dict[str, Any]) -> bytes:
@@ -571,47 +446,3 @@ def decode_deadletter(raw: bytes) -> DeadLetter:
     return _decoder(_deadletter, raw)
 
 
-_ID_ESCAPES = re.compile(r"%(25|3A)")
-
-
-def _escape(part: str) -> str:
-    return part.replace("%", "%25").replace(":", "%3A") if ("%" in part or ":" in part) \
-        else part
-
-
-def _unescape(part: str) -> str:
-    return _ID_ESCAPES.sub(lambda m: "%" if m.group(1) == "25" else ":", part) \
-        if "%" in part else part
-
-
-def alert_id(detector: str, group: str, source: str, metric: str) -> str:
-    """The stable dedup key of an alert: the four parts joined by ``:``, each with ``%`` and
-    ``:`` percent-encoded (``%25``, ``%3A``), so every source id gives an unambiguous id and
-    ordinary ids read as they always did. :func:`split_alert_id` is its exact inverse.
-
-    >>> alert_id("robust_z", "flooding", "rain-HC-01", "rainfall")
-    'robust_z:flooding:rain-HC-01:rainfall'
-    >>> alert_id("robust_z", "wastewater", "pump:ST:01", "inflow")
-    'robust_z:wastewater:pump%3AST%3A01:inflow'
-    """
-    return f"{_escape(detector)}:{_escape(group)}:{_escape(source)}:{_escape(metric)}"
-
-
-def split_alert_id(aid: str, field: str = "alert_id") -> tuple[str, str, str, str]:
-    """(detector, group, source, metric) of an alert id made by :func:`alert_id`; raise
-    :class:`~ioc.errors.ValidationError` (on ``field``) if it is not four non-empty parts.
-
-    >>> split_alert_id("robust_z:wastewater:pump%3AST%3A01:inflow")
-    ('robust_z', 'wastewater', 'pump:ST:01', 'inflow')
-    >>> split_alert_id("robust_z:wastewater:pump:ST:01:inflow")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ValidationError: alert_id: expected detector:group:source:metric ...
-    """
-    parts = aid.split(":")
-    if len(parts) != 4 or not all(parts):
-        raise ValidationError(
-            field, "expected detector:group:source:metric (a ':' inside a part is written "
-            f"%3A, a '%' %25), got {aid!r:.80}")
-    d, g, s, m = (_unescape(p) for p in parts)
-    return d, g, s, m
