@@ -1,67 +1,66 @@
-"""The worker's agents: thin loops that move bytes between Kafka and the pure code.
+"""The worker's Faust wiring: thin agents that hand batches to plain objects.
 
 :class:`WorkerApp` builds the Faust app (:mod:`streams.app`), its topics and tables, the
 :class:`~streams.pipeline.Pipeline` and the alert, silence, incident and indicator books, and
-wires four agents, a timer and two web pages:
+wires four agents, a timer, the rebalance hooks and two web pages to the objects that do the
+work (each tested without Faust):
 
-``events``      all 15 ``ioc.<group>.events`` topics, in batches (``noack_take``): decode
-                (:mod:`streams.ingest`; invalid input to ``ioc.deadletter``), window, score,
-                decide; publish window summaries, alert records and indicator parts.
+``events``      all 15 ``ioc.<group>.events`` topics, in batches (``noack_take``):
+                :class:`~streams.intake.EventIntake` (decode, dead-letter, window, score,
+                decide), then the :class:`~streams.publish.Outbox` sends window summaries,
+                alert records and indicator parts, and the
+                :class:`~streams.acks.Checkpointer` acknowledges what is safe.
 ``commands``    ``ioc.commands``: ack, resolve, note, silence through the alert book.
 ``incidents``   ``ioc.alerts`` (keyed by district): the incident linker.
 ``indicators``  the internal indicator-parts topic: merged group indicators per district.
-timer           every second: idle partitions' clocks, silences and escalation, incident
-                spans, checkpoints, gauges, health samples.
-``/metrics``    Prometheus exposition; ``/healthz`` 200 once partitions are assigned and the
-                tables recovered (503 before), with a JSON body whose ``status`` is ``ok`` or
-                ``degraded`` (:mod:`streams.health`).
+                (These three: :class:`~streams.handlers.SideInputs`.)
+timer           every second: :class:`~streams.ticker.Ticker` (idle partitions' clocks,
+                silences and escalation, incident spans, checkpoints, gauges, health).
+rebalancing     :class:`~streams.rebalance.Rebalancer` (revoke, recover).
+``/metrics``    and ``/healthz``: :class:`~streams.web.WorkerPages`.
+
+One lock serialises them all: the pipeline and the books are plain, single-threaded objects.
 
 **Time.** Readings dated more than ``IOC_MAX_FUTURE_S`` ahead of the wall clock are
 dead-lettered by the decoder (``future``); the windows refuse readings that jump their
 partition's clock (``clock_jump``), come after their window closed (``late``) or would open
-series beyond the unregistered-source bounds (``series_limit``), and the agent dead-letters
-them with the reading's own bytes re-encoded. No partition clock passes the wall clock.
+series beyond the unregistered-source bounds (``series_limit``), and they are dead-lettered
+with the reading's own bytes re-encoded. No partition clock passes the wall clock.
 
-**Acknowledgement.** The events agent acknowledges a message only after (1) every window its
-readings fall into has closed, (2) the records those closes produced are flushed to Kafka, and
-(3) the state of the series they touched is written to the ``series`` changelog. Faust commits
-acknowledged offsets only after another producer flush, so a committed offset never runs ahead
-of the state and the alerts it implies; after a crash the rest is read again (at least once),
-and the alert book returns identical records for windows it has already applied.
+**Acknowledgement**: see :mod:`streams.acks` (at least once; the alert book returns identical
+records for windows it has already applied).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections import deque
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-import msgspec
-from aiokafka.partitioner import DefaultPartitioner
 from faust.types import TP
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
-from ioc.errors import ValidationError
-from ioc.events import DeadLetter, Incident, decode_alert, decode_command, encode
 from ioc.settings import Settings
+from streams.acks import AckLedger, Checkpointer
 from streams.app import create_app
 from streams.budget import SeriesBudget
-from streams.health import TIME_CLASSES, HealthWatch
+from streams.deadletters import DeadLetterSink
+from streams.handlers import SideInputs, decode_alert_record, decode_part
+from streams.health import HealthWatch, WorkerStatus
 from streams.incidents import IncidentLinker
-from streams.indicators import PART_DECODER, IndicatorMerger
-from streams.ingest import decode_message
+from streams.indicators import IndicatorMerger
+from streams.intake import EventIntake
 from streams.lifecycle import AlertBook
 from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline
-from streams.publish import BatchPublisher
+from streams.publish import BatchPublisher, Outbox, default_partition
+from streams.rebalance import Rebalancer
 from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
 from streams.tables import PartitionedStore, WorkerTables
+from streams.ticker import Ticker
 from streams.topics import TopicNames, WorkerTopics
+from streams.web import WorkerPages
 
 if TYPE_CHECKING:
     import faust
@@ -70,33 +69,9 @@ __all__ = ["WorkerApp"]
 
 log = logging.getLogger("ioc.worker")
 
-_partitioner = DefaultPartitioner()
-TRIM_EVERY_S = 30.0
-SUMMARY_PACK = 500  # window summaries per ioc.indicators message
-
-
-def _load_trim() -> Any:
-    try:
-        import ctypes
-
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-
-
-_malloc_trim = _load_trim()
-
-
-def _trim_heap() -> None:
-    """Give freed heap pages back to the system (glibc keeps a process's high-water mark;
-    a window close of 100,000 series allocates its summaries at once, then frees them)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
-_NEVER_OPEN = float("-inf")
-
 
 class WorkerApp:
-    """A worker: the Faust app with its agents, and the state they share."""
+    """A worker: the Faust app with its agents, and the objects they hand their input to."""
 
     def __init__(self, settings: Settings, *, names: TopicNames | None = None,
                  offset_reset: str = "earliest", runtime: DetectorRuntime | None = None,
@@ -111,43 +86,66 @@ class WorkerApp:
         self.tables = WorkerTables(self.app, settings.partitions)
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
-        self.runtime = runtime or DetectorRuntime.from_settings(settings)
         self.publisher = BatchPublisher(
             self.app, batched=settings.processing_guarantee != "exactly_once")
-        self.book = AlertBook.from_settings(
-            PartitionedStore(self.tables.alerts, publisher=self.publisher), settings,
-            locate=self._locate)
-        self.silences = SilenceBook(self.tables.silences)
-        self.pipeline = Pipeline(self.runtime, self.book, self.silences,
-                                 lateness=settings.allowed_lateness_s, metrics=self.metrics,
-                                 idle_s=idle_s, max_jump_s=settings.max_clock_jump_s,
-                                 clock_lead_s=settings.clock_lead_s,
-                                 budget=SeriesBudget(
-                                     total=settings.max_unregistered_series,
-                                     per_prefix=settings.max_series_per_prefix,
-                                     per_message=settings.max_new_series_per_message))
         self.health = HealthWatch(refused_ratio=settings.degraded_refused_ratio)
-        self.linker = IncidentLinker.from_settings(
-            PartitionedStore(self.tables.incidents, self._key_partition, self.publisher),
-            settings)
-        self.merger = IndicatorMerger(self.tables.indicators)
-        self.series_store = PartitionedStore(self.tables.series, publisher=self.publisher,
-                                             keep_local=False)
+        self.status = WorkerStatus()
         self.batch_messages = batch_messages
         self.batch_within = batch_within
-        self.checkpoint_s = settings.checkpoint_interval_s if checkpoint_s is None \
-            else checkpoint_s
-        self.alert_tick_s = alert_tick_s
-        self.partitions = settings.partitions
-        self.events_topics = frozenset(self.names.all_events())
-        self.pending: dict[tuple[str, int], deque[tuple[float, Any]]] = {}
-        self.ready = False
-        self.recoveries = 0
-        self.started = time.monotonic()
         self._lock: asyncio.Lock | None = None
-        self._last_checkpoint = time.monotonic()
-        self._last_alert_tick = 0.0
-        self._last_trim = time.monotonic()
+        self._build_state(runtime or DetectorRuntime.from_settings(settings), idle_s)
+        self._build_workers(settings.checkpoint_interval_s if checkpoint_s is None
+                            else checkpoint_s, alert_tick_s)
+        self._wire(tick_s)
+
+    def _build_state(self, runtime: DetectorRuntime, idle_s: float) -> None:
+        """The pipeline and the books, over the worker's tables."""
+        s, tables, publisher = self.settings, self.tables, self.publisher
+        self.runtime = runtime
+        self.book = AlertBook.from_settings(
+            PartitionedStore(tables.alerts, publisher=publisher), s, locate=self._locate)
+        self.silences = SilenceBook(tables.silences)
+        self.pipeline = Pipeline(runtime, self.book, self.silences,
+                                 lateness=s.allowed_lateness_s, metrics=self.metrics,
+                                 idle_s=idle_s, max_jump_s=s.max_clock_jump_s,
+                                 clock_lead_s=s.clock_lead_s,
+                                 budget=SeriesBudget(
+                                     total=s.max_unregistered_series,
+                                     per_prefix=s.max_series_per_prefix,
+                                     per_message=s.max_new_series_per_message))
+        self.linker = IncidentLinker.from_settings(PartitionedStore(
+            tables.incidents, lambda key: default_partition(key, s.partitions), publisher), s)
+        self.merger = IndicatorMerger(tables.indicators)
+        self.series_store = PartitionedStore(tables.series, publisher=publisher,
+                                             keep_local=False)
+
+    def _build_workers(self, checkpoint_s: float, alert_tick_s: float) -> None:
+        """The plain objects the agents, the timer and the hooks hand their work to."""
+        names, pipeline = self.names, self.pipeline
+        self.outbox = Outbox(self.publisher, names, self.topics.parts.get_topic_name(),
+                             pipeline.take_output)
+        self.dead = DeadLetterSink(self.publisher, names.deadletter, self.metrics, self.health)
+        self.ledger = AckLedger()
+        self.checkpoints = Checkpointer(pipeline, self.ledger, self.series_store, self.metrics,
+                                        flush=self._flush, ack=self._ack,
+                                        interval_s=checkpoint_s)
+        self.intake = EventIntake(pipeline, names, self.dead, self.health, self.ledger,
+                                  max_future_s=self.settings.max_future_s,
+                                  generation=lambda: self.app.consumer_generation_id)
+        self.inputs = SideInputs(pipeline, self.linker, self.merger, self.outbox, self.dead)
+        self.ticker = Ticker(pipeline=pipeline, linker=self.linker, health=self.health,
+                             metrics=self.metrics, outbox=self.outbox,
+                             checkpoints=self.checkpoints, names=names,
+                             highwater=self._highwater, alert_tick_s=alert_tick_s)
+        self.rebalance = Rebalancer(pipeline=pipeline, book=self.book,
+                                    series_store=self.series_store, ledger=self.ledger,
+                                    status=self.status, events_topics=names.all_events(),
+                                    assignment=lambda: self.app.consumer.assignment())
+        self.pages = WorkerPages(settings=self.settings, registry=self.registry,
+                                 status=self.status, health=self.health, pipeline=pipeline,
+                                 assigned=self.rebalance.assigned)
+
+    def _wire(self, tick_s: float) -> None:
         app = self.app
         app.agent(self.topics.events, name="events")(self._events_agent)
         app.agent(self.topics.commands, name="commands")(self._commands_agent)
@@ -157,306 +155,102 @@ class WorkerApp:
         self.tables.series.on_recover(self._on_recover)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
+        self.pages.register(app)
 
-        # Faust binds a page function to its View class: plain functions, not bound methods
-        async def metrics_page(view: Any, request: Any) -> Any:
-            return await self._metrics_page(view, request)
-
-        async def health_page(view: Any, request: Any) -> Any:
-            return await self._health_page(view, request)
-
-        app.page("/metrics")(metrics_page)
-        app.page("/healthz")(health_page)
-
-    # --- helpers ---------------------------------------------------------------------------
+    # --- state the tests and the hooks look at ---------------------------------------------
     @property
     def lock(self) -> asyncio.Lock:
         if self._lock is None:
             self._lock = asyncio.Lock()
         return self._lock
 
-    def _key_partition(self, key: str) -> int:
-        """The partition Kafka's default partitioner gives a UTF-8 key."""
-        parts = list(range(self.partitions))
-        return int(_partitioner(key.encode(), parts, parts))
+    @property
+    def ready(self) -> bool:
+        return self.status.ready
 
+    @ready.setter
+    def ready(self, value: bool) -> None:
+        self.status.ready = value
+
+    @property
+    def recoveries(self) -> int:
+        return self.status.recoveries
+
+    @property
+    def pending(self) -> dict[tuple[str, int], Any]:
+        """Messages waiting for acknowledgement, per (group, partition)."""
+        return self.ledger.pending
+
+    @property
+    def checkpoint_s(self) -> float:
+        return self.checkpoints.interval_s
+
+    # --- what the plain objects are given --------------------------------------------------
     def _locate(self, group: str, source: str, metric: str) -> int | None:
         """Transitional, until the pipeline passes ``observe(partition=...)``: the partition a
         new alert lane's readings arrive on."""
         return self.pipeline.partition_of(group, source, metric)
 
-    def _send_dead(self, group: str, cls: str, dead: DeadLetter) -> None:
-        self.metrics.deadletter(group, cls)
-        if cls in TIME_CLASSES:
-            self.health.time_refused += 1
-        self.publisher.add(self.names.deadletter, dead.topic.encode(), encode(dead))
+    def _highwater(self, topic: str, partition: int) -> int | None:
+        return self.app.consumer.highwater(TP(topic, partition))
 
-    async def _publish(self) -> None:
-        """Queue what the pipeline produced and hand everything queued to the producer."""
-        out = self.pipeline.take_output()
-        add = self.publisher.add
-        if out:
-            alerts, indicators = self.names.alerts, self.names.indicators
-            parts = self.topics.parts.get_topic_name()
-            for rec in out.alerts:
-                add(alerts, rec.district.encode(), encode(rec))
-            for group, summaries in out.summaries.items():
-                key = group.encode()  # a group's summaries stay in order on one partition
-                for i in range(0, len(summaries), SUMMARY_PACK):
-                    add(indicators, key, encode(summaries[i:i + SUMMARY_PACK]))
-            for part in out.parts:
-                add(parts, f"{part.group}:{part.district}".encode(), encode(part))
-        if self.publisher.queue:
-            await self.publisher.flush_out()
+    async def _flush(self) -> None:
+        await self.publisher.flush_out()
+        await self.app.producer.flush()
 
-    # --- events ----------------------------------------------------------------------------
+    def _ack(self, msg: Any) -> None:
+        msg.ack(self.app.consumer)
+
+    # --- agents ----------------------------------------------------------------------------
     async def _events_agent(self, stream: faust.StreamT) -> None:
         take = stream.noack_take  # type: ignore[attr-defined]  # faust-streaming, not in StreamT
         async for events in take(self.batch_messages, within=self.batch_within):
             async with self.lock:
-                self._ingest(events)
-                await self._publish()
-                if time.monotonic() - self._last_checkpoint >= self.checkpoint_s:
-                    await self._checkpoint()
+                self.intake.ingest(events)
+                await self.outbox.send()
+                if self.checkpoints.due():
+                    await self.checkpoints.run()
 
-    def _ingest(self, events: Iterable[Any]) -> None:
-        generation = self.app.consumer_generation_id
-        pipeline = self.pipeline
-        health = self.health
-        max_future = self.settings.max_future_s
-        now = time.time()
-        for event in events:
-            msg = event.message
-            if msg.generation_id != generation:
-                continue  # from before a rebalance: the new owner reads it again
-            topic, partition, offset = msg.topic, msg.partition, msg.offset
-            group = self.names.group_of(topic)
-            if group is None:
-                continue
-            raw = event.value
-            if not isinstance(raw, bytes | bytearray):
-                raw = b"" if raw is None else str(raw).encode()
-            has_readings = False
-            try:
-                decoded = decode_message(bytes(raw), group=group, topic=topic,
-                                         partition=partition, offset=offset, now=now,
-                                         max_future=max_future)
-                health.seen += len(decoded.readings) + len(decoded.dead)
-                for cls, dead in decoded.dead:
-                    self._send_dead(group, cls, dead)
-                if decoded.readings:
-                    has_readings = True
-                    pipeline.ingest(group, partition, decoded.readings, offset=offset, now=now)
-                    if pipeline.refused:
-                        self._send_refused(topic, offset, now)
-                else:
-                    st = pipeline.state(group, partition)
-                    st.last_offset = max(st.last_offset, offset)
-            except Exception as exc:  # a bug must not stop the stream: log and dead-letter
-                log.exception("processing %s[%d]@%d failed", topic, partition, offset)
-                self._send_dead(group, "internal", DeadLetter(
-                    reason=f"internal error: {type(exc).__name__}: {exc}"[:500], field="$",
-                    topic=topic, partition=partition, offset=offset, raw=bytes(raw), ts=now))
-            key = (group, partition)
-            q = self.pending.get(key)
-            if q is None:
-                q = self.pending[key] = deque()
-            # acknowledge once the windows up to its newest reading have closed (a message
-            # without valid readings: as soon as the dead letters are flushed)
-            after = pipeline.state(group, partition).windows.newest if has_readings \
-                else _NEVER_OPEN
-            q.append((after, msg))
-            msg.value = None  # keep the message for its ack, not its bytes
-
-    def _send_refused(self, topic: str, offset: int, now: float) -> None:
-        """Dead-letter the readings the windows refused (late, clock jump, series limit)."""
-        for group, partition, (cls, where, reason, reading) in self.pipeline.take_refused():
-            self._send_dead(group, cls, DeadLetter(
-                reason=reason, field=where, topic=topic, partition=partition, offset=offset,
-                raw=encode(reading), ts=now))
-
-    async def _checkpoint(self) -> None:
-        """Flush what closed windows produced, write their series' state, then acknowledge
-        the messages whose windows are all closed (call with the lock held)."""
-        self._last_checkpoint = time.monotonic()
-        ackable = []
-        for (group, partition), q in self.pending.items():
-            closed = self.pipeline.closed_upto(group, partition)
-            while q and (q[0][0] < closed or q[0][0] == _NEVER_OPEN):
-                ackable.append(q.popleft()[1])
-        writes = self.pipeline.checkpoint()
-        if not (ackable or writes):
-            return
-        await self.publisher.flush_out()
-        await self.app.producer.flush()
-        for key, partition, blob in writes:
-            self.series_store.put(key, blob, partition)
-        if writes:
-            await self.publisher.flush_out()
-            await self.app.producer.flush()
-            self.metrics.state_writes_total.inc(len(writes))
-        consumer = self.app.consumer
-        for msg in ackable:
-            msg.ack(consumer)
-
-    # --- commands, incidents, indicators ---------------------------------------------------
     async def _commands_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
             msg = event.message
-            raw = event.value if isinstance(event.value, bytes) else b""
             async with self.lock:
-                try:
-                    self.pipeline.command(decode_command(raw), msg.partition)
-                except ValidationError as exc:
-                    self._refuse_command(msg, raw, exc)
-                await self._publish()
-
-    def _refuse_command(self, msg: Any, raw: bytes, exc: ValidationError) -> None:
-        log.warning("command %s[%d]@%d refused: %s", msg.topic, msg.partition, msg.offset, exc)
-        self.metrics.deadletter("commands", "invalid")
-        dead = DeadLetter(reason=exc.reason, field=exc.field, topic=msg.topic,
-                          partition=msg.partition, offset=msg.offset, raw=raw, ts=time.time())
-        self.publisher.add(self.names.deadletter, msg.topic.encode(), encode(dead))
+                self.inputs.command(event.value, topic=msg.topic, partition=msg.partition,
+                                    offset=msg.offset)
+                await self.outbox.send()
 
     async def _incidents_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
-            raw = event.value
-            if not isinstance(raw, bytes):
-                continue
-            try:
-                rec = decode_alert(raw)
-            except ValidationError:
-                continue  # not ours to judge: the alert topic is written by workers
-            if isinstance(rec, Incident):
-                continue
-            async with self.lock:
-                self._send_incidents(self.linker.on_alert(rec))
-                await self._publish()
-
-    def _send_incidents(self, incidents: list[Incident]) -> None:
-        for inc in incidents:
-            self.publisher.add(self.names.alerts, inc.district.encode(), encode(inc))
+            rec = decode_alert_record(event.value)
+            if rec is not None:
+                async with self.lock:
+                    self.inputs.alert(rec)
+                    await self.outbox.send()
 
     async def _indicators_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
-            try:
-                part = PART_DECODER.decode(event.value)
-            except (msgspec.DecodeError, TypeError):
-                continue
-            async with self.lock:
-                for ind in self.merger.add(part):
-                    self.publisher.add(self.names.indicators,
-                                       f"{ind.group}:{ind.district}".encode(), encode(ind))
-                await self._publish()
+            part = decode_part(event.value)
+            if part is not None:
+                async with self.lock:
+                    self.inputs.part(part)
+                    await self.outbox.send()
 
-    # --- time ------------------------------------------------------------------------------
-    def _caught_up(self, group: str, partition: int) -> bool:
-        st = self.pipeline.parts.get((group, partition))
-        if st is None:
-            return True
-        try:
-            hw = self.app.consumer.highwater(TP(self.names.events(group), partition))
-        except Exception:
-            hw = None
-        if hw is None:
-            return time.monotonic() - st.last_event_wall > 30.0
-        return st.last_offset >= hw - 1
-
+    # --- timer and rebalancing -------------------------------------------------------------
     async def _tick(self) -> None:
-        if not self.ready:
-            return
-        async with self.lock:
-            self.pipeline.idle(self._caught_up)
-            now = time.monotonic()
-            self.health.sample(now)
-            if now - self._last_alert_tick >= self.alert_tick_s:
-                self._last_alert_tick = now
-                self.pipeline.tick()
-                clock = self.pipeline.clock()
-                if clock > float("-inf"):
-                    self._send_incidents(self.linker.tick(clock))
-            await self._publish()
-            if now - self._last_checkpoint >= self.checkpoint_s:
-                await self._checkpoint()
-            self._gauges()
-            if now - self._last_trim >= TRIM_EVERY_S:
-                self._last_trim = now
-                _trim_heap()
-
-    def _gauges(self) -> None:
-        m = self.metrics
-        m.tracked_series.set(sum(len(st.series) for st in self.pipeline.parts.values()))
-        m.set_unregistered(self.pipeline.budget.counts())
-        m.set_open_alerts(self.pipeline.open_alert_counts())
-        lag: dict[str, int] = {}
-        consumer = self.app.consumer
-        for (group, partition), st in self.pipeline.parts.items():
-            topic = self.names.events(group)
-            with contextlib.suppress(Exception):
-                hw = consumer.highwater(TP(topic, partition))
-                if hw is not None:
-                    lag[topic] = lag.get(topic, 0) + max(0, hw - 1 - st.last_offset)
-        m.set_lag(lag)
-
-    # --- rebalancing -----------------------------------------------------------------------
-    def _event_partitions(self, tps: Iterable[TP]) -> set[int]:
-        return {tp.partition for tp in tps if tp.topic in self.events_topics}
+        if self.status.ready:
+            async with self.lock:
+                await self.ticker.tick()
 
     async def _on_revoked(self, sender: Any, revoked: set[TP], **kwargs: Any) -> None:
-        parts = self._event_partitions(revoked)
         async with self.lock:
-            self.ready = False
-            # Leave the live state where the restore after the rebalance finds it, in case
-            # this worker gets the partitions back (the changelog may hold an older one,
-            # which is consistent too: the uncommitted input is read again).
-            for key, partition, blob in self.pipeline.snapshot(parts):
-                self.series_store.set_local(key, blob, partition)
-            self.pipeline.revoke(parts)
-            for tp in [k for k in self.pending if k[1] in parts]:
-                del self.pending[tp]
+            parts = self.rebalance.revoke(revoked)
         log.info("partitions revoked: %s", sorted(parts))
 
     async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
-        log.info("partitions assigned: %s", sorted(self._event_partitions(assigned)))
+        log.info("partitions assigned: %s", sorted(self.rebalance.event_partitions(assigned)))
 
     async def _on_recover(self) -> None:
         """Tables are recovered: put back the series of the partitions this worker owns."""
         async with self.lock:
-            assigned = self._event_partitions(self.app.consumer.assignment())
-            restored = 0
-            for key in self.series_store:  # a snapshot of the keys
-                blob = self.series_store.pop_local(key)
-                if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned,
-                                                                     dirty=True):
-                    restored += 1
-            self.pipeline.rebuild_open_alerts(lambda a: self.book.partition_of(a.alert_id))
-            self.recoveries += 1
-            self.ready = True
+            restored, assigned = self.rebalance.recover()
         log.info("recovered %d series for partitions %s", restored, sorted(assigned))
-
-    # --- web -------------------------------------------------------------------------------
-    async def _metrics_page(self, view: Any, request: Any) -> Any:
-        # aiohttp refuses a charset inside content_type; the exposition format is ASCII
-        return view.bytes(generate_latest(self.registry),
-                          content_type=CONTENT_TYPE_LATEST.split("; charset")[0])
-
-    async def _health_page(self, view: Any, request: Any) -> Any:
-        """``starting`` (HTTP 503) until partitions are assigned and tables recovered, then
-        ``ok`` or ``degraded`` with ``reasons`` (:class:`~streams.health.HealthWatch`:
-        readings refused for their time at a meaningful rate, or readings arriving while no
-        window closes). Degraded answers HTTP 200: the worker is alive and consuming, and
-        what degrades it is its input (bad clocks upstream), which a restart would not fix;
-        an orchestrator's liveness probe must not restart it, alerting reads ``status``."""
-        assigned: list[int] = []
-        with contextlib.suppress(Exception):
-            assigned = sorted(self._event_partitions(self.app.consumer.assignment()))
-        reasons = self.health.reasons(list(self.pipeline.parts.values()), time.monotonic()) \
-            if self.ready else []
-        status = "starting" if not self.ready else "degraded" if reasons else "ok"
-        body = {"status": status, "ready": self.ready, "reasons": reasons,
-                "app_id": self.settings.app_id, "partitions": assigned,
-                "recoveries": self.recoveries,
-                "series": sum(len(st.series) for st in self.pipeline.parts.values()),
-                "clock": max(self.pipeline.clock(), 0.0),
-                "uptime_s": round(time.monotonic() - self.started, 1)}
-        return view.json(body, status=200 if self.ready else 503)

@@ -13,7 +13,8 @@ degraded over the last ``span_s`` wall seconds:
   window for ``stall_widths`` window widths (plus the allowed lateness).
 
 Pure: it reads the partitions' wall-time marks (:class:`~streams.pipeline.PartitionState`)
-and is given the time.
+and is given the time. :class:`WorkerStatus` is what the rebalance hooks say: whether the
+worker is ready (partitions assigned, tables recovered) and how often it recovered.
 
 >>> h = HealthWatch(refused_ratio=0.05, min_refused=20)
 >>> h.sample(0.0)
@@ -27,13 +28,25 @@ and is given the time.
 
 from __future__ import annotations
 
+import time
 from collections import deque
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Protocol
 
-__all__ = ["TIME_CLASSES", "HealthWatch"]
+__all__ = ["TIME_CLASSES", "HealthWatch", "WorkerStatus"]
 
 TIME_CLASSES = frozenset({"future", "clock_jump", "late"})
+
+
+@dataclass
+class WorkerStatus:
+    """Whether the worker is ready (partitions assigned and tables recovered), how many
+    recoveries it went through, and when it started (monotonic seconds)."""
+
+    ready: bool = False
+    recoveries: int = 0
+    started: float = field(default_factory=time.monotonic)
 
 
 class _Windows(Protocol):

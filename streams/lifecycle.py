@@ -175,14 +175,6 @@ class AlertBook:
     def resolve_after(self) -> int:
         return self.rules.resolve_after
 
-    @property
-    def flap_window_s(self) -> float:
-        return self.rules.flap_window_s
-
-    @property
-    def escalation(self) -> EscalationPolicy:
-        return self.rules.escalation
-
     # --- the store -------------------------------------------------------------------------
     def _load(self, key: str) -> Lane | None:
         raw = self.store.get(key)

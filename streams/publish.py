@@ -8,6 +8,10 @@ one per partition, and hands each full batch to the producer in one call. Partit
 Kafka's default partitioner (murmur2 of the key, as every Kafka client computes it), so a key
 lands where a keyed send would put it, and records of one key keep their order.
 
+:class:`Outbox` names what the worker sends (alert and incident records keyed by district,
+window summaries packed per group, indicator parts and merged indicators) and queues it on a
+publisher.
+
 Delivery is at least once like everything the producer sends: the worker awaits a producer
 flush (which covers these batches) before it writes checkpoints and acknowledges input, and
 Faust flushes again before committing offsets. In ``exactly_once`` mode records go through
@@ -17,15 +21,23 @@ Faust's own send path, which ties them to its transactions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import DefaultPartitioner
 
+from ioc.events import encode
+
 if TYPE_CHECKING:
     import faust
 
-__all__ = ["BatchPublisher", "default_partition"]
+    from ioc.events import Alert, GroupIndicator, Incident
+    from streams.pipeline import Output
+    from streams.topics import TopicNames
+
+__all__ = ["SUMMARY_PACK", "BatchPublisher", "Outbox", "default_partition"]
+
+SUMMARY_PACK = 500  # window summaries per ioc.indicators message
 
 log = logging.getLogger("ioc.worker")
 _partitioner = DefaultPartitioner()
@@ -142,3 +154,50 @@ class BatchPublisher:
         if exc is not None:
             self.failed += 1
             log.error("a batch of records could not be delivered: %r", exc)
+
+
+class Outbox:
+    """The worker's records, queued on ``publisher`` under the topics of ``names``.
+
+    ``take`` hands over what the pipeline produced since its last call
+    (:meth:`streams.pipeline.Pipeline.take_output`); ``parts_topic`` is the internal
+    indicator-parts topic. :meth:`send` queues that output and flushes the publisher's queue.
+    """
+
+    def __init__(self, publisher: BatchPublisher, names: TopicNames, parts_topic: str,
+                 take: Callable[[], Output]) -> None:
+        self.publisher = publisher
+        self.names = names
+        self.parts_topic = parts_topic
+        self.take = take
+
+    def alerts(self, records: Iterable[Alert | Incident]) -> None:
+        """Alert and incident records, keyed by district (an incident linker's input)."""
+        add, topic = self.publisher.add, self.names.alerts
+        for rec in records:
+            add(topic, rec.district.encode(), encode(rec))
+
+    def indicator(self, ind: GroupIndicator) -> None:
+        """A merged group indicator, keyed ``group:district``."""
+        self.publisher.add(self.names.indicators, f"{ind.group}:{ind.district}".encode(),
+                           encode(ind))
+
+    def output(self, out: Output) -> None:
+        """A pipeline step's alerts, window summaries (in packs, a group's on one partition,
+        in order) and indicator parts."""
+        self.alerts(out.alerts)
+        add, indicators = self.publisher.add, self.names.indicators
+        for group, summaries in out.summaries.items():
+            key = group.encode()
+            for i in range(0, len(summaries), SUMMARY_PACK):
+                add(indicators, key, encode(summaries[i:i + SUMMARY_PACK]))
+        for part in out.parts:
+            add(self.parts_topic, f"{part.group}:{part.district}".encode(), encode(part))
+
+    async def send(self) -> None:
+        """Queue what the pipeline produced and hand everything queued to the producer."""
+        out = self.take()
+        if out:
+            self.output(out)
+        if self.publisher.queue:
+            await self.publisher.flush_out()

@@ -81,7 +81,10 @@ class LaneRules:
             best = max(fired, key=lambda v: (v.evidence.score, v.detector))
             lane.fired_end = max(lane.fired_end, end)
             lane.normal = 0
-            out += self.fire(lane, where, best, ts, now, silences)
+            a = lane.alert
+            out += (self._update(lane, a, where, best, ts, now, silences)
+                    if a is not None and a.status in OPEN
+                    else self._start(lane, where, best, ts, now, silences))
         elif end > max(lane.fired_end, lane.normal_end):
             lane.normal += 1
             lane.normal_end = end
@@ -90,16 +93,9 @@ class LaneRules:
                                       f"{lane.normal} normal windows in a row"))
         return out
 
-    def fire(self, lane: Lane, where: LaneAddress, best: Verdict, ts: float, now: float,
-             silences: SilenceBook) -> list[Alert]:
-        """A detector of the lane fired: update the open alert, or open (reopen) one."""
-        a = lane.alert
-        if a is not None and a.status in OPEN:
-            return self._update(lane, a, where, best, ts, now, silences)
-        return self._start(lane, where, best, ts, now, silences)
-
     def _update(self, lane: Lane, a: Alert, where: LaneAddress, best: Verdict, ts: float,
                 now: float, silences: SilenceBook) -> list[Alert]:
+        """A detector fired on an open alert: update (escalate) it, or hold it silenced."""
         ev = clean_evidence(best.evidence)
         health = where.category == HEALTH
         pol = self.escalation
@@ -121,6 +117,7 @@ class LaneRules:
 
     def _start(self, lane: Lane, where: LaneAddress, best: Verdict, ts: float, now: float,
                silences: SilenceBook) -> list[Alert]:
+        """A detector fired on a closed lane: reopen the episode (flapping) or open one."""
         ev = clean_evidence(best.evidence)
         health = where.category == HEALTH
         initial = self.escalation.initial(ev, health=health)
