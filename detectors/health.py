@@ -30,6 +30,7 @@ from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
 __all__ = ["Silence", "SilenceColumns", "StuckColumns", "StuckValue"]
 
 _LN10 = math.log(10.0)
+_MAX_QUIET = 256  # the longest quiet stretch the batch form decays in numpy steps
 
 
 class StuckValue(Detector):
@@ -355,8 +356,9 @@ class SilenceColumns(ArrayColumns):
         t["empty"][sel] += 1
         t["missing"][sel] = t["missing"][sel] + t["rate"][sel] * r
         ends = ~quiet & (t["empty"][rows] > 0)
-        self._learn_one(rows, w, np.flatnonzero(ends))
-        js = np.flatnonzero(~quiet & ~ends)
+        if ends.any():
+            self._end_stretches(rows, w, np.flatnonzero(ends))
+        js = np.flatnonzero(~quiet)
         sel = rows[js]
         n = t["n"][sel] + 1
         inv = 1.0 / n
@@ -365,3 +367,28 @@ class SilenceColumns(ArrayColumns):
         t["n"][sel] = n
         t["rate"][sel] = rate + a * (w.count[js] / r - rate)
         t["missing"][sel] = 0.0
+        t["empty"][sel] = 0
+
+    def _end_stretches(self, rows: np.ndarray, w: WindowColumns, js: np.ndarray) -> None:
+        """Learn the quiet windows of the empty stretches that end now (the rate decays once
+        per window, at most ``_MAX_QUIET`` together; longer stretches take the one-series
+        path)."""
+        d, t = self.detector, self.t
+        sel = rows[js]
+        empty = t["empty"][sel]
+        surprise = t["missing"][sel] / _LN10
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            part = empty * d.threshold / surprise
+        calm = surprise < d.threshold
+        odd = ~calm & ~np.isfinite(part)
+        quiet = np.where(calm, empty, np.where(calm | odd, 0, part).astype(np.int64))
+        slow = odd | (quiet > _MAX_QUIET)
+        if slow.any():
+            self._learn_one(rows, w, js[slow])
+            sel, quiet = sel[~slow], quiet[~slow]
+        for k in range(int(quiet.max(initial=0))):
+            sub = sel[quiet > k]
+            n = t["n"][sub] + 1
+            inv = 1.0 / n
+            t["n"][sub] = n
+            t["rate"][sub] = t["rate"][sub] * (1.0 - np.where(inv > d.alpha, inv, d.alpha))
