@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ioc import catalog
+from ioc import catalog, validate
 from ioc.errors import ValidationError
 from ioc.events import (
     MAX_MESSAGE_BYTES,
@@ -35,6 +35,7 @@ from ioc.events import (
     silence_is_broad,
     split_alert_id,
 )
+from ioc.validate import KNOWN_SOURCES
 
 TS = 1_795_410_000.0
 
@@ -153,6 +154,73 @@ def test_bad_reading_inside_a_pack_is_located_by_index() -> None:
     assert err.field == "$[2].district"
     err = error_of(raw([measured(), measured(value="x")]))
     assert err.field == "$[1].value"
+
+
+
+# --- a source seen before is checked as strictly as a new one -------------------------------
+
+
+def outcome(payload: bytes) -> list[Reading] | tuple[str, str]:
+    try:
+        return decode_readings(payload)
+    except ValidationError as exc:
+        return exc.field, exc.reason
+
+
+def cold(payload: bytes) -> list[Reading] | tuple[str, str]:
+    """The outcome with no source remembered: every check runs from the start."""
+    KNOWN_SOURCES.clear()
+    return outcome(payload)
+
+
+@pytest.mark.parametrize(("payload", "field", "reason"), FIELD_CASES,
+                         ids=[c[1] + ":" + c[2][:20] for c in FIELD_CASES])
+def test_a_known_source_gets_the_same_error_as_a_new_one(payload: dict[str, Any], field: str,
+                                                         reason: str) -> None:
+    expected = cold(raw(payload))
+    decode_readings(raw(measured()))  # the source is now known in its group and district
+    assert outcome(raw(payload)) == expected
+
+
+_FIELD_VALUES: dict[str, list[Any]] = {
+    "group": ["flooding", "traffic", "citizen_feedback", "sewers"],
+    "metric": ["flood_depth", "rainfall", "speed", "tickets_opened", "x"],
+    "source": ["flood-HC-01", "trf-HC-01", "", "a\tb"],
+    "district": ["Hai Chau", "Son Tra", "Mars"],
+    "value": [12.5, None, 1e999],
+    "kind": [None, "hotline", ""],
+    "lat": [None, 16.0, 91.0],
+    "lon": [None, 108.2, -181.0],
+    "ts": [TS, "2026-11-23T05:00:00Z", "noon", 1.0],
+}
+# valid readings, each changed in up to three fields (to valid or invalid values)
+_IDENTITIES = st.builds(
+    lambda base, changes: {**base, **changes},
+    st.sampled_from([measured(), counted(), measured(group="traffic", source="trf-HC-01",
+                                                     metric="speed", district="Son Tra")]),
+    st.dictionaries(st.sampled_from(sorted(_FIELD_VALUES)), st.integers(0, 4), max_size=3).map(
+        lambda picks: {k: _FIELD_VALUES[k][i % len(_FIELD_VALUES[k])] for k, i in picks.items()}),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_IDENTITIES, min_size=2, max_size=6))
+def test_remembered_sources_never_change_an_outcome(items: list[dict[str, Any]]) -> None:
+    """Each reading of a sequence decodes (or fails) exactly as it would with nothing
+    remembered, whatever the readings before it taught the decoder."""
+    bodies = [raw({k: v for k, v in item.items() if v is not None}).replace(
+        b"Infinity", b"1e999") for item in items]
+    expected = [cold(body) for body in bodies]
+    KNOWN_SOURCES.clear()
+    assert [outcome(body) for body in bodies] == expected
+
+
+def test_remembered_sources_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(validate, "KNOWN_SOURCES_MAX", 3)
+    KNOWN_SOURCES.clear()
+    for i in range(10):
+        assert decode_readings(raw(measured(source=f"flood-HC-{i:02d}")))[0].value == 12.5
+        assert len(KNOWN_SOURCES) <= 3
 
 
 # --- hostile input ------------------------------------------------------------------------
