@@ -825,3 +825,121 @@ def test_inputs_replayed_onto_a_store_that_has_them_neither_lose_nor_fork(
     replayed = [r for i, o in list(enumerate(ops))[cut - back:cut]
                 if o[0] == "window" for r in apply(restored, i, o)]
     assert all(r in before + after for r in replayed)
+
+
+# --- the partition a lane lives on -----------------------------------------------------------
+
+
+class PlacedStore(dict[str, bytes]):
+    """A store whose writes name their partition, as :class:`~streams.tables.PartitionedStore`
+    does; it remembers (key, partition) of every write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, int | None]] = []
+
+    def put(self, key: str, value: bytes | None, partition: int | None) -> None:
+        self.writes.append((key, partition))
+        if value is None:
+            self.pop(key, None)
+        else:
+            self[key] = value
+
+
+CITY_KEY = lane_key(G, S, M, "city")
+
+
+def observe(book: AlertBook, silences: SilenceBook, i: int, *, firing: bool = True,
+            partition: int | None = None) -> list[Alert]:
+    v = (fire if firing else calm)(end=T0 + i * W)
+    return book.observe(group=G, district=D, source=S, metric=M, verdicts=[v], ts=T0 + i * W,
+                        silences=silences, partition=partition)
+
+
+def test_every_write_of_a_lane_goes_to_the_partition_it_was_observed_on() -> None:
+    store, silences = PlacedStore(), SilenceBook({})
+    book = AlertBook(store, resolve_after=3, partitions=8, locate=lambda g, s, m: 5,
+                     escalation=EscalationPolicy(escalate_after_s=150.0))
+    assert changes(observe(book, silences, 1, partition=3)) == ["opened"]
+    assert changes(book.tick(T0 + 4 * W, silences)) == ["escalated"]          # a tick
+    ack = Command(command_id="c1", action="ack", user="lan", ts=T0 + 5 * W, alert_id=AID)
+    assert changes(book.command(ack, now=T0 + 5 * W, silences=silences)) == ["acknowledged"]
+    silences.add(Command(command_id="s1", action="silence", user="lan", ts=T0 + 5 * W,
+                         matchers={"source": S}, until=T0 + 3600))
+    assert changes(book.tick(T0 + 6 * W, silences)) == ["silenced"]           # a silence
+    observe(book, silences, 7, firing=False, partition=3)                      # a window
+    assert len(store.writes) == 5
+    assert set(store.writes) == {(CITY_KEY, 3)}
+    assert book.partition_of(AID) == 3
+
+
+def test_a_replayed_command_or_window_writes_nothing() -> None:
+    store, silences = PlacedStore(), SilenceBook({})
+    book = AlertBook(store, partitions=4)
+    observe(book, silences, 1, partition=2)
+    ack = Command(command_id="c1", action="ack", user="lan", ts=T0 + W, alert_id=AID)
+    book.command(ack, now=T0 + 2 * W, silences=silences)
+    writes = len(store.writes)
+    assert book.command(ack, now=T0 + 2 * W, silences=silences)[0].change == "acknowledged"
+    assert observe(book, silences, 1, partition=2)[0].change == "acknowledged"
+    assert len(store.writes) == writes
+
+
+def test_a_lane_follows_the_partition_its_readings_now_arrive_on() -> None:
+    store, silences = PlacedStore(), SilenceBook({})
+    book = AlertBook(store, partitions=4)
+    observe(book, silences, 1, partition=3)
+    observe(book, silences, 2, partition=1)
+    assert store.writes == [(CITY_KEY, 3), (CITY_KEY, 1)] and book.partition_of(AID) == 1
+
+
+def test_a_new_lane_without_a_partition_asks_locate_then_the_default_partitioner() -> None:
+    from streams.publish import default_partition
+
+    silences = SilenceBook({})
+    located = PlacedStore()
+    observe(AlertBook(located, partitions=4, locate=lambda g, s, m: 6), silences, 1)
+    unknown = PlacedStore()
+    observe(AlertBook(unknown, partitions=4, locate=lambda g, s, m: None), silences, 1)
+    plain = PlacedStore()
+    observe(AlertBook(plain), silences, 1)  # no partitions known: the store decides
+    assert located.writes == [(CITY_KEY, 6)]
+    assert unknown.writes == [(CITY_KEY, default_partition(S, 4))]
+    assert plain.writes == [(CITY_KEY, None)]
+
+
+def test_a_lane_written_before_partitions_were_kept_falls_back_to_its_source() -> None:
+    import msgspec
+
+    from streams.publish import default_partition
+
+    silences = SilenceBook({})
+    old_store: dict[str, bytes] = {}
+    observe(AlertBook(old_store), silences, 1)
+    fields = msgspec.msgpack.decode(old_store[CITY_KEY])
+    del fields["partition"]  # what an older worker wrote
+    store = PlacedStore()
+    store[CITY_KEY] = msgspec.msgpack.encode(fields)
+    book = AlertBook(store, partitions=4)
+    home = default_partition(S, 4)
+    assert book.partition_of(AID) == home
+    ack = Command(command_id="c1", action="ack", user="lan", ts=T0 + 2 * W, alert_id=AID)
+    assert changes(book.command(ack, now=T0 + 2 * W, silences=silences)) == ["acknowledged"]
+    assert store.writes == [(CITY_KEY, home)]
+    observe(book, silences, 3, partition=home + 1)  # observed again: where it is read now
+    assert store.writes[-1] == (CITY_KEY, home + 1)
+    assert book.partition_of("robust_z:flooding:nowhere:flood_depth") is None
+
+
+def test_from_settings_places_old_lanes_among_the_configured_partitions() -> None:
+    book = AlertBook.from_settings({}, Settings(partitions=6))
+    assert book.partitions == 6 and book.locate is None
+
+
+@given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20))
+def test_a_lane_key_splits_back_whatever_the_source_holds(source: str) -> None:
+    from streams.lanes import source_of, split_lane_key
+
+    key = lane_key("wastewater", source, "inflow", "sensor_health")
+    assert split_lane_key(key) == ("wastewater", source, "inflow", "sensor_health")
+    assert source_of(key) == source
