@@ -14,6 +14,8 @@ import re
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from ioc import catalog
 from ioc.errors import ValidationError
 
@@ -129,6 +131,38 @@ def check_position(lat: float | None, lon: float | None) -> None:
         raise ValidationError("lat", f"must be within -90..90, got {lat!r}")
     if lon is not None and not -180.0 <= lon <= 180.0:
         raise ValidationError("lon", f"must be within -180..180, got {lon!r}")
+
+
+def translated(exc: msgspec.DecodeError) -> ValidationError:
+    """The :class:`~ioc.errors.ValidationError` for a msgspec decoding error: where (``$``
+    paths as msgspec writes them, a missing or unknown field appended) and why.
+
+    >>> import msgspec
+    >>> try:
+    ...     msgspec.json.decode(b'{"a": 1}', type=dict[str, str])
+    ... except msgspec.DecodeError as exc:
+    ...     print(translated(exc))
+    $[...]: expected `str`, got `int`
+    """
+    text = str(exc)
+    where = "$"
+    if " - at `" in text:
+        text, _, tail = text.partition(" - at `")
+        where = tail.rstrip("`")
+    if not isinstance(exc, msgspec.ValidationError):
+        return ValidationError("$", f"not valid JSON: {text}")
+    named = re.search(r"(missing required|unknown) field `([^`]+)`", text)
+    if named:
+        where = f"{where}.{named.group(2)}"
+        text = "required field is missing" if named.group(1) == "missing required" else (
+            "unknown field (the contract does not allow extra fields)")
+    return ValidationError(where, text[0].lower() + text[1:])
+
+
+def located(exc: ValidationError, prefix: str) -> ValidationError:
+    """``exc`` with its field under ``prefix`` (``$[2]``) unless it is already a ``$`` path."""
+    field = exc.field if exc.field.startswith("$") else f"{prefix}.{exc.field}"
+    return ValidationError(field, exc.reason)
 
 
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
