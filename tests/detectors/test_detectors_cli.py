@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from detector_plugin_samples import ForgetsState
 
 import detectors.registry
+from detectors.checks import CHECKS
 from detectors.registry import GROUP, Plugin, PluginWarning, Registry, load_all
 from ioc.cli import cli
 
@@ -58,8 +59,8 @@ def test_check_prints_pass_per_check(monkeypatch: pytest.MonkeyPatch) -> None:
     assert res.exit_code == 0, res.output
     lines = res.output.splitlines()
     assert lines[0] == "good 1 from ? (detector_plugin_samples:Good)"
-    assert sum(line.startswith("PASS  ") for line in lines) == 10
-    assert lines[-1] == "10 passed, 0 failed"
+    assert sum(line.startswith("PASS  ") for line in lines) == len(CHECKS)
+    assert lines[-1] == f"{len(CHECKS)} passed, 0 failed"
 
 
 def test_check_fails_with_exit_1_naming_the_broken_check(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,7 +73,7 @@ def test_check_fails_with_exit_1_naming_the_broken_check(monkeypatch: pytest.Mon
     assert res.exit_code == 1
     lines = res.output.splitlines()
     assert any(line.startswith("FAIL  state_round_trip") for line in lines)
-    assert lines[-1] == "9 passed, 1 failed"
+    assert lines[-1] == f"{len(CHECKS) - 1} passed, 1 failed"
 
 
 def test_check_of_an_unknown_detector_is_one_line_and_exit_1() -> None:
