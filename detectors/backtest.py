@@ -9,10 +9,13 @@ measured metric's window holds the mean, min, max, last and sd of its readings; 
 metric's window holds the number of events. A key gets a window for every period from its
 first reading to the end of the recording, empty when nothing arrived (so silences show).
 
-Each detector runs once per key (a fresh instance each) over the key's windows. A window
-whose score reaches ``threshold`` (0.9 by default, the house alert policy) **opens an alert**;
-the alert stays open while the following windows stay at or above it, so a long anomaly is one
-alert. An alert **matches** an anomaly of the same group and source (and metric, except for a
+Each detector runs once per key (a fresh state each) over the key's windows; keys of one
+detector configuration are scored together, the windows they share as one batch
+(:meth:`~detectors.base.Detector.columns`, exactly as one series at a time). A window whose
+policy fires (``Threshold(threshold)``, 0.9 by default, the house alert policy; or ``policy``),
+decided by :func:`~detectors.decision.decide_many`, **opens an alert**; the alert stays open
+while the following windows keep firing, so a long anomaly is one alert.
+An alert **matches** an anomaly of the same group and source (and metric, except for a
 silence, which is the whole source) when it opens between the anomaly's start and its end
 plus ``grace`` windows (detectors speak when a window closes).
 

@@ -13,6 +13,26 @@ window (:class:`WindowStats`); by default they feed ``w.value`` (the mean of a m
 the count of a counted event) to the value verbs, and window-native detectors (stuck value,
 silence) override them and set ``input = "window"``.
 
+**Batches.** A worker scores the windows that close together as one batch per detector
+configuration: :meth:`Detector.columns` gives the batch form (a
+:class:`~detectors.columns.DetectorColumns`, state held column-wise, one row per series) whose
+``update_many(rows, w)`` takes a :class:`~detectors.columns.WindowColumns` and agrees exactly
+with each row's one-series detector (scores, ``get_state`` bytes, ``explain()``); the default
+is a loop over clones, so every plugin has one, and the built-ins that run by default are
+vectorised with numpy. Decisions go through :func:`detectors.decision.decide_many`.
+
+>>> import numpy as np
+>>> from detectors.columns import WindowColumns
+>>> from detectors.statistical import RobustZScore
+>>> cols = RobustZScore(window=8, min_samples=4).columns(); cols.add(2)
+0
+>>> for t in range(6):
+...     w = WindowColumns(start=60.0 * t, end=60.0 * t + 60, count=[5, 5], mean=[1.0 + t % 2, 40.0])
+...     scores = cols.update_many(np.array([0, 1]), w)
+>>> spike = WindowColumns(start=360.0, end=420.0, count=[5, 5], mean=[1.5, 90.0])
+>>> cols.update_many(np.array([0, 1]), spike).tolist(), cols.explain(1).baseline
+([0.0, 1.0], 40.0)
+
 State must survive a worker restart: :meth:`Detector.get_state` returns compact bytes
 (msgpack of primitives) and :meth:`Detector.set_state` restores them so that subsequent
 scores are identical. Declaring the state in ``state_attrs`` gives both for free.
