@@ -174,6 +174,9 @@ async def test_commands_agent_acknowledges_an_alert_it_holds(worker: Any) -> Non
     before = [msgspec.json.decode(v, type=Alert) for t, _, v in sent
               if t == "ioc.alerts" and b'"acknowledged"' not in v]
     assert acked[0].version == max(x.version for x in before if x.alert_id == aid) + 1
+    # the lane lives on the partition its readings arrived on: its writes go there
+    assert w.book.partition_of(aid) == 0
+    assert w.pipeline.open_alerts[aid][3] == 0
 
 
 def test_ioc_worker_without_a_broker_is_a_one_line_usage_error(
