@@ -197,3 +197,42 @@ class IndicatorMerger:
             sources_expected=expected_sources(p0.group, p0.district),
             sources_in_breach=sum(p.in_breach for p in parts), open_alerts=alerts,
             kpis=finish_kpis(p0.group, [p.kpis for p in parts]))
+
+
+class DistrictRollup:
+    """What one partition's closing window adds up per district: the sources reporting, those
+    in breach, and the KPI partials; :meth:`parts` turns them into :class:`IndicatorPart`.
+
+    >>> r = DistrictRollup("flooding")
+    >>> r.add("Hai Chau", "rain-HC-01", "rainfall", 3, 2.0, False)
+    >>> r.add("Hai Chau", "rain-HC-02", "rainfall", 0, float("nan"), False)
+    >>> [(p.district, p.reporting, p.in_breach) for p in r.parts(0, 0.0, 60.0, {})]
+    [('Hai Chau', 1, 0)]
+    """
+
+    __slots__ = ("by_district", "group")
+
+    def __init__(self, group: str) -> None:
+        self.group = group
+        self.by_district: dict[str, tuple[set[str], set[str], KpiPartial]] = {}
+
+    def add(self, district: str, source: str, metric: str, count: int, value: float,
+            breach: bool) -> None:
+        """Fold one series' window (``value`` NaN: an empty window of a measured metric)."""
+        d = self.by_district.get(district)
+        if d is None:
+            d = self.by_district[district] = (set(), set(), KpiPartial(self.group))
+        if count:
+            d[0].add(source)
+        if breach:
+            d[1].add(source)
+        d[2].add(metric, value, breach)
+
+    def parts(self, partition: int, start: float, end: float,
+              open_alerts: dict[str, dict[str, int]]) -> list[IndicatorPart]:
+        """One part per district seen, with its open alerts per severity."""
+        return [IndicatorPart(group=self.group, district=district, partition=partition,
+                              start=start, end=end, reporting=len(reporting),
+                              in_breach=len(breaching), open_alerts=open_alerts.get(district, {}),
+                              kpis=kpi.values)
+                for district, (reporting, breaching, kpi) in self.by_district.items()]

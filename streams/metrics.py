@@ -47,8 +47,9 @@ class WorkerMetrics:
             "(each also dead-lettered as late, unless read again after a restart).",
             ["group"], registry=registry)
         self.detector_seconds = Summary(
-            "ioc_worker_detector_seconds", "Time a detector takes to score and learn one window "
-            "(sampled).", ["detector"], registry=registry)
+            "ioc_worker_detector_seconds", "Time a detector takes to score and learn the "
+            "windows of one metric's series that closed together on one partition (one batch).",
+            ["detector"], registry=registry)
         self.alerts_total = Counter(
             "ioc_worker_alerts", "Alert records published (state transitions).",
             ["group", "severity", "status"], registry=registry)

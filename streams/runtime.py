@@ -151,9 +151,8 @@ class DetectorPlan:
     policy: Policy
     health: bool
     shared: bool          # stateless: one instance serves every series
-    policy_shared: bool   # a plain Threshold: one instance serves every series
+    policy_shared: bool   # a plain Threshold: stateless, no per-series state to keep
     per_reading: bool = False
-    fire_at: float | None = None  # a plain Threshold's level: decided inline, no call
 
     def instance(self) -> Detector:
         """The detector a new series uses (the prototype itself when shared).
@@ -167,9 +166,6 @@ class DetectorPlan:
         except (TypeError, ValueError):
             return self.proto.clone()
 
-    def policy_instance(self) -> Policy:
-        return self.policy if self.policy_shared else self.policy.clone()
-
 
 @dataclass(frozen=True, slots=True)
 class MetricPlan:
@@ -181,22 +177,12 @@ class MetricPlan:
     detectors: tuple[DetectorPlan, ...]
     kind: Literal["measure", "count"] = "measure"
     reading_indexes: tuple[int, ...] = field(default=())
-    # (index, plan, inline threshold) per detector: the close loop's pre-digested view
-    steps: tuple[tuple[int, DetectorPlan, float | None], ...] = field(default=())
 
-    def __post_init__(self) -> None:
-        if not self.steps:
-            object.__setattr__(self, "steps", tuple(
-                (i, d, d.fire_at) for i, d in enumerate(self.detectors)))
-
-    def instances(self) -> list[Detector]:
-        return [d.instance() for d in self.detectors]
-
-    def policies(self) -> list[Policy] | None:
-        """Per-series policies, or None when every policy is shared."""
-        if all(d.policy_shared for d in self.detectors):
-            return None
-        return [d.policy_instance() for d in self.detectors]
+    @property
+    def policies_shared(self) -> bool:
+        """True when no policy of the plan keeps per-series state (then a series' checkpoint
+        holds no policy state)."""
+        return all(d.policy_shared for d in self.detectors)
 
 
 class DetectorRuntime:
@@ -355,7 +341,6 @@ class _Builder:
             plans.append(DetectorPlan(
                 name=n, version=cls.version, params=proto.params(), proto=proto,
                 policy=policy.clone(), health=cls.health, shared=_stateless(cls),
-                policy_shared=type(policy) is Threshold, per_reading=n in readings,
-                fire_at=policy.t if type(policy) is Threshold else None))
+                policy_shared=type(policy) is Threshold, per_reading=n in readings))
         idx = tuple(i for i, d in enumerate(plans) if d.per_reading)
         return MetricPlan(group, spec.name, spec, tuple(plans), spec.kind, idx)

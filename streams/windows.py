@@ -78,12 +78,6 @@ class Admits(Protocol):
     def admit(self, group: str, source: str, opened_in_message: int) -> bool: ...
 
 
-class Keyed(Protocol):
-    """What the owner tracks per key: anything holding the key object itself."""
-
-    @property
-    def key(self) -> Key: ...
-
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
@@ -166,7 +160,7 @@ class PartitionWindows:
     sets it to that reading's window start). ``late`` holds, per open window that has late
     readings, their count per key. ``dropped`` counts readings per key that came
     after their window closed, until the key's next summary reports them. ``known`` maps the
-    keys the owner tracks to objects holding the key (its windows share that one key object);
+    keys the owner tracks to the one key object its windows share;
     a key not in it is recorded in ``fresh`` with its district the first time it opens a
     window, after ``budget`` (when set) admitted its source. ``refused`` collects the
     readings :meth:`add` turned away, for the owner to dead-letter (:meth:`take_refused`).
@@ -199,7 +193,7 @@ class PartitionWindows:
         self.late: dict[float, dict[Key, int]] = {}
         self.dropped: dict[Key, int] = {}
         # keys the owner already tracks, and the district of each key seen for the first time
-        self.known: Mapping[Key, Keyed] = {}
+        self.known: Mapping[Key, Key] = {}
         self.fresh: dict[Key, str] = {}
         self.budget: Admits | None = None
         self.refused: list[Refused] = []
@@ -262,7 +256,7 @@ class PartitionWindows:
                 # own key object (or canonical strings), not this message's copies
                 owner = known.get(key)
                 if owner is not None:
-                    key = owner.key
+                    key = owner
                 elif key in fresh:
                     key = (intern(key[0]), intern(key[1]))
                 else:

@@ -144,11 +144,6 @@ def test_kill_9_and_restart_loses_and_forks_nothing(
         env.close()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open defect (issue 9, item 12): in 2 of 10 runs of tests/integration one anomaly after "
-    "the takeover opened no alert (spike flood-ST-01, level_shift trf-HC-03) and nothing was "
-    "dead-lettered: suspected readings of the taken-over partitions dropped as re-read after "
-    "the idle rule or the restore closed their windows; under investigation"))
 def test_two_workers_share_partitions_and_one_takes_over(
         kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     env = Env(kafka_bootstrap, tmp_path_factory.mktemp("scaleout"))

@@ -40,12 +40,12 @@ def test_lanes_follow_the_detector_health_flag(default: DetectorRuntime) -> None
 
 def test_stateless_detectors_and_plain_thresholds_are_shared(default: DetectorRuntime) -> None:
     plan = default.plan("environment", "pm25")
-    a, b = plan.instances(), plan.instances()
-    for d, x, y in zip(plan.detectors, a, b, strict=True):
-        assert (x is y) == d.shared
+    for d in plan.detectors:
+        assert (d.instance() is d.instance()) == d.shared
     assert {d.name for d in plan.detectors if d.shared} == {"threshold", "physical_range"}
-    assert plan.policies() is None  # every policy is a shared Threshold(0.9)
-    assert all(d.fire_at == 0.9 for d in plan.detectors)
+    assert plan.policies_shared  # every policy is a stateless Threshold(0.9)
+    assert all(d.policy == Threshold(0.9) or d.policy.t == 0.9  # type: ignore[attr-defined]
+               for d in plan.detectors)
 
 
 def test_catalog_limits_reach_the_rule_detectors(default: DetectorRuntime) -> None:
@@ -93,7 +93,7 @@ def test_config_parameters_global_then_per_metric() -> None:
     volume = {d.name: d for d in rt.plan("traffic", "volume").detectors}["robust_z"]
     assert (speed.params["threshold"], speed.params["window"]) == (4.5, 96)
     assert (volume.params["threshold"], volume.params["window"]) == (4.5, 64)
-    series = rt.plan("traffic", "speed").instances()[0]
+    series = rt.plan("traffic", "speed").detectors[0].instance()
     assert series.params()["window"] == 96
 
 
@@ -106,11 +106,10 @@ def test_config_policies_build_per_series_instances() -> None:
     """)
     speed = rt.plan("traffic", "speed")
     assert isinstance(speed.detectors[0].policy, Chain)
-    pols = speed.policies()
-    assert pols is not None and pols[0] is not pols[1]
-    assert isinstance(pols[0].trigger, RollingQuantile)  # type: ignore[attr-defined]
+    assert not speed.policies_shared
+    assert isinstance(speed.detectors[0].policy.trigger, RollingQuantile)  # type: ignore[attr-defined]
     volume = rt.plan("traffic", "volume").detectors[0]
-    assert isinstance(volume.policy, Threshold) and volume.fire_at == 0.95
+    assert isinstance(volume.policy, Threshold) and volume.policy.t == 0.95
 
 
 def test_readings_detectors_are_marked() -> None:

@@ -126,24 +126,19 @@ def test_the_clock_never_goes_back() -> None:
     assert pw.clock == T0 + 100
 
 
-class Tracked:
-    def __init__(self, key: tuple[str, str]) -> None:
-        self.key = key
-
-
 def test_new_keys_are_reported_with_their_district() -> None:
     pw = windows()
-    pw.known = {("rain-HC-01", "rainfall"): Tracked(("rain-HC-01", "rainfall"))}
+    pw.known = {("rain-HC-01", "rainfall"): ("rain-HC-01", "rainfall")}
     pw.add([reading(T0), reading(T0, source="rain-TK-01")])
     assert pw.fresh == {("rain-TK-01", "rainfall"): "Hai Chau"}
 
 
 def test_a_tracked_key_s_windows_share_its_key_object() -> None:
-    tracked = Tracked(("rain-HC-01", "rainfall"))
+    tracked = ("rain-HC-01", "rainfall")
     pw = windows()
-    pw.known = {tracked.key: tracked}
+    pw.known = {tracked: tracked}
     pw.add([reading(T0), reading(T0 + 61)])
-    assert all(next(iter(w)) is tracked.key for w in pw.open.values())
+    assert all(next(iter(w)) is tracked for w in pw.open.values())
 
 
 def test_empty_window_stats() -> None:

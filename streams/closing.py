@@ -1,0 +1,216 @@
+"""Closing a partition's window: every tracked series gets its window as one batch.
+
+:meth:`WindowCloser.close` takes the window's values out of the partition's windows, starts
+tracking the keys seen for the first time, and then, per metric block: cuts the window's
+statistics into columns (an empty window for a series that sent nothing, so a silent source
+is seen), scores and decides the block in one go (:func:`streams.scoring.score_block`), hands
+the verdicts of the rows that need them to the :class:`~streams.lifecycle.AlertBook`, queues a
+:class:`~ioc.events.WindowSummary` per series and folds its value into its district's
+indicator roll-up (:class:`~streams.indicators.DistrictRollup`). Series silent for longer than
+``evict_after_s`` stop being tracked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from detectors.columns import WindowColumns
+from ioc.events import Alert, Incident, WindowSummary
+from streams.budget import SeriesBudget
+from streams.indicators import DistrictRollup, IndicatorPart
+from streams.lifecycle import CITY, HEALTH, AlertBook, lane_key
+from streams.partition import PartitionState
+from streams.runtime import DetectorRuntime
+from streams.scoring import score_block
+from streams.series import SeriesBlock, series_key
+from streams.silences import SilenceBook
+from streams.windows import Values, summarise
+
+if TYPE_CHECKING:
+    from streams.metrics import WorkerMetrics
+
+__all__ = ["Output", "WindowCloser"]
+
+_NAN = math.nan
+
+
+@dataclass
+class Output:
+    """Records a step produced, ready to publish."""
+
+    alerts: list[Alert | Incident] = field(default_factory=list)
+    summaries: dict[str, list[WindowSummary]] = field(default_factory=dict)  # group -> them
+    parts: list[IndicatorPart] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.alerts or self.summaries or self.parts)
+
+
+class WindowCloser:
+    """Closes windows of partitions (see the module docstring); ``published(records,
+    partition)`` receives the alert records each close produced."""
+
+    def __init__(self, runtime: DetectorRuntime, book: AlertBook, silences: SilenceBook, *,
+                 budget: SeriesBudget, published: Callable[[list[Alert], int], None],
+                 open_counts: Callable[[str, int], dict[str, dict[str, int]]],
+                 evict_after_s: float, metrics: WorkerMetrics | None = None) -> None:
+        self.runtime = runtime
+        self.book = book
+        self.silences = silences
+        self.budget = budget
+        self.published = published
+        self.open_counts = open_counts
+        self.evict_after_s = evict_after_s
+        self.metrics = metrics
+        self.out = Output()
+        self.evicted: list[tuple[str, int]] = []  # (table key, partition) of evicted series
+
+    def close(self, st: PartitionState, start: float) -> None:
+        """Close the window of ``st`` starting at ``start``."""
+        for _ in self.steps(st, start):
+            pass
+
+    def steps(self, st: PartitionState, start: float, chunk: int = 4096) -> Iterator[int]:
+        """Close the window of ``st`` starting at ``start``, ``chunk`` series at a time:
+        yields the rows closed after each chunk, so an async caller can let its event loop
+        run between chunks. The window is taken out of ``st``'s windows at once; run the
+        steps to the end before the partition takes new readings."""
+        w = st.windows
+        end = start + w.width
+        accs, lates = w.pop(start)
+        self._track_fresh(st, accs)
+        rollup = DistrictRollup(st.group)
+        tracked = 0
+        for block in list(st.blocks.values()):
+            yield from self._close_block(st, block, start, end, accs, lates, rollup, chunk)
+            tracked += len(block)
+        if self.metrics is not None:
+            self.metrics.windows_closed(st.group, tracked)
+        self.out.parts += rollup.parts(st.partition, start, end,
+                                       self.open_counts(st.group, st.partition))
+
+    def _track_fresh(self, st: PartitionState, accs: dict) -> None:
+        w = st.windows
+        if not w.fresh:
+            return
+        for key in [k for k in w.fresh if k in accs]:
+            district = w.fresh.pop(key)
+            try:
+                plan = self.runtime.plan(st.group, key[1])
+            except KeyError:
+                self.budget.release(st.group, key[0])
+                continue
+            st.track(plan, key[0], district)
+
+    def _close_block(self, st: PartitionState, block: SeriesBlock, start: float, end: float,
+                     accs: dict, lates: dict | None, rollup: DistrictRollup, chunk: int
+                     ) -> Iterator[int]:
+        n = len(block)
+        if not n:
+            return
+        plan = block.plan
+        due = np.flatnonzero(block.closed_upto[:n] < end)  # else restored ahead: closed
+        rhythm = plan.spec.rhythm((start + end) / 2)
+        timer = self.metrics.detector_time if self.metrics is not None else None
+        evict: list[int] = []
+        for lo in range(0, len(due), chunk):
+            cols, rows, gone = _columns(block, due[lo:lo + chunk], accs, end,
+                                        self.evict_after_s)
+            evict += gone
+            if rows:
+                rows_arr = np.asarray(rows, dtype=np.int64)
+                count, mean, low, high, last, std = cols
+                wc = WindowColumns(start=start, end=end, count=count, mean=mean, min=low,
+                                   max=high, last=last, std=std, kind=plan.kind, rhythm=rhythm)
+                for row, verdicts in score_block(block, rows_arr, wc, timer=timer):
+                    self._observe(st, block, row, verdicts, end)
+                block.closed_upto[rows_arr] = end
+                self._summarise(st, block, rows_arr, wc, lates, rollup)
+            yield len(rows)
+        if evict:
+            for key in st.forget(block, evict):
+                self.budget.release(st.group, key[0])
+                self.evicted.append((series_key(st.group, key[0], key[1]), st.partition))
+
+    def _observe(self, st: PartitionState, block: SeriesBlock, row: int, verdicts: list,
+                 end: float) -> None:
+        source, metric = block.keys[row]
+        records = self.book.observe(group=st.group, district=block.districts[row],
+                                    source=source, metric=metric, verdicts=verdicts, ts=end,
+                                    silences=self.silences, partition=st.partition)
+        if records:
+            self.out.alerts.extend(records)
+            self.published(records, st.partition)
+        if block.lanes[row] != 3:
+            store, g = self.book.store, st.group
+            block.lanes[row] = ((1 if lane_key(g, source, metric, CITY) in store else 0)
+                                | (2 if lane_key(g, source, metric, HEALTH) in store else 0))
+
+    def _summarise(self, st: PartitionState, block: SeriesBlock, rows: np.ndarray,
+                   wc: WindowColumns, lates: dict | None, rollup: DistrictRollup) -> None:
+        """A summary per closed series, and its value into its district's roll-up."""
+        group, start, end = st.group, wc.start, wc.end
+        counted = block.plan.kind == "count"
+        in_breach = block.plan.spec.in_breach
+        dropped = st.windows.dropped
+        summaries = self.out.summaries.setdefault(group, [])
+        keys, districts, dirty = block.keys, block.districts, st.dirty
+        values = wc.value.tolist()
+        stats = zip(rows.tolist(), wc.count.tolist(), wc.mean.tolist(), wc.min.tolist(),
+                    wc.max.tolist(), wc.last.tolist(), wc.std.tolist(), values, strict=True)
+        for row, n, mean, lo, hi, last, std, value in stats:
+            key = keys[row]
+            district = districts[row]
+            dirty.add(key)
+            if not n:  # an empty window's summary carries zeros, its value NaN (or 0 counted)
+                mean = lo = hi = last = std = 0.0
+            breach = value == value and in_breach(value)
+            late = lates.get(key, 0) if lates else 0
+            summaries.append(WindowSummary(  # positional: the fields' order
+                group, key[0], key[1], district, start, end, n, mean, lo, hi, last, std,
+                late, dropped.pop(key, 0) if dropped else 0, counted, breach))
+            rollup.add(district, key[0], key[1], n, value, breach)
+
+
+def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Values],
+             end: float, evict_after: float
+             ) -> tuple[tuple[np.ndarray, ...], list[int], list[int]]:
+    """The window statistics of the ``due`` rows as columns (count, mean, min, max, last,
+    std), the rows they belong to, and the rows to evict (silent for ``evict_after``)."""
+    keys, last_seen = block.keys, block.last_seen
+    count: list[int] = []
+    mean: list[float] = []
+    lo: list[float] = []
+    hi: list[float] = []
+    last: list[float] = []
+    std: list[float] = []
+    rows: list[int] = []
+    evict: list[int] = []
+    empty = (0, _NAN, _NAN, _NAN, _NAN, _NAN)
+    for row in due.tolist():
+        acc = accs.get(keys[row])
+        if acc is None:
+            seen = last_seen[row]
+            if seen > -math.inf and end - seen > evict_after:
+                evict.append(row)
+                continue
+            got = empty
+        else:
+            last_seen[row] = end
+            got = summarise(acc)
+        rows.append(row)
+        count.append(got[0])
+        mean.append(got[1])
+        lo.append(got[2])
+        hi.append(got[3])
+        last.append(got[4])
+        std.append(got[5])
+    return ((np.asarray(count, dtype=np.int64), np.asarray(mean, dtype=np.float64),
+             np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64),
+             np.asarray(last, dtype=np.float64), np.asarray(std, dtype=np.float64)),
+            rows, evict)

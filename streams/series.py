@@ -1,0 +1,247 @@
+"""Tracked series, column-wise: one :class:`SeriesBlock` per (partition, metric plan).
+
+A series is one (source, metric) a worker follows. The series of one metric on one partition
+close their windows together, so they live together: row ``i`` of a block is one series, and
+each detector of the plan holds the state of every row in one
+:class:`~detectors.base.DetectorColumns` (numpy columns for the built-ins), so a window close
+scores the whole block with one call per detector. Detectors configured to see every single
+reading keep one-series instances (the slow path, only where asked).
+
+A row's state encodes exactly as the one-series form did (:meth:`SeriesBlock.state`), so a
+checkpoint written before or after this layout restores in either.
+
+>>> from streams.runtime import DetectorRuntime
+>>> plan = DetectorRuntime.build().plan("flooding", "flood_depth")
+>>> b = SeriesBlock(plan)
+>>> [b.add((src, "flood_depth"), "Hai Chau") for src in ("flood-HC-01", "flood-HC-02")]
+[0, 1]
+>>> len(b), b.row(("flood-HC-02", "flood_depth"))
+(2, 1)
+>>> b.keep([1]); b.keys
+[('flood-HC-02', 'flood_depth')]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import msgspec
+import numpy as np
+
+from detectors.base import Detector
+from detectors.columns import DetectorColumns
+from detectors.policies import Policy
+from detectors.policy_columns import PolicyColumns
+from ioc.events import Evidence
+from streams.runtime import MetricPlan
+
+__all__ = ["STATE_VERSION", "Key", "SeriesBlock", "decode_state", "series_key"]
+
+STATE_VERSION = 1
+Key = tuple[str, str]  # (source, metric)
+_ENC = msgspec.msgpack.Encoder()
+SEP = "\t"  # never in ids (they are printable)
+
+
+def series_key(group: str, source: str, metric: str) -> str:
+    """The table key of a series' state.
+
+    >>> series_key("flooding", "rain-HC-01", "rainfall")
+    'flooding\\train-HC-01\\trainfall'
+    """
+    return f"{group}{SEP}{source}{SEP}{metric}"
+
+
+class SeriesBlock:
+    """The series of one metric plan on one partition, one row each (see the module doc).
+
+    Per row: ``keys`` (the one key object its windows share), ``districts``, ``closed_upto``
+    (end of its last closed window), ``last_seen`` (end of its last window with readings),
+    ``lanes`` (bit 1: a city alert lane exists, bit 2: a health lane) and, for per-reading
+    detectors, ``peaks`` (the strongest reading verdict since the last close).
+    """
+
+    __slots__ = (
+        "closed_upto",
+        "cols",
+        "districts",
+        "keys",
+        "lanes",
+        "last_seen",
+        "peaks",
+        "plan",
+        "pols",
+        "reader_pols",
+        "readers",
+        "rows",
+    )
+
+    def __init__(self, plan: MetricPlan) -> None:
+        self.plan = plan
+        self.keys: list[Key] = []
+        self.rows: dict[Key, int] = {}
+        self.districts: list[str] = []
+        self.closed_upto = np.empty(0)
+        self.last_seen = np.empty(0)
+        self.lanes = bytearray()
+        self.peaks: dict[int, dict[int, tuple[float, Evidence | None]]] = {}
+        # per detector of the plan: its columns (window detectors) or, for per-reading ones,
+        # one-series instances and policies per row
+        self.cols: list[DetectorColumns | None] = []
+        self.pols: list[PolicyColumns | None] = []
+        self.readers: dict[int, list[Detector]] = {}
+        self.reader_pols: dict[int, list[Policy]] = {}
+        for i, d in enumerate(plan.detectors):
+            if d.per_reading:
+                self.cols.append(None)
+                self.pols.append(None)
+                self.readers[i] = []
+                self.reader_pols[i] = []
+            else:
+                self.cols.append(d.proto.columns())
+                self.pols.append(d.policy.columns())
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def row(self, key: Key) -> int:
+        """The row of a tracked key (KeyError if untracked)."""
+        return self.rows[key]
+
+    def add(self, key: Key, district: str) -> int:
+        """Track a new series with fresh state; returns its row."""
+        row = len(self.keys)
+        self.keys.append(key)
+        self.rows[key] = row
+        self.districts.append(district)
+        if row >= len(self.closed_upto):
+            size = max(8, 2 * len(self.closed_upto))
+            self.closed_upto = _grown(self.closed_upto, size, -math.inf)
+            self.last_seen = _grown(self.last_seen, size, -math.inf)
+        self.closed_upto[row] = self.last_seen[row] = -math.inf
+        self.lanes.append(0)
+        for i, d in enumerate(self.plan.detectors):
+            cols, pols = self.cols[i], self.pols[i]
+            if cols is None:
+                self.readers[i].append(d.instance())
+                self.reader_pols[i].append(d.policy.clone())
+            else:
+                cols.add(1)
+                pols.add(1)  # type: ignore[union-attr]
+        return row
+
+    def keep(self, rows: Sequence[int]) -> None:
+        """Keep only ``rows``, in this order (after evicting the others)."""
+        idx = np.asarray(rows, dtype=np.int64)
+        n = len(idx)
+        self.keys = [self.keys[r] for r in rows]
+        self.rows = {k: i for i, k in enumerate(self.keys)}
+        self.districts = [self.districts[r] for r in rows]
+        self.closed_upto = _grown(self.closed_upto[idx], max(8, n), -math.inf)
+        self.last_seen = _grown(self.last_seen[idx], max(8, n), -math.inf)
+        self.lanes = bytearray(self.lanes[r] for r in rows)
+        self.peaks = {i: self.peaks[r] for i, r in enumerate(rows) if r in self.peaks}
+        for cols, pols in zip(self.cols, self.pols, strict=True):
+            if cols is not None:
+                cols.keep(idx)
+                pols.keep(idx)  # type: ignore[union-attr]
+        for i in self.readers:
+            self.readers[i] = [self.readers[i][r] for r in rows]
+            self.reader_pols[i] = [self.reader_pols[i][r] for r in rows]
+
+    # --- state ---------------------------------------------------------------------------
+    def state(self, row: int, partition: int, offset: int) -> bytes:
+        """Compact bytes of everything needed to go on scoring one row (msgpack);
+        ``offset`` is the last input offset of the partition folded in when it was taken."""
+        p = self.plan
+        dets: list[Any] = []
+        for i, d in enumerate(p.detectors):
+            if d.shared:
+                dets.append(None)
+                continue
+            cols = self.cols[i]
+            raw = self.readers[i][row].get_state() if cols is None else cols.get_state(row)
+            dets.append([d.name, d.version, raw])
+        pols = None if p.policies_shared else [self._policy_state(i, row)
+                                               for i in range(len(p.detectors))]
+        source, metric = self.keys[row]
+        return _ENC.encode([STATE_VERSION, p.group, source, metric, self.districts[row],
+                            partition, float(self.closed_upto[row]),
+                            float(self.last_seen[row]), dets, pols, offset])
+
+    def _policy_state(self, i: int, row: int) -> bytes:
+        pols = self.pols[i]
+        return self.reader_pols[i][row].get_state() if pols is None else pols.get_state(row)
+
+    def load(self, row: int, dets: list[Any], pols: list[bytes] | None) -> None:
+        """Restore detector and policy states saved by :meth:`state` (mismatches start
+        fresh)."""
+        by_name = {d[0]: d for d in dets if d}
+        for i, d in enumerate(self.plan.detectors):
+            got = by_name.get(d.name)
+            if d.shared or got is None or got[1] != d.version:
+                continue
+            cols = self.cols[i]
+            try:
+                if cols is None:
+                    self.readers[i][row].set_state(got[2])
+                else:
+                    cols.set_state(row, got[2])
+            except ValueError:
+                self._fresh_detector(i, row)
+        if pols is None or self.plan.policies_shared or len(pols) != len(self.plan.detectors):
+            return
+        for i, raw in enumerate(pols):
+            try:
+                if self.pols[i] is None:
+                    self.reader_pols[i][row].set_state(raw)
+                else:
+                    self.pols[i].set_state(row, raw)  # type: ignore[union-attr]
+            except ValueError:
+                fresh = self.plan.detectors[i].policy.clone()
+                if self.pols[i] is None:
+                    self.reader_pols[i][row] = fresh
+                else:
+                    self.pols[i].set_state(row, fresh.get_state())  # type: ignore[union-attr]
+
+    def _fresh_detector(self, i: int, row: int) -> None:
+        d = self.plan.detectors[i]
+        cols = self.cols[i]
+        if cols is None:
+            self.readers[i][row] = d.instance()
+        else:
+            cols.set_state(row, d.instance().get_state())
+
+
+def decode_state(blob: bytes) -> tuple[Any, ...] | None:
+    """The fields of a row state written by :meth:`SeriesBlock.state`: (group, source, metric,
+    district, partition, closed_upto, last_seen, dets, pols, offset), or None when the bytes
+    are not a state of this layout. States written before the offset was kept give
+    ``sys.maxsize`` (all input after a restore counts as read again).
+
+    >>> decode_state(b"junk") is None
+    True
+    """
+    try:
+        fields = msgspec.msgpack.decode(blob)
+        (version, group, source, metric, district, partition, closed_upto, last_seen,
+         dets, pols) = fields[:10]
+        offset = int(fields[10]) if len(fields) > 10 else _OLD_OFFSET
+    except (msgspec.DecodeError, ValueError, TypeError, IndexError):
+        return None
+    if version != STATE_VERSION:
+        return None
+    return (group, source, metric, district, partition, float(closed_upto), float(last_seen),
+            dets, pols, offset)
+
+
+_OLD_OFFSET = 2**63 - 1
+
+
+def _grown(a: np.ndarray, size: int, fill: float) -> np.ndarray:
+    """``a`` copied into a new array of ``size`` (at least ``len(a)``) padded with ``fill``."""
+    out = np.full(max(size, len(a)), fill)
+    out[: len(a)] = a
+    return out
