@@ -20,9 +20,12 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
     likely pick instead (``benchmarks/peer_quix.py``, the ``bench`` extra): its own consumer
     group from the beginning, Quix's JSON parse (no contract validation), packs expanded,
     re-keyed by series through a repartition topic, windows on the reading's ``ts`` in
-    RocksDB state. Its rate counts the readings its windows took, first to last; it stops
-    at the produced count. Without Quix Streams, or when it fails on this broker, the row
-    says ``skipped`` with the reason (``--no-peer`` leaves it out).
+    RocksDB state (changelog on). Only the windowing: no detectors, alerts or publishing,
+    so it does less than the worker. Its rate counts the readings its windows took, first
+    to last (CPU seconds: its whole process, librdkafka's threads included); it stops at
+    the produced count, and its closed windows should equal the worker's. Without Quix
+    Streams, or when it fails on this broker, the row says ``skipped`` with the reason
+    (``--no-peer`` leaves it out).
 
 A table gives the three rows side by side: readings per second and the ratio to bare. The
 last line printed is JSON: ``bare_rate``, ``worker_rate`` (readings per wall-clock second)
