@@ -50,7 +50,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from ioc import catalog
-from streams.agents import TRIM_EVERY_S
+from streams.ticker import TRIM_EVERY_S
 from streams.topics import TopicNames
 
 T0 = 1_795_366_800.0  # local midnight
