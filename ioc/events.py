@@ -49,10 +49,10 @@ from ioc.validate import (  # noqa: F401 - re-exported: their users import them 
     check_matchers,
     check_position,
     check_silence_policy,
+    check_value_kind,
     located,
     parse_ts,
     reading_counted,
-    refuse_value,
     silence_is_broad,
     split_alert_id,
     translated,
@@ -100,9 +100,9 @@ class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=T
             counted = None
         if counted is None:
             counted = reading_counted(self.group, self.metric, self.source, self.district)
-        value = self.value
+        value = self.value  # below, value - value is 0.0 unless value is inf or nan
         if counted or self.kind is not None or value is None or value - value != 0.0:
-            refuse_value(self.group, self.metric, value, self.kind)  # 0.0 unless inf or nan
+            check_value_kind(self.group, self.metric, value, self.kind)
         lat, lon = self.lat, self.lon
         if (lat is not None and not -90.0 <= lat <= 90.0) or (
                 lon is not None and not -180.0 <= lon <= 180.0):

@@ -99,11 +99,11 @@ def reading_counted(group: str, metric: str, source: str, district: str) -> bool
     return counted
 
 
-def refuse_value(group: str, metric: str, value: float | None, kind: str | None) -> None:
+def check_value_kind(group: str, metric: str, value: float | None, kind: str | None) -> None:
     """Raise for a ``value``/``kind`` pair that does not suit ``metric`` of ``group``
     (measured: a finite value and no kind; counted: a kind id and no value).
 
-    >>> refuse_value("flooding", "rainfall", None, None)
+    >>> check_value_kind("flooding", "rainfall", None, None)
     Traceback (most recent call last):
     ...
     ioc.errors.ValidationError: value: 'rainfall' is measured: `value` is required
