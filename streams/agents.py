@@ -103,7 +103,7 @@ class WorkerApp:
         s, tables, publisher = self.settings, self.tables, self.publisher
         self.runtime = runtime
         self.book = AlertBook.from_settings(
-            PartitionedStore(tables.alerts, publisher=publisher), s, locate=self._locate)
+            PartitionedStore(tables.alerts, publisher=publisher), s)
         self.silences = SilenceBook(tables.silences)
         self.pipeline = Pipeline(runtime, self.book, self.silences,
                                  lateness=s.allowed_lateness_s, metrics=self.metrics,
@@ -186,11 +186,6 @@ class WorkerApp:
         return self.checkpoints.interval_s
 
     # --- what the plain objects are given --------------------------------------------------
-    def _locate(self, group: str, source: str, metric: str) -> int | None:
-        """Transitional, until the pipeline passes ``observe(partition=...)``: the partition a
-        new alert lane's readings arrive on."""
-        return self.pipeline.partition_of(group, source, metric)
-
     def _highwater(self, topic: str, partition: int) -> int | None:
         return self.app.consumer.highwater(TP(topic, partition))
 

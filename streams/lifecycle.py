@@ -17,8 +17,8 @@ without a ``default``. A lane lives on one changelog partition, the one its read
 of the lane (a window, a command, a tick, a silence) goes to ``store.put(key, value,
 partition)`` when the store has ``put`` (:class:`~streams.tables.PartitionedStore`), so the
 store never has to ask anyone where a key lives. A lane written before the partition was kept
-falls back to ``locate(group, source, metric)`` when the book has one, else to the partition
-Kafka's default partitioner gives its source among ``partitions``.
+(or observed without one) falls back to the partition Kafka's default partitioner gives its
+source among ``partitions``, until a window observed with a partition moves it there.
 
 **Lifecycle.** ``opened`` (status ``firing``) -> ``updated``/``escalated`` on each further firing
 window -> ``acknowledged`` (stays visible, keeps updating) -> ``resolved`` (by an operator) or
@@ -90,7 +90,6 @@ from streams.lanes import (
     encode_lane,
     lane_key,
     source_of,
-    split_lane_key,
 )
 from streams.publish import default_partition
 from streams.severity import EscalationPolicy
@@ -116,8 +115,6 @@ __all__ = [
 ]
 
 Owns = Callable[[str], bool]
-# (group, source, metric) -> the partition a source's readings arrive on, if known
-Locate = Callable[[str, str, str], int | None]
 Put = Callable[[str, bytes, int | None], None]
 
 
@@ -141,21 +138,18 @@ class AlertBook:
     windows in a row that auto-resolve an alert (``IOC_RESOLVE_AFTER_WINDOWS``);
     ``flap_window_s`` how soon after its resolution a firing re-opens the same episode
     (:class:`~streams.transitions.LaneRules`). ``partitions`` (the events topics' partition
-    count) and ``locate`` place lanes whose partition is not known (see the module doc).
+    count) places lanes whose partition is not known (see the module doc).
     """
 
     def __init__(self, store: MutableMapping[str, bytes], *, resolve_after: int = 3,
                  flap_window_s: float = 900.0, escalation: EscalationPolicy | None = None,
                  max_flap_boost: int = 3, silence_policy: SilencePolicy | None = None,
-                 partitions: int | None = None, locate: Locate | None = None) -> None:
+                 partitions: int | None = None) -> None:
         self.rules = LaneRules(resolve_after=resolve_after, flap_window_s=flap_window_s,
                                escalation=escalation, max_flap_boost=max_flap_boost)
         self.store = store
         self.silence_policy = silence_policy
         self.partitions = partitions
-        # transitional: until every caller passes observe(partition=...), where a new lane's
-        # readings arrive (None: the default partitioner's choice for its source)
-        self.locate = locate
         self._put = _writer(store)
 
     @classmethod
@@ -187,11 +181,9 @@ class AlertBook:
 
     def _fallback(self, key: str) -> int | None:
         """Where a lane of unknown partition lives (see the module doc)."""
-        group, source, metric, _ = split_lane_key(key)
-        p = None if self.locate is None else self.locate(group, source, metric)
-        if p is None and self.partitions:
-            p = default_partition(source, self.partitions)
-        return p
+        if not self.partitions:
+            return None
+        return default_partition(source_of(key), self.partitions)
 
     def _find(self, aid: str) -> tuple[str, Lane] | None:
         _, group, source, metric = split_alert_id(aid)

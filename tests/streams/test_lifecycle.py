@@ -858,7 +858,7 @@ def observe(book: AlertBook, silences: SilenceBook, i: int, *, firing: bool = Tr
 
 def test_every_write_of_a_lane_goes_to_the_partition_it_was_observed_on() -> None:
     store, silences = PlacedStore(), SilenceBook({})
-    book = AlertBook(store, resolve_after=3, partitions=8, locate=lambda g, s, m: 5,
+    book = AlertBook(store, resolve_after=3, partitions=8,
                      escalation=EscalationPolicy(escalate_after_s=150.0))
     assert changes(observe(book, silences, 1, partition=3)) == ["opened"]
     assert changes(book.tick(T0 + 4 * W, silences)) == ["escalated"]          # a tick
@@ -893,18 +893,17 @@ def test_a_lane_follows_the_partition_its_readings_now_arrive_on() -> None:
     assert store.writes == [(CITY_KEY, 3), (CITY_KEY, 1)] and book.partition_of(AID) == 1
 
 
-def test_a_new_lane_without_a_partition_asks_locate_then_the_default_partitioner() -> None:
+def test_a_lane_observed_without_a_partition_lives_on_its_sources_default_one() -> None:
     from streams.publish import default_partition
 
     silences = SilenceBook({})
-    located = PlacedStore()
-    observe(AlertBook(located, partitions=4, locate=lambda g, s, m: 6), silences, 1)
     unknown = PlacedStore()
-    observe(AlertBook(unknown, partitions=4, locate=lambda g, s, m: None), silences, 1)
+    book = AlertBook(unknown, partitions=4)
+    observe(book, silences, 1)
     plain = PlacedStore()
     observe(AlertBook(plain), silences, 1)  # no partitions known: the store decides
-    assert located.writes == [(CITY_KEY, 6)]
     assert unknown.writes == [(CITY_KEY, default_partition(S, 4))]
+    assert book.partition_of(AID) == default_partition(S, 4)
     assert plain.writes == [(CITY_KEY, None)]
 
 
@@ -933,7 +932,7 @@ def test_a_lane_written_before_partitions_were_kept_falls_back_to_its_source() -
 
 def test_from_settings_places_old_lanes_among_the_configured_partitions() -> None:
     book = AlertBook.from_settings({}, Settings(partitions=6))
-    assert book.partitions == 6 and book.locate is None
+    assert book.partitions == 6
 
 
 @given(st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20))

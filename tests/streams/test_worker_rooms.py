@@ -79,7 +79,6 @@ class Rig:
                               partitions=4, resolve_after=2)
         self.pipeline = Pipeline(RUNTIME, self.book, SilenceBook({}), lateness=0.0,
                                  metrics=self.metrics)
-        self.book.locate = self.pipeline.partition_of
         self.series = PartitionedStore(self.tables.series, publisher=self.publisher,
                                        keep_local=False)
         self.ledger = AckLedger()
