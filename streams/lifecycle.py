@@ -4,7 +4,10 @@ Pure and synchronous (no Faust, no I/O): the worker's agents call :class:`AlertB
 publish what it returns on ``ioc.alerts`` (key: the alert's district). State lives in a
 ``MutableMapping[str, bytes]`` passed in: the worker passes a Faust table created with
 ``value_type=bytes, value_serializer="raw"`` (always re-assigned, never mutated in place), tests
-pass a dict.
+pass a dict. The book loads, saves and finds lanes; the rest lives beside it: the lane record
+(:mod:`streams.lanes`), its transitions (:mod:`streams.transitions`), verdicts and evidence
+(:mod:`streams.evidence`), titles (:mod:`streams.titles`) and severity
+(:mod:`streams.severity`); the names other modules import from here are re-exported.
 
 **Lanes.** Per (group, source, metric) the detectors form two lanes, ``city`` and
 ``sensor_health`` (detectors with ``health = True``). A lane holds at most one open alert: the
