@@ -95,21 +95,28 @@ class Edge:
 
 
 class HardenedWebSocketProtocol(WebSocketsSansIOProtocol):
-    """uvicorn's ``websockets-sansio`` protocol whose handshake refusals carry the security
+    """uvicorn's ``websockets-sansio`` protocol whose handshake refusals (websockets' own, and
+    uvicorn's 403 for an upgrade the application closed unaccepted) carry the security
     headers, and which refuses an ambiguous upgrade with 400 in :class:`Edge`'s words
-    (websockets checks ``Origin`` itself before the application could)."""
+    (websockets reads ``Origin`` itself before the application could)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.conn.accept = self._accept  # type: ignore[method-assign]
+        conn = self.conn
+        plain_reject = conn.reject
 
-    def _accept(self, request: Request) -> HandshakeResponse:
-        twice = duplicate_header(request.headers.raw_items())
-        if twice is not None:
-            response = self.conn.reject(400, f"more than one {twice} header\n")
-        else:
-            response = ServerProtocol.accept(self.conn, request)
-        if response.status_code != 101:
+        def reject(status: int, text: str) -> HandshakeResponse:
+            response = plain_reject(status, text)
             for name, value in SECURITY_HEADERS:
                 response.headers.setdefault(name, value)
-        return response
+            return response
+
+        def accept(request: Request) -> HandshakeResponse:
+            twice = duplicate_header(request.headers.raw_items())
+            if twice is not None:
+                return reject(400, f"more than one {twice} header\n")
+            return ServerProtocol.accept(conn, request)  # its refusals call conn.reject
+
+        # instance attributes shadow the methods, for uvicorn's calls and websockets' own
+        conn.reject = reject  # type: ignore[method-assign]
+        conn.accept = accept  # type: ignore[method-assign]

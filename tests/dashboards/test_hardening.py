@@ -192,7 +192,10 @@ async def test_every_http_answer_carries_the_security_headers(start_dashboard: A
     requests += [["POST / HTTP/1.1", f"Host: {host}", "Content-Length: 0"],
                  upgrade("/ws", host, "Origin: http://evil.example"),
                  upgrade("/ws", host, "Origin: http://a", "Origin: http://b"),
-                 ["GET /ws HTTP/1.1", f"Host: {host}"]]  # no upgrade: websockets' own 426
+                 upgrade("/nope", host),  # no websocket there: 403
+                 ["GET /ws HTTP/1.1", f"Host: {host}", "Upgrade: websocket",  # no key:
+                  "Connection: Upgrade", "Sec-WebSocket-Version: 13"],  # websockets' 400
+                 ["GET /ws HTTP/1.1", f"Host: {host}"]]  # no upgrade: 426
     statuses = set()
     for request in requests:
         status, headers, _ = await raw_http(d.port, request)
