@@ -78,6 +78,8 @@ def _compare(cols: DetectorColumns, ones: list[Detector], rows: list[int], where
                        f"{ones[r].explain()!r} ({where})")
         if cols.recent(r) != ones[r].recent():
             raise fail(f"recent() of row {r} differs from one series ({where})")
+    if cols.get_states(np.asarray(rows, dtype=np.intp)) != [ones[r].get_state() for r in rows]:
+        raise fail(f"get_states of rows {rows} differ from one series ({where})")
 
 
 def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps: int, seed: int,

@@ -45,6 +45,7 @@ import abc
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+import msgspec
 import numpy as np
 
 from detectors.base import Detector, Explanation, WindowStats
@@ -62,6 +63,7 @@ __all__ = [
 ]
 
 Kind = Literal["measure", "count"]
+_ENC = msgspec.msgpack.Encoder()
 _NAN = float("nan")
 
 
@@ -231,6 +233,11 @@ class DetectorColumns(abc.ABC):
     @abc.abstractmethod
     def set_state(self, row: int, data: bytes) -> None:
         """Restore a row from one-series state bytes (``ValueError`` if they do not fit)."""
+
+    def get_states(self, rows: NDArray[np.intp]) -> list[bytes]:
+        """:meth:`get_state` of many rows (a checkpoint writes every series whose window
+        closed); the numpy forms encode them straight from their columns."""
+        return [self.get_state(int(r)) for r in np.asarray(rows).tolist()]
 
     def row_bytes(self) -> int:
         """Approximate memory per row (bytes), for budgets."""
@@ -476,6 +483,23 @@ class ArrayColumns(DetectorColumns):
 
     def get_state(self, row: int) -> bytes:
         return self._load(row).get_state()
+
+    def get_states(self, rows: NDArray[np.intp]) -> list[bytes]:
+        """Many rows' states encoded from the columns, without a one-series detector per
+        row: state attribute ``_x`` is column ``x`` (as :meth:`_export` writes it);
+        subclasses whose attributes map otherwise override :meth:`_state_column`."""
+        rows = np.asarray(rows, dtype=np.intp)
+        cols = [self._state_column(a, rows) for a in self.detector.state_attrs]
+        head = [self.detector.version]
+        encode = _ENC.encode
+        if not cols:  # stateless: the version alone
+            return [encode(head)] * len(rows)
+        return [encode(head + list(vals)) for vals in zip(*cols, strict=True)]
+
+    def _state_column(self, attr: str, rows: NDArray[np.intp]) -> list[Any]:
+        """The values of one state attribute for ``rows``, typed as the one-series detector
+        holds them (Python ints and floats)."""
+        return self.t[attr.lstrip("_")][rows].tolist()  # type: ignore[no-any-return]
 
     def set_state(self, row: int, data: bytes) -> None:
         det = self._load(row)

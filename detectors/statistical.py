@@ -165,6 +165,13 @@ class RobustZColumns(ArrayColumns):
         det._ring = array.array("f", t["ring"][row, : t["len"][row]].tobytes())
         det._pos = int(t["pos"][row])
 
+    def _state_column(self, attr: str, rows: np.ndarray) -> list[Any]:
+        if attr != "_ring":
+            return super()._state_column(attr, rows)
+        ring, length = self.t["ring"], self.t["len"]
+        return [ring[r, :n].tobytes() for r, n in zip(rows.tolist(), length[rows].tolist(),
+                                                       strict=True)]
+
     def _import(self, row: int, det: Any) -> None:
         ring, pos, t = det._ring, det._pos, self.t
         window = self.detector.window

@@ -33,12 +33,14 @@ def dirty_states(parts: Iterable[PartitionState], evicted: Evicted) -> list[Stat
         if not st.dirty:
             continue
         g, p = st.group, st.partition
-        for key in st.dirty:
-            got = st.block_of(key)
-            if got is not None:
-                block, row = got
-                out.append((series_key(g, key[0], key[1]), p,
-                            block.state(row, p, st.last_offset)))
+        for block in st.blocks.values():
+            rows = [r for key, r in block.rows.items() if key in st.dirty]
+            if rows:
+                rows.sort()
+                keys = block.keys
+                out += [(series_key(g, keys[r][0], keys[r][1]), p, blob)
+                        for r, blob in zip(rows, block.states(rows, p, st.last_offset),
+                                           strict=True)]
         st.dirty.clear()
     out += [(k, p, None) for k, p in evicted]
     evicted.clear()
@@ -48,11 +50,16 @@ def dirty_states(parts: Iterable[PartitionState], evicted: Evicted) -> list[Stat
 def snapshot(parts: Iterable[PartitionState], partitions: Container[int]
              ) -> list[tuple[str, int, bytes]]:
     """(table key, partition, state) of every series of ``partitions``, as they are now."""
-    return [(series_key(st.group, key[0], key[1]), st.partition,
-             block.state(row, st.partition, st.last_offset))
-            for st in parts if st.partition in partitions
-            for block in st.blocks.values()
-            for row, key in enumerate(block.keys)]
+    out = []
+    for st in parts:
+        if st.partition not in partitions:
+            continue
+        for block in st.blocks.values():
+            rows = list(range(len(block)))
+            blobs = block.states(rows, st.partition, st.last_offset)
+            out += [(series_key(st.group, key[0], key[1]), st.partition, blob)
+                    for key, blob in zip(block.keys, blobs, strict=True)]
+    return out
 
 
 def restore(blob: bytes, *, runtime: DetectorRuntime,

@@ -155,21 +155,36 @@ class SeriesBlock:
     def state(self, row: int, partition: int, offset: int) -> bytes:
         """Compact bytes of everything needed to go on scoring one row (msgpack);
         ``offset`` is the last input offset of the partition folded in when it was taken."""
+        return self.states([row], partition, offset)[0]
+
+    def states(self, rows: Sequence[int], partition: int, offset: int) -> list[bytes]:
+        """:meth:`state` of many rows, each detector's states taken in one call."""
         p = self.plan
-        dets: list[Any] = []
+        idx = np.asarray(rows, dtype=np.intp)
+        per_detector: list[tuple[str, str, list[bytes]] | None] = []
         for i, d in enumerate(p.detectors):
-            if d.shared:
-                dets.append(None)
-                continue
             cols = self.cols[i]
-            raw = self.readers[i][row].get_state() if cols is None else cols.get_state(row)
-            dets.append([d.name, d.version, raw])
-        pols = None if p.policies_shared else [self._policy_state(i, row)
-                                               for i in range(len(p.detectors))]
-        source, metric = self.keys[row]
-        return _ENC.encode([STATE_VERSION, p.group, source, metric, self.districts[row],
-                            partition, float(self.closed_upto[row]),
-                            float(self.last_seen[row]), dets, pols, offset])
+            if d.shared:
+                per_detector.append(None)
+            elif cols is None:
+                per_detector.append((d.name, d.version,
+                                     [self.readers[i][r].get_state() for r in rows]))
+            else:
+                per_detector.append((d.name, d.version, cols.get_states(idx)))
+        pols: list[list[bytes]] | None = None
+        if not p.policies_shared:
+            pols = [[self._policy_state(i, r) for i in range(len(p.detectors))] for r in rows]
+        group, keys, districts = p.group, self.keys, self.districts
+        closed, seen = self.closed_upto[idx].tolist(), self.last_seen[idx].tolist()
+        encode = _ENC.encode
+        out = []
+        for j, row in enumerate(rows):
+            dets = [None if got is None else [got[0], got[1], got[2][j]] for got in per_detector]
+            source, metric = keys[row]
+            out.append(encode([STATE_VERSION, group, source, metric, districts[row], partition,
+                               closed[j], seen[j], dets, None if pols is None else pols[j],
+                               offset]))
+        return out
 
     def _policy_state(self, i: int, row: int) -> bytes:
         pols = self.pols[i]
