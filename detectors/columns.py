@@ -499,7 +499,7 @@ class ArrayColumns(DetectorColumns):
     def _state_column(self, attr: str, rows: NDArray[np.intp]) -> list[Any]:
         """The values of one state attribute for ``rows``, typed as the one-series detector
         holds them (Python ints and floats)."""
-        return self.t[attr.lstrip("_")][rows].tolist()  # type: ignore[no-any-return]
+        return self.t[attr.lstrip("_")][rows].tolist()
 
     def set_state(self, row: int, data: bytes) -> None:
         det = self._load(row)
