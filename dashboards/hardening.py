@@ -2,22 +2,26 @@
 request (a header that may appear once, given twice) is refused with 400 before any route,
 role or origin check reads it.
 
-Two layers do it, because a websocket upgrade is answered in two places:
+Three layers do it, because a request can be answered before the application sees it:
 
 * :class:`Edge`, an ASGI middleware around the whole application: pages, API, errors, the
   websocket accept (101) and the websocket refusals the application sends (403, 401, 400);
 * :class:`HardenedWebSocketProtocol`, uvicorn's websocket protocol on websockets' sans-I/O
   engine, for the refusals that engine makes before the application runs (a bad handshake,
-  or two ``Origin`` headers, which it would otherwise refuse with its own words).
+  or two ``Origin`` headers, which it would otherwise refuse with its own words);
+* :class:`HardenedH11Protocol`, uvicorn's HTTP/1.1 protocol, for its 400 to a request it
+  cannot parse (two ``Host`` headers among them: h11 refuses those itself).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import h11
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
+from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 from websockets.http11 import Request
 from websockets.http11 import Response as HandshakeResponse
@@ -120,3 +124,16 @@ class HardenedWebSocketProtocol(WebSocketsSansIOProtocol):
         # instance attributes shadow the methods, for uvicorn's calls and websockets' own
         conn.reject = reject  # type: ignore[method-assign]
         conn.accept = accept  # type: ignore[method-assign]
+
+
+class HardenedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol whose own 400 (an unparsable request) carries the security
+    headers."""
+
+    def send_400_response(self, msg: str) -> None:
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close"),
+                   *_RAW_SECURITY_HEADERS]
+        for event in (h11.Response(status_code=400, headers=headers, reason=b"Bad Request"),
+                      h11.Data(data=f"{msg}\n".encode()), h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event) or b"")
+        self.transport.close()

@@ -29,7 +29,12 @@ from dashboards import protocol
 from dashboards.auth import Tokens, duplicate_header, origin_allowed, own_origins
 from dashboards.board import Board
 from dashboards.feed import Feed, Topics
-from dashboards.hardening import SECURITY_HEADERS, Edge, HardenedWebSocketProtocol
+from dashboards.hardening import (
+    SECURITY_HEADERS,
+    Edge,
+    HardenedH11Protocol,
+    HardenedWebSocketProtocol,
+)
 from dashboards.history import History
 from dashboards.hub import Hub
 from dashboards.live import LiveSessions, Session
@@ -162,7 +167,8 @@ class Dashboard:
         # send waits while the socket's write buffer is over the high-water mark, so a slow
         # wall blocks only its own writer and its bounded hub queue (docs/protocol.md).
         config = uvicorn.Config(
-            Edge(self.app), http="h11", ws=HardenedWebSocketProtocol, lifespan="off",
+            Edge(self.app), http=HardenedH11Protocol, ws=HardenedWebSocketProtocol,
+            lifespan="off",
             ws_max_size=protocol.MAX_MESSAGE_BYTES, ws_per_message_deflate=False,
             ws_ping_interval=protocol.PING_INTERVAL_S, ws_ping_timeout=protocol.PING_TIMEOUT_S,
             log_config=None, access_log=False, server_header=False, proxy_headers=False,

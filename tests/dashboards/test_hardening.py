@@ -193,6 +193,7 @@ async def test_every_http_answer_carries_the_security_headers(start_dashboard: A
                  upgrade("/ws", host, "Origin: http://evil.example"),
                  upgrade("/ws", host, "Origin: http://a", "Origin: http://b"),
                  upgrade("/nope", host),  # no websocket there: 403
+                 ["GET /healthz HTTP/1.1", f"Host: {host}", f"Host: {host}"],  # 400
                  ["GET /ws HTTP/1.1", f"Host: {host}", "Upgrade: websocket",  # no key:
                   "Connection: Upgrade", "Sec-WebSocket-Version: 13"],  # websockets' 400
                  ["GET /ws HTTP/1.1", f"Host: {host}"]]  # no upgrade: 426
