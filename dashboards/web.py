@@ -103,28 +103,29 @@ class Site:
     """The HTTP handlers of one :class:`~dashboards.server.Dashboard`."""
 
     def __init__(self, dashboard: Dashboard) -> None:
-        self.d = dashboard
+        self.dashboard = dashboard
         self.catalog = encode(catalog_body())
 
     def role(self, request: Request) -> str | None:
         """The role of the request's bearer token (None: missing or unknown)."""
-        return self.d.tokens.role_of(bearer(request.headers.get("authorization")))
+        return self.dashboard.tokens.role_of(bearer(request.headers.get("authorization")))
 
     async def page(self, request: Request) -> Response:
-        return static_file(self.d.static_dir, PAGES[request.url.path])
+        return static_file(self.dashboard.static_dir, PAGES[request.url.path])
 
     async def asset(self, request: Request) -> Response:
-        return static_file(self.d.static_dir, request.path_params["name"])
+        return static_file(self.dashboard.static_dir, request.path_params["name"])
 
     async def healthz(self, request: Request) -> Response:
         """``ok``; ``degraded`` (200, with ``reasons``: the dashboard itself works, a restart
         would not bring indicators back); ``starting`` / ``kafka_unavailable`` (503)."""
-        status, body = self.d.health()
+        status, body = self.dashboard.health()
         return json_answer(status, encode(body))
 
     async def metrics(self, request: Request) -> Response:
-        self.d.board.sync_counters()
-        return Response(generate_latest(self.d.registry), 200, media_type=CONTENT_TYPE_LATEST)
+        self.dashboard.board.sync_counters()
+        return Response(generate_latest(self.dashboard.registry), 200,
+                        media_type=CONTENT_TYPE_LATEST)
 
     async def catalog_api(self, request: Request) -> Response:
         return json_answer(200, self.catalog)
@@ -138,7 +139,7 @@ class Site:
         role = self.role(request)
         if role is None:
             return text(401, "missing or bad bearer token\n", BEARER_CHALLENGE)
-        board = self.d.board
+        board = self.dashboard.board
         path = request.url.path
         if path == "/api/summary":
             return json_answer(200, board.summary())
@@ -163,7 +164,7 @@ class Site:
             return text(404, "not found\n")
         if self.role(request) is None:
             return text(401, "missing or bad bearer token\n", BEARER_CHALLENGE)
-        got = await self.d.history.answer(path, parse_qs(request.url.query,
+        got = await self.dashboard.history.answer(path, parse_qs(request.url.query,
                                                          keep_blank_values=True))
         return Response(got.body, got.status, media_type=got.content_type,
                         headers={"Cache-Control": "no-store", **dict(got.headers)})

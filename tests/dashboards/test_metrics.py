@@ -13,15 +13,22 @@ from typing import Any
 import pytest
 from dashkit import LEADERSHIP, OPERATOR, Producer, make_alert, make_indicator, open_client
 
+import dashboards.auth
+import dashboards.board
+import dashboards.hardening
 import dashboards.hub
+import dashboards.live
 import dashboards.metrics
 import dashboards.protocol
 import dashboards.server
 import dashboards.state
+import dashboards.web
 
 
-@pytest.mark.parametrize("module", [dashboards.hub, dashboards.metrics, dashboards.protocol,
-                                    dashboards.server, dashboards.state])
+@pytest.mark.parametrize("module", [
+    dashboards.auth, dashboards.board, dashboards.hardening, dashboards.hub, dashboards.live,
+    dashboards.metrics, dashboards.protocol, dashboards.server, dashboards.state,
+    dashboards.web])
 def test_doctests(module: Any) -> None:
     """The examples in the dashboards modules' docstrings run."""
     result = doctest.testmod(module)
