@@ -13,6 +13,7 @@ each job to a room of its own:
 :mod:`streams.lifecycle`    alert lanes: dedup, severity, silences, commands
 :mod:`streams.checkpoints`  the series' state to the changelog and back
 :mod:`streams.openalerts`   the open alerts per group, district and partition
+:mod:`streams.clocks`       the worker's clock and a quiet partition's clock
 ==========================  ==================================================================
 
 >>> from detectors.registry import load_all
@@ -46,6 +47,7 @@ from ioc import catalog
 from ioc.events import Alert, Command, Reading
 from streams import checkpoints
 from streams.budget import SeriesBudget
+from streams.clocks import idle_target, worker_clock
 from streams.closing import Output, WindowCloser
 from streams.lifecycle import OPEN, AlertBook
 from streams.openalerts import OpenAlerts
@@ -105,8 +107,8 @@ class Pipeline:
         return st
 
     def clock(self) -> float:
-        """The worker's stream clock (alert ticks, escalation, incidents): the lower median
-        of its partitions' clocks (-inf before any event), so no one partition pushes it.
+        """The worker's stream clock: the lower median of its partitions' clocks
+        (:func:`streams.clocks.worker_clock`).
 
         >>> p = Pipeline(DetectorRuntime.build(), AlertBook({}), SilenceBook({}), lateness=0)
         >>> for part, t in enumerate([100.0, 200.0, 9e9]):
@@ -114,27 +116,12 @@ class Pipeline:
         >>> p.clock()
         200.0
         """
-        clocks = sorted(st.windows.clock for st in self.parts.values()
-                        if st.windows.clock > -math.inf)
-        return clocks[(len(clocks) - 1) // 2] if clocks else -math.inf
+        return worker_clock(st.windows.clock for st in self.parts.values())
 
     def closed_upto(self, group: str, partition: int) -> float:
         """Readings before this time, on this partition, are in closed windows."""
         st = self.parts.get((group, partition))
         return -math.inf if st is None else st.windows.closed_upto
-
-    def partition_of(self, group: str, source: str, metric: str | None = None) -> int | None:
-        """The partition a tracked source's readings arrive on (a look at each partition of
-        the group)."""
-        for (g, p), st in self.parts.items():
-            if g != group:
-                continue
-            if metric is not None:
-                if (source, metric) in st.series:
-                    return p
-            elif any(src == source for src, _ in st.series):
-                return p
-        return None
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget the state of partitions this worker no longer owns."""
@@ -217,31 +204,19 @@ class Pipeline:
     def idle(self, caught_up: Callable[[str, int], bool], now: float | None = None,
              wall: float | None = None) -> int:
         """The timer's rule: a partition without events for ``idle_s`` seconds whose consumer
-        has caught up moves its clock to the worker's clock (:meth:`clock`, the lower median
-        of the partitions' clocks) and, when its input is live (its clock within
-        ``live_lag_s`` of the wall clock), to its clock at its last event plus the wall-clock
-        time elapsed since (monotonic ``now``) if that is later; never beyond the wall clock
-        (``wall``, epoch seconds, plus ``clock_lead_s``). Then its due windows close.
-        The median lets a partition whose sources all went silent keep closing windows in
-        step with the others in compressed time (a replay, the simulator), and no single
-        partition (one bad reading there) moves it. Input from the past (a replay, a
-        backfill, a producer that paused) gains no time from the wall: its next readings are
-        not late because the sender paused. Returns the windows closed."""
+        has caught up moves its clock (:func:`streams.clocks.idle_target`; ``now`` monotonic,
+        ``wall`` epoch seconds), then its due windows close. Returns the windows closed."""
         now = time.monotonic() if now is None else now
         cap = (time.time() if wall is None else wall) + self.clock_lead_s
         top = self.clock()
         closed = 0
         for (group, partition), st in list(self.parts.items()):
             w = st.windows
-            if now - st.last_event_wall < self.idle_s or w.clock == -math.inf:
-                continue
-            if not caught_up(group, partition):
+            quiet = now - st.last_event_wall
+            if quiet < self.idle_s or w.clock == -math.inf or not caught_up(group, partition):
                 continue
             base = st.event_clock if st.event_clock > -math.inf else w.clock
-            target = top
-            if base >= cap - self.live_lag_s:  # live input: the wall's time passes here too
-                target = max(base + (now - st.last_event_wall), top)
-            w.advance_to(min(target, cap))
+            w.advance_to(idle_target(base, quiet, top, cap, self.live_lag_s))
             closed += self.close_due(st)
         return closed
 
