@@ -201,7 +201,8 @@ class WorkerApp:
         take = stream.noack_take  # type: ignore[attr-defined]  # faust-streaming, not in StreamT
         async for events in take(self.batch_messages, within=self.batch_within):
             async with self.lock:
-                self.intake.ingest(events)
+                for _ in self.intake.steps(events):
+                    await asyncio.sleep(0)  # a big window close: let the loop breathe
                 await self.outbox.send()
                 if self.checkpoints.due():
                     await self.checkpoints.run()

@@ -5,7 +5,8 @@ consumer generation, ``.value`` the raw bytes): skip it if it was fetched before
 rebalance (its new owner reads it again); decode it (:mod:`streams.ingest`; invalid readings
 are dead-lettered, readings dated more than ``max_future_s`` ahead of the wall clock too);
 pass the valid readings to the pipeline and dead-letter those its windows refuse (late, clock
-jump, series limit); then hold the message in the :class:`~streams.acks.AckLedger` until the
+jump, series limit); close the windows they made due, in chunks (:meth:`EventIntake.steps`
+yields between them); then hold the message in the :class:`~streams.acks.AckLedger` until the
 windows up to its newest reading have closed. A processing error is logged with topic,
 partition and offset and the message dead-lettered (``internal``): a bug must not stop the
 stream.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ioc.events import DeadLetter
@@ -60,6 +61,18 @@ class EventIntake:
     def ingest(self, events: Iterable[Any], now: float | None = None) -> int:
         """Take in a batch (``now``: the wall clock, epoch seconds); returns the messages
         held for acknowledgement."""
+        steps = self.steps(events, now)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as done:
+                return int(done.value)
+
+    def steps(self, events: Iterable[Any], now: float | None = None
+              ) -> Generator[int, None, int]:
+        """:meth:`ingest` in steps: yields the series closed after each chunk of a window
+        close (the agent lets its event loop run between them: a close of 100k series never
+        blocks it for long); returns the messages held for acknowledgement."""
         generation = self.generation()
         now = time.time() if now is None else now
         held = 0
@@ -78,6 +91,8 @@ class EventIntake:
                                          max_future=self.max_future_s)
                 has_readings = bool(decoded.readings)
                 self._feed(group, msg.topic, msg.partition, msg.offset, decoded, now)
+                if has_readings:
+                    yield from self.pipeline.closing(group, msg.partition)
             except Exception as exc:  # a bug must not stop the stream: log and dead-letter
                 log.exception("processing %s[%d]@%d failed", msg.topic, msg.partition,
                               msg.offset)
@@ -105,6 +120,6 @@ class EventIntake:
             st = pipeline.state(group, partition)
             st.last_offset = max(st.last_offset, offset)
             return
-        pipeline.ingest(group, partition, decoded.readings, offset=offset, now=now)
+        pipeline.fold(group, partition, decoded.readings, offset=offset, now=now)
         if pipeline.refused:
             self.dead.refused(pipeline.take_refused(), topic, offset, now)

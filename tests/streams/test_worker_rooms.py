@@ -274,3 +274,18 @@ def test_the_worker_app_exposes_its_rooms_state(ready: bool) -> None:
     w.ready = ready
     assert w.status.ready is ready and w.pages.healthz()[1] == (200 if ready else 503)
     assert w.pending is w.ledger.pending and w.recoveries == 0
+
+
+def test_the_intake_closes_a_big_window_in_steps_the_agent_can_yield_between() -> None:
+    """A close runs in chunks of the pipeline's ``chunk_rows`` series, each a step of
+    :meth:`EventIntake.steps`; the records are those of one go."""
+    rig = Rig()
+    rig.pipeline.chunk_rows = 2
+    sources = [f"flood-HC-{i:02d}" for i in range(1, 8)]
+    batch = [event(encode([reading(m, 5, 4.0, source=src) for src in sources]), m)
+             for m in range(3)]
+    steps = list(rig.intake.steps(batch, now=T0 + 300))
+    # minutes 0 and 1 closed: 7 series each, in chunks of at most two
+    assert sum(steps) == 14 and max(steps) == 2 and len(steps) == 8
+    summaries = rig.pipeline.take_output().summaries["flooding"]
+    assert sorted({s.source for s in summaries}) == sources and len(summaries) == 14
