@@ -35,7 +35,10 @@ vectorised with numpy. Decisions go through :func:`detectors.decision.decide_man
 
 State must survive a worker restart: :meth:`Detector.get_state` returns compact bytes
 (msgpack of primitives) and :meth:`Detector.set_state` restores them so that subsequent
-scores are identical. Declaring the state in ``state_attrs`` gives both for free.
+scores are identical. Declaring the state in ``state_attrs`` gives both for free
+(:mod:`detectors.state`). The score mappings (:func:`squash_at` and kin) live in
+:mod:`detectors.squash`, the window statistics in :mod:`detectors.windows`; all are
+importable from here.
 
 >>> class Jump(Detector):
 ...     '''Score the absolute change from the previous value, squashed by ``scale``.'''
@@ -69,18 +72,29 @@ True
 from __future__ import annotations
 
 import abc
-import array
 import inspect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
-import msgspec
+from detectors.squash import (
+    SCORE_MAX,
+    SCORE_MIN,
+    clamp01,
+    is_finite,
+    squash_at,
+    squash_logistic,
+    squash_ratio,
+)
+from detectors.state import dump_attrs, load_attrs
+from detectors.windows import WindowStats
 
 if TYPE_CHECKING:
-    from detectors.columns import DetectorColumns
+    from detectors.batch import DetectorColumns
 
+# the contract lives here; the score mappings, the state helpers and the window statistics
+# have rooms of their own and stay importable from here, where plugins import them
 __all__ = [
     "SCORE_MAX",
     "SCORE_MIN",
@@ -96,166 +110,6 @@ __all__ = [
     "squash_logistic",
     "squash_ratio",
 ]
-
-SCORE_MIN = 0.0
-SCORE_MAX = 1.0
-
-_isfinite = math.isfinite
-
-
-def is_finite(x: object) -> bool:
-    """True for a real, finite number (bool/None/str/NaN/inf are not).
-
-    >>> is_finite(1.5), is_finite(float("nan")), is_finite(None), is_finite(True)
-    (True, False, False, False)
-    """
-    try:
-        return _isfinite(x) and x.__class__ is not bool  # type: ignore[arg-type]
-    except TypeError:
-        return False
-
-
-def clamp01(s: float) -> float:
-    """Clamp a score into [0, 1]; NaN becomes 0 (no evidence of an anomaly).
-
-    >>> clamp01(1.7), clamp01(-0.2), clamp01(float("nan"))
-    (1.0, 0.0, 0.0)
-    """
-    if s != s:  # NaN
-        return 0.0
-    return 0.0 if s < 0.0 else 1.0 if s > 1.0 else s
-
-
-def squash_ratio(stat: float, scale: float) -> float:
-    """Map a non-negative statistic to [0, 1) with ``1 - exp(-stat / scale)``.
-
-    ``stat == scale`` gives 0.632, ``2 * scale`` 0.865, ``3 * scale`` 0.950. Negative or NaN
-    statistics give 0.
-
-    >>> round(squash_ratio(3.0, 3.0), 3), squash_ratio(-1.0, 3.0)
-    (0.632, 0.0)
-    """
-    if not stat > 0.0:
-        return 0.0
-    if stat == math.inf:
-        return 1.0
-    return 1.0 - math.exp(-stat / scale)
-
-
-def squash_at(raw: float, threshold: float, power: float = 4.0) -> float:
-    """The house mapping of a raw statistic to a score: ``1 - 10 ** -((raw / threshold) ** power)``.
-
-    0 at ``raw <= 0``, **0.9 exactly at the detector's own threshold**, 0.99 at ``2 **
-    (1 / power)`` times it (1.19x for the default power 4), 0.13 at half of it. So the
-    default alert policy ``Threshold(0.9)`` reproduces each family's classic rule ("|z| >= 4",
-    "CUSUM >= 5") and one threshold means the same across families. NaN gives 0, inf gives 1.
-
-    >>> [round(squash_at(z, 4.0), 3) for z in (0.0, 2.0, 3.0, 4.0, 4.76, 8.0)]
-    [0.0, 0.134, 0.517, 0.9, 0.99, 1.0]
-    """
-    if not raw > 0.0:
-        return 0.0
-    r = raw / threshold
-    if r > 3.0:
-        return 1.0
-    return 1.0 - 10.0 ** -(r**power)
-
-
-def squash_logistic(stat: float, center: float, width: float) -> float:
-    """Map a statistic to (0, 1) with a logistic curve: 0.5 at ``center``, 0.73 one ``width`` above.
-
-    >>> squash_logistic(4.0, 4.0, 1.0), round(squash_logistic(6.0, 4.0, 1.0), 3)
-    (0.5, 0.881)
-    """
-    if stat != stat:
-        return 0.0
-    z = (stat - center) / width
-    if z < -40.0:
-        return 0.0
-    if z > 40.0:
-        return 1.0
-    return 1.0 / (1.0 + math.exp(-z))
-
-
-class WindowStats(msgspec.Struct, frozen=True, gc=False):
-    """The summary of one closed window of one (source, metric) key (immutable; a msgspec
-    struct because the worker makes one per series and window).
-
-    ``kind`` is ``"measure"`` for sampled metrics (``value`` is the mean) and ``"count"`` for
-    counted service events (``value`` is the count). ``count == 0`` means no reading arrived;
-    then ``mean/min/max/last/std`` are NaN. ``rhythm`` is the city's known rhythm at this
-    window: the level the catalog expects now relative to the metric's base level (0.3 at
-    night for office-hours tickets, 1.7 in the morning rush for traffic volume; 1.0 when
-    unknown). Rhythm-aware detectors compare ``value / rhythm``, so a daily shape the city
-    always has is not an anomaly, while an unusual level at that hour still is.
-
-    >>> w = WindowStats(start=0.0, end=60.0, count=3, mean=2.0, min=1.0, max=3.0, last=3.0, std=1.0)
-    >>> w.value, w.is_count, w.is_empty
-    (2.0, False, False)
-    >>> WindowStats.empty(0.0, 60.0, kind="count").value
-    0.0
-    """
-
-    start: float
-    end: float
-    count: int
-    mean: float
-    min: float
-    max: float
-    last: float
-    std: float
-    kind: Literal["measure", "count"] = "measure"
-    rhythm: float = 1.0
-
-    @property
-    def value(self) -> float:
-        """The number a value detector sees: the count for counted events, else the mean."""
-        return float(self.count) if self.kind == "count" else self.mean
-
-    @property
-    def is_count(self) -> bool:
-        return self.kind == "count"
-
-    @property
-    def is_empty(self) -> bool:
-        return self.count <= 0
-
-    @classmethod
-    def empty(
-        cls, start: float, end: float, *, kind: Literal["measure", "count"] = "measure",
-        rhythm: float = 1.0,
-    ) -> WindowStats:
-        """A window in which nothing arrived."""
-        nan = math.nan
-        return cls(start, end, 0, nan, nan, nan, nan, nan, kind, rhythm)
-
-    @property
-    def rhythm_factor(self) -> float:
-        """``rhythm`` when it is usable (finite and above 1e-6), else 1.0."""
-        r = self.rhythm
-        return r if 1e-6 < r < 1e6 else 1.0  # NaN fails the comparison
-
-    @classmethod
-    def of(
-        cls,
-        values: Sequence[float],
-        start: float,
-        end: float,
-        *,
-        kind: Literal["measure", "count"] = "measure",
-    ) -> WindowStats:
-        """Summarise raw values (a helper for tests and replays; streams keep running sums).
-
-        >>> WindowStats.of([1.0, 2.0, 3.0], 0, 60).std
-        1.0
-        """
-        vals = [float(v) for v in values if is_finite(v)]
-        if not vals:
-            return cls.empty(start, end, kind=kind)
-        n = len(vals)
-        mean = math.fsum(vals) / n
-        var = math.fsum((v - mean) ** 2 for v in vals) / (n - 1) if n > 1 else 0.0
-        return cls(start, end, n, mean, min(vals), max(vals), vals[-1], math.sqrt(var), kind)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +153,8 @@ class Detector(abc.ABC):
     #: compare window values against the city's known rhythm (see :class:`WindowStats`)
     rhythm_aware: ClassVar[bool] = False
     #: attribute names whose values make up the state (primitives, tuples/lists of them,
-    #: or array.array); get_state/set_state round-trip exactly these
+    #: or array.array; a dotted name reaches into a part, see :mod:`detectors.state`);
+    #: get_state/set_state round-trip exactly these
     state_attrs: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self) -> None:
@@ -419,7 +274,7 @@ class Detector(abc.ABC):
     def columns(self) -> DetectorColumns:
         """The batch form of this configuration over many series (:mod:`detectors.columns`),
         with no rows yet; by default a loop over one-series clones of this detector."""
-        from detectors.columns import LoopColumns
+        from detectors.batch import LoopColumns
 
         return LoopColumns(self)
 
@@ -467,58 +322,6 @@ class VectorDetector(Detector):
 
     def learn_one(self, x: float, ts: float) -> None:
         self.learn_vector((x,), ts)
-
-
-_ENC = msgspec.msgpack.Encoder()
-
-
-def dump_attrs(obj: object, attrs: Sequence[str], tag: str) -> bytes:
-    """Msgpack ``[tag, *values]`` of ``obj``'s attributes (arrays as raw bytes).
-
-    >>> class P:
-    ...     def __init__(self): self.n, self.ring = 2, array.array("d", [1.0, 2.0])
-    >>> p, q = P(), P(); q.n = 0
-    >>> load_attrs(q, ("n", "ring"), "1", dump_attrs(p, ("n", "ring"), "1")); q.n, list(q.ring)
-    (2, [1.0, 2.0])
-    """
-    out: list[Any] = [tag]
-    for a in attrs:
-        v = getattr(obj, a)
-        out.append(v.tobytes() if isinstance(v, array.array) else v)
-    return _ENC.encode(out)
-
-
-def load_attrs(
-    obj: object, attrs: Sequence[str], tag: str, data: bytes, *, what: str = "state"
-) -> None:
-    """Inverse of :func:`dump_attrs`; the current attribute types guide the decoding.
-
-    Raises ``ValueError`` when the bytes are not msgpack, the layout or the tag differ.
-    """
-    try:
-        got = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError as exc:
-        raise ValueError(f"{what}: state is not msgpack: {exc}") from None
-    if not isinstance(got, list) or len(got) != len(attrs) + 1:
-        raise ValueError(f"{what}: state does not match this layout")
-    if got[0] != tag:
-        raise ValueError(f"{what}: state is from version {got[0]!r}, this is {tag!r}")
-    values: list[Any] = []
-    for a, v in zip(attrs, got[1:], strict=True):
-        cur = getattr(obj, a)
-        if isinstance(cur, array.array):
-            if not isinstance(v, bytes) or len(v) % cur.itemsize:
-                raise ValueError(f"{what}: {a} is not a {cur.typecode!r} array")
-            arr = array.array(cur.typecode)
-            arr.frombytes(v)
-            v = arr
-        elif isinstance(cur, tuple) and isinstance(v, list):
-            v = tuple(v)
-        elif isinstance(cur, float) and isinstance(v, int) and not isinstance(v, bool):
-            v = float(v)
-        values.append(v)
-    for a, v in zip(attrs, values, strict=True):  # all or nothing
-        setattr(obj, a, v)
 
 
 def _jsonable(v: Any) -> Any:
