@@ -182,7 +182,12 @@ def main() -> None:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ioc-mem-")))
         w = stack.enter_context(BenchWorker(bootstrap, prefix, workdir, args.partitions,
                                             app_id=f"mem-{prefix}",
-                                            env={"IOC_ALLOWED_LATENESS_S": "0"}))
+                                            env={"IOC_ALLOWED_LATENESS_S": "0",
+                                                 # synthetic ids share one prefix: lift the
+                                                 # bounds on sources outside the catalog
+                                                 "IOC_MAX_UNREGISTERED_SERIES": "1000000",
+                                                 "IOC_MAX_SERIES_PER_PREFIX": "1000000",
+                                                 "IOC_MAX_NEW_SERIES_PER_MESSAGE": "100000"}))
         time.sleep(3)
         ready = w.rss_bytes()
         first = srcs[: len(srcs) // 5]
@@ -206,6 +211,9 @@ def main() -> None:
                 if m.get("ioc_worker_readings_total", 0) + m.get(
                         "ioc_worker_dropped_readings_total", 0) >= total:
                     break
+                if m.get("ioc_worker_deadletter_total", 0):
+                    sys.exit(f"the worker dead-lettered readings: "
+                             f"{m['ioc_worker_deadletter_total']:,.0f} (see {w.log_path})")
                 time.sleep(1)
             # the last windows close on the idle timer and their checkpoints are written;
             # then the worker trims its freed heap (every TRIM_EVERY_S while idle), so
