@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 
 from detectors.base import Detector, WindowStats
+from detectors.checks_streams import failure, target_factory
 from detectors.columns import DetectorColumns, WindowColumns
 
 if TYPE_CHECKING:
-    from detectors.checks import Target
+    from detectors.checks_streams import Target
 
 __all__ = ["check_batch_matches_one_series"]
 
@@ -154,13 +155,11 @@ def check_batch_matches_one_series(target: Target, *, steps: int = 150, seed: in
     (measured and counted windows, gaps, changing rhythm), through ``add``, ``keep`` and
     ``set_state`` of one-series bytes: scores, ``get_state`` bytes, ``explain()``,
     ``recent()``."""
-    from detectors.checks import _factory, _fail
-
-    make = _factory(target)
+    make = target_factory(target)
     probe = make()
 
     def fail(msg: str) -> AssertionError:
-        return _fail(probe, f"batch form ({type(probe.columns()).__name__}): {msg}")
+        return failure(probe, f"batch form ({type(probe.columns()).__name__}): {msg}")
 
     most = 0
     for k, kind in enumerate(("measure", "count")):
