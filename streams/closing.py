@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -29,7 +30,7 @@ from streams.runtime import DetectorRuntime
 from streams.scoring import score_block
 from streams.series import SeriesBlock, series_key
 from streams.silences import SilenceBook
-from streams.windows import Values, summarise
+from streams.windows import Values
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -181,36 +182,50 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Va
              end: float, evict_after: float
              ) -> tuple[tuple[np.ndarray, ...], list[int], list[int]]:
     """The window statistics of the ``due`` rows as columns (count, mean, min, max, last,
-    std), the rows they belong to, and the rows to evict (silent for ``evict_after``)."""
+    std: the sample one, two passes), the rows they belong to, and the rows to evict (no
+    reading for ``evict_after`` seconds). Rows without readings get an empty window."""
     keys, last_seen = block.keys, block.last_seen
-    count: list[int] = []
-    mean: list[float] = []
-    lo: list[float] = []
-    hi: list[float] = []
-    last: list[float] = []
-    std: list[float] = []
-    rows: list[int] = []
+    found = [accs.get(keys[r]) for r in due.tolist()]
+    has = np.fromiter((v is not None for v in found), dtype=bool, count=len(found))
     evict: list[int] = []
-    empty = (0, _NAN, _NAN, _NAN, _NAN, _NAN)
-    for row in due.tolist():
-        acc = accs.get(keys[row])
-        if acc is None:
-            seen = last_seen[row]
-            if seen > -math.inf and end - seen > evict_after:
-                evict.append(row)
-                continue
-            got = empty
-        else:
-            last_seen[row] = end
-            got = summarise(acc)
-        rows.append(row)
-        count.append(got[0])
-        mean.append(got[1])
-        lo.append(got[2])
-        hi.append(got[3])
-        last.append(got[4])
-        std.append(got[5])
-    return ((np.asarray(count, dtype=np.int64), np.asarray(mean, dtype=np.float64),
-             np.asarray(lo, dtype=np.float64), np.asarray(hi, dtype=np.float64),
-             np.asarray(last, dtype=np.float64), np.asarray(std, dtype=np.float64)),
-            rows, evict)
+    if not has.all():
+        seen = last_seen[due]
+        gone = ~has & (seen > -math.inf) & (end - seen > evict_after)
+        if gone.any():
+            evict = due[gone].tolist()
+            kept = ~gone
+            due, has = due[kept], has[kept]
+            found = [v for v, k in zip(found, kept.tolist(), strict=True) if k]
+    n = len(due)
+    count = np.zeros(n, dtype=np.int64)
+    cols = [np.full(n, _NAN) for _ in range(5)]  # mean, min, max, last, std
+    js = np.flatnonzero(has)
+    if len(js):
+        last_seen[due[js]] = end
+        data: list[Values] = [found[j] for j in js.tolist()]
+        sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+        count[js] = sizes
+        stats = _counted(sizes) if block.plan.kind == "count" else _measured(data, sizes)
+        for col, got in zip(cols, stats, strict=True):
+            col[js] = got
+    return (count, *cols), due.tolist(), evict
+
+
+def _counted(sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Counted events count one each: mean, min, max and last 1, std 0."""
+    one = np.ones(len(sizes))
+    return one, one, one, one, np.zeros(len(sizes))
+
+
+def _measured(data: list[Values], sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Mean, min, max, last and sample standard deviation of each list of values."""
+    flat = np.fromiter(chain.from_iterable(data), dtype=np.float64, count=int(sizes.sum()))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    mean = np.add.reduceat(flat, starts) / sizes
+    dev = flat - np.repeat(mean, sizes)
+    ss = np.add.reduceat(dev * dev, starts)
+    std = np.sqrt(ss / np.maximum(sizes - 1, 1))
+    std[sizes == 1] = 0.0
+    return (mean, np.minimum.reduceat(flat, starts), np.maximum.reduceat(flat, starts),
+            flat[starts + sizes - 1], std)
