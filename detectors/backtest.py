@@ -204,10 +204,28 @@ def backtest(
     per key) decides which windows alert, ``Threshold(threshold)`` by default.
     """
     keyed = _as_windows(readings)
+    rule = policy if policy is not None else Threshold(threshold)
+    build = per_key if per_key is not None else (lambda _key: factory())
+    batches, seen_keys, span = _batches(keyed, build, applies, rule)
+    by_key: dict[Key, list[AlertEpisode]] = {}
+    for batch in batches:
+        for key, (opened, closed, peak) in batch.run():
+            by_key.setdefault(key, []).append(_episode(key, opened, closed, peak, truth, grace))
+    episodes = [e for kw in keyed for e in by_key.pop(kw.key, ())]
+    return _result(name, episodes, truth, seen_keys, span)
+
+
+def _batches(
+    keyed: Sequence[KeyWindows],
+    build: Callable[[Key], Detector | None],
+    applies: Callable[[Key], bool] | None,
+    rule: Policy,
+) -> tuple[list[_Batch], set[Key], float]:
+    """The keys' batches (one per detector configuration), every key with windows, and the
+    recording's span (first window start to last window end, over all keys)."""
     first, last = math.inf, -math.inf
     seen_keys: set[Key] = set()
     batches: dict[tuple[type, str], _Batch] = {}
-    rule = policy if policy is not None else Threshold(threshold)
     for kw in keyed:
         if not kw.windows:
             continue
@@ -216,7 +234,7 @@ def backtest(
         seen_keys.add(kw.key)
         if applies is not None and not applies(kw.key):
             continue
-        det = per_key(kw.key) if per_key is not None else factory()
+        det = build(kw.key)
         if det is None:
             continue
         sig = (type(det), json.dumps(det.params(), sort_keys=True, default=repr))
@@ -224,11 +242,14 @@ def backtest(
         if batch is None:
             batch = batches[sig] = _Batch(det, rule)
         batch.add(kw)
-    by_key: dict[Key, list[AlertEpisode]] = {}
-    for batch in batches.values():
-        for key, (opened, closed, peak) in batch.run():
-            by_key.setdefault(key, []).append(_episode(key, opened, closed, peak, truth, grace))
-    episodes = [e for kw in keyed for e in by_key.pop(kw.key, ())]
+    return list(batches.values()), seen_keys, last - first
+
+
+def _result(
+    name: str, episodes: list[AlertEpisode], truth: Sequence[Anomaly], seen_keys: set[Key],
+    span: float,
+) -> BacktestResult:
+    """The figures of ``episodes`` against the anomalies on keys present in the readings."""
     sources = {(g, s) for g, s, _ in seen_keys}
     in_scope = [
         i
@@ -255,7 +276,7 @@ def backtest(
         true_alerts=sum(e.matched is not None for e in episodes),
         anomalies=len(in_scope),
         detected=sum(i in first_hit for i in in_scope),
-        span_s=max(0.0, last - first) if episodes or seen_keys else 0.0,
+        span_s=max(0.0, span) if episodes or seen_keys else 0.0,
         ttd_s=ttd,
         by_kind={k: (v[0], v[1]) for k, v in by_kind.items()},
         episodes=tuple(episodes),
