@@ -24,6 +24,10 @@ combinations that are unusual although each metric alone looks normal.
 - The state holds the reservoir and the rows of the last fit; :meth:`set_state` refits from
   them with the same random state, so scores continue identically after a restart.
 
+:class:`IsolationForest` is the detector (reservoir, refit schedule, verbs, state);
+:class:`FittedForest` is one fit (whitening, imputation medians, the flattened trees and the
+walk that scores a vector), rebuilt at each refit and never part of the state.
+
 scikit-learn is imported on the first fit, so loading the registry stays fast.
 """
 
@@ -35,7 +39,7 @@ from collections.abc import Sequence
 
 from detectors.base import VectorDetector, dump_attrs, load_attrs, squash_at
 
-__all__ = ["IsolationForest"]
+__all__ = ["FittedForest", "IsolationForest"]
 
 _MASK = (1 << 64) - 1
 _EULER = 0.5772156649015329
@@ -56,6 +60,163 @@ def _c(n: float) -> float:
     if n <= 2:
         return 1.0
     return 2.0 * (math.log(n - 1.0) + _EULER) - 2.0 * (n - 1.0) / n
+
+
+class FittedForest:
+    """One fit of the forest: whitening, per-feature medians and the trees in flat arrays.
+
+    An empty instance (before the first fit) transforms vectors as they are and has no trees.
+
+    >>> import random
+    >>> rng = random.Random(3)
+    >>> rows = array.array("d", [v for _ in range(64) for v in (rng.gauss(0, 1), rng.gauss(5, 1))])
+    >>> f = FittedForest.fit(rows, 2, n_estimators=10, max_samples=32, random_state=0)
+    >>> len(f.roots), f.clean([1.0, float("nan")], 2) == [1.0, f.medians[1]]
+    (10, True)
+    >>> plain, aware = f.path_scores(f.transform([0.0, 5.0]))
+    >>> 0.3 < plain < 0.7, f.path_scores(f.transform([40.0, 5.0]))[1] > aware
+    (True, True)
+    """
+
+    __slots__ = ("feat", "hi", "left", "lo", "medians", "mu", "norm", "right", "roots", "thr",
+                 "w")
+
+    def __init__(self) -> None:
+        # the flattened trees: children and split feature per node (-1 at leaves); per node
+        # the split threshold or, at a leaf, its depth + c(samples in the leaf); and per
+        # split node the range [lo, hi] of its feature over the node's training samples
+        self.left = array.array("i")
+        self.right = array.array("i")
+        self.feat = array.array("i")
+        self.thr = array.array("d")
+        self.lo = array.array("d")
+        self.hi = array.array("d")
+        self.roots = array.array("i")
+        self.medians: list[float] = []  # per raw feature, for imputation
+        self.mu: list[float] = []  # whitening: z = W (x - mu)
+        self.w: list[list[float]] = []
+        self.norm = 1.0
+
+    @classmethod
+    def fit(cls, rows: array.array[float], d: int, *, n_estimators: int, max_samples: int,
+            random_state: int) -> FittedForest:
+        """Whiten ``rows`` (flattened, ``d`` per row), fit scikit-learn's forest on them and
+        flatten its trees."""
+        import numpy as np
+        from sklearn.ensemble import IsolationForest as SkForest
+
+        x = np.frombuffer(rows, dtype=np.float64).reshape(-1, d)
+        n = x.shape[0]
+        m = min(max_samples, n)
+        self = cls()
+        self.medians = [float(v) for v in np.median(x, axis=0)]
+        mu = x.mean(axis=0)
+        vals, vecs = np.linalg.eigh(np.atleast_2d(np.cov(x, rowvar=False)))
+        vals = np.maximum(vals, max(float(vals.max()) * 1e-9, 1e-12))
+        w = (vecs / np.sqrt(vals)).T
+        self.mu, self.w = mu.tolist(), w.tolist()
+        z = (x - mu) @ w.T
+        forest = SkForest(
+            n_estimators=n_estimators,
+            max_samples=m,
+            random_state=random_state,
+        ).fit(z)
+        self.norm = float(len(forest.estimators_)) * _c(m) or 1.0
+        zrows = z.tolist()
+        for est, feats, samples in zip(
+            forest.estimators_, forest.estimators_features_, forest.estimators_samples_,
+            strict=True,
+        ):
+            self._flatten(est.tree_, [int(f) for f in feats], [zrows[i] for i in samples])
+        return self
+
+    def transform(self, x: Sequence[float]) -> list[float]:
+        """The whitened coordinates the trees split on (identity before the first fit)."""
+        if not self.w:
+            return [float(v) for v in x]
+        c = [v - m for v, m in zip(x, self.mu, strict=True)]
+        return [sum(wi * ci for wi, ci in zip(row, c, strict=True)) for row in self.w]
+
+    def _flatten(self, t: object, fmap: list[int], rows: list[list[float]]) -> None:
+        """Append one fitted tree to the flat arrays, with per-node feature ranges."""
+        left_out, right_out, feat_out, thr_out = self.left, self.right, self.feat, self.thr
+        base = len(left_out)
+        self.roots.append(base)
+        left = t.children_left.tolist()  # type: ignore[attr-defined]
+        right = t.children_right.tolist()  # type: ignore[attr-defined]
+        feature = t.feature.tolist()  # type: ignore[attr-defined]
+        threshold = t.threshold.tolist()  # type: ignore[attr-defined]
+        samples = t.n_node_samples.tolist()  # type: ignore[attr-defined]
+        depth = [0] * len(left)
+        for i, (lo, hi) in enumerate(zip(left, right, strict=True)):
+            if lo != -1:
+                depth[lo] = depth[hi] = depth[i] + 1
+        for i, (lo, hi, f, th, ns) in enumerate(
+            zip(left, right, feature, threshold, samples, strict=True)
+        ):
+            leaf = lo == -1
+            left_out.append(-1 if leaf else base + lo)
+            right_out.append(-1 if leaf else base + hi)
+            feat_out.append(-1 if leaf else fmap[f])
+            thr_out.append(depth[i] + _c(ns) if leaf else th)
+        lo_out = [math.inf] * len(left)
+        hi_out = [-math.inf] * len(left)
+        for row in rows:  # the tree's own training sample, down its path
+            node = 0
+            while left[node] != -1:
+                v = row[fmap[feature[node]]]
+                lo_out[node] = min(lo_out[node], v)
+                hi_out[node] = max(hi_out[node], v)
+                node = left[node] if v <= threshold[node] else right[node]
+        self.lo.extend(lo_out)
+        self.hi.extend(hi_out)
+
+    def path_scores(self, z: list[float]) -> tuple[float, float]:
+        """(plain isolation score, range-aware isolation score) of whitened ``z``.
+
+        Range-aware: at a split node where ``z`` lies outside the node's training range
+        ``[lo, hi]`` by ``gap``, a split drawn uniformly over the range stretched to ``z``
+        would isolate it with probability ``gap / stretched range``; the expected path length
+        takes that into account, so far-out points are shorter than the sample's extremes.
+        """
+        left, right, feat, thr, los, his = (
+            self.left, self.right, self.feat, self.thr, self.lo, self.hi
+        )
+        plain = aware = 0.0
+        for node in self.roots:
+            alive = 1.0  # probability that z is not isolated yet
+            depth = 0
+            while (f := feat[node]) >= 0:
+                v = z[f]
+                lo, hi = los[node], his[node]
+                if v < lo or v > hi:
+                    gap = lo - v if v < lo else v - hi
+                    p = gap / (gap + hi - lo)
+                    aware += alive * p * (depth + 1)
+                    alive *= 1.0 - p
+                node = left[node] if v <= thr[node] else right[node]
+                depth += 1
+            plain += thr[node]
+            aware += alive * thr[node]
+        return 2.0 ** (-plain / self.norm), 2.0 ** (-aware / self.norm)
+
+    def clean(self, x: Sequence[float], d: int) -> list[float] | None:
+        """``x`` as floats with non-finite entries imputed; None if it cannot be used."""
+        if len(x) != d:
+            return None
+        out = []
+        med = self.medians
+        for i, v in enumerate(x):
+            try:
+                fv = float(v)
+            except (TypeError, ValueError):
+                fv = math.nan
+            if not math.isfinite(fv):
+                if not med:
+                    return None
+                fv = med[i]
+            out.append(fv)
+        return out
 
 
 class IsolationForest(VectorDetector):
@@ -83,23 +244,13 @@ class IsolationForest(VectorDetector):
     state_attrs = ("_d", "_seen", "_fits", "_res", "_fit_rows", "_fit_seen")
     __slots__ = (
         "_d",
-        "_feat",
         "_fit_rows",
         "_fit_seen",
         "_fits",
-        "_hi",
-        "_left",
-        "_lo",
-        "_medians",
-        "_mu",
-        "_norm",
+        "_model",
         "_res",
-        "_right",
-        "_roots",
         "_s_last",
         "_seen",
-        "_thr",
-        "_w",
         "max_samples",
         "min_samples",
         "n_estimators",
@@ -147,99 +298,21 @@ class IsolationForest(VectorDetector):
         self._res = array.array("d")  # reservoir rows, flattened
         self._fit_rows = array.array("d")  # the rows of the last fit, flattened
         self._fit_seen = 0  # _seen at the last fit
-        self._clear_model()
-
-    # --- the model ----------------------------------------------------------------------
-    def _clear_model(self) -> None:
-        # the flattened trees: children and split feature per node (-1 at leaves); per node
-        # the split threshold or, at a leaf, its depth + c(samples in the leaf); and per
-        # split node the range [lo, hi] of its feature over the node's training samples
-        self._left = array.array("i")
-        self._right = array.array("i")
-        self._feat = array.array("i")
-        self._thr = array.array("d")
-        self._lo = array.array("d")
-        self._hi = array.array("d")
-        self._roots = array.array("i")
-        self._medians: list[float] = []  # per raw feature, for imputation
-        self._mu: list[float] = []  # whitening: z = W (x - mu)
-        self._w: list[list[float]] = []
-        self._norm = 1.0
+        self._model = FittedForest()
         self._s_last = math.nan
 
+    # --- the model ----------------------------------------------------------------------
     def transform(self, x: Sequence[float]) -> list[float]:
         """The whitened coordinates the trees split on (identity before the first fit)."""
-        if not self._w:
-            return [float(v) for v in x]
-        c = [v - m for v, m in zip(x, self._mu, strict=True)]
-        return [sum(wi * ci for wi, ci in zip(row, c, strict=True)) for row in self._w]
+        return self._model.transform(x)
 
     def _fit(self, index: int) -> None:
-        """Whiten ``_fit_rows``, fit scikit-learn's forest on them and flatten its trees.
-
-        ``index`` (the number of earlier fits) and ``seed`` make the random state.
-        """
-        import numpy as np
-        from sklearn.ensemble import IsolationForest as SkForest
-
-        d = self._d
-        x = np.frombuffer(self._fit_rows, dtype=np.float64).reshape(-1, d)
-        n = x.shape[0]
-        m = min(self.max_samples, n)
-        self._clear_model()
-        self._medians = [float(v) for v in np.median(x, axis=0)]
-        mu = x.mean(axis=0)
-        vals, vecs = np.linalg.eigh(np.atleast_2d(np.cov(x, rowvar=False)))
-        vals = np.maximum(vals, max(float(vals.max()) * 1e-9, 1e-12))
-        w = (vecs / np.sqrt(vals)).T
-        self._mu, self._w = mu.tolist(), w.tolist()
-        z = (x - mu) @ w.T
-        forest = SkForest(
-            n_estimators=self.n_estimators,
-            max_samples=m,
-            random_state=(self.seed * 7919 + index) % 2**32,
-        ).fit(z)
-        self._norm = float(len(forest.estimators_)) * _c(m) or 1.0
-        zrows = z.tolist()
-        for est, feats, samples in zip(
-            forest.estimators_, forest.estimators_features_, forest.estimators_samples_,
-            strict=True,
-        ):
-            self._flatten(est.tree_, [int(f) for f in feats], [zrows[i] for i in samples])
-
-    def _flatten(self, t: object, fmap: list[int], rows: list[list[float]]) -> None:
-        """Append one fitted tree to the flat arrays, with per-node feature ranges."""
-        left_out, right_out, feat_out, thr_out = self._left, self._right, self._feat, self._thr
-        base = len(left_out)
-        self._roots.append(base)
-        left = t.children_left.tolist()  # type: ignore[attr-defined]
-        right = t.children_right.tolist()  # type: ignore[attr-defined]
-        feature = t.feature.tolist()  # type: ignore[attr-defined]
-        threshold = t.threshold.tolist()  # type: ignore[attr-defined]
-        samples = t.n_node_samples.tolist()  # type: ignore[attr-defined]
-        depth = [0] * len(left)
-        for i, (lo, hi) in enumerate(zip(left, right, strict=True)):
-            if lo != -1:
-                depth[lo] = depth[hi] = depth[i] + 1
-        for i, (lo, hi, f, th, ns) in enumerate(
-            zip(left, right, feature, threshold, samples, strict=True)
-        ):
-            leaf = lo == -1
-            left_out.append(-1 if leaf else base + lo)
-            right_out.append(-1 if leaf else base + hi)
-            feat_out.append(-1 if leaf else fmap[f])
-            thr_out.append(depth[i] + _c(ns) if leaf else th)
-        lo_out = [math.inf] * len(left)
-        hi_out = [-math.inf] * len(left)
-        for row in rows:  # the tree's own training sample, down its path
-            node = 0
-            while left[node] != -1:
-                v = row[fmap[feature[node]]]
-                lo_out[node] = min(lo_out[node], v)
-                hi_out[node] = max(hi_out[node], v)
-                node = left[node] if v <= threshold[node] else right[node]
-        self._lo.extend(lo_out)
-        self._hi.extend(hi_out)
+        """Fit the model on ``_fit_rows``; ``index`` (the number of earlier fits) and ``seed``
+        make the random state."""
+        self._s_last = math.nan
+        self._model = FittedForest.fit(
+            self._fit_rows, self._d, n_estimators=self.n_estimators,
+            max_samples=self.max_samples, random_state=(self.seed * 7919 + index) % 2**32)
 
     def _fit_now(self) -> None:
         self._fit_rows = array.array("d", self._res)
@@ -256,66 +329,20 @@ class IsolationForest(VectorDetector):
             return n % m == 0 and k & (k - 1) == 0
         return n - self._fit_seen >= self.refit_every
 
-    def _path_scores(self, z: list[float]) -> tuple[float, float]:
-        """(plain isolation score, range-aware isolation score) of whitened ``z``.
-
-        Range-aware: at a split node where ``z`` lies outside the node's training range
-        ``[lo, hi]`` by ``gap``, a split drawn uniformly over the range stretched to ``z``
-        would isolate it with probability ``gap / stretched range``; the expected path length
-        takes that into account, so far-out points are shorter than the sample's extremes.
-        """
-        left, right, feat, thr, los, his = (
-            self._left, self._right, self._feat, self._thr, self._lo, self._hi
-        )
-        plain = aware = 0.0
-        for node in self._roots:
-            alive = 1.0  # probability that z is not isolated yet
-            depth = 0
-            while (f := feat[node]) >= 0:
-                v = z[f]
-                lo, hi = los[node], his[node]
-                if v < lo or v > hi:
-                    gap = lo - v if v < lo else v - hi
-                    p = gap / (gap + hi - lo)
-                    aware += alive * p * (depth + 1)
-                    alive *= 1.0 - p
-                node = left[node] if v <= thr[node] else right[node]
-                depth += 1
-            plain += thr[node]
-            aware += alive * thr[node]
-        return 2.0 ** (-plain / self._norm), 2.0 ** (-aware / self._norm)
-
-    def _clean(self, x: Sequence[float]) -> list[float] | None:
-        """``x`` as floats with non-finite entries imputed; None if it cannot be used."""
-        if len(x) != self._d:
-            return None
-        out = []
-        med = self._medians
-        for i, v in enumerate(x):
-            try:
-                fv = float(v)
-            except (TypeError, ValueError):
-                fv = math.nan
-            if not math.isfinite(fv):
-                if not med:
-                    return None
-                fv = med[i]
-            out.append(fv)
-        return out
-
     # --- the verbs --------------------------------------------------------------------------
     def score_vector(self, x: Sequence[float], ts: float) -> float:
-        row = self._clean(x) if self._roots else None
+        model = self._model
+        row = model.clean(x, self._d) if model.roots else None
         if row is None:
             self._s_last = math.nan
             return self._scored(0.0, raw=0.0, baseline=0.5)
-        self._s_last, raw = self._path_scores(self.transform(row))
+        self._s_last, raw = model.path_scores(model.transform(row))
         return self._scored(squash_at(raw - 0.5, self.threshold - 0.5), raw=raw, baseline=0.5)
 
     def learn_vector(self, x: Sequence[float], ts: float) -> None:
         if self._d == 0 and self._seen == 0 and len(x) > 0:
             self._d = len(x)
-        row = self._clean(x)
+        row = self._model.clean(x, self._d)
         if row is None:
             return
         cap, d = self.reservoir, self._d
@@ -342,6 +369,7 @@ class IsolationForest(VectorDetector):
 
     def set_state(self, data: bytes) -> None:
         load_attrs(self, self.state_attrs, self.version, data, what=self.name)
-        self._clear_model()
+        self._model = FittedForest()
+        self._s_last = math.nan
         if self._fits and self._d and len(self._fit_rows) >= 2 * self._d:
             self._fit(self._fits - 1)  # the same rows and random state as the last fit

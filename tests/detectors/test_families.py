@@ -263,7 +263,7 @@ def test_forest_isolation_equals_scikit_learn_on_the_whitened_rows() -> None:
     for row in _pump_station(300, 0):
         d.learn_vector(row.tolist(), 0.0)
     rows = np.frombuffer(d._fit_rows, dtype=np.float64).reshape(-1, 3)
-    z = (rows - np.array(d._mu)) @ np.array(d._w).T
+    z = (rows - np.array(d._model.mu)) @ np.array(d._model.w).T
     sk = SkForest(n_estimators=50, max_samples=128,
                   random_state=(11 * 7919 + d._fits - 1) % 2**32).fit(z)
     queries = (_pump_station(50, 1) * np.array([1.0, 1.2, 1.1])).tolist()
