@@ -31,7 +31,10 @@ scores 0.9. The louder of the two signals (each in units of its own threshold) i
 scored and subject to the alarm memory. It needs a whole day of readings and ``warmup``
 remembered means before it speaks, and only the first reading of a bucket can carry it.
 
-Scoring is pure (the alarm memory and the buckets change only in ``learn_one``). State: the
+Scoring is pure (the alarm memory and the buckets change only in ``learn_one``). The parts:
+:class:`SortedRing` remembers values (and, again, day means) with a sorted copy,
+:class:`DayMeans` keeps the buckets and the remembered day means, and
+:class:`AdaptiveNovelty` judges, keeps the alarm memory and holds the state. State: the
 ring (``8 * memory`` bytes), the day means (``8 * day_memory``), 48 buckets and a few
 numbers; the sorted copies are rebuilt on ``set_state``. An instance holds about ``16 *
 (memory + day_memory)`` bytes (93 KB by default): for a fleet of 100,000 keys use smaller
@@ -64,10 +67,171 @@ from bisect import bisect_left
 
 from detectors.base import Detector, is_finite, squash_at
 
-__all__ = ["AdaptiveNovelty"]
+__all__ = ["AdaptiveNovelty", "DayMeans", "SortedRing"]
 
 #: buckets per day for the day mean (half-hour buckets by default)
 BUCKETS = 48
+
+
+class SortedRing:
+    """The last ``size`` values in arrival order (a ring) and a sorted copy of them, for
+    ``O(log n)`` look-ups of a value's nearest neighbours. Only the ring and ``pos`` are
+    state; :meth:`resort` rebuilds the sorted copy after they are restored.
+
+    >>> r = SortedRing(3)
+    >>> for v in (5.0, 1.0, 3.0, 4.0):
+    ...     r.add(v)
+    >>> list(r.sorted), list(r.in_order()), r.gaps(3.5)
+    ([1.0, 3.0, 4.0], [1.0, 3.0, 4.0], (0.5, 0.5, 2))
+    """
+
+    __slots__ = ("pos", "ring", "size", "sorted")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ring = array.array("d")  # grows to `size`, then overwritten at `pos`
+        self.sorted = array.array("d")  # the ring's values in order (derived, not state)
+        self.pos = 0
+
+    def __len__(self) -> int:
+        return len(self.ring)
+
+    def add(self, v: float) -> None:
+        """Remember ``v``, forgetting the oldest value once ``size`` are remembered."""
+        ring, s = self.ring, self.sorted
+        if len(ring) < self.size:
+            ring.append(v)
+        else:
+            old = ring[self.pos]
+            ring[self.pos] = v
+            self.pos = (self.pos + 1) % self.size
+            del s[bisect_left(s, old)]
+        s.insert(bisect_left(s, v), v)
+
+    def gaps(self, x: float) -> tuple[float, float, int]:
+        """(distance down to the nearest value below ``x``, up to the nearest at or above it,
+        the sorted index of the latter); inf where there is none."""
+        s = self.sorted
+        i = bisect_left(s, x)
+        lo = x - s[i - 1] if i > 0 else math.inf
+        hi = s[i] - x if i < len(s) else math.inf
+        return lo, hi, i
+
+    def resort(self) -> None:
+        """Rebuild the sorted copy from the ring."""
+        self.sorted = array.array("d", sorted(self.ring))
+
+    def in_order(self) -> array.array[float]:
+        """The remembered values, oldest first."""
+        ring = self.ring
+        if len(ring) < self.size:
+            return ring
+        return ring[self.pos :] + ring[: self.pos]
+
+
+class DayMeans:
+    """The slow signal: readings summed into :data:`BUCKETS` buckets of event time per ``day``;
+    when a bucket opens, the mean of the day before it is remembered (``memory`` of them).
+
+    :meth:`novelty` is the gap between the day mean that closes when a bucket opens and its
+    nearest remembered mean, as a share of their range (0 until ``warmup`` means, or
+    ``memory`` if smaller, are remembered).
+
+    >>> days = DayMeans(day=4800.0, memory=10, warmup=3)        # 100-second buckets
+    >>> for t in range(0, 48_000, 100):                        # 10, 11, 12, 10, ...
+    ...     days.count_in(10.0 + (t // 100) % 3, float(t))
+    >>> len(days.means), days.novelty(days.bucket_of(48_000.0))  # a day like the others
+    (10, 0.0)
+    >>> days.count_in(40.0, 48_000.0)                           # then a reading far above
+    >>> days.novelty(days.bucket_of(48_100.0)) > 1
+    True
+    """
+
+    __slots__ = ("bucket", "counts", "day", "first_bucket", "ids", "means", "need", "sums")
+
+    def __init__(self, *, day: float, memory: int, warmup: int) -> None:
+        self.day = day
+        self.need = min(warmup, memory)
+        # BUCKETS slots of (sum, count, bucket number) of `day / BUCKETS` each
+        self.sums = array.array("d", bytes(8 * BUCKETS))
+        self.counts = array.array("d", bytes(8 * BUCKETS))
+        self.ids = array.array("d", [-1.0] * BUCKETS)
+        self.bucket = -math.inf  # the bucket the latest reading fell in
+        self.first_bucket = math.inf
+        self.means = SortedRing(memory)  # past day means (one per closed bucket)
+
+    def bucket_of(self, ts: float) -> float:
+        """The bucket number of ``ts`` (-inf without a usable time; late rows stay put)."""
+        if ts == -math.inf:
+            return -math.inf
+        return max(float(math.floor(ts * BUCKETS / self.day)), self.bucket)
+
+    def mean_before(self, b: float) -> float:
+        """Mean of the readings in the BUCKETS buckets before bucket ``b`` (NaN if none or
+        if no whole day has been seen yet)."""
+        if b - self.first_bucket < BUCKETS:
+            return math.nan
+        total = count = 0.0
+        lo = b - BUCKETS
+        for k in range(BUCKETS):
+            if lo <= self.ids[k] < b:
+                total += self.sums[k]
+                count += self.counts[k]
+        return total / count if count > 0.0 else math.nan
+
+    def novelty(self, b: float) -> float:
+        """Novelty of the day mean that closes when bucket ``b`` opens, as a share of the
+        range of remembered day means (0 within a bucket: that mean is remembered already)."""
+        if not b > self.bucket or len(self.means) < self.need:
+            return 0.0
+        m = self.mean_before(b)
+        if m != m:
+            return 0.0
+        lo, hi, _ = self.means.gaps(m)
+        gap = min(lo, hi)
+        s = self.means.sorted
+        # floor the span so that rounding noise of a constant day mean is not novel
+        span = max(s[-1] - s[0], 1e-9 * (abs(s[-1]) + abs(s[0])))
+        if span > 0.0:
+            return gap / span
+        return math.inf if gap > 0.0 else 0.0
+
+    def count_in(self, v: float, ts: float) -> None:
+        """Add a reading to its bucket; when a bucket opens, remember the day mean before it."""
+        b = self.bucket_of(ts)
+        if b > self.bucket:
+            m = self.mean_before(b) if self.bucket > -math.inf else math.nan
+            if m == m:
+                self.means.add(m)
+            if self.bucket == -math.inf:
+                self.first_bucket = b
+            self.bucket = b
+        k = int(b % BUCKETS)
+        if self.ids[k] != b:
+            self.ids[k], self.sums[k], self.counts[k] = b, 0.0, 0.0
+        self.sums[k] += v
+        self.counts[k] += 1.0
+
+
+def _check_params(memory: int, threshold: float, quiet: float, escalate: float, warmup: int,
+                  day: float, day_threshold: float, day_memory: int) -> None:
+    """Raise ``ValueError`` naming the first unusable parameter of :class:`AdaptiveNovelty`."""
+    if not isinstance(memory, int) or memory < 2:
+        raise ValueError(f"adaptive: memory must be an int >= 2, got {memory!r}")
+    if not (is_finite(threshold) and 0.0 < threshold < 1.0):
+        raise ValueError(f"adaptive: threshold must be in (0, 1), got {threshold!r}")
+    if not (is_finite(quiet) and quiet >= 0.0):
+        raise ValueError(f"adaptive: quiet must be >= 0 seconds, got {quiet!r}")
+    if not (is_finite(escalate) and escalate >= 1.0):
+        raise ValueError(f"adaptive: escalate must be >= 1, got {escalate!r}")
+    if not isinstance(warmup, int) or not 2 <= warmup <= memory:
+        raise ValueError(f"adaptive: warmup must be an int in [2, memory], got {warmup!r}")
+    if not (is_finite(day) and day > 0.0):
+        raise ValueError(f"adaptive: day must be > 0 seconds, got {day!r}")
+    if not (is_finite(day_threshold) and day_threshold > 0.0):
+        raise ValueError(f"adaptive: day_threshold must be > 0, got {day_threshold!r}")
+    if not isinstance(day_memory, int) or day_memory < 2:
+        raise ValueError(f"adaptive: day_memory must be an int >= 2, got {day_memory!r}")
 
 
 class AdaptiveNovelty(Detector):
@@ -86,36 +250,27 @@ class AdaptiveNovelty(Detector):
     rhythm_aware = True
     version = "2"
     state_attrs = (
-        "_ring",
-        "_pos",
+        "_values.ring",
+        "_values.pos",
         "_quiet_until",
         "_alarm_novelty",
-        "_bsum",
-        "_bcnt",
-        "_bid",
-        "_bucket",
-        "_first_bucket",
-        "_dring",
-        "_dpos",
+        "_days.sums",
+        "_days.counts",
+        "_days.ids",
+        "_days.bucket",
+        "_days.first_bucket",
+        "_days.means.ring",
+        "_days.means.pos",
     )
     __slots__ = (
         "_alarm_novelty",
-        "_bcnt",
-        "_bid",
-        "_bsum",
-        "_bucket",
         "_cache",
         "_day_nov",
-        "_dpos",
-        "_dring",
-        "_dsorted",
-        "_first_bucket",
+        "_days",
         "_nearest",
-        "_pos",
         "_quiet_until",
-        "_ring",
-        "_sorted",
         "_suppressed",
+        "_values",
         "day",
         "day_memory",
         "day_threshold",
@@ -138,22 +293,7 @@ class AdaptiveNovelty(Detector):
         day_threshold: float = 0.5,
         day_memory: int = 500,
     ) -> None:
-        if not isinstance(memory, int) or memory < 2:
-            raise ValueError(f"adaptive: memory must be an int >= 2, got {memory!r}")
-        if not (is_finite(threshold) and 0.0 < threshold < 1.0):
-            raise ValueError(f"adaptive: threshold must be in (0, 1), got {threshold!r}")
-        if not (is_finite(quiet) and quiet >= 0.0):
-            raise ValueError(f"adaptive: quiet must be >= 0 seconds, got {quiet!r}")
-        if not (is_finite(escalate) and escalate >= 1.0):
-            raise ValueError(f"adaptive: escalate must be >= 1, got {escalate!r}")
-        if not isinstance(warmup, int) or not 2 <= warmup <= memory:
-            raise ValueError(f"adaptive: warmup must be an int in [2, memory], got {warmup!r}")
-        if not (is_finite(day) and day > 0.0):
-            raise ValueError(f"adaptive: day must be > 0 seconds, got {day!r}")
-        if not (is_finite(day_threshold) and day_threshold > 0.0):
-            raise ValueError(f"adaptive: day_threshold must be > 0, got {day_threshold!r}")
-        if not isinstance(day_memory, int) or day_memory < 2:
-            raise ValueError(f"adaptive: day_memory must be an int >= 2, got {day_memory!r}")
+        _check_params(memory, threshold, quiet, escalate, warmup, day, day_threshold, day_memory)
         super().__init__()
         self.memory = memory
         self.threshold = float(threshold)
@@ -163,33 +303,21 @@ class AdaptiveNovelty(Detector):
         self.day = float(day)
         self.day_threshold = float(day_threshold)
         self.day_memory = day_memory
-        self._ring = array.array("d")  # grows to `memory`, then overwritten at `_pos`
-        self._sorted = array.array("d")  # the ring's values in order (derived, not state)
-        self._pos = 0
+        self._values = SortedRing(memory)
         self._quiet_until = -math.inf
         self._alarm_novelty = 0.0
         self._nearest = math.nan
         self._suppressed = False  # whether the last score_one was quieted (for explain)
         # (x, ts, novelty, alarm?) of the last score_one, reused by learn_one
         self._cache: tuple[float, float, float, bool] | None = None
-        # the day mean: BUCKETS slots of (sum, count, bucket number) of `day / BUCKETS` each
-        self._bsum = array.array("d", bytes(8 * BUCKETS))
-        self._bcnt = array.array("d", bytes(8 * BUCKETS))
-        self._bid = array.array("d", [-1.0] * BUCKETS)
-        self._bucket = -math.inf  # the bucket the latest reading fell in
-        self._first_bucket = math.inf
-        self._dring = array.array("d")  # past day means (one per closed bucket), a ring
-        self._dsorted = array.array("d")  # derived, not state
-        self._dpos = 0
+        self._days = DayMeans(day=self.day, memory=day_memory, warmup=warmup)
         self._day_nov = 0.0  # the day-mean novelty behind the last score_one (for explain)
 
     # --- the statistic ----------------------------------------------------------------------
     def _novelty(self, x: float) -> float:
         """Gap to the nearest remembered value over the remembered range (may exceed 1)."""
-        s = self._sorted
-        i = bisect_left(s, x)
-        lo = x - s[i - 1] if i > 0 else math.inf
-        hi = s[i] - x if i < len(s) else math.inf
+        lo, hi, i = self._values.gaps(x)
+        s = self._values.sorted
         if lo <= hi:
             gap, self._nearest = lo, s[i - 1]
         else:
@@ -199,47 +327,10 @@ class AdaptiveNovelty(Detector):
             return gap / span
         return math.inf if gap > 0.0 else 0.0
 
-    def _bucket_of(self, ts: float) -> float:
-        """The bucket number of ``ts`` (-inf without a usable time; late rows stay put)."""
-        if ts == -math.inf:
-            return -math.inf
-        return max(float(math.floor(ts * BUCKETS / self.day)), self._bucket)
-
-    def _day_mean(self, b: float) -> float:
-        """Mean of the readings in the BUCKETS buckets before bucket ``b`` (NaN if none or
-        if the detector has not yet seen a whole day)."""
-        if b - self._first_bucket < BUCKETS:
-            return math.nan
-        total = count = 0.0
-        lo = b - BUCKETS
-        for k in range(BUCKETS):
-            if lo <= self._bid[k] < b:
-                total += self._bsum[k]
-                count += self._bcnt[k]
-        return total / count if count > 0.0 else math.nan
-
-    def _day_novelty(self, b: float) -> float:
-        """Novelty of the day mean that closes when bucket ``b`` opens, as a share of the
-        range of remembered day means (0 within a bucket: that mean is remembered already)."""
-        if not b > self._bucket or len(self._dring) < min(self.warmup, self.day_memory):
-            return 0.0
-        m = self._day_mean(b)
-        if m != m:
-            return 0.0
-        s = self._dsorted
-        i = bisect_left(s, m)
-        lo = m - s[i - 1] if i > 0 else math.inf
-        hi = s[i] - m if i < len(s) else math.inf
-        gap = min(lo, hi)
-        # floor the span so that rounding noise of a constant day mean is not novel
-        span = max(s[-1] - s[0], 1e-9 * (abs(s[-1]) + abs(s[0])))
-        if span > 0.0:
-            return gap / span
-        return math.inf if gap > 0.0 else 0.0
-
     def _judge(self, x: float, ts: float) -> tuple[float, bool, bool]:
         """(novelty in thresholds, alarm?, suppressed?) for x at ts; changes no state."""
-        self._day_nov = self._day_novelty(self._bucket_of(ts))
+        days = self._days
+        self._day_nov = days.novelty(days.bucket_of(ts))
         r = max(self._novelty(x) / self.threshold, self._day_nov / self.day_threshold)
         loud = r >= 1.0
         quiet = ts < self._quiet_until and r < self.escalate * self._alarm_novelty
@@ -248,7 +339,7 @@ class AdaptiveNovelty(Detector):
     # --- the two verbs ----------------------------------------------------------------------
     def score_one(self, x: float, ts: float) -> float:
         self._suppressed = False
-        if not is_finite(x) or len(self._ring) < self.warmup:
+        if not is_finite(x) or len(self._values) < self.warmup:
             self._cache = None
             return self._scored(0.0, raw=0.0, baseline=math.nan)
         t = float(ts) if is_finite(ts) else -math.inf
@@ -262,7 +353,7 @@ class AdaptiveNovelty(Detector):
         if not is_finite(x):
             return
         v = float(x)
-        if len(self._ring) >= self.warmup:
+        if len(self._values) >= self.warmup:
             t = float(ts) if is_finite(ts) else -math.inf
             c = self._cache
             if c is not None and c[0] == v and c[1] == t:
@@ -273,64 +364,22 @@ class AdaptiveNovelty(Detector):
                 self._quiet_until = t + self.quiet
                 self._alarm_novelty = min(nov, 1e9)
         self._cache = None
-        self._remember(v)
+        self._values.add(v)
         if is_finite(ts):
-            self._count_in(v, float(ts))
-
-    def _count_in(self, v: float, ts: float) -> None:
-        """Add a reading to its bucket; when a bucket opens, remember the day mean before it."""
-        b = self._bucket_of(ts)
-        if b > self._bucket:
-            m = self._day_mean(b) if self._bucket > -math.inf else math.nan
-            if m == m:
-                self._remember_day(m)
-            if self._bucket == -math.inf:
-                self._first_bucket = b
-            self._bucket = b
-        k = int(b % BUCKETS)
-        if self._bid[k] != b:
-            self._bid[k], self._bsum[k], self._bcnt[k] = b, 0.0, 0.0
-        self._bsum[k] += v
-        self._bcnt[k] += 1.0
-
-    def _remember_day(self, m: float) -> None:
-        ring, s = self._dring, self._dsorted
-        if len(ring) < self.day_memory:
-            ring.append(m)
-        else:
-            old = ring[self._dpos]
-            ring[self._dpos] = m
-            self._dpos = (self._dpos + 1) % self.day_memory
-            del s[bisect_left(s, old)]
-        s.insert(bisect_left(s, m), m)
-
-    def _remember(self, v: float) -> None:
-        ring, s = self._ring, self._sorted
-        if len(ring) < self.memory:
-            ring.append(v)
-        else:
-            old = ring[self._pos]
-            ring[self._pos] = v
-            self._pos = (self._pos + 1) % self.memory
-            del s[bisect_left(s, old)]
-        s.insert(bisect_left(s, v), v)
+            self._days.count_in(v, float(ts))
 
     # --- state, explanation -----------------------------------------------------------------
     def set_state(self, data: bytes) -> None:
         super().set_state(data)
-        self._sorted = array.array("d", sorted(self._ring))
-        self._dsorted = array.array("d", sorted(self._dring))
+        self._values.resort()
+        self._days.means.resort()
         self._cache = None
 
     def recent(self) -> tuple[float, ...]:
-        ring, n = self._ring, len(self._ring)
-        if n < self.memory:
-            return tuple(ring[-32:])
-        order = ring[self._pos :] + ring[: self._pos]
-        return tuple(order[-32:])
+        return tuple(self._values.in_order()[-32:])
 
     def detail(self) -> dict[str, float | str]:
-        s = self._sorted
+        s = self._values.sorted
         out: dict[str, float | str] = {"remembered": float(len(s))}
         if s:
             out["low"], out["high"] = s[0], s[-1]

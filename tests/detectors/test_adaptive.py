@@ -55,7 +55,7 @@ def test_new_territory_scores_high_and_is_explained() -> None:
     assert s > 0.99
     e = d.explain()
     assert e.raw > d.threshold and e.threshold == d.threshold
-    assert e.baseline == pytest.approx(max(d._sorted))  # the nearest remembered value
+    assert e.baseline == pytest.approx(max(d._values.sorted))  # the nearest remembered value
     assert len(e.contributing) == 32
 
 
@@ -130,7 +130,7 @@ def test_a_missing_daily_pattern_alarms_through_the_day_mean() -> None:
 
 def test_day_mean_survives_a_state_round_trip() -> None:
     d, _ = fed(noisy(2000), AdaptiveNovelty(memory=300, warmup=20, day_memory=50))
-    assert len(d._dring) == 50  # 2,000 five-minute readings: a week of half-hour buckets
+    assert len(d._days.means) == 50  # 2,000 five-minute readings: a week of half-hour buckets
     twin = AdaptiveNovelty(memory=300, warmup=20, day_memory=50)
     twin.set_state(d.get_state())
     for i, v in enumerate([55.0, 75.0, 20.0, 61.0, 50.0]):
