@@ -3,11 +3,9 @@
 Pure: readings (:class:`ioc.events.Reading`) and ground truth (:class:`ioc.truth.Anomaly`,
 what ``ioc simulate --truth`` writes) come in as objects; the command line reads the files.
 
-Readings are cut into the tumbling windows of their group (``catalog.group(g).window_s``,
-aligned to the epoch) per ``(group, source, metric)`` key, as the stream workers do: a
-measured metric's window holds the mean, min, max, last and sd of its readings; a counted
-metric's window holds the number of events. A key gets a window for every period from its
-first reading to the end of the recording, empty when nothing arrived (so silences show).
+Readings are cut into the tumbling windows of their group per ``(group, source, metric)`` key,
+as the stream workers do (:func:`~detectors.key_windows.windows_by_key`; empty windows where
+nothing arrived, so silences show).
 
 Each detector runs once per key (a fresh state each) over the key's windows; keys of one
 detector configuration are scored together, the windows they share as one batch
@@ -46,66 +44,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import msgspec
 import numpy as np
 
 from detectors.base import Detector, WindowStats
 from detectors.columns import WindowColumns
 from detectors.decision import decide_many
+from detectors.key_windows import Key, KeyWindows, windows_by_key
 from detectors.policies import Policy, Threshold
 from ioc import catalog
 from ioc.events import Reading
 from ioc.truth import Anomaly
 
+# cutting readings into windows lives in key_windows.py; importable from here as before
 __all__ = ["AlertEpisode", "BacktestResult", "KeyWindows", "backtest", "windows_by_key"]
-
-Key = tuple[str, str, str]  # (group, source, metric)
-
-
-@dataclass(frozen=True, slots=True)
-class KeyWindows:
-    """The closed windows of one key, in time order."""
-
-    key: Key
-    windows: tuple[WindowStats, ...]
-
-
-def windows_by_key(readings: Iterable[Reading]) -> list[KeyWindows]:
-    """Cut readings into per-key tumbling windows (see the module docstring)."""
-    values: dict[Key, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
-    counted: dict[Key, bool] = {}
-    sizes: dict[str, int] = {}
-    last_end = -math.inf
-    for r in readings:
-        size = sizes.get(r.group)
-        if size is None:
-            size = sizes[r.group] = int(catalog.group(r.group).window_s)
-        ts = r.epoch
-        k = (r.group, r.source, r.metric)
-        idx = int(ts // size)
-        counted[k] = r.counted
-        values[k][idx].append(1.0 if r.counted else float(r.value))  # type: ignore[arg-type]
-        last_end = max(last_end, (idx + 1) * size)
-    out = []
-    for k in sorted(values):
-        size = sizes[k[0]]
-        kind = "count" if counted[k] else "measure"
-        spec = catalog.group(k[0]).metric(k[2])
-        per = values[k]
-        first, stop = min(per), int(last_end // size)
-        wins = []
-        for i in range(first, stop):
-            start, end = float(i * size), float((i + 1) * size)
-            vals = per.get(i)
-            rhythm = spec.rhythm((start + end) / 2)
-            if vals:
-                w = WindowStats.of(vals, start, end, kind=kind)  # type: ignore[arg-type]
-                wins.append(msgspec.structs.replace(w, rhythm=rhythm))
-            else:
-                wins.append(WindowStats.empty(start, end, kind=kind,  # type: ignore[arg-type]
-                                              rhythm=rhythm))
-        out.append(KeyWindows(k, tuple(wins)))
-    return out
 
 
 @dataclass(frozen=True, slots=True)
