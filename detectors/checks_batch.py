@@ -83,53 +83,63 @@ def _compare(cols: DetectorColumns, ones: list[Detector], rows: list[int], where
         raise fail(f"get_states of rows {rows} differ from one series ({where})")
 
 
-def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps: int, seed: int,
-         fail: Callable[[str], AssertionError]) -> int:
-    rng = random.Random(seed)
-    cols = make().columns()
-    if len(cols) != 0:
-        raise fail("columns() must start with no rows")
-    ones: list[Detector] = []
-    shapes: list[_Row] = []
-    most = 0
+class _Trial:
+    """One run of the check: a batch form and, per row, a one-series detector and the shape
+    of its random series; every step compares the two exactly."""
 
-    def add(k: int) -> None:
+    def __init__(self, make: Callable[[], Detector], kind: Literal["measure", "count"],
+                 seed: int, fail: Callable[[str], AssertionError]) -> None:
+        self.rng = random.Random(seed)
+        self.make, self.kind, self.fail = make, kind, fail
+        self.cols = make().columns()
+        if len(self.cols) != 0:
+            raise fail("columns() must start with no rows")
+        self.ones: list[Detector] = []
+        self.shapes: list[_Row] = []
+
+    def add(self, k: int) -> None:
+        """Add ``k`` fresh rows."""
+        cols, ones = self.cols, self.ones
         first = cols.add(k)
         if first != len(ones):
-            raise fail(f"add() returned {first}, expected {len(ones)}")
+            raise self.fail(f"add() returned {first}, expected {len(ones)}")
         for _ in range(k):
-            ones.append(make())
-            shapes.append(_Row(rng))
-        _compare(cols, ones, list(range(first, len(ones))), "fresh rows", fail)
+            ones.append(self.make())
+            self.shapes.append(_Row(self.rng))
+        _compare(cols, ones, list(range(first, len(ones))), "fresh rows", self.fail)
 
-    add(12)
-    for step in range(steps):
-        if step == steps // 3:
-            add(6)
-        if step == steps // 2:  # evict some rows, reorder the rest
-            keep = rng.sample(range(len(ones)), len(ones) - 5)
-            cols.keep(np.array(keep, dtype=np.intp))
-            ones[:] = [ones[i] for i in keep]
-            shapes[:] = [shapes[i] for i in keep]
-            _compare(cols, ones, list(range(len(ones))), "after keep()", fail)
-        if step == 2 * steps // 3:  # restore rows from one-series state
-            donors = rng.sample(range(len(ones)), 4)
-            first = cols.add(len(donors))
-            for k, i in enumerate(donors):
-                data = ones[i].get_state()
-                cols.set_state(first + k, data)
-                twin = make()
-                twin.set_state(data)
-                ones.append(twin)
-                shapes.append(shapes[i])
-        most = max(most, len(ones))
+    def evict(self) -> None:
+        """Drop five rows and reorder the rest."""
+        ones, shapes = self.ones, self.shapes
+        keep = self.rng.sample(range(len(ones)), len(ones) - 5)
+        self.cols.keep(np.array(keep, dtype=np.intp))
+        ones[:] = [ones[i] for i in keep]
+        shapes[:] = [shapes[i] for i in keep]
+        _compare(self.cols, ones, list(range(len(ones))), "after keep()", self.fail)
+
+    def restore(self) -> None:
+        """Add four rows restored from other rows' one-series state."""
+        ones, shapes = self.ones, self.shapes
+        donors = self.rng.sample(range(len(ones)), 4)
+        first = self.cols.add(len(donors))
+        for k, i in enumerate(donors):
+            data = ones[i].get_state()
+            self.cols.set_state(first + k, data)
+            twin = self.make()
+            twin.set_state(data)
+            ones.append(twin)
+            shapes.append(shapes[i])
+
+    def step(self, step: int) -> None:
+        """Score a random batch of rows on one window each, batch and one series alike."""
+        rng, kind, fail, cols, ones = self.rng, self.kind, self.fail, self.cols, self.ones
         batch = list(range(len(ones)))
         rng.shuffle(batch)
         if rng.random() < 0.3:
             batch = batch[: rng.randint(1, len(batch))]
         start = _T0 + 60.0 * step
         rhythm = rng.choice(_RHYTHMS)
-        stats = [shapes[r].window(rng, start, kind, rhythm) for r in batch]
+        stats = [self.shapes[r].window(rng, start, kind, rhythm) for r in batch]
         w = WindowColumns.of(stats)
         rows = np.array(batch, dtype=np.intp)
         for j in range(len(batch)):
@@ -147,6 +157,24 @@ def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps:
                 raise fail(f"row {r} scored {g!r} in a batch, {want[j]!r} alone "
                            f"(step {step}, {kind}, window {stats[j]!r})")
         _compare(cols, ones, batch, f"step {step}, {kind}", fail)
+
+
+def _run(make: Callable[[], Detector], kind: Literal["measure", "count"], steps: int, seed: int,
+         fail: Callable[[str], AssertionError]) -> int:
+    """Run one trial of ``steps`` steps (rows added, evicted and restored on the way); the
+    most rows it held."""
+    trial = _Trial(make, kind, seed, fail)
+    trial.add(12)
+    most = 0
+    for step in range(steps):
+        if step == steps // 3:
+            trial.add(6)
+        if step == steps // 2:  # evict some rows, reorder the rest
+            trial.evict()
+        if step == 2 * steps // 3:  # restore rows from one-series state
+            trial.restore()
+        most = max(most, len(trial.ones))
+        trial.step(step)
     return most
 
 
