@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detectors.columns import WindowColumns
+from ioc.catalog import MetricSpec
 from ioc.events import Alert, Incident, WindowSummary
 from streams.budget import SeriesBudget
 from streams.indicators import DistrictRollup, IndicatorPart
@@ -154,28 +155,40 @@ class WindowCloser:
 
     def _summarise(self, st: PartitionState, block: SeriesBlock, rows: np.ndarray,
                    wc: WindowColumns, lates: dict | None, rollup: DistrictRollup) -> None:
-        """A summary per closed series, and its value into its district's roll-up."""
+        """A summary per closed series, and their values into their districts' roll-ups."""
         group, start, end = st.group, wc.start, wc.end
         counted = block.plan.kind == "count"
-        in_breach = block.plan.spec.in_breach
+        breach = _breach(block.plan.spec, wc.value)
         dropped = st.windows.dropped
         summaries = self.out.summaries.setdefault(group, [])
         keys, districts, dirty = block.keys, block.districts, st.dirty
-        values = wc.value.tolist()
-        stats = zip(rows.tolist(), wc.count.tolist(), wc.mean.tolist(), wc.min.tolist(),
-                    wc.max.tolist(), wc.last.tolist(), wc.std.tolist(), values, strict=True)
-        for row, n, mean, lo, hi, last, std, value in stats:
-            key = keys[row]
-            district = districts[row]
-            dirty.add(key)
-            if not n:  # an empty window's summary carries zeros, its value NaN (or 0 counted)
-                mean = lo = hi = last = std = 0.0
-            breach = value == value and in_breach(value)
+        row_list = rows.tolist()
+        row_keys = [keys[r] for r in row_list]
+        row_districts = [districts[r] for r in row_list]
+        dirty.update(row_keys)
+        empty = wc.count == 0  # an empty window's summary carries zeros
+        stats = [np.where(empty, 0.0, c).tolist() for c in (wc.mean, wc.min, wc.max, wc.last,
+                                                              wc.std)]
+        for key, district, n, mean, lo, hi, last, std, hot in zip(
+                row_keys, row_districts, wc.count.tolist(), *stats, breach.tolist(),
+                strict=True):
             late = lates.get(key, 0) if lates else 0
             summaries.append(WindowSummary(  # positional: the fields' order
                 group, key[0], key[1], district, start, end, n, mean, lo, hi, last, std,
-                late, dropped.pop(key, 0) if dropped else 0, counted, breach))
-            rollup.add(district, key[0], key[1], n, value, breach)
+                late, dropped.pop(key, 0) if dropped else 0, counted, hot))
+        rollup.add_many(row_districts, [k[0] for k in row_keys], block.plan.metric, wc.count,
+                        wc.value, breach)
+
+
+def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:
+    """Which window values cross the metric's static breach threshold (NaN: none)."""
+    out = np.zeros(len(values), dtype=bool)
+    with np.errstate(invalid="ignore"):
+        if spec.breach_above is not None:
+            out |= values > spec.breach_above
+        if spec.breach_below is not None:
+            out |= values < spec.breach_below
+    return out
 
 
 def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Values],

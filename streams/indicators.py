@@ -35,6 +35,7 @@ from collections.abc import MutableMapping
 from functools import cache
 
 import msgspec
+import numpy as np
 
 from ioc import catalog
 from ioc.events import SEVERITIES, GroupIndicator
@@ -123,6 +124,40 @@ class KpiPartial:
                 values[name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + value]
             else:
                 values[name] = [(cur[0] if cur else 0.0) + value, cur[1] if cur else 0.0]
+
+
+    def add_many(self, metric: str, values: np.ndarray, in_breach: np.ndarray) -> None:
+        """:meth:`add` of many series' window values of one metric at once.
+
+        >>> k = KpiPartial("citizen_feedback")
+        >>> k.add_many("tickets_handled", np.array([4.0, 5.0, np.nan]), np.zeros(3, bool))
+        >>> k.values["handled_on_time_pct"]
+        [9.0, 0.0]
+        """
+        kpis = self.index.get(metric)
+        if not kpis:
+            return
+        values_ = self.values
+        real = values[values == values]
+        total = float(real.sum()) if len(real) else 0.0
+        for name, op, other in kpis:
+            cur = values_.get(name)
+            if op == "breach":
+                values_[name] = [(cur[0] if cur else 0.0) + float(in_breach.sum())]
+            elif not len(real):
+                continue
+            elif op == "sum":
+                values_[name] = [(cur[0] if cur else 0.0) + total]
+            elif op == "max":
+                top = float(real.max())
+                values_[name] = [top if cur is None else max(cur[0], top)]
+            elif op == "mean":
+                values_[name] = [(cur[0] if cur else 0.0) + total,
+                                 (cur[1] if cur else 0.0) + float(len(real))]
+            elif other:
+                values_[name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + total]
+            else:
+                values_[name] = [(cur[0] if cur else 0.0) + total, cur[1] if cur else 0.0]
 
 
 def finish_kpis(group: str, parts: list[dict[str, list[float]]]) -> dict[str, float]:
@@ -227,6 +262,20 @@ class DistrictRollup:
         if breach:
             d[1].add(source)
         d[2].add(metric, value, breach)
+
+    def add_many(self, districts: list[str], sources: list[str], metric: str,
+                 counts: np.ndarray, values: np.ndarray, breach: np.ndarray) -> None:
+        """:meth:`add` of many series of one metric at once (row ``j`` of each)."""
+        names, which = np.unique(np.asarray(districts, dtype=object), return_inverse=True)
+        for k, district in enumerate(names.tolist()):
+            js = np.flatnonzero(which == k)
+            d = self.by_district.get(district)
+            if d is None:
+                d = self.by_district[district] = (set(), set(), KpiPartial(self.group))
+            b = breach[js]
+            d[0].update(sources[j] for j in js[counts[js] > 0].tolist())
+            d[1].update(sources[j] for j in js[b].tolist())
+            d[2].add_many(metric, values[js], b)
 
     def parts(self, partition: int, start: float, end: float,
               open_alerts: dict[str, dict[str, int]]) -> list[IndicatorPart]:
