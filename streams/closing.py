@@ -215,7 +215,7 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Va
     js = np.flatnonzero(has)
     if len(js):
         last_seen[due[js]] = end
-        data: list[Values] = [found[j] for j in js.tolist()]
+        data: list[Values] = [v for v in found if v is not None]  # the rows of js
         sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
         count[js] = sizes
         stats = _counted(sizes) if block.plan.kind == "count" else _measured(data, sizes)
