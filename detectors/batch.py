@@ -22,21 +22,14 @@ from detectors.windows import WindowColumns
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["DetectorColumns", "LoopColumns"]
+__all__ = ["DetectorColumns", "LoopColumns", "Rows"]
 
 
-class DetectorColumns(abc.ABC):
-    """One detector configuration over many rows (series); see the module docstring.
+class Rows(abc.ABC):
+    """Anything that holds one row per series and follows the series' rows: detector and
+    policy columns alike."""
 
-    ``detector`` is the prototype (its ``name``, ``health``, parameters). Rows must be
-    distinct within one call. :meth:`explain` and :meth:`recent` of a row are what its
-    one-series detector returns after its last update.
-    """
-
-    __slots__ = ("detector",)
-
-    def __init__(self, detector: Detector) -> None:
-        self.detector = detector
+    __slots__ = ()
 
     @abc.abstractmethod
     def __len__(self) -> int:
@@ -49,6 +42,20 @@ class DetectorColumns(abc.ABC):
     @abc.abstractmethod
     def keep(self, rows: NDArray[np.intp]) -> None:
         """Keep only ``rows``, in this order (row ``i`` becomes old row ``rows[i]``)."""
+
+
+class DetectorColumns(Rows):
+    """One detector configuration over many rows (series); see the module docstring.
+
+    ``detector`` is the prototype (its ``name``, ``health``, parameters). Rows must be
+    distinct within one call. :meth:`explain` and :meth:`recent` of a row are what its
+    one-series detector returns after its last update.
+    """
+
+    __slots__ = ("detector",)
+
+    def __init__(self, detector: Detector) -> None:
+        self.detector = detector
 
     @abc.abstractmethod
     def score_many(self, rows: NDArray[np.intp], w: WindowColumns) -> NDArray[np.float64]:

@@ -103,14 +103,10 @@ def stream(det: Detector, n: int = 600, *, seed: int = 0, cadence: float = 60.0)
 
 
 def apply_step(det: Detector, step: Step) -> float:
-    """Score then learn one step through its verb (``update``, ``update_window``, ...)."""
-    kind, x, ts = step
-    if kind == "value":
-        return det.update(x, ts)
-    if kind == "window":
-        return det.update_window(x)
-    assert isinstance(det, VectorDetector)
-    return det.update_vector(x, ts)
+    """Score then learn one step through its verbs (as ``update``, ``update_window``, ...)."""
+    score = score_step(det, step)
+    learn_step(det, step)
+    return score
 
 
 def score_step(det: Detector, step: Step) -> float:

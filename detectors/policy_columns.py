@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from detectors.batch import Rows
 from detectors.columns import RowTable
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 __all__ = ["LoopPolicyColumns", "PolicyColumns", "ThresholdColumns"]
 
 
-class PolicyColumns(abc.ABC):
+class PolicyColumns(Rows):
     """One policy configuration over many rows (see the module docstring).
 
     ``stateless`` is True when decisions depend on the score alone (the state then only
@@ -51,18 +52,6 @@ class PolicyColumns(abc.ABC):
 
     def __init__(self, policy: Policy) -> None:
         self.policy = policy
-
-    @abc.abstractmethod
-    def __len__(self) -> int:
-        """The number of rows."""
-
-    @abc.abstractmethod
-    def add(self, n: int = 1) -> int:
-        """Append ``n`` fresh rows; returns the index of the first."""
-
-    @abc.abstractmethod
-    def keep(self, rows: NDArray[np.intp]) -> None:
-        """Keep only ``rows``, in this order."""
 
     @abc.abstractmethod
     def decide_many(self, rows: NDArray[np.intp], scores: NDArray[np.float64],
