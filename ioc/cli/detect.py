@@ -5,12 +5,17 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ioc.cli.root import cli
 from ioc.errors import UsageError
+
+if TYPE_CHECKING:
+    from detectors.backtest import BacktestResult
+    from ioc.events import Reading
+    from ioc.truth import Anomaly
 
 
 # --- detectors (detectors/registry.py, detectors/checks.py) --------------------------------
@@ -208,78 +213,119 @@ def detectors_backtest(readings: Path | None, truth: Path | None, simulate_hours
     """Run detectors over recorded or simulated history and score their alerts against the
     ground truth: precision, recall, time to detect, alerts per day."""
     import json
-    import warnings
 
-    from detectors.backtest import backtest, catalog_applies, summary_rows, windows_by_key
-    from detectors.registry import PluginWarning, load_all
-    from ioc.tools import anomalies as an
+    from detectors.backtest import summary_rows, windows_by_key
 
     if (readings is None) == (simulate_hours is None):
         raise UsageError("give either --readings FILE --truth FILE, or --simulate HOURS")
     if readings is not None and truth is None:
         raise UsageError("--readings needs --truth FILE (the ground truth)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PluginWarning)
-        reg = load_all(require=False)
+    reg = _registry()
     chosen = list(names) or [n for n in reg.names() if reg.plugin(n).kind != "vector"]
     factories = {n: _detector_factory(n, ()) for n in chosen}
     if simulate_hours is not None:
-        from ioc.tools.simulator import CitySimulator
-
-        start = 1795410000.0  # a fixed Monday 07:00 Da Nang time: reproducible runs
-        duration = simulate_hours * 3600.0
-        plan = an.AnomalyPlan.random(seed, start, duration, per_hour=per_hour,
-                                     groups=list(groups) or None)
-        sim = CitySimulator(seed, start, duration, anomalies=plan, groups=list(groups) or None)
-        with _progress() as bar:
-            task = bar.add_task("simulating", total=int(duration))
-            rows = []
-            for batch in sim:
-                rows.extend(batch)
-                bar.advance(task, 1)
-        ground = list(plan)
-        source = f"{simulate_hours:g} h simulated (seed {seed}, {len(rows):,} readings)"
+        rows, ground, source = _simulated_history(simulate_hours, seed, groups, per_hour)
     else:
-        from ioc.tools.replay import BadLine, read_recording
-
         assert readings is not None and truth is not None
-        rows, bad = [], 0
-        for item in read_recording(readings):
-            if isinstance(item, BadLine):
-                bad += 1
-            else:
-                rows.extend(item.readings)
-        ground = an.read_truth(truth)
-        source = f"{readings.name} ({len(rows):,} readings" + (f", {bad} bad lines skipped)"
-                                                             if bad else ")")
+        rows, ground, source = _recorded_history(readings, truth)
     if not rows:
         raise UsageError("no readings to backtest")
     keyed = windows_by_key(rows)
+    results = _run_backtests(reg, chosen, factories, keyed, ground, threshold=threshold,
+                             use_catalog=use_catalog)
+    click.echo(f"{source}; {len(keyed)} keys, {len(ground)} labelled anomalies")
+    _echo_table(summary_rows(results))
+    if as_json:
+        click.echo(json.dumps({n: r.to_json() for n, r in results.items()}))
+
+
+def _registry() -> Any:
+    """Every registered detector; plugins that fail to load are left out quietly."""
+    import warnings
+
+    from detectors.registry import PluginWarning, load_all
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PluginWarning)
+        return load_all(require=False)
+
+
+def _simulated_history(hours: float, seed: int, groups: tuple[str, ...],
+                       per_hour: float) -> tuple[list[Reading], list[Anomaly], str]:
+    """``--simulate``: (readings, ground truth, what they are) of ``hours`` simulated from a
+    fixed Monday, with ``per_hour`` labelled anomalies."""
+    from ioc.tools.anomalies import AnomalyPlan
+    from ioc.tools.simulator import CitySimulator
+
+    start = 1795410000.0  # a fixed Monday 07:00 Da Nang time: reproducible runs
+    duration = hours * 3600.0
+    plan = AnomalyPlan.random(seed, start, duration, per_hour=per_hour,
+                              groups=list(groups) or None)
+    sim = CitySimulator(seed, start, duration, anomalies=plan, groups=list(groups) or None)
+    with _progress() as bar:
+        task = bar.add_task("simulating", total=int(duration))
+        rows: list[Reading] = []
+        for batch in sim:
+            rows.extend(batch)
+            bar.advance(task, 1)
+    return rows, list(plan), f"{hours:g} h simulated (seed {seed}, {len(rows):,} readings)"
+
+
+def _recorded_history(readings: Path, truth: Path) -> tuple[list[Reading], list[Anomaly], str]:
+    """``--readings``/``--truth``: (readings, ground truth, what they are) from the files;
+    lines that are not readings are skipped and counted."""
+    from ioc.tools.anomalies import read_truth
+    from ioc.tools.replay import BadLine, read_recording
+
+    rows: list[Reading] = []
+    bad = 0
+    for item in read_recording(readings):
+        if isinstance(item, BadLine):
+            bad += 1
+        else:
+            rows.extend(item.readings)
+    source = f"{readings.name} ({len(rows):,} readings" + (f", {bad} bad lines skipped)"
+                                                         if bad else ")")
+    return rows, read_truth(truth), source
+
+
+def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed: Any,
+                   ground: list[Anomaly], *, threshold: float,
+                   use_catalog: bool) -> dict[str, BacktestResult]:
+    """Each chosen detector's backtest result, with a progress bar; with ``use_catalog`` a
+    detector runs only on the metrics the catalog lists it for."""
+    from detectors.backtest import backtest
+
     results = {}
-
-    def from_catalog(name: str) -> Any:
-        applies = catalog_applies(name)
-
-        def build(key: tuple[str, str, str]) -> Any:
-            if not applies(key):
-                return None
-            from ioc import catalog
-
-            return reg.for_metric(catalog.group(key[0]).metric(key[2]))[name]
-
-        return build
-
     with _progress() as bar:
         task = bar.add_task("backtesting", total=len(chosen))
         for n in chosen:
             results[n] = backtest(factories[n], keyed, ground, name=n, threshold=threshold,
-                                  per_key=from_catalog(n) if use_catalog else None)
+                                  per_key=_from_catalog(reg, n) if use_catalog else None)
             bar.advance(task, 1)
-    click.echo(f"{source}; {len(keyed)} keys, {len(ground)} labelled anomalies")
-    table = summary_rows(results)
+    return results
+
+
+def _from_catalog(reg: Any, name: str) -> Any:
+    """A per-key builder of detector ``name`` from the metric's catalog spec (``None`` for
+    the keys the catalog does not list it for)."""
+    from detectors.backtest import catalog_applies
+
+    applies = catalog_applies(name)
+
+    def build(key: tuple[str, str, str]) -> Any:
+        if not applies(key):
+            return None
+        from ioc import catalog
+
+        return reg.for_metric(catalog.group(key[0]).metric(key[2]))[name]
+
+    return build
+
+
+def _echo_table(table: list[list[str]]) -> None:
+    """The summary rows as aligned columns: the first left-aligned, the rest right."""
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         click.echo("  ".join(c.rjust(w) if i else c.ljust(w)
                              for i, (c, w) in enumerate(zip(r, widths, strict=True))))
-    if as_json:
-        click.echo(json.dumps({n: r.to_json() for n, r in results.items()}))
