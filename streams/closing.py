@@ -218,19 +218,19 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Va
         data: list[Values] = [v for v in found if v is not None]  # the rows of js
         sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
         count[js] = sizes
-        stats = _counted(sizes) if block.plan.kind == "count" else _measured(data, sizes)
+        stats = count_stats(sizes) if block.plan.kind == "count" else value_stats(data, sizes)
         for col, got in zip(cols, stats, strict=True):
             col[js] = got
     return (count, *cols), due.tolist(), evict
 
 
-def _counted(sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+def count_stats(sizes: np.ndarray) -> tuple[np.ndarray, ...]:
     """Counted events count one each: mean, min, max and last 1, std 0."""
     one = np.ones(len(sizes))
     return one, one, one, one, np.zeros(len(sizes))
 
 
-def _measured(data: list[Values], sizes: np.ndarray) -> tuple[np.ndarray, ...]:
+def value_stats(data: list[Values], sizes: np.ndarray) -> tuple[np.ndarray, ...]:
     """Mean, min, max, last and sample standard deviation of each list of values."""
     flat = np.fromiter(chain.from_iterable(data), dtype=np.float64, count=int(sizes.sum()))
     starts = np.zeros(len(sizes), dtype=np.int64)

@@ -206,10 +206,20 @@ class Pipeline:
         """The timer's rule: a partition without events for ``idle_s`` seconds whose consumer
         has caught up moves its clock (:func:`streams.clocks.idle_target`; ``now`` monotonic,
         ``wall`` epoch seconds), then its due windows close. Returns the windows closed."""
+        return sum(self.close_due(st) for st in self._idle_partitions(caught_up, now, wall))
+
+    def idle_steps(self, caught_up: Callable[[str, int], bool], now: float | None = None,
+                   wall: float | None = None) -> Iterator[int]:
+        """:meth:`idle` in steps of ``chunk_rows`` series (see :meth:`closing`)."""
+        for st in self._idle_partitions(caught_up, now, wall):
+            yield from self.closing(st.group, st.partition)
+
+    def _idle_partitions(self, caught_up: Callable[[str, int], bool], now: float | None,
+                         wall: float | None) -> Iterator[PartitionState]:
+        """Move each quiet, caught-up partition's clock; yield it for its closes."""
         now = time.monotonic() if now is None else now
         cap = (time.time() if wall is None else wall) + self.clock_lead_s
         top = self.clock()
-        closed = 0
         for (group, partition), st in list(self.parts.items()):
             w = st.windows
             quiet = now - st.last_event_wall
@@ -217,8 +227,7 @@ class Pipeline:
                 continue
             base = st.event_clock if st.event_clock > -math.inf else w.clock
             w.advance_to(idle_target(base, quiet, top, cap, self.live_lag_s))
-            closed += self.close_due(st)
-        return closed
+            yield st
 
     # --- alerts ----------------------------------------------------------------------------
     def _published(self, records: Sequence[Alert], partition: int) -> None:
