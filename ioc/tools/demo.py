@@ -114,49 +114,79 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                    "IOC_DATABASE_URL": _archive_url(settings, options, fresh=broker is not None,
                                                     note=note)}
             if options.with_archive:
-                archive_port = free_port()
-                supervisor.start("archive", ioc_argv("archive", "--port", str(archive_port)),
-                                 env)
-                note(f"archive: metrics on http://127.0.0.1:{archive_port}/metrics")
+                _start_archive(supervisor, env, note)
             if options.with_worker:
-                worker_port = free_port()
-                supervisor.start("worker", ioc_argv("worker"), {
-                    **env, "IOC_WORKER_PORT": str(worker_port),
-                    "IOC_DATA_DIR": str(options.data_dir / "worker"),
-                    **_compressed_time(options, note)})
-                note(f"worker: metrics on http://127.0.0.1:{worker_port}/metrics")
+                _start_worker(supervisor, options, env, note)
             if options.with_dashboard:
-                port = options.dashboard_port or free_port()
-                tokens = {role: getattr(settings, f"{role}_token") or secrets.token_urlsafe(16)
-                          for role in ("operator", "leadership", "engineer")}
-                child = supervisor.start("dashboard", ioc_argv(
-                    "dashboard", "--port", str(port), "--bootstrap", bootstrap), {
-                    **env, **{f"IOC_{role.upper()}_TOKEN": t for role, t in tokens.items()}})
-                base = f"http://127.0.0.1:{port}"
-                _wait_http(f"{base}/healthz", 30, lambda: child.running)
-                wall = f"{base}/#token={tokens['operator']}"
-                echo(f"wall: {wall}")
-                echo(f"summary: {base}/summary#token={tokens['leadership']}")
-                echo(f"metrics: {base}/metrics")
-                if options.open_browser:
-                    webbrowser.open(wall)
-            sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed),
-                   "--anomalies-per-hour", f"{options.anomalies_per_hour:g}"]
-            if options.rate is not None:
-                sim += ["--rate", f"{options.rate:g}"]
-            # a restarted simulator goes on live: its history is on the broker already
-            supervisor.start("simulator", ioc_argv(*sim, "--backfill", f"{options.backfill_s:g}"),
-                             env, restart_argv=ioc_argv(*sim))
-            note(f"simulator: seed {options.seed}; logs in {supervisor.log_dir}")
+                _start_dashboard(supervisor, settings, options, bootstrap, env, echo)
+            _start_simulator(supervisor, options, bootstrap, env, note)
             note("running; Ctrl-C to stop")
-            while not stop.event.wait(0.5):
-                for line in supervisor.revive():
-                    note(line)
-                if broker is not None and not broker.running:
-                    raise BrokerError(f"the embedded broker stopped: {broker.last_output()}")
+            _watch(stop, supervisor, broker, note)
         finally:
             started = time.monotonic()
             supervisor.stop_all(grace=7)
             if broker is not None:
                 broker.stop()
             note(f"stopped in {time.monotonic() - started:.1f} s")
+
+
+def _start_archive(supervisor: Supervisor, env: dict[str, str], note: Echo) -> None:
+    """``ioc archive``, its metrics on a free port."""
+    archive_port = free_port()
+    supervisor.start("archive", ioc_argv("archive", "--port", str(archive_port)), env)
+    note(f"archive: metrics on http://127.0.0.1:{archive_port}/metrics")
+
+
+def _start_worker(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],
+                  note: Echo) -> None:
+    """``ioc worker``, its metrics on a free port, its state under the demo's data directory."""
+    worker_port = free_port()
+    supervisor.start("worker", ioc_argv("worker"), {
+        **env, "IOC_WORKER_PORT": str(worker_port),
+        "IOC_DATA_DIR": str(options.data_dir / "worker"),
+        **_compressed_time(options, note)})
+    note(f"worker: metrics on http://127.0.0.1:{worker_port}/metrics")
+
+
+def _start_dashboard(supervisor: Supervisor, settings: Settings, options: DemoOptions,
+                     bootstrap: str, env: dict[str, str], echo: Echo) -> None:
+    """``ioc dashboard`` with a token per role (the configured ones, else fresh); once it
+    answers, print its addresses and open the wall in a browser if asked."""
+    port = options.dashboard_port or free_port()
+    tokens = {role: getattr(settings, f"{role}_token") or secrets.token_urlsafe(16)
+              for role in ("operator", "leadership", "engineer")}
+    child = supervisor.start("dashboard", ioc_argv(
+        "dashboard", "--port", str(port), "--bootstrap", bootstrap), {
+        **env, **{f"IOC_{role.upper()}_TOKEN": t for role, t in tokens.items()}})
+    base = f"http://127.0.0.1:{port}"
+    _wait_http(f"{base}/healthz", 30, lambda: child.running)
+    wall = f"{base}/#token={tokens['operator']}"
+    echo(f"wall: {wall}")
+    echo(f"summary: {base}/summary#token={tokens['leadership']}")
+    echo(f"metrics: {base}/metrics")
+    if options.open_browser:
+        webbrowser.open(wall)
+
+
+def _start_simulator(supervisor: Supervisor, options: DemoOptions, bootstrap: str,
+                     env: dict[str, str], note: Echo) -> None:
+    """``ioc simulate`` with a backfill of recent history; restarted without it."""
+    sim = ["simulate", "--bootstrap", bootstrap, "--seed", str(options.seed),
+           "--anomalies-per-hour", f"{options.anomalies_per_hour:g}"]
+    if options.rate is not None:
+        sim += ["--rate", f"{options.rate:g}"]
+    # a restarted simulator goes on live: its history is on the broker already
+    supervisor.start("simulator", ioc_argv(*sim, "--backfill", f"{options.backfill_s:g}"),
+                     env, restart_argv=ioc_argv(*sim))
+    note(f"simulator: seed {options.seed}; logs in {supervisor.log_dir}")
+
+
+def _watch(stop: StopSignals, supervisor: Supervisor, broker: EmbeddedBroker | None,
+           note: Echo) -> None:
+    """Until a stop signal: restart crashed children (saying so); BrokerError if the embedded
+    broker stops."""
+    while not stop.event.wait(0.5):
+        for line in supervisor.revive():
+            note(line)
+        if broker is not None and not broker.running:
+            raise BrokerError(f"the embedded broker stopped: {broker.last_output()}")
