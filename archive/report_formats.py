@@ -1,0 +1,164 @@
+"""A report rendered: JSON (also ``/api/reports``), one CSV table, and a printable HTML page
+with a sparkline per KPI.
+
+>>> duration(750), sparkline([], 0.0, 1.0)
+('12.5 min', '<svg class="spark" width="240" height="40" role="img" aria-label="no data"></svg>')
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from archive.report_figures import SEVERITY_ORDER
+
+__all__ = ["CSV_COLUMNS", "duration", "sparkline", "to_csv", "to_html", "to_json"]
+
+
+def to_json(report: Mapping[str, Any]) -> str:
+    """The report as JSON text (what ``/api/reports`` answers)."""
+    return json.dumps(report, separators=(",", ":"), allow_nan=False)
+
+
+CSV_COLUMNS = ("kind", "name", "opened", *(f"opened_{s}" for s in SEVERITY_ORDER),
+               "incidents", "acknowledged", "resolved", "mtta_s", "mttr_s",
+               "previous_mtta_s", "previous_mttr_s", "mtta_trend_pct", "mttr_trend_pct",
+               *(f"ack_within_sla_{s}_pct" for s in SEVERITY_ORDER),
+               "kpi_mean", "kpi_min", "kpi_max")
+
+
+def _num(v: float | None, digits: int = 1) -> str:
+    return "" if v is None else f"{v:.{digits}f}"
+
+
+def to_csv(report: Mapping[str, Any]) -> str:
+    """The report as one CSV table: a row per scope (``city``, each ``group`` and
+    ``district``), then the noisiest ``source`` and ``detector`` rows and a ``kpi`` row per
+    group KPI (its period mean, min and max)."""
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+
+    def scope(kind: str, name: str, f: Mapping[str, Any]) -> None:
+        sla = [_num(None if x["share"] is None else 100 * x["share"])
+               for x in (f["sla"][s] for s in SEVERITY_ORDER)]
+        w.writerow([kind, name, f["opened"], *(f["by_severity"][s] for s in SEVERITY_ORDER),
+                    f["incidents"], f["acknowledged"], f["resolved"], _num(f["mtta_s"]),
+                    _num(f["mttr_s"]), _num(f["previous"]["mtta_s"]),
+                    _num(f["previous"]["mttr_s"]), _num(f["trend_pct"]["mtta_s"]),
+                    _num(f["trend_pct"]["mttr_s"]), *sla, "", "", ""])
+
+    blank = [""] * (len(CSV_COLUMNS) - 3 - 3)
+    scope("city", "all", report["totals"])
+    for g in report["groups"]:
+        scope("group", g["group"], g)
+    for d in report["districts"]:
+        scope("district", d["district"], d)
+    for s in report["noisiest_sources"]:
+        w.writerow(["source", s["source"], s["opened"], *blank, "", "", ""])
+    for d in report["noisiest_detectors"]:
+        w.writerow(["detector", d["detector"], d["opened"], *blank, "", "", ""])
+    for g in report["groups"]:
+        for k in g["kpis"]:
+            w.writerow(["kpi", f"{g['group']}/{k['name']}", "", *blank,
+                        _num(k["mean"], 3), _num(k["min"], 3), _num(k["max"], 3)])
+    return out.getvalue()
+
+
+def duration(seconds: float | None) -> str:
+    """Seconds in words for people.
+
+    >>> duration(None), duration(42), duration(750), duration(7500)
+    ('–', '42 s', '12.5 min', '2.1 h')
+    """
+    if seconds is None:
+        return "–"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{100 * v:.0f} %"
+
+
+def _trend_word(v: float | None) -> str:
+    return "" if v is None else f" ({v:+.0f} %)"
+
+
+def sparkline(points: Sequence[Mapping[str, Any]], start: float, end: float,
+              width: int = 240, height: int = 40) -> str:
+    """An inline SVG line of ``points`` (``t``, ``v``) over ``start``..``end``."""
+    vals = [p["v"] for p in points if p["v"] is not None]
+    if not vals:
+        return (f'<svg class="spark" width="{width}" height="{height}" role="img" '
+                f'aria-label="no data"></svg>')
+    lo, hi = min(vals), max(vals)
+    span = (hi - lo) or 1.0
+    coords = " ".join(
+        f"{(p['t'] - start) / (end - start) * width:.1f},"
+        f"{height - 2 - (p['v'] - lo) / span * (height - 4):.1f}"
+        for p in points if p["v"] is not None)
+    return (f'<svg class="spark" width="{width}" height="{height}" viewBox="0 0 {width} '
+            f'{height}" role="img" aria-label="from {lo:.3g} to {hi:.3g}"><polyline '
+            f'fill="none" stroke="currentColor" stroke-width="1.5" points="{coords}"/></svg>')
+
+
+_CSS = """body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#111}
+table{border-collapse:collapse;margin:0 0 1.5em}th,td{border:1px solid #bbb;padding:.25em .5em;
+text-align:right}th:first-child,td:first-child{text-align:left}h1{font-size:1.4em}
+.kpis{display:flex;flex-wrap:wrap;gap:1em}.kpi{border:1px solid #ccc;padding:.5em}
+@media print{body{margin:0}section{break-inside:avoid}}"""
+
+
+def to_html(report: Mapping[str, Any]) -> str:
+    """The report as one printable HTML page (no script; styles in the page)."""
+    e = html.escape
+    p = report["period"]
+    f = report["filters"]
+    where = ", ".join(x for x in (f["group"], f["district"]) if x) or "the whole city"
+    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>IOC report "
+             f"{e(p['label'])}</title><style>{_CSS}</style></head><body>",
+             f"<h1>Operations report: {e(p['label'])}</h1><p>{e(where)}; compared with "
+             f"{e(report['previous']['label'])}. Times in Da Nang time (UTC+7).</p>"]
+
+    def table(title: str, key: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        head = "".join(f"<th>{h}</th>" for h in (
+            key, "opened", *SEVERITY_ORDER, "incidents", "MTTA", "MTTR",
+            *(f"ack ≤ SLA {s}" for s in SEVERITY_ORDER)))
+        body = []
+        for r in rows:
+            cells = [r[key] if key != "scope" else "city", r["opened"],
+                     *(r["by_severity"][s] for s in SEVERITY_ORDER), r["incidents"],
+                     duration(r["mtta_s"]) + _trend_word(r["trend_pct"]["mtta_s"]),
+                     duration(r["mttr_s"]) + _trend_word(r["trend_pct"]["mttr_s"]),
+                     *(_pct(r["sla"][s]["share"]) for s in SEVERITY_ORDER)]
+            body.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>")
+        parts.append(f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead>"
+                     f"<tbody>{''.join(body)}</tbody></table></section>")
+
+    table("City", "scope", [report["totals"]])
+    table("Service groups", "group", report["groups"])
+    table("Districts", "district", report["districts"])
+    parts.append("<section><h2>Noisiest sources and detectors</h2><table><tbody>" + "".join(
+        f"<tr><td>{e(s['source'])} ({e(s['group'])}, {e(s['district'])})</td>"
+        f"<td>{s['opened']}</td></tr>" for s in report["noisiest_sources"]) + "".join(
+        f"<tr><td>detector {e(d['detector'])}</td><td>{d['opened']}</td></tr>"
+        for d in report["noisiest_detectors"]) + "</tbody></table></section>")
+    parts.append("<section><h2>Indicators</h2><div class=kpis>")
+    for g in report["groups"]:
+        for k in g["kpis"]:
+            if not k["points"]:
+                continue
+            parts.append(f"<div class=kpi><b>{e(g['name'])}: {e(k['label'])}</b><br>"
+                         f"{sparkline(k['points'], p['start'], p['end'])}<br>mean "
+                         f"{_num(k['mean'], 2)} {e(k['unit'])}, min {_num(k['min'], 2)}, max "
+                         f"{_num(k['max'], 2)}</div>")
+    parts.append("</div></section></body></html>")
+    return "".join(parts)
