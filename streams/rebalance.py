@@ -13,6 +13,7 @@ from the alert book (each alert on its lane's own partition), and the worker is 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     from streams.tables import PartitionedStore
 
 __all__ = ["Rebalancer"]
+
+log = logging.getLogger("ioc.worker")
 
 
 class Rebalancer:
@@ -66,12 +69,19 @@ class Rebalancer:
         """The tables are recovered: restore the owned partitions' series; returns how many
         series were restored, and the partitions."""
         assigned = self.assigned()
-        restored = 0
+        restored = kept = 0
         for key in self.series_store:  # a snapshot of the keys
-            blob = self.series_store.pop_local(key)
-            if isinstance(blob, bytes) and self.pipeline.restore(blob, assigned, dirty=True):
+            blob = self.series_store.get(key)
+            if not isinstance(blob, bytes):
+                continue
+            if self.pipeline.restore(blob, assigned, dirty=True):
                 restored += 1
+                self.series_store.pop_local(key)
+            else:
+                kept += 1
         self.pipeline.rebuild_open_alerts(lambda a: self.book.partition_of(a.alert_id))
         self.status.recoveries += 1
         self.status.ready = True
+        log.info("recovered %d series for partitions %s (%d states of other partitions or "
+                 "already tracked kept in the table)", restored, sorted(assigned), kept)
         return restored, assigned

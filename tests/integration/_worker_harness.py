@@ -47,7 +47,9 @@ class Env:
         self.tmp = tmp
         self.partitions = partitions
         self.env = {"IOC_KAFKA_BOOTSTRAP": bootstrap, "IOC_APP_ID": self.app_id,
-                    "IOC_PARTITIONS": str(partitions), "IOC_LOG_LEVEL": "WARNING",
+                    "IOC_PARTITIONS": str(partitions),
+                    # IOC_TEST_WORKER_LOG_LEVEL=INFO keeps the workers' recoveries in their logs
+                    "IOC_LOG_LEVEL": os.environ.get("IOC_TEST_WORKER_LOG_LEVEL", "WARNING"),
                     "IOC_ALLOWED_LATENESS_S": str(lateness), **(extra or {})}
         ensure_topics(self.names.specs(Settings(partitions=partitions)), bootstrap)
         self._producer: EventProducer | None = None
