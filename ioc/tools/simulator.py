@@ -38,7 +38,14 @@ from ioc.tools.anomalies import Anomaly, AnomalyPlan, offset, surge_rate
 
 # Moved to rooms of their own; importable from here as before.
 from ioc.tools.arguments import format_ts, parse_number, parse_start
-from ioc.tools.messages import Message, check_prefix, prefixed, to_messages
+from ioc.tools.messages import (
+    PACK_WAIT_S,
+    Message,
+    check_prefix,
+    pack_run,
+    prefixed,
+    to_messages,
+)
 from ioc.tools.pacing import Pacer, speed_for_rate
 from ioc.tools.simulated_sources import (
     INTEGER_UNITS,
@@ -53,8 +60,6 @@ __all__ = ["INTEGER_UNITS", "MOBILE", "PACK_KINDS", "PACK_WAIT_S", "CitySimulato
            "Pacer", "check_prefix", "format_ts", "offset_factor", "parse_number", "parse_start",
            "prefixed", "speed_for_rate", "to_messages"]
 
-# With --pack-size, a source's readings wait at most this long (simulated) for a full pack.
-PACK_WAIT_S = 20.0
 _LOCAL = 7 * 3600  # Da Nang is UTC+7
 
 
@@ -130,43 +135,8 @@ class CitySimulator:
         """``(second, messages)`` per simulated second, every reading in exactly one message;
         packs are keyed by their source like single readings. A final entry flushes packs
         still waiting when the run ends."""
-        buffers: dict[str, list[Reading]] = {}
-        size = self.pack_size
-        last = self.start
-
-        def flush(sid: str) -> Message:
-            readings = buffers.pop(sid)
-            state = self._by_id[sid]
-            return Message(state.topic, sid, tuple(readings), True)
-
-        for t, readings, ticked in self._batches():
-            last = t
-            out: list[Message] = []
-            if size is None:
-                for r in readings:
-                    state = self._by_id[r.source]
-                    if state.pack:
-                        buffers.setdefault(r.source, []).append(r)
-                    else:
-                        out.append(Message(state.topic, r.source, (r,), False))
-                for state in ticked:
-                    if state.pack and state.id in buffers:
-                        out.append(flush(state.id))
-            elif size == 1:
-                out.extend(Message(self._by_id[r.source].topic, r.source, (r,), False)
-                           for r in readings)
-            else:
-                for r in readings:
-                    buf = buffers.setdefault(r.source, [])
-                    buf.append(r)
-                    if len(buf) >= size:
-                        out.append(flush(r.source))
-                stale = t - PACK_WAIT_S
-                for sid in [sid for sid, buf in buffers.items() if buf[0].epoch <= stale]:
-                    out.append(flush(sid))
-            yield t, out
-        if buffers:
-            yield last, [flush(sid) for sid in list(buffers)]
+        return pack_run(self._batches(), self._by_id, pack_size=self.pack_size,
+                        start=self.start)
 
     # --- generation ----------------------------------------------------------------------
 
