@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ioc import catalog
+from ioc import catalog, catalog_data, catalog_types, districts
 from ioc.errors import ValidationError
 from ioc.topics import events_topic, group_of_topic
 
@@ -24,6 +24,17 @@ def test_the_fifteen_groups_in_design_order() -> None:
     assert [g.slug for g in catalog.CATALOG] == DESIGN_SLUGS
     assert [g.number for g in catalog.CATALOG] == list(range(1, 16))
     assert len({g.name for g in catalog.CATALOG}) == 15
+
+
+@pytest.mark.parametrize("room", [catalog_data, catalog_types, districts],
+                         ids=lambda m: m.__name__)
+def test_the_front_offers_every_name_of_its_rooms(room: object) -> None:
+    """``from ioc import catalog`` stays the one way in: each public name of the modules the
+    catalog is made of (but the two helpers the data is built with) is the same object under
+    ``catalog.<name>``."""
+    names = set(room.__all__) - {"daily_shape", "place_sources"}  # type: ignore[attr-defined]
+    assert names <= set(catalog.__all__)
+    assert all(getattr(catalog, n) is getattr(room, n) for n in names)
 
 
 def test_districts_of_da_nang() -> None:
