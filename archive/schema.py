@@ -12,6 +12,13 @@ has the index that query needs; the comment on each index names the query.
 * ``archive_offsets``   the next offset of each topic partition, written in the same
   transaction as the rows it covers (exactly once into the database)
 * ``archive_rejects``   records the archive could not decode: reason, offset, raw bytes
+* ``users``            personal accounts: login, display name, role, scope, Argon2id hash
+* ``web_sessions``     the dashboard's server-side sign-in sessions (token stored hashed)
+* ``api_keys``         named, revocable keys of machine clients (stored hashed)
+* ``sign_ins``         the audit log of sign-ins: every success and refusal, with the reason
+
+The ``commands`` table is the audit trail of what people did on ``ioc.commands``; sign-ins
+never pass through Kafka (no topic, partition or offset), so they have their own table.
 
 The migrations (:mod:`archive.migrations`) create exactly these tables; a test compares them.
 """
@@ -23,6 +30,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Float,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -32,8 +40,9 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["alert_versions", "archive_offsets", "archive_rejects", "commands",
-           "deadletter_counts", "incident_versions", "indicator_rollups", "metadata"]
+__all__ = ["alert_versions", "api_keys", "archive_offsets", "archive_rejects", "commands",
+           "deadletter_counts", "incident_versions", "indicator_rollups", "metadata",
+           "sign_ins", "users", "web_sessions"]
 
 metadata = MetaData()
 
@@ -155,3 +164,56 @@ archive_rejects = Table(
     Column("raw", LargeBinary, nullable=False),  # at most 64 KiB of the record
     Column("ts", Float, nullable=False),
 )
+
+# --- accounts (archive.accounts, archive.access) ---------------------------------------------
+users = Table(
+    "users", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("login", String(64), nullable=False),
+    Column("display_name", String(128), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("districts", Text, nullable=False),  # comma-separated; empty: every district
+    Column("groups", Text, nullable=False),     # comma-separated slugs; empty: every group
+    Column("password_hash", Text, nullable=False),  # Argon2id, PHC string
+    Column("disabled", Boolean, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ux_users_login", users.c.login, unique=True)  # sign-in: the account of a login
+
+web_sessions = Table(
+    "web_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the cookie's token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+)
+Index("ix_web_sessions_user", web_sessions.c.user_id)  # end a user's sessions at once
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("districts", Text, nullable=False),
+    Column("groups", Text, nullable=False),
+    Column("key_hash", String(64), nullable=False),  # SHA-256 of the key
+    Column("created_at", Float, nullable=False),
+    Column("last_used", Float),
+    Column("revoked_at", Float),
+)
+Index("ux_api_keys_name", api_keys.c.name, unique=True)
+Index("ux_api_keys_hash", api_keys.c.key_hash, unique=True)  # a bearer key's row
+
+sign_ins = Table(
+    "sign_ins", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("login", String(128), nullable=False),  # as tried (may name no account)
+    Column("address", String(64), nullable=False),
+    Column("outcome", String(16), nullable=False),  # "ok" or "refused"
+    Column("reason", String(32), nullable=False),
+)
+Index("ix_sign_ins_ts", sign_ins.c.ts)  # the audit log, newest first

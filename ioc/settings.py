@@ -195,6 +195,35 @@ class Settings:
         "`/healthz` says `degraded` and the pages show a stale-data banner (default: twice "
         "the longest group window, 300 s).", minimum=1)
 
+    # --- Accounts and sign-in (archive.accounts, dashboards.signin) ------------------------
+    password_min_length: int = _setting(
+        12, "IOC_PASSWORD_MIN_LENGTH",
+        "The shortest password `ioc users add` and `ioc users passwd` accept.", minimum=8)
+    session_max_age_s: float = _setting(
+        43_200.0, "IOC_SESSION_MAX_AGE_S",
+        "A dashboard sign-in session ends this long after sign-in, however active.",
+        minimum=60)
+    session_idle_s: float = _setting(
+        1_800.0, "IOC_SESSION_IDLE_S",
+        "A dashboard sign-in session ends after this long without a request (an open wall "
+        "keeps its session alive).", minimum=60)
+    login_max_failures: int = _setting(
+        5, "IOC_LOGIN_MAX_FAILURES",
+        "Failed sign-ins of one login within `IOC_LOGIN_THROTTLE_S` after which that login "
+        "is refused (HTTP 429) until the oldest failure ages out.", minimum=1)
+    login_max_failures_per_address: int = _setting(
+        20, "IOC_LOGIN_MAX_FAILURES_PER_ADDRESS",
+        "Failed sign-ins from one client address within `IOC_LOGIN_THROTTLE_S` after which "
+        "that address is refused (HTTP 429).", minimum=1)
+    login_throttle_s: float = _setting(
+        900.0, "IOC_LOGIN_THROTTLE_S", "The span the sign-in failure limits count over.",
+        minimum=1)
+    secure_cookies: str = _setting(
+        "auto", "IOC_SECURE_COOKIES",
+        "`auto`: the session cookie is `Secure` when the request came over TLS; `always`: "
+        "always `Secure` (behind a proxy that terminates TLS, which the dashboard cannot see).",
+        choices=("auto", "always"))
+
     # --- General ---------------------------------------------------------------------------
     log_level: str = _setting(
         "INFO", "IOC_LOG_LEVEL", "Logging level.",

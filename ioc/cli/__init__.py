@@ -5,10 +5,11 @@ User mistakes (bad arguments, bad settings, a broker that cannot start) raise
 (usage/config) or 1 (anything else the user can fix). Bugs still show a traceback.
 
 Commands live in one module per capability (:mod:`ioc.cli.services`, :mod:`ioc.cli.detect`,
-:mod:`ioc.cli.data`); importing this package registers them all on :data:`cli`.
+:mod:`ioc.cli.data`, :mod:`ioc.cli.users`); importing this package registers them all on
+:data:`cli`.
 """
 
-from ioc.cli import data, detect, services  # noqa: F401  (registers the commands)
+from ioc.cli import data, detect, services, users  # noqa: F401  (registers the commands)
 from ioc.cli.root import cli, load_settings, main
 
 __all__ = ["cli", "load_settings", "main"]
