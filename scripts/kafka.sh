@@ -120,6 +120,8 @@ port_in_use() {
 }
 
 cluster_id() {
+    # 16 random bytes, URL-safe base64; passed as --cluster-id=ID since one in 64 starts
+    # with '-', which the tool's argument parser would take for an option
     head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
 }
 
@@ -205,7 +207,7 @@ cmd_start() {
     write_config
     # shellcheck disable=SC2046
     if ! "${JAVA}" $(java_args) -cp "${LIBS}/*" kafka.tools.StorageTool format \
-            -t "$(cluster_id)" -c "${PROPS}" > "${KAFKA_STATE_DIR}/format.log" 2>&1; then
+            --cluster-id="$(cluster_id)" -c "${PROPS}" > "${KAFKA_STATE_DIR}/format.log" 2>&1; then
         tail -n 20 "${KAFKA_STATE_DIR}/format.log" >&2
         die "formatting KRaft storage failed (see ${KAFKA_STATE_DIR}/format.log)"
     fi

@@ -81,8 +81,11 @@ def wait_all_alerted(env: Env, trail: Trail, *workers: WorkerProcess) -> None:
                            if k in ("ioc_worker_dropped_readings_total",
                                     "ioc_worker_deadletter_total", "ioc_worker_tracked_series")}
                   for w in workers if w.proc is not None and w.proc.poll() is None}
+        seen = sorted({(x.alert_id, x.change, x.first_seen - MIDNIGHT, x.last_seen - MIDNIGHT)
+                       for x in trail.alerts() if x.source in {src for _, src in missing}})
         raise AssertionError(f"{exc}: no alert for {missing}; dead letters: {sorted(reasons)}; "
-                             f"workers: {counts}; logs in {env.tmp}") from None
+                             f"workers: {counts}; their alerts: {seen}; logs in {env.tmp}"
+                             ) from None
     trail.settle()
 
 
