@@ -172,12 +172,15 @@ class Principal:
     @property
     def audit_user(self) -> str:
         """The ``user`` recorded on this principal's commands: ``role:login`` (the role first,
-        so the worker reads the role from it as from every older record).
+        so the worker reads the role from it as from every older record); an automation
+        token's login already is (``operator`` or ``operator:<label>``).
 
         >>> Principal("user", "lan", "Lan Nguyen", "operator").audit_user
         'operator:lan'
+        >>> Principal("token", "operator:north-desk", "operator", "operator").audit_user
+        'operator:north-desk'
         """
-        return f"{self.role}:{self.login}"
+        return self.login if self.kind == "token" else f"{self.role}:{self.login}"
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from ioc.settings import Settings
 # Headers a request may carry once: two Authorization or Origin values would make the role or
 # the origin check depend on which one is read.
 SINGLE_HEADERS = ("Authorization", "Origin", "Host")
+# The roles with an IOC_*_TOKEN automation key (supervisor and admin are people's roles only)
+TOKEN_ROLES = ("operator", "leadership", "engineer")
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ class Tokens:
             return None
         given = token.encode()
         found = None
-        for role in protocol.ROLES:
+        for role in TOKEN_ROLES:
             if hmac.compare_digest(given, getattr(self, role).encode()):
                 found = role
         return found

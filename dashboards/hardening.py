@@ -30,13 +30,13 @@ from websockets.server import ServerProtocol
 from dashboards.auth import duplicate_header
 
 # On every HTTP answer (pages, API, errors, the websocket upgrade): the pages load only their
-# own scripts and styles (no inline script or style attribute), connect only to this origin,
-# and may not be framed (clickjacking).
+# own scripts and styles (no inline script or style attribute), connect and post forms (the
+# sign-in) only to this origin, and may not be framed (clickjacking).
 SECURITY_HEADERS = (
     ("Content-Security-Policy",
      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
      "font-src 'self'; connect-src 'self'; manifest-src 'self'; base-uri 'none'; "
-     "form-action 'none'; frame-ancestors 'none'"),
+     "form-action 'self'; frame-ancestors 'none'"),
     ("X-Frame-Options", "DENY"),
     ("X-Content-Type-Options", "nosniff"),
     ("Referrer-Policy", "no-referrer"),

@@ -1,6 +1,12 @@
 """The websocket sessions of ``/ws`` (docs/protocol.md): admit the upgrade (origin, bearer
-header), authenticate, then one reader (client messages: pings, subscriptions, commands) and
-one writer (the hub's queue for this client) per connection.
+header or session cookie), authenticate, then one reader (client messages: pings,
+subscriptions, commands) and one writer (the hub's queue for this client) per connection.
+
+Who a connection acts as is a :class:`~archive.accounts.Principal`: the browser's signed-in
+session (the cookie sent with the upgrade, checked against the same origins as ever), else a
+bearer key in the upgrade's header or in the first ``auth`` message. A session's connection
+is closed (1008) when the session ends: at sign-out at once, when it expires or its user is
+disabled within :data:`SESSION_CHECK_S`.
 
 The hub decides who gets what and what a lagging client loses; a session only moves bytes.
 Each writer awaits its own socket, so a slow client fills its own bounded hub queue (and gets
@@ -20,10 +26,12 @@ from typing import Any
 from starlette.responses import PlainTextResponse
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketDisconnected
 
+from archive.accounts import Principal
 from dashboards import protocol
-from dashboards.auth import Tokens, audit_user, bearer, check_subscription, origin_allowed
+from dashboards.auth import bearer, check_subscription, origin_allowed
 from dashboards.hardening import refuse
 from dashboards.hub import Client, Close, Hub
+from dashboards.identity import SESSION_COOKIE, Gate, cookie_value
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError
 from dashboards.relay import CommandRelay
@@ -37,6 +45,7 @@ CLOSE_REASONS = {1000: "normal", 1001: "normal", 1008: "auth", 1009: "too_big",
                  1011: "timeout", 1013: "too_slow"}
 # The socket is gone (Starlette's words for it, and the server's)
 GONE = (WebSocketDisconnect, WebSocketDisconnected, OSError)
+SESSION_CHECK_S = 5.0  # how often an open connection's session is checked (disabled, expired)
 
 
 @dataclass(eq=False)
@@ -49,6 +58,8 @@ class Session:
     client: Client | None = None
     name: str | None = None
     close_reason: str | None = None
+    principal: Principal | None = None
+    via_cookie: bool = False  # the principal came from the session cookie
 
     @property
     def peer(self) -> str:
@@ -88,12 +99,12 @@ class LiveSessions:
     """The ``/ws`` endpoint and the sessions it runs. ``origins()`` gives the origins a
     browser page may connect from (known once the port is bound)."""
 
-    def __init__(self, hub: Hub, tokens: Tokens, metrics: DashboardMetrics,
+    def __init__(self, hub: Hub, gate: Gate, metrics: DashboardMetrics,
                  relay: CommandRelay, settings: Settings, *,
                  origins: Callable[[], tuple[str, ...]],
                  auth_timeout_s: float = protocol.AUTH_TIMEOUT_S) -> None:
         self.hub = hub
-        self.tokens = tokens
+        self.gate = gate
         self.metrics = metrics
         self.relay = relay
         self.settings = settings
@@ -105,10 +116,33 @@ class LiveSessions:
     async def endpoint(self, websocket: WebSocket) -> None:
         """``/ws``: accept an admitted upgrade and run its session until either side
         closes."""
-        admitted, header_role = await admit(websocket, self.tokens, self.origins())
-        if admitted:
+        session = Session(websocket)
+        if await admit(websocket, self.gate, self.origins(), session, self.metrics):
             await websocket.accept()
-            await self.run(Session(websocket), header_role)
+            await self.run(session, session.principal if not session.via_cookie else None)
+
+    async def end_session(self, hashed: str) -> None:
+        """Sign-out: close (1008) every connection of the session stored as ``hashed``."""
+        for session in list(self.sessions):
+            p = session.principal
+            if p is not None and p.session == hashed:
+                self._end(session, "signed out")
+
+    def _end(self, session: Session, reason: str) -> None:
+        session.close_reason = "auth"
+        self.metrics.auth_refusals.labels(reason="session_ended").inc()
+        if session.client is not None and not session.client.closing:
+            self.hub.send(session.client, protocol.error_frame(
+                "unauthorized", f"{reason}; sign in again"))
+            self.hub.close(session.client, Close(protocol.CLOSE_POLICY, "session ended"))
+
+    async def _watch(self, session: Session, principal: Principal) -> None:
+        """Close the connection once its session ended (checked every SESSION_CHECK_S)."""
+        while True:
+            await asyncio.sleep(SESSION_CHECK_S)
+            if not await self.gate.session_live(principal):
+                self._end(session, "the session ended")
+                return
 
     async def close_all(self, code: int, reason: str, timeout: float) -> None:
         """Close every session with ``code`` after what is already queued for it; wait up to
@@ -124,17 +158,21 @@ class LiveSessions:
         while self.sessions and loop.time() < deadline:
             await asyncio.sleep(0.02)
 
-    async def run(self, session: Session, header_role: str | None) -> None:
+    async def run(self, session: Session, header: Principal | None) -> None:
         """Authenticate, then read and write until the connection ends; count why it did."""
         self.sessions.add(session)
         writer: asyncio.Task[None] | None = None
+        watcher: asyncio.Task[None] | None = None
         reason = "normal"
         try:
-            client = await self._authenticate(session, header_role)
+            client = await self._authenticate(session, header)
             if client is None:
                 reason = "auth"
                 return
-            writer = asyncio.get_running_loop().create_task(self._write(session, client))
+            loop = asyncio.get_running_loop()
+            writer = loop.create_task(self._write(session, client))
+            if session.principal is not None and session.principal.session is not None:
+                watcher = loop.create_task(self._watch(session, session.principal))
             reason = await self._read(session, client)
             if client.closing:  # the writer sends what is queued, then the close
                 await asyncio.wait({writer}, timeout=FLUSH_TIMEOUT_S)
@@ -144,10 +182,11 @@ class LiveSessions:
             self.sessions.discard(session)
             if session.client is not None:
                 self.hub.disconnect(session.client)
-            if writer is not None:
-                writer.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await writer
+            for task in (writer, watcher):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             self.metrics.disconnects.labels(reason=session.close_reason or reason).inc()
 
     async def _receive(self, session: Session) -> str | bytes | int:
@@ -159,11 +198,11 @@ class LiveSessions:
         text: str | None = message.get("text")
         return text if text is not None else message.get("bytes") or b""
 
-    async def _authenticate(self, session: Session, header_role: str | None) -> Client | None:
+    async def _authenticate(self, session: Session, header: Principal | None) -> Client | None:
         sub = protocol.Subscription()
         resume: protocol.Resume | None = None
-        role = header_role
-        if role is None:
+        principal = header
+        if principal is None:
             try:
                 raw = await asyncio.wait_for(self._receive(session), self.auth_timeout_s)
             except TimeoutError:
@@ -176,11 +215,13 @@ class LiveSessions:
                 if not isinstance(msg, protocol.Auth):
                     raise ProtocolError("unauthorized", "type",
                                         "authenticate first: {\"type\":\"auth\",\"token\":...}")
-                role = self.tokens.role_of(msg.token)
-                if role is None:
+                principal = session.principal if session.via_cookie else \
+                    await self._principal_of(msg.token)
+                if principal is None:
                     raise ProtocolError("unauthorized", "token", "missing or unknown token")
+                session.principal = principal
                 sub = msg.subscribe or sub
-                check_subscription(role, sub)
+                check_subscription(principal.role, sub)
                 resume = msg.resume
                 session.name = msg.name
             except ProtocolError as exc:
@@ -195,9 +236,14 @@ class LiveSessions:
                 session.woken_at = loop.time()
             session.event.set()
 
-        session.client = self.hub.connect(role=role, user=audit_user(role, self.settings),
+        session.client = self.hub.connect(role=principal.role, user=principal.audit_user,
                                           sub=sub, now=loop.time(), resume=resume, wake=wake)
         return session.client
+
+    async def _principal_of(self, token: str | None) -> Principal | None:
+        if not token:
+            return None
+        return (await self.gate.of_bearer(token)).principal
 
     async def _read(self, session: Session, client: Client) -> str:
         loop = asyncio.get_running_loop()
@@ -234,16 +280,20 @@ class LiveSessions:
             check_subscription(client.role, sub)
             self.hub.resubscribe(client, sub)
         elif isinstance(msg, protocol.Auth):
-            if msg.token is not None and self.tokens.role_of(msg.token) != client.role:
-                raise ProtocolError("unauthorized", "token",
-                                    "already authenticated with another role's token")
+            if msg.token is not None and not session.via_cookie:
+                again = await self._principal_of(msg.token)
+                if again is None or again.role != client.role:
+                    raise ProtocolError("unauthorized", "token",
+                                        "already authenticated with another role's token")
             if msg.name is not None:
                 session.name = msg.name
             if msg.subscribe is not None:
                 check_subscription(client.role, msg.subscribe)
                 self.hub.resubscribe(client, msg.subscribe)
         elif isinstance(msg, protocol.CommandRequest):
-            self.hub.send(client, await self.relay.relay(client.role, msg))
+            principal = session.principal
+            assert principal is not None  # set by _authenticate
+            self.hub.send(client, await self.relay.relay(principal, msg))
 
     async def _write(self, session: Session, client: Client) -> None:
         """Send this client's queue whenever the hub wakes it; the hub's Close ends it."""
@@ -282,26 +332,35 @@ class LiveSessions:
             log.warning("websocket frame refused from %s: %s", session.peer, exc.reason)
 
 
-async def admit(websocket: WebSocket, tokens: Tokens,
-                origins: tuple[str, ...]) -> tuple[bool, str | None]:
+async def admit(websocket: WebSocket, gate: Gate, origins: tuple[str, ...],
+                session: Session, metrics: DashboardMetrics) -> bool:
     """Check an upgrade before it is accepted: a foreign ``Origin`` is refused (403), a bad
-    ``Authorization: Bearer`` header too (401). Returns whether it was admitted and the role
-    of its header (None: the client authenticates in its first message)."""
+    ``Authorization: Bearer`` header too (401). Sets ``session.principal`` from the header,
+    else from a live session cookie (``via_cookie``); without either the client
+    authenticates in its first message. Returns whether it was admitted."""
     origin = websocket.headers.get("origin")
     if not origin_allowed(origin, origins):
         log.info("websocket refused: origin %r is not one of this dashboard's "
                  "(IOC_ALLOWED_ORIGINS)", origin[:200] if origin else origin)
         await refuse(websocket, PlainTextResponse("origin not allowed\n", 403))
-        return False, None
+        return False
     token = bearer(websocket.headers.get("authorization"))
     if token is None:
-        return True, None
-    role = tokens.role_of(token)
-    if role is None:
+        cookie = cookie_value(websocket.headers.get("cookie"), SESSION_COOKIE)
+        if cookie is not None:
+            who = await gate.of_session(cookie)
+            if who.principal is None:
+                metrics.auth_refusals.labels(reason=who.reason).inc()
+            session.principal, session.via_cookie = who.principal, who.principal is not None
+        return True
+    who = await gate.of_bearer(token)
+    if who.principal is None:
+        metrics.auth_refusals.labels(reason=who.reason).inc()
         await refuse(websocket, PlainTextResponse(
             "bad token\n", 401, headers={"WWW-Authenticate": 'Bearer realm="ioc"'}))
-        return False, None
-    return True, role
+        return False
+    session.principal = who.principal
+    return True
 
 
 def _parse(raw: str | bytes) -> protocol.ClientMessage:

@@ -87,6 +87,16 @@ class DashboardMetrics:
         self.sequence = Gauge(
             "ioc_dashboard_sequence", "Sequence number of the last delta published.",
             registry=registry)
+        self.sign_ins = Counter(
+            "ioc_dashboard_sign_ins_total",
+            "Sign-ins on the login page, by outcome (ok, refused) and reason (ok, "
+            "unknown_user, bad_password, disabled, bad_input, throttled, bad_token, csrf, "
+            "too_big).", ["outcome", "reason"], registry=registry)
+        self.auth_refusals = Counter(
+            "ioc_dashboard_auth_refusals_total",
+            "Requests and websockets refused for their credentials, by reason (no_session, "
+            "expired, idle, revoked, disabled, unknown_session, bad_key, csrf).", ["reason"],
+            registry=registry)
         for role in ROLES:
             self.clients.labels(role=role)
         for reason in DROP_REASONS:

@@ -40,9 +40,9 @@ from ioc.events import (
 )
 
 VERSION = 1
-ROLES: tuple[str, ...] = ("operator", "leadership", "engineer")
-COMMAND_ROLES = frozenset({"operator"})
-WINDOW_ROLES = frozenset({"operator", "engineer"})
+ROLES: tuple[str, ...] = ("operator", "supervisor", "leadership", "engineer", "admin")
+COMMAND_ROLES = frozenset({"operator", "supervisor"})
+WINDOW_ROLES = frozenset({"operator", "supervisor", "engineer", "admin"})
 
 MAX_MESSAGE_BYTES = 65_536       # websockets max_size for client frames (close 1009 beyond)
 AUTH_TIMEOUT_S = 10.0            # no valid auth within this: close 1008
@@ -363,12 +363,14 @@ def audit_user(role: str, label: str = "") -> str:
 def build_command(req: CommandRequest, *, role: str, now: float, command_id: str,
                   known: Callable[[str], bool] | None = None, label: str = "",
                   max_silence_s: float = MAX_SILENCE_S,
-                  operators_may_silence_broadly: bool = False) -> Command:
+                  operators_may_silence_broadly: bool = False, user: str | None = None,
+                  display_name: str | None = None) -> Command:
     """Turn a client's command into a validated :class:`~ioc.events.Command`; raise
     :class:`ProtocolError` (``forbidden`` or ``invalid_command``) naming the field.
 
     ``known(alert_id)``, when given, says whether the server knows that alert. ``user`` is
-    :func:`audit_user` of ``role`` and ``label`` (the request's ``name`` is ignored). A
+    the signed-in principal's (``role:login``, with its ``display_name``), else
+    :func:`audit_user` of ``role`` and ``label``; the request's ``name`` is ignored. A
     silence longer than ``max_silence_s`` is invalid; one broader than a group, a district or
     an alert is forbidden to operators unless ``operators_may_silence_broadly``
     (:func:`ioc.events.check_silence_policy`, which the worker applies again).
@@ -420,9 +422,9 @@ def build_command(req: CommandRequest, *, role: str, now: float, command_id: str
                             f"`{req.action}`", ref)
     try:
         command = Command(command_id=command_id, action=req.action,  # type: ignore[arg-type]
-                          user=audit_user(role, label), ts=now, reason=req.reason,
+                          user=user or audit_user(role, label), ts=now, reason=req.reason,
                           alert_id=req.alert_id, matchers=req.matchers, until=until,
-                          text=req.text, silence_id=req.silence_id)
+                          text=req.text, silence_id=req.silence_id, display_name=display_name)
     except ValidationError as exc:
         raise ProtocolError("invalid_command", exc.field, exc.reason, ref) from None
     try:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from aiokafka.errors import KafkaError
 
+from archive.accounts import Principal
 from dashboards import protocol
 from dashboards.feed import Feed
 from dashboards.metrics import DashboardMetrics
@@ -34,14 +35,17 @@ class CommandRelay:
         self.metrics = metrics
         self.known = known
 
-    async def relay(self, role: str, req: protocol.CommandRequest) -> bytes:
-        """Write ``req`` (from a ``role`` client) and return the ``accepted`` frame. Raise
+    async def relay(self, principal: Principal, req: protocol.CommandRequest) -> bytes:
+        """Write ``req`` (from ``principal``'s connection: its role decides, its login and
+        display name are recorded) and return the ``accepted`` frame. Raise
         :class:`ProtocolError` when it is refused (``forbidden``, ``invalid_command``) or
         Kafka did not take it within the timeout (``unavailable``)."""
         settings = self.settings
+        person = principal.kind == "user"
         command = protocol.build_command(
-            req, role=role, now=time.time(), command_id=uuid.uuid4().hex, known=self.known(),
-            label=settings.operator_label if role == "operator" else "",
+            req, role=principal.role, now=time.time(), command_id=uuid.uuid4().hex,
+            known=self.known(), user=principal.audit_user,
+            display_name=principal.display_name if person else None,
             max_silence_s=settings.max_silence_s,
             operators_may_silence_broadly=settings.operators_may_silence_broadly)
         try:

@@ -37,11 +37,12 @@ from dashboards.hardening import (
 )
 from dashboards.history import History
 from dashboards.hub import Hub
+from dashboards.identity import Gate
 from dashboards.live import LiveSessions, Session
 from dashboards.metrics import DashboardMetrics
 from dashboards.relay import CommandRelay
 from dashboards.state import State
-from dashboards.web import STATIC_DIR, build_app
+from dashboards.web import STATIC_DIR, Site, build_app
 from ioc.errors import IocError
 from ioc.settings import Settings
 
@@ -125,8 +126,11 @@ class Dashboard:
                          on_ready=self.board.on_ready, on_invalid=self.board.on_invalid,
                          read_committed=settings.processing_guarantee == "exactly_once")
         relay = CommandRelay(self.feed, settings, self.metrics, known=self._known_alerts)
-        self.live = LiveSessions(self.hub, self.tokens, self.metrics, relay, settings,
+        # who a request is: bearer keys, and sessions in the archive's database
+        self.gate = Gate(self.tokens, settings, self.history.store)
+        self.live = LiveSessions(self.hub, self.gate, self.metrics, relay, settings,
                                  origins=lambda: self.origins, auth_timeout_s=auth_timeout_s)
+        self.site: Site
         self.app = build_app(self)
         self._server: _Uvicorn | None = None
         self._serving: asyncio.Task[None] | None = None

@@ -2,10 +2,12 @@
 live state, the summary, recent history, the catalog), the archive's API, ``/healthz`` and
 ``/metrics``; ``/ws`` is the websocket of :mod:`dashboards.live`.
 
-Who may read what: pages, assets, the catalog, ``/healthz`` and ``/metrics`` carry no alert
-content and need no token; everything under ``/api/`` but the catalog needs a bearer token
-of any role. The security headers are added around all of it by
-:class:`dashboards.hardening.Edge`.
+Who may read what: the assets, the catalog, ``/login``, ``/healthz`` and ``/metrics`` carry
+no alert content and need no credentials; the pages (the wall, the summary, the reports)
+need a signed-in session and send a browser without one to the login page (303); everything
+under ``/api/`` but the catalog needs a session or a bearer key (an API key or an
+``IOC_*_TOKEN``) of any role, else 401. Sign-in itself is :mod:`dashboards.signin`. The
+security headers are added around all of it by :class:`dashboards.hardening.Edge`.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from starlette.websockets import WebSocket
 from dashboards import protocol
 from dashboards.auth import bearer
 from dashboards.history import handles as history_handles
+from dashboards.identity import SESSION_COOKIE, Who, cookie_value
+from dashboards.signin import SignIn, login_redirect
 from dashboards.state import encode
 from ioc import catalog
 from ioc.events import SEVERITIES
@@ -105,12 +109,32 @@ class Site:
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
         self.catalog = encode(catalog_body())
+        self.signin = SignIn(dashboard)
 
-    def role(self, request: Request) -> str | None:
-        """The role of the request's bearer token (None: missing or unknown)."""
-        return self.dashboard.tokens.role_of(bearer(request.headers.get("authorization")))
+    async def who(self, request: Request, *, count: bool = True) -> Who:
+        """The request's principal: its bearer key (a non-empty ``Authorization: Bearer``)
+        or else its session cookie. A refusal is counted (``count``) by reason."""
+        token = bearer(request.headers.get("authorization"))
+        cookie = cookie_value(request.headers.get("cookie"), SESSION_COOKIE)
+        who = await self.dashboard.gate.of(token or None, cookie)
+        if who.principal is None and count:
+            self.dashboard.metrics.auth_refusals.labels(reason=who.reason).inc()
+        return who
+
+    def unauthorized(self, who: Who) -> Response:
+        """401 (503 when the accounts database cannot be reached) saying why."""
+        if who.reason == "unavailable":
+            return text(503, "the accounts database cannot be reached; try again\n")
+        why = {"no_credentials": "sign in, or send a bearer key",
+               "bad_token": "missing or bad bearer token", "bad_key": "unknown or revoked key",
+               }.get(who.reason, f"session {who.reason.replace('_', ' ')}; sign in again")
+        return text(401, why + "\n", BEARER_CHALLENGE)
 
     async def page(self, request: Request) -> Response:
+        """A page for a signed-in browser; the login page for anyone else."""
+        who = await self.who(request)
+        if who.principal is None:
+            return login_redirect(request.url.path, who)
         return static_file(self.dashboard.static_dir, PAGES[request.url.path])
 
     async def asset(self, request: Request) -> Response:
@@ -136,9 +160,10 @@ class Site:
 
     async def live_api(self, request: Request) -> Response:
         """``/api/state``, ``/api/summary``, ``/api/history``: any role's bearer token."""
-        role = self.role(request)
-        if role is None:
-            return text(401, "missing or bad bearer token\n", BEARER_CHALLENGE)
+        who = await self.who(request)
+        if who.principal is None:
+            return self.unauthorized(who)
+        role = who.principal.role
         board = self.dashboard.board
         path = request.url.path
         if path == "/api/summary":
@@ -162,8 +187,9 @@ class Site:
         path = request.url.path
         if not history_handles(path):
             return text(404, "not found\n")
-        if self.role(request) is None:
-            return text(401, "missing or bad bearer token\n", BEARER_CHALLENGE)
+        who = await self.who(request)
+        if who.principal is None:
+            return self.unauthorized(who)
         got = await self.dashboard.history.answer(path, parse_qs(request.url.query,
                                                          keep_blank_values=True))
         return Response(got.body, got.status, media_type=got.content_type,
@@ -177,6 +203,10 @@ class Site:
             Route("/healthz", self.healthz, methods=GET),
             Route("/metrics", self.metrics, methods=GET),
             Route("/api/catalog", self.catalog_api, methods=GET),
+            Route("/login", self.signin.login_page, methods=GET),
+            Route("/login", self.signin.login, methods=["POST"]),
+            Route("/logout", self.signin.logout, methods=["POST"]),
+            Route("/api/me", self.signin.me, methods=GET),
             *(Route(p, self.live_api, methods=GET)
               for p in ("/api/state", "/api/summary", "/api/history")),
             WebSocketRoute("/ws", websocket),
@@ -189,13 +219,14 @@ async def _refused(request: Request, exc: Exception) -> Response:
     """404 and 405 in the same words as the routes' own."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == http.HTTPStatus.METHOD_NOT_ALLOWED:
-        return text(405, "only GET\n", dict(exc.headers or {}))
+        allowed = (exc.headers or {}).get("Allow", "GET")
+        return text(405, f"only {allowed}\n", dict(exc.headers or {}))
     return text(exc.status_code, f"{exc.detail.lower()}\n", dict(exc.headers or {}))
 
 
 def build_app(dashboard: Dashboard) -> Starlette:
     """The Starlette application of ``dashboard`` (without :class:`~dashboards.hardening.Edge`,
     which the server wraps around it)."""
-    site = Site(dashboard)
+    site = dashboard.site = Site(dashboard)
     return Starlette(routes=site.routes(dashboard.live.endpoint),
                      exception_handlers={404: _refused, 405: _refused})

@@ -257,10 +257,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     until: float | None = None
     text: str | None = None
     silence_id: str | None = None
+    display_name: str | None = None  # the signed-in person's name (records before it: None)
 
     def __post_init__(self) -> None:
         check_id("command_id", self.command_id)
         check_id("user", self.user)
+        if self.display_name is not None:
+            check_id("display_name", self.display_name)
         if self.action in ("ack", "resolve", "note"):
             if not self.alert_id:
                 raise ValidationError(

@@ -1,6 +1,9 @@
 /* ioc-monitor pages: what the wall and the summary share (no build step, no dependencies).
  *
- * IOC.token()        the access token: #token=... in the URL, else sessionStorage, else a prompt
+ * IOC.token()        a shared access token: #token=... in the URL, else sessionStorage (a prompt
+ *                    only when asked); none: the page runs on its signed-in session cookie
+ * IOC.account()      the signed-in person's name and the sign-out button (GET /api/me)
+ * IOC.toLogin()      back to the login page (the session ended)
  * IOC.Connection     the websocket client of docs/protocol.md: auth, resume from the last
  *                    sequence, resync, heartbeat watchdog, reconnect with backoff, commands
  * IOC.sparkline()    an SVG sparkline with optional baseline and threshold lines
@@ -38,7 +41,7 @@
       }
     }
     var stored = sessionStorage.getItem(TOKEN_KEY);
-    if (stored && !forcePrompt) return stored;
+    if (!forcePrompt) return stored || null;
     var asked = window.prompt("Access token for the ioc-monitor dashboard:", "");
     if (asked) {
       sessionStorage.setItem(TOKEN_KEY, asked.trim());
@@ -48,6 +51,29 @@
   }
 
   function forgetToken() { sessionStorage.removeItem(TOKEN_KEY); }
+
+  /* Back to the login page, which brings this page back once signed in. */
+  function toLogin() {
+    window.location.assign("/login?m=ended&next=" + encodeURIComponent(window.location.pathname));
+  }
+
+  /* Show who is signed in (#account-name) and arm the sign-out form (#signout-form) with the
+   * session's form token; hidden for a page running on a shared token. */
+  function account() {
+    var box = document.getElementById("account");
+    if (!box) return Promise.resolve(null);
+    return fetch("/api/me", { cache: "no-store", credentials: "same-origin" }).then(function (resp) {
+      return resp.ok ? resp.json() : null;
+    }).then(function (me) {
+      if (!me || !me.csrf) return me;
+      document.getElementById("account-name").textContent = me.display_name + " · " + me.role;
+      document.getElementById("signout-csrf").value = me.csrf;
+      document.getElementById("signout-form").addEventListener("submit", forgetToken);
+      box.hidden = false;
+      document.body.dataset.user = me.login;
+      return me;
+    }, function () { return null; });
+  }
 
   function fetchJSON(path, tok) {
     var headers = { "Accept": "application/json" };
@@ -118,7 +144,8 @@
     ws.onopen = function () {
       if (ws !== self.ws) return;
       self.lastMessageAt = Date.now();
-      var auth = { type: "auth", token: self.options.token };
+      var auth = { type: "auth" };
+      if (self.options.token) auth.token = self.options.token;
       if (self.options.name) auth.name = self.options.name;
       if (self.options.subscribe) auth.subscribe = self.options.subscribe;
       if (self.epoch !== null && self.seq !== null) {
@@ -529,7 +556,7 @@
   function showStatus(el, state, detail) {
     var words = {
       connecting: "Connecting…", authenticating: "Signing in…", connected: "Live",
-      reconnecting: "Reconnecting", unauthorized: "Wrong token", offline: "Offline"
+      reconnecting: "Reconnecting", unauthorized: "Signed out", offline: "Offline"
     };
     el.dataset.state = state;
     el.textContent = (words[state] || state) + (detail ? " · " + detail : "");
@@ -538,6 +565,7 @@
 
   window.IOC = {
     SEVERITIES: SEVERITIES, SEV_RANK: SEV_RANK, esc: esc, token: token, forgetToken: forgetToken,
+    account: account, toLogin: toLogin,
     fetchJSON: fetchJSON, Connection: Connection, Freshness: Freshness, sparkline: sparkline,
     fmtNum: fmtNum,
     fmtTime: fmtTime, fmtDateTime: fmtDateTime, fmtDuration: fmtDuration, worse: worse,

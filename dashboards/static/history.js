@@ -20,7 +20,8 @@
   function $(id) { return document.getElementById(id); }
 
   function get(path) {
-    var headers = { "Authorization": "Bearer " + (IOC.token(false) || "") };
+    var tok = IOC.token(false);
+    var headers = tok ? { "Authorization": "Bearer " + tok } : {};
     return fetch(path, { headers: headers, cache: "no-store" }).then(function (resp) {
       return resp.text().then(function (body) {
         var data = null;

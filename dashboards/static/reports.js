@@ -36,7 +36,7 @@
   }
 
   function get(path) {
-    var headers = { "Authorization": "Bearer " + state.token };
+    var headers = state.token ? { "Authorization": "Bearer " + state.token } : {};
     return fetch(path, { headers: headers, cache: "no-store" }).then(function (resp) {
       if (resp.ok) return resp;
       return resp.text().then(function (body) {
@@ -182,6 +182,7 @@
   function start() {
     IOC.startClock($("clock"));
     state.token = IOC.token(false);
+    IOC.account();
     var params = new URLSearchParams(window.location.search);
     ["period", "from", "to", "group", "district"].forEach(function (name) {
       if (params.get(name)) $(name).value = params.get(name);

@@ -78,7 +78,6 @@
   }
 
   function refreshSummary() {
-    if (!state.token) return Promise.resolve();
     return IOC.fetchJSON("/api/summary", state.token).then(setSummary, function (err) {
       if (err.status === 401) showBanner("The server refused this token.", "error");
     });
@@ -258,17 +257,17 @@
       state.catalog = cat;
       render();
     }, function (err) { showBanner("Could not load the catalog: " + err.message, "error"); });
-    if (!state.token) {
-      showBanner("No access token: open this page with #token=… in the address.", "error");
-      return;
-    }
+    IOC.account();
     refreshSummary();
     setInterval(refreshSummary, 60000);
     conn = new IOC.Connection({ token: state.token, subscribe: { summary: true, windows: false } }, {
       onStatus: function (st, detail) {
         IOC.showStatus($("conn"), st, detail);
         document.body.dataset.conn = st;
-        if (st === "unauthorized") showBanner("The server refused this token.", "error");
+        if (st === "unauthorized") {
+          if (!state.token) { IOC.toLogin(); return; }
+          showBanner("The server refused this token.", "error");
+        }
         if (st === "connected") $("banner").hidden = true;
         fresh.status(st);
       },

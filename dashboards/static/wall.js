@@ -801,7 +801,10 @@
         IOC.showStatus($("conn"), st, detail);
         document.body.dataset.conn = st;
         fresh.status(st);
-        if (st === "unauthorized") askToken("The server refused this token.");
+        if (st === "unauthorized") {
+          if (!conn.options.token) { IOC.toLogin(); return; }
+          askToken("The server refused this token.");
+        }
       },
       onHeartbeat: function (msg) { fresh.server(msg); },
       onUnregistered: renderUnregistered,
@@ -838,7 +841,7 @@
     }, function (err) {
       toast("Could not load the catalog: " + err.message, "error");
     });
-    if (!tok) { askToken("No access token: open this page with #token=… in the address."); return; }
+    IOC.account();
     connect(tok);
     setInterval(render, 5000);  // ages out the "new" highlight and stale pending marks
   }

@@ -285,7 +285,8 @@ def test_disconnect_forgets_the_client() -> None:
     c = connect(hub)
     hub.disconnect(c)
     assert hub.publish(make_alert(1), now=1) == 0
-    assert hub.counts_by_role() == {"operator": 0, "leadership": 0, "engineer": 0}
+    assert hub.counts_by_role() == {"operator": 0, "supervisor": 0, "leadership": 0,
+                                    "engineer": 0, "admin": 0}
 
 
 @settings(max_examples=60, deadline=None)
@@ -334,7 +335,7 @@ def test_queue_bound_and_alert_delivery_invariants(ops: list[tuple[str, int]],
 
 def test_unknown_role_refused() -> None:
     with pytest.raises(ValueError):
-        make_hub().connect(role="admin", user="x", sub=Subscription(), now=0.0)
+        make_hub().connect(role="root", user="x", sub=Subscription(), now=0.0)
 
 
 def test_silences_reach_every_operator_and_engineer_but_not_leadership() -> None:
