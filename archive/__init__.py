@@ -8,7 +8,9 @@ One schema and one code path for both back ends (SQLAlchemy Core, Alembic migrat
 * :mod:`archive.records`   pure: Kafka records -> rows (and roll-ups of window summaries)
 * :mod:`archive.consumer`  ``ioc archive``: the consumer group that feeds the store
 * :mod:`archive.queries`   read side: alert history, search, report figures
+* :mod:`archive.accounts`  personal accounts: roles, scopes, Argon2id password hashes
+* :mod:`archive.access`    sign-in sessions, API keys and the sign-in audit log
 
-Imports only :mod:`ioc` (the kernel); the dashboard reads the store through
-:mod:`archive.queries` and never writes it.
+Imports only :mod:`ioc` (the kernel); the dashboard reads the archive's records through
+:mod:`archive.queries` and never writes them; it writes only sessions and sign-ins.
 """
