@@ -387,10 +387,12 @@ async def test_token_from_the_fragment_is_kept_out_of_the_address_bar(
     await tab.page.reload()  # the same tab keeps its token
     await tab.live()
 
+    # a link with a wrong token ends on the login page, saying so (issue 12: the wall without
+    # a session is the login page)
     bad = await open_tab(browser, f"{d.url}/#token=not-the-token")
-    await bad.page.wait_for_function("() => document.body.dataset.conn === 'unauthorized'",
-                                     timeout=10000)
-    assert "refused" in await bad.page.inner_text("#banner")
+    await bad.page.wait_for_selector("#login-message:not([hidden])", timeout=10000)
+    assert "refused" in await bad.page.inner_text("#login-message")
+    assert await bad.page.evaluate("sessionStorage.getItem('ioc.token')") is None
     assert tab.errors == [] and bad.errors == []
 
 

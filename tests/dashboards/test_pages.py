@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dashkit import OPERATOR
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "dashboards" / "static"
@@ -57,11 +58,14 @@ def test_wall_has_the_panels_the_issue_asks_for() -> None:
 
 @pytest.mark.kafka
 async def test_pages_and_assets_are_served_by_the_dashboard(start_dashboard: Any) -> None:
-    """`/`, `/summary` and every asset they reference come back 200 with a text type."""
+    """`/`, `/summary` (to a signed-in client; a bearer key here) and every asset they
+    reference come back 200 with a text type."""
     d = await start_dashboard()
 
     def get(path: str) -> tuple[int, str, str]:
-        with urllib.request.urlopen(d.url + path, timeout=10) as resp:
+        req = urllib.request.Request(d.url + path,
+                                     headers={"Authorization": f"Bearer {OPERATOR}"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, resp.headers.get("Content-Type", ""), resp.read().decode()
 
     for path, name in (("/", "wall.html"), ("/summary", "summary.html")):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import http.client
+import json
 import re
 from email.message import Message
 from pathlib import Path
@@ -38,7 +39,7 @@ class Answer:
     def cookies(self) -> dict[str, str]:
         out = {}
         for line in self.headers.get_all("set-cookie") or []:
-            name, _, rest = line.partition("=")
+            name = line.partition("=")[0]
             out[name] = line
         return out
 
@@ -153,8 +154,8 @@ async def test_sign_in_the_wall_the_websocket_and_sign_out(
     await ws.send('{"type":"auth"}')
     welcome = await wait_frame(ws, "welcome")
     assert welcome["role"] == "operator" and welcome["user"] == "operator:lan"
-    await ws.send('{"type":"command","ref":"a","action":"ack","alert_id":"%s",'
-                  '"name":"Someone Else"}' % alert.alert_id)
+    await ws.send(json.dumps({"type": "command", "ref": "a", "action": "ack",
+                              "alert_id": alert.alert_id, "name": "Someone Else"}))
     await wait_frame(ws, "accepted")
     command = await first_command(kafka_bootstrap, topic_names.commands)
     assert (command.user, command.display_name) == ("operator:lan", "Lan Nguyen")
@@ -174,8 +175,6 @@ async def test_sign_in_the_wall_the_websocket_and_sign_out(
 
 
 async def wait_frame(ws: Any, kind: str) -> dict[str, Any]:
-    import json
-
     while True:
         frame: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
         if frame.get("type") == kind:

@@ -1,0 +1,72 @@
+"""Signing in with a browser (Chromium): an operator signs in on the login page, sees the
+live wall with their name, signs out, and the session is over; a wrong password shows the
+refusal; a shared-token link still opens the wall (issue 12)."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dashkit import SETTINGS
+from test_browser import browser, open_tab  # noqa: F401  (the fixture)
+
+from archive.accounts import Accounts
+from archive.store import Store
+
+pytestmark = pytest.mark.timeout(120)
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    store = Store(url)
+    store.migrate()
+    Accounts(store).add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
+    store.close()
+    return url
+
+
+async def test_an_operator_signs_in_sees_the_wall_and_signs_out(
+        browser: Any, start_dashboard: Any, db_url: str) -> None:  # noqa: F811
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))
+    tab = await open_tab(browser, f"{d.url}/")
+    await tab.page.wait_for_url(f"{d.url}/login?next=/")
+    await tab.page.fill("#login-name", "lan")
+    await tab.page.fill("#login-password", PASSWORD)
+    await tab.page.click("#login-submit")
+    await tab.page.wait_for_url(f"{d.url}/")
+    await tab.live()
+    await tab.page.wait_for_function("() => document.body.dataset.user === 'lan'",
+                                     timeout=10000)
+    assert "Lan Nguyen" in await tab.page.inner_text("#account-name")
+    assert await tab.data("role") == "operator"
+    cookies = await tab.page.context.cookies()
+    session = next(c for c in cookies if c["name"] == "ioc_session")
+    assert session["httpOnly"] and session["sameSite"] == "Strict"
+    await tab.shot("wall-signed-in.png")
+
+    await tab.page.click("#btn-signout")
+    await tab.page.wait_for_url(f"{d.url}/login?m=signed_out")
+    assert "signed out" in await tab.page.inner_text("#login-message")
+    await tab.page.goto(f"{d.url}/")  # the session is over: back to the login page
+    await tab.page.wait_for_url(f"{d.url}/login?next=/")
+    assert not d.live.sessions
+    assert tab.errors == []
+
+
+async def test_a_wrong_password_shows_the_refusal(
+        browser: Any, start_dashboard: Any, db_url: str) -> None:  # noqa: F811
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))
+    tab = await open_tab(browser, f"{d.url}/login")
+    await tab.page.fill("#login-name", "lan")
+    await tab.page.fill("#login-password", "not the password")
+    await tab.page.click("#login-submit")
+    await tab.page.wait_for_selector("#login-message:not([hidden])")
+    assert "Wrong login or password." in await tab.page.inner_text("#login-message")
+    assert "/login" in tab.page.url
+    assert not [c for c in await tab.page.context.cookies() if c["name"] == "ioc_session"]
+    await tab.shot("login-refused.png")
+    assert tab.errors == []
