@@ -12,6 +12,7 @@ their offset not after the checkpoint's) and skipped.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Container, Iterable
 
 from streams.lifecycle import CITY, HEALTH, lane_key
@@ -97,12 +98,24 @@ def restore(blob: bytes, *, runtime: DetectorRuntime,
     counted(group, source)
     if dirty:
         st.dirty.add(key)
+    _rewind(st, closed_upto, offset)
+    return group, partition
+
+
+def _rewind(st: PartitionState, closed_upto: float, offset: int) -> None:
+    """Set a partition's windows where its least advanced restored series stands.
+
+    Restored states may stand at different windows (the live state a worker kept for itself
+    across a rebalance, the changelog's older one for others): the partition's windows and
+    clock restart at the earliest, so every series gets back each window it has not closed
+    yet, and a series restored further ahead skips the windows it closed already (its own
+    ``closed_upto``). Input up to the latest (``replayed_upto``, ``replayed_offset``) is read
+    again, not late."""
     w = st.windows
-    if closed_upto > w.closed_upto:
+    if w.closed_upto == -math.inf or closed_upto < w.closed_upto:
         w.closed_upto = closed_upto
+        w.clock = closed_upto  # restart: no readings were folded in since the restore began
         w.forget_before(closed_upto)
     if closed_upto > w.replayed_upto:
         w.replayed_upto = closed_upto
     st.replayed_offset = max(st.replayed_offset, offset)
-    w.advance_to(closed_upto)
-    return group, partition

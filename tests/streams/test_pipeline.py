@@ -435,3 +435,41 @@ def test_a_block_s_window_statistics_match_each_series_alone(series: list[list[f
         assert mean[j] == pytest.approx(w.mean, rel=1e-9, abs=1e-6)
         assert std[j] == pytest.approx(w.std, rel=1e-6,
                                        abs=max(1e-9 * max(abs(v) for v in values), 1e-150))
+
+
+def test_a_restore_of_states_from_different_windows_rewinds_to_the_earliest() -> None:
+    """After a rebalance some series come back from the worker's own live state and others
+    from the changelog's older checkpoint: the partition restarts at the earliest, so each
+    series gets exactly the windows it had not closed (no gap that a silence detector would
+    take for an outage), and ends in the very state of a worker that never stopped."""
+    def pack(m: int, s: int) -> list[Reading]:
+        return [tower(src, m, 4.0 + 0.1 * ((m * 7 + s + i) % 5), s)
+                for i, src in enumerate(TOWERS)]
+
+    steady = pipeline()
+    messages = [(m * 6 + k, pack(m, s)) for m in range(40) for k, s in enumerate(range(5, 60, 10))]
+    for offset, readings in messages[: 30 * 6]:
+        steady.ingest("flooding", 0, readings, offset=offset)
+    older = {k: blob for k, _, blob in steady.checkpoint()}  # the changelog: minute 29
+    for offset, readings in messages[30 * 6: 34 * 6]:
+        steady.ingest("flooding", 0, readings, offset=offset)
+    live = {k: blob for k, _, blob in steady.snapshot({0})}  # the worker's own: minute 33
+    mixed = [live[series_key("flooding", "flood-HC-01", "flood_depth")],
+             older[series_key("flooding", "flood-HC-02", "flood_depth")],
+             older[series_key("flooding", "flood-TK-01", "flood_depth")]]
+    back = pipeline()
+    for blob in mixed:
+        assert blob is not None and back.restore(blob, {0}) == ("flooding", 0)
+    steady.take_output()
+    for offset, readings in messages[29 * 6:]:  # read again from the older checkpoint on
+        back.ingest("flooding", 0, readings, offset=offset)
+    for offset, readings in messages[34 * 6:]:
+        steady.ingest("flooding", 0, readings, offset=offset)
+    got = back.take_output()
+    starts = {src: sorted(int((s.start - T0) // 60) for s in got.summaries["flooding"]
+                          if s.source == src) for src in TOWERS}
+    assert starts["flood-HC-02"] == starts["flood-TK-01"] == list(range(29, 39))
+    assert starts["flood-HC-01"] == list(range(33, 39))
+    assert not [a for a in got.alerts if a.detector == "silence"]
+    assert dict((k, b) for k, _, b in back.snapshot({0})) == \
+        dict((k, b) for k, _, b in steady.snapshot({0}))
