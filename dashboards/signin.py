@@ -56,12 +56,19 @@ class TooBig(Exception):
 
 
 def safe_next(raw: str | None) -> str:
-    """Where to go after signing in: one of the pages, else the wall.
+    """Where to go after signing in: one of the pages (with its query), else the wall.
 
     >>> safe_next("/summary"), safe_next("//evil.example/"), safe_next(None)
     ('/summary', '/', '/')
+    >>> safe_next("/?kiosk=1"), safe_next("/?x=<b>")
+    ('/?kiosk=1', '/')
     """
-    return raw if raw in PAGES_AFTER else "/"
+    path, sep, query = (raw or "").partition("?")
+    if path not in PAGES_AFTER:
+        return "/"
+    if query and not all(c.isalnum() or c in "=&-_.,%+" for c in query):
+        return path
+    return path + sep + query if query else path
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -250,7 +257,10 @@ class SignIn:
 
     # --- helpers ---------------------------------------------------------------------------
     def _same_origin(self, request: Request) -> bool:
-        return origin_allowed(request.headers.get("origin"), self.dashboard.origins)
+        """A foreign ``Origin`` is refused. ``null`` passes on to the form token: browsers
+        send it for the pages' own form posts under ``Referrer-Policy: no-referrer``."""
+        origin = request.headers.get("origin")
+        return origin == "null" or origin_allowed(origin, self.dashboard.origins)
 
     def _refuse(self, request: Request, reason: str, status: int, message: str,
                 next_path: str | None = None) -> Response:
@@ -266,8 +276,9 @@ class SignIn:
                             httponly=True, samesite="strict")
 
 
-def login_redirect(path: str, who: Who) -> Response:
+def login_redirect(path: str, query: str, who: Who) -> Response:
     """Where a page request without a valid session goes: the login page (saying the session
-    ended, when it had one)."""
+    ended, when it had one), and back to the page with its query once signed in."""
     ended = "&m=ended" if who.reason in ("expired", "idle", "revoked", "disabled") else ""
-    return RedirectResponse(f"/login?next={quote(path, safe='/')}{ended}", 303)
+    target = safe_next(f"{path}?{query}" if query else path)
+    return RedirectResponse(f"/login?next={quote(target, safe='/')}{ended}", 303)

@@ -134,7 +134,7 @@ class Site:
         """A page for a signed-in browser; the login page for anyone else."""
         who = await self.who(request)
         if who.principal is None:
-            return login_redirect(request.url.path, who)
+            return login_redirect(request.url.path, request.url.query, who)
         return static_file(self.dashboard.static_dir, PAGES[request.url.path])
 
     async def asset(self, request: Request) -> Response:
