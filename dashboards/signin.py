@@ -21,6 +21,7 @@ import logging
 import math
 import secrets
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote
 
@@ -98,7 +99,17 @@ class SignIn:
         self.by_login = Throttle(limit=s.login_max_failures, span_s=s.login_throttle_s)
         self.by_address = Throttle(limit=s.login_max_failures_per_address,
                                    span_s=s.login_throttle_s)
-        self.template = (dashboard.static_dir / "login.html").read_text()
+        self._template: str | None = None
+
+    @property
+    def template(self) -> str:
+        """``login.html`` of the dashboard's static directory, else the package's."""
+        if self._template is None:
+            own = self.dashboard.static_dir / "login.html"
+            path = own if own.is_file() else Path(__file__).resolve().parent / "static" / \
+                "login.html"
+            self._template = path.read_text()
+        return self._template
 
     # --- pages -----------------------------------------------------------------------------
     def page(self, request: Request, *, message: str = "", kind: str = "error",

@@ -96,7 +96,7 @@ async def test_any_role_reads_reports_and_no_token_is_401(
     assert status == 200 and headers["Content-Type"].startswith("text/csv")
     assert 'filename="ioc-report-2026-12-02-2026-12-02.csv"' in headers["Content-Disposition"]
     assert body.decode().splitlines()[1].startswith("city,all,3,")
-    status, headers, body = await get(f"{d.url}/reports")
+    status, headers, body = await get(f"{d.url}/reports", LEADERSHIP)
     assert status == 200 and b'src="/static/reports.js"' in body
     assert "script-src 'self'" in headers["Content-Security-Policy"]
 

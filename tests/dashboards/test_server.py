@@ -430,10 +430,10 @@ async def test_http_endpoints(producer: Producer, start_dashboard: Any, tmp_path
 
     status, headers, body = await get(f"{d.url}/healthz")
     assert status == 200 and json.loads(body)["ready"] is True
-    status, headers, body = await get(f"{d.url}/")
+    status, headers, body = await get(f"{d.url}/", OPERATOR)  # pages: signed-in clients
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert b"wall" in body
-    status, headers, body = await get(f"{d.url}/summary")
+    status, headers, body = await get(f"{d.url}/summary", OPERATOR)
     assert status == 200 and b"summary" in body
     status, headers, _ = await get(f"{d.url}/static/app.js")
     assert status == 200 and headers["Content-Type"].startswith("text/javascript")
