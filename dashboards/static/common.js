@@ -52,8 +52,14 @@
 
   function forgetToken() { sessionStorage.removeItem(TOKEN_KEY); }
 
+  /* Signing out: the server closes this page's websocket while the form's own navigation to
+   * the login page is in flight; it must not be overtaken by toLogin(). */
+  var signingOut = false;
+  function signOut() { signingOut = true; forgetToken(); }
+
   /* Back to the login page, which brings this page back once signed in. */
   function toLogin() {
+    if (signingOut) return;
     window.location.assign("/login?m=ended&next=" + encodeURIComponent(window.location.pathname));
   }
 
@@ -68,7 +74,7 @@
       if (!me || !me.csrf) return me;
       document.getElementById("account-name").textContent = me.display_name + " · " + me.role;
       document.getElementById("signout-csrf").value = me.csrf;
-      document.getElementById("signout-form").addEventListener("submit", forgetToken);
+      document.getElementById("signout-form").addEventListener("submit", signOut);
       box.hidden = false;
       document.body.dataset.user = me.login;
       return me;
