@@ -45,20 +45,22 @@ import binascii
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from archive import schema
+from archive.accounts import Scope
 from archive.store import Store
 from ioc import catalog
 from ioc.errors import ValidationError
-from ioc.events import SEVERITIES
+from ioc.events import SEVERITIES, split_alert_id
 
 __all__ = ["STATUSES", "Episode", "Page", "alert_history", "check_district", "check_group",
            "decode_cursor", "encode_cursor", "episodes", "incidents_opened", "rollups",
            "search_alerts"]
 
+Q = TypeVar("Q", bound=sa.Select[Any])
 STATUSES = ("firing", "acknowledged", "resolved", "silenced")
 MAX_LIMIT = 500
 MAX_TEXT = 200
@@ -159,15 +161,28 @@ def check_district(district: str | None) -> str | None:
     return _check("district", district, [d.name for d in catalog.DISTRICTS])
 
 
+# --- scope ---------------------------------------------------------------------------------
+def within(q: Q, scope: Scope | None, district: sa.ColumnElement[Any],
+           group: sa.ColumnElement[Any]) -> Q:
+    """``q`` restricted to the rows whose ``district`` and ``group`` columns are in ``scope``
+    (None or the whole city: unchanged)."""
+    if scope is not None and scope.districts:
+        q = q.where(district.in_(scope.districts))
+    if scope is not None and scope.groups:
+        q = q.where(group.in_(scope.groups))
+    return q
+
+
 # --- search ----------------------------------------------------------------------------------
 def search_alerts(store: Store, *, text: str | None = None, group: str | None = None,
                   district: str | None = None, source: str | None = None,
                   severity: str | None = None, status: str | None = None,
                   since: float | None = None, until: float | None = None, limit: int = 50,
-                  cursor: str | None = None) -> Page:
+                  cursor: str | None = None, scope: Scope | None = None) -> Page:
     """Alert versions matching every filter given, newest first (see the module docstring);
-    ``since`` <= updated_at < ``until``. Raise :class:`~ioc.errors.ValidationError` naming
-    the parameter for an unknown group, district, severity or status, a bad limit or cursor.
+    ``since`` <= updated_at < ``until``; only those in ``scope``, when given. Raise
+    :class:`~ioc.errors.ValidationError` naming the parameter for an unknown group, district,
+    severity or status, a bad limit or cursor.
     """
     a = schema.alert_versions
     check_group(group)
@@ -187,6 +202,7 @@ def search_alerts(store: Store, *, text: str | None = None, group: str | None = 
                           (a.c.status, status)):
         if value:
             q = q.where(column == value)
+    q = within(q, scope, a.c.district, a.c.group_slug)
     if since is not None:
         q = q.where(a.c.updated_at >= since)
     if until is not None:
@@ -218,10 +234,13 @@ def search_alerts(store: Store, *, text: str | None = None, group: str | None = 
 
 
 # --- an alert's history ----------------------------------------------------------------------
-def alert_history(store: Store, alert_id: str) -> dict[str, Any] | None:
+def alert_history(store: Store, alert_id: str, scope: Scope | None = None
+                  ) -> dict[str, Any] | None:
     """Every version of ``alert_id`` (oldest first, each with its whole record) and every
     command that named it (who, what, when, result, notes); None when the store holds
-    neither."""
+    neither, or when the alert is outside ``scope`` (as if it did not exist: a scoped
+    reader learns nothing of other districts; commands alone place an alert in no
+    district)."""
     if not alert_id or len(alert_id) > schema.ID:
         raise ValidationError("alert_id", f"must be 1 to {schema.ID} characters")
     a, c = schema.alert_versions, schema.commands
@@ -233,6 +252,15 @@ def alert_history(store: Store, alert_id: str) -> dict[str, Any] | None:
             c.c.result).where(c.c.alert_id == alert_id).order_by(c.c.ts, c.c.command_id)).all()
     if not versions and not commands:
         return None
+    if scope is not None and not scope.city_wide:
+        if versions:
+            place = {"district": versions[0].district, "group": versions[0].group_slug}
+        elif scope.districts:
+            return None
+        else:
+            place = {"group": split_alert_id(alert_id)[1]}
+        if not scope.allows(**place):
+            return None
     out_versions = []
     for v in versions:
         row = dict(v._mapping)
@@ -251,11 +279,12 @@ def alert_history(store: Store, alert_id: str) -> dict[str, Any] | None:
 
 # --- report figures --------------------------------------------------------------------------
 def episodes(store: Store, *, since: float, until: float, group: str | None = None,
-             district: str | None = None) -> list[Episode]:
-    """The episodes opened in ``since`` <= t < ``until`` (in ``group`` / ``district`` when
-    given), oldest first, each with its first ack and its resolution. An episode's versions
-    share the opening's ``first_seen`` (a reopened alert keeps it, a new episode has its own),
-    so each episode is one range of the index (``alert_id``, ``first_seen``)."""
+             district: str | None = None, scope: Scope | None = None) -> list[Episode]:
+    """The episodes opened in ``since`` <= t < ``until`` (in ``group`` / ``district`` and
+    ``scope`` when given), oldest first, each with its first ack and its resolution. An
+    episode's versions share the opening's ``first_seen`` (a reopened alert keeps it, a new
+    episode has its own), so each episode is one range of the index (``alert_id``,
+    ``first_seen``)."""
     check_group(group)
     check_district(district)
     o = schema.alert_versions.alias("o")
@@ -267,6 +296,7 @@ def episodes(store: Store, *, since: float, until: float, group: str | None = No
         op = op.where(o.c.group_slug == group)
     if district:
         op = op.where(o.c.district == district)
+    op = within(op, scope, o.c.district, o.c.group_slug)
     ep = op.subquery("ep")
     m = schema.alert_versions.alias("m")
     inner = (sa.select(
@@ -292,28 +322,38 @@ def episodes(store: Store, *, since: float, until: float, group: str | None = No
                 for r in conn.execute(q)]
 
 
-def incidents_opened(store: Store, *, since: float, until: float, district: str | None = None
-                     ) -> list[dict[str, Any]]:
+def incidents_opened(store: Store, *, since: float, until: float, district: str | None = None,
+                     scope: Scope | None = None) -> list[dict[str, Any]]:
     """Incidents whose first version falls in ``since`` <= t < ``until``: id, district,
-    groups (a list), severity."""
+    groups (a list), severity. With ``scope``: those in its districts that share a group
+    with it, each with only its groups in scope."""
     check_district(district)
     i = schema.incident_versions
     q = (sa.select(i.c.incident_id, i.c.district, i.c.groups, i.c.severity, i.c.updated_at)
          .where(i.c.version == 1, i.c.updated_at >= since, i.c.updated_at < until))
     if district:
         q = q.where(i.c.district == district)
+    if scope is not None and scope.districts:
+        q = q.where(i.c.district.in_(scope.districts))
+    out = []
     with store.connect() as conn:
-        return [{"incident_id": r.incident_id, "district": r.district,
-                 "groups": [g for g in r.groups.split(",") if g], "severity": r.severity,
-                 "opened_at": r.updated_at} for r in conn.execute(q.order_by(i.c.updated_at))]
+        for r in conn.execute(q.order_by(i.c.updated_at)):
+            groups = [g for g in r.groups.split(",") if g and (
+                scope is None or scope.allows(group=g))]
+            if groups:
+                out.append({"incident_id": r.incident_id, "district": r.district,
+                            "groups": groups, "severity": r.severity,
+                            "opened_at": r.updated_at})
+    return out
 
 
 def rollups(store: Store, *, resolution: str, since: float, until: float,
             group: str | None = None, district: str | None = None,
-            prefix: str = "kpi:") -> list[dict[str, Any]]:
+            prefix: str = "kpi:", scope: Scope | None = None) -> list[dict[str, Any]]:
     """Roll-up rows (``resolution`` ``h`` or ``d``) with ``since`` <= bucket < ``until`` of
-    metrics starting with ``prefix``: group, district, metric, bucket and ``mean`` (counted
-    metrics: per window; measured ones and KPIs: per reading), min, max, last."""
+    metrics starting with ``prefix`` (in ``scope`` when given): group, district, metric,
+    bucket and ``mean`` (counted metrics: per window; measured ones and KPIs: per reading),
+    min, max, last."""
     if resolution not in ("h", "d"):
         raise ValidationError("resolution", f"must be 'h' or 'd', got {resolution!r}")
     check_group(group)
@@ -326,6 +366,7 @@ def rollups(store: Store, *, resolution: str, since: float, until: float,
         q = q.where(r.c.group_slug == group)
     if district:
         q = q.where(r.c.district == district)
+    q = within(q, scope, r.c.district, r.c.group_slug)
     if prefix:
         q = q.where(r.c.metric.startswith(prefix, autoescape=True))
     out = []

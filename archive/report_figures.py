@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from archive import queries
+from archive.accounts import Scope
 from archive.periods import Period
 from archive.queries import Episode
 from archive.store import Store
@@ -115,24 +116,32 @@ def _kpis(group: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def build_report(store: Store, p: Period, *, sla: Mapping[str, float],
-                 group: str | None = None, district: str | None = None) -> dict[str, Any]:
+                 group: str | None = None, district: str | None = None,
+                 scope: Scope | None = None) -> dict[str, Any]:
     """The report of period ``p`` (in ``group`` / ``district`` when given) as plain data:
-    what :func:`to_json`, :func:`to_csv` and :func:`to_html` render. Raise
-    :class:`~ioc.errors.ValidationError` for an unknown group or district."""
+    what :func:`to_json`, :func:`to_csv` and :func:`to_html` render. With ``scope``, only
+    its districts and groups: every figure (city totals too) counts what is in it, and
+    ``filters.scope`` names it. Raise :class:`~ioc.errors.ValidationError` for an unknown
+    group or district."""
     group = queries.check_group(group)
     district = queries.check_district(district)
     prev = p.previous()
-    eps = queries.episodes(store, since=p.start, until=p.end, group=group, district=district)
+    eps = queries.episodes(store, since=p.start, until=p.end, group=group, district=district,
+                           scope=scope)
     peps = queries.episodes(store, since=prev.start, until=prev.end, group=group,
-                            district=district)
-    incs = queries.incidents_opened(store, since=p.start, until=p.end, district=district)
+                            district=district, scope=scope)
+    incs = queries.incidents_opened(store, since=p.start, until=p.end, district=district,
+                                    scope=scope)
     if group:
         incs = [i for i in incs if group in i["groups"]]
     rollups = queries.rollups(store, resolution=p.resolution, since=p.start, until=p.end,
-                              group=group, district=district)
+                              group=group, district=district, scope=scope)
 
-    groups = [group] if group else [g.slug for g in catalog.CATALOG]
-    districts = [district] if district else [d.name for d in catalog.DISTRICTS]
+    scope = scope or Scope()
+    groups = [group] if group else [g.slug for g in catalog.CATALOG
+                                    if scope.allows(group=g.slug)]
+    districts = [district] if district else [d.name for d in catalog.DISTRICTS
+                                             if scope.allows(district=d.name)]
     rows_of: dict[str, list[dict[str, Any]]] = {}
     for r in rollups:
         rows_of.setdefault(r["group"], []).append(r)
@@ -152,7 +161,8 @@ def build_report(store: Store, p: Period, *, sla: Mapping[str, float],
     detectors = Counter(e.detector for e in eps)
     return {
         "type": "report", "period": p.as_dict(), "previous": prev.as_dict(),
-        "filters": {"group": group, "district": district},
+        "filters": {"group": group, "district": district, **({} if scope.city_wide else {
+            "scope": {"districts": list(scope.districts), "groups": list(scope.groups)}})},
         "sla_s": dict(sla), "totals": _figures(eps, peps, len(incs), sla),
         "groups": by_group, "districts": by_district,
         "noisiest_sources": [{"source": s, "group": g, "district": d, "opened": n}

@@ -14,7 +14,9 @@ import secrets
 import time
 from typing import Any
 
+from archive.accounts import Scope
 from dashboards import protocol
+from dashboards import scope as scoping
 from dashboards.history import History
 from dashboards.hub import Client, Hub, TokenBucket, meta_of
 from dashboards.metrics import DashboardMetrics
@@ -22,7 +24,7 @@ from dashboards.protocol import Subscription
 from dashboards.state import State, encode
 from dashboards.unregistered import UNREGISTERED_ROLES, Unregistered
 from ioc.errors import ValidationError
-from ioc.events import SEVERITIES, Command, GroupIndicator, WindowSummary
+from ioc.events import SEVERITIES, Command, GroupIndicator, Incident, WindowSummary
 from ioc.settings import Settings
 
 SNAPSHOT_CACHE = 64  # encoded snapshots kept per state version (one per distinct filter)
@@ -53,11 +55,12 @@ class Board:
         self.state = State(max_silence_s=settings.max_silence_s,
                            operators_may_silence_broadly=settings.operators_may_silence_broadly)
         self.unregistered = Unregistered()
-        self.hub = Hub(self.snapshot, epoch=new_epoch(), **(hub_options or {}))
+        self.hub = Hub(self.snapshot, epoch=new_epoch(), narrow=self.narrow,
+                       **(hub_options or {}))
         self._snap_cache: dict[tuple[Any, ...], bytes] = {}
         self._snap_key: tuple[int, int, str, bool, int] = (-1, -1, "", False, -1)
-        self._summary_key = -1
-        self._unregistered_sent = 0
+        self._summary_key: dict[Scope, int] = {}   # state version of each scope's summary
+        self._unregistered_sent: dict[Scope, int] = {}
         self._dropped_seen: dict[str, int] = {}
         self._resyncs_seen: dict[str, int] = {}
         # loop time of the newest indicator read from Kafka (None: none since start)
@@ -94,8 +97,8 @@ class Board:
         self.metrics.records_invalid.labels(topic=topic).inc()
 
     def trends_loaded(self) -> None:
-        """The archive's hourly trends were (re)loaded: publish the summary again."""
-        self._summary_key = -1
+        """The archive's hourly trends were (re)loaded: publish the summaries again."""
+        self._summary_key.clear()
 
     # --- freshness --------------------------------------------------------------------------
 
@@ -123,12 +126,17 @@ class Board:
         if key0 != self._snap_key:
             self._snap_cache.clear()
             self._snap_key = key0
-        key = (client.role, client.groups, client.districts, client.severities, reason)
+        key = (client.role, client.groups, client.districts, client.severities, client.scope,
+               reason)
         data = self._snap_cache.get(key)
         if data is None:
             body: dict[str, Any] = dict(self.state.snapshot(lambda r: client.accepts(meta_of(r))))
+            if not client.scope.city_wide:
+                body["incidents"] = [n for i in body["incidents"]
+                                     if (n := self.narrow(i, client.scope)) is not None]
             if client.role in UNREGISTERED_ROLES:
-                body["unregistered"] = self.unregistered.view()
+                body["unregistered"] = scoping.unregistered_view(self.unregistered.view(),
+                                                                 client.scope)
             data = encode({"type": "snapshot", "v": protocol.VERSION, "epoch": self.hub.epoch,
                            "seq": self.hub.seq, "ready": self.hub.ready, "reason": reason,
                            **body})
@@ -139,16 +147,25 @@ class Board:
         self.metrics.snapshot_bytes.observe(len(data))
         return data
 
-    def viewer_snapshot(self, role: str) -> bytes:
-        """The snapshot a ``role`` client with the default subscription would get first."""
+    def viewer_snapshot(self, role: str, scope: Scope = scoping.CITY) -> bytes:
+        """The snapshot a ``role`` client of ``scope`` with the default subscription would
+        get first."""
         viewer = Client(id=0, role=role, user=role, sub=Subscription(),
-                        bucket=TokenBucket(1.0, 1.0, 1.0, 0.0))
+                        bucket=TokenBucket(1.0, 1.0, 1.0, 0.0), scope=scoping.key(scope))
         viewer.subscribe(Subscription())
         return self.snapshot(viewer, "initial")
 
-    def summary(self) -> bytes:
-        """The leadership summary with the archive's trends, encoded."""
-        return encode(self.history.fill_trends(self.state.summary()))
+    def narrow(self, incident: Incident, scope: Scope) -> Incident | None:
+        """``incident`` as ``scope`` sees it (its members' severities from the state)."""
+        return scoping.narrow_incident(incident, scope, self.state.severity_of)
+
+    def summary(self, scope: Scope = scoping.CITY) -> bytes:
+        """The leadership summary (of ``scope``) encoded; the city-wide one completed with
+        the archive's trends (they are city-wide: a scoped summary has its live trends
+        only)."""
+        if scope.city_wide:
+            return encode(self.history.fill_trends(self.state.summary()))
+        return encode(self.state.summary(scope))
 
     # --- periodic frames and counters -------------------------------------------------------
 
@@ -161,16 +178,24 @@ class Board:
             if loop.time() >= next_beat:
                 self.hub.heartbeat(time.time(), **self.freshness())
                 next_beat = loop.time() + self.heartbeat_s
-            if self.unregistered.version != self._unregistered_sent:
-                self._unregistered_sent = self.unregistered.version
-                frame = encode({"type": "unregistered", **self.unregistered.view()})
-                for role in UNREGISTERED_ROLES:
-                    self.hub.publish_to_role(role, "unregistered", frame)
-            if self.state.changes != self._summary_key and \
-                    any(c.summary for c in self.hub.clients.values()):
-                self._summary_key = self.state.changes
-                self.hub.publish_summary(self.summary())
+            self.publish_periodic()
             self.sync_counters()
+
+    def publish_periodic(self) -> None:
+        """The unregistered sources and the summaries that changed, once per scope that has
+        clients for them."""
+        version = self.unregistered.version
+        for scope in self.hub.scopes(lambda c: c.role in UNREGISTERED_ROLES):
+            if self._unregistered_sent.get(scope, 0) != version:
+                self._unregistered_sent[scope] = version
+                frame = encode({"type": "unregistered", **scoping.unregistered_view(
+                    self.unregistered.view(), scope)})
+                for role in UNREGISTERED_ROLES:
+                    self.hub.publish_to_role(role, "unregistered", frame, scope)
+        for scope in self.hub.scopes(lambda c: c.summary):
+            if self._summary_key.get(scope) != self.state.changes:
+                self._summary_key[scope] = self.state.changes
+                self.hub.publish_summary(self.summary(scope), scope)
 
     def sync_counters(self) -> None:
         """Mirror the hub's plain counters and the state's gauges into Prometheus."""

@@ -34,7 +34,9 @@ from urllib.parse import unquote
 import sqlalchemy as sa
 
 from archive import queries, report
+from archive.accounts import Scope
 from archive.store import Store, Unavailable
+from dashboards import scope as scoping
 from ioc.errors import ConfigError, IocError, UsageError, ValidationError
 from ioc.settings import Settings
 
@@ -210,15 +212,23 @@ class History:
         return summary
 
     # --- routes -------------------------------------------------------------------------------
-    async def answer(self, path: str, query: dict[str, list[str]]) -> Answer:
-        """The answer to an authenticated GET of one of this module's routes."""
+    async def answer(self, path: str, query: dict[str, list[str]],
+                     scope: Scope = scoping.CITY) -> Answer:
+        """The answer to an authenticated GET of one of this module's routes, for a
+        principal of ``scope``: only what it holds; a ``group`` or ``district`` parameter
+        outside it is a 403 naming the parameter, an alert outside it a 404 (as if absent).
+        """
         try:
+            outside = scoping.check_place(scope, district=_one(query, "district"),
+                                          group=_one(query, "group"))
+            if outside is not None:
+                return _error(403, outside, f"outside your scope ({scoping.describe(scope)})")
             if path == SEARCH_PREFIX:
-                return await self._run(lambda s: self._search(s, query))
+                return await self._run(lambda s: self._search(s, query, scope))
             if path.startswith(SEARCH_PREFIX + "/"):
                 alert_id = unquote(path[len(SEARCH_PREFIX) + 1:])
-                return await self._run(lambda s: self._alert(s, alert_id))
-            return await self._run(lambda s: self._report(s, path, query))
+                return await self._run(lambda s: self._alert(s, alert_id, scope))
+            return await self._run(lambda s: self._report(s, path, query, scope))
         except ValidationError as exc:
             return _error(400, exc.field or "request", exc.reason)
         except UsageError as exc:
@@ -242,7 +252,7 @@ class History:
         async with self._slots:
             return await asyncio.to_thread(call)
 
-    def _search(self, store: Store, query: dict[str, list[str]]) -> Answer:
+    def _search(self, store: Store, query: dict[str, list[str]], scope: Scope) -> Answer:
         known = {"text", "group", "district", "source", "severity", "status", "since", "until",
                  "limit", "cursor"}
         _only(query, known)
@@ -258,16 +268,17 @@ class History:
             severity=_one(query, "severity"), status=_one(query, "status"),
             since=parse_time("since", _one(query, "since")),
             until=parse_time("until", _one(query, "until")), limit=limit,
-            cursor=_one(query, "cursor"))
+            cursor=_one(query, "cursor"), scope=scope)
         return Answer(200, json.dumps({"alerts": page.rows, "next": page.next_cursor}).encode())
 
-    def _alert(self, store: Store, alert_id: str) -> Answer:
-        found = queries.alert_history(store, alert_id)
+    def _alert(self, store: Store, alert_id: str, scope: Scope) -> Answer:
+        found = queries.alert_history(store, alert_id, scope)
         if found is None:
             return _error(404, "alert_id", f"the archive holds no alert {alert_id[:400]!r}")
         return Answer(200, json.dumps(found).encode())
 
-    def _report(self, store: Store, path: str, query: dict[str, list[str]]) -> Answer:
+    def _report(self, store: Store, path: str, query: dict[str, list[str]],
+                scope: Scope) -> Answer:
         known = {"period", "from", "to", "group", "district"}
         _only(query, known)
         start = _one(query, "from")
@@ -276,7 +287,7 @@ class History:
         p = report.period(_one(query, "period") or "custom", start, _one(query, "to"))
         group, district = _one(query, "group") or None, _one(query, "district") or None
         data = report.build_report(store, p, sla=self.settings.ack_sla_s, group=group,
-                                   district=district)
+                                   district=district, scope=scope)
         if path.endswith(".csv"):
             name = f"ioc-report-{p.first_day}-{p.last_day}.csv"
             return Answer(200, report.to_csv(data).encode(), "text/csv; charset=utf-8",

@@ -29,10 +29,15 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from archive.accounts import Scope
 from dashboards import protocol
+from dashboards import scope as scoping
 from dashboards.protocol import Kind, Subscription
 from dashboards.state import SilenceView
 from ioc.events import Alert, GroupIndicator, Incident, WindowSummary
+
+# An incident as a scope sees it (None: not at all); the board's knows member severities
+Narrow = Callable[[Incident, Scope], Incident | None]
 
 
 class Meta(NamedTuple):
@@ -72,8 +77,10 @@ def meta_of(record: msgspec.Struct, prev: msgspec.Struct | None = None) -> Meta:
     if isinstance(record, WindowSummary):
         return Meta("window", (record.group,), record.district, None, None, None,
                     ("window", record.source, record.metric))
-    if isinstance(record, SilenceView):
-        return Meta("silence", (), "", None, None, None, None)
+    if isinstance(record, SilenceView):  # the place its matchers name ("": any)
+        named_districts, named_groups = scoping.silence_place(record.matchers)
+        return Meta("silence", tuple(sorted(named_groups)), min(named_districts, default=""),
+                    None, None, None, None)
     raise TypeError(f"not a dashboard record: {type(record).__name__}")
 
 
@@ -153,6 +160,7 @@ class Client:
     severities: frozenset[str] | None = None
     summary: bool = False
     last_seq: int = 0             # seq of the last delta/snapshot handed to the writer
+    scope: Scope = scoping.CITY   # what the principal may see (canonical: scoping.key)
 
     def subscribe(self, sub: Subscription) -> None:
         """Apply a subscription (precomputes the sets the filter checks)."""
@@ -165,7 +173,10 @@ class Client:
     def accepts(self, meta: Meta) -> bool:
         """Whether a delta with these attributes goes to this client."""
         kind = meta.kind
-        if kind == "silence":  # few, city-wide: every role that acts on alerts sees them all
+        if not self.scope.city_wide and not scoping.sees(self.scope, kind, meta.groups,
+                                                         meta.district):
+            return False
+        if kind == "silence":  # few: every role that acts on alerts sees those in its scope
             return self.role != "leadership"
         if kind == "window":
             if not self.sub.windows:
@@ -211,8 +222,9 @@ class Hub:
 
     ``snapshot(client, reason)`` builds the bytes of a snapshot frame for a client; the hub
     calls it lazily, when the client's writer is about to send it, so a snapshot is always
-    current. ``on_drop(reason, n)`` and ``on_resync(reason)``, when given, are called as
-    drops and resyncs happen (the server counts them in Prometheus).
+    current. ``narrow(incident, scope)`` is how a scoped client sees an incident
+    (:func:`dashboards.scope.narrow_incident` by default): a delta is encoded once, and an
+    incident delta once more per distinct scope that sees it narrowed.
     """
 
     def __init__(self, snapshot: SnapshotFn, *, epoch: str,
@@ -222,10 +234,12 @@ class Hub:
                  lag_span_s: float = protocol.LAG_SPAN_S,
                  rate_per_s: float = protocol.RATE_PER_S,
                  burst: float = protocol.RATE_BURST,
-                 abuse_limit: int = protocol.RATE_ABUSE_LIMIT) -> None:
+                 abuse_limit: int = protocol.RATE_ABUSE_LIMIT,
+                 narrow: Narrow = scoping.narrow_incident) -> None:
         if queue_frames < 2:
             raise ValueError(f"queue_frames must be at least 2, got {queue_frames}")
         self.snapshot = snapshot
+        self.narrow = narrow
         self.epoch = epoch
         self.seq = 0
         self.ready = False
@@ -236,7 +250,10 @@ class Hub:
         self.burst = burst
         self.abuse_limit = abuse_limit
         self.clients: dict[int, Client] = {}
-        self.buffer: deque[tuple[int, Meta, bytes]] = deque(maxlen=resume_buffer)
+        # seq, filter attributes, bytes, and the record itself for incidents (re-narrowed
+        # per scope on resume)
+        self.buffer: deque[tuple[int, Meta, bytes, Incident | None]] = deque(
+            maxlen=resume_buffer)
         self.stats = HubStats()
         self._ids = itertools.count(1)
 
@@ -244,13 +261,15 @@ class Hub:
 
     def connect(self, *, role: str, user: str, sub: Subscription, now: float,
                 resume: protocol.Resume | None = None,
-                wake: Callable[[], None] | None = None) -> Client:
-        """Register an authenticated client; queue ``welcome`` then either the deltas it
-        missed (a successful resume) or a ``resync``/``snapshot``."""
+                wake: Callable[[], None] | None = None, scope: Scope = scoping.CITY) -> Client:
+        """Register an authenticated client (``scope``: what its principal may see, on top
+        of any subscription); queue ``welcome`` then either the deltas it missed (a
+        successful resume) or a ``resync``/``snapshot``."""
         if role not in protocol.ROLES:
             raise ValueError(f"unknown role {role!r}")
         client = Client(id=next(self._ids), role=role, user=user, sub=sub, wake=wake,
-                        bucket=TokenBucket(self.rate_per_s, self.burst, self.burst, now))
+                        bucket=TokenBucket(self.rate_per_s, self.burst, self.burst, now),
+                        scope=scoping.key(scope))
         client.subscribe(sub)
         self.clients[client.id] = client
         missed = self._missed(client, resume)
@@ -258,7 +277,9 @@ class Hub:
             "type": "welcome", "v": protocol.VERSION, "role": role, "user": user,
             "epoch": self.epoch, "seq": self.seq, "resumed": missed is not None,
             "heartbeat_s": protocol.HEARTBEAT_S, "can_command": client.can_command,
-            "subscription": sub.public(role), "limits": protocol.limits()}))
+            "subscription": sub.public(role), "limits": protocol.limits(),
+            "scope": {"districts": list(client.scope.districts),
+                      "groups": list(client.scope.groups)}}))
         if missed is not None:
             for meta, data in missed:
                 self._enqueue(client, meta, data, now)
@@ -284,8 +305,25 @@ class Hub:
         oldest = self.buffer[0][0] if self.buffer else self.seq + 1
         if resume.seq + 1 < oldest:
             return None
-        return [(meta, data) for seq, meta, data in self.buffer
-                if seq > resume.seq and client.accepts(meta)]
+        out = []
+        for seq, meta, data, incident in self.buffer:
+            if seq > resume.seq and client.accepts(meta):
+                seen = self._as_seen(client.scope, seq, meta, data, incident, {})
+                if seen is not None:
+                    out.append((meta, seen))
+        return out
+
+    def _as_seen(self, scope: Scope, seq: int, meta: Meta, data: bytes,
+                 incident: Incident | None, cache: dict[Scope, bytes | None]) -> bytes | None:
+        """The bytes of delta ``seq`` for a client of ``scope`` (None: none): ``data``,
+        but for an incident a scope sees narrowed, encoded once per scope (``cache``)."""
+        if incident is None or scope.city_wide:
+            return data
+        if scope not in cache:
+            narrowed = self.narrow(incident, scope)
+            cache[scope] = None if narrowed is None else data if narrowed is incident else \
+                protocol.delta_frame(seq, meta.kind, narrowed)
+        return cache[scope]
 
     def disconnect(self, client: Client) -> None:
         """Forget a client (its queue is discarded)."""
@@ -326,33 +364,50 @@ class Hub:
     def publish(self, record: msgspec.Struct, *, now: float,
                 prev: msgspec.Struct | None = None) -> int:
         """Fan out one new record as a delta: encoded once, the same bytes queued for every
-        matching client. Returns the number of clients it was queued for."""
+        matching client (an incident: once more per scope that sees it narrowed). Returns the
+        number of clients it was queued for."""
         meta = meta_of(record, prev)
         self.seq += 1
         data = protocol.delta_frame(self.seq, meta.kind, record)
-        self.buffer.append((self.seq, meta, data))
+        incident = record if isinstance(record, Incident) else None
+        self.buffer.append((self.seq, meta, data, incident))
         self.stats.published += 1
         n = 0
+        scoped: dict[Scope, bytes | None] = {}
         for client in self.clients.values():
-            if client.accepts(meta) and self._enqueue(client, meta, data, now):
+            if not client.accepts(meta):
+                continue
+            seen = data if incident is None else self._as_seen(
+                client.scope, self.seq, meta, data, incident, scoped)
+            if seen is not None and self._enqueue(client, meta, seen, now):
                 n += 1
         return n
 
-    def publish_to_role(self, role: str, key: str, data: bytes) -> int:
-        """Queue a frame that only ``role`` sees (conflated under ``key``: a newer one
-        replaces an unsent older one), e.g. the engineers' unregistered sources."""
+    def scopes(self, wanted: Callable[[Client], bool]) -> set[Scope]:
+        """The distinct scopes of the clients ``wanted`` selects (a frame whose content
+        depends on the scope is made once per scope)."""
+        return {c.scope for c in self.clients.values() if wanted(c)}
+
+    def publish_to_role(self, role: str, key: str, data: bytes,
+                        scope: Scope = scoping.CITY) -> int:
+        """Queue a frame that only ``role`` clients of ``scope`` see (conflated under
+        ``key``: a newer one replaces an unsent older one), e.g. the engineers' unregistered
+        sources."""
         n = 0
         for client in self.clients.values():
-            if client.role == role and not client.resync_pending and not client.closing:
+            if client.role == role and client.scope == scope and not client.resync_pending \
+                    and not client.closing:
                 self._conflate(client, (key,), data)
                 n += 1
         return n
 
-    def publish_summary(self, data: bytes) -> int:
-        """Queue a ``summary`` frame for clients that asked for summaries (conflated)."""
+    def publish_summary(self, data: bytes, scope: Scope = scoping.CITY) -> int:
+        """Queue a ``summary`` frame (of ``scope``'s alerts and indicators) for the clients
+        of that scope that asked for summaries (conflated)."""
         n = 0
         for client in self.clients.values():
-            if client.summary and not client.resync_pending and not client.closing:
+            if client.summary and client.scope == scope and not client.resync_pending \
+                    and not client.closing:
                 self._conflate(client, ("summary",), data)
                 n += 1
         return n

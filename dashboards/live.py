@@ -35,6 +35,7 @@ from dashboards.identity import SESSION_COOKIE, Gate, cookie_value
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError
 from dashboards.relay import CommandRelay
+from dashboards.scope import OutOfScope
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.dashboard")
@@ -237,7 +238,8 @@ class LiveSessions:
             session.event.set()
 
         session.client = self.hub.connect(role=principal.role, user=principal.audit_user,
-                                          sub=sub, now=loop.time(), resume=resume, wake=wake)
+                                          sub=sub, now=loop.time(), resume=resume, wake=wake,
+                                          scope=principal.scope)
         return session.client
 
     async def _principal_of(self, token: str | None) -> Principal | None:
@@ -265,7 +267,11 @@ class LiveSessions:
                 await self._dispatch(session, client, _parse(raw))
             except ProtocolError as exc:
                 self._count_refusal(session, exc)
-                if exc.code in ("forbidden", "invalid_command", "unavailable"):
+                if isinstance(exc, OutOfScope):
+                    self.metrics.commands_rejected.labels(reason="out_of_scope").inc()
+                    log.info("command refused outside the scope of %s: %s", session.peer,
+                             exc.reason)
+                elif exc.code in ("forbidden", "invalid_command", "unavailable"):
                     self.metrics.commands_rejected.labels(reason=exc.code).inc()
                 self.hub.send(client, exc.frame())
         return CLOSE_REASONS.get(raw, "error")

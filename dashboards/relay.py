@@ -14,9 +14,11 @@ from aiokafka.errors import KafkaError
 
 from archive.accounts import Principal
 from dashboards import protocol
+from dashboards import scope as scoping
 from dashboards.feed import Feed
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import ProtocolError
+from dashboards.state import State
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.dashboard")
@@ -26,22 +28,30 @@ Known = Callable[[str], bool] | None
 
 class CommandRelay:
     """Validate, stamp and write commands; ``known()`` gives the alert-id check once the
-    state has caught up (None before: an id cannot be refused as unknown yet)."""
+    state has caught up (None before: an id cannot be refused as unknown yet). ``state``
+    tells the districts of alerts and the silences held, so that a scoped principal's
+    command is checked against its scope (without a state, a scoped principal's commands on
+    alerts are refused: nothing proves them in scope)."""
 
     def __init__(self, feed: Feed, settings: Settings, metrics: DashboardMetrics,
-                 known: Callable[[], Known]) -> None:
+                 known: Callable[[], Known], state: State | None = None) -> None:
         self.feed = feed
         self.settings = settings
         self.metrics = metrics
         self.known = known
+        self.state = state or State()
 
     async def relay(self, principal: Principal, req: protocol.CommandRequest) -> bytes:
-        """Write ``req`` (from ``principal``'s connection: its role decides, its login and
-        display name are recorded) and return the ``accepted`` frame. Raise
-        :class:`ProtocolError` when it is refused (``forbidden``, ``invalid_command``) or
-        Kafka did not take it within the timeout (``unavailable``)."""
+        """Write ``req`` (from ``principal``'s connection: its role and scope decide, its
+        login and display name are recorded) and return the ``accepted`` frame. Raise
+        :class:`ProtocolError` when it is refused (``forbidden``, also
+        :class:`~dashboards.scope.OutOfScope`; ``invalid_command``) or Kafka did not take it
+        within the timeout (``unavailable``): then nothing is written."""
         settings = self.settings
         person = principal.kind == "user"
+        if principal.role in protocol.COMMAND_ROLES and not principal.scope.city_wide:
+            scoping.check_command(principal.scope, req, district_of=self.state.district_of,
+                                  silence_of=self.state.silence_matchers)
         command = protocol.build_command(
             req, role=principal.role, now=time.time(), command_id=uuid.uuid4().hex,
             known=self.known(), user=principal.audit_user,

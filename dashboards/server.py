@@ -125,7 +125,8 @@ class Dashboard:
         self.feed = Feed(bootstrap, topic_names=self.topics, sink=self.board.on_records,
                          on_ready=self.board.on_ready, on_invalid=self.board.on_invalid,
                          read_committed=settings.processing_guarantee == "exactly_once")
-        relay = CommandRelay(self.feed, settings, self.metrics, known=self._known_alerts)
+        relay = CommandRelay(self.feed, settings, self.metrics, known=self._known_alerts,
+                             state=self.board.state)
         # who a request is: bearer keys, and sessions in the archive's database
         self.gate = Gate(self.tokens, settings, self.history.store)
         self.live = LiveSessions(self.hub, self.gate, self.metrics, relay, settings,

@@ -27,16 +27,16 @@ False
 from __future__ import annotations
 
 import math
-from collections import Counter, deque
-from collections.abc import Callable, Iterable
+from collections import deque
+from collections.abc import Callable, Collection, Iterable
 from typing import Any, NamedTuple
 
 import msgspec
 
+from archive.accounts import Scope
 from ioc import catalog
 from ioc.errors import ValidationError
 from ioc.events import (
-    SEVERITIES,
     Alert,
     Command,
     GroupIndicator,
@@ -56,7 +56,6 @@ Record = Alert | Incident | GroupIndicator | WindowSummary | SilenceView
 DAY_S = 86_400.0
 BUCKET_S = 300.0
 OPEN_STATUSES = frozenset({"firing", "acknowledged", "silenced"})
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 
 
 class _Event(NamedTuple):
@@ -66,10 +65,7 @@ class _Event(NamedTuple):
     detector: str
     seconds: float            # time since first_seen (for acknowledged / resolved)
     group: str
-
-
-def _mean(values: list[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+    district: str
 
 
 def _combine_ops(group: str) -> dict[str, str]:
@@ -125,6 +121,7 @@ class State:
         self.operators_may_silence_broadly = operators_may_silence_broadly
         self.silences: dict[str, SilenceView] = {}   # in force or lifted, until they end
         self.alert_versions: dict[str, int] = {}
+        self.alert_districts: dict[str, str] = {}    # every alert seen (scope checks)
         self.alerts: dict[str, Alert] = {}           # open alerts only
         self.incident_versions: dict[str, int] = {}
         self.incidents: dict[str, Incident] = {}     # open incidents only
@@ -171,6 +168,7 @@ class State:
         if held is not None and a.version <= held:
             return False, None
         self.alert_versions[a.alert_id] = a.version
+        self.alert_districts[a.alert_id] = a.district
         prev = self.alerts.get(a.alert_id)
         if a.status in OPEN_STATUSES:
             self.alerts[a.alert_id] = a
@@ -279,7 +277,7 @@ class State:
 
     def _event(self, a: Alert, what: str, seconds: float) -> None:
         self.events.append(_Event(a.updated_at, what, a.severity, a.detector, max(0.0, seconds),
-                                  a.group))
+                                  a.group, a.district))
 
     def _advance(self, ts: float) -> None:
         if ts > self.as_of:
@@ -294,6 +292,20 @@ class State:
         """Whether any version of this alert has been seen."""
         return alert_id in self.alert_versions
 
+    def district_of(self, alert_id: str) -> str | None:
+        """The district of an alert seen (None: never seen)."""
+        return self.alert_districts.get(alert_id)
+
+    def severity_of(self, alert_id: str) -> str | None:
+        """The severity of an open alert (None: not open)."""
+        held = self.alerts.get(alert_id)
+        return held.severity if held is not None else None
+
+    def silence_matchers(self, silence_id: str) -> dict[str, str] | None:
+        """The matchers of a silence held (in force or lifted), else None."""
+        held = self.silences.get(silence_id)
+        return dict(held.matchers) if held is not None else None
+
     def snapshot(self, accept: Callable[[Record], bool]) -> dict[str, list[Any]]:
         """The open alerts, open incidents, latest indicators and silences in force
         ``accept`` lets through."""
@@ -304,9 +316,11 @@ class State:
             "silences": [s for s in self.active_silences() if accept(s)],
         }
 
-    def history(self, group: str, district: str | None) -> dict[str, Any]:
+    def history(self, group: str, district: str | None,
+                districts: Collection[str] | None = None) -> dict[str, Any]:
         """The 24-hour trend of a group in one district (or city-wide when ``district`` is
-        None), one point per 5-minute bucket, oldest first."""
+        None: over ``districts`` only, when given), one point per 5-minute bucket, oldest
+        first."""
         floor = int((self.as_of - self.span_s) // self.bucket_s)
         points: list[dict[str, Any]] = []
         if district is not None:
@@ -320,8 +334,8 @@ class State:
                                "open_alerts": sum(gi.open_alerts.values())})
         else:
             by_bucket: dict[int, list[GroupIndicator]] = {}
-            for (g, _), series in self.trends.items():
-                if g != group:
+            for (g, d), series in self.trends.items():
+                if g != group or (districts is not None and d not in districts):
                     continue
                 for bucket, gi in series.items():
                     if bucket > floor:
@@ -332,7 +346,7 @@ class State:
         return {"group": group, "district": district, "bucket_s": self.bucket_s,
                 "points": points}
 
-    def _trend_points(self) -> tuple[dict[str, dict[int, dict[str, float]]],
+    def trend_points(self) -> tuple[dict[str, dict[int, dict[str, float]]],
                                      dict[str, dict[int, tuple[int, int]]]]:
         """The 5-minute points of the last 24 hours: per group its city-wide KPIs (as
         ``history(group, None)``), per district the open alerts and sources in breach summed
@@ -362,92 +376,14 @@ class State:
                         del points[old]
         return self._group_points, self._district_points
 
-    def summary(self) -> dict[str, Any]:
+    def summary(self, scope: Scope | None = None) -> dict[str, Any]:
         """The leadership summary (``/api/summary`` and the ``summary`` frame): headline
         figures, one entry per catalog group and one per catalog district, each with its
-        24-hour trend."""
-        by_sev = dict.fromkeys(SEVERITIES, 0)
-        by_group: Counter[str] = Counter()
-        by_district: Counter[str] = Counter()
-        by_cat: Counter[str] = Counter()
-        worst: dict[str, str] = {}
-        worst_district: dict[str, str] = {}
-        for a in self.alerts.values():
-            by_sev[a.severity] = by_sev.get(a.severity, 0) + 1
-            by_group[a.group] += 1
-            by_district[a.district] += 1
-            by_cat[a.category] += 1
-            if a.group not in worst or _RANK[a.severity] > _RANK[worst[a.group]]:
-                worst[a.group] = a.severity
-            held = worst_district.get(a.district)
-            if held is None or _RANK[a.severity] > _RANK[held]:
-                worst_district[a.district] = a.severity
-        opened = dict.fromkeys(SEVERITIES, 0)
-        noisy: Counter[str] = Counter()
-        acks: list[float] = []
-        fixes: list[float] = []
-        group_acks: dict[str, list[float]] = {}
-        group_fixes: dict[str, list[float]] = {}
-        for e in self.events:
-            if e.what == "opened":
-                opened[e.severity] = opened.get(e.severity, 0) + 1
-                noisy[e.detector] += 1
-            elif e.what == "acknowledged":
-                acks.append(e.seconds)
-                group_acks.setdefault(e.group, []).append(e.seconds)
-            else:
-                fixes.append(e.seconds)
-                group_fixes.setdefault(e.group, []).append(e.seconds)
+        24-hour trend; of ``scope``'s alerts and indicators only when given
+        (:func:`dashboards.summary.summarize`)."""
+        from dashboards.summary import summarize
 
-        latest_group: dict[str, list[GroupIndicator]] = {}
-        latest_district: dict[str, list[GroupIndicator]] = {}
-        for (slug, district), gi in self.latest.items():
-            latest_group.setdefault(slug, []).append(gi)
-            latest_district.setdefault(district, []).append(gi)
-        group_points, district_points = self._trend_points()
-        groups = []
-        for g in catalog.CATALOG:
-            city = combine(g.slug, latest_group.get(g.slug, []))
-            points = group_points.get(g.slug, {})
-            groups.append({
-                "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
-                "worst_severity": worst.get(g.slug),
-                "sources_reporting": city["sources_reporting"],
-                "sources_expected": city["sources_expected"],
-                "sources_in_breach": city["sources_in_breach"], "kpis": city["kpis"],
-                "mtta_s": _mean(group_acks.get(g.slug, [])),
-                "mttr_s": _mean(group_fixes.get(g.slug, [])),
-                "trend": [{"t": b * self.bucket_s, "kpis": dict(points[b])}
-                          for b in sorted(points)],
-            })
-        districts = []
-        for d in catalog.DISTRICTS:
-            here = latest_district.get(d.name, [])
-            sums = district_points.get(d.name, {})
-            districts.append({
-                "district": d.name, "open_alerts": by_district.get(d.name, 0),
-                "worst_severity": worst_district.get(d.name),
-                "sources_reporting": sum(gi.sources_reporting for gi in here),
-                "sources_expected": sum(gi.sources_expected for gi in here),
-                "sources_in_breach": sum(gi.sources_in_breach for gi in here),
-                "trend": [{"t": b * self.bucket_s, "open_alerts": sums[b][0],
-                           "sources_in_breach": sums[b][1]} for b in sorted(sums)],
-            })
-        return {
-            "type": "summary", "as_of": self.as_of or None,
-            "open_alerts": {"total": len(self.alerts), "by_severity": by_sev,
-                            "by_group": dict(by_group), "by_category": dict(by_cat)},
-            "open_incidents": len(self.incidents),
-            "last_24h": {
-                "opened": sum(opened.values()), "by_severity": opened,
-                "acknowledged": len(acks), "resolved": len(fixes),
-                "mtta_s": _mean(acks), "mttr_s": _mean(fixes),
-                "noisiest_detectors": [{"detector": name, "opened": n}
-                                       for name, n in noisy.most_common(5)],
-            },
-            "groups": groups,
-            "districts": districts,
-        }
+        return summarize(self) if scope is None else summarize(self, scope)
 
 
 _encoder = msgspec.json.Encoder()

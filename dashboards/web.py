@@ -6,8 +6,10 @@ Who may read what: the assets, the catalog, ``/login``, ``/healthz`` and ``/metr
 no alert content and need no credentials; the pages (the wall, the summary, the reports)
 need a signed-in session and send a browser without one to the login page (303); everything
 under ``/api/`` but the catalog needs a session or a bearer key (an API key or an
-``IOC_*_TOKEN``) of any role, else 401. Sign-in itself is :mod:`dashboards.signin`. The
-security headers are added around all of it by :class:`dashboards.hardening.Edge`.
+``IOC_*_TOKEN``) of any role, else 401, and answers with what the principal's scope holds
+only (:mod:`dashboards.scope`; asking for a district or group outside it: 403). Sign-in
+itself is :mod:`dashboards.signin`. The security headers are added around all of it by
+:class:`dashboards.hardening.Edge`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
+from archive.accounts import Principal
 from dashboards import protocol
+from dashboards import scope as scoping
 from dashboards.auth import bearer
 from dashboards.history import handles as history_handles
 from dashboards.identity import SESSION_COOKIE, Who, cookie_value
@@ -158,18 +162,27 @@ class Site:
         return text(426, "upgrade required: /ws is a websocket (docs/protocol.md)\n",
                     {"Upgrade": "websocket", "Connection": "Upgrade"})
 
+    def out_of_scope(self, principal: Principal, field: str) -> Response:
+        """403 for a query parameter asking for something outside the principal's scope
+        (counted as ``out_of_scope`` in ``ioc_dashboard_auth_refusals_total``)."""
+        self.dashboard.metrics.auth_refusals.labels(reason="out_of_scope").inc()
+        return json_answer(403, encode({"error": field, "reason": "outside your scope ("
+                                        f"{scoping.describe(principal.scope)})"}))
+
     async def live_api(self, request: Request) -> Response:
-        """``/api/state``, ``/api/summary``, ``/api/history``: any role's bearer token."""
+        """``/api/state``, ``/api/summary``, ``/api/history``: any role's bearer token; what
+        the principal's scope holds only."""
         who = await self.who(request)
         if who.principal is None:
             return self.unauthorized(who)
-        role = who.principal.role
+        principal = who.principal
+        scope = principal.scope
         board = self.dashboard.board
         path = request.url.path
         if path == "/api/summary":
-            return json_answer(200, board.summary())
+            return json_answer(200, board.summary(scoping.key(scope)))
         if path == "/api/state":
-            return json_answer(200, board.viewer_snapshot(role))
+            return json_answer(200, board.viewer_snapshot(principal.role, scope))
         query = parse_qs(request.url.query)
         group = (query.get("group") or [""])[0]
         districts = query.get("district")
@@ -180,7 +193,11 @@ class Site:
         if district is not None and district not in catalog.DISTRICT_NAMES:
             return json_answer(400, encode(
                 {"error": "district", "reason": f"unknown district {district!r}"}))
-        return json_answer(200, encode(board.state.history(group, district)))
+        outside = scoping.check_place(scope, district=district, group=group)
+        if outside is not None:
+            return self.out_of_scope(principal, outside)
+        return json_answer(200, encode(board.state.history(
+            group, district, scope.districts if scope.districts else None)))
 
     async def other(self, request: Request) -> Response:
         """The archive's routes (any role may read it), else 404."""
@@ -191,7 +208,10 @@ class Site:
         if who.principal is None:
             return self.unauthorized(who)
         got = await self.dashboard.history.answer(path, parse_qs(request.url.query,
-                                                         keep_blank_values=True))
+                                                         keep_blank_values=True),
+                                                  who.principal.scope)
+        if got.status == 403:
+            self.dashboard.metrics.auth_refusals.labels(reason="out_of_scope").inc()
         return Response(got.body, got.status, media_type=got.content_type,
                         headers={"Cache-Control": "no-store", **dict(got.headers)})
 

@@ -1,0 +1,175 @@
+"""The leadership summary (``/api/summary`` and the ``summary`` frame, docs/protocol.md) of a
+:class:`~dashboards.state.State`: city-wide, or as a scoped principal sees it (only the
+alerts, incidents, indicators and 24-hour figures of its districts and groups; a
+group's KPIs combined over its districts in scope only).
+
+Pure and synchronous. The city-wide summary reuses the state's cached trend points; a scoped
+one computes its (few) series from the state's trends.
+
+>>> from dashboards.state import State
+>>> from archive.accounts import Scope
+>>> from ioc.events import GroupIndicator
+>>> st = State()
+>>> for d, depth in (("Hai Chau", 31.0), ("Lien Chieu", 4.0)):
+...     _ = st.apply(GroupIndicator(group="flooding", district=d, start=0.0, end=60.0,
+...         sources_reporting=6, sources_expected=6, sources_in_breach=0, open_alerts={},
+...         kpis={"max_depth": depth}))
+>>> mine = summarize(st, Scope(("Lien Chieu",), ("flooding",)))
+>>> [g["kpis"] for g in mine["groups"]], [d["district"] for d in mine["districts"]]
+([{'max_depth': 4.0}], ['Lien Chieu'])
+>>> [g["kpis"] for g in summarize(st)["groups"] if g["group"] == "flooding"]
+[{'max_depth': 31.0}]
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from archive.accounts import Scope
+from dashboards import scope as scoping
+from ioc import catalog
+from ioc.events import SEVERITIES, GroupIndicator
+
+if TYPE_CHECKING:
+    from dashboards.state import State
+
+__all__ = ["summarize"]
+
+_RANK = {s: i for i, s in enumerate(SEVERITIES)}
+GroupPoints = dict[str, dict[int, dict[str, float]]]
+DistrictPoints = dict[str, dict[int, tuple[int, int]]]
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _scoped_points(state: State, scope: Scope) -> tuple[GroupPoints, DistrictPoints]:
+    """The trend points of ``state.summary`` restricted to the series in ``scope``."""
+    from dashboards.state import combine
+
+    floor = int((state.as_of - state.span_s) // state.bucket_s)
+    per_group: dict[str, dict[int, list[GroupIndicator]]] = {}
+    district_points: DistrictPoints = {}
+    for (slug, district), series in state.trends.items():
+        if not scope.allows(district=district, group=slug):
+            continue
+        sums = district_points.setdefault(district, {})
+        for bucket, gi in series.items():
+            if bucket > floor:
+                per_group.setdefault(slug, {}).setdefault(bucket, []).append(gi)
+                alerts, breach = sums.get(bucket, (0, 0))
+                sums[bucket] = (alerts + sum(gi.open_alerts.values()),
+                                breach + gi.sources_in_breach)
+    group_points: GroupPoints = {
+        slug: {b: combine(slug, gis)["kpis"] for b, gis in buckets.items()}
+        for slug, buckets in per_group.items()}
+    return group_points, district_points
+
+
+def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
+    """The summary body of ``state`` as ``scope`` sees it (the whole city by default)."""
+    from dashboards.state import combine
+
+    city = scope.city_wide
+
+    def mine(district: str, group: str) -> bool:
+        return city or scope.allows(district=district, group=group)
+
+    alerts = [a for a in state.alerts.values() if mine(a.district, a.group)]
+    by_sev = dict.fromkeys(SEVERITIES, 0)
+    by_group: Counter[str] = Counter()
+    by_district: Counter[str] = Counter()
+    by_cat: Counter[str] = Counter()
+    worst: dict[str, str] = {}
+    worst_district: dict[str, str] = {}
+    for a in alerts:
+        by_sev[a.severity] = by_sev.get(a.severity, 0) + 1
+        by_group[a.group] += 1
+        by_district[a.district] += 1
+        by_cat[a.category] += 1
+        if a.group not in worst or _RANK[a.severity] > _RANK[worst[a.group]]:
+            worst[a.group] = a.severity
+        held = worst_district.get(a.district)
+        if held is None or _RANK[a.severity] > _RANK[held]:
+            worst_district[a.district] = a.severity
+    opened = dict.fromkeys(SEVERITIES, 0)
+    noisy: Counter[str] = Counter()
+    acks: list[float] = []
+    fixes: list[float] = []
+    group_acks: dict[str, list[float]] = {}
+    group_fixes: dict[str, list[float]] = {}
+    for e in state.events:
+        if not mine(e.district, e.group):
+            continue
+        if e.what == "opened":
+            opened[e.severity] = opened.get(e.severity, 0) + 1
+            noisy[e.detector] += 1
+        elif e.what == "acknowledged":
+            acks.append(e.seconds)
+            group_acks.setdefault(e.group, []).append(e.seconds)
+        else:
+            fixes.append(e.seconds)
+            group_fixes.setdefault(e.group, []).append(e.seconds)
+
+    latest_group: dict[str, list[GroupIndicator]] = {}
+    latest_district: dict[str, list[GroupIndicator]] = {}
+    for (slug, district), gi in state.latest.items():
+        if mine(district, slug):
+            latest_group.setdefault(slug, []).append(gi)
+            latest_district.setdefault(district, []).append(gi)
+    group_points, district_points = state.trend_points() if city else \
+        _scoped_points(state, scope)
+    groups = []
+    for g in catalog.CATALOG:
+        if not city and not scope.allows(group=g.slug):
+            continue
+        combined = combine(g.slug, latest_group.get(g.slug, []))
+        points = group_points.get(g.slug, {})
+        groups.append({
+            "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
+            "worst_severity": worst.get(g.slug),
+            "sources_reporting": combined["sources_reporting"],
+            "sources_expected": combined["sources_expected"],
+            "sources_in_breach": combined["sources_in_breach"], "kpis": combined["kpis"],
+            "mtta_s": _mean(group_acks.get(g.slug, [])),
+            "mttr_s": _mean(group_fixes.get(g.slug, [])),
+            "trend": [{"t": b * state.bucket_s, "kpis": dict(points[b])}
+                      for b in sorted(points)],
+        })
+    districts = []
+    for d in catalog.DISTRICTS:
+        if not city and not scope.allows(district=d.name):
+            continue
+        here = latest_district.get(d.name, [])
+        sums = district_points.get(d.name, {})
+        districts.append({
+            "district": d.name, "open_alerts": by_district.get(d.name, 0),
+            "worst_severity": worst_district.get(d.name),
+            "sources_reporting": sum(gi.sources_reporting for gi in here),
+            "sources_expected": sum(gi.sources_expected for gi in here),
+            "sources_in_breach": sum(gi.sources_in_breach for gi in here),
+            "trend": [{"t": b * state.bucket_s, "open_alerts": sums[b][0],
+                       "sources_in_breach": sums[b][1]} for b in sorted(sums)],
+        })
+    incidents = len(state.incidents) if city else sum(
+        scoping.narrow_incident(i, scope) is not None for i in state.incidents.values())
+    body: dict[str, Any] = {
+        "type": "summary", "as_of": state.as_of or None,
+        "open_alerts": {"total": len(alerts), "by_severity": by_sev,
+                        "by_group": dict(by_group), "by_category": dict(by_cat)},
+        "open_incidents": incidents,
+        "last_24h": {
+            "opened": sum(opened.values()), "by_severity": opened,
+            "acknowledged": len(acks), "resolved": len(fixes),
+            "mtta_s": _mean(acks), "mttr_s": _mean(fixes),
+            "noisiest_detectors": [{"detector": name, "opened": n}
+                                   for name, n in noisy.most_common(5)],
+        },
+        "groups": groups,
+        "districts": districts,
+    }
+    if not city:
+        body["scope"] = {"districts": list(scope.districts), "groups": list(scope.groups)}
+    return body
