@@ -184,6 +184,7 @@ class Note(msgspec.Struct, frozen=True, kw_only=True):
     ts: float
     user: str
     text: str
+    display_name: str | None = None  # the author's name (notes before it: None)
 
 
 class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
@@ -213,6 +214,7 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
     notes: list[Note] = []
     incident_id: str | None = None
     silenced_until: float | None = None
+    display_name: str | None = None  # the name of ``user`` (None: no person, or older records)
 
 
 class Incident(msgspec.Struct, frozen=True, kw_only=True, tag="incident"):
@@ -306,6 +308,8 @@ class SilenceRecord(msgspec.Struct, frozen=True, kw_only=True):
     created: float
     lifted_at: float | None = None
     lifted_by: str | None = None
+    display_name: str | None = None    # the name of ``user`` (older records: None)
+    lifted_by_name: str | None = None  # the name of ``lifted_by``
 
 
 class DeadLetter(msgspec.Struct, frozen=True, kw_only=True):

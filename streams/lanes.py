@@ -41,6 +41,7 @@ __all__ = [
     "OPEN",
     "Lane",
     "LaneAddress",
+    "Who",
     "alert_fields",
     "decode_lane",
     "encode_lane",
@@ -54,6 +55,14 @@ HEALTH: Category = "sensor_health"
 LANES: tuple[Category, ...] = (CITY, HEALTH)
 OPEN = frozenset({"firing", "acknowledged", "silenced"})
 MAX_APPLIED = 64  # command ids remembered per lane (replay protection)
+
+
+class Who(NamedTuple):
+    """Who a record names: ``user`` (``role:login``), ``reason``, ``name`` (display name)."""
+
+    user: str | None
+    reason: str | None
+    name: str | None
 
 
 class Lane(msgspec.Struct, kw_only=True):
@@ -78,28 +87,34 @@ class Lane(msgspec.Struct, kw_only=True):
     seen: dict[str, float] = {}       # detector -> latest window end applied
     applied: list[str] = []           # recent command ids applied
     partition: int | None = None      # the changelog partition it lives on (None: not known)
+    ack_name: str | None = None       # display name of ack_user (lanes before it: None)
+    sil_name: str | None = None       # display name of sil_user
 
     @property
     def open(self) -> bool:
         return self.alert is not None and self.alert.status in OPEN
 
     def publish(self, alert: Alert, change: str, *, user: str | None = None,
-                reason: str | None = None) -> Alert:
-        """``alert`` as the lane's next published record (next version of its alert_id)."""
+                reason: str | None = None, name: str | None = None) -> Alert:
+        """``alert`` as the lane's next published record (next version of its alert_id);
+        ``user``, ``reason`` and ``name`` (``user``'s display name) say who and why (none:
+        a change the sensors made)."""
         version = self.versions.get(alert.alert_id, 0) + 1
-        rec = replace(alert, version=version, change=change, user=user, reason=reason)
+        rec = replace(alert, version=version, change=change, user=user, reason=reason,
+                      display_name=name if user is not None else None)
         self.versions[alert.alert_id] = version
         self.alert = rec
         self.dirty = False
         return rec
 
-    def owner(self, status: str) -> tuple[str | None, str | None]:
-        """Who put the alert in ``status`` and why (automatic changes keep them)."""
+    def owner(self, status: str) -> Who:
+        """Who put the alert in ``status``, why, and their display name (automatic changes
+        keep them)."""
         if status == "silenced":
-            return self.sil_user, self.sil_reason
+            return Who(self.sil_user, self.sil_reason, self.sil_name)
         if status == "acknowledged":
-            return self.ack_user, self.ack_reason
-        return None, None
+            return Who(self.ack_user, self.ack_reason, self.ack_name)
+        return Who(None, None, None)
 
     def fresh(self, verdicts: Iterable[Verdict]) -> list[Verdict]:
         """The verdicts on windows the lane has not applied yet (per detector)."""

@@ -42,9 +42,11 @@ is a pure function of (stored lane, input); a lane's clock only moves forward. A
 lane has already applied (a window end a detector already reported, a command id already
 applied) changes nothing and returns the lane's last published record again - identical
 (alert_id, version, content) - so a worker restored from its changelog neither loses nor
-forks a version. ``user`` and ``reason`` name the operator behind the record's status (the
-acknowledging, silencing or resolving user; a note's author); automatic changes of a firing
-alert carry ``user=None`` and a ``reason`` in words.
+forks a version. ``user``, ``display_name`` and ``reason`` name the person behind the
+record's status (the acknowledging, silencing or resolving user as ``role:login``, their
+display name as their command carried it, and why; a note's author), so the trail names
+people; automatic changes of a firing alert carry ``user=None``, no display name and a
+``reason`` in words.
 
 >>> from ioc.events import Evidence
 >>> book = AlertBook({}, resolve_after=2, flap_window_s=300.0)
@@ -63,11 +65,12 @@ alert carry ``user=None`` and a ``reason`` in words.
 1
 >>> print(window(1795410120.0, 0.99)[0].title)
 Flood depth 34 cm at flood-HC-01 (Hai Chau), 5.2σ above baseline 2 cm
->>> ack = Command(command_id="c1", action="ack", user="lan", ts=1795410130.0,
-...               reason="crew sent", alert_id="robust_z:flooding:flood-HC-01:flood_depth")
->>> [(a.change, a.status, a.user, a.reason) for a in book.command(ack, now=1795410130.0,
-...                                                              silences=silences)]
-[('acknowledged', 'acknowledged', 'lan', 'crew sent')]
+>>> ack = Command(command_id="c1", action="ack", user="operator:lan", ts=1795410130.0,
+...               reason="crew sent", alert_id="robust_z:flooding:flood-HC-01:flood_depth",
+...               display_name="Lan Nguyen")
+>>> [(a.change, a.status, a.user, a.display_name, a.reason)
+...  for a in book.command(ack, now=1795410130.0, silences=silences)]
+[('acknowledged', 'acknowledged', 'operator:lan', 'Lan Nguyen', 'crew sent')]
 >>> window(1795410180.0, 0.0, firing=False)
 []
 >>> [(a.change, a.version, a.status) for a in window(1795410240.0, 0.0, firing=False)]

@@ -128,7 +128,7 @@ class SilenceBook:
             return held
         silence = Silence(silence_id=cmd.command_id, matchers=dict(cmd.matchers),
                           until=float(cmd.until), user=cmd.user, reason=cmd.reason,
-                          created=cmd.ts)
+                          created=cmd.ts, display_name=cmd.display_name)
         self.store[silence.silence_id] = _ENC.encode(silence)
         return silence
 
@@ -147,7 +147,8 @@ class SilenceBook:
                                   "or ended and purged)")
         if held.lifted_at is not None:
             return held
-        lifted = replace(held, lifted_at=cmd.ts, lifted_by=cmd.user)
+        lifted = replace(held, lifted_at=cmd.ts, lifted_by=cmd.user,
+                         lifted_by_name=cmd.display_name)
         self.store[lifted.silence_id] = _ENC.encode(lifted)
         return lifted
 

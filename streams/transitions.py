@@ -109,11 +109,11 @@ class LaneRules:
             lane.alert, lane.dirty = new, True
             return self.sync_silence(lane, now, silences)
         change = "escalated" if rank(sev) > rank(a.severity) else "updated"
-        user, reason = lane.owner(a.status)
+        user, reason, name = lane.owner(a.status)
         if change == "escalated" and a.status == "firing":
             reason = (f"{ev.detector} score {ev.score:.3g}" if sev == by_score
                       else f"firing for {(now - a.first_seen) / 60:.0f} min")
-        return [lane.publish(new, change, user=user, reason=reason)]
+        return [lane.publish(new, change, user=user, reason=reason, name=name)]
 
     def _start(self, lane: Lane, where: LaneAddress, best: Verdict, ts: float, now: float,
                silences: SilenceBook) -> list[Alert]:
@@ -139,26 +139,29 @@ class LaneRules:
             change = "opened"
             lane.flaps = 0
             lane.base = new.severity
-        lane.acked, lane.ack_user, lane.ack_reason = False, None, None
+        lane.acked, lane.ack_user, lane.ack_reason, lane.ack_name = False, None, None, None
         lane.resolved_at = None
         held = silences.match(alert_fields(new), now)
         if held is not None:  # recorded all the same, held silenced (the audit trail)
             reason = held.reason or None
             lane.sil_user, lane.sil_reason, lane.sil_id = held.user, reason, held.silence_id
+            lane.sil_name = held.display_name
             new = replace(new, status="silenced", silenced_until=held.until)
-            return [lane.publish(new, change, user=held.user, reason=reason)]
+            return [lane.publish(new, change, user=held.user, reason=reason,
+                                 name=held.display_name)]
         return [lane.publish(new, change)]
 
     def close(self, lane: Lane, now: float, change: str, user: str | None,
-              reason: str | None) -> Alert:
-        """Resolve the lane's alert (``change``: ``resolved`` or ``auto_resolved``)."""
+              reason: str | None, name: str | None = None) -> Alert:
+        """Resolve the lane's alert (``change``: ``resolved`` by ``user``, whose display name
+        is ``name``, or ``auto_resolved``)."""
         assert lane.alert is not None
         new = replace(lane.alert, status="resolved", updated_at=now, silenced_until=None)
         lane.resolved_at = now
-        lane.acked, lane.ack_user, lane.ack_reason = False, None, None
-        lane.sil_user = lane.sil_reason = lane.sil_id = None
+        lane.acked, lane.ack_user, lane.ack_reason, lane.ack_name = False, None, None, None
+        lane.sil_user = lane.sil_reason = lane.sil_id = lane.sil_name = None
         lane.normal = 0
-        return lane.publish(new, change, user=user, reason=reason)
+        return lane.publish(new, change, user=user, reason=reason, name=name)
 
     # --- silences and time -----------------------------------------------------------------
     def sync_silence(self, lane: Lane, now: float, silences: SilenceBook) -> list[Alert]:
@@ -172,18 +175,21 @@ class LaneRules:
                 return []
             held = silences.get(lane.sil_id) if lane.sil_id else None
             status = "acknowledged" if lane.acked else "firing"
-            lane.sil_user = lane.sil_reason = lane.sil_id = None
-            user, reason = lane.owner(status)
+            lane.sil_user = lane.sil_reason = lane.sil_id = lane.sil_name = None
+            user, reason, name = lane.owner(status)
             if held is not None and held.lifted_at is not None:
                 user, reason = held.lifted_by, f"silence {held.silence_id} lifted"
+                name = held.lifted_by_name
             new = replace(a, status=status, silenced_until=None, updated_at=now)
-            return [lane.publish(new, "unsilenced", user=user, reason=reason)]
+            return [lane.publish(new, "unsilenced", user=user, reason=reason, name=name)]
         if a.status == "silenced" and a.silenced_until == s.until:
             lane.sil_id = s.silence_id
             return []
         lane.sil_user, lane.sil_reason, lane.sil_id = s.user, s.reason or None, s.silence_id
+        lane.sil_name = s.display_name
         new = replace(a, status="silenced", silenced_until=s.until, updated_at=now)
-        return [lane.publish(new, "silenced", user=s.user, reason=s.reason or None)]
+        return [lane.publish(new, "silenced", user=s.user, reason=s.reason or None,
+                             name=s.display_name)]
 
     def advance(self, lane: Lane, now: float, silences: SilenceBook, *,
                 escalate: bool = True) -> list[Alert]:
@@ -223,18 +229,20 @@ class LaneRules:
         out = self.advance(lane, now, silences)
         a = lane.alert
         assert a is not None
-        reason = cmd.reason or None
+        reason, name = cmd.reason or None, cmd.display_name
         if cmd.action == "ack" and a.status in ("firing", "silenced") and not lane.acked:
             lane.acked, lane.ack_user, lane.ack_reason = True, cmd.user, reason
+            lane.ack_name = name
             status = "acknowledged" if a.status == "firing" else a.status
             out.append(lane.publish(replace(a, status=status, updated_at=now),
-                                    "acknowledged", user=cmd.user, reason=reason))
+                                    "acknowledged", user=cmd.user, reason=reason, name=name))
         elif cmd.action == "resolve" and a.status in OPEN:
-            out.append(self.close(lane, now, "resolved", cmd.user, reason))
+            out.append(self.close(lane, now, "resolved", cmd.user, reason, name))
         elif cmd.action == "note":
-            note = Note(ts=cmd.ts, user=cmd.user, text=(cmd.text or "").strip())
+            note = Note(ts=cmd.ts, user=cmd.user, text=(cmd.text or "").strip(),
+                        display_name=name)
             new = replace(a, notes=[*a.notes, note], updated_at=now)
-            out.append(lane.publish(new, "note", user=cmd.user, reason=reason))
+            out.append(lane.publish(new, "note", user=cmd.user, reason=reason, name=name))
         lane.applied = [*lane.applied, cmd.command_id][-MAX_APPLIED:]
         return out
 

@@ -352,6 +352,67 @@ def test_a_replayed_command_changes_nothing() -> None:
     assert rig.book.get(AID) == n
 
 
+def test_the_trail_names_the_person_behind_every_command_and_no_one_for_sensors() -> None:
+    rig = Rig()
+    (opened,) = rig.fire(1)
+    assert (opened.user, opened.display_name) == (None, None)        # the sensors opened it
+    lan = {"user": "operator:lan", "display_name": "Lan Nguyen"}
+    (ack,) = rig.cmd("ack", 2, cid="a1", reason="crew sent", **lan)
+    assert (ack.change, ack.user, ack.display_name, ack.reason) == (
+        "acknowledged", "operator:lan", "Lan Nguyen", "crew sent")
+    (upd,) = rig.fire(3)                      # an update keeps who put it in its status
+    assert (upd.change, upd.user, upd.display_name) == ("updated", "operator:lan", "Lan Nguyen")
+    (note,) = rig.cmd("note", 4, cid="n1", text="pump started", user="operator:minh",
+                      display_name="Minh Tran")
+    assert (note.user, note.display_name) == ("operator:minh", "Minh Tran")
+    assert (note.notes[-1].user, note.notes[-1].display_name) == ("operator:minh", "Minh Tran")
+    assert rig.cmd("ack", 4.5, cid="a1", **lan) == [note]      # replayed: nothing changes
+    assert rig.book.get(AID) == note
+    (res,) = rig.cmd("resolve", 5, cid="r1", user="supervisor:hoa", display_name="Hoa Le")
+    assert (res.user, res.display_name) == ("supervisor:hoa", "Hoa Le")
+    (again,) = rig.fire(6)                                     # reopened by the sensors
+    assert (again.change, again.user, again.display_name) == ("reopened", None, None)
+    for i in range(7, 20):
+        rig.calm(i)
+    auto = rig.records[-1]
+    assert (auto.change, auto.user, auto.display_name) == ("auto_resolved", None, None)
+    decoded = decode_alert(encode(res))
+    assert decoded == res and isinstance(decoded, Alert)
+
+
+def test_a_silence_and_its_lifting_name_their_people() -> None:
+    rig = Rig()
+    rig.fire(1)
+    rig.cmd("silence", 1.5, cid="s1", matchers={"source": S}, until=T0 + 60 * W,
+            user="supervisor:hoa", display_name="Hoa Le")
+    (s,) = rig.tick(1.5)
+    assert (s.change, s.user, s.display_name) == ("silenced", "supervisor:hoa", "Hoa Le")
+    rig.cmd("unsilence", 2, cid="u1", silence_id="s1", user="operator:lan",
+            display_name="Lan Nguyen")
+    (u,) = rig.tick(2)
+    assert (u.change, u.user, u.display_name) == ("unsilenced", "operator:lan", "Lan Nguyen")
+
+
+def test_records_and_commands_without_display_names_still_decode() -> None:
+    """Alerts and lanes written before display names decode with None."""
+    old = (b'{"type":"alert","alert_id":"robust_z:flooding:flood-HC-01:flood_depth",'
+           b'"version":2,"status":"acknowledged","severity":"major","category":"city",'
+           b'"group":"flooding","district":"Hai Chau","source":"flood-HC-01",'
+           b'"metric":"flood_depth","detector":"robust_z","title":"t","first_seen":1.0,'
+           b'"last_seen":2.0,"count":1,"updated_at":2.0,"change":"acknowledged",'
+           b'"user":"operator","notes":[{"ts":2.0,"user":"operator","text":"x"}],'
+           b'"evidence":{"window_start":0.0,"window_end":60.0,"value":1.0,"baseline":0.0,'
+           b'"threshold":null,"score":0.9,"raw":3.0,"detector":"robust_z",'
+           b'"detector_version":"1","params":{},"recent":[]}}')
+    rec = decode_alert(old)
+    assert isinstance(rec, Alert)
+    assert (rec.user, rec.display_name, rec.notes[0].display_name) == ("operator", None, None)
+    rig = Rig()
+    rig.fire(1)
+    rig.cmd("ack", 2, cid="a1", user="operator")               # a shared token: no name
+    assert rig.book.get(AID).display_name is None  # type: ignore[union-attr]
+
+
 def test_unknown_or_malformed_alert_ids_are_validation_errors() -> None:
     rig = Rig()
     rig.fire(1)
