@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from archive import queries
+from archive.accounts import Scope
 from archive.records import Batch
 from archive.sample import add_alert_versions, add_command, seed_alert_versions
 from archive.store import Store
@@ -146,6 +147,39 @@ def test_incidents_and_rollups(store: Store) -> None:
     assert by[("Hai Chau", "kpi:max_depth")]["mean"] == pytest.approx(11.0)
     assert by[("Son Tra", "kpi:max_depth")]["max"] == 22.0
     assert all(r["metric"].startswith("kpi:") for r in rows)
+
+
+def test_a_scope_narrows_search_history_episodes_incidents_and_rollups(
+        history: Store) -> None:
+    """A Lien Chieu reader finds Lien Chieu's versions only; another district's alert is
+    absent (None, as if the archive had none); incidents keep their groups in scope."""
+    lien_chieu, flooding = Scope(("Lien Chieu",)), Scope((), ("flooding",))
+    rows = queries.search_alerts(history, scope=lien_chieu).rows
+    assert {r["alert_id"] for r in rows} == {TRAFFIC}
+    assert queries.search_alerts(history, group="flooding", scope=lien_chieu).rows == []
+    assert queries.alert_history(history, FLOOD, lien_chieu) is None
+    assert queries.alert_history(history, TRAFFIC, lien_chieu) is not None
+    assert queries.alert_history(history, FLOOD, flooding) is not None
+    assert queries.alert_history(history, TRAFFIC, flooding) is None
+    assert [e.alert_id for e in queries.episodes(history, since=T0, until=T0 + 100,
+                                                 scope=lien_chieu)] == [TRAFFIC]
+    inc = Incident(incident_id="inc:LC:1", version=1, status="open", district="Lien Chieu",
+                   groups=["flooding", "traffic"], alert_ids=[TRAFFIC], severity="major",
+                   title="Lien Chieu: flooding + traffic", first_seen=T0, last_seen=T0,
+                   updated_at=T0)
+    gis = [GroupIndicator(group="flooding", district=d, start=T0, end=T0 + 60,
+                          sources_reporting=5, sources_expected=6, sources_in_breach=1,
+                          open_alerts={}, kpis={"max_depth": 3.0})
+           for d in ("Hai Chau", "Lien Chieu")]
+    _write(history, inc, *gis)
+    assert [i["groups"] for i in queries.incidents_opened(
+        history, since=T0, until=T0 + 1, scope=Scope((), ("traffic", "energy")))] == [
+        ["traffic"]]
+    assert queries.incidents_opened(history, since=T0, until=T0 + 1,
+                                    scope=Scope(("Hai Chau",))) == []
+    rows = queries.rollups(history, resolution="h", since=T0 - 3600, until=T0 + 3600,
+                           scope=lien_chieu)
+    assert rows and {r["district"] for r in rows} == {"Lien Chieu"}
 
 
 def _plan(store: Store, query: sa.Select[object]) -> str:

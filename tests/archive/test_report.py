@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from archive import report
+from archive.accounts import Scope
 from archive.sample import sample_day
 from archive.store import Store
 from ioc.cli import cli
@@ -89,6 +90,23 @@ def test_filters_narrow_every_figure(store: Store) -> None:
     assert [d["district"] for d in r["districts"]] == ["Son Tra"]
     with pytest.raises(ValidationError, match=r"^group: unknown group 'nope'"):
         report.build_report(store, p, sla=SLA, group="nope")
+
+
+def test_a_scope_narrows_every_figure_and_lists_its_own_rows(store: Store) -> None:
+    """A Lien Chieu report counts Lien Chieu only (city totals too), lists its district
+    only, and says its scope; a group scope lists its groups only."""
+    sample_day(store, T0)
+    p = report.period("day", DAY)
+    r = report.build_report(store, p, sla=SLA, scope=Scope(("Lien Chieu",)))
+    assert (r["totals"]["opened"], r["totals"]["incidents"]) == (1, 0)
+    assert [d["district"] for d in r["districts"]] == ["Lien Chieu"]
+    assert {s["source"] for s in r["noisiest_sources"]} == {"trf-LC-02"}
+    assert r["filters"]["scope"] == {"districts": ["Lien Chieu"], "groups": []}
+    assert "district,Hai Chau" not in report.to_csv(r)
+    r = report.build_report(store, p, sla=SLA, scope=Scope((), ("flooding",)))
+    assert [g["group"] for g in r["groups"]] == ["flooding"]
+    assert (r["totals"]["opened"], r["totals"]["incidents"]) == (2, 1)
+    assert "scope" not in report.build_report(store, p, sla=SLA)["filters"]
 
 
 def test_csv_and_html_carry_the_same_figures(store: Store) -> None:
