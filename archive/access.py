@@ -1,11 +1,15 @@
-"""Access: the dashboard's server-side sign-in sessions, the API keys of machine clients and
-the audit log of sign-ins, in the archive's database.
+"""Access: the dashboard's server-side sign-in sessions, the API keys of machine clients,
+one-time sign-in links and the audit log of sign-ins, in the archive's database.
 
 A session's and a key's secret is a 256-bit random token given to the client once and stored
 only as its SHA-256 (a slow password hash adds nothing to a random secret of that size, and
 every request checks one). A session ends at its expiry (``IOC_SESSION_MAX_AGE_S`` after
 sign-in), after ``IOC_SESSION_IDLE_S`` without a request, at sign-out, and at once when its
 user is disabled or changes password (:mod:`archive.accounts`).
+
+A one-time sign-in link (what ``ioc demo`` prints for each account) carries a token of the
+same kind, stored hashed, that opens one session of its user: at most once, within
+``LINK_TTL_S`` (15 minutes) of its making, and never for a disabled user.
 
 >>> digest("abc")[:16]
 'ba7816bf8f01cfea'
@@ -25,11 +29,14 @@ from archive.accounts import AccountError, Principal, Scope, check_login, check_
 from archive.store import Store
 from ioc.errors import UsageError
 
-__all__ = ["KEY_PREFIX", "Access", "ApiKey", "SessionCheck", "SignIn", "digest"]
+__all__ = ["KEY_PREFIX", "LINK_TTL_S", "Access", "ApiKey", "LinkCheck", "SessionCheck",
+           "SignIn", "digest"]
 
 KEY_PREFIX = "iok_"     # an API key's secret starts with it (easy to spot in a leak scan)
 TOUCH_S = 30.0          # last_seen / last_used are written at most this often per secret
-REASONS = ("ok", "unknown_user", "bad_password", "disabled", "bad_input", "throttled")
+LINK_TTL_S = 900.0      # a one-time sign-in link works this long after it was made
+REASONS = ("ok", "unknown_user", "bad_password", "disabled", "bad_input", "throttled",
+           "bad_link")
 
 
 def digest(secret: str) -> str:
@@ -43,6 +50,16 @@ class SessionCheck:
     ``expired``, ``idle``, ``revoked``, ``disabled``)."""
 
     principal: Principal | None
+    reason: str = "ok"
+
+
+@dataclass(frozen=True)
+class LinkCheck:
+    """A one-time link used: the user to sign in (with their login), or None and why
+    (``unknown``: never made or forged, ``used``, ``expired``, ``disabled``)."""
+
+    user_id: int | None
+    login: str | None = None
     reason: str = "ok"
 
 
@@ -144,6 +161,57 @@ class Access:
             return int(conn.execute(s.delete().where(
                 s.c.revoked | (s.c.expires_at <= ts) | (s.c.last_seen <= ts - self.idle_s)
             )).rowcount)
+
+    # --- one-time sign-in links ------------------------------------------------------------
+    def open_link(self, login: str, *, ttl_s: float = LINK_TTL_S,
+                  now: float | None = None) -> str:
+        """A one-time sign-in token for ``login`` (for the link only; stored hashed), valid
+        ``ttl_s`` seconds; AccountError when there is no such account."""
+        ts = time.time() if now is None else now
+        token = secrets.token_urlsafe(32)
+        u = schema.users
+        with self.store.engine.begin() as conn:
+            user_id = conn.execute(sa.select(u.c.id).where(u.c.login == check_login(login))
+                                   ).scalar()
+            if user_id is None:
+                raise AccountError(f"no account {login!r}")
+            conn.execute(schema.sign_in_links.insert().values(
+                token_hash=digest(token), user_id=user_id, created_at=ts,
+                expires_at=ts + ttl_s, used_at=None))
+        return token
+
+    def use_link(self, token: str | None, now: float | None = None) -> LinkCheck:
+        """Spend a one-time token: its user, at most once and before its expiry (the claim
+        is one conditional UPDATE, so two tabs racing on one link get one session)."""
+        if not token or len(token) > 200:
+            return LinkCheck(None, reason="unknown")
+        ts = time.time() if now is None else now
+        k, u = schema.sign_in_links, schema.users
+        hashed = digest(token)
+        with self.store.engine.begin() as conn:
+            claimed = conn.execute(k.update().where(
+                (k.c.token_hash == hashed) & k.c.used_at.is_(None) & (k.c.expires_at > ts)
+            ).values(used_at=ts)).rowcount
+            row = conn.execute(sa.select(k.c.used_at, k.c.expires_at, u.c.id, u.c.login,
+                                         u.c.disabled)
+                               .join(u, u.c.id == k.c.user_id)
+                               .where(k.c.token_hash == hashed)).first()
+        if row is None:
+            return LinkCheck(None, reason="unknown")
+        if not claimed:
+            return LinkCheck(None, row.login,
+                             "used" if row.used_at is not None else "expired")
+        if row.disabled:
+            return LinkCheck(None, row.login, "disabled")
+        return LinkCheck(int(row.id), row.login)
+
+    def purge_links(self, now: float | None = None) -> int:
+        """Delete links used or expired; returns how many."""
+        ts = time.time() if now is None else now
+        k = schema.sign_in_links
+        with self.store.engine.begin() as conn:
+            return int(conn.execute(k.delete().where(
+                k.c.used_at.is_not(None) | (k.c.expires_at <= ts))).rowcount)
 
     # --- API keys --------------------------------------------------------------------------
     def add_key(self, name: str, role: str, scope: Scope | None = None,

@@ -53,7 +53,7 @@ from ioc.events import (
     encode,
 )
 
-__all__ = ["Batch", "Kind", "Rollup", "day_of", "hour_of", "reason_kind"]
+__all__ = ["Batch", "Kind", "Rollup", "day_of", "hour_of", "login_of", "reason_kind"]
 
 Kind = Literal["alerts", "commands", "indicators", "deadletter"]
 RollupKey = tuple[str, float, str, str, str]  # resolution, bucket, group, district, metric
@@ -80,6 +80,18 @@ def day_of(ts: float) -> float:
     """
     local = ts + LOCAL_OFFSET_S
     return local - local % 86400.0 - LOCAL_OFFSET_S
+
+
+def login_of(user: str | None) -> str | None:
+    """The login in a record's ``user`` (``role:login``); None when it names only a role (a
+    shared token) or no one.
+
+    >>> login_of("operator:lan"), login_of("operator"), login_of(None)
+    ('lan', None, None)
+    """
+    if not user:
+        return None
+    return user.partition(":")[2][:64] or None
 
 
 def reason_kind(reason: str) -> str:
@@ -185,7 +197,8 @@ class Batch:
             "detector": rec.detector, "title": rec.title, "change": rec.change,
             "first_seen": rec.first_seen, "last_seen": rec.last_seen,
             "updated_at": rec.updated_at, "user_name": rec.user, "reason": rec.reason,
-            "note": note, "record": record})
+            "note": note, "record": record, "login": login_of(rec.user),
+            "display_name": rec.display_name})
 
     def _command(self, cmd: Command, raw: bytes, topic: str, partition: int, offset: int
                  ) -> None:
@@ -195,7 +208,8 @@ class Batch:
             "matchers": None if cmd.matchers is None else encode(cmd.matchers).decode(),
             "until": cmd.until, "silence_id": getattr(cmd, "silence_id", None),
             "topic": topic, "partition": partition, "offset": offset, "result": None,
-            "record": raw.decode()})
+            "record": raw.decode(), "login": login_of(cmd.user),
+            "display_name": cmd.display_name})
 
     def _deadletter(self, raw: bytes) -> None:
         dead = decode_deadletter(raw)

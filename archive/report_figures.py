@@ -12,6 +12,7 @@ from archive import queries
 from archive.accounts import Scope
 from archive.periods import Period
 from archive.queries import Episode
+from archive.report_centres import mtta_by_centre
 from archive.store import Store
 from ioc import catalog
 from ioc.errors import UsageError, ValidationError
@@ -165,6 +166,7 @@ def build_report(store: Store, p: Period, *, sla: Mapping[str, float],
             "scope": {"districts": list(scope.districts), "groups": list(scope.groups)}})},
         "sla_s": dict(sla), "totals": _figures(eps, peps, len(incs), sla),
         "groups": by_group, "districts": by_district,
+        "centres": mtta_by_centre(store, eps),  # MTTA per operation centre (who acked)
         "noisiest_sources": [{"source": s, "group": g, "district": d, "opened": n}
                              for (s, g, d), n in sorted(sources.items(),
                                                         key=lambda kv: (-kv[1], kv[0]))[:TOP]],

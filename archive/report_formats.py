@@ -62,6 +62,11 @@ def to_csv(report: Mapping[str, Any]) -> str:
         w.writerow(["source", s["source"], s["opened"], *blank, "", "", ""])
     for d in report["noisiest_detectors"]:
         w.writerow(["detector", d["detector"], d["opened"], *blank, "", "", ""])
+    for c in report.get("centres", []):  # acknowledged and MTTA per operation centre
+        row = ["centre", c["centre"], *[""] * (len(CSV_COLUMNS) - 2)]
+        row[CSV_COLUMNS.index("acknowledged")] = c["acknowledged"]
+        row[CSV_COLUMNS.index("mtta_s")] = _num(c["mtta_s"])
+        w.writerow(row)
     for g in report["groups"]:
         for k in g["kpis"]:
             w.writerow(["kpi", f"{g['group']}/{k['name']}", "", *blank,
@@ -146,6 +151,12 @@ def to_html(report: Mapping[str, Any]) -> str:
     table("City", "scope", [report["totals"]])
     table("Service groups", "group", report["groups"])
     table("Districts", "district", report["districts"])
+    parts.append("<section><h2>Operation centres (who acknowledged)</h2><table><thead><tr>"
+                 "<th>centre</th><th>acknowledged</th><th>people</th><th>MTTA</th></tr>"
+                 "</thead><tbody>" + "".join(
+                     f"<tr><td>{e(c['centre'])}</td><td>{c['acknowledged']}</td>"
+                     f"<td>{c['people']}</td><td>{duration(c['mtta_s'])}</td></tr>"
+                     for c in report.get("centres", [])) + "</tbody></table></section>")
     parts.append("<section><h2>Noisiest sources and detectors</h2><table><tbody>" + "".join(
         f"<tr><td>{e(s['source'])} ({e(s['group'])}, {e(s['district'])})</td>"
         f"<td>{s['opened']}</td></tr>" for s in report["noisiest_sources"]) + "".join(

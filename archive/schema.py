@@ -16,6 +16,11 @@ has the index that query needs; the comment on each index names the query.
 * ``web_sessions``     the dashboard's server-side sign-in sessions (token stored hashed)
 * ``api_keys``         named, revocable keys of machine clients (stored hashed)
 * ``sign_ins``         the audit log of sign-ins: every success and refusal, with the reason
+* ``sign_in_links``    one-time sign-in links (token stored hashed, single use, expiring)
+
+``alert_versions`` and ``commands`` name people: ``user_name`` is ``role:login`` as the record
+gave it, ``login`` the login part and ``display_name`` the person's name (NULL in rows of
+automatic changes, shared tokens and records from before names were carried).
 
 The ``commands`` table is the audit trail of what people did on ``ioc.commands``; sign-ins
 never pass through Kafka (no topic, partition or offset), so they have their own table.
@@ -42,7 +47,7 @@ from sqlalchemy import (
 
 __all__ = ["alert_versions", "api_keys", "archive_offsets", "archive_rejects", "commands",
            "deadletter_counts", "incident_versions", "indicator_rollups", "metadata",
-           "sign_ins", "users", "web_sessions"]
+           "sign_in_links", "sign_ins", "users", "web_sessions"]
 
 metadata = MetaData()
 
@@ -69,6 +74,8 @@ alert_versions = Table(
     Column("reason", Text),
     Column("note", Text),  # the newest note's text, when this version added one
     Column("record", Text, nullable=False),  # the whole Alert as JSON
+    Column("login", String(64)),          # the login in user_name (role:login), if any
+    Column("display_name", String(128)),  # the name of that person, as the record gave it
 )
 # history search: newest first, filtered by group / district / source / status / severity
 Index("ix_alert_versions_updated", alert_versions.c.updated_at)
@@ -79,6 +86,8 @@ Index("ix_alert_versions_source", alert_versions.c.source, alert_versions.c.upda
 Index("ix_alert_versions_change", alert_versions.c.change, alert_versions.c.updated_at)
 # reports: an episode's versions share the opening's first_seen (its ack and resolution)
 Index("ix_alert_versions_episode", alert_versions.c.alert_id, alert_versions.c.first_seen)
+# the trail: what one person did, newest first
+Index("ix_alert_versions_login", alert_versions.c.login, alert_versions.c.updated_at)
 
 incident_versions = Table(
     "incident_versions", metadata,
@@ -113,6 +122,8 @@ commands = Table(
     Column("offset", BigInteger, nullable=False),
     Column("result", Text),  # NULL: accepted; "refused: <reason>" when a worker refused it
     Column("record", Text, nullable=False),
+    Column("login", String(64)),          # the login in user_name (role:login), if any
+    Column("display_name", String(128)),  # the person's name, as the command gave it
 )
 Index("ix_commands_alert", commands.c.alert_id, commands.c.ts)  # an alert's history
 Index("ix_commands_position", commands.c.topic, commands.c.partition, commands.c.offset)
@@ -217,3 +228,13 @@ sign_ins = Table(
     Column("reason", String(32), nullable=False),
 )
 Index("ix_sign_ins_ts", sign_ins.c.ts)  # the audit log, newest first
+
+sign_in_links = Table(
+    "sign_in_links", metadata,
+    Column("token_hash", String(64), primary_key=True),  # SHA-256 of the link's token
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("used_at", Float),  # NULL until the link signs in (then never again)
+)
+Index("ix_sign_in_links_user", sign_in_links.c.user_id)

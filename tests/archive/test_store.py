@@ -52,7 +52,7 @@ def test_migrations_create_exactly_the_declared_schema(store: Store) -> None:
         assert got == {c.name for c in table.columns}, table.name
         indexes = {i["name"] for i in inspector.get_indexes(table.name)}
         assert indexes == {i.name for i in table.indexes}, table.name
-    assert store.revision() == "0002"
+    assert store.revision() == "0004"
 
 
 def test_an_upgrade_from_the_first_schema_keeps_the_rows(database_url: str) -> None:
@@ -61,6 +61,8 @@ def test_an_upgrade_from_the_first_schema_keeps_the_rows(database_url: str) -> N
         s.migrate("0001")
         b = Batch()
         b.add("alerts", "ioc.alerts", 0, 0, encode(alert(1)))
+        b.alerts = [{k: v for k, v in r.items() if k not in ("login", "display_name")}
+                    for r in b.alerts]  # the row as the first schema's writer made it
         s.write("archive", b, expected={})
         s.migrate("head")
         assert s.count("alert_versions") == 1
