@@ -1,4 +1,5 @@
-"""Sign-in and sign-out: the login page, ``POST /login``, ``POST /logout`` and ``/api/me``.
+"""Sign-in and sign-out: the login page, ``POST /login``, ``GET /login/once`` (a one-time
+link), ``POST /logout`` and ``/api/me``.
 
 * The session cookie (``ioc_session``) is ``HttpOnly``, ``SameSite=Strict``, and ``Secure``
   when the request came over TLS (or always, with ``IOC_SECURE_COOKIES=always``).
@@ -10,6 +11,11 @@
   password and a disabled account, each after an Argon2id verification.
 * Failures are throttled per login and per client address (429 with ``Retry-After``); a
   body over :data:`MAX_BODY` bytes is refused (413).
+* A one-time link (``/login/once?t=TOKEN``, what ``ioc demo`` prints) opens a session of its
+  account once, within 15 minutes of its making (:meth:`archive.access.Access.use_link`); a
+  link used, expired, forged or of a disabled account gets the login page with one message
+  (:data:`LINK_REFUSED`, status 401), is counted (``reason="bad_link"``) and logged in
+  ``sign_ins``, and counts against the address's throttle.
 """
 
 from __future__ import annotations
@@ -48,6 +54,8 @@ log = logging.getLogger("ioc.dashboard.signin")
 MAX_BODY = 4096
 PAGES_AFTER = ("/", "/summary", "/reports")
 REFUSED = "Wrong login or password."
+LINK_REFUSED = ("This sign-in link cannot be used: a link works once, within 15 minutes. "
+                "Sign in with your login and password.")
 MESSAGES = {"signed_out": ("You are signed out.", "info"),
             "ended": ("Your session ended; please sign in again.", "info")}
 
@@ -165,6 +173,41 @@ class SignIn:
         if form.get("token"):
             return self._token_sign_in(request, form["token"], address, now, next_path)
         return await self._password_sign_in(request, form, address, now, next_path)
+
+    # --- GET /login/once -------------------------------------------------------------------
+    async def once(self, request: Request) -> Response:
+        """Spend a one-time link's token: a session and on to the page asked for, or the
+        login page saying the link cannot be used (never why, nor whose it was)."""
+        address = request.client.host if request.client else "?"
+        now = time.time()
+        next_path = safe_next(request.query_params.get("next"))
+        wait = self.by_address.retry_after(address, now)
+        if wait > 0:
+            return await self._throttled(request, {}, address, wait, next_path)
+        token = request.query_params.get("t", "")
+        gate = self.dashboard.gate
+
+        def spend() -> str | None:
+            access = gate.access()
+            check = access.use_link(token, now)
+            access.record_sign_in(check.login or "-", address,
+                                  "ok" if check.user_id is not None else "bad_link", now)
+            return None if check.user_id is None else access.open_session(check.user_id, now)
+
+        try:
+            session = await asyncio.to_thread(spend)
+        except IocError as exc:
+            log.warning("sign-in link unavailable: %s", exc)
+            return self.page(request, message="Sign-in is unavailable: the accounts database "
+                             "cannot be reached. Try again shortly.", status=503,
+                             next_path=next_path)
+        if session is None:
+            self.by_address.fail(address, now)
+            log.info("sign-in link refused from %s", address)
+            return self._refuse(request, "bad_link", 401, LINK_REFUSED, next_path)
+        self.dashboard.metrics.sign_ins.labels(outcome="ok", reason="ok").inc()
+        log.info("signed in with a one-time link from %s", address)
+        return self._signed_in(request, session, next_path)
 
     async def _password_sign_in(self, request: Request, form: dict[str, str], address: str,
                                 now: float, next_path: str) -> Response:

@@ -225,6 +225,7 @@ class Site:
             Route("/api/catalog", self.catalog_api, methods=GET),
             Route("/login", self.signin.login_page, methods=GET),
             Route("/login", self.signin.login, methods=["POST"]),
+            Route("/login/once", self.signin.once, methods=GET),
             Route("/logout", self.signin.logout, methods=["POST"]),
             Route("/api/me", self.signin.me, methods=GET),
             *(Route(p, self.live_api, methods=GET)
