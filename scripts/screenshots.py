@@ -45,12 +45,11 @@ def start_demo(rate: float, data: Path) -> tuple[subprocess.Popen[str], dict[str
 
 async def shoot(lines: dict[str, str], wait: float) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    base, _, operator = lines["wall"].partition("/#token=")
-    leadership = lines["summary"].partition("#token=")[2]
+    base = lines["wall"].partition("/login/once")[0]  # the demo's one-time sign-in links
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         page = await browser.new_page(viewport={"width": 1920, "height": 1080})
-        await page.goto(f"{base}/#token={operator}")
+        await page.goto(lines["wall"])
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:
             if await page.locator(".alert").count() >= 3:
@@ -63,11 +62,12 @@ async def shoot(lines: dict[str, str], wait: float) -> None:
         await asyncio.sleep(3)
         await page.screenshot(path=str(OUT / "history.png"))
         summary = await browser.new_page(viewport={"width": 1920, "height": 1080})
-        await summary.goto(f"{base}/summary#token={leadership}")
+        await summary.goto(lines["summary"])
         await asyncio.sleep(5)
         await summary.screenshot(path=str(OUT / "summary.png"))
-        reports = await browser.new_page(viewport={"width": 1920, "height": 1080})
-        await reports.goto(f"{base}/reports#token={leadership}")
+        reports = await summary.context.new_page()  # the leadership's session
+        await reports.set_viewport_size({"width": 1920, "height": 1080})
+        await reports.goto(f"{base}/reports")
         await asyncio.sleep(5)
         await reports.screenshot(path=str(OUT / "reports.png"), full_page=False)
         await browser.close()

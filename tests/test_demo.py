@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -21,7 +24,9 @@ from ioc.topics import events_topic
 
 
 def _read_lines_until(proc: subprocess.Popen[str], prefixes: set[str],
-                      timeout: float) -> dict[str, str]:
+                      timeout: float, every: list[str] | None = None) -> dict[str, str]:
+    """The first line of each of ``prefixes`` (``prefix: value``); every line read goes to
+    ``every`` when given."""
     found: dict[str, str] = {}
     deadline = time.monotonic() + timeout
     assert proc.stdout is not None
@@ -31,10 +36,55 @@ def _read_lines_until(proc: subprocess.Popen[str], prefixes: set[str],
             if proc.poll() is not None:
                 break
             continue
+        if every is not None:
+            every.append(line.strip())
         key, _, value = line.strip().partition(": ")
-        if key in prefixes:
+        if key in prefixes and key not in found:
             found[key] = value
     return found
+
+
+ACCOUNT = re.compile(r"account: (?P<login>\S+) \((?P<name>[^)]*)\) (?P<role>\w+), "
+                     r"(?P<scope>[^;]+); password: (?P<password>\S+); link: (?P<link>\S+)")
+
+
+def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]:
+    """One GET without following redirects: status, headers (lower-case names), body."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=10)
+    try:
+        conn.request("GET", f"{parts.path}?{parts.query}" if parts.query else parts.path,
+                     headers={"Cookie": cookie} if cookie else {})
+        resp = conn.getresponse()
+        headers: dict[str, str] = {}
+        for k, v in resp.getheaders():  # repeated headers (set-cookie) joined
+            headers[k.lower()] = f"{headers[k.lower()]}, {v}" if k.lower() in headers else v
+        return resp.status, headers, resp.read().decode("utf-8", "replace")
+    finally:
+        conn.close()
+
+
+def _check_accounts(lines: dict[str, str], every: list[str]) -> None:
+    """One account per role and Lien Chieu's operator, each printed once with a password and
+    a one-time link; the wall's link is the operator's and signs in exactly once."""
+    accounts = [m.groupdict() for line in every if (m := ACCOUNT.fullmatch(line))]
+    assert sorted((a["role"], a["scope"]) for a in accounts) == [
+        ("admin", "city"), ("engineer", "city"), ("leadership", "city"),
+        ("operator", "Lien Chieu"), ("operator", "city"), ("supervisor", "city")], every
+    assert all(len(a["password"]) >= 12 for a in accounts)
+    assert len({a["password"] for a in accounts}) == len(accounts)
+    operator = next(a for a in accounts if a["role"] == "operator" and a["scope"] == "city")
+    leader = next(a for a in accounts if a["role"] == "leadership")
+    assert lines["wall"] == operator["link"] and "/login/once?t=" in lines["wall"]
+    assert lines["summary"] == leader["link"] + "&next=/summary"
+    status, headers, _ = _get(lines["wall"])
+    assert status == 303 and headers["location"] == "/"
+    cookie = headers["set-cookie"].split(";")[0]
+    status, _, me = _get(lines["wall"].split("/login/once")[0] + "/api/me", cookie)
+    assert status == 200 and json.loads(me)["login"] == operator["login"]
+    status, headers, page = _get(lines["wall"])                   # the same link again
+    assert status == 401 and "ioc_session" not in headers.get("set-cookie", "")
+    assert "works once, within 15 minutes" in page
 
 
 def _children_of(pid: int) -> list[int]:
@@ -65,13 +115,16 @@ def test_demo_streams_every_group_and_stops_within_ten_seconds(tmp_path: Path) -
 
     proc = _start_demo(tmp_path, rate=400, stderr=subprocess.PIPE)
     try:
-        wanted = {"bootstrap"} | ({"wall"} if "dashboard" in cli.commands else set())
-        lines = _read_lines_until(proc, wanted, timeout=90)
+        has_wall = "dashboard" in cli.commands
+        wanted = {"bootstrap"} | ({"wall", "summary", "accounts"} if has_wall else set())
+        every: list[str] = []
+        lines = _read_lines_until(proc, wanted, timeout=90, every=every)
         assert set(lines) == wanted, (proc.poll(), lines)
-        if "wall" in lines:
-            base = lines["wall"].split("/#")[0]
+        if has_wall:
+            base = lines["wall"].split("/login/once")[0]
             with urllib.request.urlopen(f"{base}/healthz", timeout=5) as response:
                 assert response.status == 200
+            _check_accounts(lines, every)
         consumer = KafkaConsumer(*[events_topic(g) for g in GROUP_SLUGS],
                                  bootstrap_servers=lines["bootstrap"],
                                  auto_offset_reset="earliest")

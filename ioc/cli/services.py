@@ -4,6 +4,7 @@ the demo."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -140,6 +141,18 @@ def dashboard_command(bootstrap: str | None, port: int | None, host: str | None)
 
 
 # --- the demo (ioc/demo.py): broker, topics, worker, dashboard, simulator ------------------
+def _demo_people(url: str, min_password_length: int) -> list[Any]:
+    """The demo's accounts and their one-time links, in the archive's database at ``url``."""
+    from archive.demo_people import seed_people
+    from archive.store import Store
+
+    store = Store(url)
+    try:
+        return list(seed_people(store, min_password_length=min_password_length))
+    finally:
+        store.close()
+
+
 @cli.command("demo")
 @click.option("--no-browser", is_flag=True, help="Do not open the wall in a browser.")
 @click.option("--seed", type=int, default=7, show_default=True, help="Simulator seed.")
@@ -155,6 +168,7 @@ def demo_command(no_browser: bool, seed: int, rate: float | None, port: int | No
     options = DemoOptions(seed=seed, rate=rate, open_browser=not no_browser,
                           dashboard_port=port, with_worker="worker" in cli.commands,
                           with_dashboard="dashboard" in cli.commands,
-                          data_dir=Path(settings.data_dir) / "demo")
+                          data_dir=Path(settings.data_dir) / "demo",
+                          people=lambda url: _demo_people(url, settings.password_min_length))
     run_demo(settings, options, echo=lambda line: click.echo(line),
              note=lambda line: click.echo(line, err=True))

@@ -11,6 +11,13 @@ The embedded broker keeps every topic in memory only: the demo's alerts, indicat
 trail last as long as the demo runs, and the demo says so when it starts. ``ioc archive``
 writes them to a SQLite file in the demo's data directory (or ``IOC_DATABASE_URL``): with the
 embedded broker the file is new for each run.
+
+People sign in with personal accounts: before the dashboard starts, the demo creates one per
+role and a district operator for Lien Chieu in that database (``DemoOptions.people``, wired
+by the command line) and prints each once, with its password and a one-time sign-in link
+(``/login/once?t=...``: it works once, within 15 minutes). The ``wall:`` line is the
+operator's link, ``summary:`` the leadership's; without a link the pages open on the login
+page.
 """
 
 from __future__ import annotations
@@ -19,9 +26,10 @@ import secrets
 import time
 import urllib.request
 import webbrowser
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from ioc.errors import BrokerError, IocError
 from ioc.kafka.admin import create_topics
@@ -31,6 +39,26 @@ from ioc.tools.supervisor import Supervisor, ioc_argv
 
 Echo = Callable[[str], None]
 COMPRESSED_LEAD_S = 365 * 86400.0
+
+
+class DemoPerson(Protocol):
+    """An account the demo created (see :mod:`archive.demo_people`)."""
+
+    @property
+    def login(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def scope(self) -> str: ...
+    @property
+    def password(self) -> str | None: ...
+    @property
+    def link_token(self) -> str: ...
+
+
+People = Callable[[str], Sequence[DemoPerson]]  # the database's URL -> the accounts made
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +75,7 @@ class DemoOptions:
     data_dir: Path = Path(".ioc-data/demo")
     backfill_s: float = 3600.0
     anomalies_per_hour: float = 30.0
+    people: People | None = None  # creates the demo's accounts (None: no accounts)
 
 
 def _wait_http(url: str, timeout: float, alive: Callable[[], bool]) -> None:
@@ -113,12 +142,14 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
             env = {"IOC_KAFKA_BOOTSTRAP": bootstrap,
                    "IOC_DATABASE_URL": _archive_url(settings, options, fresh=broker is not None,
                                                     note=note)}
+            people = options.people(env["IOC_DATABASE_URL"]) \
+                if options.people is not None and options.with_dashboard else ()
             if options.with_archive:
                 _start_archive(supervisor, env, note)
             if options.with_worker:
                 _start_worker(supervisor, options, env, note)
             if options.with_dashboard:
-                _start_dashboard(supervisor, settings, options, bootstrap, env, echo)
+                _start_dashboard(supervisor, settings, options, bootstrap, env, echo, people)
             _start_simulator(supervisor, options, bootstrap, env, note)
             note("running; Ctrl-C to stop")
             _watch(stop, supervisor, broker, note)
@@ -149,9 +180,11 @@ def _start_worker(supervisor: Supervisor, options: DemoOptions, env: dict[str, s
 
 
 def _start_dashboard(supervisor: Supervisor, settings: Settings, options: DemoOptions,
-                     bootstrap: str, env: dict[str, str], echo: Echo) -> None:
-    """``ioc dashboard`` with a token per role (the configured ones, else fresh); once it
-    answers, print its addresses and open the wall in a browser if asked."""
+                     bootstrap: str, env: dict[str, str], echo: Echo,
+                     people: Sequence[DemoPerson] = ()) -> None:
+    """``ioc dashboard`` with an automation token per role (the configured ones, else fresh);
+    once it answers, print its addresses and the demo's accounts, and open the wall in a
+    browser if asked (which spends the operator's link)."""
     port = options.dashboard_port or free_port()
     tokens = {role: getattr(settings, f"{role}_token") or secrets.token_urlsafe(16)
               for role in ("operator", "leadership", "engineer")}
@@ -160,12 +193,33 @@ def _start_dashboard(supervisor: Supervisor, settings: Settings, options: DemoOp
         **env, **{f"IOC_{role.upper()}_TOKEN": t for role, t in tokens.items()}})
     base = f"http://127.0.0.1:{port}"
     _wait_http(f"{base}/healthz", 30, lambda: child.running)
-    wall = f"{base}/#token={tokens['operator']}"
+    links = {p.login: f"{base}/login/once?t={p.link_token}" for p in people}
+    first = {p.role: p for p in reversed(people)}  # the first account of each role
+    wall = links[first["operator"].login] if "operator" in first else f"{base}/"
     echo(f"wall: {wall}")
-    echo(f"summary: {base}/summary#token={tokens['leadership']}")
+    echo("summary: " + (links[first["leadership"].login] + "&next=/summary"
+                        if "leadership" in first else f"{base}/summary"))
     echo(f"metrics: {base}/metrics")
+    for p in people:
+        echo(account_line(p, links[p.login]))
+    if people:
+        echo("accounts: each link signs its account in once, within 15 minutes; "
+             "afterwards sign in with the login and password")
     if options.open_browser:
         webbrowser.open(wall)
+
+
+def account_line(p: DemoPerson, link: str) -> str:
+    """The line the demo prints for one account (its password once).
+
+    >>> from types import SimpleNamespace as P
+    >>> account_line(P(login="mai", display_name="Mai Pham", role="operator",
+    ...                scope="Lien Chieu", password="pw", link_token="t"), "URL")
+    'account: mai (Mai Pham) operator, Lien Chieu; password: pw; link: URL'
+    """
+    password = p.password if p.password is not None else "(unchanged: the account existed)"
+    return (f"account: {p.login} ({p.display_name}) {p.role}, {p.scope}; "
+            f"password: {password}; link: {link}")
 
 
 def _start_simulator(supervisor: Supervisor, options: DemoOptions, bootstrap: str,
