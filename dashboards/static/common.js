@@ -569,12 +569,30 @@
     el.title = "Connection: " + state + (detail ? " (" + detail + ")" : "");
   }
 
+  /* Who a record names, for people to read: the display name it carried, else the login of
+   * its "role:login" user, else the role alone (a shared token); "" for no one (the sensors). */
+  function who(user, displayName) {
+    if (displayName) return displayName;
+    if (!user) return "";
+    var i = user.indexOf(":");
+    return i >= 0 ? user.slice(i + 1) : user;
+  }
+
+  /* "acknowledged by Lan Nguyen at 10:32: crew sent": what a person did to an alert (verb),
+   * who, when (epoch seconds, or null when not known) and why. */
+  function trail(verb, user, displayName, epoch, why) {
+    var name = who(user, displayName);
+    return verb + (name ? " by " + name : "") +
+      (typeof epoch === "number" ? " at " + fmtTime(epoch) : "") + (why ? ": " + why : "");
+  }
+
   window.IOC = {
     SEVERITIES: SEVERITIES, SEV_RANK: SEV_RANK, esc: esc, token: token, forgetToken: forgetToken,
     account: account, toLogin: toLogin,
     fetchJSON: fetchJSON, Connection: Connection, Freshness: Freshness, sparkline: sparkline,
     fmtNum: fmtNum,
     fmtTime: fmtTime, fmtDateTime: fmtDateTime, fmtDuration: fmtDuration, worse: worse,
-    Catalog: Catalog, loadCatalog: loadCatalog, startClock: startClock, showStatus: showStatus
+    Catalog: Catalog, loadCatalog: loadCatalog, startClock: startClock, showStatus: showStatus,
+    who: who, trail: trail
   };
 })();

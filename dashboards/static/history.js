@@ -47,13 +47,15 @@
         return '<tr data-version="' + v.version + '" data-change="' + esc(v.change) + '"><td>' +
           v.version + "</td><td>" + esc(IOC.fmtDateTime(v.updated_at)) + "</td><td>" +
           esc(v.change) + "</td><td>" + esc(v.status) + '</td><td><span class="sev-dot sev-' +
-          esc(v.severity) + '"></span>' + esc(v.severity) + '</td><td class="h-user">' +
-          esc(v.user_name || "–") + "</td><td>" + esc(why) + "</td></tr>";
+          esc(v.severity) + '"></span>' + esc(v.severity) + '</td><td class="h-user" title="' +
+          esc(v.user_name || "") + '">' + esc(IOC.who(v.user_name, v.display_name) || "–") +
+          "</td><td>" + esc(why) + "</td></tr>";
       }).join("") + "</tbody></table>";
     if (h.commands.length) {
       html += '<h4>Commands</h4><ol class="h-commands">' + h.commands.map(function (c) {
         return '<li data-command="' + esc(c.action) + '"><b>' + esc(c.action) +
-          "</b> by <span class=\"h-user\">" + esc(c.user) + "</span> <time>" +
+          "</b> by <span class=\"h-user\" title=\"" + esc(c.user) + "\">" +
+          esc(IOC.who(c.user, c.display_name)) + "</span> <time>" +
           esc(IOC.fmtDateTime(c.ts)) + "</time>" + (c.reason ? " · " + esc(c.reason) : "") +
           (c.text ? " · “" + esc(c.text) + "”" : "") + ' <span class="h-result">' +
           esc(c.result) + "</span></li>";
@@ -111,7 +113,8 @@
       '" data-version="' + r.version + '"><span class="sev-dot sev-' + esc(r.severity) +
       '"></span><span class="h-when">' + esc(IOC.fmtDateTime(r.updated_at)) + "</span> " +
       '<span class="h-title">' + esc(r.title) + "</span> " + '<span class="h-change">' +
-      esc(r.change) + " · " + esc(r.status) + (r.user_name ? " · " + esc(r.user_name) : "") +
+      esc(r.change) + " · " + esc(r.status) +
+      (r.user_name ? " · by " + esc(IOC.who(r.user_name, r.display_name)) : "") +
       "</span></li>";
   }
 

@@ -8,6 +8,8 @@
   var esc = IOC.esc;
   var $ = function (id) { return document.getElementById(id); };
   var STATUS_RANK = { firing: 0, acknowledged: 1, silenced: 2, resolved: 3 };
+  // changes a person makes; their record's updated_at is when they acted
+  var ACTED = { acknowledged: true, silenced: true, resolved: true, unsilenced: true };
   var NEW_FOR_MS = 15000;
 
   var state = {
@@ -18,6 +20,7 @@
     unsilencing: new Set(),  // silence ids with an unsilence sent, effect not seen yet
     indicators: new Map(),   // "group|district" -> latest GroupIndicator
     receivedAt: new Map(),   // alert_id -> when it (re)opened here, for the "new" highlight
+    actedAt: new Map(),      // alert_id -> {status, ts}: when a person put it in that status
     pending: new Map(),      // alert_id -> {action, at}: a command sent, effect not seen yet
     selected: null,          // alert_id in the detail panel
     selectedRecord: null,    // its last record (kept after it resolves)
@@ -119,6 +122,9 @@
       return;
     }
     state.alerts.set(alert.alert_id, alert);
+    if (ACTED[alert.change] && alert.user) {
+      state.actedAt.set(alert.alert_id, { status: alert.status, ts: alert.updated_at });
+    }
     if (!live) return;
     var opened = !prev || alert.change === "opened" || alert.change === "reopened";
     if (opened) state.receivedAt.set(alert.alert_id, Date.now());
@@ -201,7 +207,8 @@
       var busy = state.unsilencing.has(s.silence_id);
       return '<li class="silence" data-silence-id="' + esc(s.silence_id) + '">' +
         '<div class="s-what">' + what + "</div>" +
-        '<div class="s-meta">until ' + esc(IOC.fmtDateTime(s.until)) + " · by " + esc(s.user) +
+        '<div class="s-meta">until ' + esc(IOC.fmtDateTime(s.until)) + " · by " +
+        esc(IOC.who(s.user, s.display_name)) +
         (s.reason ? " · " + esc(s.reason) : "") + "</div>" +
         (state.canCommand ? '<button type="button" class="act act-unsilence" data-unsilence="' +
           esc(s.silence_id) + '"' + (busy ? " disabled" : "") + ">Unsilence</button>" : "") +
@@ -352,6 +359,18 @@
     return { baseline: baseline, limits: limits };
   }
 
+  /* "acknowledged by Lan Nguyen at 10:32: crew sent" for the person behind an alert's status
+   * ("" when no person put it there: the sensors). The time is known when this page saw
+   * the change (or the record is that change). */
+  function statusTrail(a) {
+    if (!a.user) return "";
+    var acted = state.actedAt.get(a.alert_id);
+    var at = acted && acted.status === a.status ? acted.ts
+      : ACTED[a.change] ? a.updated_at : null;
+    var verb = a.change === "unsilenced" ? "unsilenced" : a.status;
+    return IOC.trail(verb, a.user, a.display_name, at, a.reason);
+  }
+
   function alertRow(a) {
     var ev = a.evidence || {};
     var unit = unitOf(a);
@@ -359,7 +378,7 @@
     var isNew = (Date.now() - (state.receivedAt.get(a.alert_id) || 0)) < NEW_FOR_MS;
     var pending = state.pending.get(a.alert_id);
     var statusText = a.status === "acknowledged"
-      ? "Acknowledged" + (a.user ? " by " + a.user : "")
+      ? "Acknowledged" + (a.user ? " by " + IOC.who(a.user, a.display_name) : "")
       : a.status === "silenced" ? "Silenced" : "Firing";
     var actions = "";
     if (state.canCommand) {
@@ -526,7 +545,7 @@
     var pending = state.pending.get(a.alert_id);
     var inc = incidentOf(a);
     var rows = [
-      ["Status", a.status + (a.user ? " (" + a.user + ")" : "") + (a.reason ? ": " + a.reason : "")],
+      ["Status", statusTrail(a) || (a.status + (a.reason ? ": " + a.reason : ""))],
       ["Severity", a.severity],
       ["Group", groupName(a.group)],
       ["District", a.district],
@@ -571,7 +590,8 @@
         esc(JSON.stringify(ev.params, null, 1)) + "</pre></details>";
     }
     html += '<h3>Notes</h3><ol class="notes">' + (a.notes || []).map(function (n) {
-      return "<li><b>" + esc(n.user) + "</b> <time>" + IOC.fmtDateTime(n.ts) + "</time><p>" +
+      return '<li><b class="n-who" title="' + esc(n.user) + '">' + esc(IOC.who(n.user, n.display_name)) +
+        "</b> <time>" + IOC.fmtDateTime(n.ts) + "</time><p>" +
         esc(n.text) + "</p></li>";
     }).join("") + "</ol>" + ((a.notes || []).length ? "" : '<p class="empty">No notes.</p>');
     html += '<h3>History</h3><div class="d-history" data-alert-id="' + esc(a.alert_id) + '"></div>';
