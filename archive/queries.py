@@ -250,7 +250,8 @@ def alert_history(store: Store, alert_id: str, scope: Scope | None = None
                                 .order_by(a.c.version)).all()
         commands = conn.execute(sa.select(
             c.c.command_id, c.c.action, c.c.user_name, c.c.ts, c.c.reason, c.c.text,
-            c.c.result, c.c.display_name).where(c.c.alert_id == alert_id).order_by(c.c.ts, c.c.command_id)).all()
+            c.c.result, c.c.display_name).where(c.c.alert_id == alert_id)
+            .order_by(c.c.ts, c.c.command_id)).all()
     if not versions and not commands:
         return None
     if scope is not None and not scope.city_wide:
@@ -273,7 +274,8 @@ def alert_history(store: Store, alert_id: str, scope: Scope | None = None
         row["silenced_until"] = record.get("silenced_until")
         out_versions.append(row)
     out_commands = [{"command_id": r.command_id, "action": r.action, "user": r.user_name,
-                     "display_name": r.display_name, "ts": r.ts, "reason": r.reason or None, "text": r.text,
+                     "display_name": r.display_name, "ts": r.ts, "reason": r.reason or None,
+                     "text": r.text,
                      "result": r.result or "accepted"} for r in commands]
     return {"alert_id": alert_id, "versions": out_versions, "commands": out_commands}
 
