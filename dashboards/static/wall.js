@@ -20,7 +20,7 @@
     unsilencing: new Set(),  // silence ids with an unsilence sent, effect not seen yet
     indicators: new Map(),   // "group|district" -> latest GroupIndicator
     receivedAt: new Map(),   // alert_id -> when it (re)opened here, for the "new" highlight
-    actedAt: new Map(),      // alert_id -> {status, ts}: when a person put it in that status
+    actedAt: new Map(),      // alert_id -> {status, ts, user, name, reason}: who put it there
     pending: new Map(),      // alert_id -> {action, at}: a command sent, effect not seen yet
     selected: null,          // alert_id in the detail panel
     selectedRecord: null,    // its last record (kept after it resolves)
@@ -123,7 +123,8 @@
     }
     state.alerts.set(alert.alert_id, alert);
     if (ACTED[alert.change] && alert.user) {
-      state.actedAt.set(alert.alert_id, { status: alert.status, ts: alert.updated_at });
+      state.actedAt.set(alert.alert_id, { status: alert.status, ts: alert.updated_at,
+        user: alert.user, name: alert.display_name, reason: alert.reason, change: alert.change });
     }
     if (!live) return;
     var opened = !prev || alert.change === "opened" || alert.change === "reopened";
@@ -360,15 +361,24 @@
   }
 
   /* "acknowledged by Lan Nguyen at 10:32: crew sent" for the person behind an alert's status
-   * ("" when no person put it there: the sensors). The time is known when this page saw
-   * the change (or the record is that change). */
+   * ("" when no person put it there: the sensors). A record names the person who owns its
+   * status, but for a note, which names its author: the owner then comes from the change
+   * this page saw (with its time), else goes unnamed. */
   function statusTrail(a) {
-    if (!a.user) return "";
     var acted = state.actedAt.get(a.alert_id);
-    var at = acted && acted.status === a.status ? acted.ts
-      : ACTED[a.change] ? a.updated_at : null;
-    var verb = a.change === "unsilenced" ? "unsilenced" : a.status;
-    return IOC.trail(verb, a.user, a.display_name, at, a.reason);
+    if (acted && acted.status === a.status) {
+      var verb = acted.change === "unsilenced" ? "unsilenced" : acted.status;
+      return IOC.trail(verb, acted.user, acted.name, acted.ts, acted.reason);
+    }
+    if (!a.user || a.change === "note") return "";
+    return IOC.trail(a.status, a.user, a.display_name, null, a.reason);
+  }
+
+  /* The name of whoever put the alert in its status ("" when not known). */
+  function ownerName(a) {
+    var acted = state.actedAt.get(a.alert_id);
+    if (acted && acted.status === a.status) return IOC.who(acted.user, acted.name);
+    return a.change === "note" ? "" : IOC.who(a.user, a.display_name);
   }
 
   function alertRow(a) {
@@ -378,7 +388,7 @@
     var isNew = (Date.now() - (state.receivedAt.get(a.alert_id) || 0)) < NEW_FOR_MS;
     var pending = state.pending.get(a.alert_id);
     var statusText = a.status === "acknowledged"
-      ? "Acknowledged" + (a.user ? " by " + IOC.who(a.user, a.display_name) : "")
+      ? "Acknowledged" + (ownerName(a) ? " by " + ownerName(a) : "")
       : a.status === "silenced" ? "Silenced" : "Firing";
     var actions = "";
     if (state.canCommand) {
