@@ -78,7 +78,8 @@ def meta_of(record: msgspec.Struct, prev: msgspec.Struct | None = None) -> Meta:
         return Meta("window", (record.group,), record.district, None, None, None,
                     ("window", record.source, record.metric))
     if isinstance(record, SilenceView):  # the place its matchers name ("": any)
-        named_districts, named_groups = scoping.silence_place(record.matchers)
+        named_districts, named_groups = scoping.silence_place(
+            record.matchers, lambda _: record.alert_district)
         return Meta("silence", tuple(sorted(named_groups)), min(named_districts, default=""),
                     None, None, None, None)
     raise TypeError(f"not a dashboard record: {type(record).__name__}")

@@ -49,7 +49,11 @@ from ioc.events import (
 
 class SilenceView(SilenceRecord, frozen=True, kw_only=True, tag="silence"):
     """A silence as the wall lists it (tagged ``silence`` in frames): made by ``silence``
-    command ``silence_id``, lifted by an ``unsilence`` or ended at ``until``."""
+    command ``silence_id``, lifted by an ``unsilence`` or ended at ``until``.
+    ``alert_district``: the district of the alert its ``alert_id`` matcher names, when the
+    dashboard knows it (so that scopes place the silence; None otherwise)."""
+
+    alert_district: str | None = None
 
 
 Record = Alert | Incident | GroupIndicator | WindowSummary | SilenceView
@@ -199,7 +203,8 @@ class State:
             self._prune_silences()
             self.silences[cmd.command_id] = SilenceView(
                 silence_id=cmd.command_id, matchers=dict(cmd.matchers), until=cmd.until,
-                user=cmd.user, reason=cmd.reason, created=cmd.ts)
+                user=cmd.user, reason=cmd.reason, created=cmd.ts,
+                alert_district=self.alert_districts.get(cmd.matchers.get("alert_id", "")))
             self.changes += 1
             return True, None
         if cmd.action == "unsilence" and cmd.silence_id:

@@ -229,6 +229,25 @@ def test_silences_reach_the_scopes_they_can_hold() -> None:
                        user="operator", reason="", created=T0)
     assert hub.publish(view, now=1.0) == 1
     assert deltas(hub, lc) == [] and deltas(hub, hc)[0]["kind"] == "silence"
+    on_theirs = SilenceView(silence_id="s2", matchers={"alert_id": "z:flooding:r-1:rain"},
+                            until=T0 + 60, user="operator", reason="", created=T0,
+                            alert_district="Hai Chau")
+    assert hub.publish(on_theirs, now=1.0) == 1
+    assert deltas(hub, lc) == [] and deltas(hub, hc)[0]["data"]["alert_district"] == "Hai Chau"
+
+
+def test_a_silence_view_knows_the_district_of_its_alert() -> None:
+    from dashboards.state import State
+    from ioc.events import Command
+
+    state = State()
+    alert = make_alert(1, district="Lien Chieu")
+    state.apply(alert)
+    cmd = Command(command_id="c1", action="silence", user="operator", ts=T0,
+                  matchers={"alert_id": alert.alert_id}, until=T0 + 60)
+    assert state.apply(cmd)[0]
+    view = state.silence_of(cmd)
+    assert view is not None and view.alert_district == "Lien Chieu"
 
 
 def test_summaries_and_role_frames_go_to_their_own_scope() -> None:
