@@ -91,7 +91,8 @@ class DashboardMetrics:
             "ioc_dashboard_sign_ins_total",
             "Sign-ins on the login page, by outcome (ok, refused) and reason (ok, "
             "unknown_user, bad_password, disabled, bad_input, throttled, bad_token, csrf, "
-            "too_big).", ["outcome", "reason"], registry=registry)
+            "too_big, bad_link: a one-time sign-in link used, expired or forged).",
+            ["outcome", "reason"], registry=registry)
         self.auth_refusals = Counter(
             "ioc_dashboard_auth_refusals_total",
             "Requests and websockets refused for their credentials, by reason (no_session, "

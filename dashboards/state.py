@@ -203,7 +203,7 @@ class State:
             self._prune_silences()
             self.silences[cmd.command_id] = SilenceView(
                 silence_id=cmd.command_id, matchers=dict(cmd.matchers), until=cmd.until,
-                user=cmd.user, reason=cmd.reason, created=cmd.ts,
+                user=cmd.user, reason=cmd.reason, created=cmd.ts, display_name=cmd.display_name,
                 alert_district=self.alert_districts.get(cmd.matchers.get("alert_id", "")))
             self.changes += 1
             return True, None
@@ -212,7 +212,7 @@ class State:
             if held is None or held.lifted_at is not None:
                 return False, None
             self.silences[cmd.silence_id] = msgspec.structs.replace(
-                held, lifted_at=cmd.ts, lifted_by=cmd.user)
+                held, lifted_at=cmd.ts, lifted_by=cmd.user, lifted_by_name=cmd.display_name)
             self.changes += 1
             return True, held
         return False, None
