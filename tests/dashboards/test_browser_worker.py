@@ -166,3 +166,53 @@ async def test_anomaly_to_wall_and_ack_through_a_real_worker(
     print("screenshot:", await tab.shot("wall-worker-detail.png"))
     await other.close()
     assert tab.errors == []
+
+
+async def test_an_ack_by_a_person_names_them_on_a_second_operators_wall(
+        browser: Any, worker: int, start_dashboard: Any, kafka_bootstrap: str,
+        prefix: str, tmp_path: Path) -> None:
+    """Two operators signed in as themselves: Lan acknowledges the worker's alert on her
+    wall, and Hoa's wall says who did it (the name travels in the command, the worker's alert
+    version and the dashboard's delta: issue 12)."""
+    import dataclasses
+
+    from dashkit import SETTINGS
+    from test_browser_roles import PASSWORD, sign_in
+
+    from archive.accounts import Accounts
+    from archive.store import Store
+
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    store = Store(url)
+    store.migrate()
+    Accounts(store).add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
+    Accounts(store).add("hoa", PASSWORD, display_name="Hoa Pham", role="operator")
+    store.close()
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
+    lan: Tab = await open_tab(browser, "about:blank")
+    hoa: Tab = await open_tab(browser, "about:blank")  # a browser of her own (own cookies)
+    await sign_in(lan, d.url, "lan")
+    await sign_in(hoa, d.url, "hoa")
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for r in flood_readings(time.time() - 45 * 60):
+            await producer.send(f"{prefix}.flooding.events", encode(r), key=SOURCE.encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+    selector = f'#board li.alert[data-alert-id$=":flooding:{SOURCE}:flood_depth"]'
+    row = lan.page.locator(selector).first
+    await row.wait_for(timeout=ANOMALY_SECONDS * 1000)
+    alert_id = await row.get_attribute("data-alert-id")
+    # the alert keeps updating while the anomaly lasts (its row re-renders): act from its
+    # detail panel, which stays put
+    await row.click()
+    await lan.page.locator('#detail [data-action="ack"]').click()
+    theirs = hoa.page.locator(f'#board li.alert[data-alert-id="{alert_id}"]'
+                              '[data-status="acknowledged"]')
+    await theirs.wait_for(timeout=ACK_SECONDS * 1000)
+    assert "Acknowledged by Lan Nguyen" in await theirs.inner_text()
+    assert lan.errors == [] and hoa.errors == []
