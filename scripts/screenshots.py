@@ -1,6 +1,6 @@
 """Take the README's screenshots: runs ``ioc demo`` (compressed time), waits until the wall shows
-alerts, and photographs the wall, its history panel, the summary and the reports page at
-1920x1080 with Debian's headless Chromium into ``docs/screenshots/``.
+alerts, and photographs the login page, the wall, its history panel, the summary and the
+reports page at 1920x1080 with Debian's headless Chromium into ``docs/screenshots/``.
 
 Run: ``.venv/bin/python scripts/screenshots.py [--rate N] [--wait S]`` (about two minutes).
 """
@@ -48,6 +48,10 @@ async def shoot(lines: dict[str, str], wait: float) -> None:
     base = lines["wall"].partition("/login/once")[0]  # the demo's one-time sign-in links
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        login = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        await login.goto(f"{base}/")  # no session: the login page
+        await login.screenshot(path=str(OUT / "login.png"))
+        await login.close()
         page = await browser.new_page(viewport={"width": 1920, "height": 1080})
         await page.goto(lines["wall"])
         deadline = time.monotonic() + wait
@@ -61,12 +65,12 @@ async def shoot(lines: dict[str, str], wait: float) -> None:
         await page.click("#h-search")
         await asyncio.sleep(3)
         await page.screenshot(path=str(OUT / "history.png"))
-        summary = await browser.new_page(viewport={"width": 1920, "height": 1080})
+        leadership = await browser.new_context(viewport={"width": 1920, "height": 1080})
+        summary = await leadership.new_page()
         await summary.goto(lines["summary"])
         await asyncio.sleep(5)
         await summary.screenshot(path=str(OUT / "summary.png"))
-        reports = await summary.context.new_page()  # the leadership's session
-        await reports.set_viewport_size({"width": 1920, "height": 1080})
+        reports = await leadership.new_page()  # the leadership's session
         await reports.goto(f"{base}/reports")
         await asyncio.sleep(5)
         await reports.screenshot(path=str(OUT / "reports.png"), full_page=False)
