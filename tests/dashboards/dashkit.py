@@ -7,6 +7,7 @@ import asyncio
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -151,3 +152,27 @@ async def open_client(dashboard: Dashboard, token: str | None = None, *,
     if send_auth:
         await client.send({"type": "auth", "token": token, **auth})
     return client
+
+
+# --- personal accounts (issue 12) ------------------------------------------------------------
+PASSWORD = "correct horse battery staple"
+
+
+def accounts_db(tmp_path: Path, *people: tuple[str, str, str] | tuple[str, str, str, str],
+                hasher: Any = None) -> str:
+    """A fresh SQLite archive holding ``people`` as accounts, each (login, display name,
+    role[, districts of its scope]) with :data:`PASSWORD`; returns its URL."""
+    from archive.accounts import Accounts, parse_scope
+    from archive.store import Store
+
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    store = Store(url)
+    try:
+        store.migrate()
+        accounts = Accounts(store) if hasher is None else Accounts(store, hasher=hasher)
+        for login, name, role, *scope in people:
+            accounts.add(login, PASSWORD, display_name=name, role=role,
+                         **({"scope": parse_scope(scope[0])} if scope else {}))
+    finally:
+        store.close()
+    return url

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from dashkit import LEADERSHIP, OPERATOR, SETTINGS, Producer, open_client
+from dashkit import LEADERSHIP, OPERATOR, PASSWORD, SETTINGS, Producer, open_client
 
 from dashboards.feed import Topics
 from dashboards.server import Dashboard
@@ -152,6 +152,20 @@ async def open_tab(browser: Any, url: str) -> Tab:
     tab = Tab(page)
     await page.goto(url)
     return tab
+
+
+async def sign_in(tab: Tab, url: str, login: str) -> None:
+    """Open the wall without a session, sign in on the login page as ``login`` (with
+    :data:`dashkit.PASSWORD`) and wait until the wall is live and knows who it is."""
+    await tab.page.goto(f"{url}/")
+    await tab.page.wait_for_url(f"{url}/login?next=/")
+    await tab.page.fill("#login-name", login)
+    await tab.page.fill("#login-password", PASSWORD)
+    await tab.page.click("#login-submit")
+    await tab.page.wait_for_url(f"{url}/")
+    await tab.live()
+    await tab.page.wait_for_function(f"() => document.body.dataset.user === '{login}'",
+                                     timeout=10000)
 
 
 async def board(page: Any, count: int) -> list[str]:

@@ -8,40 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashkit import SETTINGS
-from test_browser import browser, open_tab  # noqa: F401  (the fixture)
+from dashkit import PASSWORD, SETTINGS, accounts_db
+from test_browser import browser, open_tab, sign_in  # noqa: F401  (the fixture)
 
 from archive.accounts import Accounts
 from archive.store import Store
 
 pytestmark = pytest.mark.timeout(180)
-PASSWORD = "correct horse battery staple"
 PEOPLE = {"hoa": "supervisor", "minh": "leadership", "duc": "engineer", "root": "admin",
           "lan": "operator"}
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    accounts = Accounts(store)
-    for login, role in PEOPLE.items():
-        accounts.add(login, PASSWORD, display_name=login.title(), role=role)
-    store.close()
-    return url
-
-
-async def sign_in(tab: Any, url: str, login: str) -> None:
-    await tab.page.goto(f"{url}/")
-    await tab.page.wait_for_url(f"{url}/login?next=/")
-    await tab.page.fill("#login-name", login)
-    await tab.page.fill("#login-password", PASSWORD)
-    await tab.page.click("#login-submit")
-    await tab.page.wait_for_url(f"{url}/")
-    await tab.live()
-    await tab.page.wait_for_function(f"() => document.body.dataset.user === '{login}'",
-                                     timeout=10000)
+    return accounts_db(tmp_path, *((login, login.title(), role)
+                                   for login, role in PEOPLE.items()))
 
 
 async def test_each_role_signs_in_and_the_wall_knows_it(

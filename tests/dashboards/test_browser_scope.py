@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashkit import SETTINGS, Producer
-from test_browser import alert, board, browser, open_tab  # noqa: F401
+from dashkit import SETTINGS, Producer, accounts_db
+from test_browser import alert, board, browser, open_tab, sign_in  # noqa: F401
 from test_scope_server import commands_written
 
-from archive.accounts import Accounts, parse_scope
-from archive.store import Store
 from dashboards.feed import Topics
 
 pytestmark = pytest.mark.timeout(120)
-PASSWORD = "correct horse battery staple"
 
 # A websocket of the page's own (the session cookie goes with it), a command typed by hand,
 # and the server's answer to it.
@@ -45,13 +42,7 @@ HAND_MADE_ACK = """async (alertId) => {
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    Accounts(store).add("an", PASSWORD, display_name="An Le", role="operator",
-                        scope=parse_scope("Lien Chieu"))
-    store.close()
-    return url
+    return accounts_db(tmp_path, ("an", "An Le", "operator", "Lien Chieu"))
 
 
 async def test_a_lien_chieu_operator_sees_lien_chieu_only_and_cannot_ack_hai_chau(
@@ -61,13 +52,8 @@ async def test_a_lien_chieu_operator_sees_lien_chieu_only_and_cannot_ack_hai_cha
     theirs = alert("flood-HC-01", district="Hai Chau", severity="critical")
     await producer.alerts([mine, theirs])
     d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))
-    tab = await open_tab(browser, f"{d.url}/")
-    await tab.page.wait_for_url(f"{d.url}/login?next=/")
-    await tab.page.fill("#login-name", "an")
-    await tab.page.fill("#login-password", PASSWORD)
-    await tab.page.click("#login-submit")
-    await tab.page.wait_for_url(f"{d.url}/")
-    await tab.live()
+    tab = await open_tab(browser, "about:blank")
+    await sign_in(tab, d.url, "an")
     assert await board(tab.page, 1) == [mine.alert_id]
     assert await tab.row(theirs.alert_id).count() == 0
     await tab.shot("wall-lien-chieu.png")

@@ -9,38 +9,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dashkit import SETTINGS
-from test_browser import browser, open_tab  # noqa: F401  (the fixture)
-
-from archive.accounts import Accounts
-from archive.store import Store
+from dashkit import SETTINGS, accounts_db
+from test_browser import browser, open_tab, sign_in  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.timeout(120)
-PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    Accounts(store).add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
-    store.close()
-    return url
+    return accounts_db(tmp_path, ("lan", "Lan Nguyen", "operator"))
 
 
 async def test_an_operator_signs_in_and_sees_the_wall(
         browser: Any, start_dashboard: Any, db_url: str) -> None:  # noqa: F811
     d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))
-    tab = await open_tab(browser, f"{d.url}/")
-    await tab.page.wait_for_url(f"{d.url}/login?next=/")
-    await tab.page.fill("#login-name", "lan")
-    await tab.page.fill("#login-password", PASSWORD)
-    await tab.page.click("#login-submit")
-    await tab.page.wait_for_url(f"{d.url}/")
-    await tab.live()
-    await tab.page.wait_for_function("() => document.body.dataset.user === 'lan'",
-                                     timeout=10000)
+    tab = await open_tab(browser, "about:blank")
+    await sign_in(tab, d.url, "lan")  # the wall without a session: the login page first
     assert "Lan Nguyen" in await tab.page.inner_text("#account-name")
     assert await tab.data("role") == "operator"
     cookies = await tab.page.context.cookies()

@@ -176,18 +176,10 @@ async def test_an_ack_by_a_person_names_them_on_a_second_operators_wall(
     version and the dashboard's delta: issue 12)."""
     import dataclasses
 
-    from dashkit import SETTINGS
-    from test_browser_roles import PASSWORD, sign_in
+    from dashkit import SETTINGS, accounts_db
+    from test_browser import sign_in
 
-    from archive.accounts import Accounts
-    from archive.store import Store
-
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    Accounts(store).add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
-    Accounts(store).add("hoa", PASSWORD, display_name="Hoa Pham", role="operator")
-    store.close()
+    url = accounts_db(tmp_path, ("lan", "Lan Nguyen", "operator"), ("hoa", "Hoa Pham", "operator"))
     d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=url))
     lan: Tab = await open_tab(browser, "about:blank")
     hoa: Tab = await open_tab(browser, "about:blank")  # a browser of her own (own cookies)

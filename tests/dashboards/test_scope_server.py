@@ -15,12 +15,22 @@ from urllib.parse import quote
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from dashkit import SETTINGS, T0, Producer, make_alert, make_indicator, open_client, wait_for
-from test_signin import PASSWORD, Browser, request
+from dashkit import (
+    PASSWORD,
+    SETTINGS,
+    T0,
+    Producer,
+    accounts_db,
+    make_alert,
+    make_indicator,
+    open_client,
+    wait_for,
+)
+from test_signin import Browser, request
 from websockets.asyncio.client import connect
 
 from archive.access import Access
-from archive.accounts import Accounts, parse_scope
+from archive.accounts import parse_scope
 from archive.sample import add_alert_versions
 from archive.store import Store
 from dashboards.feed import Topics
@@ -36,13 +46,9 @@ DAY_T = 1_795_107_600.0 + 3600  # 2026-11-20 01:00 in Da Nang
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    url = accounts_db(tmp_path, ("an", "An Le", "operator", "Lien Chieu"),
+                      ("lan", "Lan Nguyen", "operator"))
     store = Store(url)
-    store.migrate()
-    accounts = Accounts(store)
-    accounts.add("an", PASSWORD, display_name="An Le", role="operator",
-                 scope=parse_scope("Lien Chieu"))
-    accounts.add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
     for n, district in ((1, "Lien Chieu"), (2, "Hai Chau")):
         add_alert_versions(store, f"robust_z:flooding:arch-{n}:rainfall",
                            [("opened", DAY_T, None), ("acknowledged", DAY_T + 60, "operator")],

@@ -16,18 +16,26 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from dashkit import OPERATOR, SETTINGS, Producer, make_alert, open_client, wait_for
+from dashkit import (
+    OPERATOR,
+    PASSWORD,
+    SETTINGS,
+    Producer,
+    accounts_db,
+    make_alert,
+    open_client,
+    wait_for,
+)
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from archive.access import Access
-from archive.accounts import Accounts, parse_scope
+from archive.accounts import Accounts
 from archive.store import Store
 from dashboards.feed import Topics
 from ioc.events import decode_command
 
 pytestmark = pytest.mark.timeout(120)
-PASSWORD = "correct horse battery staple"
 
 
 @dataclasses.dataclass
@@ -95,15 +103,8 @@ class Browser:
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    accounts = Accounts(store)
-    accounts.add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
-    accounts.add("minh", PASSWORD, display_name="Minh Tran", role="leadership",
-                 scope=parse_scope("Lien Chieu"))
-    store.close()
-    return url
+    return accounts_db(tmp_path, ("lan", "Lan Nguyen", "operator"),
+                       ("minh", "Minh Tran", "leadership", "Lien Chieu"))
 
 
 async def start(start_dashboard: Any, db_url: str, **settings: Any) -> Any:

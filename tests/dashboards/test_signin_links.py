@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from test_signin import PASSWORD, Browser, request, start
+from dashkit import accounts_db
+from test_signin import Browser, request, start
 
 from archive.access import LINK_TTL_S, Access
 from archive.accounts import Accounts
@@ -24,14 +25,9 @@ pytestmark = pytest.mark.timeout(120)
 
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    store = Store(url)
-    store.migrate()
-    accounts = Accounts(store, hasher=PasswordHasher(time_cost=1, memory_cost=8192))
-    accounts.add("lan", PASSWORD, display_name="Lan Nguyen", role="operator")
-    accounts.add("minh", PASSWORD, display_name="Minh Tran", role="leadership")
-    store.close()
-    return url
+    return accounts_db(tmp_path, ("lan", "Lan Nguyen", "operator"),
+                       ("minh", "Minh Tran", "leadership"),
+                       hasher=PasswordHasher(time_cost=1, memory_cost=8192))
 
 
 def link_of(db_url: str, login: str, **kw: Any) -> str:
