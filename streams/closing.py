@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -31,7 +30,7 @@ from streams.runtime import DetectorRuntime
 from streams.scoring import score_block
 from streams.series import SeriesBlock, series_key
 from streams.silences import SilenceBook
-from streams.windows import Values
+from streams.windows import Values, window_stats
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -216,29 +215,8 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Va
     if len(js):
         last_seen[due[js]] = end
         data: list[Values] = [v for v in found if v is not None]  # the rows of js
-        sizes = np.fromiter(map(len, data), dtype=np.int64, count=len(data))
+        sizes, *stats = window_stats(data, block.plan.kind == "count")
         count[js] = sizes
-        stats = count_stats(sizes) if block.plan.kind == "count" else value_stats(data, sizes)
         for col, got in zip(cols, stats, strict=True):
             col[js] = got
     return (count, *cols), due.tolist(), evict
-
-
-def count_stats(sizes: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Counted events count one each: mean, min, max and last 1, std 0."""
-    one = np.ones(len(sizes))
-    return one, one, one, one, np.zeros(len(sizes))
-
-
-def value_stats(data: list[Values], sizes: np.ndarray) -> tuple[np.ndarray, ...]:
-    """Mean, min, max, last and sample standard deviation of each list of values."""
-    flat = np.fromiter(chain.from_iterable(data), dtype=np.float64, count=int(sizes.sum()))
-    starts = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    mean = np.add.reduceat(flat, starts) / sizes
-    dev = flat - np.repeat(mean, sizes)
-    ss = np.add.reduceat(dev * dev, starts)
-    std = np.sqrt(ss / np.maximum(sizes - 1, 1))
-    std[sizes == 1] = 0.0
-    return (mean, np.minimum.reduceat(flat, starts), np.maximum.reduceat(flat, starts),
-            flat[starts + sizes - 1], std)

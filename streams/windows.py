@@ -21,8 +21,8 @@ sources all went silent still closes its windows.
 
 **Accumulators** are plain lists of the readings' values, one per ``(source, metric)`` in a
 dict per open window (``None`` for a counted service event): appending is the cheapest thing
-a reading can cost, and the window's statistics are computed once, when it closes (see
-:func:`summarise`: the standard deviation never loses its precision to cancellation). Late
+a reading can cost, and the window's statistics are computed once, when it closes, for all
+its keys in one pass (:func:`window_stats`). Late
 readings are counted per key on the side, only when there are any.
 
 >>> from ioc.events import Reading
@@ -55,15 +55,24 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from operator import mul
+from itertools import chain
 from sys import intern
 from typing import Literal, Protocol
+
+import numpy as np
 
 from detectors.base import WindowStats
 from ioc.events import Reading
 
-__all__ = ["JUMP_CONFIRM", "PartitionWindows", "Values", "iso", "stats_of", "summarise",
-           "window_start"]
+__all__ = [
+    "JUMP_CONFIRM",
+    "PartitionWindows",
+    "Values",
+    "iso",
+    "stats_of",
+    "window_start",
+    "window_stats",
+]
 
 Key = tuple[str, str]
 Refused = tuple[str, str, str, Reading]  # reason class, field, reason, the reading
@@ -81,7 +90,6 @@ class Admits(Protocol):
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
-_CANCELLATION = 1e-5  # above this ratio to mean^2 one pass keeps the variance to ~1e-8
 
 
 def iso(ts: float) -> str:
@@ -104,35 +112,33 @@ def window_start(ts: float, width: float) -> float:
     return ts - ts % width
 
 
-def summarise(values: Sequence[float | None]) -> tuple[int, float, float, float, float, float]:
-    """(count, mean, min, max, last, std) of one key's window values (not empty).
+def window_stats(lists: Sequence[Sequence[float | None]], counted: bool) -> tuple[np.ndarray, ...]:
+    """(count, mean, min, max, last, std) columns of many keys' window values (each list not
+    empty), in one numpy pass. Counted events (``None`` values) count one each: mean, min,
+    max and last are 1, std 0. The standard deviation is the sample one, taken in two passes
+    (deviations to the mean), so it keeps its precision however far the level is from zero.
 
-    Counted events (``None`` values) count one each: mean, min, max and last are 1, std 0.
-    The standard deviation is the sample one; when the spread is tiny against the level (where
-    a sum of squares would cancel) it is computed again from the deviations to the mean.
-
-    >>> summarise([150700.656, 150700.658])[5] > 0.0014
+    >>> [c.tolist() for c in window_stats([[1.0, 3.0, 2.0], [4.0]], False)]
+    [[3, 1], [2.0, 4.0], [1.0, 4.0], [3.0, 4.0], [2.0, 4.0], [1.0, 0.0]]
+    >>> bool(window_stats([[150700.656, 150700.658]], False)[5][0] > 0.0014)
     True
-    >>> summarise([None, None, None])
-    (3, 1.0, 1.0, 1.0, 1.0, 0.0)
+    >>> [c.tolist() for c in window_stats([[None, None, None]], True)]
+    [[3], [1.0], [1.0], [1.0], [1.0], [0.0]]
     """
-    n = len(values)
-    if values[0] is None:
-        return n, 1.0, 1.0, 1.0, 1.0, 0.0
-    vals: Sequence[float] = values  # type: ignore[assignment]
-    total = sum(vals)
-    mean = total / n
-    if n > 1:
-        # one pass over the squares; its rounding error on the variance is about
-        # eps * n * mean^2, so where the spread is tiny against the level, two passes
-        ss = sum(map(mul, vals, vals)) - mean * total
-        if not ss > _CANCELLATION * n * mean * mean:
-            dev = [v - mean for v in vals]
-            ss = sum(map(mul, dev, dev))
-        std = math.sqrt(ss / (n - 1))
-    else:
-        std = 0.0
-    return n, mean, min(vals), max(vals), vals[-1], std
+    sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    if counted:
+        one = np.ones(len(sizes))
+        return sizes, one, one, one, one, np.zeros(len(sizes))
+    flat = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=int(sizes.sum()))
+    starts = np.zeros(len(sizes), dtype=np.int64)
+    np.cumsum(sizes[:-1], out=starts[1:])
+    mean = np.add.reduceat(flat, starts) / sizes
+    dev = flat - np.repeat(mean, sizes)
+    ss = np.add.reduceat(dev * dev, starts)
+    std = np.sqrt(ss / np.maximum(sizes - 1, 1))
+    std[sizes == 1] = 0.0
+    return (sizes, mean, np.minimum.reduceat(flat, starts), np.maximum.reduceat(flat, starts),
+            flat[starts + sizes - 1], std)
 
 
 def stats_of(values: Sequence[float | None] | None, start: float, width: float,
@@ -149,7 +155,8 @@ def stats_of(values: Sequence[float | None] | None, start: float, width: float,
     end = start + width
     if not values:
         return WindowStats.empty(start, end, kind=kind, rhythm=rhythm)
-    n, mean, lo, hi, last, std = summarise(values)
+    n, mean, lo, hi, last, std = (c.tolist()[0] for c in window_stats([values],
+                                                                      values[0] is None))
     return WindowStats(start, end, n, mean, lo, hi, last, std, kind, rhythm)
 
 

@@ -8,14 +8,9 @@ import random
 from typing import Any
 
 import msgspec
-import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from detectors.base import WindowStats
 from ioc.events import Command, GroupIndicator, Reading
-from streams.closing import value_stats
 from streams.indicators import IndicatorMerger
 from streams.lifecycle import AlertBook
 from streams.pipeline import Pipeline, series_key
@@ -420,21 +415,6 @@ def test_a_close_runs_in_chunks_that_give_the_same_records_as_one_go() -> None:
     assert any(x.change == "opened" for x in b.alerts)
     assert one.checkpoint() == chunked.checkpoint()
 
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
-                         min_size=1, max_size=40), min_size=1, max_size=8))
-def test_a_block_s_window_statistics_match_each_series_alone(series: list[list[float]]) -> None:
-    """The close's one numpy pass over many series' values gives each series' count, min,
-    max and last exactly, its mean and (two-pass) std within floating-point error."""
-    sizes = np.asarray([len(v) for v in series], dtype=np.int64)
-    mean, lo, hi, last, std = value_stats(series, sizes)
-    for j, values in enumerate(series):
-        w = WindowStats.of(values, T0, T0 + 60)
-        assert (lo[j], hi[j], last[j]) == (w.min, w.max, w.last)
-        assert mean[j] == pytest.approx(w.mean, rel=1e-9, abs=1e-6)
-        assert std[j] == pytest.approx(w.std, rel=1e-6,
-                                       abs=max(1e-9 * max(abs(v) for v in values), 1e-150))
 
 
 def test_a_restore_of_states_from_different_windows_rewinds_to_the_earliest() -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from detectors.base import WindowStats
 from ioc.events import Reading
-from streams.windows import JUMP_CONFIRM, PartitionWindows, stats_of, window_start
+from streams.windows import JUMP_CONFIRM, PartitionWindows, stats_of, window_start, window_stats
 
 T0 = 1_795_410_000.0  # a multiple of 60 and 300
 
@@ -248,3 +248,18 @@ def test_the_budget_decides_which_new_keys_open_series() -> None:
     assert sorted(pw.fresh) == [("x-0", "rainfall"), ("x-1", "rainfall")]
     assert [(c, f, r.source) for c, f, _, r in pw.take_refused()] == [
         ("series_limit", "$.source", "x-2"), ("series_limit", "$.source", "x-3")]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.floats(min_value=-1e6, max_value=1e6, allow_nan=False),
+                         min_size=1, max_size=40), min_size=1, max_size=8))
+def test_a_block_s_window_statistics_match_each_series_alone(series: list[list[float]]) -> None:
+    """The close's one numpy pass over many series' values gives each series' count, min,
+    max and last exactly, its mean and (two-pass) std within floating-point error."""
+    count, mean, lo, hi, last, std = window_stats(series, False)
+    for j, values in enumerate(series):
+        w = WindowStats.of(values, T0, T0 + 60)
+        assert (count[j], lo[j], hi[j], last[j]) == (w.count, w.min, w.max, w.last)
+        assert mean[j] == pytest.approx(w.mean, rel=1e-9, abs=1e-6)
+        assert std[j] == pytest.approx(w.std, rel=1e-6,
+                                       abs=max(1e-9 * max(abs(v) for v in values), 1e-150))
