@@ -9,7 +9,15 @@ Commands live in one module per capability (:mod:`ioc.cli.services`, :mod:`ioc.c
 :data:`cli`.
 """
 
-from ioc.cli import data, detect, services, users  # noqa: F401  (registers the commands)
+from ioc.cli import (  # noqa: F401  (registers the commands)
+    data,
+    detect,
+    feedback,
+    ingest,
+    notify,
+    services,
+    users,
+)
 from ioc.cli.root import cli, load_settings, main
 
 __all__ = ["cli", "load_settings", "main"]

@@ -1,0 +1,3 @@
+"""``ioc detectors feedback`` and ``ioc detectors shadow-report`` (issue 16)."""
+
+from __future__ import annotations

@@ -1,0 +1,3 @@
+"""``ioc ingest``: the MQTT bridge and the HTTP ingest API (issue 15)."""
+
+from __future__ import annotations
