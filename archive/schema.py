@@ -17,6 +17,9 @@ has the index that query needs; the comment on each index names the query.
 * ``api_keys``         named, revocable keys of machine clients (stored hashed)
 * ``sign_ins``         the audit log of sign-ins: every success and refusal, with the reason
 * ``sign_in_links``    one-time sign-in links (token stored hashed, single use, expiring)
+* ``notify_*``         the notifier's outbox, groups, escalation chains and audit (issue 14);
+  its Kafka offsets are rows of ``archive_offsets`` under its own consumer name
+* ``user_contacts``    an account's email, phone and notification preferences
 
 ``alert_versions`` and ``commands`` name people: ``user_name`` is ``role:login`` as the record
 gave it, ``login`` the login part and ``display_name`` the person's name (NULL in rows of
@@ -47,7 +50,9 @@ from sqlalchemy import (
 
 __all__ = ["alert_versions", "api_keys", "archive_offsets", "archive_rejects", "commands",
            "deadletter_counts", "incident_versions", "indicator_rollups", "metadata",
-           "sign_in_links", "sign_ins", "users", "web_sessions"]
+           "sign_in_links", "sign_ins", "users", "web_sessions",
+           "notify_audit", "notify_escalations", "notify_groups", "notify_outbox",
+           "user_contacts"]
 
 metadata = MetaData()
 
@@ -238,3 +243,90 @@ sign_in_links = Table(
     Column("used_at", Float),  # NULL until the link signs in (then never again)
 )
 Index("ix_sign_in_links_user", sign_in_links.c.user_id)
+
+# --- notifications (notify/: issue 14) -------------------------------------------------------
+# notify_outbox: every delivery, keyed by its idempotency key (a delivery is planned once and
+# sent until it succeeds or fails for good: the audit of who was told, how, when, and why not)
+notify_outbox = Table(
+    "notify_outbox", metadata,
+    Column("key", String(64), primary_key=True),   # idempotency key (sent with the delivery)
+    Column("kind", String(16), nullable=False),    # group, escalation, digest
+    Column("route", String(64), nullable=False),
+    Column("step", Integer),                        # escalation step (0-based), else NULL
+    Column("alert_id", String(ID)),                 # escalation: the alert; group: NULL
+    Column("receiver", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),  # email, webhook, sms
+    Column("address", Text, nullable=False),
+    Column("message", Text, nullable=False),        # the rendered message (JSON)
+    Column("status", String(16), nullable=False),   # pending, sent, failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("claimed_until", Float, nullable=False),  # a dispatcher holds it until then
+    Column("created_at", Float, nullable=False),
+    Column("record_ts", Float, nullable=False),     # when the newest alert record was made
+    Column("sent_at", Float),
+    Column("reason", Text),                         # the last failure's reason
+)
+Index("ix_notify_outbox_due", notify_outbox.c.status, notify_outbox.c.next_attempt_at)
+Index("ix_notify_outbox_alert", notify_outbox.c.alert_id)  # an alert's escalation audit
+
+# notify_groups: the alerts of one route's group (Alertmanager's aggregation group) and when
+# it is next flushed
+notify_groups = Table(
+    "notify_groups", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("route", String(64), nullable=False),
+    Column("labels", Text, nullable=False),    # the group_by labels (JSON)
+    Column("alerts", Text, nullable=False),    # alert id -> the newest item (JSON)
+    Column("notified", Text, nullable=False),  # alert id -> status last told (JSON)
+    Column("seq", Integer, nullable=False),    # notifications sent so far
+    Column("next_flush_at", Float),            # NULL: nothing to do until a record comes
+    Column("last_sent_at", Float),
+    Column("updated_at", Float, nullable=False),
+)
+Index("ix_notify_groups_flush", notify_groups.c.next_flush_at)
+
+# notify_escalations: one alert episode's chain on one route: the next step and when
+notify_escalations = Table(
+    "notify_escalations", metadata,
+    Column("key", String(64), primary_key=True),
+    Column("route", String(64), nullable=False),
+    Column("alert_id", String(ID), nullable=False),
+    Column("first_seen", Float, nullable=False),
+    Column("step", Integer, nullable=False),   # the next step to run
+    Column("next_at", Float),                  # NULL: stopped or done
+    Column("item", Text, nullable=False),      # the newest item (JSON)
+    Column("stopped_at", Float),
+    Column("stop_reason", String(32)),         # acknowledged, resolved, done
+)
+Index("ix_notify_escalations_due", notify_escalations.c.next_at)
+
+# notify_audit: escalation steps and stops, and suppressed deliveries (quiet hours, scope)
+notify_audit = Table(
+    "notify_audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ts", Float, nullable=False),
+    Column("route", String(64), nullable=False),
+    Column("alert_id", String(ID)),
+    Column("step", Integer),
+    Column("event", String(32), nullable=False),  # notified, stopped, suppressed
+    Column("receiver", String(128)),
+    Column("channel", String(16)),
+    Column("outbox_key", String(64)),
+    Column("detail", Text),
+)
+Index("ix_notify_audit_alert", notify_audit.c.alert_id, notify_audit.c.ts)
+
+# user_contacts: an account's addresses and notification preferences
+user_contacts = Table(
+    "user_contacts", metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("email", String(254)),
+    Column("phone", String(32)),
+    Column("channels", Text, nullable=False),       # comma-separated; empty: every one
+    Column("min_severity", String(16), nullable=False),
+    Column("quiet_hours", String(16), nullable=False),  # "22:00-06:00" (Da Nang); empty: none
+    Column("quiet_critical", Boolean, nullable=False),  # critical still comes in quiet hours
+    Column("language", String(8), nullable=False),       # vi, en
+    Column("updated_at", Float, nullable=False),
+)
