@@ -3,6 +3,10 @@
 alerts, incidents, indicators and 24-hour figures of its districts and groups; a
 group's KPIs combined over its districts in scope only).
 
+Every group and district carries its ``status`` and the ``reason`` for it (the one rule of
+:mod:`dashboards.status`; a group also its status per district, ``by_district``): the wall
+and the summary page show these and compute none of their own.
+
 Pure and synchronous. The city-wide summary reuses the state's cached trend points; a scoped
 one computes its (few) series from the state's trends.
 
@@ -28,7 +32,9 @@ from typing import TYPE_CHECKING, Any
 
 from archive.accounts import Scope
 from dashboards import scope as scoping
+from dashboards import status as rule
 from ioc import catalog
+from ioc.errors import ValidationError
 from ioc.events import SEVERITIES, GroupIndicator
 
 if TYPE_CHECKING:
@@ -66,6 +72,48 @@ def _scoped_points(state: State, scope: Scope) -> tuple[GroupPoints, DistrictPoi
         slug: {b: combine(slug, gis)["kpis"] for b, gis in buckets.items()}
         for slug, buckets in per_group.items()}
     return group_points, district_points
+
+
+def _statuses(state: State, alerts: list[Any], mine: Any) -> dict[tuple[str, str], rule.Facts]:
+    """The status facts of every (group, district) cell ``mine`` allows that has data or
+    alerts: worst open city alert not silenced, sources, and how long data has arrived."""
+    cells: dict[tuple[str, str], dict[str, Any]] = {}
+    for a in alerts:
+        cell = cells.setdefault((a.group, a.district), {"sev": [], "alerts": 0})
+        cell["alerts"] += 1
+        if a.category != "sensor_health" and a.status != "silenced":
+            cell["sev"].append(a.severity)
+    out: dict[tuple[str, str], rule.Facts] = {}
+    for key in set(cells) | set(state.latest):
+        if not mine(key[1], key[0]):
+            continue
+        gi = state.latest.get(key)
+        series = state.trends.get(key)
+        first = min(series) * state.bucket_s if series else None
+        cell = cells.get(key, {"sev": [], "alerts": 0})
+        try:
+            window_s = float(catalog.group(key[0]).window_s)
+        except ValidationError:  # an alert of a group the catalog lost: the default grace
+            window_s = 0.0
+        out[key] = rule.Facts(
+            worst=rule.worst_of(cell["sev"]), alerts=cell["alerts"],
+            reporting=gi.sources_reporting if gi else 0,
+            expected=gi.sources_expected if gi else 0,
+            in_breach=gi.sources_in_breach if gi else 0,
+            age_s=None if first is None else max(0.0, state.as_of - first),
+            grace_s=rule.grace_for(window_s))
+    return out
+
+
+def _merged(facts: list[rule.Facts]) -> rule.Facts:
+    """The facts of a group or a district: its cells' facts combined."""
+    ages = [f.age_s for f in facts if f.age_s is not None]
+    return rule.Facts(
+        worst=rule.worst_of([f.worst for f in facts if f.worst]),
+        reporting=sum(f.reporting for f in facts), expected=sum(f.expected for f in facts),
+        in_breach=sum(f.in_breach for f in facts), alerts=sum(f.alerts for f in facts),
+        age_s=max(ages) if ages else None,
+        grace_s=max((f.grace_s for f in facts), default=rule.GRACE_MIN_S))
 
 
 def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
@@ -121,6 +169,7 @@ def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
             latest_district.setdefault(district, []).append(gi)
     group_points, district_points = state.trend_points() if city else \
         _scoped_points(state, scope)
+    cells = _statuses(state, alerts, mine)
     groups = []
     for g in catalog.CATALOG:
         if not city and not scope.allows(group=g.slug):
@@ -137,6 +186,9 @@ def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
             "mttr_s": _mean(group_fixes.get(g.slug, [])),
             "trend": [{"t": b * state.bucket_s, "kpis": dict(points[b])}
                       for b in sorted(points)],
+            **rule.judge(_merged([f for k, f in cells.items() if k[0] == g.slug])).body(),
+            "by_district": {k[1]: rule.judge(f).status for k, f in sorted(cells.items())
+                            if k[0] == g.slug},
         })
     districts = []
     for d in catalog.DISTRICTS:
@@ -152,6 +204,7 @@ def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
             "sources_in_breach": sum(gi.sources_in_breach for gi in here),
             "trend": [{"t": b * state.bucket_s, "open_alerts": sums[b][0],
                        "sources_in_breach": sums[b][1]} for b in sorted(sums)],
+            **rule.judge(_merged([f for k, f in cells.items() if k[1] == d.name])).body(),
         })
     incidents = len(state.incidents) if city else sum(
         scoping.narrow_incident(i, scope) is not None for i in state.incidents.values())

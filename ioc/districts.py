@@ -1,7 +1,7 @@
 """The districts of Da Nang: names, short codes and approximate centres.
 
->>> district("Son Tra").code, len(DISTRICTS), "Hoang Sa" in MAINLAND
-('ST', 8, False)
+>>> district("Son Tra").code, district("Son Tra").name_vi, len(DISTRICTS), "Hoang Sa" in MAINLAND
+('ST', 'Sơn Trà', 8, False)
 """
 
 from __future__ import annotations
@@ -15,23 +15,25 @@ __all__ = ["COASTAL", "DISTRICTS", "DISTRICT_NAMES", "MAINLAND", "District", "di
 
 @dataclass(frozen=True, slots=True)
 class District:
-    """A district of Da Nang with a short code and an approximate centre."""
+    """A district of Da Nang with a short code, an approximate centre and its Vietnamese
+    spelling (``name`` is the ASCII spelling the records carry)."""
 
     name: str
     code: str
     lat: float
     lon: float
+    name_vi: str = ""
 
 
 DISTRICTS: tuple[District, ...] = (
-    District("Hai Chau", "HC", 16.0471, 108.2068),
-    District("Thanh Khe", "TK", 16.0640, 108.1870),
-    District("Son Tra", "ST", 16.0860, 108.2450),
-    District("Ngu Hanh Son", "NHS", 16.0000, 108.2560),
-    District("Lien Chieu", "LC", 16.0800, 108.1400),
-    District("Cam Le", "CL", 16.0150, 108.1950),
-    District("Hoa Vang", "HV", 16.0000, 108.1000),
-    District("Hoang Sa", "HS", 16.5000, 111.6000),
+    District("Hai Chau", "HC", 16.0471, 108.2068, "Hải Châu"),
+    District("Thanh Khe", "TK", 16.0640, 108.1870, "Thanh Khê"),
+    District("Son Tra", "ST", 16.0860, 108.2450, "Sơn Trà"),
+    District("Ngu Hanh Son", "NHS", 16.0000, 108.2560, "Ngũ Hành Sơn"),
+    District("Lien Chieu", "LC", 16.0800, 108.1400, "Liên Chiểu"),
+    District("Cam Le", "CL", 16.0150, 108.1950, "Cẩm Lệ"),
+    District("Hoa Vang", "HV", 16.0000, 108.1000, "Hòa Vang"),
+    District("Hoang Sa", "HS", 16.5000, 111.6000, "Hoàng Sa"),
 )
 DISTRICT_NAMES: frozenset[str] = frozenset(d.name for d in DISTRICTS)
 MAINLAND: tuple[str, ...] = tuple(d.name for d in DISTRICTS if d.code != "HS")

@@ -147,7 +147,8 @@ def test_summary_districts_from_open_alerts_latest_indicators_and_5_minute_trend
     quiet = districts["Lien Chieu"]
     assert quiet == {"district": "Lien Chieu", "open_alerts": 0, "worst_severity": None,
                      "sources_reporting": 0, "sources_expected": 0, "sources_in_breach": 0,
-                     "trend": []}
+                     "trend": [], "status": "no_data",
+                     "reason": {"key": "status.why.no_data", "params": {}}}
     # open alerts per district add up to the city-wide total
     assert sum(d["open_alerts"] for d in summary["districts"]) == \
         summary["open_alerts"]["total"] == 3
