@@ -1,0 +1,157 @@
+"""The durable outbox: every delivery is a row keyed by its idempotency key, written in the
+same transaction as the decision that made it, and sent until it succeeds or fails for good.
+
+* planning twice (a replayed record, a restarted notifier) inserts nothing: the key exists;
+* a dispatcher *claims* due rows for ``hold`` seconds, sends them, then records the outcome;
+  a dispatcher killed in between leaves its claims to expire, and the rows are sent again
+  **with the same key** (the ``Idempotency-Key`` header, the email's ``Message-ID``), which
+  receivers use to drop the repeat;
+* a temporary failure is retried after :func:`backoff` (exponential, with jitter); a
+  permanent one, or the last attempt, marks the row ``failed`` with its reason: it never
+  blocks the rows behind it.
+
+>>> backoff(1, base=2.0, cap=600.0, jitter=0.0), backoff(4, base=2.0, cap=600.0, jitter=0.0)
+(1.0, 8.0)
+>>> backoff(20, base=2.0, cap=600.0, jitter=1.0)
+600.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from archive import schema
+from archive.store import Store
+
+__all__ = ["Outcome", "Row", "backoff", "claim", "finish", "idempotency_key", "insert_rows",
+           "queue_stats"]
+
+
+def idempotency_key(*parts: object) -> str:
+    """A stable key of what a delivery is (the same decision always makes the same key).
+
+    >>> idempotency_key("group", "abc", 1, "desk", "email")[:12]
+    '4901f1d492b7'
+    """
+    raw = "\x00".join(str(p) for p in parts)
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def backoff(attempt: int, *, base: float, cap: float, jitter: float) -> float:
+    """Seconds before retry ``attempt`` (1 after the first failure): ``base * 2**(attempt-1)``
+    capped at ``cap``, then scaled into [50 %, 100 %] by ``jitter`` in [0, 1] (equal
+    jitter: retries of many rows spread out, none waits less than half)."""
+    delay = min(cap, base * 2 ** max(0, attempt - 1))
+    return delay * (0.5 + 0.5 * jitter)
+
+
+@dataclass(frozen=True)
+class Row:
+    """A claimed delivery."""
+
+    key: str
+    kind: str
+    route: str
+    step: int | None
+    alert_id: str | None
+    receiver: str
+    channel: str
+    address: str
+    message: dict[str, Any]
+    attempts: int
+    created_at: float
+    record_ts: float
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one send went: ``ok``, ``temporary`` or ``permanent`` (with the reason)."""
+
+    result: str
+    reason: str = ""
+
+
+def insert_rows(store: Store, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert planned deliveries; a key already there is left alone. Returns rows inserted."""
+    if not rows:
+        return 0
+    t = schema.notify_outbox
+    done = conn.execute(store._insert(t).on_conflict_do_nothing(index_elements=[t.c.key]),
+                        [{**r, "message": json.dumps(r["message"], ensure_ascii=False)}
+                         for r in rows])
+    return max(0, int(done.rowcount or 0))
+
+
+def claim(store: Store, now: float, *, limit: int, hold: float) -> list[Row]:
+    """Claim up to ``limit`` due rows for ``hold`` seconds (rows another dispatcher holds are
+    skipped)."""
+    t = schema.notify_outbox
+    with store.engine.begin() as conn:
+        keys = [r.key for r in conn.execute(
+            sa.select(t.c.key).where((t.c.status == "pending") & (t.c.next_attempt_at <= now)
+                                     & (t.c.claimed_until <= now))
+            .order_by(t.c.next_attempt_at).limit(limit))]
+        if not keys:
+            return []
+        got = conn.execute(t.update().where(t.c.key.in_(keys) & (t.c.claimed_until <= now)
+                                            & (t.c.status == "pending"))
+                           .values(claimed_until=now + hold).returning(
+            t.c.key, t.c.kind, t.c.route, t.c.step, t.c.alert_id, t.c.receiver, t.c.channel,
+            t.c.address, t.c.message, t.c.attempts, t.c.created_at, t.c.record_ts))
+        return [Row(r.key, r.kind, r.route, r.step, r.alert_id, r.receiver, r.channel,
+                    r.address, json.loads(r.message), r.attempts, r.created_at, r.record_ts)
+                for r in got]
+
+
+def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: float,
+           max_attempts: int, give_up_after: float, base: float, cap: float,
+           jitter: Sequence[float]) -> dict[str, list[tuple[Row, str]]]:
+    """Record outcomes (``(row, outcome, defer)``: ``defer`` > 0 puts a rate-limited row back
+    without counting an attempt). Returns the rows per result: sent, retried, failed."""
+    t = schema.notify_outbox
+    out: dict[str, list[tuple[Row, str]]] = {"sent": [], "retried": [], "failed": [],
+                                             "deferred": []}
+    with store.engine.begin() as conn:
+        for n, (row, outcome, defer) in enumerate(done):
+            where = t.c.key == row.key
+            if defer > 0:
+                conn.execute(t.update().where(where).values(
+                    next_attempt_at=now + defer, claimed_until=0.0))
+                out["deferred"].append((row, ""))
+                continue
+            attempts = row.attempts + 1
+            if outcome.result == "ok":
+                conn.execute(t.update().where(where).values(
+                    status="sent", attempts=attempts, sent_at=now, claimed_until=0.0))
+                out["sent"].append((row, ""))
+            elif outcome.result == "temporary" and attempts < max_attempts and \
+                    now - row.created_at < give_up_after:
+                wait = backoff(attempts, base=base, cap=cap, jitter=jitter[n % len(jitter)])
+                conn.execute(t.update().where(where).values(
+                    attempts=attempts, next_attempt_at=now + wait, claimed_until=0.0,
+                    reason=outcome.reason[:2000]))
+                out["retried"].append((row, outcome.reason))
+            else:
+                reason = outcome.reason if outcome.result == "permanent" else \
+                    f"gave up after {attempts} attempts: {outcome.reason}"
+                conn.execute(t.update().where(where).values(
+                    status="failed", attempts=attempts, claimed_until=0.0,
+                    reason=reason[:2000]))
+                out["failed"].append((row, reason))
+    return out
+
+
+def queue_stats(store: Store, now: float) -> tuple[int, float]:
+    """Pending rows and the age in seconds of the oldest (0 when none)."""
+    t = schema.notify_outbox
+    with store.connect() as conn:
+        n, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(t.c.created_at))
+                                 .where(t.c.status == "pending")).one()
+    return int(n), (now - oldest) if oldest is not None else 0.0
