@@ -40,8 +40,10 @@ from dashboards.hub import Hub
 from dashboards.identity import Gate
 from dashboards.live import LiveSessions, Session
 from dashboards.metrics import DashboardMetrics
+from dashboards.positions import PositionFeed
 from dashboards.relay import CommandRelay
 from dashboards.state import State
+from dashboards.tracks import Tracks
 from dashboards.web import STATIC_DIR, Site, build_app
 from ioc.errors import IocError
 from ioc.settings import Settings
@@ -94,9 +96,11 @@ class Dashboard:
     """The dashboard server. ``async with Dashboard(settings, bootstrap, port=0) as d:``
     serves on ``d.port`` until the block ends.
 
-    ``topic_names`` makes the topics injectable (tests use their own); ``static_dir`` the
-    pages; ``hub_options`` overrides hub limits (queue size, rate, ...); ``heartbeat_s``,
-    ``summary_every_s`` and ``auth_timeout_s`` the timings of docs/protocol.md.
+    ``topic_names`` makes the topics injectable (tests use their own), ``position_topics``
+    the map's topics of moving sources (default: :func:`dashboards.positions.moving_topics`);
+    ``static_dir`` the pages; ``hub_options`` overrides hub limits (queue size, rate, ...);
+    ``heartbeat_s``, ``summary_every_s`` and ``auth_timeout_s`` the timings of
+    docs/protocol.md.
     """
 
     def __init__(self, settings: Settings, bootstrap: str, *, host: str | None = None,
@@ -106,7 +110,8 @@ class Dashboard:
                  heartbeat_s: float = protocol.HEARTBEAT_S,
                  summary_every_s: float = protocol.SUMMARY_EVERY_S,
                  auth_timeout_s: float = protocol.AUTH_TIMEOUT_S,
-                 tokens: Tokens | None = None) -> None:
+                 tokens: Tokens | None = None,
+                 position_topics: tuple[str, ...] | None = None) -> None:
         self.settings = settings
         self.host = host if host is not None else settings.dashboard_host
         self.requested_port = port if port is not None else settings.dashboard_port
@@ -125,6 +130,9 @@ class Dashboard:
         self.feed = Feed(bootstrap, topic_names=self.topics, sink=self.board.on_records,
                          on_ready=self.board.on_ready, on_invalid=self.board.on_invalid,
                          read_committed=settings.processing_guarantee == "exactly_once")
+        # the map's moving sources, read from their groups' topics (dashboards.positions)
+        self.tracks = Tracks()
+        self.positions = PositionFeed(bootstrap, self.tracks, topic_names=position_topics)
         relay = CommandRelay(self.feed, settings, self.metrics, known=self._known_alerts,
                              state=self.board.state)
         # who a request is: bearer keys, and sessions in the archive's database
@@ -190,6 +198,7 @@ class Dashboard:
             raise IocError("the dashboard's HTTP server stopped while starting")
         self._tasks = [loop.create_task(self.feed.run(), name="dashboard-feed"),
                        loop.create_task(self.board.run_ticker(), name="dashboard-ticker"),
+                       loop.create_task(self.positions.run(), name="dashboard-positions"),
                        loop.create_task(self.history.refresh_trends(self.board.trends_loaded),
                                         name="dashboard-trends")]
         log.info("dashboard serving on %s", self.url)
@@ -211,6 +220,7 @@ class Dashboard:
                 await task
         self._tasks = []
         await self.feed.close()
+        await self.positions.close()
         self.history.close()
 
     async def __aenter__(self) -> Dashboard:

@@ -33,6 +33,7 @@ from archive.accounts import Principal
 from dashboards import protocol
 from dashboards import scope as scoping
 from dashboards.auth import bearer
+from dashboards.geo import map_routes
 from dashboards.history import handles as history_handles
 from dashboards.identity import SESSION_COOKIE, Who, cookie_value
 from dashboards.signin import SignIn, login_redirect
@@ -230,6 +231,7 @@ class Site:
             Route("/api/me", self.signin.me, methods=GET),
             *(Route(p, self.live_api, methods=GET)
               for p in ("/api/state", "/api/summary", "/api/history")),
+            *map_routes(self),
             WebSocketRoute("/ws", websocket),
             Route("/ws", self.websocket_without_upgrade, methods=GET),
             Route("/{path:path}", self.other, methods=GET),
