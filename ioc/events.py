@@ -215,6 +215,9 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
     incident_id: str | None = None
     silenced_until: float | None = None
     display_name: str | None = None  # the name of ``user`` (None: no person, or older records)
+    # the title as message parts, {"key": ..., "params": {...}} of the catalogs (ioc.i18n), so
+    # a page renders it in its reader's language; ``title`` is its English (None: older)
+    title_parts: dict[str, Any] | None = None
 
 
 class Incident(msgspec.Struct, frozen=True, kw_only=True, tag="incident"):

@@ -184,7 +184,8 @@ def _text(lang: str, name: str, value: Any) -> str:
     if name == "source":
         return source_name(str(value), lang)
     if name in NAME_PARAMS:
-        return messages(lang).get(f"{name}.{value}", str(value))
+        fallback = str(value).replace("_", " ").capitalize() if name == "metric" else str(value)
+        return messages(lang).get(f"{name}.{value}", fallback)
     if name == "unit":
         return "" if not value else str(value) if value == "%" else f" {value}"
     if isinstance(value, bool) or not isinstance(value, int | float):

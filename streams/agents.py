@@ -123,7 +123,7 @@ class WorkerApp:
         """The plain objects the agents, the timer and the hooks hand their work to."""
         names, pipeline = self.names, self.pipeline
         self.outbox = Outbox(self.publisher, names, self.topics.parts.get_topic_name(),
-                             pipeline.take_output)
+                             pipeline.take_output, take_shadow=self.book.take_shadow)
         self.dead = DeadLetterSink(self.publisher, names.deadletter, self.metrics, self.health)
         self.ledger = AckLedger()
         self.checkpoints = Checkpointer(pipeline, self.ledger, self.series_store, self.metrics,

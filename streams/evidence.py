@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec.structs import replace
 
+from detectors.direction import side_of
 from ioc.events import Evidence
 
 if TYPE_CHECKING:
@@ -28,12 +29,14 @@ class Verdict:
 
     ``health`` is the detector class's ``health`` flag; ``evidence`` names the detector, its
     version and params, the window, score, baseline, threshold and recent values (build it
-    with :func:`evidence_from`).
+    with :func:`evidence_from`). ``shadow``: the detector runs in shadow mode (its firing
+    is recorded on the shadow topic, never shown to operators: :mod:`streams.shadow`).
     """
 
     firing: bool
     health: bool
     evidence: Evidence
+    shadow: bool = False
 
     @property
     def detector(self) -> str:
@@ -115,10 +118,11 @@ def evidence_from(expl: Explanation, *, detector: str, version: str, params: Map
     ...                                contributing=(2.0, 34.0)), detector="robust_z",
     ...                    version="1", params={"threshold": 4.0}, window_start=0.0,
     ...                    window_end=60.0, value=34.0)
-    >>> ev.recent, ev.threshold
-    ([2.0, 34.0], 4.0)
+    >>> ev.recent, ev.threshold, ev.side
+    ([2.0, 34.0], 4.0, 'high')
     """
     return clean_evidence(Evidence(
+        side=side_of(float(value), float(expl.baseline), expl.detail),
         window_start=float(window_start), window_end=float(window_end), value=float(value),
         baseline=float(expl.baseline), threshold=expl.threshold, score=float(expl.score),
         raw=float(expl.raw), detector=detector, detector_version=version, params=dict(params),

@@ -64,7 +64,7 @@ people; automatic changes of a firing alert carry ``user=None``, no display name
 >>> window(1795410060.0, 0.95)[0].version   # the same window again: nothing new
 1
 >>> print(window(1795410120.0, 0.99)[0].title)
-Flood depth 34 cm at flood-HC-01 (Hai Chau), 5.2σ above baseline 2 cm
+Flood depth 34 cm at flood tower 01, Hai Chau: above its normal 0–8 cm
 >>> ack = Command(command_id="c1", action="ack", user="operator:lan", ts=1795410130.0,
 ...               reason="crew sent", alert_id="robust_z:flooding:flood-HC-01:flood_depth",
 ...               display_name="Lan Nguyen")
@@ -99,6 +99,7 @@ from streams.lanes import (
 )
 from streams.publish import default_partition
 from streams.severity import EscalationPolicy
+from streams.shadow import shadow_record
 from streams.silences import SilenceBook, SilencePolicy
 from streams.titles import title_for
 from streams.transitions import LaneRules
@@ -157,6 +158,12 @@ class AlertBook:
         self.silence_policy = silence_policy
         self.partitions = partitions
         self._put = _writer(store)
+        self.shadow: list[Alert] = []  # shadow detectors' records (streams.shadow), not lanes
+
+    def take_shadow(self) -> list[Alert]:
+        """The shadow records kept since the last call (for the shadow topic only)."""
+        out, self.shadow = self.shadow, []
+        return out
 
     @classmethod
     def from_settings(cls, store: MutableMapping[str, bytes], settings: Settings,
@@ -243,8 +250,15 @@ class AlertBook:
         alike; they are split into their lanes here), so hysteresis counts whole windows.
         ``ts`` is the decision time in stream time (normally the window end); ``partition``
         the partition the readings arrived on (the lanes are written there). Returns the
-        records to publish, oldest first.
+        records to publish, oldest first. Verdicts of shadow detectors never reach a lane:
+        the firing ones are kept for :meth:`take_shadow`.
         """
+        if any(v.shadow for v in verdicts):
+            self.shadow += [shadow_record(group=group, district=district, source=source,
+                                          metric=metric, verdict=v, ts=ts,
+                                          escalation=self.rules.escalation)
+                            for v in verdicts if v.shadow and v.firing]
+            verdicts = [v for v in verdicts if not v.shadow]
         out: list[Alert] = []
         for category in LANES:
             vs = [v for v in verdicts if v.health == (category == HEALTH)]

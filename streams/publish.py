@@ -165,11 +165,13 @@ class Outbox:
     """
 
     def __init__(self, publisher: BatchPublisher, names: TopicNames, parts_topic: str,
-                 take: Callable[[], Output]) -> None:
+                 take: Callable[[], Output],
+                 take_shadow: Callable[[], list[Alert]] | None = None) -> None:
         self.publisher = publisher
         self.names = names
         self.parts_topic = parts_topic
         self.take = take
+        self.take_shadow = take_shadow  # shadow detectors' records: the shadow topic only
 
     def alerts(self, records: Iterable[Alert | Incident]) -> None:
         """Alert and incident records, keyed by district (an incident linker's input)."""
@@ -199,5 +201,8 @@ class Outbox:
         out = self.take()
         if out:
             self.output(out)
+        shadow = self.take_shadow() if self.take_shadow is not None else ()
+        for rec in shadow:  # never on the alerts topic: operators must not see them
+            self.publisher.add(self.names.shadow, rec.district.encode(), encode(rec))
         if self.publisher.queue:
             await self.publisher.flush_out()

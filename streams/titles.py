@@ -1,4 +1,11 @@
-"""Alert titles in operators' words: one line for a wall display, in the catalog's units.
+"""Alert titles in operators' words: what happened and where, one line for a wall display, in
+the catalog's units. The detector, its score and parameters stay in the evidence (the detail
+engineers open), never in the title.
+
+:func:`title_parts` gives the title as a message key of the catalogs (:mod:`ioc.i18n`) and its
+parameters, which an alert carries (``Alert.title_parts``) so each page writes it in its
+reader's language; :func:`title_for` is its English, the plain ``title`` older clients and the
+command line read.
 
 >>> label("pm25"), label("flood_depth")
 ('PM2.5', 'Flood depth')
@@ -11,31 +18,23 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
-from ioc import catalog
+from ioc import catalog, i18n
 from ioc.errors import ValidationError
 from ioc.events import Evidence
 
-__all__ = ["label", "number", "title_for", "with_unit"]
-
-_LABELS = {"pm25": "PM2.5", "pm10": "PM10", "no2": "NO2", "o3": "O3", "aqi": "AQI",
-           "ph": "pH", "cod": "COD", "tss": "TSS", "cpi": "CPI", "effluent_cod": "Effluent COD"}
+__all__ = ["label", "number", "title_for", "title_parts", "with_unit"]
 
 
 def label(metric: str) -> str:
-    """A metric's name as an operator reads it."""
-    return _LABELS.get(metric) or metric.replace("_", " ").capitalize()
+    """A metric's name as an operator reads it (English)."""
+    return i18n.messages("en").get(f"metric.{metric}") or metric.replace("_", " ").capitalize()
 
 
 def number(x: float) -> str:
     """A number as a person reads it on a wall: 34, 5.2, 0.35, 1,250 (``?`` if not finite)."""
-    if not (isinstance(x, int | float) and math.isfinite(x)):
-        return "?"
-    ax = abs(x)
-    text = f"{x:,.0f}" if ax >= 100 else f"{x:.1f}" if ax >= 10 else f"{x:.2f}"
-    if "." in text:
-        text = text.rstrip("0").rstrip(".")
-    return "0" if text == "-0" else text
+    return i18n.number(x, "en")
 
 
 def with_unit(x: float, unit: str) -> str:
@@ -50,41 +49,77 @@ def _spec(group: str, metric: str) -> catalog.MetricSpec | None:
         return None
 
 
+def _finite(x: float) -> bool:
+    return isinstance(x, int | float) and math.isfinite(x)
+
+
+def _above(ev: Evidence) -> bool:
+    """Whether the value was above its baseline (the evidence's side when it names one)."""
+    side = getattr(ev, "side", None)
+    if side in ("high", "low"):
+        return side == "high"
+    return not (_finite(ev.value) and _finite(ev.baseline)) or ev.value >= ev.baseline
+
+
+def title_parts(*, group: str, district: str, source: str, metric: str,
+                ev: Evidence) -> dict[str, Any]:
+    """The title as ``{"key": ..., "params": {...}}`` of the message catalogs.
+
+    >>> ev = Evidence(window_start=0, window_end=300, value=34.0, baseline=2.0, threshold=4.0,
+    ...               score=0.99, raw=9.1, detector="robust_z", detector_version="1",
+    ...               params={}, recent=[])
+    >>> p = title_parts(group="flooding", district="Hai Chau", source="flood-HC-01",
+    ...                 metric="flood_depth", ev=ev)
+    >>> p["key"], p["params"]["low"], p["params"]["high"]
+    ('title.above_normal', 0.0, 8.0)
+    """
+    spec = _spec(group, metric)
+    unit = spec.unit if spec is not None and not spec.counted else ""
+    base: dict[str, Any] = {"metric": metric, "source": source, "district": district,
+                            "value": ev.value, "unit": unit}
+    det, value = ev.detector, ev.value
+
+    def parts(key: str, **more: Any) -> dict[str, Any]:
+        return {"key": f"title.{key}", "params": {**base, **more}}
+
+    if det == catalog.SILENCE:
+        return {"key": "title.silent", "params": {"metric": metric, "source": source,
+                                                  "district": district}}
+    if det == catalog.STUCK:
+        return parts("stuck")
+    if det == catalog.PHYSICAL_RANGE and spec is not None:
+        return parts("range", low=spec.physical[0], high=spec.physical[1])
+    if det == catalog.THRESHOLD and spec is not None:
+        if spec.breach_above is not None and value > spec.breach_above:
+            return parts("over_limit", limit=spec.breach_above)
+        if spec.breach_below is not None and value < spec.breach_below:
+            return parts("under_limit", limit=spec.breach_below)
+    above = _above(ev)
+    if spec is not None and spec.counted:
+        minutes = max(1, round((ev.window_end - ev.window_start) / 60))
+        if above and ev.baseline > 0 and value >= 1.5 * ev.baseline:
+            return parts("count_surge", minutes=minutes, ratio=round(value / ev.baseline, 1),
+                         baseline=ev.baseline)
+        return parts("count_above" if above else "count_below", minutes=minutes,
+                     baseline=ev.baseline)
+    if spec is not None:
+        lo, hi = spec.normal
+        if above and value > hi:
+            return parts("above_normal", low=lo, high=hi)
+        if not above and value < lo:
+            return parts("below_normal", low=lo, high=hi)
+    return parts("above_usual" if above else "below_usual", baseline=ev.baseline)
+
+
 def title_for(*, group: str, district: str, source: str, metric: str, ev: Evidence) -> str:
-    """A one-line title for a wall display, in the catalog's units.
+    """The title in English (the plain ``title`` of an alert).
 
     >>> ev = Evidence(window_start=0, window_end=300, value=42.0, baseline=8.0, threshold=None,
     ...               score=0.99, raw=9.1, detector="count_surge", detector_version="1",
     ...               params={}, recent=[])
     >>> title_for(group="citizen_feedback", district="Hai Chau", source="cf-HC-01",
     ...           metric="tickets_opened", ev=ev)
-    'Tickets opened: 42 in 5 min at cf-HC-01 (Hai Chau), 5.2x the expected 8'
+    'Tickets opened: 42 in 5 min at intake channel 01, Hai Chau, 5.2× the expected 8'
     """
-    spec = _spec(group, metric)
-    unit = spec.unit if spec is not None and not spec.counted else ""
-    name, det = label(metric), ev.detector
-    where = f"at {source} ({district})"
-    value, base = ev.value, ev.baseline
-    if det == catalog.SILENCE:
-        return f"No data from {source} ({district}): {name.lower()} silent"
-    if det == catalog.STUCK:
-        return f"{name} stuck at {with_unit(value, unit)} {where}"
-    if spec is not None and spec.counted:
-        minutes = max(1, round((ev.window_end - ev.window_start) / 60))
-        head = f"{name}: {number(value)} in {minutes} min {where}"
-    else:
-        head = f"{name} {with_unit(value, unit)} {where}"
-    if det == catalog.PHYSICAL_RANGE and spec is not None:
-        lo, hi = spec.physical
-        return f"{head}, outside the sensor's range {number(lo)}-{with_unit(hi, unit)}"
-    direction = "above" if value >= base else "below"
-    if det == catalog.THRESHOLD and spec is not None:
-        if spec.breach_above is not None and value > spec.breach_above:
-            return f"{head}, over the {with_unit(spec.breach_above, unit)} limit"
-        if spec.breach_below is not None and value < spec.breach_below:
-            return f"{head}, under the {with_unit(spec.breach_below, unit)} limit"
-    if det.startswith("robust_z") or det in ("zscore", "z"):
-        return f"{head}, {abs(ev.raw):.1f}σ {direction} baseline {with_unit(base, unit)}"
-    if spec is not None and spec.counted and base > 0:
-        return f"{head}, {value / base:.1f}x the expected {number(base)}"
-    return f"{head}, {direction} baseline {with_unit(base, unit)} ({det} {ev.score:.2f})"
+    p = title_parts(group=group, district=district, source=source, metric=metric, ev=ev)
+    return i18n.render("en", p["key"], p["params"])

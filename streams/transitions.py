@@ -24,16 +24,18 @@ publish, oldest first; it never reads or writes a store (that is
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from msgspec.structs import replace
 
 from ioc.errors import ConfigError, ValidationError
 from ioc.events import Alert, Command, Evidence, Note, alert_id
+from ioc.i18n import render
 from streams.evidence import Verdict, clean_evidence
 from streams.lanes import HEALTH, MAX_APPLIED, OPEN, Lane, LaneAddress, alert_fields
 from streams.severity import EscalationPolicy, rank
 from streams.silences import SilenceBook
-from streams.titles import title_for
+from streams.titles import title_parts
 
 __all__ = ["LaneRules"]
 
@@ -104,7 +106,7 @@ class LaneRules:
         if a.status == "firing":
             sev = max(sev, pol.escalated(lane.base, now - a.first_seen, health=health), key=rank)
         new = replace(a, count=a.count + 1, last_seen=max(a.last_seen, ts), evidence=ev,
-                      severity=sev, title=_title(where, ev), updated_at=now)
+                      severity=sev, **_titled(where, ev), updated_at=now)
         if a.status == "silenced":   # held; out of the silence if it no longer matches
             lane.alert, lane.dirty = new, True
             return self.sync_silence(lane, now, silences)
@@ -125,7 +127,7 @@ class LaneRules:
         if (a is not None and lane.resolved_at is not None
                 and now - lane.resolved_at <= self.flap_window_s):
             new = replace(a, status="firing", count=a.count + 1, last_seen=max(a.last_seen, ts),
-                          evidence=ev, title=_title(where, ev), updated_at=now,
+                          evidence=ev, **_titled(where, ev), updated_at=now,
                           silenced_until=None, severity=max(a.severity, initial, key=rank))
             change = "reopened"
             lane.flaps += 1
@@ -134,7 +136,7 @@ class LaneRules:
             new = Alert(alert_id=alert_id(best.detector, g, src, met), version=0,
                         status="firing", severity=initial, category=where.category, group=g,
                         district=where.district, source=src, metric=met,
-                        detector=best.detector, title=_title(where, ev), first_seen=ts,
+                        detector=best.detector, **_titled(where, ev), first_seen=ts,
                         last_seen=ts, count=1, updated_at=now, change="opened", evidence=ev)
             change = "opened"
             lane.flaps = 0
@@ -234,10 +236,15 @@ class LaneRules:
             lane.acked, lane.ack_user, lane.ack_reason = True, cmd.user, reason
             lane.ack_name = name
             status = "acknowledged" if a.status == "firing" else a.status
-            out.append(lane.publish(replace(a, status=status, updated_at=now),
+            out.append(lane.publish(replace(a, status=status, updated_at=now, **_label(cmd)),
                                     "acknowledged", user=cmd.user, reason=reason, name=name))
         elif cmd.action == "resolve" and a.status in OPEN:
+            lane.alert = replace(a, **_label(cmd))
             out.append(self.close(lane, now, "resolved", cmd.user, reason, name))
+        elif cmd.label is not None and (cmd.label, reason) != (a.label, a.label_note):
+            # an ack or resolve that changes no status still labels the episode
+            out.append(lane.publish(replace(a, updated_at=now, **_label(cmd)), "labelled",
+                                    user=cmd.user, reason=reason, name=name))
         elif cmd.action == "note":
             note = Note(ts=cmd.ts, user=cmd.user, text=(cmd.text or "").strip(),
                         display_name=name)
@@ -247,6 +254,15 @@ class LaneRules:
         return out
 
 
-def _title(where: LaneAddress, ev: Evidence) -> str:
-    return title_for(group=where.group, district=where.district, source=where.source,
-                     metric=where.metric, ev=ev)
+def _label(cmd: Command) -> dict[str, str | None]:
+    """The label fields a command sets on its alert (none: it carries no label)."""
+    if cmd.label is None:
+        return {}
+    return {"label": cmd.label, "label_note": (cmd.reason or "").strip() or None}
+
+
+def _titled(where: LaneAddress, ev: Evidence) -> dict[str, Any]:
+    """An alert's ``title`` (English) and ``title_parts`` (any language) for ``ev``."""
+    parts = title_parts(group=where.group, district=where.district, source=where.source,
+                        metric=where.metric, ev=ev)
+    return {"title": render("en", parts["key"], parts["params"]), "title_parts": parts}

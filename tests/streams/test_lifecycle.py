@@ -108,7 +108,7 @@ def test_first_firing_opens_one_alert_with_its_evidence() -> None:
         T0, T0 + W, 2.0, 4.0, 0.95)
     assert (e.detector, e.detector_version, e.params, e.recent) == (
         "robust_z", "1", {"threshold": 4.0}, [2.0, 2.2, 34.0])
-    assert a.title == "Flood depth 34 cm at flood-HC-01 (Hai Chau), 5.2σ above baseline 2 cm"
+    assert a.title == "Flood depth 34 cm at flood tower 01, Hai Chau: above its normal 0–8 cm"
     assert (a.user, a.reason) == (None, None)
 
 
@@ -171,7 +171,7 @@ def test_sensor_health_starts_at_warning_and_escalates_no_higher_than_major() ->
     rig = Rig(escalation=EscalationPolicy(escalate_after_s=600.0))
     (a,) = rig.fire(0, "physical_range", health=True, value=999.0, raw=999.0, threshold=1.0)
     assert (a.category, a.severity) == ("sensor_health", "warning")
-    assert "outside the sensor's range 0-400 cm" in a.title
+    assert "outside the sensor's range 0–400 cm" in a.title
     assert [r.severity for r in rig.tick(10)] == ["major"]
     assert rig.tick(60) == []
 
@@ -293,7 +293,7 @@ def test_health_and_city_detectors_give_two_alerts_in_two_categories() -> None:
     assert sorted((a.category, a.detector) for a in out) == [
         ("city", "robust_z"), ("sensor_health", "stuck")]
     stuck = next(a for a in out if a.category == "sensor_health")
-    assert stuck.title == "Flood depth stuck at 2 cm at flood-HC-01 (Hai Chau)"
+    assert stuck.title == "Flood depth stuck at 2 cm at flood tower 01, Hai Chau"
     assert set(rig.store) == {lane_key(G, S, M, "city"), lane_key(G, S, M, "sensor_health")}
 
 
@@ -660,7 +660,7 @@ def test_records_round_trip_through_the_wire_format() -> None:
     health = rig.records[0]
     assert health.evidence.detail["missing"] == ["value", "baseline", "raw", "threshold"]
     assert health.evidence.recent == [1.0, 2.0]
-    assert health.title == "No data from flood-HC-01 (Hai Chau): flood depth silent"
+    assert health.title == "No data from flood tower 01, Hai Chau (Flood depth)"
 
 
 def test_clean_evidence_keeps_finite_evidence_as_is() -> None:
@@ -680,17 +680,17 @@ def test_evidence_from_a_detector_explanation() -> None:
 
 @pytest.mark.parametrize(("group", "metric", "detector", "value", "baseline", "raw", "want"), [
     ("flooding", "flood_depth", "threshold", 34.0, 2.0, 34.0,
-     "Flood depth 34 cm at x (Hai Chau), over the 20 cm limit"),
+     "Flood depth 34 cm at x, Hai Chau: over the 20 cm limit"),
     ("traffic", "speed", "threshold", 8.5, 30.0, 8.5,
-     "Speed 8.5 km/h at x (Hai Chau), under the 12 km/h limit"),
+     "Speed 8.5 km/h at x, Hai Chau: under the 12 km/h limit"),
     ("environment", "pm25", "cusum", 61.25, 24.0, 9.0,
-     "PM2.5 61.2 µg/m³ at x (Hai Chau), above baseline 24 µg/m³ (cusum 0.95)"),
+     "PM2.5 61.2 µg/m³ at x, Hai Chau: above its normal 8–45 µg/m³"),
     ("online_information", "negative_share", "robust_z", 52.0, 18.0, 6.0,
-     "Negative share 52% at x (Hai Chau), 6.0σ above baseline 18%"),
+     "Negative share 52% at x, Hai Chau: above its normal 8–30%"),
     ("wastewater", "inflow", "robust_z", 1250.0, 420.0, -7.0,
-     "Inflow 1,250 m³/h at x (Hai Chau), 7.0σ above baseline 420 m³/h"),
+     "Inflow 1,250 m³/h at x, Hai Chau: above its normal 200–700 m³/h"),
     ("nowhere", "thing", "ewma", 0.35, 1.0, 2.0,
-     "Thing 0.35 at x (Hai Chau), below baseline 1 (ewma 0.95)"),
+     "Thing 0.35 at x, Hai Chau: below the usual 1"),
 ])
 def test_titles_read_well_on_a_wall(group: str, metric: str, detector: str, value: float,
                                     baseline: float, raw: float, want: str) -> None:
