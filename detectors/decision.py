@@ -1,4 +1,5 @@
-"""The one place where a series' detectors fire or not: policies, then health suppression.
+"""The one place where a series' detectors fire or not: policies, direction, then health
+suppression.
 
 For one metric plan and one batch of rows (series), :func:`decide_many` feeds each detector's
 score column to its policy's :class:`~detectors.policy_columns.PolicyColumns` and then applies
@@ -7,6 +8,19 @@ range) of a row fires, none of that row's city detectors fires, because a broken
 explains its odd values (one anomaly, one alert, on the sensor-health lane). Every policy sees
 every score, suppressed or not, so stateful policies (hysteresis, quantiles) keep counting.
 :func:`decide_one` is the same decision for one series and one-series policies.
+
+The **direction rule** comes before it: a city detector whose metric alerts on one side only
+(``directions[i]`` ``high`` or ``low``, from the catalog's ``harmful`` unless the metric's
+config asks for ``both``) fires only where the side of its score (``side_of(i, j)``, asked
+only of rows its policy fired on) is harmful (:mod:`detectors.direction`). Health detectors
+alert on either side: a broken sensor is broken whichever way it reads.
+
+>>> from detectors.policies import Threshold
+>>> th = Threshold(0.9).columns(); _ = th.add(2)
+>>> fired = decide_many(np.arange(2), 60.0, [np.array([0.95, 0.95])], [th], (False,),
+...                     directions=("high",), side_of=lambda i, j: ("high", "low")[j])
+>>> fired[0].tolist()
+[True, False]
 
 >>> from detectors.policies import Threshold
 >>> rows = np.arange(3)
@@ -22,10 +36,12 @@ every score, suppressed or not, so stateful policies (hysteresis, quantiles) kee
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
+from detectors.direction import Side, harmful
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -33,7 +49,32 @@ if TYPE_CHECKING:
     from detectors.policies import Policy
     from detectors.policy_columns import PolicyColumns
 
-__all__ = ["decide_many", "decide_one", "suppress_city"]
+__all__ = ["SideOf", "decide_many", "decide_one", "keep_harmful", "suppress_city"]
+
+#: ``side_of(i, j)``: the side of detector ``i``'s score on row ``j`` of the batch
+SideOf = Callable[[int, int], "Side | None"]
+
+
+def keep_harmful(firing: Sequence[NDArray[np.bool_]], health: Sequence[bool],
+                 directions: Sequence[str], side_of: SideOf) -> list[NDArray[np.bool_]]:
+    """The direction rule: clear a city detector's firing on rows whose side is harmless.
+
+    >>> keep_harmful([np.array([True, True])], [False], ["low"], lambda i, j: "high")
+    [array([False, False])]
+    """
+    if not (len(firing) == len(health) == len(directions)):
+        raise ValueError("keep_harmful: firing, health and directions differ in length")
+    out = []
+    for i, (f, h, d) in enumerate(zip(firing, health, directions, strict=True)):
+        if h or d == "both" or not f.any():
+            out.append(f)
+            continue
+        kept = f.copy()
+        for j in np.flatnonzero(f).tolist():
+            if not harmful(side_of(i, j), d):  # type: ignore[arg-type]
+                kept[j] = False
+        out.append(kept)
+    return out
 
 
 def suppress_city(firing: Sequence[NDArray[np.bool_]],
@@ -64,6 +105,8 @@ def decide_many(
     health: Sequence[bool],
     *,
     decided: Mapping[int, NDArray[np.bool_]] | None = None,
+    directions: Sequence[str] | None = None,
+    side_of: SideOf | None = None,
 ) -> list[NDArray[np.bool_]]:
     """Firing masks of a metric plan's detectors over one batch of rows.
 
@@ -72,7 +115,8 @@ def decide_many(
     ``health[i]`` its ``health`` flag. ``decided`` maps a detector index to a firing mask
     already decided elsewhere (a detector that scores every reading and whose policy ran
     per reading); its score and policy are not used (may be None). Returns one boolean mask
-    per detector, the health rule applied (:func:`suppress_city`).
+    per detector, the direction rule (:func:`keep_harmful`, when ``directions`` and
+    ``side_of`` are given) and the health rule (:func:`suppress_city`) applied.
     """
     if not (len(scores) == len(policies) == len(health)):
         raise ValueError("decide_many: scores, policies and health differ in length")
@@ -91,6 +135,8 @@ def decide_many(
             raise ValueError(f"decide_many: detector {i} gave {len(f)} decisions for "
                              f"{len(rows)} rows")
         firing.append(f)
+    if directions is not None and side_of is not None:
+        firing = keep_harmful(firing, health, directions, side_of)
     return suppress_city(firing, health)
 
 

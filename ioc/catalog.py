@@ -43,6 +43,7 @@ from ioc.catalog_types import (
     ADAPTIVE,
     COUNT_SURGE,
     CUSUM,
+    DIRECTIONS,
     EWMA,
     FLAT,
     ISOLATION_FOREST,
@@ -52,6 +53,7 @@ from ioc.catalog_types import (
     SILENCE,
     STUCK,
     THRESHOLD,
+    Direction,
     Kpi,
     MetricKind,
     MetricSpec,
@@ -65,10 +67,12 @@ from ioc.errors import ValidationError
 
 __all__ = [
     "ADAPTIVE", "CATALOG", "COASTAL", "COMMUTE", "COMMUTE_DIP", "COUNT_SURGE", "CUSUM",
-    "DAYTIME", "DISTRICTS", "DISTRICT_NAMES", "EVENING", "EVENTS", "EWMA", "FLAT", "GROUPS",
+    "DAYTIME", "DIRECTIONS", "DISTRICTS", "DISTRICT_NAMES", "EVENING", "EVENTS", "EWMA", "FLAT",
+    "GROUPS",
     "GROUP_SLUGS", "ISOLATION_FOREST", "LEVEL", "MAINLAND", "OFFICE", "PHOTOSYNTHESIS",
     "PHYSICAL_RANGE", "POLLUTION", "ROBUST_Z", "SEASONAL", "SENSOR", "SILENCE", "STUCK",
-    "SUNLIGHT", "THRESHOLD", "District", "Kpi", "MetricKind", "MetricSpec", "ServiceGroup",
+    "SUNLIGHT", "THRESHOLD", "Direction", "District", "Kpi", "MetricKind", "MetricSpec",
+    "ServiceGroup",
     "Source", "SourceKind", "all_sources", "district", "group", "hash_name", "source_kind_of",
 ]
 

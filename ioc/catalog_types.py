@@ -20,12 +20,16 @@ from typing import Literal
 from ioc.districts import MAINLAND, district
 from ioc.errors import ValidationError
 
-__all__ = ["ADAPTIVE", "COUNT_SURGE", "CUSUM", "EWMA", "FLAT", "ISOLATION_FOREST",
-           "PHYSICAL_RANGE", "ROBUST_Z", "SEASONAL", "SILENCE", "STUCK", "THRESHOLD", "Kpi",
-           "MetricKind", "MetricSpec", "ServiceGroup", "Source", "SourceKind", "daily_shape",
+__all__ = ["ADAPTIVE", "COUNT_SURGE", "CUSUM", "DIRECTIONS", "EWMA", "FLAT", "ISOLATION_FOREST",
+           "PHYSICAL_RANGE", "ROBUST_Z", "SEASONAL", "SILENCE", "STUCK", "THRESHOLD", "Direction",
+           "Kpi", "MetricKind", "MetricSpec", "ServiceGroup", "Source", "SourceKind", "daily_shape",
            "hash_name", "place_sources"]
 
 MetricKind = Literal["measure", "count"]
+#: which side of a metric's baseline harms the city: "high" (PM2.5), "low" (camera uptime)
+#: or "both" (water pH); alerts of city detectors follow it (see :mod:`detectors.direction`)
+Direction = Literal["high", "low", "both"]
+DIRECTIONS: tuple[Direction, ...] = ("high", "low", "both")
 
 # Names of the built-in detectors (registered through the ``ioc.detectors`` entry points).
 THRESHOLD = "threshold"            # static breach threshold from this catalog
@@ -80,6 +84,12 @@ class MetricSpec:
     breach_below: float | None = None
     event_kinds: tuple[str, ...] = ()
     description: str = ""
+    harmful: Direction = "both"
+
+    def __post_init__(self) -> None:
+        if self.harmful not in DIRECTIONS:
+            raise ValidationError("harmful", f"metric {self.name!r}: harmful must be one of "
+                                  f"{', '.join(DIRECTIONS)}, got {self.harmful!r}")
 
     @property
     def counted(self) -> bool:

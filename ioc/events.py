@@ -66,6 +66,9 @@ AlertStatus = Literal["firing", "acknowledged", "resolved", "silenced"]
 Category = Literal["city", "sensor_health"]
 
 AttrValue = str | int | float | bool
+#: what an operator says an alert was, when acknowledging or resolving it
+Label = Literal["real", "false_alarm", "sensor_fault", "planned"]
+LABELS: tuple[str, ...] = ("real", "false_alarm", "sensor_fault", "planned")
 
 
 class Reading(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
@@ -162,7 +165,9 @@ class GroupIndicator(msgspec.Struct, frozen=True, kw_only=True, tag="indicator")
 
 
 class Evidence(msgspec.Struct, frozen=True, kw_only=True):
-    """Why a detector fired: the window, the baseline, the threshold and the recent values."""
+    """Why a detector fired: the window, the baseline, the threshold and the recent values;
+    ``side``: whether the value was ``high`` or ``low`` against the baseline (None: not
+    known, or a record from before sides were carried)."""
 
     window_start: float
     window_end: float
@@ -176,6 +181,7 @@ class Evidence(msgspec.Struct, frozen=True, kw_only=True):
     params: dict[str, Any]
     recent: list[float]
     detail: dict[str, Any] = {}
+    side: Literal["high", "low"] | None = None
 
 
 class Note(msgspec.Struct, frozen=True, kw_only=True):
@@ -215,6 +221,8 @@ class Alert(msgspec.Struct, frozen=True, kw_only=True, tag="alert"):
     incident_id: str | None = None
     silenced_until: float | None = None
     display_name: str | None = None  # the name of ``user`` (None: no person, or older records)
+    label: Label | None = None       # an operator's verdict on the episode (kept on its versions)
+    label_note: str | None = None    # the words that came with the label
     # the title as message parts, {"key": ..., "params": {...}} of the catalogs (ioc.i18n), so
     # a page renders it in its reader's language; ``title`` is its English (None: older)
     title_parts: dict[str, Any] | None = None
@@ -263,9 +271,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
     text: str | None = None
     silence_id: str | None = None
     display_name: str | None = None  # the signed-in person's name (records before it: None)
+    label: Label | None = None  # ``ack``/``resolve``: what the alert was (``reason``: the note)
 
     def __post_init__(self) -> None:
         check_id("command_id", self.command_id)
+        if self.label is not None and self.action not in ("ack", "resolve"):
+            raise ValidationError("label", f"a label goes with `ack` or `resolve`, not "
+                                  f"`{self.action}`")
         check_id("user", self.user)
         if self.display_name is not None:
             check_id("display_name", self.display_name)

@@ -1,11 +1,13 @@
-"""Kafka topic names: one events topic per service group plus four shared topics.
+"""Kafka topic names: one events topic per service group plus five shared topics
+(``ioc.shadow`` carries what detectors in shadow mode would have raised: never read by the
+wall or the notifier).
 
 >>> events_topic("flooding")
 'ioc.flooding.events'
 >>> group_of_topic("ioc.flooding.events")
 'flooding'
->>> ALERTS, INDICATORS, COMMANDS, DEADLETTER
-('ioc.alerts', 'ioc.indicators', 'ioc.commands', 'ioc.deadletter')
+>>> ALERTS, INDICATORS, COMMANDS, DEADLETTER, SHADOW
+('ioc.alerts', 'ioc.indicators', 'ioc.commands', 'ioc.deadletter', 'ioc.shadow')
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ ALERTS = "ioc.alerts"
 INDICATORS = "ioc.indicators"
 COMMANDS = "ioc.commands"
 DEADLETTER = "ioc.deadletter"
-SHARED_TOPICS = (ALERTS, INDICATORS, COMMANDS, DEADLETTER)
+SHADOW = "ioc.shadow"
+SHARED_TOPICS = (ALERTS, INDICATORS, COMMANDS, DEADLETTER, SHADOW)
 
 
 def events_topic(group: str) -> str:

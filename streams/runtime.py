@@ -23,6 +23,8 @@ changes that::
     policy = { threshold = 0.95 } # this metric's policy (whole table, replaces the default)
     params.robust_z = { window = 64 }
     readings = ["physical_range"] # these also score every single reading, not only windows
+    direction = "both"            # alert on both sides (default: the catalog's harmful side)
+    shadow = ["ewma"]             # score live, record would-be alerts on ioc.shadow only
 
 Anything wrong in the file (unknown group, metric, detector or key, bad parameter) is a
 :class:`~ioc.errors.ConfigError` naming the file and the place, raised when the worker starts.
@@ -72,7 +74,8 @@ __all__ = ["DEFAULT_POLICY", "DetectorPlan", "DetectorRuntime", "MetricPlan", "b
 DEFAULT_POLICY: dict[str, Any] = {"threshold": 0.9}
 _POLICY_KEYS = {"threshold", "quantile", "window", "floor", "fire_after", "clear_after",
                 "min_duration_s"}
-_METRIC_KEYS = {"detectors", "add", "remove", "policy", "params", "readings"}
+_METRIC_KEYS = {"detectors", "add", "remove", "policy", "params", "readings", "direction",
+                "shadow"}
 _TOP_KEYS = {"policy", "params", "groups"}
 
 
@@ -153,6 +156,7 @@ class DetectorPlan:
     shared: bool          # stateless: one instance serves every series
     policy_shared: bool   # a plain Threshold: stateless, no per-series state to keep
     per_reading: bool = False
+    shadow: bool = False  # scores live; its alerts go to the shadow topic, never to operators
 
     def instance(self) -> Detector:
         """The detector a new series uses (the prototype itself when shared).
@@ -177,6 +181,12 @@ class MetricPlan:
     detectors: tuple[DetectorPlan, ...]
     kind: Literal["measure", "count"] = "measure"
     reading_indexes: tuple[int, ...] = field(default=())
+    direction: catalog.Direction = "both"  # the side city detectors alert on
+
+    @property
+    def directions(self) -> tuple[str, ...]:
+        """The side each detector alerts on (health detectors: both)."""
+        return tuple("both" if d.health else self.direction for d in self.detectors)
 
     @property
     def policies_shared(self) -> bool:
@@ -254,7 +264,7 @@ class _Builder:
         self.default_policy = self.table(config.get("policy", DEFAULT_POLICY), "policy")
         self.params = self.table(config.get("params", {}), "params")
         for det, p in self.params.items():
-            self.known(det, f"params.{det}")
+            self.known(det, f"params.{det}", vector_ok=True)  # isolation_forest: mvconfig
             self.table(p, f"params.{det}")
         self.groups = self.table(config.get("groups", {}), "groups")
         for g, metrics in self.groups.items():
@@ -284,13 +294,15 @@ class _Builder:
             self.known(x, where)
         return list(v)
 
-    def known(self, name: str, where: str) -> None:
+    def known(self, name: str, where: str, *, vector_ok: bool = False) -> None:
         try:
             plugin = self.reg.plugin(name)
         except PluginError as exc:
             self.fail(where, f"{name!r}: {exc.reason}" if exc.name == name else str(exc))
-        if issubclass(plugin.cls, VectorDetector):
-            self.fail(where, f"{name!r} is multivariate; the worker runs detectors per metric")
+        if issubclass(plugin.cls, VectorDetector) and not vector_ok:
+            self.fail(where, f"{name!r} is multivariate: it runs per source and per district "
+                      "(IOC_MULTIVARIATE), not in a metric's list; tune it under "
+                      f"[params.{name}]")
 
     def plans(self) -> dict[tuple[str, str], MetricPlan]:
         out = {}
@@ -308,6 +320,8 @@ class _Builder:
         for det, p in self.params.items():
             params.setdefault(det, {}).update(p)
         readings: set[str] = set()
+        shadow: set[str] = set()
+        direction = spec.harmful
         for body in layers:
             where = f"groups.{group}.{'*' if body is layers[0] and len(layers) == 2 else spec.name}"
             if "detectors" in body:
@@ -323,10 +337,20 @@ class _Builder:
                 self.known(det, f"{where}.params.{det}")
                 params.setdefault(det, {}).update(self.table(p, f"{where}.params.{det}"))
             readings |= set(self.names(body.get("readings", []), f"{where}.readings"))
+            shadow |= set(self.names(body.get("shadow", []), f"{where}.shadow"))
+            if "direction" in body:
+                direction = body["direction"]
+                if direction not in catalog.DIRECTIONS:
+                    self.fail(f"{where}.direction", f"expected one of "
+                              f"{', '.join(catalog.DIRECTIONS)}, got {direction!r}")
         where = f"groups.{group}.{spec.name}"
         missing = readings - set(names)
         if missing:
             self.fail(f"{where}.readings", f"{sorted(missing)} not among its detectors")
+        if shadow & readings:
+            self.fail(f"{where}.shadow", f"{sorted(shadow & readings)} also score readings; "
+                      "a shadow detector scores windows only")
+        names += [n for n in sorted(shadow) if n not in names]
         policy = build_policy(policy_spec, f"{self.name}: {where}.policy"
                               if layers else f"{self.name}: policy")
         plans = []
@@ -341,6 +365,7 @@ class _Builder:
             plans.append(DetectorPlan(
                 name=n, version=cls.version, params=proto.params(), proto=proto,
                 policy=policy.clone(), health=cls.health, shared=_stateless(cls),
-                policy_shared=type(policy) is Threshold, per_reading=n in readings))
+                policy_shared=type(policy) is Threshold, per_reading=n in readings,
+                shadow=n in shadow))
         idx = tuple(i for i, d in enumerate(plans) if d.per_reading)
-        return MetricPlan(group, spec.name, spec, tuple(plans), spec.kind, idx)
+        return MetricPlan(group, spec.name, spec, tuple(plans), spec.kind, idx, direction)

@@ -9,6 +9,12 @@ the alert book; evidence is built only for firing rows.
 
 Detectors that see every reading (the slow path) were decided per reading; at the close they
 hand over the strongest reading of the window (:attr:`SeriesBlock.peaks`).
+
+The decision knows each metric's harmful side (``MetricPlan.directions``): the side of a
+fired row comes from its evidence, built then and reused for its verdict. A detector in
+shadow mode (``DetectorPlan.shadow``) scores and decides like the others, but its verdicts
+are marked ``shadow`` (the alert book records them apart, :mod:`streams.shadow`), it never
+suppresses a live detector, and it never tells an alert lane "not firing".
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import numpy as np
 from detectors.base import Explanation
 from detectors.columns import WindowColumns
 from detectors.decision import decide_many
+from detectors.direction import Side
 from ioc.events import Evidence, Reading
 from streams.lifecycle import Verdict, evidence_from
 from streams.partition import PartitionState
@@ -57,8 +64,16 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
             timer(d.name, time.perf_counter() - t)
         scores.append(sc)
         peaks.append({})
-    health = [d.health for d in plan.detectors]
-    final = decide_many(rows, w.end, scores, block.pols, health, decided=decided)
+    health = [d.health and not d.shadow for d in plan.detectors]
+    built: dict[tuple[int, int], Evidence] = {}
+
+    def side(i: int, j: int) -> Side | None:
+        ev = built[(i, j)] = peaks[i].get(int(rows[j])) or _evidence(block, i, int(rows[j]),
+                                                                      w, j)
+        return ev.side
+
+    final = decide_many(rows, w.end, scores, block.pols, health, decided=decided,
+                        directions=plan.directions, side_of=side)
     any_fire = np.zeros(len(rows), dtype=bool)
     for f in final:
         any_fire |= f
@@ -72,8 +87,10 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
         verdicts = []
         for i, d in enumerate(plan.detectors):
             if final[i][j]:
-                ev = peaks[i].get(row) or _evidence(block, i, row, w, j)
-                verdicts.append(Verdict(True, d.health, ev))
+                ev = built.get((i, j)) or peaks[i].get(row) or _evidence(block, i, row, w, j)
+                verdicts.append(Verdict(True, d.health, ev, d.shadow))
+            elif d.shadow:
+                continue
             elif lanes & (2 if d.health else 1):  # suppressed or quiet: a normal window
                 verdicts.append(Verdict(False, d.health, _quiet(d.name, d.version,
                                                                 float(scores[i][j]), w)))

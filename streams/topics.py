@@ -14,7 +14,7 @@ Every topic the worker reads or writes carries raw bytes: the worker decodes pac
 >>> TopicNames("t42").group_of("ioc.flooding.events") is None
 True
 >>> len(n.specs(Settings(partitions=2)))
-19
+20
 """
 
 from __future__ import annotations
@@ -67,6 +67,10 @@ class TopicNames:
     @property
     def deadletter(self) -> str:
         return self._name(topics.DEADLETTER)
+
+    @property
+    def shadow(self) -> str:
+        return self._name(topics.SHADOW)
 
     def all_events(self) -> list[str]:
         return [self.events(g) for g in catalog.GROUP_SLUGS]

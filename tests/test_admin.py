@@ -51,7 +51,7 @@ def test_topic_plan_follows_the_settings() -> None:
                  indicators_retention_hours=3, deadletter_retention_hours=5)
     specs = {spec.name: spec for spec in topic_specs(s)}
     assert list(specs) == ALL_TOPICS
-    assert len(specs) == 19
+    assert len(specs) == 20
     assert {spec.partitions for spec in specs.values()} == {7}
     assert {spec.replication_factor for spec in specs.values()} == {1}
     retention = {name: int(spec.configs["retention.ms"]) for name, spec in specs.items()}
@@ -94,7 +94,7 @@ def test_existing_topic_with_other_partitions_is_reported_not_changed(
 
 def test_create_topics_is_idempotent_on_the_session_broker(kafka_bootstrap: str,
                                                            broker_kind: str) -> None:
-    """All 19 topics exist after the first run (some may predate it: other tests share the
+    """All 20 topics exist after the first run (some may predate it: other tests share the
     broker); the second run creates nothing. Topics this run created carry the settings."""
     settings = Settings(partitions=4)
     first = create_topics(settings, kafka_bootstrap)
@@ -144,12 +144,12 @@ def _ioc(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 def test_cli_topics_create_twice_and_list(embedded_broker: EmbeddedBroker) -> None:
     first = _ioc("topics", "create", "--bootstrap", embedded_broker.bootstrap)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.splitlines()[-1] == "19 created, 0 already present"
+    assert first.stdout.splitlines()[-1] == "20 created, 0 already present"
     assert "created  ioc.alerts" in first.stdout.splitlines()
     again = _ioc("topics", "create", IOC_KAFKA_BOOTSTRAP=embedded_broker.bootstrap,
                  IOC_PARTITIONS="2")
     assert again.returncode == 0, again.stderr
-    assert again.stdout.splitlines()[-1] == "0 created, 19 already present"
+    assert again.stdout.splitlines()[-1] == "0 created, 20 already present"
     assert "exists   ioc.alerts  (has 4 partitions; left as is)" in again.stdout.splitlines()
     listed = _ioc("topics", "list", "--bootstrap", embedded_broker.bootstrap)
     assert listed.returncode == 0, listed.stderr

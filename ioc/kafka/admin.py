@@ -9,7 +9,7 @@ Topics that already exist are left exactly as they are and reported.
 
 >>> specs = {s.name: s for s in topic_specs(Settings(partitions=6))}
 >>> len(specs), specs["ioc.flooding.events"].partitions
-(19, 6)
+(20, 6)
 >>> specs["ioc.alerts"].configs
 {'cleanup.policy': 'delete', 'retention.ms': '2592000000'}
 """
@@ -80,6 +80,7 @@ def topic_specs(settings: Settings, groups: Iterable[str] | None = None) -> list
         spec(topics.INDICATORS, settings.indicators_retention_hours),
         spec(topics.COMMANDS, settings.alerts_retention_hours),
         spec(topics.DEADLETTER, settings.deadletter_retention_hours),
+        spec(topics.SHADOW, settings.alerts_retention_hours),
     ]
     return out
 
