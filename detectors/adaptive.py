@@ -15,9 +15,11 @@ no per-stream scale and one threshold fits streams of any unit.
 
 Two habits make it rare-alarm and early, which is what operators (and NAB) reward:
 
-* **alarm memory** — after an alarm it stays quiet for ``quiet`` seconds of event time, unless
-  a value is ``escalate`` times more novel than the one that raised the alarm (a second, much
-  bigger step still gets through);
+* **alarm memory** — after an alarm it stays quiet for ``quiet_rows`` readings' worth of
+  event time at the series' cadence (learned online, :class:`~detectors.cadence.Cadence`: 12
+  hours of five-minute readings, 6 days of hourly ones), unless a value is ``escalate`` times
+  more novel than the one that raised the alarm (a second, much bigger step still gets
+  through);
 * **fast absorption** — an alarming value enters the memory at once, so the same new level
   does not alarm again; the memory forgets values older than ``memory`` updates, so territory
   abandoned long ago becomes novel again.
@@ -44,16 +46,16 @@ On the Numenta Anomaly Benchmark (v1.0, 58 files, defaults, no look-ahead) it sc
 the standard profile, 62.4 rewarding low FP and 77.6 rewarding low FN (``ioc detectors
 evaluate --dataset NAB --detector adaptive``); the parameters were chosen on that corpus.
 
->>> d = AdaptiveNovelty(memory=100, warmup=10, quiet=3600.0)
->>> for t in range(50):
+>>> d = AdaptiveNovelty(memory=100, warmup=10, quiet_rows=60)
+>>> for t in range(200):
 ...     _ = d.update(10.0 + (t % 5), ts=60.0 * t)      # values 10..14
->>> d.score_one(12.0, ts=3000.0)                        # well-visited territory
+>>> d.score_one(12.0, ts=12000.0)                       # well-visited territory
 0.0
->>> round(d.score_one(14.05, ts=3000.0), 3)             # 1.25 % of the range beyond the max
+>>> round(d.score_one(14.05, ts=12000.0), 3)            # 1.25 % of the range beyond the max
 0.671
->>> d.update(20.0, ts=3000.0)                           # far beyond: an alarm
-1.0
->>> d.score_one(21.0, ts=3060.0)                        # more of the same within the quiet hour
+>>> round(d.update(20.0, ts=12000.0), 3)                # far beyond, and rare: an alarm
+0.999
+>>> d.score_one(21.0, ts=12060.0)                       # more of the same, 60 readings quiet
 0.0
 >>> d.explain().detail["suppressed"]
 'yes'
@@ -66,6 +68,8 @@ import math
 from bisect import bisect_left
 
 from detectors.base import Detector, is_finite, squash_at
+from detectors.cadence import Cadence
+from detectors.calibration import TailCalibrator
 
 __all__ = ["AdaptiveNovelty", "DayMeans", "SortedRing"]
 
@@ -213,15 +217,15 @@ class DayMeans:
         self.counts[k] += 1.0
 
 
-def _check_params(memory: int, threshold: float, quiet: float, escalate: float, warmup: int,
+def _check_params(memory: int, threshold: float, quiet_rows: int, escalate: float, warmup: int,
                   day: float, day_threshold: float, day_memory: int) -> None:
     """Raise ``ValueError`` naming the first unusable parameter of :class:`AdaptiveNovelty`."""
     if not isinstance(memory, int) or memory < 2:
         raise ValueError(f"adaptive: memory must be an int >= 2, got {memory!r}")
     if not (is_finite(threshold) and 0.0 < threshold < 1.0):
         raise ValueError(f"adaptive: threshold must be in (0, 1), got {threshold!r}")
-    if not (is_finite(quiet) and quiet >= 0.0):
-        raise ValueError(f"adaptive: quiet must be >= 0 seconds, got {quiet!r}")
+    if not isinstance(quiet_rows, int) or quiet_rows < 0:
+        raise ValueError(f"adaptive: quiet_rows must be an int >= 0, got {quiet_rows!r}")
     if not (is_finite(escalate) and escalate >= 1.0):
         raise ValueError(f"adaptive: escalate must be >= 1, got {escalate!r}")
     if not isinstance(warmup, int) or not 2 <= warmup <= memory:
@@ -238,17 +242,20 @@ class AdaptiveNovelty(Detector):
     """Novelty of a value against the remembered range, with alarm memory (module docstring).
 
     Parameters: ``memory`` values remembered (5,000 by default: about 17 days of five-minute
-    windows); ``threshold`` the novelty (gap / remembered range) that scores 0.9; ``quiet``
-    seconds after an alarm during which only an escalation scores; ``escalate`` how many times
+    windows); ``threshold`` the novelty (gap / remembered range) that scores 0.9;
+    ``quiet_rows`` readings (event time at the learned cadence) after an alarm during which
+    only an escalation scores; ``escalate`` how many times
     more novel than the alarm's value an escalation must be; ``warmup`` values remembered
     before anything scores above 0; ``day`` the span (seconds) of the slow mean,
     ``day_threshold`` its novelty (gap / range of remembered day means) that scores 0.9,
-    ``day_memory`` how many day means (one per half-hour bucket of ``day``) are remembered.
+    ``day_memory`` how many day means (one per half-hour bucket of ``day``) are remembered;
+    ``rarity`` the tail probability, among the last ``rarity_memory`` novelties of this
+    series, at which a novelty counts as rare (:mod:`detectors.calibration`).
     """
 
     name = "adaptive"
     rhythm_aware = True
-    version = "2"
+    version = "3"  # 3: the quiet period in readings at the learned cadence
     state_attrs = (
         "_values.ring",
         "_values.pos",
@@ -261,14 +268,21 @@ class AdaptiveNovelty(Detector):
         "_days.first_bucket",
         "_days.means.ring",
         "_days.means.pos",
+        "_cadence.gaps",
+        "_cadence.pos",
+        "_cadence.last",
+        "_rarity.ring",
+        "_rarity.pos",
     )
     __slots__ = (
         "_alarm_novelty",
         "_cache",
+        "_cadence",
         "_day_nov",
         "_days",
         "_nearest",
         "_quiet_until",
+        "_rarity",
         "_suppressed",
         "_values",
         "day",
@@ -276,7 +290,9 @@ class AdaptiveNovelty(Detector):
         "day_threshold",
         "escalate",
         "memory",
-        "quiet",
+        "quiet_rows",
+        "rarity",
+        "rarity_memory",
         "threshold",
         "warmup",
     )
@@ -286,18 +302,21 @@ class AdaptiveNovelty(Detector):
         *,
         memory: int = 5000,
         threshold: float = 0.015,
-        quiet: float = 43200.0,
-        escalate: float = 3.0,
+        quiet_rows: int = 144,
+        escalate: float = 6.0,
         warmup: int = 150,
         day: float = 86400.0,
         day_threshold: float = 0.5,
         day_memory: int = 500,
+        rarity: float = 0.02,
+        rarity_memory: int = 2000,
     ) -> None:
-        _check_params(memory, threshold, quiet, escalate, warmup, day, day_threshold, day_memory)
+        _check_params(memory, threshold, quiet_rows, escalate, warmup, day, day_threshold,
+                      day_memory)
         super().__init__()
         self.memory = memory
         self.threshold = float(threshold)
-        self.quiet = float(quiet)
+        self.quiet_rows = quiet_rows
         self.escalate = float(escalate)
         self.warmup = warmup
         self.day = float(day)
@@ -305,6 +324,15 @@ class AdaptiveNovelty(Detector):
         self.day_memory = day_memory
         self._values = SortedRing(memory)
         self._quiet_until = -math.inf
+        self._cadence = Cadence()
+        try:
+            self._rarity = TailCalibrator(size=rarity_memory, target=rarity,
+                                          warmup=min(warmup, rarity_memory))
+        except ValueError as exc:
+            raise ValueError(f"adaptive: {exc}".replace("calibration: size", "rarity_memory")
+                             .replace("calibration: target", "rarity")) from None
+        self.rarity = float(rarity)
+        self.rarity_memory = rarity_memory
         self._alarm_novelty = 0.0
         self._nearest = math.nan
         self._suppressed = False  # whether the last score_one was quieted (for explain)
@@ -327,14 +355,17 @@ class AdaptiveNovelty(Detector):
             return gap / span
         return math.inf if gap > 0.0 else 0.0
 
-    def _judge(self, x: float, ts: float) -> tuple[float, bool, bool]:
-        """(novelty in thresholds, alarm?, suppressed?) for x at ts; changes no state."""
+    def _judge(self, x: float, ts: float) -> tuple[float, float, bool, bool]:
+        """(novelty in thresholds, the level scored, alarm?, suppressed?) for x at ts; changes
+        no state. The level is the smaller of the novelty and its calibrated rarity."""
         days = self._days
         self._day_nov = days.novelty(days.bucket_of(ts))
         r = max(self._novelty(x) / self.threshold, self._day_nov / self.day_threshold)
-        loud = r >= 1.0
+        level = min(r, self._rarity.level(r)) if r > 0.0 else 0.0
+        loud = level >= 1.0
+        # escalations compare raw novelties: the calibrated level saturates at the sample's end
         quiet = ts < self._quiet_until and r < self.escalate * self._alarm_novelty
-        return r, loud and not quiet, loud and quiet
+        return r, level, loud and not quiet, loud and quiet
 
     # --- the two verbs ----------------------------------------------------------------------
     def score_one(self, x: float, ts: float) -> float:
@@ -343,10 +374,10 @@ class AdaptiveNovelty(Detector):
             self._cache = None
             return self._scored(0.0, raw=0.0, baseline=math.nan)
         t = float(ts) if is_finite(ts) else -math.inf
-        r, alarm, suppressed = self._judge(float(x), t)
+        r, level, alarm, suppressed = self._judge(float(x), t)
         self._cache = (float(x), t, r, alarm)
         self._suppressed = suppressed
-        score = 0.0 if suppressed else squash_at(r, 1.0)
+        score = 0.0 if suppressed else squash_at(level, 1.0)
         return self._scored(score, raw=min(r * self.threshold, 1e9), baseline=self._nearest)
 
     def learn_one(self, x: float, ts: float) -> None:
@@ -357,22 +388,25 @@ class AdaptiveNovelty(Detector):
             t = float(ts) if is_finite(ts) else -math.inf
             c = self._cache
             if c is not None and c[0] == v and c[1] == t:
-                nov, alarm = c[2], c[3]
+                r, alarm = c[2], c[3]
             else:
-                nov, alarm, _ = self._judge(v, t)
+                r, _, alarm, _ = self._judge(v, t)
             if alarm:
-                self._quiet_until = t + self.quiet
-                self._alarm_novelty = min(nov, 1e9)
+                self._quiet_until = t + self._cadence.span(self.quiet_rows)
+                self._alarm_novelty = min(r, 1e9)
+            self._rarity.observe(min(r, 1e9))
         self._cache = None
         self._values.add(v)
         if is_finite(ts):
             self._days.count_in(v, float(ts))
+            self._cadence.observe(float(ts))
 
     # --- state, explanation -----------------------------------------------------------------
     def set_state(self, data: bytes) -> None:
         super().set_state(data)
         self._values.resort()
         self._days.means.resort()
+        self._rarity.resort()
         self._cache = None
 
     def recent(self) -> tuple[float, ...]:

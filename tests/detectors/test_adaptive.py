@@ -68,14 +68,14 @@ def test_score_is_scale_free() -> None:
 
 
 def test_alarm_memory_quiets_repeats_but_lets_escalations_through() -> None:
-    d = AdaptiveNovelty(memory=500, warmup=20, quiet=3600.0, escalate=3.0)
+    d = AdaptiveNovelty(memory=500, warmup=20, quiet_rows=60, escalate=3.0)
     _, _ = fed(noisy(400, noise=0.1), d, step=60.0)
     t0 = 400 * 60.0
     assert d.update(80.0, ts=t0) > 0.9  # the alarm
-    assert d.update(82.0, ts=t0 + 60) == 0.0  # a little further, within the quiet hour
+    assert d.update(82.0, ts=t0 + 60) == 0.0  # a little further, in the quiet 60 readings
     assert d.explain().detail["suppressed"] == "yes"
     assert d.update(300.0, ts=t0 + 120) > 0.9  # far more novel: an escalation
-    assert d.update(310.0, ts=t0 + 1000) == 0.0  # quiet again after the escalation
+    assert d.update(310.0, ts=t0 + 1000) < 0.9  # no alarm again after the escalation
     assert d.update(400.0, ts=t0 + 120 + 3601) > 0.9  # the quiet hour is over
 
 
@@ -144,7 +144,10 @@ def test_day_mean_survives_a_state_round_trip() -> None:
     [
         ({"memory": 1}, "memory"),
         ({"threshold": 0.0}, "threshold"),
-        ({"quiet": -1.0}, "quiet"),
+        ({"quiet_rows": -1}, "quiet_rows"),
+        ({"quiet_rows": 1.5}, "quiet_rows"),
+        ({"rarity": 0.0}, "rarity"),
+        ({"rarity_memory": 1}, "rarity_memory"),
         ({"escalate": 0.5}, "escalate"),
         ({"warmup": 1}, "warmup"),
         ({"memory": 100, "warmup": 200}, "warmup"),
@@ -172,3 +175,23 @@ def test_scores_well_on_a_small_nab_subset() -> None:
     report = evaluate(corpus, run_corpus(AdaptiveNovelty, corpus), detector="adaptive")
     assert report.profiles["standard"].normalised > 70.0
     assert report.profiles["reward_low_FN_rate"].normalised > 70.0
+
+
+def test_the_quiet_period_follows_the_learned_cadence() -> None:
+    """60 quiet readings are an hour of one-minute readings and five hours of five-minute ones."""
+    for step in (60.0, 300.0):
+        d = AdaptiveNovelty(memory=500, warmup=20, quiet_rows=60, escalate=1e9)
+        fed(noisy(400, noise=0.1), d, step=step)
+        t0 = 400 * step
+        assert d.update(80.0, ts=t0) > 0.9
+        assert d.update(90.0, ts=t0 + 59 * step) == 0.0  # still within 60 readings
+        assert d.update(100.0, ts=t0 + 61 * step) > 0.9  # past them
+
+
+def test_a_novelty_common_on_this_series_is_not_rare_enough_to_alarm() -> None:
+    """A series that sets a new maximum every reading (a ramp) is novel each time but never
+    rare: the calibrated level stays below the alarm; a one-off jump on a calm series alarms."""
+    _, scores = fed([float(i) for i in range(600)], AdaptiveNovelty(memory=500, warmup=20))
+    assert max(scores[200:]) < 0.9
+    _, calm = fed([*noisy(600, noise=0.1), 90.0], AdaptiveNovelty(memory=500, warmup=20))
+    assert calm[-1] > 0.9
