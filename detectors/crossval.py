@@ -45,6 +45,7 @@ from detectors import nab
 from detectors.corpus import Corpus
 
 __all__ = [
+    "GRIDS",
     "CrossValidation",
     "Fold",
     "candidate_label",
@@ -54,6 +55,22 @@ __all__ = [
 ]
 
 Results = Mapping[str, Mapping[str, npt.ArrayLike]]
+
+#: the candidate parameters cross-validation chooses among for each built-in (each value
+#: list includes the default); detectors not listed are scored with their defaults only
+GRIDS: dict[str, dict[str, list[Any]]] = {
+    "adaptive": {"quiet_rows": [72, 144, 288], "rarity": [0.01, 0.02, 0.05]},
+    "ewma": {"threshold": [3.0, 4.5, 6.0]},
+    "cusum": {"threshold": [5.0, 10.0, 20.0]},
+    "robust_z": {"threshold": [4.0, 6.0, 9.0]},
+    "seasonal": {"threshold": [4.0, 6.0, 9.0]},
+    "count_surge": {"threshold": [3.0, 5.0, 8.0]},
+    "threshold": {},
+    "physical_range": {},
+    "stuck": {},
+    "silence": {},
+    "isolation_forest": {},
+}
 
 
 def category_of(name: str) -> str:
