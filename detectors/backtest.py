@@ -17,6 +17,10 @@ An alert **matches** an anomaly of the same group and source (and metric, except
 silence, which is the whole source) when it opens between the anomaly's start and its end
 plus ``grace`` windows (detectors speak when a window closes).
 
+**Direction.** As in the worker, a window fires only on its metric's harmful side (the
+catalog's ``harmful``; :func:`harmful_side`), unless ``both_sides``: precision and recall are
+those of the alerts an operator would see (the simulator injects anomalies on the harmful side).
+
 Figures per detector: **precision** (alerts that match an anomaly), **recall** (anomalies
 with at least one matching alert, over the anomalies on keys present in the readings),
 **time to detect** (first matching alert minus the anomaly's start), and **alerts per day**
@@ -49,6 +53,7 @@ import numpy as np
 from detectors.base import Detector, WindowStats
 from detectors.columns import WindowColumns
 from detectors.decision import decide_many
+from detectors.direction import Side, side_of
 from detectors.key_windows import Key, KeyWindows, windows_by_key
 from detectors.policies import Policy, Threshold
 from ioc import catalog
@@ -56,7 +61,8 @@ from ioc.events import Reading
 from ioc.truth import Anomaly
 
 # cutting readings into windows lives in key_windows.py; importable from here as before
-__all__ = ["AlertEpisode", "BacktestResult", "KeyWindows", "backtest", "windows_by_key"]
+__all__ = ["AlertEpisode", "BacktestResult", "KeyWindows", "backtest", "harmful_side",
+           "windows_by_key"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +131,18 @@ class BacktestResult:
         }
 
 
+def harmful_side(key: Key) -> str:
+    """The side a key's alerts are wanted on: its catalog metric's ``harmful`` (``both`` for
+    a key outside the catalog).
+
+    >>> harmful_side(("environment", "air-HC-01", "pm25")), harmful_side(("nab", "x", "value"))
+    ('high', 'both')
+    """
+    g = catalog.GROUPS.get(key[0])
+    spec = g.metrics_by_name.get(key[2]) if g is not None else None
+    return spec.harmful if spec is not None else "both"
+
+
 def _matches(a: Anomaly, key: Key, t: float, grace_windows: float) -> bool:
     g, s, m = key
     if a.group != g or a.source != s:
@@ -145,6 +163,7 @@ def backtest(
     applies: Callable[[Key], bool] | None = None,
     per_key: Callable[[Key], Detector | None] | None = None,
     policy: Policy | None = None,
+    both_sides: bool = False,
 ) -> BacktestResult:
     """Run a fresh detector per key over its windows and score the alerts against ``truth``.
 
@@ -152,12 +171,15 @@ def backtest(
     detectors); ``applies(key)`` limits the keys a detector runs on (default: all);
     ``per_key(key)``, when given, builds the detector for a key instead of ``factory``
     (``None``: skip the key), e.g. from the catalog's metric spec. ``policy`` (a fresh clone
-    per key) decides which windows alert, ``Threshold(threshold)`` by default.
+    per key) decides which windows alert, ``Threshold(threshold)`` by default; only on the
+    harmful side of each key's metric unless ``both_sides``.
     """
     keyed = _as_windows(readings)
     rule = policy if policy is not None else Threshold(threshold)
     build = per_key if per_key is not None else (lambda _key: factory())
     batches, seen_keys, span = _batches(keyed, build, applies, rule)
+    for b in batches:
+        b.both_sides = both_sides
     by_key: dict[Key, list[AlertEpisode]] = {}
     for batch in batches:
         for key, (opened, closed, peak) in batch.run():
@@ -244,11 +266,14 @@ class _Batch:
         self.pols = policy.columns()
         self.health = (det.health,)
         self.keys: list[KeyWindows] = []
+        self.sides: list[str] = []
+        self.both_sides = False
 
     def add(self, kw: KeyWindows) -> None:
         self.cols.add(1)
         self.pols.add(1)
         self.keys.append(kw)
+        self.sides.append(harmful_side(kw.key))
 
     def _steps(self) -> list[dict[tuple[Any, ...], list[tuple[int, WindowStats]]]]:
         """The batches in an order that keeps each key's windows in order: by window start
@@ -276,7 +301,7 @@ class _Batch:
                 rows = np.array([r for r, _ in group], dtype=np.intp)
                 w = WindowColumns.of([w for _, w in group])
                 scores = self.cols.update_many(rows, w)
-                (firing,) = decide_many(rows, w.end, [scores], [self.pols], self.health)
+                firing = self._decide(rows, w, scores)
                 for r, s, f in zip(rows.tolist(), scores.tolist(), firing.tolist(),
                                    strict=True):
                     if f:
@@ -290,6 +315,25 @@ class _Batch:
         for r in range(n):
             if open_at[r] is not None:
                 yield self.keys[r].key, (open_at[r], prev_end[r], peak[r])  # type: ignore[misc]
+
+
+    def _decide(self, rows: np.ndarray, w: WindowColumns, scores: np.ndarray) -> np.ndarray:
+        """The firing rows (one policy decision each), by the direction rule per metric."""
+        wanted = ["both" if self.both_sides else self.sides[r] for r in rows.tolist()]
+
+        firing = np.zeros(len(rows), dtype=bool)
+        for d in sorted(set(wanted)):
+            js = np.flatnonzero(np.array(wanted) == d)
+
+            def side(_i: int, k: int, js: np.ndarray = js) -> Side | None:
+                j = int(js[k])
+                e = self.cols.explain(int(rows[j]))
+                return side_of(float(w.value[j]), e.baseline, e.detail)
+
+            (f,) = decide_many(rows[js], w.end, [scores[js]], [self.pols], self.health,
+                               directions=(d,), side_of=side)
+            firing[js] = f
+        return firing
 
 
 def _as_windows(readings: Iterable[Reading] | Sequence[KeyWindows]) -> Sequence[KeyWindows]:

@@ -247,7 +247,7 @@ def test_spike_and_level_shift_move_every_reading_by_their_sigmas(kind: str, sig
 
 def test_a_spike_fills_one_whole_window_and_stands_out() -> None:
     w = catalog.group("traffic").window_s
-    a = place("traffic", "trf-ST-01", "speed", "spike", MONDAY_0800 + 2 * w)
+    a = place("traffic", "trf-ST-01", "speed", "spike", MONDAY_0800 + 2 * w, sign=1)
     assert a.end - a.start == w and a.start % w == 0
     hit, _calm = _with_and_without(a, 1800)
     values = by_series(hit, a.source, a.metric)

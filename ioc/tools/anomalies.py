@@ -19,8 +19,13 @@ silence       the whole source sends nothing, 5-7 windows; the truth names its h
 count_surge   a counted metric's rate x 8, and at least +12 events per window, 3-4 windows
 ============  ===============================================================================
 
-The sign of spike, level_shift and drift is up or down, whichever keeps the value inside the
-metric's physical range (a value outside it is a broken sensor, not the city).
+The sign of spike, level_shift and drift is the metric's harmful side (the catalog's
+``harmful``: up for PM2.5, down for camera uptime; for a metric harmful both ways, up or down),
+and it must keep the value inside the metric's physical range (a value outside it is a broken
+sensor, not the city): the ground truth only holds anomalies an operator should hear about.
+
+>>> place("traffic", "trf-HC-01", "speed", "level_shift", 1795410000).sign  # slow traffic
+-1
 
 >>> a = place("flooding", "flood-HC-01", "flood_depth", "stuck", 1795410000)
 >>> a.kind, a.district, a.end - a.start
@@ -43,8 +48,8 @@ from ioc import catalog
 from ioc.errors import UsageError
 from ioc.truth import Anomaly, read_truth, truth_line, write_truth
 
-__all__ = ["KINDS", "Anomaly", "AnomalyPlan", "eligible", "offset", "parse_kinds", "place",
-           "read_truth", "surge_rate", "truth_line", "write_truth"]
+__all__ = ["KINDS", "Anomaly", "AnomalyPlan", "eligible", "harmful_signs", "offset",
+           "parse_kinds", "place", "read_truth", "surge_rate", "truth_line", "write_truth"]
 
 AnomalyKind = Literal["spike", "level_shift", "drift", "stuck", "silence", "count_surge"]
 KINDS: tuple[str, ...] = ("spike", "level_shift", "drift", "stuck", "silence", "count_surge")
@@ -124,10 +129,25 @@ def _fits(spec: catalog.MetricSpec, ts: float, sigmas: float, sign: int) -> bool
     return lo <= target <= hi and (sign > 0 or target >= 0.05 * level)
 
 
+def harmful_signs(spec: catalog.MetricSpec, want: int = 1) -> tuple[int, ...]:
+    """The signs an injected level change may take on ``spec``: its harmful side, or both
+    (``want`` first) for a metric harmful both ways.
+
+    >>> env = catalog.group("environment")
+    >>> harmful_signs(env.metric("pm25")), harmful_signs(env.metric("ph"), -1)
+    ((1,), (-1, 1))
+    """
+    if spec.harmful == "high":
+        return (1,)
+    if spec.harmful == "low":
+        return (-1,)
+    return (want, -want)
+
+
 def _choose_sign(spec: catalog.MetricSpec, kind: str, ts: float, want: int) -> int | None:
     if kind not in SIGMAS:
         return 1
-    for sign in (want, -want):
+    for sign in harmful_signs(spec, want):
         if _fits(spec, ts, SIGMAS[kind], sign):
             return sign
     return None
@@ -152,6 +172,8 @@ def place(group: str, source: str, metric: str, kind: str, start: float,
     ``duration`` defaults to the kind's fewest windows; ``sign`` (+1 or -1) to whichever keeps
     the value physical. For silence, ``metric`` may be ``""`` (the source kind's heartbeat is
     used; the truth names it). Pass a window-aligned ``start`` for a whole-window spike.
+    The default sign is the harmful side's, unless the value would leave the physical range
+    there (then the side that fits).
 
     >>> place("traffic", "trf-HC-01", "speed", "count_surge", 1795410000)
     Traceback (most recent call last):
@@ -174,7 +196,10 @@ def place(group: str, source: str, metric: str, kind: str, start: float,
         raise UsageError(f"anomaly duration must be positive, got {duration!r}")
     if sign is None:
         chosen = _choose_sign(spec, kind, start, 1)
-        sign = 1 if chosen is None else chosen
+        if chosen is None:  # the harmful side leaves the physical range: the side that fits
+            fits = [sg for sg in (1, -1) if _fits(spec, start, SIGMAS[kind], sg)]
+            chosen = fits[0] if fits else 1
+        sign = chosen
     elif sign not in (1, -1):
         raise UsageError(f"anomaly sign must be 1 or -1, got {sign!r}")
     return Anomaly(group, source, metric, kind, float(start), float(start + duration),
@@ -190,7 +215,7 @@ class AnomalyPlan(Sequence[Anomaly]):
         items = sorted(anomalies, key=lambda a: (a.start, a.group, a.source, a.metric))
         last: dict[str, Anomaly] = {}
         for a in items:
-            if a.kind not in KINDS:
+            if a.kind not in KINDS and a.kind != "mix":  # mix: ioc.tools.mix, placed only
                 raise UsageError(f"unknown anomaly kind {a.kind!r} (known: {', '.join(KINDS)})")
             if not a.end > a.start:
                 raise UsageError(f"anomaly on {a.source} ends before it starts")
