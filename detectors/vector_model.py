@@ -88,8 +88,8 @@ class Step:
 class VectorModel:
     """A subject's reservoir, refit schedule, fitted model and policy (see the module doc)."""
 
-    __slots__ = ("features", "fitted_seen", "last_end", "model", "params", "pending",
-                 "policy", "reservoir", "schedule")
+    __slots__ = ("asked_seen", "features", "fitted_seen", "last_end", "model", "params",
+                 "pending", "policy", "reservoir", "schedule")
 
     def __init__(self, features: Sequence[str], policy: Policy, params: IsoParams) -> None:
         self.features = tuple(features)
@@ -100,7 +100,8 @@ class VectorModel:
         self.schedule = Schedule(params.min_samples, params.refit_every)
         self.model: ForestModel | None = None
         self.last_end = -math.inf
-        self.fitted_seen = 0   # reservoir.seen when the last fit was asked for (0: never)
+        self.fitted_seen = 0   # reservoir.seen at the installed model's fit (0: none)
+        self.asked_seen = 0    # reservoir.seen when the last fit was asked for
         self.pending = False   # a fit was asked for and has not come back
 
     # --- the verbs -------------------------------------------------------------------------
@@ -116,10 +117,10 @@ class VectorModel:
         row = [float(v) for v in x]
         if len(row) == len(self.features) and all(math.isfinite(v) for v in row):
             self.reservoir.add(row)
-        due = not self.pending and self.schedule.due(self.reservoir.seen, self.fitted_seen)
+        due = not self.pending and self.schedule.due(self.reservoir.seen, self.asked_seen)
         if due:
             self.pending = True
-            self.fitted_seen = self.reservoir.seen
+            self.asked_seen = self.reservoir.seen
         return Step(score, raw, firing, due, top)
 
     def fit_request(self) -> dict[str, Any]:
@@ -131,19 +132,24 @@ class VectorModel:
                 "n_estimators": p.n_estimators, "max_samples": p.max_samples, "seed": p.seed,
                 "threshold": p.threshold}
 
-    def install(self, model: ForestModel | None) -> bool:
-        """Swap in a fitted model (None: the fit failed); False if it is not newer."""
-        self.pending = False
-        if model is None or model.features != self.features:
-            return False
-        if self.model is not None and model.version <= self.model.version:
+    def install(self, model: ForestModel | None, *, restored: bool = False) -> bool:
+        """Swap in a fitted model (None: the fit failed, ask again at the next vector);
+        False if it is not newer. ``restored``: a stored model, not the answer to a fit."""
+        if not restored:
+            self.pending = False
+        if model is None or model.features != self.features or (
+                self.model is not None and model.version <= self.model.version):
+            if not restored:
+                self.asked_seen = self.fitted_seen
             return False
         self.model = model
+        if not restored:
+            self.fitted_seen = self.asked_seen
         return True
 
     def install_bytes(self, data: bytes) -> bool:
         """:meth:`install` a stored model (``ValueError`` if the bytes do not check)."""
-        return self.install(ForestModel.from_bytes(data))
+        return self.install(ForestModel.from_bytes(data), restored=True)
 
     # --- state -----------------------------------------------------------------------------
     def state(self) -> bytes:
@@ -169,6 +175,7 @@ class VectorModel:
         if m.reservoir.d != len(m.features):
             raise ValueError("vector model state: reservoir width differs from its features")
         m.last_end, m.fitted_seen = float(last_end), int(fitted_seen)
+        m.asked_seen = m.fitted_seen  # a fit in flight when the state was taken: ask again
         policy.set_state(bytes(pol))
         return m
 
@@ -181,8 +188,10 @@ class VectorModel:
             return 0
 
 
-def usual_values(model: ForestModel, x: Sequence[float]) -> dict[str, float]:
-    """Each feature's value and its usual value, for an explanation's detail.
+def usual_values(model: ForestModel, x: Sequence[float],
+                 scale: Sequence[float] | None = None) -> dict[str, float]:
+    """Each feature's value and its usual value, for an explanation's detail; ``scale``
+    multiplies both back into the metric's units (vectors divided by a rhythm).
 
     >>> import numpy as np
     >>> from detectors.forest_model import fit_model
@@ -193,7 +202,8 @@ def usual_values(model: ForestModel, x: Sequence[float]) -> dict[str, float]:
     {'value.a': 1.0, 'usual.a': 9.5, 'value.b': 2.0, 'usual.b': 9.5}
     """
     out: dict[str, float] = {}
-    for f, v in zip(model.features, x, strict=True):
-        out[f"value.{f}"] = float(v)
-        out[f"usual.{f}"] = model.usual(f)
+    scale = scale or [1.0] * len(x)
+    for f, v, k in zip(model.features, x, scale, strict=True):
+        out[f"value.{f}"] = float(v) * k
+        out[f"usual.{f}"] = model.usual(f) * k
     return out

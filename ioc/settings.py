@@ -93,6 +93,12 @@ class Settings:
         900.0, "IOC_INCIDENT_SPAN_S",
         "Alerts of different groups in one district within this span form an incident.",
         minimum=1)
+    multivariate: str = _setting(
+        "all", "IOC_MULTIVARIATE",
+        "Live isolation-forest models: `sources` (one per source measuring several metrics, "
+        "such as an air station), `indicators` (one per group and district), `all` or `off`. "
+        "Tune them under `[params.isolation_forest]` of the detector config.",
+        choices=("all", "sources", "indicators", "off"))
     detectors_config: str | None = _setting(
         None, "IOC_DETECTORS_CONFIG",
         "Optional TOML file choosing detectors and policies per group/metric.")
@@ -172,6 +178,16 @@ class Settings:
         "Acknowledgement SLA per severity, `severity=seconds` pairs: reports show the share of "
         "alerts acknowledged within it. Every severity needs a value.")
 
+    # --- Notifications (notify/) -----------------------------------------------------------
+    notify_config: str | None = _setting(
+        None, "IOC_NOTIFY_CONFIG",
+        "The notifier's TOML file of routes, receivers and channels (`examples/notify.toml`); "
+        "`ioc notify` refuses to start without it and names the file, line and field of "
+        "any mistake.")
+    notify_port: int = _setting(
+        6068, "IOC_NOTIFY_PORT", "`ioc notify` web port (`/metrics`, `/healthz`; on "
+        "`IOC_WORKER_HOST`).", minimum=0)
+
     # --- Dashboard -------------------------------------------------------------------------
     dashboard_host: str = _setting("127.0.0.1", "IOC_DASHBOARD_HOST", "Dashboard bind address.")
     dashboard_port: int = _setting(8080, "IOC_DASHBOARD_PORT", "Dashboard port.", minimum=0)
@@ -223,6 +239,36 @@ class Settings:
         "`auto`: the session cookie is `Secure` when the request came over TLS; `always`: "
         "always `Secure` (behind a proxy that terminates TLS, which the dashboard cannot see).",
         choices=("auto", "always"))
+
+    # --- Ingest: the MQTT bridge and the HTTP ingest API (ingest/) ----------------------------
+    ingest_config: str | None = _setting(
+        None, "IOC_INGEST_CONFIG",
+        "The ingest file (TOML): MQTT brokers and topic-to-reading mappings of `ioc ingest "
+        "mqtt` (see examples/ingest.toml).")
+    ingest_max_inflight: int = _setting(
+        1000, "IOC_INGEST_MAX_INFLIGHT",
+        "MQTT messages the bridge holds unacknowledged while Kafka confirms their readings "
+        "(also the MQTT receive maximum).", minimum=1)
+    ingest_dedupe_s: float = _setting(
+        900.0, "IOC_INGEST_DEDUPE_S",
+        "On start the bridge reads back what it wrote to Kafka over this many seconds, so a "
+        "message redelivered after a crash is not produced twice.", minimum=0)
+    ingest_http_host: str = _setting(
+        "127.0.0.1", "IOC_INGEST_HTTP_HOST", "Address `ioc ingest http` binds to.")
+    ingest_http_port: int = _setting(
+        8090, "IOC_INGEST_HTTP_PORT", "Port of `ioc ingest http` (`POST /api/v1/readings`).",
+        minimum=0)
+    ingest_max_body_bytes: int = _setting(
+        1_048_576, "IOC_INGEST_MAX_BODY_BYTES",
+        "Largest request body `POST /api/v1/readings` accepts (larger: 413).", minimum=1024)
+    ingest_rate_per_s: float = _setting(
+        2000.0, "IOC_INGEST_RATE_PER_S",
+        "Readings per second one API key may post on average (more: 429 with Retry-After).",
+        minimum=0.01)
+    ingest_burst: int = _setting(
+        20_000, "IOC_INGEST_BURST",
+        "Readings one API key may post at once above its rate (at least one request's worth).",
+        minimum=1)
 
     # --- General ---------------------------------------------------------------------------
     log_level: str = _setting(

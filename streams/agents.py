@@ -52,6 +52,7 @@ from streams.indicators import IndicatorMerger
 from streams.intake import EventIntake
 from streams.lifecycle import AlertBook
 from streams.metrics import WorkerMetrics
+from streams.multivariate import MultivariateConfig, fit_executor
 from streams.pipeline import Pipeline
 from streams.publish import BatchPublisher, Outbox, default_partition
 from streams.rebalance import Rebalancer
@@ -112,7 +113,9 @@ class WorkerApp:
                                  budget=SeriesBudget(
                                      total=s.max_unregistered_series,
                                      per_prefix=s.max_series_per_prefix,
-                                     per_message=s.max_new_series_per_message))
+                                     per_message=s.max_new_series_per_message),
+                                 multivariate=MultivariateConfig.from_settings(s),
+                                 fit_executor=fit_executor())
         self.linker = IncidentLinker.from_settings(PartitionedStore(
             tables.incidents, lambda key: default_partition(key, s.partitions), publisher), s)
         self.merger = IndicatorMerger(tables.indicators)

@@ -88,3 +88,4 @@ class SideInputs:
         """Merge an indicator part; queue the group indicators it completes."""
         for ind in self.merger.add(part):
             self.outbox.indicator(ind)
+            self.pipeline.indicator(ind)  # the group's multivariate model in that district

@@ -44,14 +44,16 @@ from collections.abc import Callable, Container, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from ioc import catalog
-from ioc.events import Alert, Command, Reading
+from ioc.events import Alert, Command, GroupIndicator, Reading
 from streams import checkpoints
 from streams.budget import SeriesBudget
 from streams.clocks import idle_target, worker_clock
 from streams.closing import Output, WindowCloser
 from streams.lifecycle import OPEN, AlertBook
+from streams.multivariate import MultivariateBook, MultivariateConfig
 from streams.openalerts import OpenAlerts
 from streams.partition import PartitionState
+from streams.publish import default_partition
 from streams.runtime import DetectorRuntime
 from streams.scoring import score_reading
 from streams.series import series_key
@@ -59,6 +61,8 @@ from streams.silences import SilenceBook
 from streams.windows import Refused
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from streams.metrics import WorkerMetrics
 
 __all__ = ["Output", "PartitionState", "Pipeline", "series_key"]
@@ -72,7 +76,9 @@ class Pipeline:
                  idle_s: float = 2.0, max_catchup: int = 60,
                  evict_after_s: float = 7 * 86400.0, max_jump_s: float = 86_400.0,
                  clock_lead_s: float = 0.0, live_lag_s: float = 3600.0,
-                 chunk_rows: int = 4096, budget: SeriesBudget | None = None) -> None:
+                 chunk_rows: int = 4096, budget: SeriesBudget | None = None,
+                 multivariate: MultivariateConfig | None = None,
+                 fit_executor: Executor | None = None) -> None:
         self.runtime = runtime
         self.book = book
         self.silences = silences
@@ -94,6 +100,11 @@ class Pipeline:
                                    published=self._published, open_counts=self.open.counts,
                                    evict_after_s=evict_after_s, metrics=metrics)
         self._reading_metrics = {g: runtime.reading_metrics(g) for g in catalog.GROUPS}
+        # live multivariate models (streams.multivariate): off unless a config is given
+        self.multivariate = None if multivariate is None or not multivariate.subjects else \
+            MultivariateBook(multivariate, book, silences, executor=fit_executor,
+                             published=self._published,
+                             registry=metrics.registry if metrics is not None else None)
 
     # --- partitions ------------------------------------------------------------------------
     def state(self, group: str, partition: int) -> PartitionState:
@@ -132,6 +143,8 @@ class Pipeline:
             for src, _metric in [*st.series, *st.windows.fresh]:
                 release(k[0], src)
         self.open.forget(gone)
+        if self.multivariate is not None:
+            self.multivariate.revoke(gone)
 
     # --- readings --------------------------------------------------------------------------
     def ingest(self, group: str, partition: int, readings: Sequence[Reading], *,
@@ -230,6 +243,23 @@ class Pipeline:
             yield st
 
     # --- alerts ----------------------------------------------------------------------------
+    def _partition_of(self, group: str, source: str, metric: str) -> int | None:
+        """The partition whose windows hold a tracked series (None: not tracked here)."""
+        key = (source, metric)
+        for (g, p), st in self.parts.items():
+            if g == group and key in st.series:
+                return p
+        return None
+
+    def indicator(self, ind: GroupIndicator) -> None:
+        """A merged group indicator for the multivariate models (its alerts, if any, come
+        out with the next output)."""
+        if self.multivariate is not None:
+            part = default_partition(f"{ind.group}:{ind.district}",
+                                     self.multivariate.config.partitions)
+            records = self.multivariate.indicator(ind, part)
+            self.closer.out.alerts.extend(records)
+
     def _published(self, records: Sequence[Alert], partition: int) -> None:
         self.open.record(records, partition)
         m = self.metrics
@@ -276,21 +306,31 @@ class Pipeline:
     def take_output(self) -> Output:
         """The records queued since the last call."""
         out, self.closer.out = self.closer.out, Output()
+        if self.multivariate is not None:
+            self.multivariate.observe(out, self._partition_of)
         return out
 
     # --- checkpoints -----------------------------------------------------------------------
     def checkpoint(self) -> list[tuple[str, int, bytes | None]]:
         """(table key, partition, state) of every series whose window closed since the last
         call, and (key, partition, None) for series evicted after a long silence."""
-        return checkpoints.dirty_states(self.parts.values(), self.closer.evicted)
+        states = checkpoints.dirty_states(self.parts.values(), self.closer.evicted)
+        if self.multivariate is not None:
+            states += self.multivariate.checkpoint()
+        return states
 
     def snapshot(self, partitions: Container[int]) -> list[tuple[str, int, bytes]]:
         """(table key, partition, state) of every series of ``partitions``, as they are now."""
-        return checkpoints.snapshot(self.parts.values(), partitions)
+        states = checkpoints.snapshot(self.parts.values(), partitions)
+        if self.multivariate is not None:
+            states += self.multivariate.snapshot(partitions)
+        return states
 
     def restore(self, blob: bytes, partitions: Container[int] | None = None, *,
                 dirty: bool = False) -> tuple[str, int] | None:
         """Put back a series from its checkpoint (:func:`streams.checkpoints.restore`)."""
+        if self.multivariate is not None and MultivariateBook.owns(blob):
+            return self.multivariate.restore(blob, partitions)
         return checkpoints.restore(blob, runtime=self.runtime, partition_state=self.state,
                                    lanes=self.book.store, counted=self.budget.count,
                                    partitions=partitions, dirty=dirty)

@@ -46,6 +46,7 @@ from ioc.tools.messages import (
     prefixed,
     to_messages,
 )
+from ioc.tools.mix import MIX, mix_offset
 from ioc.tools.pacing import Pacer, speed_for_rate
 from ioc.tools.simulated_sources import (
     INTEGER_UNITS,
@@ -191,7 +192,9 @@ class CitySimulator:
                 sigma = x.level * spec.noise
                 value = x.level + sigma * float(noise[i])
                 i += 1
-                if hit is not None and hit.metric == x.name:
+                if hit is not None and hit.kind == MIX:  # two metrics at once
+                    value += mix_offset(hit, t, sigma, x.name)
+                elif hit is not None and hit.metric == x.name:
                     if hit.kind == "stuck":
                         value = anomalies.stuck.setdefault(hit, _clip(spec, value, x.rounding))
                     else:

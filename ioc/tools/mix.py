@@ -1,0 +1,71 @@
+"""The multivariate anomaly: each metric within its normal range, the combination abnormal.
+
+A ``mix`` injection on (source, metric) moves ``metric`` up and its *partner* (the next
+measured metric of the source's kind, wrapping around) down, each by :data:`MIX_SIGMAS`
+per-reading standard deviations. For an air station on PM2.5 that is PM2.5 up by a quarter
+and PM10 down by a quarter: both stay well inside the catalog's normal ranges, but PM2.5 is
+then almost as high as PM10, which it never is (fine particles are a part of PM10). Only a
+detector that looks at the metrics together sees it: the worker's ``isolation_forest``.
+
+>>> a = place_mix("environment", "air-HC-01", "pm25", 1795410000)
+>>> a.kind, partner(a), a.end - a.start
+('mix', 'pm10', 720.0)
+>>> mix_offset(a, a.start, 2.4, "pm25"), mix_offset(a, a.start, 4.2, "pm10")
+(6.0, -10.5)
+>>> mix_offset(a, a.start, 5.0, "no2"), mix_offset(a, a.end, 2.4, "pm25")
+(0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from ioc import catalog
+from ioc.errors import UsageError
+from ioc.truth import Anomaly
+
+__all__ = ["MIX", "MIX_SIGMAS", "MIX_WINDOWS", "mix_offset", "partner", "place_mix"]
+
+MIX = "mix"
+MIX_SIGMAS = 2.5
+MIX_WINDOWS = 12
+
+
+@cache
+def _measured(group: str, source: str) -> tuple[str, ...]:
+    for s in catalog.group(group).sources():
+        if s.id == source:
+            for k in catalog.group(group).source_kinds:
+                if k.name == s.kind:
+                    return tuple(m.name for m in k.metrics if not m.counted)
+    raise UsageError(f"unknown source {source!r} in group {group!r}")
+
+
+def partner(a: Anomaly) -> str:
+    """The metric a mix moves the other way."""
+    names = _measured(a.group, a.source)
+    return names[(names.index(a.metric) + 1) % len(names)]
+
+
+def place_mix(group: str, source: str, metric: str, start: float,
+              windows: int = MIX_WINDOWS) -> Anomaly:
+    """A mix injection on ``metric`` of ``source`` for ``windows`` windows."""
+    names = _measured(group, source)
+    if len(names) < 2 or metric not in names:
+        raise UsageError(f"a mix needs a measured metric of a source measuring two or more: "
+                         f"{source!r} measures {list(names)}")
+    src = next(s for s in catalog.group(group).sources() if s.id == source)
+    w = catalog.group(group).window_s
+    return Anomaly(group, source, metric, MIX, float(start), float(start + windows * w),
+                   src.district, 1)
+
+
+def mix_offset(a: Anomaly, ts: float, sigma: float, metric: str) -> float:
+    """What a mix adds to a reading of ``metric`` at ``ts`` (per-reading sd ``sigma``)."""
+    if a.kind != MIX or not a.active(ts):
+        return 0.0
+    if metric == a.metric:
+        return MIX_SIGMAS * sigma
+    if metric == partner(a):
+        return -MIX_SIGMAS * sigma
+    return 0.0
