@@ -14,7 +14,6 @@ import hmac
 import http.client
 import json
 import smtplib
-import socket
 import ssl
 import threading
 import urllib.parse
@@ -166,7 +165,6 @@ class Sender:
         except smtplib.SMTPResponseException as exc:
             return Outcome("permanent" if exc.smtp_code >= 500 else "temporary",
                            f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:300])
-        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, socket.timeout,
-                OSError) as exc:
+        except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             return Outcome("temporary", f"{type(exc).__name__}: {exc}"[:300])
         return Outcome("ok")

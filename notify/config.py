@@ -36,7 +36,7 @@ from typing import Any
 from ioc import catalog
 from ioc.errors import ConfigError
 from ioc.events import CATEGORIES, SEVERITIES
-from notify.items import Hours, parse_duration, parse_hours
+from notify.items import Hours, parse_duration
 
 __all__ = ["CHANNELS", "Config", "Digest", "Receiver", "Route", "Silence", "SmsGateway",
            "Smtp", "Step", "load", "parse"]
@@ -221,9 +221,10 @@ class _Reader:
         value = doc[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if kind is str and not isinstance(value, str) or kind is bool and not isinstance(
-                value, bool) or kind is int and (isinstance(value, bool) or not isinstance(
-                value, int)) or kind is float and not isinstance(value, float):
+        ok = {str: isinstance(value, str), bool: isinstance(value, bool),
+              int: isinstance(value, int) and not isinstance(value, bool),
+              float: isinstance(value, float)}[kind]
+        if not ok:
             raise self.fail((*path, key), f"expected {kind.__name__}, got {value!r}")
         return value
 

@@ -151,7 +151,7 @@ def _route(r: _Reader, doc: Any, i: int, defaults: dict[str, Any],
         if label not in _LABELS:
             raise r.fail((*p, "group_by"), f"unknown label {label!r} (known: "
                                            f"{', '.join(sorted(_LABELS))})")
-    steps = []
+    steps: list[Step] = []
     raw_steps = doc.get("escalation", [])
     if not isinstance(raw_steps, list):
         raise r.fail((*p, "escalation"), "expected a list of steps {after, receivers}")

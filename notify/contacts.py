@@ -93,8 +93,9 @@ class Contacts:
                                    ).scalar()
             if user_id is None:
                 raise AccountError(f"no account {login!r}")
-            row = {"email": None, "phone": None, "channels": "", "min_severity": "info",
-                   "quiet_hours": "", "quiet_critical": True, "language": "vi"}
+            row: dict[str, Any] = {"email": None, "phone": None, "channels": "",
+                                   "min_severity": "info", "quiet_hours": "",
+                                   "quiet_critical": True, "language": "vi"}
             held = conn.execute(sa.select(c).where(c.c.user_id == user_id)).first()
             if held is not None:
                 row.update({k: getattr(held, k) for k in row})

@@ -124,7 +124,7 @@ def flush(group: Group, route: Route, now: float,
     new = any(group.notified.get(i.id) != "firing" for i in firing)
     repeat = bool(firing) and group.last_sent_at is not None and \
         now >= group.last_sent_at + route.repeat_interval
-    tell = bool(firing) and (new or repeat) or bool(resolved and route.send_resolved)
+    tell = (bool(firing) and (new or repeat)) or bool(resolved and route.send_resolved)
     for i in [i for i in group.alerts.values() if i.status == "resolved"]:
         del group.alerts[i.id]
         group.notified.pop(i.id, None)

@@ -24,7 +24,7 @@ import hashlib
 import html
 import unicodedata
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -150,14 +150,14 @@ def sms(items: Sequence[Item], status: str, lang: str, *, unicode: bool) -> str:
 def _rfc3339(ts: float | None) -> str:
     if ts is None:
         return "0001-01-01T00:00:00Z"
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def alertmanager_payload(items: Sequence[Item], *, status: str, receiver: str,
                          group_key: str, group_labels: Mapping[str, str], wall_url: str,
                          resolved_at: float | None = None) -> dict[str, Any]:
     """Alertmanager's webhook payload, version 4, for ``items``."""
-    alerts = []
+    alerts: list[dict[str, Any]] = []
     for i in items:
         labels = {k: v for k, v in i.labels().items() if v and k != "status"}
         alerts.append({

@@ -18,9 +18,10 @@ same transaction as the decision that made it, and sent until it succeeds or fai
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import schema
-from archive.store import Store
+from archive.store import Store, Unavailable
 
 __all__ = ["Outcome", "Row", "backoff", "claim", "finish", "idempotency_key", "insert_rows",
            "queue_stats"]
@@ -78,6 +79,14 @@ class Outcome:
     reason: str = ""
 
 
+@contextlib.contextmanager
+def _reached() -> Iterator[None]:
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        raise Unavailable(str(exc).splitlines()[0]) from None
+
+
 def insert_rows(store: Store, conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
     """Insert planned deliveries; a key already there is left alone. Returns rows inserted."""
     if not rows:
@@ -93,7 +102,7 @@ def claim(store: Store, now: float, *, limit: int, hold: float) -> list[Row]:
     """Claim up to ``limit`` due rows for ``hold`` seconds (rows another dispatcher holds are
     skipped)."""
     t = schema.notify_outbox
-    with store.engine.begin() as conn:
+    with _reached(), store.engine.begin() as conn:
         keys = [r.key for r in conn.execute(
             sa.select(t.c.key).where((t.c.status == "pending") & (t.c.next_attempt_at <= now)
                                      & (t.c.claimed_until <= now))
@@ -118,7 +127,7 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
     t = schema.notify_outbox
     out: dict[str, list[tuple[Row, str]]] = {"sent": [], "retried": [], "failed": [],
                                              "deferred": []}
-    with store.engine.begin() as conn:
+    with _reached(), store.engine.begin() as conn:
         for n, (row, outcome, defer) in enumerate(done):
             where = t.c.key == row.key
             if defer > 0:
@@ -151,7 +160,7 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
 def queue_stats(store: Store, now: float) -> tuple[int, float]:
     """Pending rows and the age in seconds of the oldest (0 when none)."""
     t = schema.notify_outbox
-    with store.connect() as conn:
+    with _reached(), store.connect() as conn:
         n, oldest = conn.execute(sa.select(sa.func.count(), sa.func.min(t.c.created_at))
                                  .where(t.c.status == "pending")).one()
     return int(n), (now - oldest) if oldest is not None else 0.0

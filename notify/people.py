@@ -76,7 +76,8 @@ def expand(receiver: Receiver, contact: Contact | None, *, severity: str, distri
             return Expansion([], ["disabled"])
         if severity_rank(severity) < severity_rank(contact.min_severity):
             return Expansion([], ["severity"])
-        if not any(contact.scope.allows(district=district, group=g) for g in groups or [None]):
+        wanted_groups: list[str | None] = list(groups) or [None]
+        if not any(contact.scope.allows(district=district, group=g) for g in wanted_groups):
             return Expansion([], ["scope"])
         if contact.quiet is not None and contact.quiet.contains(minute_of_day(now)) and not (
                 severity == "critical" and contact.quiet_critical):

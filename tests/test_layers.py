@@ -3,7 +3,8 @@
 The kernel (``ioc`` without its ``kafka``, ``tools`` and ``cli`` subpackages) imports only
 itself; ``detectors`` only the kernel; ``streams`` the kernel, ``ioc.kafka`` and ``detectors``;
 ``archive`` the kernel and ``ioc.kafka``; ``dashboards`` the kernel, ``ioc.kafka`` and
-``archive``; the running tools never the command line. Only ``ioc.cli`` wires them all.
+``archive``; ``notify`` the kernel, ``ioc.kafka`` and ``archive``; the running tools never
+the command line. Only ``ioc.cli`` wires them all.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-FIRST_PARTY = ("ioc", "detectors", "streams", "dashboards", "archive")
+FIRST_PARTY = ("ioc", "detectors", "streams", "dashboards", "archive", "ingest", "notify")
 
 # room -> the rooms it may import (a room is a package or an ``ioc`` subpackage)
 ALLOWED: dict[str, set[str]] = {
@@ -25,6 +26,8 @@ ALLOWED: dict[str, set[str]] = {
     "archive": {"ioc", "ioc.kafka", "archive"},
     "streams": {"ioc", "ioc.kafka", "detectors", "streams"},
     "dashboards": {"ioc", "ioc.kafka", "archive", "dashboards"},
+    "ingest": {"ioc", "ioc.kafka", "archive", "ingest"},
+    "notify": {"ioc", "ioc.kafka", "archive", "notify"},
 }
 
 

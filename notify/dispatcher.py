@@ -1,0 +1,166 @@
+"""The dispatcher: claims due outbox rows and sends them on a pool of threads, so one slow or
+failing receiver never holds up the others (at most ``PER_ADDRESS`` sends in flight per
+address; the rest wait their turn in the outbox), within per-receiver rate limits.
+
+>>> b = Buckets({"sms": (2, 60.0)})
+>>> [b.take("lan", "sms", now=0.0) for _ in range(3)]
+[0.0, 0.0, 30.0]
+>>> b.take("lan", "sms", now=30.0), b.take("lan", "email", now=0.0)
+(0.0, 0.0)
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import Counter as Tally
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from archive.store import Store, Unavailable
+from notify.config import Config
+from notify.metrics import NotifyMetrics
+from notify.outbox import Outcome, Row, claim, finish, queue_stats
+
+__all__ = ["Buckets", "Dispatcher"]
+
+log = logging.getLogger("ioc.notify")
+PER_ADDRESS = 2
+
+
+class Buckets:
+    """Token buckets per (receiver, channel): ``limits[channel] = (n, per_seconds)``."""
+
+    def __init__(self, limits: dict[str, tuple[int, float]]) -> None:
+        self.limits = limits
+        self.state: dict[tuple[str, str], tuple[float, float]] = {}
+
+    def take(self, receiver: str, channel: str, now: float) -> float:
+        """0 when a send may go now (a token taken), else the seconds until one may."""
+        if channel not in self.limits:
+            return 0.0
+        n, per = self.limits[channel]
+        rate = n / per
+        tokens, at = self.state.get((receiver, channel), (float(n), now))
+        tokens = min(float(n), tokens + max(0.0, now - at) * rate)
+        if tokens >= 1.0:
+            self.state[(receiver, channel)] = (tokens - 1.0, now)
+            return 0.0
+        self.state[(receiver, channel)] = (tokens, now)
+        return (1.0 - tokens) / rate
+
+
+class Dispatcher:
+    """Sends the outbox of ``store`` with ``send`` until ``stop`` is set."""
+
+    def __init__(self, store: Store, config: Config, send: Callable[[Row], Outcome], *,
+                 metrics: NotifyMetrics, lock: threading.Lock, wake: threading.Event,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store, self.config, self.send = store, config, send
+        self.metrics, self.lock, self.wake, self.clock = metrics, lock, wake, clock
+        self.buckets = Buckets(config.limits)
+        self.capacity = config.workers * 4
+        self.hold = max(60.0, 3 * max(config.smtp.timeout, config.webhook_timeout,
+                                      config.sms.timeout))
+        self.rng = random.Random()
+
+    def run(self, stop: threading.Event) -> None:
+        pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="notify-send")
+        flying: dict[Future[Outcome], Row] = {}
+        by_address: Tally[tuple[str, str]] = Tally()
+        last_stats = 0.0
+        try:
+            while not stop.is_set():
+                now = self.clock()
+                try:
+                    if len(flying) < self.capacity:
+                        self._start(pool, flying, by_address, now)
+                    if now - last_stats >= 1.0:
+                        last_stats = now
+                        depth, age = queue_stats(self.store, now)
+                        self.metrics.queue_depth.set(depth)
+                        self.metrics.queue_age.set(age)
+                except Unavailable as exc:
+                    self.metrics.db_errors.inc()
+                    log.warning("notify: database unavailable (%s)", exc)
+                    stop.wait(1.0)
+                    continue
+                if not flying:
+                    self.wake.wait(0.25)
+                    self.wake.clear()
+                    continue
+                done, _ = wait(list(flying), timeout=0.05, return_when=FIRST_COMPLETED)
+                if done:
+                    self._finish([(flying.pop(f), f.result(), 0.0) for f in done], by_address)
+        finally:
+            for f in list(flying):  # let sends in flight end, and record them
+                try:
+                    outcome = f.result(timeout=self.hold)
+                except Exception as exc:
+                    outcome = Outcome("temporary", repr(exc))
+                self._finish([(flying.pop(f), outcome, 0.0)], by_address)
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _start(self, pool: ThreadPoolExecutor, flying: dict[Future[Outcome], Row],
+               by_address: Tally[tuple[str, str]], now: float) -> None:
+        with self.lock:
+            rows = claim(self.store, now, limit=self.capacity - len(flying), hold=self.hold)
+        later: list[tuple[Row, Outcome, float]] = []
+        for row in rows:
+            where = (row.channel, row.address)
+            if by_address[where] >= PER_ADDRESS:
+                later.append((row, Outcome("ok"), 0.05))
+                continue
+            wait_s = self.buckets.take(row.receiver, row.channel, now)
+            if wait_s > 0:
+                self.metrics.rate_limited.labels(row.channel).inc()
+                later.append((row, Outcome("ok"), wait_s))
+                continue
+            by_address[where] += 1
+            flying[pool.submit(self._send, row)] = row
+        if later:
+            self._record(later)
+
+    def _send(self, row: Row) -> Outcome:
+        try:
+            return self.send(row)
+        except Exception as exc:  # a bug in a channel must not stop the dispatcher
+            log.exception("notify: sending %s to %s failed", row.channel, row.receiver)
+            return Outcome("temporary", f"{type(exc).__name__}: {exc}")
+
+    def _finish(self, done: list[tuple[Row, Outcome, float]],
+                by_address: Tally[tuple[str, str]]) -> None:
+        for row, _, _ in done:
+            by_address[(row.channel, row.address)] -= 1
+        self._record(done)
+
+    def _record(self, done: list[tuple[Row, Outcome, float]]) -> None:
+        now = self.clock()
+        jitter = [self.rng.random() for _ in done]
+        while True:
+            try:
+                with self.lock:
+                    got = finish(self.store, done, now=now,
+                                 max_attempts=self.config.max_attempts,
+                                 give_up_after=self.config.give_up_after,
+                                 base=self.config.retry_base, cap=self.config.retry_max,
+                                 jitter=jitter)
+                break
+            except Unavailable as exc:  # the sends happened: keep trying to record them
+                self.metrics.db_errors.inc()
+                log.warning("notify: cannot record outcomes (%s); retrying", exc)
+                time.sleep(1.0)
+        m = self.metrics
+        for row, _ in got["sent"]:
+            m.sent.labels(row.channel).inc()
+            m.latency.labels(row.channel).observe(max(0.0, now - row.record_ts))
+        for row, reason in got["retried"]:
+            m.retried.labels(row.channel).inc()
+            log.info("notify: %s to %s failed (%s); will retry", row.channel, row.receiver,
+                     reason)
+        for row, reason in got["failed"]:
+            m.failed.labels(row.channel).inc()
+            log.warning("notify: %s to %s (%s) failed for good: %s", row.channel,
+                        row.receiver, row.address, reason)

@@ -1,0 +1,282 @@
+"""The planner: records of ``ioc.alerts`` and the clock in, groups, escalation chains and
+outbox rows out, each step one database transaction.
+
+* :meth:`Planner.ingest` takes one poll's records: it checks and advances the consumer's
+  stored offsets (``archive_offsets``, under the notifier's own consumer name) and updates the
+  groups and chains the records touch, in one transaction: a ``kill -9`` before the commit
+  reads the records again, after it never.
+* :meth:`Planner.tick` flushes the groups that are due and runs the escalation steps that are
+  due, writing their outbox rows and audit lines in the transaction that advances the group
+  (its notification number) or the chain (its step): a decision is made once.
+
+The pure rules live in :mod:`notify.grouping`, :mod:`notify.escalation` and
+:mod:`notify.plans`; this module only loads and stores their state.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from archive import schema
+from archive.store import Fenced, Store, Unavailable
+from ioc.errors import ValidationError
+from ioc.events import decode_alert
+from notify import escalation as esc
+from notify import grouping
+from notify.config import Config, Route
+from notify.items import Item, item_of
+from notify.outbox import insert_rows
+from notify.people import Contact
+from notify.plans import Plan, plan_deliveries
+from notify.routing import routes_for, silenced_by
+
+__all__ = ["Ingested", "Planner"]
+
+TP = tuple[str, int]
+_items = msgspec.json.Decoder(dict[str, Item])
+_item = msgspec.json.Decoder(Item)
+
+
+@dataclass
+class Ingested:
+    items: int = 0
+    rejects: list[str] = field(default_factory=list)
+    stopped: list[str] = field(default_factory=list)  # chains stopped: their stop reason
+
+
+class Planner:
+    """Plans notifications for ``config`` in ``store``. ``contacts`` reads accounts'
+    contact details (cached ``contacts_ttl`` seconds); ``lock`` serialises this process's
+    write transactions (SQLite allows one writer)."""
+
+    def __init__(self, store: Store, config: Config, *, consumer: str,
+                 contacts: Callable[[], Mapping[str, Contact]],
+                 lock: threading.Lock | None = None, contacts_ttl: float = 30.0) -> None:
+        self.store = store
+        self.config = config
+        self.consumer = consumer
+        self.routes = {r.name: r for r in config.routes}
+        self.lock = lock or threading.Lock()
+        self._contacts = contacts
+        self._contacts_ttl = contacts_ttl
+        self._contacts_at = -1e18
+        self._contacts_cache: Mapping[str, Contact] = {}
+
+    def contacts(self, now: float) -> Mapping[str, Contact]:
+        if now - self._contacts_at > self._contacts_ttl or now < self._contacts_at:
+            self._contacts_cache = self._contacts()
+            self._contacts_at = now
+        return self._contacts_cache
+
+    # --- offsets ---------------------------------------------------------------------------
+    def offsets(self, topics: Iterable[str]) -> dict[TP, int]:
+        return self.store.offsets(self.consumer, topics)
+
+    def _advance(self, conn: Connection, offsets: Mapping[TP, int],
+                 expected: Mapping[TP, int | None], now: float) -> None:
+        t = schema.archive_offsets
+        for (topic, partition), nxt in sorted(offsets.items()):
+            want = expected.get((topic, partition))
+            where = (t.c.consumer == self.consumer) & (t.c.topic == topic) & (
+                t.c.partition == partition)
+            if want is None:
+                if conn.execute(sa.select(t.c.next_offset).where(where)).first() is not None:
+                    raise Fenced(f"{topic}[{partition}]: another notifier stored an offset")
+                conn.execute(t.insert().values(consumer=self.consumer, topic=topic,
+                                               partition=partition, next_offset=nxt,
+                                               updated_at=now))
+            elif conn.execute(t.update().where(where & (t.c.next_offset == want)).values(
+                    next_offset=nxt, updated_at=now)).rowcount != 1:
+                raise Fenced(f"{topic}[{partition}]: the stored offset moved on")
+
+    # --- records in ------------------------------------------------------------------------
+    def ingest(self, records: Iterable[tuple[str, int, int, bytes]],
+               expected: Mapping[TP, int | None], now: float | None = None) -> Ingested:
+        """Take one poll's records ``(topic, partition, offset, value)``; raise
+        :class:`~archive.store.Fenced` when another notifier moved the offsets on."""
+        now = time.time() if now is None else now
+        got = Ingested()
+        items: list[Item] = []
+        offsets: dict[TP, int] = {}
+        for topic, partition, offset, raw in records:
+            offsets[(topic, partition)] = max(offsets.get((topic, partition), 0), offset + 1)
+            try:
+                items.append(item_of(decode_alert(raw)))
+            except ValidationError as exc:
+                got.rejects.append(f"{topic}[{partition}]@{offset}: {exc}")
+        got.items = len(items)
+        pairs = [(i, r) for i in items for r in routes_for(i, self.config.routes, now)]
+        try:
+            with self.lock, self.store.engine.begin() as conn:
+                self._advance(conn, offsets, expected, now)
+                self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
+                got.stopped = self._chains(conn, [(i, r) for i, r in pairs
+                                                  if r.escalation and i.kind == "alert"], now)
+        except sa.exc.OperationalError as exc:
+            raise Unavailable(str(exc).splitlines()[0]) from None
+        return got
+
+    def _absorb(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float) -> None:
+        if not pairs:
+            return
+        t = schema.notify_groups
+        keyed = [(grouping.group_key(r, i), i, r) for i, r in pairs]
+        keys = sorted({k for (k, _), _, _ in keyed})
+        groups = {row.key: _group(row) for row in conn.execute(
+            sa.select(t).where(t.c.key.in_(keys)).with_for_update())}
+        fresh = set(keys) - set(groups)
+        dirty = set()
+        for (key, labels), item, route in keyed:
+            g = groups.get(key)
+            if g is None:
+                g = groups[key] = grouping.Group(key=key, route=route.name, labels=labels)
+            if grouping.absorb(g, route, item, now):
+                dirty.add(key)
+        for key in sorted(dirty):
+            g = groups[key]
+            values = _group_values(g, now)
+            if key in fresh:
+                conn.execute(t.insert().values(key=key, route=g.route,
+                                               labels=json.dumps(g.labels), **values))
+            else:
+                conn.execute(t.update().where(t.c.key == key).values(**values))
+
+    def _chains(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float
+                ) -> list[str]:
+        if not pairs:
+            return []
+        t = schema.notify_escalations
+        keys = sorted({esc.chain_key(r.name, i.id, i.first_seen) for i, r in pairs})
+        held = {row.key: row for row in conn.execute(
+            sa.select(t).where(t.c.key.in_(keys)).with_for_update())}
+        stopped = []
+        for item, route in pairs:
+            key = esc.chain_key(route.name, item.id, item.first_seen)
+            row = held.get(key)
+            if row is None:
+                if item.status != "firing":
+                    continue
+                c = esc.start(route, item.id, first_seen=item.first_seen, now=now)
+                conn.execute(t.insert().values(
+                    key=c.key, route=c.route, alert_id=c.alert_id, first_seen=c.first_seen,
+                    step=c.step, next_at=c.next_at, item=msgspec.json.encode(item).decode(),
+                    stopped_at=None, stop_reason=None))
+                held[key] = conn.execute(sa.select(t).where(t.c.key == key)).one()
+                continue
+            if _item.decode(row.item).version >= item.version:
+                continue
+            values: dict[str, Any] = {"item": msgspec.json.encode(item).decode()}
+            if row.stop_reason is None and item.status in ("acknowledged", "resolved",
+                                                           "silenced"):
+                values.update(next_at=None, stopped_at=now, stop_reason=item.status)
+                stopped.append(item.status)
+                conn.execute(schema.notify_audit.insert().values(
+                    ts=now, route=route.name, alert_id=item.id, step=row.step,
+                    event="stopped", receiver=None, channel=None, outbox_key=None,
+                    detail=f"{item.status} by {item.user or 'the worker'}"
+                           + (f": {item.reason}" if item.reason else "")))
+            conn.execute(t.update().where(t.c.key == key).values(**values))
+            held[key] = conn.execute(sa.select(t).where(t.c.key == key)).one()
+        return stopped
+
+    # --- the clock -------------------------------------------------------------------------
+    def tick(self, now: float | None = None, limit: int = 500) -> Plan:
+        """Flush due groups and run due escalation steps; returns what was planned."""
+        now = time.time() if now is None else now
+        contacts = self.contacts(now)
+        plan = Plan()
+        try:
+            with self.lock, self.store.engine.begin() as conn:
+                plan.extend(self._flush_groups(conn, contacts, now, limit))
+                plan.extend(self._run_steps(conn, contacts, now, limit))
+                insert_rows(self.store, conn, plan.rows)
+                if plan.audit:
+                    conn.execute(schema.notify_audit.insert(), plan.audit)
+        except sa.exc.OperationalError as exc:
+            raise Unavailable(str(exc).splitlines()[0]) from None
+        return plan
+
+    def held(self, now: float) -> Callable[[Item], bool]:
+        return lambda i: silenced_by(i, self.config.silences, now) is not None
+
+    def _flush_groups(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
+                      limit: int) -> Plan:
+        t = schema.notify_groups
+        plan = Plan()
+        rows = conn.execute(sa.select(t).where(t.c.next_flush_at <= now)
+                            .order_by(t.c.next_flush_at).limit(limit).with_for_update())
+        for row in rows.all():
+            g, route = _group(row), self.routes.get(row.route)
+            if route is None:  # the route left the config
+                conn.execute(t.delete().where(t.c.key == g.key))
+                continue
+            f = grouping.flush(g, route, now, self.held(now))
+            if f is not None:
+                plan.extend(plan_deliveries(
+                    self.config, contacts, kind="group", route=route.name,
+                    receivers=route.receivers, items=f.items, key_parts=(g.key, f.seq),
+                    now=now, group_key=g.key, group_labels=g.labels))
+            if g.alerts:
+                conn.execute(t.update().where(t.c.key == g.key).values(**_group_values(g, now)))
+            else:
+                conn.execute(t.delete().where(t.c.key == g.key))
+        return plan
+
+    def _run_steps(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
+                   limit: int) -> Plan:
+        t = schema.notify_escalations
+        plan = Plan()
+        rows = conn.execute(sa.select(t).where(t.c.next_at <= now).order_by(t.c.next_at)
+                            .limit(limit).with_for_update())
+        for row in rows.all():
+            route = self.routes.get(row.route)
+            item = _item.decode(row.item)
+            if route is None or not route.escalation:
+                conn.execute(t.update().where(t.c.key == row.key).values(
+                    next_at=None, stop_reason="no_route", stopped_at=now))
+                continue
+            chain = esc.Chain(row.key, row.route, row.alert_id, row.first_seen,
+                              started=_started(row, route), step=row.step, next_at=row.next_at)
+            for step in esc.due_steps(chain, route, now):
+                if self.held(now)(item):
+                    plan.audit.append({"ts": now, "route": route.name, "alert_id": item.id,
+                                       "step": step, "event": "suppressed", "receiver": None,
+                                       "channel": None, "outbox_key": None,
+                                       "detail": "silence"})
+                    continue
+                plan.extend(plan_deliveries(
+                    self.config, contacts, kind="escalation", route=route.name,
+                    receivers=route.escalation[step].receivers, items=[item],
+                    key_parts=(chain.key, step), now=now, step=step, alert_id=item.id))
+            conn.execute(t.update().where(t.c.key == row.key).values(
+                step=chain.step, next_at=chain.next_at, stop_reason=chain.stop,
+                stopped_at=now if chain.stop else None))
+        return plan
+
+
+def _started(row: Any, route: Route) -> float:
+    """When a stored chain started: its next step's time less that step's ``after``."""
+    steps = route.escalation
+    return float(row.next_at) - steps[min(row.step, len(steps) - 1)].after
+
+
+def _group(row: Any) -> grouping.Group:
+    return grouping.Group(key=row.key, route=row.route, labels=json.loads(row.labels),
+                          alerts=_items.decode(row.alerts), notified=json.loads(row.notified),
+                          seq=row.seq, next_flush_at=row.next_flush_at,
+                          last_sent_at=row.last_sent_at)
+
+
+def _group_values(g: grouping.Group, now: float) -> dict[str, Any]:
+    return {"alerts": msgspec.json.encode(g.alerts).decode(), "notified": json.dumps(g.notified),
+            "seq": g.seq, "next_flush_at": g.next_flush_at, "last_sent_at": g.last_sent_at,
+            "updated_at": now}

@@ -1,0 +1,209 @@
+"""``ioc notify`` running: the consumer group on ``ioc.alerts``, the planner's clock and the
+dispatcher, in one process.
+
+* The **consumer** (this thread) reads ``ioc.alerts`` as the consumer group
+  ``<IOC_APP_ID>-notify``. Where to start is the database's business: on assignment it seeks
+  to the offsets the planner stored with the groups and chains they produced (the beginning
+  when there are none), so a ``kill -9`` loses and doubles nothing. After each poll, and at
+  least every ``tick``, it runs :meth:`~notify.planner.Planner.tick` (due groups, due
+  escalation steps, the daily digest) and wakes the dispatcher.
+* The **dispatcher** (:mod:`notify.dispatcher`, its own thread and pool) sends the outbox.
+* ``/metrics`` and ``/healthz`` are served on ``IOC_NOTIFY_PORT``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from prometheus_client import CollectorRegistry
+
+from archive.store import Fenced, Store, Unavailable
+from notify.channels import Sender
+from notify.config import Config
+from notify.contacts import Contacts
+from notify.digest import due_day, plan_digest
+from notify.dispatcher import Dispatcher
+from notify.metrics import NotifyMetrics
+from notify.outbox import Outcome, Row, insert_rows
+from notify.planner import Planner
+from notify.plans import Plan
+
+__all__ = ["Notifier"]
+
+log = logging.getLogger("ioc.notify")
+TP = tuple[str, int]
+
+
+class Notifier:
+    """One notifier process: reads, plans, sends, until ``stop`` is set."""
+
+    def __init__(self, store: Store, config: Config, *, bootstrap: str, topics: list[str],
+                 group_id: str, sla: Mapping[str, float],
+                 registry: CollectorRegistry | None = None,
+                 send: Callable[[Row], Outcome] | None = None, poll_ms: int = 200,
+                 max_records: int = 2000) -> None:
+        self.store, self.config, self.topics, self.group_id = store, config, topics, group_id
+        self.sla = dict(sla)
+        self.metrics = NotifyMetrics(registry or CollectorRegistry())
+        self.lock = threading.Lock()
+        self.wake = threading.Event()
+        contacts = Contacts(store)
+        self.planner = Planner(store, config, consumer=group_id, contacts=contacts.all,
+                               lock=self.lock)
+        self.dispatcher = Dispatcher(store, config, send or Sender(config).send,
+                                     metrics=self.metrics, lock=self.lock, wake=self.wake)
+        self.poll_ms, self.max_records = poll_ms, max_records
+        self.stored: dict[TP, int | None] = {}
+        self.ready = False
+        self.db_ok = True
+        self.digest_done: str | None = None
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-notify",
+            enable_auto_commit=False, auto_offset_reset="earliest",
+            isolation_level="read_committed", max_poll_records=max_records,
+            session_timeout_ms=10_000, heartbeat_interval_ms=1_000, fetch_max_wait_ms=100)
+
+    # --- assignment ------------------------------------------------------------------------
+    def _seek_stored(self, partitions: list[TopicPartition]) -> None:
+        if not partitions:
+            return
+        held = self._with_db(lambda: self.planner.offsets({tp.topic for tp in partitions}))
+        for tp in partitions:
+            nxt = held.get((tp.topic, tp.partition))
+            self.stored[(tp.topic, tp.partition)] = nxt
+            if nxt is None:
+                self.consumer.seek_to_beginning(tp)
+            else:
+                self.consumer.seek(tp, nxt)
+        self.ready = True
+        log.info("notify: assigned %s", sorted(f"{tp.topic}[{tp.partition}]"
+                                               for tp in partitions))
+
+    def _with_db(self, action: Callable[[], Any], stop: threading.Event | None = None) -> Any:
+        """Run ``action`` until the database answers, polling paused partitions meanwhile."""
+        wait = 0.5
+        while True:
+            try:
+                got = action()
+                self.db_ok = True
+                return got
+            except Unavailable as exc:
+                self.db_ok = False
+                self.metrics.db_errors.inc()
+                log.warning("notify: database unavailable (%s); retrying in %.1f s", exc, wait)
+                if stop is not None and stop.is_set():
+                    raise
+                assigned = self.consumer.assignment()
+                if assigned:
+                    self.consumer.pause(*assigned)
+                deadline = time.monotonic() + wait
+                while time.monotonic() < deadline:
+                    self.consumer.poll(timeout_ms=200)
+                wait = min(30.0, wait * 2)
+                paused = self.consumer.paused()
+                if paused:
+                    self.consumer.resume(*paused)
+
+    # --- the loop --------------------------------------------------------------------------
+    def run(self, stop: threading.Event) -> None:
+        me = self
+
+        class Listener(ConsumerRebalanceListener):
+            def on_partitions_revoked(self, revoked: Any) -> None:
+                for tp in revoked:
+                    me.stored.pop((tp.topic, tp.partition), None)
+
+            def on_partitions_assigned(self, assigned: Any) -> None:
+                me._seek_stored(list(assigned))
+
+        sending = threading.Thread(target=self.dispatcher.run, args=(stop,),
+                                   name="notify-dispatcher", daemon=True)
+        sending.start()
+        self.consumer.subscribe(sorted(self.topics), listener=Listener())
+        last_tick = 0.0
+        try:
+            while not stop.is_set():
+                polled = self.consumer.poll(timeout_ms=self.poll_ms,
+                                            max_records=self.max_records)
+                if polled:
+                    self._ingest(polled, stop)
+                if polled or time.monotonic() - last_tick >= self.config.tick:
+                    last_tick = time.monotonic()
+                    self._with_db(self._tick, stop)
+        except Unavailable:
+            pass
+        finally:
+            stop.set()
+            self.wake.set()
+            sending.join(timeout=30)
+            self.consumer.close(autocommit=False)
+
+    def _ingest(self, polled: Mapping[TopicPartition, list[Any]], stop: threading.Event
+                ) -> None:
+        records = [(tp.topic, tp.partition, m.offset, m.value)
+                   for tp, messages in polled.items() for m in messages]
+        offsets = {(tp.topic, tp.partition): messages[-1].offset + 1
+                   for tp, messages in polled.items() if messages}
+        expected = {tp: self.stored.get(tp) for tp in offsets}
+        try:
+            got = self._with_db(lambda: self.planner.ingest(records, expected), stop)
+        except Fenced as exc:
+            log.warning("notify: batch dropped, %s; seeking to the stored offsets", exc)
+            self._seek_stored([TopicPartition(t, p) for t, p in offsets
+                               if TopicPartition(t, p) in self.consumer.assignment()])
+            return
+        self.stored.update(offsets)
+        self.metrics.records.inc(len(records))
+        for reason in got.rejects:
+            self.metrics.rejects.inc()
+            log.warning("notify: cannot decode %s", reason)
+        for reason in got.stopped:
+            self.metrics.escalations_stopped.labels(reason).inc()
+        try:  # for lag tools only: the database is the source of truth
+            self.consumer.commit({TopicPartition(t, p): OffsetAndMetadata(o, "", -1)
+                                  for (t, p), o in offsets.items()})
+        except Exception as exc:
+            log.debug("notify: Kafka commit skipped: %s", exc)
+
+    def _tick(self) -> None:
+        now = time.time()
+        plan = self.planner.tick(now)
+        self._count(plan)
+        self._digest(now)
+        if plan.rows:
+            self.wake.set()
+
+    def _count(self, plan: Plan) -> None:
+        for row in plan.rows:
+            self.metrics.planned.labels(row["kind"]).inc()
+        for reason in plan.suppressed:
+            self.metrics.suppressed.labels(reason).inc()
+
+    def _digest(self, now: float) -> None:
+        digest = self.config.digest
+        if digest is None:
+            return
+        day = due_day(now, digest.hour)
+        if day is None or day == self.digest_done:
+            return
+        rows = plan_digest(self.store, self.config, self.planner.contacts(now), day,
+                           sla=self.sla, now=now)
+        with self.lock, self.store.engine.begin() as conn:
+            added = insert_rows(self.store, conn, rows)
+        self.metrics.planned.labels("digest").inc(added)
+        self.digest_done = day
+        if added:
+            log.info("notify: the digest of %s planned for %d receivers", day, added)
+            self.wake.set()
+
+    def health(self) -> tuple[int, dict[str, Any]]:
+        if not self.ready:
+            return 503, {"status": "starting"}
+        return 200, {"status": "ok" if self.db_ok else "degraded", "group": self.group_id,
+                     "database": "ok" if self.db_ok else "unavailable"}
