@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import mailbox
 import smtplib
 import ssl
 import threading
@@ -146,6 +147,8 @@ class Sender:
         msg.set_content(m["text"])
         if m.get("html"):
             msg.add_alternative(m["html"], subtype="html")
+        if s.mbox:
+            return self._mbox(msg)
         try:
             if s.ssl:
                 client: smtplib.SMTP = smtplib.SMTP_SSL(
@@ -167,4 +170,19 @@ class Sender:
                            f"SMTP {exc.smtp_code}: {exc.smtp_error!r}"[:300])
         except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError) as exc:
             return Outcome("temporary", f"{type(exc).__name__}: {exc}"[:300])
+        return Outcome("ok")
+
+    _mbox_lock = threading.Lock()
+
+    def _mbox(self, msg: EmailMessage) -> Outcome:
+        """Append to the local mailbox file ``[smtp] mbox`` (``mutt -f FILE`` reads it)."""
+        with self._mbox_lock:
+            box = mailbox.mbox(self.config.smtp.mbox)
+            try:
+                box.lock()
+                box.add(msg)
+                box.flush()
+            finally:
+                box.unlock()
+                box.close()
         return Outcome("ok")

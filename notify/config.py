@@ -98,6 +98,7 @@ class Smtp:
     password: str = ""
     sender: str = "ioc-monitor@localhost"
     timeout: float = 10.0
+    mbox: str = ""  # set: emails are appended to this local mailbox file instead (the demo)
 
 
 @dataclass(frozen=True)

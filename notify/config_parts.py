@@ -180,7 +180,7 @@ def _route(r: _Reader, doc: Any, i: int, defaults: dict[str, Any],
 def _smtp(r: _Reader, doc: Any) -> Smtp:
     p: tuple[str | int, ...] = ("smtp",)
     r.table(doc, p, {"host", "port", "starttls", "ssl", "username", "password",
-                     "password_file", "sender", "timeout"})
+                     "password_file", "sender", "timeout", "mbox"})
     password = r.get(doc, p, "password", str, "")
     if "password_file" in doc:
         path = r.base / r.get(doc, p, "password_file", str, "")
@@ -194,7 +194,8 @@ def _smtp(r: _Reader, doc: Any) -> Smtp:
                 ssl=r.get(doc, p, "ssl", bool, False),
                 username=r.get(doc, p, "username", str, ""), password=password,
                 sender=r.get(doc, p, "sender", str, "ioc-monitor@localhost"),
-                timeout=r.duration(doc, p, "timeout", 10.0))
+                timeout=r.duration(doc, p, "timeout", 10.0),
+                mbox=str(r.base / mbox) if (mbox := r.get(doc, p, "mbox", str, "")) else "")
 
 
 def _sms(r: _Reader, doc: Any) -> SmsGateway:
