@@ -16,6 +16,10 @@ dropped and the consumer seeks to the stored offsets again. A record that cannot
 goes to ``archive_rejects`` with its reason and offset and is counted; it never stops the
 consumer.
 
+Detector feedback (:mod:`archive.feedback`): the labelled alert records of a poll and the
+records of the shadow topic (``shadow_topic``) are written idempotently just before the
+batch, so a replay after a crash writes them again to the same rows.
+
 Serves ``/metrics`` and ``/healthz`` on ``IOC_ARCHIVE_PORT`` (bound to ``IOC_WORKER_HOST``).
 """
 
@@ -35,6 +39,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from archive.feedback import FeedbackBatch, write_feedback
 from archive.records import Batch, Kind
 from archive.store import Fenced, Store, Unavailable
 
@@ -77,9 +82,10 @@ class ArchiveConsumer:
                  group_id: str, registry: CollectorRegistry | None = None,
                  max_records: int = 5000, poll_ms: int = 500,
                  retention: Callable[[Store, float], object] | None = None,
-                 retention_every_s: float = 600.0) -> None:
+                 retention_every_s: float = 600.0, shadow_topic: str | None = None) -> None:
         self.store = store
         self.topics = dict(topics)
+        self.shadow_topic = shadow_topic
         self.group_id = group_id
         self.metrics = ArchiveMetrics(registry or CollectorRegistry())
         self.max_records = max_records
@@ -151,7 +157,8 @@ class ArchiveConsumer:
             def on_partitions_assigned(self, assigned: Any) -> None:
                 me._seek_stored(list(assigned))
 
-        self.consumer.subscribe(sorted(self.topics), listener=Listener())
+        extra = [self.shadow_topic] if self.shadow_topic else []
+        self.consumer.subscribe(sorted([*self.topics, *extra]), listener=Listener())
         last_retention = 0.0
         try:
             while not stop.is_set():
@@ -173,14 +180,25 @@ class ArchiveConsumer:
                  ) -> None:
         batch = Batch()
         now = time.time()
+        feedback = FeedbackBatch()
         for tp, messages in polled.items():
+            if tp.topic == self.shadow_topic:
+                for m in messages:
+                    feedback.shadow_record(batch, tp.topic, tp.partition, m.offset, m.value)
+                self.metrics.records.labels("shadow").inc(len(messages))
+                continue
             kind = self.topics[tp.topic]
             for m in messages:
                 batch.add(kind, tp.topic, tp.partition, m.offset, m.value, now)
+                if kind == "alerts":
+                    feedback.alert_record(m.value)
             self.metrics.records.labels(kind).inc(len(messages))
         expected = {tp: self.stored.get(tp) for tp in batch.offsets}
         started = time.perf_counter()
         try:
+            if feedback:
+                self._with_db(lambda: write_feedback(self.store, feedback.labelled,
+                                                     feedback.shadow), stop)
             self._with_db(lambda: self.store.write(self.group_id, batch, expected), stop)
         except Fenced as exc:
             self.metrics.fenced.inc()
@@ -221,7 +239,8 @@ class ArchiveConsumer:
             hw = self.consumer.highwater(tp)
             pos = self.stored.get((tp.topic, tp.partition))
             if hw is not None:
-                lag[self.topics[tp.topic]] += max(0, hw - (pos or 0))
+                kind = self.topics.get(tp.topic, "shadow")
+                lag[kind] = lag.get(kind, 0) + max(0, hw - (pos or 0))
         for kind, n in lag.items():
             self.metrics.lag.labels(kind).set(n)
 

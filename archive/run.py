@@ -62,7 +62,8 @@ def run_archive(settings: Settings, stop: threading.Event, *, topic_prefix: str 
     consumer = ArchiveConsumer(store, bootstrap=settings.kafka_bootstrap,
                                topics=archive_topics(topic_prefix),
                                group_id=f"{settings.app_id}-archive", registry=registry,
-                               retention=_retention(settings))  # type: ignore[arg-type]
+                               retention=_retention(settings),  # type: ignore[arg-type]
+                               shadow_topic=f"{topic_prefix}{topics.SHADOW[len(topics.PREFIX):]}")
     http_port = settings.archive_port if port is None else port
     try:
         server = serve_http(settings.worker_host, http_port, registry, consumer.health)

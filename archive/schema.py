@@ -48,11 +48,26 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["alert_versions", "api_keys", "archive_offsets", "archive_rejects", "commands",
-           "deadletter_counts", "incident_versions", "indicator_rollups", "metadata",
-           "sign_in_links", "sign_ins", "users", "web_sessions",
-           "notify_audit", "notify_escalations", "notify_groups", "notify_outbox",
-           "user_contacts"]
+__all__ = [
+    "alert_versions",
+    "api_keys",
+    "archive_offsets",
+    "archive_rejects",
+    "commands",
+    "deadletter_counts",
+    "incident_versions",
+    "indicator_rollups",
+    "metadata",
+    "notify_audit",
+    "notify_escalations",
+    "notify_groups",
+    "notify_outbox",
+    "sign_in_links",
+    "sign_ins",
+    "user_contacts",
+    "users",
+    "web_sessions",
+]
 
 metadata = MetaData()
 
@@ -330,3 +345,45 @@ user_contacts = Table(
     Column("language", String(8), nullable=False),       # vi, en
     Column("updated_at", Float, nullable=False),
 )
+
+# --- detector feedback and shadow mode (issue 16) -------------------------------------------
+# alert_labels: an operator's label on an alert episode (alert_id, first_seen), the latest
+# labelling version wins; the feedback report reads it by detector, metric and period
+alert_labels = Table(
+    "alert_labels", metadata,
+    Column("alert_id", String(ID), primary_key=True),
+    Column("first_seen", Float, primary_key=True),  # the episode
+    Column("version", Integer, nullable=False),     # the alert version that labelled it
+    Column("detector", String(128), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("group_slug", String(64), nullable=False),
+    Column("district", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("label", String(16), nullable=False),  # real, false_alarm, sensor_fault, planned
+    Column("note", Text),
+    Column("user_name", String(128)),
+    Column("display_name", String(128)),
+    Column("labelled_at", Float, nullable=False),
+    Column("last_seen", Float, nullable=False),
+)
+Index("ix_alert_labels_first_seen", alert_labels.c.first_seen)  # feedback since a date
+
+# shadow_alerts: one row per window a shadow detector fired on (the ioc.shadow topic)
+shadow_alerts = Table(
+    "shadow_alerts", metadata,
+    Column("alert_id", String(ID), primary_key=True),
+    Column("window_end", Float, primary_key=True),
+    Column("window_start", Float, nullable=False),
+    Column("detector", String(128), nullable=False),
+    Column("category", String(16), nullable=False),
+    Column("group_slug", String(64), nullable=False),
+    Column("district", String(64), nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("metric", String(128), nullable=False),
+    Column("severity", String(16), nullable=False),
+    Column("score", Float, nullable=False),
+    Column("side", String(8)),
+    Column("record", Text, nullable=False),
+)
+Index("ix_shadow_alerts_detector", shadow_alerts.c.detector, shadow_alerts.c.window_end)
