@@ -48,6 +48,7 @@ missing=()
 command -v chromium >/dev/null || missing+=(chromium)
 command -v prometheus >/dev/null || missing+=(prometheus)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]] || missing+=(mosquitto)
 if (( ${#missing[@]} )); then
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         say "warning: ${missing[*]} missing and cannot apt-get install as non-root; tests that need them will skip"
@@ -65,7 +66,14 @@ fi
 # --- the broker and the database ----------------------------------------------------------------
 state=""
 pg_state=""
+mqtt_state=""
 stop_services() {
+    if [[ -n "${mqtt_state}" ]]; then
+        mkdir -p "${ROOT}/test-artifacts"
+        cp "${mqtt_state}/mosquitto.log" "${ROOT}/test-artifacts/mosquitto.log" 2>/dev/null || true
+        MQTT_STATE_DIR="${mqtt_state}" MQTT_PORT="${MQTT_PORT}" "${ROOT}/scripts/mosquitto.sh" stop || true
+        mqtt_state=""
+    fi
     if [[ -n "${pg_state}" ]]; then
         mkdir -p "${ROOT}/test-artifacts"
         cp "${pg_state}/postgres.log" "${ROOT}/test-artifacts/postgres.log" 2>/dev/null || true
@@ -120,6 +128,18 @@ if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     export IOC_TEST_PG_STATE_DIR="${pg_state}"   # the outage test halts and resumes it
 else
     say "warning: no PostgreSQL server; the archive's PostgreSQL tests will skip"
+fi
+
+# Mosquitto: the MQTT bridge's tests (ingest) run on it
+if command -v mosquitto >/dev/null || [[ -x /usr/sbin/mosquitto ]]; then
+    MQTT_PORT="$("${VENV}/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    export MQTT_PORT
+    mqtt_state="$(mktemp -d /tmp/ioc-test-mosquitto.XXXXXX)"
+    MQTT_STATE_DIR="${mqtt_state}" "${ROOT}/scripts/mosquitto.sh" start
+    export IOC_TEST_MQTT_URL="mqtt://127.0.0.1:${MQTT_PORT}"
+    export IOC_TEST_MQTT_STATE_DIR="${mqtt_state}"
+else
+    say "warning: no Mosquitto; the MQTT bridge's tests will skip"
 fi
 
 # --- lint, types, tests ------------------------------------------------------------------------
