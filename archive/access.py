@@ -25,7 +25,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 
 from archive import schema
-from archive.accounts import AccountError, Principal, Scope, check_login, check_role, scope_of
+from archive.accounts import (
+    AccountError,
+    Principal,
+    Scope,
+    check_key_role,
+    check_login,
+    scope_of,
+)
 from archive.store import Store
 from ioc.errors import UsageError
 
@@ -218,7 +225,7 @@ class Access:
                 now: float | None = None) -> tuple[ApiKey, str]:
         """Create a key; returns it and its secret (shown once, stored only hashed)."""
         name = check_login(name)
-        check_role(role)
+        check_key_role(role)
         scope = scope or Scope()
         secret = KEY_PREFIX + secrets.token_urlsafe(32)
         ts = time.time() if now is None else now
@@ -249,8 +256,11 @@ class Access:
         if not done.rowcount:
             raise AccountError(f"no live API key named {name!r}")
 
-    def key(self, secret: str | None, now: float | None = None) -> Principal | None:
-        """The principal of a live API key (its ``last_used`` updated), else None."""
+    def key(self, secret: str | None, now: float | None = None, *,
+            ingest: bool = False) -> Principal | None:
+        """The principal of a live API key (its ``last_used`` updated), else None. An
+        ``ingest`` key posts readings only: it is found only when ``ingest`` is true (the
+        ingest API asks so; the dashboard never does)."""
         if not secret or not secret.startswith(KEY_PREFIX) or len(secret) > 200:
             return None
         ts = time.time() if now is None else now
@@ -258,7 +268,8 @@ class Access:
         hashed = digest(secret)
         with self.store.engine.begin() as conn:
             row = conn.execute(sa.select(k).where(k.c.key_hash == hashed)).first()
-            if row is None or row.revoked_at is not None:
+            if row is None or row.revoked_at is not None or (
+                    row.role == "ingest" and not ingest):
                 return None
             if row.last_used is None or ts - row.last_used >= TOUCH_S:
                 conn.execute(k.update().where(k.c.id == row.id).values(last_used=ts))

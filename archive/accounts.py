@@ -39,12 +39,13 @@ from archive.store import Store
 from ioc import catalog
 from ioc.errors import IocError, UsageError
 
-__all__ = ["ROLES", "Account", "AccountError", "Accounts", "Principal", "Scope",
-           "check_login", "check_password", "check_role", "parse_scope"]
+__all__ = ["KEY_ROLES", "ROLES", "Account", "AccountError", "Accounts", "Principal", "Scope",
+           "check_key_role", "check_login", "check_password", "check_role", "parse_scope"]
 
 log = logging.getLogger("ioc.accounts")
 
 ROLES: tuple[str, ...] = ("operator", "supervisor", "leadership", "engineer", "admin")
+KEY_ROLES: tuple[str, ...] = (*ROLES, "ingest")  # `ingest`: API keys that post readings only
 MAX_PASSWORD = 1024  # longer is refused (hashing megabytes is a denial of service)
 _LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{0,63}")
 
@@ -81,6 +82,18 @@ def check_role(role: str) -> str:
     """
     if role not in ROLES:
         raise UsageError(f"unknown role {role[:40]!r} (roles: {', '.join(ROLES)})")
+    return role
+
+
+def check_key_role(role: str) -> str:
+    """An API key's role: a person's role, or ``ingest`` (posts readings to ``ioc ingest
+    http``, nothing else); UsageError naming them.
+
+    >>> check_key_role("ingest")
+    'ingest'
+    """
+    if role not in KEY_ROLES:
+        raise UsageError(f"unknown role {role[:40]!r} (roles: {', '.join(KEY_ROLES)})")
     return role
 
 

@@ -53,3 +53,30 @@ def ingest_mqtt(bootstrap: str | None, config_path: str | None, topic_prefix: st
                        "bridge: " + ", ".join(f"{lk.broker.name} {lk.broker.url}"
                                               for lk in links), err=True))
     click.echo("bridge stopped", err=True)
+
+
+@ingest_command.command("http")
+@_bootstrap_option
+@click.option("--port", type=click.IntRange(0, 65535), default=None,
+              help="Port (default: IOC_INGEST_HTTP_PORT; 0 picks a free one).")
+@click.option("--host", metavar="HOST", default=None,
+              help="Bind address (default: IOC_INGEST_HTTP_HOST).")
+@click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
+              help="Write PREFIX.<group>.events.")
+def ingest_http(bootstrap: str | None, port: int | None, host: str | None,
+                topic_prefix: str) -> None:
+    """Serve POST /api/v1/readings (API keys of role `ingest`, from `ioc keys add`) and
+    /api/v1/openapi.json until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from ingest.http import serve
+    from ioc.kafka.broker import wait_for_kafka
+
+    settings = load_settings()
+    target = _bootstrap(bootstrap, settings)
+    wait_for_kafka(target, timeout=60)
+    bind = host or settings.ingest_http_host
+    asyncio.run(serve(settings, target, host=bind,
+                      port=settings.ingest_http_port if port is None else port,
+                      prefix=topic_prefix,
+                      started=lambda p: click.echo(f"ingest: http://{bind}:{p}/api/v1/readings")))

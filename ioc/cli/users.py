@@ -177,10 +177,11 @@ def keys_command() -> None:
 @_districts_option
 @_groups_option
 def keys_add(name: str, role: str, districts: str | None, groups: str | None) -> None:
-    """Create a key and print its secret once (it is stored only hashed)."""
-    from archive.accounts import check_role
+    """Create a key and print its secret once (it is stored only hashed); role `ingest`: a
+    key that may only post readings to `ioc ingest http`."""
+    from archive.accounts import check_key_role
 
-    check_role(role)
+    check_key_role(role)
     scope = _scope(districts, groups)
     with _open() as (_, access):
         key, secret = access.add_key(name, role, scope)
