@@ -269,6 +269,15 @@ class Settings:
         20_000, "IOC_INGEST_BURST",
         "Readings one API key may post at once above its rate (at least one request's worth).",
         minimum=1)
+    simulator_mqtt_url: str | None = _setting(
+        None, "IOC_SIMULATOR_MQTT_URL",
+        "When set, `ioc simulate` publishes the groups of `IOC_SIMULATOR_MQTT_GROUPS` to this "
+        "MQTT broker (`mqtt://host:port[?qos=0&protocol=5]`) as field sensors would, for "
+        "`ioc ingest mqtt` to bring in; the other groups still go straight to Kafka.")
+    simulator_mqtt_groups: str = _setting(
+        "flooding,environment", "IOC_SIMULATOR_MQTT_GROUPS",
+        "Comma-separated groups the simulator publishes over MQTT (with "
+        "`IOC_SIMULATOR_MQTT_URL`).")
 
     # --- General ---------------------------------------------------------------------------
     log_level: str = _setting(

@@ -22,8 +22,10 @@ from ioc.errors import ConfigError, IocError, UsageError
 @click.option("--format", "fmt", metavar="FORMAT", default="json", show_default=True,
               help="csv, json or html (a printable page).")
 @click.option("--output", metavar="FILE", help="Write here instead of standard output.")
+@click.option("--lang", type=click.Choice(["vi", "en"]), default="vi", show_default=True,
+              help="Language of the html page's headings and names.")
 def report_command(start: str, end: str | None, kind: str | None, group: str | None,
-                   district: str | None, fmt: str, output: str | None) -> None:
+                   district: str | None, fmt: str, output: str | None, lang: str) -> None:
     """A leadership report from the archive (IOC_DATABASE_URL, else SQLite under IOC_DATA_DIR):
     alerts by severity, incidents, MTTA/MTTR and their trend, acks within IOC_ACK_SLA_S, the
     noisiest sources and detectors and each group's KPIs, per group and per district."""
@@ -49,7 +51,8 @@ def report_command(start: str, end: str | None, kind: str | None, group: str | N
                           ) from None
     finally:
         store.close()
-    text = {"csv": report.to_csv, "json": report.to_json, "html": report.to_html}[fmt](data)
+    text = report.to_html(data, lang) if fmt == "html" else \
+        {"csv": report.to_csv, "json": report.to_json}[fmt](data)
     if output is None:
         click.echo(text, nl=not text.endswith("\n"))
         return
@@ -132,6 +135,10 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
         target = _bootstrap(bootstrap, settings)
         pr.ensure_topics(settings, target, timeout, topic_prefix)
         sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
+        if settings.simulator_mqtt_url:  # some groups through MQTT and the bridge (ingest/)
+            from ioc.tools.mqtt_publish import MqttSplitSink
+            sink = MqttSplitSink(sink, settings.simulator_mqtt_url, tuple(
+                g.strip() for g in settings.simulator_mqtt_groups.split(",") if g.strip()))
     pace = "as fast as possible" if speed is None else f"{speed:.3g}x real time"
     click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
                f"{sm.format_ts(begin)} for {'ever' if length is None else f'{length:g} s'} "

@@ -42,6 +42,7 @@ def ingest_mqtt(bootstrap: str | None, config_path: str | None, topic_prefix: st
     config = IngestConfig.load(path)
     target = _bootstrap(bootstrap, settings)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.ERROR)
     registry = CollectorRegistry()
     if metrics_port is not None:
         start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
@@ -80,3 +81,24 @@ def ingest_http(bootstrap: str | None, port: int | None, host: str | None,
                       port=settings.ingest_http_port if port is None else port,
                       prefix=topic_prefix,
                       started=lambda p: click.echo(f"ingest: http://{bind}:{p}/api/v1/readings")))
+
+
+@ingest_command.command("broker")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Port on 127.0.0.1.")
+def ingest_broker(port: int) -> None:
+    """Run the demo's embedded MQTT broker (MQTT 5, QoS 0, in memory) until Ctrl-C or
+    SIGTERM; production and the tests use Mosquitto."""
+    import asyncio
+    import signal
+
+    from ingest.broker import run_broker
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await run_broker("127.0.0.1", port, stop, started=lambda: click.echo(
+            f"mqtt: mqtt://127.0.0.1:{port}", err=True))
+
+    asyncio.run(main())

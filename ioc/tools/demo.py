@@ -16,8 +16,9 @@ People sign in with personal accounts: before the dashboard starts, the demo cre
 role and a district operator for Lien Chieu in that database (``DemoOptions.people``, wired
 by the command line) and prints each once, with its password and a one-time sign-in link
 (``/login/once?t=...``: it works once, within 15 minutes). The ``wall:`` line is the
-operator's link, ``summary:`` the leadership's; without a link the pages open on the login
-page.
+operator's link, ``summary:`` the leadership's, and ``supervisor:``, ``engineer:`` and
+``admin:`` those of the other roles; without a link the pages open on the login page, which
+also takes a pasted access token (no browser prompt).
 """
 
 from __future__ import annotations
@@ -150,6 +151,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 _start_worker(supervisor, options, env, note)
             if options.with_dashboard:
                 _start_dashboard(supervisor, settings, options, bootstrap, env, echo, people)
+            _start_mqtt(supervisor, options, env, note)
             _start_simulator(supervisor, options, bootstrap, env, note)
             note("running; Ctrl-C to stop")
             _watch(stop, supervisor, broker, note)
@@ -199,6 +201,9 @@ def _start_dashboard(supervisor: Supervisor, settings: Settings, options: DemoOp
     echo(f"wall: {wall}")
     echo("summary: " + (links[first["leadership"].login] + "&next=/summary"
                         if "leadership" in first else f"{base}/summary"))
+    for role in ("supervisor", "engineer", "admin"):  # every other role's way in, by name
+        if role in first:
+            echo(f"{role}: {links[first[role].login]}")
     echo(f"metrics: {base}/metrics")
     for p in people:
         echo(account_line(p, links[p.login]))
@@ -220,6 +225,36 @@ def account_line(p: DemoPerson, link: str) -> str:
     password = p.password if p.password is not None else "(unchanged: the account existed)"
     return (f"account: {p.login} ({p.display_name}) {p.role}, {p.scope}; "
             f"password: {password}; link: {link}")
+
+
+def _start_mqtt(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],
+                note: Echo) -> None:
+    """The real path for field sensors: ``ioc ingest broker`` (the embedded MQTT broker) and
+    ``ioc ingest mqtt`` (the bridge) with a mapping for the simulator's sensors; the
+    simulator then publishes flooding and environment over MQTT (``env`` gets its URL)."""
+    import socket
+
+    from ioc.tools.mqtt_publish import DEMO_MAPPING
+
+    port = free_port()
+    broker = supervisor.start("mqtt-broker", ioc_argv("ingest", "broker", "--port", str(port)),
+                              env)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and broker.running:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    config = options.data_dir / "ingest.toml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f'[[broker]]\nname = "demo"\nurl = "mqtt://127.0.0.1:{port}"\n'
+                      'client_id = "ioc-demo-bridge"\nprotocol = "5"\nqos = 0\n'
+                      + DEMO_MAPPING.replace("{root}/", "danang/"), encoding="utf-8")
+    supervisor.start("ingest-mqtt", ioc_argv("ingest", "mqtt", "--config", str(config)), env)
+    env["IOC_SIMULATOR_MQTT_URL"] = f"mqtt://127.0.0.1:{port}?qos=0&protocol=5"
+    note(f"mqtt: broker mqtt://127.0.0.1:{port} (embedded, demo only); the simulator "
+         f"publishes flooding and environment there and `ioc ingest mqtt` ({config}) brings "
+         "them in")
 
 
 def _start_simulator(supervisor: Supervisor, options: DemoOptions, bootstrap: str,
