@@ -166,6 +166,7 @@ class CommandRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     duration_s: float | None = None
     silence_id: str | None = None
     name: str | None = None  # accepted for old clients, never recorded (not verified)
+    label: str | None = None  # ack/resolve: real, false_alarm, sensor_fault or planned
 
 
 class Ping(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True,
@@ -424,7 +425,8 @@ def build_command(req: CommandRequest, *, role: str, now: float, command_id: str
         command = Command(command_id=command_id, action=req.action,  # type: ignore[arg-type]
                           user=user or audit_user(role, label), ts=now, reason=req.reason,
                           alert_id=req.alert_id, matchers=req.matchers, until=until,
-                          text=req.text, silence_id=req.silence_id, display_name=display_name)
+                          text=req.text, silence_id=req.silence_id, display_name=display_name,
+                          label=req.label)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise ProtocolError("invalid_command", exc.field, exc.reason, ref) from None
     try:

@@ -33,6 +33,7 @@ from archive.accounts import Principal
 from dashboards import protocol
 from dashboards import scope as scoping
 from dashboards.auth import bearer
+from dashboards.feedback import feedback_routes
 from dashboards.geo import map_routes
 from dashboards.history import handles as history_handles
 from dashboards.identity import SESSION_COOKIE, Who, cookie_value
@@ -233,6 +234,8 @@ class Site:
               for p in ("/api/state", "/api/summary", "/api/history")),
             *map_routes(self),
             WebSocketRoute("/ws", websocket),
+            *feedback_routes(self),
+            catalog_route(),
             Route("/ws", self.websocket_without_upgrade, methods=GET),
             Route("/{path:path}", self.other, methods=GET),
         ]

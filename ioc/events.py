@@ -275,9 +275,13 @@ class Command(msgspec.Struct, frozen=True, kw_only=True):
 
     def __post_init__(self) -> None:
         check_id("command_id", self.command_id)
-        if self.label is not None and self.action not in ("ack", "resolve"):
-            raise ValidationError("label", f"a label goes with `ack` or `resolve`, not "
-                                  f"`{self.action}`")
+        if self.label is not None:
+            if self.action not in ("ack", "resolve"):
+                raise ValidationError("label", f"a label goes with `ack` or `resolve`, not "
+                                      f"`{self.action}`")
+            if self.label not in LABELS:
+                raise ValidationError("label", f"unknown label {self.label!r:.40} (known: "
+                                      f"{', '.join(LABELS)})")
         check_id("user", self.user)
         if self.display_name is not None:
             check_id("display_name", self.display_name)

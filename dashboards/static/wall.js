@@ -709,6 +709,8 @@
       var id = inc.getAttribute("data-incident-id");
       state.incidentFocus = state.incidentFocus === id ? null : id;
       render();
+    var tag = window.IOC_FEEDBACK && window.IOC_FEEDBACK.label(action, alertId);  // feedback.js
+    if (tag) fields.label = tag;
       return;
     }
     var tile = t.closest(".tile");

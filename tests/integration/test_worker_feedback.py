@@ -77,19 +77,19 @@ def outcome(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
             w.wait_clock(END - 31)
             aid = trail.wait(lambda t: next((a.alert_id for a in opened(t.alerts())
                                              if a.source == DIRTIER and a.category == "city"),
-                                            None), 90, "the PM2.5 rise's alert")
-            shadow_trail.wait(lambda t: t.alerts(), 60, "a shadow record")
+                                            None), 180, "the PM2.5 rise's alert")
+            shadow_trail.wait(lambda t: t.alerts(), 120, "a shadow record")
             env.command(Command(command_id=f"resolve-{time.monotonic_ns()}",
                                 action="resolve", user="operator:lan", ts=END, alert_id=aid,
                                 label="false_alarm", reason="a bus idling at the inlet"),
                         key=DIRTIER)
             trail.wait(lambda t: any(a.alert_id == aid and a.label == "false_alarm"
-                                     for a in t.alerts()), 60, "the labelled record")
+                                     for a in t.alerts()), 120, "the labelled record")
             trail.settle()
             shadow_trail.settle()
         store = Store(url)
         try:
-            wait_until(lambda: labels(store) and shadow_windows(store), 90,
+            wait_until(lambda: labels(store) and shadow_windows(store), 180,
                        "the label and the shadow windows in the archive")
         finally:
             store.close()
