@@ -1,11 +1,14 @@
 /* The operators' wall: live alert board, group tiles, incidents, sensor health, alert detail,
  * commands (operator role only), audible cue for critical alerts, kiosk mode.
- * Speaks docs/protocol.md v1 through IOC.Connection (common.js). */
+ * Speaks docs/protocol.md v1 through IOC.Connection (common.js). Every word comes from the
+ * reader's message catalog (IOC.t, i18n.js); group and district statuses come from the
+ * server's summary (dashboards/status.py), never computed here. */
 (function () {
   "use strict";
 
   var IOC = window.IOC;
   var esc = IOC.esc;
+  var t = IOC.t;
   var $ = function (id) { return document.getElementById(id); };
   var STATUS_RANK = { firing: 0, acknowledged: 1, silenced: 2, resolved: 3 };
   // changes a person makes; their record's updated_at is when they acted
@@ -19,6 +22,7 @@
     silences: new Map(),     // silence_id -> silence in force (lifted ones leave)
     unsilencing: new Set(),  // silence ids with an unsilence sent, effect not seen yet
     indicators: new Map(),   // "group|district" -> latest GroupIndicator
+    summary: null,           // the server's summary: the statuses of groups and districts
     receivedAt: new Map(),   // alert_id -> when it (re)opened here, for the "new" highlight
     actedAt: new Map(),      // alert_id -> {status, ts, user, name, reason}: who put it there
     pending: new Map(),      // alert_id -> {action, at}: a command sent, effect not seen yet
@@ -59,7 +63,7 @@
   function showSoundButton() {
     var btn = $("btn-sound");
     var blocked = sound.on && (!sound.ctx || sound.ctx.state !== "running");
-    btn.textContent = !sound.on ? "Sound: off" : blocked ? "Sound: click to enable" : "Sound: on";
+    btn.textContent = t(!sound.on ? "wall.sound.off" : blocked ? "wall.sound.blocked" : "wall.sound.on");
     btn.dataset.state = !sound.on ? "off" : blocked ? "blocked" : "on";
   }
 
@@ -90,7 +94,7 @@
   function setKiosk(on, withFullscreen) {
     document.body.classList.toggle("kiosk", on);
     document.documentElement.classList.toggle("kiosk", on);
-    $("btn-kiosk").textContent = on ? "Exit kiosk" : "Kiosk";
+    $("btn-kiosk").textContent = t(on ? "wall.kiosk.exit" : "wall.kiosk");
     var root = document.documentElement;
     if (on && withFullscreen && root.requestFullscreen && !document.fullscreenElement) {
       root.requestFullscreen().catch(function () { /* not allowed here: kiosk without it */ });
@@ -177,7 +181,7 @@
 
   function onDelta(msg) {
     var d = msg.data;
-    if (msg.kind === "alert") applyAlert(d, true);
+    if (msg.kind === "alert") { applyAlert(d, true); refreshSummarySoon(); }
     else if (msg.kind === "incident") applyIncident(d);
     else if (msg.kind === "silence") applySilence(d);
     else if (msg.kind === "indicator") { applyIndicator(d); fresh.indicator(); }
@@ -203,16 +207,20 @@
     $("sil-count").textContent = String(list.length);
     $("sil-list").innerHTML = list.map(function (s) {
       var what = Object.keys(s.matchers).sort().map(function (k) {
-        return esc(k) + " = <b>" + esc(s.matchers[k]) + "</b>";
+        var v = s.matchers[k];
+        var shown = k === "group" || k === "district" || k === "metric" || k === "source"
+          ? IOC.i18n.name(k, v) : v;
+        return esc(k) + " = <b>" + esc(shown) + "</b>";
       }).join(", ");
       var busy = state.unsilencing.has(s.silence_id);
       return '<li class="silence" data-silence-id="' + esc(s.silence_id) + '">' +
         '<div class="s-what">' + what + "</div>" +
-        '<div class="s-meta">until ' + esc(IOC.fmtDateTime(s.until)) + " · by " +
-        esc(IOC.who(s.user, s.display_name)) +
+        '<div class="s-meta">' + esc(t("wall.silence.until", { time: IOC.fmtDateTime(s.until) })) +
+        " · " + esc(t("wall.silence.by", { name: IOC.who(s.user, s.display_name) })) +
         (s.reason ? " · " + esc(s.reason) : "") + "</div>" +
         (state.canCommand ? '<button type="button" class="act act-unsilence" data-unsilence="' +
-          esc(s.silence_id) + '"' + (busy ? " disabled" : "") + ">Unsilence</button>" : "") +
+          esc(s.silence_id) + '"' + (busy ? " disabled" : "") + ">" + esc(t("wall.unsilence")) +
+          "</button>" : "") +
         "</li>";
     }).join("");
   }
@@ -223,10 +231,10 @@
     render();
     conn.command({ action: "unsilence", silence_id: silenceId }).then(function (reply) {
       document.body.dataset.lastCommand = reply.command_id || "";
-      toast("Unsilence sent. Its alerts come back when a worker has applied it.", "ok");
+      toast(t("wall.unsilence.sent"), "ok");
     }, function (err) {
       state.unsilencing.delete(silenceId);
-      toast("Unsilence failed: " + (err.reason || err.code || "unknown error"), "error");
+      toast(t("wall.unsilence.failed", { reason: err.reason || err.code || "?" }), "error");
       render();
     });
   }
@@ -247,9 +255,10 @@
         g.count + '"><b>' + esc(name) + "</b> <span class=\"count\">" + g.count +
         (g.more ? "+" : "") + "</span> " + g.sources.map(function (id) {
           return '<code class="unreg-id">' + esc(id) + "</code>";
-        }).join(" ") + (rest > 0 ? " <span class=\"unreg-more\">and " + rest + " more</span>" : "") +
+        }).join(" ") + (rest > 0 ? " <span class=\"unreg-more\">" + esc(t("wall.unreg.more", { n: rest })) +
+          "</span>" : "") +
         "</li>";
-    }).join("") : '<li class="empty">None: every reporting source is in the catalog.</li>';
+    }).join("") : '<li class="empty">' + esc(t("wall.unreg.none")) + "</li>";
   }
 
   /* --- filters --------------------------------------------------------------------------- */
@@ -312,7 +321,7 @@
     });
     $("sev-counts").innerHTML = ["critical", "major", "warning", "info"].map(function (s) {
       return '<span class="sev-count sev-' + s + (counts[s] ? "" : " zero") +
-        '" data-severity="' + s + '"><b>' + counts[s] + "</b> " + s + "</span>";
+        '" data-severity="' + s + '"><b>' + counts[s] + "</b> " + esc(t("severity." + s)) + "</span>";
     }).join("");
   }
 
@@ -334,7 +343,12 @@
   }
 
   function groupName(slug) {
-    return state.catalog ? state.catalog.groupName(slug) : slug;
+    return IOC.i18n.name("group", slug);
+  }
+
+  /* An alert's title in the reader's language (its English title for older records). */
+  function titleOf(a) {
+    return a.title_parts ? IOC.i18n.render(a.title_parts) : a.title;
   }
 
   /* Lines drawn on an alert's sparkline, in the metric's units. `evidence.threshold` is the
@@ -387,40 +401,43 @@
     var lines = valueLines(a);
     var isNew = (Date.now() - (state.receivedAt.get(a.alert_id) || 0)) < NEW_FOR_MS;
     var pending = state.pending.get(a.alert_id);
-    var statusText = a.status === "acknowledged"
-      ? "Acknowledged" + (ownerName(a) ? " by " + ownerName(a) : "")
-      : a.status === "silenced" ? "Silenced" : "Firing";
+    var statusText = a.status === "acknowledged" && ownerName(a)
+      ? t("wall.acked_by", { name: ownerName(a) }) : t("alert.status." + a.status);
     var actions = "";
     if (state.canCommand) {
       if (a.status === "firing") {
         actions += '<button type="button" class="act act-ack" data-action="ack" data-alert-id="' +
-          esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">Ack</button>";
+          esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">" + esc(t("wall.ack")) + "</button>";
       }
       actions += '<button type="button" class="act act-resolve" data-action="resolve" ' +
         'data-alert-id="' + esc(a.alert_id) + '"' + (pending ? " disabled" : "") +
-        ">Resolve</button>";
+        ">" + esc(t("wall.resolve")) + "</button>";
     }
     return '<li class="alert sev-' + a.severity + " status-" + a.status + (isNew ? " new" : "") +
       (state.selected === a.alert_id ? " selected" : "") + '" data-alert-id="' +
       esc(a.alert_id) + '" data-status="' + a.status + '" data-severity="' + a.severity +
       '" data-group="' + esc(a.group) + '" tabindex="0">' +
-      '<span class="sev-badge">' + a.severity + "</span>" +
-      '<div class="a-main"><div class="a-title">' + esc(a.title) + "</div>" +
-      '<div class="a-meta">' + esc(groupName(a.group)) + " · " + esc(a.district) + " · " +
-      esc(a.source) + " · " + esc(a.metric) +
-      (incidentOf(a) ? ' · <span class="chip chip-incident">incident</span>' : "") +
+      '<span class="sev-badge">' + esc(t("severity." + a.severity)) + "</span>" +
+      '<div class="a-main"><div class="a-title" title="' + esc(titleOf(a)) + '">' +
+      esc(titleOf(a)) + "</div>" +
+      '<div class="a-meta">' + esc(groupName(a.group)) + " · " +
+      esc(IOC.i18n.name("district", a.district)) + " · " + esc(IOC.i18n.sourceName(a.source)) +
+      (incidentOf(a) ? ' · <span class="chip chip-incident">' + esc(t("wall.chip.incident")) +
+        "</span>" : "") +
       "</div></div>" +
       '<div class="a-value"><b>' + IOC.fmtNum(ev.value) + "</b> " + esc(unit) +
-      (typeof lines.baseline === "number" ? '<small>baseline ' + IOC.fmtNum(lines.baseline) +
-        "</small>" : lines.limits.length ? '<small>limit ' + lines.limits.map(IOC.fmtNum)
-        .join(" / ") + "</small>" : "") + "</div>" +
+      (typeof lines.baseline === "number" ? "<small>" + esc(t("wall.value.baseline",
+        { value: IOC.fmtNum(lines.baseline) })) + "</small>" : lines.limits.length ? "<small>" +
+        esc(t("wall.value.limit", { value: lines.limits.map(IOC.fmtNum).join(" / ") })) +
+        "</small>" : "") + "</div>" +
       '<div class="a-spark">' + IOC.sparkline(ev.recent || [], {
         width: 140, height: 40, baseline: lines.baseline, thresholds: lines.limits,
-        label: a.metric + " recent values" }) + "</div>" +
+        label: t("wall.spark.label", { metric: IOC.i18n.name("metric", a.metric) }) }) + "</div>" +
       '<div class="a-status">' + esc(statusText) +
-      (pending ? '<small class="pending">' + esc(pending.action) + " sent…</small>" : "") +
-      (a.notes && a.notes.length ? '<small>' + a.notes.length + " note" +
-        (a.notes.length > 1 ? "s" : "") + "</small>" : "") + "</div>" +
+      (pending ? '<small class="pending">' + esc(t("wall.sent", { action: label(pending.action) })) +
+        "</small>" : "") +
+      (a.notes && a.notes.length ? "<small>" + esc(a.notes.length > 1
+        ? t("wall.notes_n", { n: a.notes.length }) : t("wall.note_1")) + "</small>" : "") + "</div>" +
       '<div class="a-time">' + IOC.fmtTime(a.first_seen) +
       (a.count > 1 ? "<small>×" + a.count + "</small>" : "") + "</div>" +
       (actions ? '<div class="a-actions control">' + actions + "</div>" : "") +
@@ -436,17 +453,53 @@
       return '<li class="incident sev-' + inc.severity +
         (state.incidentFocus === inc.incident_id ? " focused" : "") +
         '" data-incident-id="' + esc(inc.incident_id) + '" tabindex="0" role="button" ' +
-        'title="Show the alerts of this incident">' +
-        '<span class="sev-badge">' + inc.severity + "</span>" +
-        '<div class="i-main"><div class="i-title">' + esc(inc.title) + "</div>" +
-        '<div class="i-meta">' + esc(inc.district) + " · " + inc.alert_ids.length +
-        " alerts · since " + IOC.fmtTime(inc.first_seen) + "</div>" +
+        'title="' + esc(t("wall.inc.title")) + '">' +
+        '<span class="sev-badge">' + esc(t("severity." + inc.severity)) + "</span>" +
+        '<div class="i-main"><div class="i-title">' + esc(incidentTitle(inc)) + "</div>" +
+        '<div class="i-meta">' + esc(IOC.i18n.name("district", inc.district)) + " · " +
+        esc(t("wall.inc.meta", { n: inc.alert_ids.length, time: IOC.fmtTime(inc.first_seen) })) +
+        "</div>" +
         '<div class="i-groups">' + names.map(function (n) {
           return '<span class="chip">' + esc(n) + "</span>";
         }).join("") + "</div></div></li>";
     }).join("");
     $("inc-count").textContent = String(list.length);
     $("inc-empty").hidden = list.length > 0;
+  }
+
+  /* An incident's title: its district and its groups, in the reader's language. */
+  function incidentTitle(inc) {
+    return IOC.i18n.name("district", inc.district) + ": " + inc.groups.map(groupName).join(" + ");
+  }
+
+  /* A group's status as the server judged it (dashboards/status.py): of the district the
+   * filter names, else of the whole group; "pending" until the first summary arrives. */
+  function groupStatus(slug) {
+    var s = state.summary;
+    if (!s) return "pending";
+    var g = null;
+    (s.groups || []).forEach(function (x) { if (x.group === slug) g = x; });
+    if (!g) return "no_data";
+    if (state.filters.district) return (g.by_district || {})[state.filters.district] || "no_data";
+    return g.status || "no_data";
+  }
+
+  function setSummary(s) {
+    state.summary = s;
+    document.body.dataset.summaries = String(Number(document.body.dataset.summaries || 0) + 1);
+    render();
+  }
+
+  /* A change of the open alerts changes statuses: ask the server for them again soon rather
+   * than wait for its next periodic summary (one request per burst of changes). */
+  var summaryTimer = null;
+  function refreshSummarySoon() {
+    if (summaryTimer) return;
+    summaryTimer = setTimeout(function () {
+      summaryTimer = null;
+      IOC.fetchJSON("/api/summary", conn && conn.options.token).then(setSummary,
+        function () { /* the periodic summary frame still comes */ });
+    }, 400);
   }
 
   function renderTiles(all) {
@@ -456,36 +509,36 @@
       per[g.slug] = { worst: null, city: 0, health: 0, reporting: 0, expected: 0, incident: false };
     });
     all.forEach(function (a) {
-      var t = per[a.group];
-      if (!t || !passes(a, true) || a.status === "silenced") return;
-      if (a.category === "sensor_health") t.health += 1; else t.city += 1;
-      if (a.category !== "sensor_health") t.worst = IOC.worse(t.worst, a.severity);
+      var c = per[a.group];
+      if (!c || !passes(a, true) || a.status === "silenced") return;
+      if (a.category === "sensor_health") c.health += 1; else c.city += 1;
     });
     state.indicators.forEach(function (ind) {
-      var t = per[ind.group];
-      if (!t || (state.filters.district && ind.district !== state.filters.district)) return;
-      t.reporting += ind.sources_reporting;
-      t.expected += ind.sources_expected;
+      var c = per[ind.group];
+      if (!c || (state.filters.district && ind.district !== state.filters.district)) return;
+      c.reporting += ind.sources_reporting;
+      c.expected += ind.sources_expected;
     });
     state.incidents.forEach(function (inc) {
       inc.groups.forEach(function (g) { if (per[g]) per[g].incident = true; });
     });
     $("tiles").innerHTML = state.catalog.groups.map(function (g) {
-      var t = per[g.slug];
-      var st = t.worst || (t.health ? "degraded" : "ok");
-      var counts = t.city ? t.city + " open" : "no alerts";
-      var src = t.expected ? t.reporting + "/" + t.expected + " reporting" : "";
+      var c = per[g.slug];
+      var st = groupStatus(g.slug);
+      var name = groupName(g.slug);
+      var counts = c.city ? t("wall.tile.open", { n: c.city }) : t("wall.tile.none");
+      var src = c.expected ? t("wall.tile.reporting", { reporting: c.reporting, expected: c.expected }) : "";
       return '<button type="button" class="tile state-' + st +
         (state.filters.group === g.slug ? " active" : "") + '" data-group="' + esc(g.slug) +
-        '" data-state="' + st + '" data-open="' + t.city + '" title="' + esc(g.name) +
-        (src ? " · " + src : "") + '">' +
+        '" data-state="' + st + '" data-open="' + c.city + '" title="' + esc(name) +
+        (src ? " · " + esc(src) : "") + '">' +
         '<span class="t-num">' + g.number + "</span>" +
-        '<span class="t-name">' + esc(g.name) + "</span>" +
-        '<span class="t-state">' + (t.worst ? esc(t.worst) : t.health ? "sensors" : "OK") + "</span>" +
-        '<span class="t-counts">' + counts +
-        (t.health ? ' · <span class="t-health">' + t.health + " sensor</span>" : "") +
-        (t.incident ? ' · <span class="t-inc">incident</span>' : "") + "</span>" +
-        (src ? '<span class="t-src">' + src + "</span>" : "") +
+        '<span class="t-name">' + esc(name) + "</span>" +
+        '<span class="t-state">' + esc(t("status." + st)) + "</span>" +
+        '<span class="t-counts">' + esc(counts) +
+        (c.health ? ' · <span class="t-health">' + esc(t("wall.tile.sensor", { n: c.health })) + "</span>" : "") +
+        (c.incident ? ' · <span class="t-inc">' + esc(t("wall.chip.incident")) + "</span>" : "") + "</span>" +
+        (src ? '<span class="t-src">' + esc(src) + "</span>" : "") +
         "</button>";
     }).join("");
   }
@@ -495,7 +548,7 @@
     if (!state.ready) {
       el.hidden = false;
       el.className = "banner info";
-      el.textContent = "Loading the alert history from Kafka… the board fills in when it has caught up.";
+      el.textContent = t("wall.loading");
     } else if (el.dataset.flash && Date.now() < Number(el.dataset.flashUntil || 0)) {
       el.hidden = false;
     } else {
@@ -509,7 +562,8 @@
     el.className = "banner critical";
     el.dataset.flash = "1";
     el.dataset.flashUntil = String(Date.now() + 20000);
-    el.textContent = "NEW CRITICAL · " + alert.title + " · " + alert.district;
+    el.textContent = t("wall.new_critical", { title: titleOf(alert),
+      district: IOC.i18n.name("district", alert.district) });
     el.hidden = false;
     setTimeout(render, 20500);
   }
@@ -517,7 +571,7 @@
   function renderFilterNote(total, shown) {
     var f = state.filters;
     var active = f.group || f.district || f.severity || f.category || f.status || state.incidentFocus;
-    $("filter-note").textContent = active ? "Showing " + shown + " of " + total + " open alerts" : "";
+    $("filter-note").textContent = active ? t("wall.f.note", { shown: shown, total: total }) : "";
     document.body.classList.toggle("filtered", !!active);
   }
 
@@ -551,77 +605,84 @@
     body.querySelectorAll("input, textarea, select").forEach(function (el) { saved[el.id] = el.value; });
     var ev = a.evidence || {};
     var unit = unitOf(a);
-    $("detail-title").textContent = a.title;
+    $("detail-title").textContent = titleOf(a);
     var pending = state.pending.get(a.alert_id);
     var inc = incidentOf(a);
     var rows = [
-      ["Status", statusTrail(a) || (a.status + (a.reason ? ": " + a.reason : ""))],
-      ["Severity", a.severity],
-      ["Group", groupName(a.group)],
-      ["District", a.district],
-      ["Source", a.source],
-      ["Metric", a.metric + (unit ? " (" + unit + ")" : "")],
-      ["Detector", (ev.detector || a.detector) + (ev.detector_version ? " v" + ev.detector_version : "")],
-      ["Score", IOC.fmtNum(ev.score) + " (raw " + IOC.fmtNum(ev.raw) +
-        (typeof ev.threshold === "number" ? ", fires at " + IOC.fmtNum(ev.threshold) : "") + ")"],
-      ["First seen", IOC.fmtDateTime(a.first_seen)],
-      ["Last seen", IOC.fmtDateTime(a.last_seen)],
-      ["Count", String(a.count)],
-      ["Last change", a.change + " · v" + a.version],
-      ["Alert id", a.alert_id]
+      [t("d.status"), statusTrail(a) || (t("alert.status." + a.status) + (a.reason ? ": " + a.reason : ""))],
+      [t("d.severity"), t("severity." + a.severity)],
+      [t("d.group"), groupName(a.group)],
+      [t("d.district"), IOC.i18n.name("district", a.district)],
+      [t("d.source"), IOC.i18n.sourceName(a.source) + " (" + a.source + ")"],
+      [t("d.metric"), IOC.i18n.name("metric", a.metric) + (unit ? " (" + unit + ")" : "")],
+      [t("d.first_seen"), IOC.fmtDateTime(a.first_seen)],
+      [t("d.last_seen"), IOC.fmtDateTime(a.last_seen)],
+      [t("d.count"), String(a.count)]
     ];
-    if (a.silenced_until) rows.push(["Silenced until", IOC.fmtDateTime(a.silenced_until)]);
-    var html = '<div class="d-head sev-' + a.severity + '"><span class="sev-badge">' + a.severity +
-      '</span> <span class="d-status" data-status="' + a.status + '">' + esc(a.status) + "</span>";
+    if (a.silenced_until) rows.push([t("d.silenced_until"), IOC.fmtDateTime(a.silenced_until)]);
+    // for engineers: the detector, its score and parameters, the record's identity
+    var tech = [
+      [t("d.detector"), (ev.detector || a.detector) + (ev.detector_version ? " v" + ev.detector_version : "")],
+      [t("d.score"), t(typeof ev.threshold === "number" ? "d.score.fires" : "d.score.value",
+        { score: IOC.fmtNum(ev.score), raw: IOC.fmtNum(ev.raw), threshold: IOC.fmtNum(ev.threshold) })],
+      [t("d.last_change"), a.change + " · v" + a.version],
+      [t("d.alert_id"), a.alert_id]
+    ];
+    var html = '<div class="d-head sev-' + a.severity + '"><span class="sev-badge">' +
+      esc(t("severity." + a.severity)) + '</span> <span class="d-status" data-status="' +
+      a.status + '">' + esc(t("alert.status." + a.status)) + "</span>";
     if (inc) {
       html += ' <button type="button" class="chip chip-incident" data-incident-link="' +
-        esc(inc.incident_id) + '">Incident: ' + esc(inc.title) + "</button>";
+        esc(inc.incident_id) + '">' + esc(t("d.incident", { title: incidentTitle(inc) })) + "</button>";
     }
     html += "</div>";
     var lines = valueLines(a);
     var recent = ev.recent || [];
-    html += '<figure class="evidence"><figcaption>Evidence: window ' + IOC.fmtTime(ev.window_start) +
-      "–" + IOC.fmtTime(ev.window_end) + (recent.length ? "" : " · the detector sent no recent values") +
-      "</figcaption>" +
+    html += '<figure class="evidence"><figcaption>' + esc(t("d.evidence",
+      { from: IOC.fmtTime(ev.window_start), to: IOC.fmtTime(ev.window_end) })) +
+      (recent.length ? "" : " · " + esc(t("d.no_recent"))) + "</figcaption>" +
       IOC.sparkline(recent.length ? recent : [ev.value], { width: 640, height: 200,
         baseline: lines.baseline, thresholds: lines.limits, className: "spark-big", dot: 5,
-        label: a.metric + " recent values with baseline and limits" }) +
-      '<div class="legend"><span class="lg-value">value <b>' + IOC.fmtNum(ev.value) + "</b> " +
-      esc(unit) + "</span>" + (typeof lines.baseline === "number"
-        ? '<span class="lg-baseline">baseline <b>' + IOC.fmtNum(lines.baseline) + "</b></span>" : "") +
+        label: t("wall.spark.label", { metric: IOC.i18n.name("metric", a.metric) }) }) +
+      '<div class="legend"><span class="lg-value">' + esc(t("d.value")) + " <b>" +
+      IOC.fmtNum(ev.value) + "</b> " + esc(unit) + "</span>" + (typeof lines.baseline === "number"
+        ? '<span class="lg-baseline">' + esc(t("d.baseline")) + " <b>" + IOC.fmtNum(lines.baseline) +
+          "</b></span>" : "") +
       lines.limits.map(function (v) {
-        return '<span class="lg-threshold">limit <b>' + IOC.fmtNum(v) + "</b></span>";
+        return '<span class="lg-threshold">' + esc(t("d.limit")) + " <b>" + IOC.fmtNum(v) + "</b></span>";
       }).join("") + "</div></figure>";
     html += '<dl class="facts">' + rows.map(function (r) {
       return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
     }).join("") + "</dl>";
-    if (ev.params && Object.keys(ev.params).length) {
-      html += '<details class="params"><summary>Detector parameters</summary><pre>' +
-        esc(JSON.stringify(ev.params, null, 1)) + "</pre></details>";
-    }
-    html += '<h3>Notes</h3><ol class="notes">' + (a.notes || []).map(function (n) {
+    html += '<details class="params engineers"><summary>' + esc(t("d.engineers")) + "</summary>" +
+      '<dl class="facts">' + tech.map(function (r) {
+        return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
+      }).join("") + "</dl>" + (ev.params && Object.keys(ev.params).length
+        ? "<h4>" + esc(t("d.params")) + "</h4><pre>" + esc(JSON.stringify(ev.params, null, 1)) +
+          "</pre>" : "") + "</details>";
+    html += "<h3>" + esc(t("d.notes")) + '</h3><ol class="notes">' + (a.notes || []).map(function (n) {
       return '<li><b class="n-who" title="' + esc(n.user) + '">' + esc(IOC.who(n.user, n.display_name)) +
         "</b> <time>" + IOC.fmtDateTime(n.ts) + "</time><p>" +
         esc(n.text) + "</p></li>";
-    }).join("") + "</ol>" + ((a.notes || []).length ? "" : '<p class="empty">No notes.</p>');
-    html += '<h3>History</h3><div class="d-history" data-alert-id="' + esc(a.alert_id) + '"></div>';
+    }).join("") + "</ol>" + ((a.notes || []).length ? "" : '<p class="empty">' + esc(t("d.no_notes")) + "</p>");
+    html += "<h3>" + esc(t("d.history")) + '</h3><div class="d-history" data-alert-id="' + esc(a.alert_id) + '"></div>';
     if (state.canCommand && a.status !== "resolved") {
       html += '<div class="commands control">' +
-        '<label>Reason <input id="cmd-reason" type="text" maxlength="500" ' +
-        'placeholder="e.g. crew dispatched"></label><div class="cmd-buttons">' +
+        "<label>" + esc(t("wall.reason")) + ' <input id="cmd-reason" type="text" maxlength="500" ' +
+        'placeholder="' + esc(t("wall.reason.placeholder")) + '"></label><div class="cmd-buttons">' +
         (a.status === "firing" ? '<button type="button" class="act act-ack" data-action="ack" ' +
           'data-alert-id="' + esc(a.alert_id) + '"' + (pending ? " disabled" : "") +
-          ">Acknowledge</button>" : "") +
+          ">" + esc(t("wall.acknowledge")) + "</button>" : "") +
         '<button type="button" class="act act-resolve" data-action="resolve" data-alert-id="' +
-        esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">Resolve</button>" +
+        esc(a.alert_id) + '"' + (pending ? " disabled" : "") + ">" + esc(t("wall.resolve")) + "</button>" +
         '<button type="button" class="act act-silence" data-action="silence" data-alert-id="' +
-        esc(a.alert_id) + '">Silence 1 h</button></div>' +
-        '<label>Note <textarea id="cmd-note" rows="2" maxlength="2000" ' +
-        'placeholder="What was done, who was called"></textarea></label>' +
+        esc(a.alert_id) + '">' + esc(t("wall.silence1h")) + "</button></div>" +
+        "<label>" + esc(t("wall.note")) + ' <textarea id="cmd-note" rows="2" maxlength="2000" ' +
+        'placeholder="' + esc(t("wall.note.placeholder")) + '"></textarea></label>' +
         '<button type="button" class="act act-note" data-action="note" data-alert-id="' +
-        esc(a.alert_id) + '">Add note</button>' +
-        (pending ? '<p class="pending">' + esc(pending.action) +
-          " sent; waiting for a worker to apply it…</p>" : "") + "</div>";
+        esc(a.alert_id) + '">' + esc(t("wall.add_note")) + "</button>" +
+        (pending ? '<p class="pending">' + esc(t("wall.sent.wait", { action: label(pending.action) })) +
+          "</p>" : "") + "</div>";
     }
     body.innerHTML = html;
     body.dataset.version = String(a.version);
@@ -648,9 +709,11 @@
     var reasonEl = $("cmd-reason");
     var reason = reasonEl && state.selected === alertId ? reasonEl.value.trim() : "";
     if (reason) fields.reason = reason;
+    var tag = window.IOC_FEEDBACK && window.IOC_FEEDBACK.label(action, alertId);  // feedback.js
+    if (tag) fields.label = tag;
     if (action === "note") {
       var text = ($("cmd-note") || {}).value || "";
-      if (!text.trim()) { toast("Write the note first.", "error"); return; }
+      if (!text.trim()) { toast(t("wall.note.first"), "error"); return; }
       fields.text = text.trim();
     }
     if (action === "silence") {
@@ -662,7 +725,7 @@
     render();
     conn.command(fields).then(function (reply) {
       document.body.dataset.lastCommand = reply.command_id || "";
-      toast(label(action) + " sent. The board updates when a worker has applied it.", "ok");
+      toast(t("wall.cmd.sent", { action: label(action) }), "ok");
       if (action === "note" && $("cmd-note")) $("cmd-note").value = "";
       setTimeout(function () {
         var p = state.pending.get(alertId);
@@ -670,14 +733,14 @@
       }, 60000);
     }, function (err) {
       state.pending.delete(alertId);
-      toast(label(action) + " failed: " + (err.reason || err.code || "unknown error"), "error");
+      toast(t("wall.cmd.failed", { action: label(action), reason: err.reason || err.code || "?" }), "error");
       render();
     });
   }
 
   function label(action) {
-    return { ack: "Acknowledgement", resolve: "Resolution", note: "Note", silence: "Silence" }[action] ||
-      action;
+    return { ack: t("wall.cmd.ack"), resolve: t("wall.cmd.resolve"), note: t("wall.cmd.note"),
+      silence: t("wall.cmd.silence"), unsilence: t("wall.cmd.unsilence") }[action] || action;
   }
 
   /* --- events ---------------------------------------------------------------------------- */
@@ -709,8 +772,6 @@
       var id = inc.getAttribute("data-incident-id");
       state.incidentFocus = state.incidentFocus === id ? null : id;
       render();
-    var tag = window.IOC_FEEDBACK && window.IOC_FEEDBACK.label(action, alertId);  // feedback.js
-    if (tag) fields.label = tag;
       return;
     }
     var tile = t.closest(".tile");
@@ -763,6 +824,15 @@
   });
   $("btn-resync").addEventListener("click", function () { if (conn) conn.resync(); });
 
+  /* One filter set from outside the form (the map, wall-map.js): "" clears it. */
+  function setFilter(key, value) {
+    state.filters[key] = value || "";
+    var input = $("f-" + key);
+    if (input) input.value = state.filters[key];
+    syncUrl();
+    render();
+  }
+
   function syncUrl() {
     var q = new URLSearchParams(window.location.search);
     ["group", "district", "severity", "category", "status"].forEach(function (k) {
@@ -777,14 +847,14 @@
     state.catalog.groups.forEach(function (g) {
       var o = document.createElement("option");
       o.value = g.slug;
-      o.textContent = g.number + ". " + g.name;
+      o.textContent = g.number + ". " + groupName(g.slug);
       gsel.appendChild(o);
     });
     var dsel = $("f-district");
     state.catalog.districts.forEach(function (d) {
       var o = document.createElement("option");
       o.value = d.name;
-      o.textContent = d.name;
+      o.textContent = IOC.i18n.name("district", d.name);
       dsel.appendChild(o);
     });
     ["group", "district", "severity", "category", "status"].forEach(function (k) {
@@ -808,34 +878,26 @@
   }
 
   /* --- start ----------------------------------------------------------------------------- */
+  /* A refused token: say so, with the way in (the login page signs in, or takes a pasted
+   * token); never a native prompt, which would block a wall display. */
   function askToken(message) {
     var el = $("banner");
     el.hidden = false;
     el.className = "banner error";
-    el.innerHTML = esc(message) + ' <button type="button" id="btn-token">Enter token</button>';
-    $("btn-token").addEventListener("click", function () {
-      var tok = IOC.token(true);
-      if (!tok) return;
-      el.hidden = true;
-      if (conn) {
-        conn.options.token = tok;
-        conn.state = "connecting";
-        conn.reconnectNow();
-      } else {
-        connect(tok);
-      }
-    });
+    el.innerHTML = esc(message) + ' <a class="btn-link" id="btn-token" href="/login?next=' +
+      encodeURIComponent(window.location.pathname + window.location.search) + '">' +
+      esc(t("wall.token.enter")) + "</a>";
   }
 
   function connect(tok) {
-    conn = new IOC.Connection({ token: tok, subscribe: { windows: false, summary: false } }, {
+    conn = new IOC.Connection({ token: tok, subscribe: { windows: false, summary: true } }, {
       onStatus: function (st, detail) {
         IOC.showStatus($("conn"), st, detail);
         document.body.dataset.conn = st;
         fresh.status(st);
         if (st === "unauthorized") {
           if (!conn.options.token) { IOC.toLogin(); return; }
-          askToken("The server refused this token.");
+          askToken(t("wall.token.refused"));
         }
       },
       onHeartbeat: function (msg) { fresh.server(msg); },
@@ -849,14 +911,15 @@
         document.body.classList.toggle("can-command", state.canCommand);
         render();
       },
-      onSnapshot: loadSnapshot,
+      onSnapshot: function (msg) { loadSnapshot(msg); refreshSummarySoon(); },
       onDelta: onDelta,
+      onSummary: setSummary,
       onResync: function () { /* the snapshot that follows replaces everything */ },
       onError: function (msg) {
-        if (msg.code !== "unauthorized") toast("Server: " + (msg.reason || msg.code), "error");
+        if (msg.code !== "unauthorized") toast(t("wall.server_error", { reason: msg.reason || msg.code }), "error");
       }
     });
-    window.IOC_WALL = { state: state, conn: conn };
+    window.IOC_WALL = { state: state, conn: conn, openDetail: openDetail, setFilter: setFilter };
     conn.connect();
   }
 
@@ -865,18 +928,18 @@
     if (kioskFromUrl) setKiosk(true, false);
     showSoundButton();
     IOC.startClock($("clock"));
-    var tok = IOC.token(false);
+    var tok = IOC.token();
     IOC.loadCatalog().then(function (cat) {
       state.catalog = cat;
       setupFilters();
       render();
     }, function (err) {
-      toast("Could not load the catalog: " + err.message, "error");
+      toast(t("error.catalog", { reason: err.message }), "error");
     });
     IOC.account();
     connect(tok);
     setInterval(render, 5000);  // ages out the "new" highlight and stale pending marks
   }
 
-  start();
+  IOC.i18n.ready.then(start);
 })();
