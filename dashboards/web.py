@@ -235,7 +235,6 @@ class Site:
             *map_routes(self),
             WebSocketRoute("/ws", websocket),
             *feedback_routes(self),
-            catalog_route(),
             Route("/ws", self.websocket_without_upgrade, methods=GET),
             Route("/{path:path}", self.other, methods=GET),
         ]
