@@ -70,6 +70,39 @@ _groups_option = click.option("--groups", default=None, metavar="SLUGS",
                               help="Comma-separated service groups of the scope.")
 
 
+def _contact_options(command: Any) -> Any:
+    """``--email --phone --channels --min-severity --quiet-hours --critical-in-quiet --lang``:
+    what the notifier (``ioc notify``) reads of an account."""
+    for option in reversed((
+            click.option("--email", default=None, help="Email address for notifications."),
+            click.option("--phone", default=None, help="Phone number for SMS (+84...)."),
+            click.option("--channels", default=None, metavar="LIST",
+                         help="Channels to use: email,sms,webhook (empty: every one)."),
+            click.option("--min-severity", default=None,
+                         help="Notify from this severity up (info, warning, major, critical)."),
+            click.option("--quiet-hours", default=None, metavar="HH:MM-HH:MM",
+                         help="No notifications then (Da Nang time; empty: none)."),
+            click.option("--critical-in-quiet/--no-critical-in-quiet", default=None,
+                         help="Whether critical alerts still come in quiet hours (default: "
+                              "yes)."),
+            click.option("--lang", default=None, help="Language of notifications: vi, en."))):
+        command = option(command)
+    return command
+
+
+def _set_contact(accounts: Accounts, login: str, contact: dict[str, Any]) -> None:
+    """Store the contact options given (none: nothing) and print the account's contact."""
+    from notify.contacts import Contacts
+
+    given = {k: v for k, v in contact.items() if v is not None}
+    if not given:
+        return
+    book = Contacts(accounts.store)
+    book.set(login, quiet_critical=given.pop("critical_in_quiet", None),
+             **{("language" if k == "lang" else k): v for k, v in given.items()})
+    click.echo(f"notifications: {book.describe(login)}")
+
+
 def _scope(districts: str | None, groups: str | None) -> Any:
     from archive.accounts import parse_scope
 
@@ -88,14 +121,18 @@ def users_command() -> None:
 @_districts_option
 @_groups_option
 @_stdin_option
+@_contact_options
 def users_add(login: str, role: str, display_name: str, districts: str | None,
-              groups: str | None, password_stdin: bool) -> None:
+              groups: str | None, password_stdin: bool, **contact: Any) -> None:
     """Add an account (scope: the districts and groups given; none: the whole city)."""
     from archive.accounts import check_login, check_role
+    from notify.contacts import check_contact
 
     check_login(login)
     check_role(role)
     scope = _scope(districts, groups)
+    check_contact(**{("language" if k == "lang" else k): v for k, v in contact.items()
+                     if k != "critical_in_quiet"})
     with _open() as (accounts, _):
         from archive.accounts import check_password
 
@@ -103,8 +140,9 @@ def users_add(login: str, role: str, display_name: str, districts: str | None,
         check_password(password, accounts.min_password_length)
         account = accounts.add(login, password, display_name=display_name, role=role,
                                scope=scope)
-    click.echo(f"added {account.login} ({account.display_name}): {account.role}, "
-               f"{account.scope.describe()}")
+        click.echo(f"added {account.login} ({account.display_name}): {account.role}, "
+                   f"{account.scope.describe()}")
+        _set_contact(accounts, account.login, contact)
 
 
 @users_command.command("list")
@@ -128,8 +166,9 @@ def users_list() -> None:
 @_groups_option
 @click.option("--city", is_flag=True, help="Clear the scope: the whole city.")
 @click.option("--enable", is_flag=True, help="Enable a disabled account.")
+@_contact_options
 def users_set(login: str, role: str | None, display_name: str | None, districts: str | None,
-              groups: str | None, city: bool, enable: bool) -> None:
+              groups: str | None, city: bool, enable: bool, **contact: Any) -> None:
     """Change an account's role, display name, scope, or enable it again."""
     from archive.accounts import Scope, check_role
 
@@ -142,8 +181,9 @@ def users_set(login: str, role: str | None, display_name: str | None, districts:
     with _open() as (accounts, _):
         a = accounts.update(login, display_name=display_name, role=role, scope=scope,
                             enabled=True if enable else None)
-    click.echo(f"{a.login} ({a.display_name}): {a.role}, {a.scope.describe()}, "
-               f"{'disabled' if a.disabled else 'enabled'}")
+        click.echo(f"{a.login} ({a.display_name}): {a.role}, {a.scope.describe()}, "
+                   f"{'disabled' if a.disabled else 'enabled'}")
+        _set_contact(accounts, a.login, contact)
 
 
 @users_command.command("disable")
