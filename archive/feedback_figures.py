@@ -37,7 +37,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-__all__ = ["correct", "period_of", "precision_table", "shadow_episodes", "shadow_report"]
+from ioc.truth import Anomaly
+
+__all__ = ["correct", "labels_as_truth", "period_of", "precision_table", "shadow_episodes",
+           "shadow_report"]
 
 Row = Mapping[str, Any]
 LOCAL_OFFSET_S = 7 * 3600  # Da Nang days and weeks
@@ -161,3 +164,29 @@ def shadow_report(windows: Sequence[Row], live: Sequence[Row], labels: Sequence[
             "live": side(len(live), live_hit, sum(ok is True for ok in l_oks),
                          sum(ok is False for ok in l_oks)),
             "lead_s": statistics.median(leads) if leads else None}
+
+
+def labels_as_truth(labels: Iterable[Row]) -> list[Anomaly]:
+    """Ground truth from operators' labels, for ``ioc detectors backtest --labels``: each
+    episode labelled right (``real``, or ``sensor_fault`` on a sensor-health alert) is an
+    anomaly of kind ``labelled`` over its episode (from one window before its first window
+    ends to its last); alarms labelled wrong add nothing, so an alert there counts as false.
+
+    >>> rows = [{"group_slug": "flooding", "source": "rain-HC-01", "metric": "rainfall",
+    ...          "category": "city", "label": lab, "first_seen": 600.0, "last_seen": 900.0,
+    ...          "district": "Hai Chau"} for lab in ("real", "false_alarm")]
+    >>> [(a.kind, a.start, a.end) for a in labels_as_truth(rows)]
+    [('labelled', 540.0, 900.0)]
+    """
+    from ioc import catalog
+
+    out = []
+    for r in labels:
+        if not correct(r["label"], r["category"]):
+            continue
+        g = catalog.GROUPS.get(r["group_slug"])
+        window = float(g.window_s) if g is not None else 60.0
+        out.append(Anomaly(r["group_slug"], r["source"], r["metric"], "labelled",
+                           float(r["first_seen"]) - window, float(r["last_seen"]),
+                           r["district"]))
+    return out

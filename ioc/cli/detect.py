@@ -275,6 +275,9 @@ def _cross_validate(corpus: Any, candidates: dict[str, Any], *, folds: int,
 @click.option("--truth", type=click.Path(dir_okay=False, exists=True, path_type=Path),
               default=None, help="Ground truth, JSON lines {group, source, metric, kind, start, "
                                  "end} as `ioc simulate --truth` writes.")
+@click.option("--labels", "use_labels", is_flag=True,
+              help="Instead of --truth: operators' labels in the archive (episodes labelled "
+                   "real, or sensor_fault on sensor-health alerts) are the ground truth.")
 @click.option("--simulate", "simulate_hours", type=click.FloatRange(min=0.1), default=None,
               metavar="HOURS", help="Instead of files: simulate HOURS of history in-process, "
                                     "with labelled anomalies as ground truth.")
@@ -292,9 +295,9 @@ def _cross_validate(corpus: Any, candidates: dict[str, Any], *, folds: int,
               help="Score at which a window opens an alert.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {detector: figures} as JSON on the last line.")
-def detectors_backtest(readings: Path | None, truth: Path | None, simulate_hours: float | None,
-                       seed: int, groups: tuple[str, ...], per_hour: float,
-                       names: tuple[str, ...], use_catalog: bool, threshold: float,
+def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bool,
+                       simulate_hours: float | None, seed: int, groups: tuple[str, ...],
+                       per_hour: float, names: tuple[str, ...], use_catalog: bool, threshold: float,
                        as_json: bool) -> None:
     """Run detectors over recorded or simulated history and score their alerts against the
     ground truth: precision, recall, time to detect, alerts per day."""
@@ -304,16 +307,23 @@ def detectors_backtest(readings: Path | None, truth: Path | None, simulate_hours
 
     if (readings is None) == (simulate_hours is None):
         raise UsageError("give either --readings FILE --truth FILE, or --simulate HOURS")
-    if readings is not None and truth is None:
-        raise UsageError("--readings needs --truth FILE (the ground truth)")
+    if readings is not None and (truth is None) == (not use_labels):
+        raise UsageError("--readings needs either --truth FILE or --labels (the ground truth)")
     reg = _registry()
     chosen = list(names) or [n for n in reg.names() if reg.plugin(n).kind != "vector"]
     factories = {n: _detector_factory(n, ()) for n in chosen}
     if simulate_hours is not None:
         rows, ground, source = _simulated_history(simulate_hours, seed, groups, per_hour)
     else:
-        assert readings is not None and truth is not None
-        rows, ground, source = _recorded_history(readings, truth)
+        assert readings is not None
+        if use_labels:
+            from ioc.cli.feedback import archive_truth
+
+            rows, _, source = _recorded_history(readings, None)
+            ground = archive_truth()
+        else:
+            assert truth is not None
+            rows, ground, source = _recorded_history(readings, truth)
     if not rows:
         raise UsageError("no readings to backtest")
     keyed = windows_by_key(rows)
@@ -357,7 +367,8 @@ def _simulated_history(hours: float, seed: int, groups: tuple[str, ...],
     return rows, list(plan), f"{hours:g} h simulated (seed {seed}, {len(rows):,} readings)"
 
 
-def _recorded_history(readings: Path, truth: Path) -> tuple[list[Reading], list[Anomaly], str]:
+def _recorded_history(readings: Path, truth: Path | None
+                      ) -> tuple[list[Reading], list[Anomaly], str]:
     """``--readings``/``--truth``: (readings, ground truth, what they are) from the files;
     lines that are not readings are skipped and counted."""
     from ioc.tools.anomalies import read_truth
@@ -372,7 +383,7 @@ def _recorded_history(readings: Path, truth: Path) -> tuple[list[Reading], list[
             rows.extend(item.readings)
     source = f"{readings.name} ({len(rows):,} readings" + (f", {bad} bad lines skipped)"
                                                          if bad else ")")
-    return rows, read_truth(truth), source
+    return rows, read_truth(truth) if truth is not None else [], source
 
 
 def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed: Any,

@@ -59,6 +59,14 @@ def _with_store(action: Callable[[Any], Any]) -> Any:
         store.close()
 
 
+def archive_truth() -> list[Any]:
+    """Ground truth from every label in the archive (``backtest --labels``)."""
+    from archive.feedback import labels
+    from archive.feedback_figures import labels_as_truth
+
+    return labels_as_truth(_with_store(labels))
+
+
 def _pct(v: float | None) -> str:
     return "-" if v is None else f"{100 * v:.0f}%"
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _worker_harness import MIDNIGHT, Env, Trail, WorkerProcess, opened, running
+from _worker_harness import MIDNIGHT, Env, Trail, opened, running
 from waits import wait_until
 
 from archive.feedback import labels, shadow_windows
