@@ -15,7 +15,8 @@
   // The mainland and the sea its vessels fish in (lon, lat); Hoang Sa goes in the inset.
   var MAIN = { west: 107.80, east: 108.66, south: 15.89, north: 16.25 };
   var INSET = { west: 111.10, east: 112.78, south: 15.62, north: 17.20 };
-  var INSET_BOX = { x: 790, y: 8, w: 200, h: 190 };
+  // bottom right, over open sea east of the vessels' lanes (lon > 108.49)
+  var INSET_BOX = { x: 792, y: 0, w: 200, h: 214 };
   var SEV_RANK = { info: 1, warning: 2, major: 3, critical: 4 };
   var KIND_SHAPE = { vehicle: "tri", bus: "square", vessel: "diamond" };
   // Labels of the small central districts moved off each other (degrees: lon, lat).
@@ -120,6 +121,7 @@
     this.options = options || {};
     this.main = new Projection(MAIN, 0, 0, W);
     this.height = Math.round(this.main.height);
+    INSET_BOX.y = this.height - INSET_BOX.h - 6;
     this.inset = new Projection(INSET, INSET_BOX.x + 6, INSET_BOX.y + 22, INSET_BOX.w - 12);
     this.districtOf = {};     // source id -> district (places and moving)
     this.districtNodes = {};  // district -> path nodes
