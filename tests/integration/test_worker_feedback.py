@@ -72,7 +72,7 @@ def outcome(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
     try:
         archive.start()
         with running(env.worker()) as (w,):
-            w.wait_ready()
+            w.wait_ready(300)  # a worker joins its group slowly on a loaded machine
             env.send_stream(sim)
             w.wait_clock(END - 31)
             aid = trail.wait(lambda t: next((a.alert_id for a in opened(t.alerts())
