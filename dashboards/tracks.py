@@ -82,7 +82,7 @@ class Tracks:
         if ts < track.last:
             return False
         points = track.points
-        if len(points) > 1 and ts - points[-2][0] < TRACK_EVERY_S:
+        if len(points) > 1 and points[-1][0] - points[-2][0] < TRACK_EVERY_S:
             points[-1] = (ts, lat, lon)      # the head moves; the track keeps its spacing
         else:
             points.append((ts, lat, lon))
