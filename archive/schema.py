@@ -17,6 +17,8 @@ has the index that query needs; the comment on each index names the query.
 * ``api_keys``         named, revocable keys of machine clients (stored hashed)
 * ``sign_ins``         the audit log of sign-ins: every success and refusal, with the reason
 * ``sign_in_links``    one-time sign-in links (token stored hashed, single use, expiring)
+* ``alert_labels``     operators' labels on alert episodes (detector feedback, issue 16)
+* ``shadow_alerts``    the windows shadow detectors fired on (``ioc.shadow``)
 * ``notify_*``         the notifier's outbox, groups, escalation chains and audit (issue 14);
   its Kafka offsets are rows of ``archive_offsets`` under its own consumer name
 * ``user_contacts``    an account's email, phone and notification preferences
