@@ -116,6 +116,9 @@ class MqttLink:
         self.client.on_subscribe = self._on_subscribe
         self._pending_subs = 0
         self._max_inflight = max_inflight
+        self._received = metrics.messages.labels(broker=broker.name)  # children looked up once
+        self._dead = metrics.dead.labels(path="mqtt")
+        self._by_group: dict[str, Any] = {}
         self._bridge_id = broker.client_id.encode()
 
     # --- connection ------------------------------------------------------------------------
@@ -192,7 +195,7 @@ class MqttLink:
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
         if self.stopping:
             return  # not acknowledged: the session gets it again
-        self.metrics.messages.labels(broker=self.broker.name).inc()
+        self._received.inc()
         key = digest(msg.topic, msg.payload)
         token = (self.epoch, msg.mid)
         needs_ack = msg.qos > 0
@@ -208,9 +211,13 @@ class MqttLink:
         records = records_of(outcome.readings, self.prefix)
         for err in outcome.errors:
             records.append(dead_letter_of(msg.topic, msg.payload, err, arrival, self.prefix))
-            self.metrics.dead.labels(path="mqtt").inc()
+            self._dead.inc()
         for r in outcome.readings:
-            self.metrics.readings.labels(path="mqtt", group=r.group).inc()
+            counter = self._by_group.get(r.group)
+            if counter is None:
+                counter = self._by_group[r.group] = self.metrics.readings.labels(
+                    path="mqtt", group=r.group)
+            counter.inc()
         if needs_ack:
             self.acks.add(token, len(records) + 1)  # +1: held until every send is queued
         try:
