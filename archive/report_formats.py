@@ -1,8 +1,11 @@
 """A report rendered: JSON (also ``/api/reports``), one CSV table, and a printable HTML page
-with a sparkline per KPI.
+with a sparkline per KPI, its headings in Vietnamese or English (the message catalogs,
+:mod:`ioc.i18n`; CSV and JSON keep their machine-readable names).
 
->>> duration(750), sparkline([], 0.0, 1.0)
-('12.5 min', '<svg class="spark" width="240" height="40" role="img" aria-label="no data"></svg>')
+>>> duration(750), duration(750, "vi")
+('12.5 min', '12,5 phút')
+>>> sparkline([], 0.0, 1.0)
+'<svg class="spark" width="240" height="40" role="img" aria-label="no data"></svg>'
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from archive.report_figures import SEVERITY_ORDER
+from ioc import i18n
 
 __all__ = ["CSV_COLUMNS", "duration", "sparkline", "to_csv", "to_html", "to_json"]
 
@@ -74,8 +78,8 @@ def to_csv(report: Mapping[str, Any]) -> str:
     return out.getvalue()
 
 
-def duration(seconds: float | None) -> str:
-    """Seconds in words for people.
+def duration(seconds: float | None, lang: str = "en") -> str:
+    """Seconds in words for people, in ``lang``.
 
     >>> duration(None), duration(42), duration(750), duration(7500)
     ('–', '42 s', '12.5 min', '2.1 h')
@@ -83,10 +87,14 @@ def duration(seconds: float | None) -> str:
     if seconds is None:
         return "–"
     if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+        key, n = "dur.s", f"{seconds:.0f}"
+    elif seconds < 7200:
+        key, n = "dur.min", f"{seconds / 60:.1f}"
+    else:
+        key, n = "dur.h", f"{seconds / 3600:.1f}"
+    if lang == "vi":
+        n = n.replace(".", ",")
+    return i18n.t(lang, key, n=n)
 
 
 def _pct(v: float | None) -> str:
@@ -122,54 +130,72 @@ text-align:right}th:first-child,td:first-child{text-align:left}h1{font-size:1.4e
 @media print{body{margin:0}section{break-inside:avoid}}"""
 
 
-def to_html(report: Mapping[str, Any]) -> str:
-    """The report as one printable HTML page (no script; styles in the page)."""
+def _name(lang: str, kind: str, value: str) -> str:
+    """A group's or district's name in ``lang`` (the value itself when the catalog lacks it)."""
+    return i18n.messages(lang).get(f"{kind}.{value}", value)
+
+
+def to_html(report: Mapping[str, Any], lang: str = "en") -> str:
+    """The report as one printable HTML page (no script; styles in the page), its words in
+    ``lang`` (``vi`` or ``en``)."""
     e = html.escape
+    lang = i18n.language(lang)
+
+    def t(key: str, **params: Any) -> str:
+        return i18n.t(lang, key, **params)
+
     p = report["period"]
     f = report["filters"]
-    where = ", ".join(x for x in (f["group"], f["district"]) if x) or "the whole city"
-    parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>IOC report "
-             f"{e(p['label'])}</title><style>{_CSS}</style></head><body>",
-             f"<h1>Operations report: {e(p['label'])}</h1><p>{e(where)}; compared with "
-             f"{e(report['previous']['label'])}. Times in Da Nang time (UTC+7).</p>"]
+    where = ", ".join(x for x in (_name(lang, "group", f["group"] or ""),
+                                  _name(lang, "district", f["district"] or "")) if x) \
+        or t("rep.whole_city")
+    parts = [f"<!doctype html><html lang={lang}><head><meta charset=utf-8><title>"
+             f"{e(t('rep.title', label=p['label']))}</title><style>{_CSS}</style></head><body>",
+             f"<h1>{e(t('rep.heading', label=p['label']))}</h1><p>"
+             f"{e(t('rep.intro', where=where, previous=report['previous']['label']))}</p>"]
 
     def table(title: str, key: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        head = "".join(f"<th>{h}</th>" for h in (
-            key, "opened", *SEVERITY_ORDER, "incidents", "MTTA", "MTTR",
-            *(f"ack ≤ SLA {s}" for s in SEVERITY_ORDER)))
+        head = "".join(f"<th>{e(h)}</th>" for h in (
+            t(f"rep.col.{key}"), t("rep.col.opened"), *(t(f"severity.{s}") for s in SEVERITY_ORDER),
+            t("rep.col.incidents"), "MTTA", "MTTR",
+            *(t("rep.col.ack_sla", severity=t(f"severity.{s}")) for s in SEVERITY_ORDER)))
         body = []
         for r in rows:
-            cells = [r[key] if key != "scope" else "city", r["opened"],
+            name = t("rep.city_row") if key == "scope" else _name(lang, key, r[key])
+            cells = [name, r["opened"],
                      *(r["by_severity"][s] for s in SEVERITY_ORDER), r["incidents"],
-                     duration(r["mtta_s"]) + _trend_word(r["trend_pct"]["mtta_s"]),
-                     duration(r["mttr_s"]) + _trend_word(r["trend_pct"]["mttr_s"]),
+                     duration(r["mtta_s"], lang) + _trend_word(r["trend_pct"]["mtta_s"]),
+                     duration(r["mttr_s"], lang) + _trend_word(r["trend_pct"]["mttr_s"]),
                      *(_pct(r["sla"][s]["share"]) for s in SEVERITY_ORDER)]
             body.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>")
         parts.append(f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead>"
                      f"<tbody>{''.join(body)}</tbody></table></section>")
 
-    table("City", "scope", [report["totals"]])
-    table("Service groups", "group", report["groups"])
-    table("Districts", "district", report["districts"])
-    parts.append("<section><h2>Operation centres (who acknowledged)</h2><table><thead><tr>"
-                 "<th>centre</th><th>acknowledged</th><th>people</th><th>MTTA</th></tr>"
-                 "</thead><tbody>" + "".join(
+    table(t("rep.city"), "scope", [report["totals"]])
+    table(t("rep.groups"), "group", report["groups"])
+    table(t("rep.districts"), "district", report["districts"])
+    parts.append(f"<section><h2>{e(t('rep.centres'))}</h2><table><thead><tr>"
+                 f"<th>{e(t('rep.col.centre'))}</th><th>{e(t('rep.col.acknowledged'))}</th>"
+                 f"<th>{e(t('rep.col.people'))}</th><th>MTTA</th></tr></thead><tbody>" + "".join(
                      f"<tr><td>{e(c['centre'])}</td><td>{c['acknowledged']}</td>"
-                     f"<td>{c['people']}</td><td>{duration(c['mtta_s'])}</td></tr>"
+                     f"<td>{c['people']}</td><td>{duration(c['mtta_s'], lang)}</td></tr>"
                      for c in report.get("centres", [])) + "</tbody></table></section>")
-    parts.append("<section><h2>Noisiest sources and detectors</h2><table><tbody>" + "".join(
-        f"<tr><td>{e(s['source'])} ({e(s['group'])}, {e(s['district'])})</td>"
+    parts.append(f"<section><h2>{e(t('rep.noisiest'))}</h2><table><tbody>" + "".join(
+        f"<tr><td>{e(s['source'])} ({e(_name(lang, 'group', s['group']))}, "
+        f"{e(_name(lang, 'district', s['district']))})</td>"
         f"<td>{s['opened']}</td></tr>" for s in report["noisiest_sources"]) + "".join(
-        f"<tr><td>detector {e(d['detector'])}</td><td>{d['opened']}</td></tr>"
+        f"<tr><td>{e(t('rep.detector', name=d['detector']))}</td><td>{d['opened']}</td></tr>"
         for d in report["noisiest_detectors"]) + "</tbody></table></section>")
-    parts.append("<section><h2>Indicators</h2><div class=kpis>")
+    parts.append(f"<section><h2>{e(t('rep.indicators'))}</h2><div class=kpis>")
     for g in report["groups"]:
         for k in g["kpis"]:
             if not k["points"]:
                 continue
-            parts.append(f"<div class=kpi><b>{e(g['name'])}: {e(k['label'])}</b><br>"
-                         f"{sparkline(k['points'], p['start'], p['end'])}<br>mean "
-                         f"{_num(k['mean'], 2)} {e(k['unit'])}, min {_num(k['min'], 2)}, max "
-                         f"{_num(k['max'], 2)}</div>")
+            label = i18n.messages(lang).get(f"kpi.{g['group']}.{k['name']}", k["label"])
+            stats = t("rep.kpi_stats", mean=_num(k["mean"], 2), unit=k["unit"],
+                      min=_num(k["min"], 2), max=_num(k["max"], 2))
+            parts.append(f"<div class=kpi><b>{e(_name(lang, 'group', g['group']))}: "
+                         f"{e(label)}</b><br>{sparkline(k['points'], p['start'], p['end'])}"
+                         f"<br>{e(stats)}</div>")
     parts.append("</div></section></body></html>")
     return "".join(parts)

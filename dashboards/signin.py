@@ -35,6 +35,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import RedirectResponse, Response
 
 from dashboards.auth import origin_allowed
+from dashboards.i18n import localize, said
 from dashboards.identity import (
     CSRF_COOKIE,
     SESSION_COOKIE,
@@ -46,6 +47,7 @@ from dashboards.identity import (
 from dashboards.state import encode
 from dashboards.throttle import Throttle
 from ioc.errors import IocError
+from ioc.i18n import from_cookie
 
 if TYPE_CHECKING:
     from dashboards.server import Dashboard
@@ -127,10 +129,11 @@ class SignIn:
         csrf = cookie_value(request.headers.get("cookie"), CSRF_COOKIE)
         if not csrf or len(csrf) != 43:
             csrf = secrets.token_urlsafe(32)
+        cookie = request.headers.get("cookie")  # the reader's language: dashboards.i18n
         values = {"csrf": csrf, "next": safe_next(next_path or request.query_params.get("next")),
-                  "message": message, "message_kind": kind, "refused": refused,
-                  "message_hidden": "" if message else " hidden"}
-        body = self.template
+                  "message": said(message, from_cookie(cookie)), "message_kind": kind,
+                  "refused": refused, "message_hidden": "" if message else " hidden"}
+        body = localize(self.template, cookie)
         for key, value in values.items():
             body = body.replace("{{" + key + "}}", value if key == "message_hidden"
                                 else html.escape(value))

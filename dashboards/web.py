@@ -2,14 +2,14 @@
 live state, the summary, recent history, the catalog), the archive's API, ``/healthz`` and
 ``/metrics``; ``/ws`` is the websocket of :mod:`dashboards.live`.
 
-Who may read what: the assets, the catalog, ``/login``, ``/healthz`` and ``/metrics`` carry
-no alert content and need no credentials; the pages (the wall, the summary, the reports)
-need a signed-in session and send a browser without one to the login page (303); everything
-under ``/api/`` but the catalog needs a session or a bearer key (an API key or an
-``IOC_*_TOKEN``) of any role, else 401, and answers with what the principal's scope holds
-only (:mod:`dashboards.scope`; asking for a district or group outside it: 403). Sign-in
-itself is :mod:`dashboards.signin`. The security headers are added around all of it by
-:class:`dashboards.hardening.Edge`.
+Who may read what: the assets, the catalog, the messages (``/i18n/<lang>``), ``/login``,
+``/healthz`` and ``/metrics`` carry no alert content and need no credentials; the pages
+(the wall, the summary, the reports) need a signed-in session and send a browser without
+one to the login page (303); everything under ``/api/`` but the catalog needs a session or
+a bearer key (an API key or an ``IOC_*_TOKEN``) of any role, else 401, and answers with what
+the principal's scope holds only (:mod:`dashboards.scope`; asking for a district or group
+outside it: 403). Sign-in itself is :mod:`dashboards.signin`. The security headers are added
+around all of it by :class:`dashboards.hardening.Edge`.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from dashboards.auth import bearer
 from dashboards.feedback import feedback_routes
 from dashboards.geo import map_routes
 from dashboards.history import handles as history_handles
+from dashboards.i18n import catalog_route
 from dashboards.identity import SESSION_COOKIE, Who, cookie_value
 from dashboards.signin import SignIn, login_redirect
 from dashboards.state import encode
@@ -233,8 +234,9 @@ class Site:
             *(Route(p, self.live_api, methods=GET)
               for p in ("/api/state", "/api/summary", "/api/history")),
             *map_routes(self),
-            WebSocketRoute("/ws", websocket),
             *feedback_routes(self),
+            catalog_route(),
+            WebSocketRoute("/ws", websocket),
             Route("/ws", self.websocket_without_upgrade, methods=GET),
             Route("/{path:path}", self.other, methods=GET),
         ]

@@ -102,9 +102,11 @@ def messages(lang: str) -> dict[str, str]:
 
 
 def catalog_of(lang: str) -> dict[str, Any]:
-    """What ``/i18n/<lang>`` serves: the language, its Babel locale and its messages."""
+    """What ``/i18n/<lang>`` serves: the language, its Babel locale, its messages and the
+    source kind of each source id prefix (to name a source as :func:`source_name` does)."""
     lang = language(lang)
-    return {"lang": lang, "locale": _BABEL[lang].replace("_", "-"), "messages": messages(lang)}
+    return {"lang": lang, "locale": _BABEL[lang].replace("_", "-"), "messages": messages(lang),
+            "kinds": _kinds_by_prefix()}
 
 
 def fill(text: str, params: Mapping[str, str]) -> str:

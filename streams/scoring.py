@@ -33,6 +33,7 @@ from detectors.direction import Side
 from ioc.events import Evidence, Reading
 from streams.lifecycle import Verdict, evidence_from
 from streams.partition import PartitionState
+from streams.recent import ring_of
 from streams.series import SeriesBlock
 
 __all__ = ["RowVerdicts", "score_block", "score_reading"]
@@ -47,6 +48,7 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
     ``w`` is the window of ``rows[j]``); returns (row, verdicts) of the rows the alert book
     must hear, in row order. ``timer(detector, seconds)`` receives each detector's time."""
     plan = block.plan
+    ring_of(block).write(rows, w.value)  # the sparkline's values, whatever the detectors keep
     scores: list[np.ndarray] = []
     decided: dict[int, np.ndarray] = {}
     peaks: list[dict[int, Evidence]] = []
@@ -133,19 +135,20 @@ def _evidence(block: SeriesBlock, i: int, row: int, w: WindowColumns, j: int) ->
 def _with_recent(block: SeriesBlock, i: int, row: int, expl: Explanation,
                  rhythm: float) -> Explanation:
     """The explanation with recent values in the metric's units for the evidence sparkline:
-    the detector's own, else those another detector of the series holds (a rhythm-aware
-    detector holds values with the rhythm taken out: put this window's rhythm back)."""
+    the longest of the series' own recent windows (:mod:`streams.recent`) and the values the
+    detectors hold (a rhythm-aware detector holds values with the rhythm taken out: put this
+    window's rhythm back). Many detectors hold none, or one smoothed value."""
     dets = block.plan.detectors
+    best = ring_of(block).values(row)
     for k in (i, *range(len(dets))):
         cols = block.cols[k]
         if cols is None:
             continue
         values = expl.contributing if k == i else cols.recent(row)
-        if values:
-            if dets[k].proto.rhythm_aware:
-                values = tuple(v * rhythm for v in values)
-            return dataclasses.replace(expl, contributing=tuple(values))
-    return expl
+        if len(values) > len(best):
+            best = tuple(v * rhythm for v in values) if dets[k].proto.rhythm_aware \
+                else tuple(values)
+    return dataclasses.replace(expl, contributing=best) if best else expl
 
 
 def _quiet(name: str, version: str, score: float, w: WindowColumns) -> Evidence:

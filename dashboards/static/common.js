@@ -1,7 +1,9 @@
 /* ioc-monitor pages: what the wall and the summary share (no build step, no dependencies).
  *
- * IOC.token()        a shared access token: #token=... in the URL, else sessionStorage (a prompt
- *                    only when asked); none: the page runs on its signed-in session cookie
+ * IOC.token()        a shared access token: #token=... in the URL, else sessionStorage; none:
+ *                    the page runs on its signed-in session cookie (no prompt: the login page
+ *                    takes a pasted token)
+ * IOC.t(), IOC.i18n  the reader's language (i18n.js): messages, names, numbers and dates
  * IOC.account()      the signed-in person's name and the sign-out button (GET /api/me)
  * IOC.toLogin()      back to the login page (the session ended)
  * IOC.Connection     the websocket client of docs/protocol.md: auth, resume from the last
@@ -18,6 +20,8 @@
   var SEVERITIES = ["info", "warning", "major", "critical"];
   var SEV_RANK = { info: 0, warning: 1, major: 2, critical: 3 };
   var TOKEN_KEY = "ioc.token";
+  var I18N = window.IOC_I18N;
+  var t = I18N.t;
 
   function esc(value) {
     return String(value === null || value === undefined ? "" : value)
@@ -26,8 +30,8 @@
   }
 
   /* The token: from the URL fragment (then removed from the address bar so it is not shown on a
-   * wall or copied by accident), else from this tab's sessionStorage, else asked for. */
-  function token(forcePrompt) {
+   * wall or copied by accident), else from this tab's sessionStorage, else none. */
+  function token() {
     var hash = window.location.hash.replace(/^#/, "");
     if (hash) {
       var params = new URLSearchParams(hash);
@@ -40,14 +44,7 @@
           (rest ? "#" + rest : ""));
       }
     }
-    var stored = sessionStorage.getItem(TOKEN_KEY);
-    if (!forcePrompt) return stored || null;
-    var asked = window.prompt("Access token for the ioc-monitor dashboard:", "");
-    if (asked) {
-      sessionStorage.setItem(TOKEN_KEY, asked.trim());
-      return asked.trim();
-    }
-    return null;
+    return sessionStorage.getItem(TOKEN_KEY) || null;
   }
 
   function forgetToken() { sessionStorage.removeItem(TOKEN_KEY); }
@@ -138,7 +135,7 @@
     var self = this;
     if (this.stopped) return;
     clearTimeout(this.timer);
-    this._status("connecting", this.attempt ? "attempt " + (this.attempt + 1) : "");
+    this._status("connecting", this.attempt ? t("conn.attempt", { n: this.attempt + 1 }) : "");
     var ws;
     try {
       ws = new WebSocket(this.url());
@@ -184,7 +181,7 @@
     var delay = Math.min(15000, 500 * Math.pow(2, this.attempt)) * (0.8 + Math.random() * 0.4);
     this.attempt += 1;
     var secs = Math.max(1, Math.round(delay / 1000));
-    this._status("reconnecting", "retry in " + secs + " s" + (code ? " (closed " + code + ")" : ""));
+    this._status("reconnecting", t("conn.retry", { seconds: secs }) + (code ? " (" + code + ")" : ""));
     clearTimeout(this.timer);
     this.timer = setTimeout(function () { self.connect(); }, delay);
   };
@@ -222,7 +219,7 @@
         if (this.epoch !== null && msg.epoch !== this.epoch) this.seq = null;
         this.epoch = msg.epoch;
         if (msg.resumed) this._advance(msg.seq);
-        this._status("connected", msg.resumed ? "resumed" : "");
+        this._status("connected", msg.resumed ? t("conn.resumed") : "");
         if (this.h.onWelcome) this.h.onWelcome(msg);
         break;
       case "snapshot":
@@ -361,7 +358,7 @@
     var cls = "spark" + (opts.className ? " " + opts.className : "");
     if (!nums.length) {
       return '<svg class="' + cls + ' spark-empty" viewBox="0 0 ' + w + " " + h + '" width="' +
-        w + '" height="' + h + '" role="img" aria-label="' + label + ': no data">' +
+        w + '" height="' + h + '" role="img" aria-label="' + esc(t("spark.no_data", { label: opts.label || "" })) + '">' +
         '<line x1="0" x2="' + w + '" y1="' + (h / 2) + '" y2="' + (h / 2) +
         '" class="spark-none"/></svg>';
     }
@@ -386,12 +383,12 @@
     if (typeof opts.baseline === "number" && isFinite(opts.baseline)) {
       var yb = y(opts.baseline).toFixed(1);
       svg += '<line class="spark-baseline" x1="0" x2="' + w + '" y1="' + yb + '" y2="' + yb +
-        '"><title>baseline ' + esc(fmtNum(opts.baseline)) + "</title></line>";
+        '"><title>' + esc(t("spark.baseline", { value: fmtNum(opts.baseline) })) + "</title></line>";
     }
-    for (var t = 0; t < limits.length; t++) {
-      var yt = y(limits[t]).toFixed(1);
+    for (var k0 = 0; k0 < limits.length; k0++) {
+      var yt = y(limits[k0]).toFixed(1);
       svg += '<line class="spark-threshold" x1="0" x2="' + w + '" y1="' + yt + '" y2="' + yt +
-        '"><title>limit ' + esc(fmtNum(limits[t])) + "</title></line>";
+        '"><title>' + esc(t("spark.limit", { value: fmtNum(limits[k0]) })) + "</title></line>";
     }
     for (var k = 0; k < parts.length; k++) {
       if (parts[k].length === 1) {
@@ -468,11 +465,9 @@
       delete document.body.dataset.stale;
       return;
     }
-    var ageText = age === null ? "unknown" : fmtDuration(age);
-    el.textContent = kind === "disconnected"
-      ? "Connection to the server lost: the data shown is " + ageText + " old and not updating."
-      : "No new indicators for " + ageText + ": the data shown may be stale (workers or " +
-        "sensors may have stopped).";
+    var ageText = age === null ? t("stale.unknown") : fmtDuration(age);
+    el.textContent = t(kind === "disconnected" ? "stale.disconnected" : "stale.indicators",
+      { age: ageText });
     el.dataset.ageS = age === null ? "" : String(Math.round(age));
     el.hidden = false;
     document.body.dataset.stale = kind;
@@ -480,42 +475,45 @@
 
   /* --- formatting ----------------------------------------------------------------------- */
 
+  /* Numbers, times and durations in the reader's language (Intl with i18n.js's locale). */
+  var compact = new Intl.NumberFormat(I18N.locale, { notation: "compact", maximumFractionDigits: 1 });
   function fmtNum(v) {
     if (v === null || v === undefined || typeof v !== "number" || !isFinite(v)) return "–";
-    var a = Math.abs(v);
-    if (a >= 1e6) return (v / 1e6).toFixed(a >= 1e7 ? 0 : 1) + "M";
-    if (a >= 1e4) return (v / 1e3).toFixed(a >= 1e5 ? 0 : 1) + "k";
-    if (a >= 100) return v.toFixed(0);
-    if (a >= 10) return v.toFixed(1).replace(/\.0$/, "");
-    if (a === 0) return "0";
-    return v.toFixed(2).replace(/\.?0+$/, "");
+    return Math.abs(v) >= 1e4 ? compact.format(v) : I18N.num(v);
   }
 
-  function pad2(n) { return n < 10 ? "0" + n : String(n); }
+  var timeFmt = new Intl.DateTimeFormat(I18N.locale,
+    { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  var dateTimeFmt = new Intl.DateTimeFormat(I18N.locale, { year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+  var shortFmt = new Intl.DateTimeFormat(I18N.locale,
+    { weekday: "short", hour: "2-digit", minute: "2-digit", hour12: false });
 
   function fmtTime(epoch) {
     if (!epoch) return "–";
-    var d = new Date(epoch * 1000);
-    return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds());
+    return timeFmt.format(new Date(epoch * 1000));
   }
 
   function fmtDateTime(epoch) {
     if (!epoch) return "–";
-    var d = new Date(epoch * 1000);
-    return d.getFullYear() + "-" + pad2(d.getMonth() + 1) + "-" + pad2(d.getDate()) + " " +
-      fmtTime(epoch);
+    return dateTimeFmt.format(new Date(epoch * 1000));
+  }
+
+  /* "Mon 14:00": an hour on a trend axis. */
+  function fmtHour(epoch) {
+    return shortFmt.format(new Date(epoch * 1000));
   }
 
   function fmtDuration(seconds) {
     if (seconds === null || seconds === undefined || !isFinite(seconds)) return "–";
     var s = Math.max(0, Math.round(seconds));
-    if (s < 60) return s + " s";
+    if (s < 60) return t("dur.s", { n: s });
     var m = Math.round(s / 60);
-    if (m < 60) return m + " min";
+    if (m < 60) return t("dur.min", { n: m });
     var h = Math.floor(m / 60);
     var rest = m % 60;
-    if (h < 48) return h + " h" + (rest ? " " + rest + " min" : "");
-    return Math.round(h / 24) + " d";
+    if (h < 48) return rest ? t("dur.h_min", { h: h, m: rest }) : t("dur.h", { n: h });
+    return t("dur.d", { n: Math.round(h / 24) });
   }
 
   function worse(a, b) {
@@ -538,8 +536,10 @@
     this.districts = raw.districts;
   }
   Catalog.prototype.groupName = function (slug) {
-    var g = this.bySlug[slug];
-    return g ? g.name : slug;
+    return I18N.name("group", slug);
+  };
+  Catalog.prototype.kpiLabel = function (slug, kpi) {
+    return I18N.name("kpi", slug + "." + kpi);
   };
   Catalog.prototype.unit = function (slug, metric) {
     var g = this.bySlug[slug];
@@ -560,13 +560,10 @@
 
   /* Connection status into a pill element: data-state drives its colour. */
   function showStatus(el, state, detail) {
-    var words = {
-      connecting: "Connecting…", authenticating: "Signing in…", connected: "Live",
-      reconnecting: "Reconnecting", unauthorized: "Signed out", offline: "Offline"
-    };
+    var word = t("conn." + state);
     el.dataset.state = state;
-    el.textContent = (words[state] || state) + (detail ? " · " + detail : "");
-    el.title = "Connection: " + state + (detail ? " (" + detail + ")" : "");
+    el.textContent = word + (detail ? " · " + detail : "");
+    el.title = t("conn.title", { state: word }) + (detail ? " (" + detail + ")" : "");
   }
 
   /* Who a record names, for people to read: the display name it carried, else the login of
@@ -582,15 +579,17 @@
    * who, when (epoch seconds, or null when not known) and why. */
   function trail(verb, user, displayName, epoch, why) {
     var name = who(user, displayName);
-    return verb + (name ? " by " + name : "") +
-      (typeof epoch === "number" ? " at " + fmtTime(epoch) : "") + (why ? ": " + why : "");
+    var text = t("trail." + verb);
+    if (name) text = t("trail.by", { verb: text, name: name });
+    if (typeof epoch === "number") text = t("trail.at", { text: text, time: fmtTime(epoch) });
+    return text + (why ? ": " + why : "");
   }
 
   window.IOC = {
     SEVERITIES: SEVERITIES, SEV_RANK: SEV_RANK, esc: esc, token: token, forgetToken: forgetToken,
     account: account, toLogin: toLogin,
     fetchJSON: fetchJSON, Connection: Connection, Freshness: Freshness, sparkline: sparkline,
-    fmtNum: fmtNum,
+    fmtNum: fmtNum, fmtHour: fmtHour, t: t, i18n: I18N,
     fmtTime: fmtTime, fmtDateTime: fmtDateTime, fmtDuration: fmtDuration, worse: worse,
     Catalog: Catalog, loadCatalog: loadCatalog, startClock: startClock, showStatus: showStatus,
     who: who, trail: trail

@@ -38,23 +38,28 @@
     });
   }
 
+  var t = IOC.t;
+
   function historyHtml(h) {
     var versions = h.versions.slice().reverse();  // newest first
-    var html = '<table class="h-versions"><thead><tr><th>v</th><th>When</th><th>Change</th>' +
-      "<th>Status</th><th>Severity</th><th>Who</th><th>Why / note</th></tr></thead><tbody>" +
+    var html = '<table class="h-versions"><thead><tr><th>v</th><th>' + esc(t("h.col.when")) +
+      "</th><th>" + esc(t("h.col.change")) + "</th><th>" + esc(t("h.col.status")) + "</th><th>" +
+      esc(t("h.col.severity")) + "</th><th>" + esc(t("h.col.who")) + "</th><th>" +
+      esc(t("h.col.why")) + "</th></tr></thead><tbody>" +
       versions.map(function (v) {
         var why = v.note ? v.note : (v.reason || "");
         return '<tr data-version="' + v.version + '" data-change="' + esc(v.change) + '"><td>' +
           v.version + "</td><td>" + esc(IOC.fmtDateTime(v.updated_at)) + "</td><td>" +
-          esc(v.change) + "</td><td>" + esc(v.status) + '</td><td><span class="sev-dot sev-' +
-          esc(v.severity) + '"></span>' + esc(v.severity) + '</td><td class="h-user" title="' +
+          esc(v.change) + "</td><td>" + esc(t("alert.status." + v.status)) +
+          '</td><td><span class="sev-dot sev-' + esc(v.severity) + '"></span>' +
+          esc(t("severity." + v.severity)) + '</td><td class="h-user" title="' +
           esc(v.user_name || "") + '">' + esc(IOC.who(v.user_name, v.display_name) || "–") +
           "</td><td>" + esc(why) + "</td></tr>";
       }).join("") + "</tbody></table>";
     if (h.commands.length) {
-      html += '<h4>Commands</h4><ol class="h-commands">' + h.commands.map(function (c) {
+      html += "<h4>" + esc(t("h.commands")) + '</h4><ol class="h-commands">' + h.commands.map(function (c) {
         return '<li data-command="' + esc(c.action) + '"><b>' + esc(c.action) +
-          "</b> by <span class=\"h-user\" title=\"" + esc(c.user) + "\">" +
+          '</b> · <span class="h-user" title="' + esc(c.user) + '">' +
           esc(IOC.who(c.user, c.display_name)) + "</span> <time>" +
           esc(IOC.fmtDateTime(c.ts)) + "</time>" + (c.reason ? " · " + esc(c.reason) : "") +
           (c.text ? " · “" + esc(c.text) + "”" : "") + ' <span class="h-result">' +
@@ -73,7 +78,7 @@
       el.dataset.loaded = "true";
       return;
     }
-    el.innerHTML = '<p class="empty">Loading the history…</p>';
+    el.innerHTML = '<p class="empty">' + esc(t("h.loading")) + "</p>";
     get("/api/history/alerts/" + encodeURIComponent(alert.alert_id)).then(function (h) {
       var newest = h.versions.length ? h.versions[h.versions.length - 1].version : 0;
       var html = historyHtml(h);
@@ -82,7 +87,7 @@
       if (now) { now.innerHTML = html; now.dataset.loaded = "true"; }
     }, function (err) {
       var now = document.querySelector('.d-history[data-alert-id="' + CSS.escape(alert.alert_id) + '"]');
-      if (now) now.innerHTML = '<p class="empty">History unavailable: ' + esc(err.message) + "</p>";
+      if (now) now.innerHTML = '<p class="empty">' + esc(t("h.unavailable", { reason: err.message })) + "</p>";
     });
   }
 
@@ -112,9 +117,10 @@
     return '<li class="hist-row" tabindex="0" data-alert-id="' + esc(r.alert_id) +
       '" data-version="' + r.version + '"><span class="sev-dot sev-' + esc(r.severity) +
       '"></span><span class="h-when">' + esc(IOC.fmtDateTime(r.updated_at)) + "</span> " +
-      '<span class="h-title">' + esc(r.title) + "</span> " + '<span class="h-change">' +
-      esc(r.change) + " · " + esc(r.status) +
-      (r.user_name ? " · by " + esc(IOC.who(r.user_name, r.display_name)) : "") +
+      '<span class="h-title">' + esc(r.title_parts ? IOC.i18n.render(r.title_parts) : r.title) +
+      "</span> " + '<span class="h-change">' + esc(r.change) + " · " +
+      esc(t("alert.status." + r.status)) +
+      (r.user_name ? " · " + esc(IOC.who(r.user_name, r.display_name)) : "") +
       "</span></li>";
   }
 
@@ -123,7 +129,7 @@
     var q = more ? new URLSearchParams(search.query) : currentQuery();
     if (more) q.set("cursor", search.next);
     else search.query = q.toString();
-    $("h-note").textContent = "Searching…";
+    $("h-note").textContent = t("h.searching");
     get("/api/history/alerts?" + q.toString()).then(function (page) {
       if (seq !== search.seq) return;
       var html = page.alerts.map(resultRow).join("");
@@ -132,12 +138,12 @@
       search.next = page.next;
       $("h-more").hidden = !page.next;
       var n = $("h-results").children.length;
-      $("h-note").textContent = n ? n + " version" + (n === 1 ? "" : "s") + " shown" +
-        (page.next ? ", more below" : "") : "Nothing in the archive matches.";
+      $("h-note").textContent = n ? t(page.next ? "h.found.more" : "h.found", { n: n })
+        : t("h.nothing");
       var panel = $("history");
       panel.dataset.searches = String(Number(panel.dataset.searches || 0) + 1);
     }, function (err) {
-      if (seq === search.seq) $("h-note").textContent = "Search failed: " + err.message;
+      if (seq === search.seq) $("h-note").textContent = t("h.failed", { reason: err.message });
     });
   }
 
@@ -176,14 +182,14 @@
     });
     IOC.loadCatalog().then(function (cat) {
       $("h-group").insertAdjacentHTML("beforeend", cat.groups.map(function (g) {
-        return '<option value="' + esc(g.slug) + '">' + esc(g.name) + "</option>";
+        return '<option value="' + esc(g.slug) + '">' + esc(cat.groupName(g.slug)) + "</option>";
       }).join(""));
       $("h-district").insertAdjacentHTML("beforeend", cat.districts.map(function (d) {
-        return '<option value="' + esc(d.name) + '">' + esc(d.name) + "</option>";
+        return '<option value="' + esc(d.name) + '">' + esc(IOC.i18n.name("district", d.name)) + "</option>";
       }).join(""));
     }, function () { /* the wall shows the catalog error */ });
   }
 
   IOC.wallHistory = { fill: fill };
-  setupPanel();
+  IOC.i18n.ready.then(setupPanel);
 })();

@@ -56,15 +56,15 @@
         if (seq !== state.seq) return;  // a newer pick is on its way
         $("banner").hidden = true;
         render(r);
-      }, function (err) { if (seq === state.seq) fail("No report: " + err.message); });
+      }, function (err) { if (seq === state.seq) fail(IOC.t("r.no_report", { reason: err.message })); });
   }
 
   function trend(pct, lowerIsBetter) {
     if (typeof pct !== "number") return "";
     var good = lowerIsBetter ? pct < 0 : pct > 0;
     var cls = pct === 0 ? "" : (good ? "trend-down" : "trend-up");
-    return '<span class="' + cls + '">' + (pct > 0 ? "+" : "") + pct.toFixed(0) +
-      " % vs previous</span>";
+    return '<span class="' + cls + '">' + esc(IOC.t("r.vs_previous",
+      { pct: (pct > 0 ? "+" : "") + pct.toFixed(0) })) + "</span>";
   }
 
   function share(x) {
@@ -78,7 +78,8 @@
   }
 
   function row(name, f, key) {
-    return '<tr data-' + key + '="' + esc(name) + '"><td>' + esc(name) + "</td><td>" + f.opened +
+    return '<tr data-' + key + '="' + esc(name) + '"><td>' + esc(IOC.i18n.name(key, name)) +
+      "</td><td>" + f.opened +
       "</td>" + SEVS.map(function (s) { return "<td>" + f.by_severity[s] + "</td>"; }).join("") +
       "<td>" + f.incidents + "</td><td>" + esc(IOC.fmtDuration(f.mtta_s)) + "</td><td>" +
       esc(IOC.fmtDuration(f.mttr_s)) + "</td><td>" + slaCell(f) + "</td></tr>";
@@ -93,13 +94,14 @@
       var idx = Math.floor((p.t - start) / step);
       if (idx >= 0 && idx < n) values[idx] = p.v;
     });
-    return IOC.sparkline(values, { width: 320, height: 60, label: k.label });
+    return IOC.sparkline(values, { width: 320, height: 60, label: k.name });
   }
 
   function render(r) {
     var t = r.totals;
-    $("period-label").textContent = r.period.label + (r.filters.group ? " · " + r.filters.group : "") +
-      (r.filters.district ? " · " + r.filters.district : "");
+    $("period-label").textContent = r.period.label +
+      (r.filters.group ? " · " + IOC.i18n.name("group", r.filters.group) : "") +
+      (r.filters.district ? " · " + IOC.i18n.name("district", r.filters.district) : "");
     $("r-opened").textContent = t.opened;
     $("r-opened-trend").innerHTML = trend(t.trend_pct.opened, true);
     $("r-incidents").textContent = t.incidents;
@@ -109,7 +111,7 @@
     $("r-mttr-trend").innerHTML = trend(t.trend_pct.mttr_s, true);
     $("r-sla").innerHTML = SEVS.map(function (s) {
       var x = t.sla[s];
-      return '<tr data-severity="' + s + '"><td>' + s + "</td><td>" +
+      return '<tr data-severity="' + s + '"><td>' + esc(IOC.t("severity." + s)) + "</td><td>" +
         esc(IOC.fmtDuration(r.sla_s[s])) + "</td><td>" + x.opened + "</td><td>" + x.within +
         "</td><td>" + share(x) + "</td></tr>";
     }).join("");
@@ -118,25 +120,26 @@
       return row(d.district, d, "district");
     }).join("");
     $("r-sources").innerHTML = r.noisiest_sources.map(function (s) {
-      return "<li>" + esc(s.source) + " <small>" + esc(s.group) + ", " + esc(s.district) +
-        "</small> <b>" + s.opened + "</b></li>";
-    }).join("") || '<li class="empty">No alerts opened.</li>';
+      return "<li>" + esc(s.source) + " <small>" + esc(IOC.i18n.name("group", s.group)) + ", " +
+        esc(IOC.i18n.name("district", s.district)) + "</small> <b>" + s.opened + "</b></li>";
+    }).join("") || '<li class="empty">' + esc(IOC.t("r.none_opened")) + "</li>";
     $("r-detectors").innerHTML = r.noisiest_detectors.map(function (d) {
       return "<li>" + esc(d.detector) + " <b>" + d.opened + "</b></li>";
-    }).join("") || '<li class="empty">No alerts opened.</li>';
+    }).join("") || '<li class="empty">' + esc(IOC.t("r.none_opened")) + "</li>";
     var charts = [];
     r.groups.forEach(function (g) {
       g.kpis.forEach(function (k) {
         if (!k.points.length) return;
         charts.push('<div class="kpi-chart" data-kpi="' + esc(g.group + "/" + k.name) + '">' +
-          '<div class="k-title">' + esc(g.name) + ": " + esc(k.label) + "</div>" +
+          '<div class="k-title">' + esc(IOC.i18n.name("group", g.group)) + ": " +
+          esc(IOC.i18n.name("kpi", g.group + "." + k.name)) + "</div>" +
           chart(k, r.period.start, r.period.end, r.period.resolution) +
-          '<div class="k-range">mean ' + esc(IOC.fmtNum(k.mean)) + " " + esc(k.unit) + " · min " +
-          esc(IOC.fmtNum(k.min)) + " · max " + esc(IOC.fmtNum(k.max)) + "</div></div>");
+          '<div class="k-range">' + esc(IOC.t("rep.kpi_stats", { mean: IOC.fmtNum(k.mean),
+            unit: k.unit || "", min: IOC.fmtNum(k.min), max: IOC.fmtNum(k.max) })) + "</div></div>");
       });
     });
     $("r-kpis").innerHTML = charts.join("") ||
-      '<p class="empty">No indicator roll-ups in this period.</p>';
+      '<p class="empty">' + esc(IOC.t("r.no_rollups")) + "</p>";
     $("report").setAttribute("aria-busy", "false");
     state.loaded += 1;
     document.body.dataset.period = r.period.label;
@@ -158,7 +161,7 @@
         a.click();
         setTimeout(function () { URL.revokeObjectURL(a.href); a.remove(); }, 1000);
       });
-    }).catch(function (err) { fail("No CSV: " + err.message); });
+    }).catch(function (err) { fail(IOC.t("r.no_csv", { reason: err.message })); });
   }
 
   function shift(dir) {  // the period before / after the one shown
@@ -181,7 +184,7 @@
 
   function start() {
     IOC.startClock($("clock"));
-    state.token = IOC.token(false);
+    state.token = IOC.token();
     IOC.account();
     var params = new URLSearchParams(window.location.search);
     ["period", "from", "to", "group", "district"].forEach(function (name) {
@@ -193,15 +196,15 @@
       state.catalog = cat;
       var g = params.get("group"), d = params.get("district");
       $("group").insertAdjacentHTML("beforeend", cat.groups.map(function (x) {
-        return '<option value="' + esc(x.slug) + '">' + esc(x.name) + "</option>";
+        return '<option value="' + esc(x.slug) + '">' + esc(cat.groupName(x.slug)) + "</option>";
       }).join(""));
       $("district").insertAdjacentHTML("beforeend", cat.districts.map(function (x) {
-        return '<option value="' + esc(x.name) + '">' + esc(x.name) + "</option>";
+        return '<option value="' + esc(x.name) + '">' + esc(IOC.i18n.name("district", x.name)) + "</option>";
       }).join(""));
       if (g) $("group").value = g;
       if (d) $("district").value = d;
       load();
-    }, function (err) { fail("Could not load the catalog: " + err.message); });
+    }, function (err) { fail(IOC.t("error.catalog", { reason: err.message })); });
     $("period").addEventListener("change", function () {
       $("to-label").hidden = $("period").value !== "custom";
       if ($("period").value === "custom" && !$("to").value) $("to").value = $("from").value;
@@ -216,5 +219,5 @@
     $("print").addEventListener("click", function () { window.print(); });
   }
 
-  start();
+  IOC.i18n.ready.then(start);
 })();

@@ -1,19 +1,24 @@
-/* The leadership summary: every service group and every district with a red/amber/green
- * status and a 24-hour trend, open alerts by severity, MTTA and MTTR (city-wide and per group),
- * the noisiest detectors. Read-only. Data: the `summary` frame / GET /api/summary (groups,
- * districts and their trends), and the snapshot's indicators and alerts for the district rows
- * until the first summary arrives (docs/protocol.md v1). */
+/* The leadership summary: every service group and every district with its status and a trend
+ * over the last 24 hours that have data, open alerts by severity, MTTA and MTTR (city-wide and
+ * per group), the noisiest detectors. Read-only. Data: the `summary` frame / GET /api/summary
+ * (groups, districts, their trends and their statuses: one rule on the server,
+ * dashboards/status.py, which the wall shows too), and the snapshot's indicators and alerts for
+ * the district rows' counts until the first summary arrives (docs/protocol.md v1). Every word
+ * comes from the reader's message catalog (IOC.t, i18n.js). */
 (function () {
   "use strict";
 
   var IOC = window.IOC;
   var esc = IOC.esc;
+  var t = IOC.t;
   var $ = function (id) { return document.getElementById(id); };
   var DAY = 86400;
+  var BUCKET = 300;
 
   var state = {
     catalog: null,
     summary: null,
+    asOf: null,                // the summary's as_of (epoch s)
     alerts: new Map(),
     indicators: new Map(),     // "group|district" -> latest GroupIndicator
     token: null
@@ -22,14 +27,13 @@
   var queued = false;
   var fresh = new IOC.Freshness($("stale"));
 
-  /* --- red / amber / green ---------------------------------------------------------------- */
-  function rag(worst, reporting, expected, inBreach, hasData) {
-    var ratio = expected ? reporting / expected : 1;
-    if (worst === "critical" || worst === "major" || (expected && ratio < 0.5)) return "red";
-    if (worst === "warning" || inBreach > 0 || (expected && ratio < 0.9)) return "amber";
-    return hasData ? "green" : "none";
+  /* --- statuses: the server's (dashboards/status.py), shown with a colour ----------------- */
+  var RAG = { critical: "red", major: "red", warning: "amber", ok: "green", starting: "starting",
+    no_data: "none", pending: "none" };
+  function statusWord(status) { return t("status." + status); }
+  function reasonText(reason) {
+    return reason && reason.key ? t(reason.key, reason.params || {}) : "";
   }
-  var RAG_WORD = { red: "RED", amber: "AMBER", green: "GREEN", none: "NO DATA" };
 
   /* --- state ------------------------------------------------------------------------------ */
   function applyAlert(a) {
@@ -79,7 +83,9 @@
 
   function refreshSummary() {
     return IOC.fetchJSON("/api/summary", state.token).then(setSummary, function (err) {
-      if (err.status === 401) showBanner("The server refused this token.", "error");
+      if (err.status === 401) showBanner(t("error.token"), "error");
+      state.summaryFailed = true;  // the cards show without it (statuses pending)
+      render();
     });
   }
 
@@ -93,20 +99,22 @@
   function renderNow() {
     var s = state.summary;
     if (s) renderHeadline(s);
-    if (state.catalog) {
+    // the cards wait for the first summary (their statuses and figures come with it)
+    if (state.catalog && (s || state.summaryFailed)) {
       renderGroups(s);
       renderDistricts(s);
     }
   }
 
   function renderHeadline(s) {
-    $("as-of").textContent = "as of " + (s.as_of ? IOC.fmtDateTime(s.as_of) : "–");
+    state.asOf = s.as_of || null;
+    renderAsOf();
     var open = s.open_alerts || { total: 0, by_severity: {} };
     $("open-total").textContent = String(open.total);
     $("open-sev").innerHTML = ["critical", "major", "warning", "info"].map(function (sev) {
       var n = (open.by_severity || {})[sev] || 0;
       return '<span class="sev-count sev-' + sev + (n ? "" : " zero") + '" data-severity="' +
-        sev + '"><b>' + n + "</b> " + sev + "</span>";
+        sev + '"><b>' + n + "</b> " + esc(t("severity." + sev)) + "</span>";
     }).join("");
     $("fig-open").dataset.worst = ["critical", "major", "warning", "info"].filter(function (sev) {
       return (open.by_severity || {})[sev];
@@ -125,33 +133,67 @@
       var n = by[sev] || 0;
       if (!n) return "";
       return '<span class="seg sev-' + sev + '" data-grow="' + n + '" title="' + n + " " +
-        sev + '">' + n + "</span>";
-    }).join("") || '<span class="seg seg-none">none</span>';
+        esc(t("severity." + sev)) + '">' + n + "</span>";
+    }).join("") || '<span class="seg seg-none">' + esc(t("sum.raised.none")) + "</span>";
     styleFromData($("sevbar"));
     $("sevbar-legend").innerHTML = ["critical", "major", "warning", "info"].map(function (sev) {
-      return '<span class="lg sev-' + sev + '">' + sev + " " + (by[sev] || 0) + "</span>";
+      return '<span class="lg sev-' + sev + '">' + esc(t("severity." + sev)) + " " + (by[sev] || 0) + "</span>";
     }).join("");
-    $("sevbar").setAttribute("aria-label", "Alerts raised in the last 24 hours: " + total);
+    $("sevbar").setAttribute("aria-label", t("sum.raised") + " " + total);
     var noisy = day.noisiest_detectors || [];
     var max = noisy.length ? noisy[0].opened : 1;
     $("noisy").innerHTML = noisy.length ? noisy.map(function (d) {
-      return '<li><span class="nd-name">' + esc(d.detector) + '</span><span class="nd-bar"><span data-width="' +
+      return '<li><span class="nd-name" title="' + esc(d.detector) + '">' + esc(d.detector) +
+        '</span><span class="nd-bar"><span data-width="' +
         Math.max(4, Math.round(100 * d.opened / max)) + '"></span></span><b>' + d.opened + "</b></li>";
-    }).join("") : '<li class="empty">No alerts raised.</li>';
+    }).join("") : '<li class="empty">' + esc(t("sum.noisy.none")) + "</li>";
     styleFromData($("noisy"));
   }
 
-  function trendValues(points, key, asOf, pick) {
-    var bucket = 300;
-    var n = DAY / bucket;
-    var start = (asOf || Date.now() / 1000) - DAY;
+  /* "as of 14:05:10 · 12 s ago": the newest record the summary is based on, and how old it is
+   * now (ticks every second, so a page whose data stopped shows it). */
+  function renderAsOf() {
+    var el = $("as-of");
+    if (!state.asOf) { el.textContent = t("sum.as_of", { time: "–" }); return; }
+    var age = Math.max(0, Date.now() / 1000 - state.asOf);
+    el.textContent = t("sum.as_of", { time: IOC.fmtDateTime(state.asOf) }) + " · " +
+      IOC.fmtDuration(age);
+    el.dataset.asOf = String(state.asOf);
+  }
+
+  /* A trend over the hours that have data: from the first 5-minute bucket with a point (at
+   * most 24 hours back) to the summary's as-of, so a few hours of data fill the chart instead
+   * of a thin mark at its right edge. values: one per bucket (null: no point). */
+  function trendSeries(points, asOf, pick) {
+    var end = asOf || Date.now() / 1000;
+    var floor = end - DAY;
+    var first = null;
+    points.forEach(function (p) {
+      if (p.t >= floor && p.t <= end && (first === null || p.t < first)) first = p.t;
+    });
+    if (first === null) return { values: [], start: null, end: end };
+    var start = Math.floor(first / BUCKET) * BUCKET;
+    var n = Math.max(1, Math.floor((end - start) / BUCKET) + 1);
     var values = new Array(n);
     for (var i = 0; i < n; i++) values[i] = null;
     points.forEach(function (p) {
-      var idx = Math.floor((p.t - start) / bucket);
-      if (idx >= 0 && idx < n) values[idx] = pick(p, key);
+      var idx = Math.floor((p.t - start) / BUCKET);
+      if (idx >= 0 && idx < n) values[idx] = pick(p);
     });
-    return values;
+    return { values: values, start: start, end: end };
+  }
+
+  /* The chart of a trend with its time span under it ("Mon 09:00–Mon 15:35, 6 h with data"). */
+  function trendChart(series, opts) {
+    if (!series.values.length) {
+      return IOC.sparkline([], opts) + '<div class="trend-axis"><span>' + esc(t("sum.trend.none")) +
+        "</span></div>";
+    }
+    var hours = Math.max(1, Math.round((series.end - series.start) / 3600));
+    return IOC.sparkline(series.values, opts) + '<div class="trend-axis"><span>' +
+      esc(IOC.fmtHour(series.start)) + "</span><span>" + esc(t("sum.trend.hours", { hours: hours })) +
+      "</span><span>" +
+      esc(IOC.fmtHour(series.end)) + "</span></div>";
   }
 
   function renderGroups(s) {
@@ -160,53 +202,53 @@
     var asOf = s && s.as_of;
     $("groups").innerHTML = state.catalog.groups.map(function (g) {
       var d = byGroup[g.slug] || { open_alerts: 0, worst_severity: null, sources_reporting: 0,
-        sources_expected: 0, sources_in_breach: 0, kpis: {}, trend: [] };
-      var hasData = d.sources_expected > 0 || (d.trend || []).length > 0 || d.open_alerts > 0;
-      var status = rag(d.worst_severity, d.sources_reporting, d.sources_expected,
-        d.sources_in_breach, hasData);
+        sources_expected: 0, sources_in_breach: 0, kpis: {}, trend: [], status: s ? "no_data" : "pending" };
+      var status = d.status || "pending";
+      var rag = RAG[status] || "none";
+      var name = state.catalog.groupName(g.slug);
       var kpis = g.kpis.slice(0, 3).map(function (k) {
         var v = d.kpis ? d.kpis[k.name] : undefined;
-        return '<div class="kpi"><span class="kpi-label">' + esc(k.label) + '</span><span class="kpi-value">' +
+        var label = state.catalog.kpiLabel(g.slug, k.name);
+        return '<div class="kpi"><span class="kpi-label">' + esc(label) + '</span><span class="kpi-value">' +
           IOC.fmtNum(v) + (k.unit && v !== undefined ? ' <small>' + esc(k.unit) + "</small>" : "") +
           "</span></div>";
       }).join("");
       var first = g.kpis[0];
-      var spark = first ? IOC.sparkline(trendValues(d.trend || [], first.name, asOf, function (p, k) {
-        var v = p.kpis ? p.kpis[k] : undefined;
+      var firstLabel = first ? state.catalog.kpiLabel(g.slug, first.name) : "";
+      var spark = first ? trendChart(trendSeries(d.trend || [], asOf, function (p) {
+        var v = p.kpis ? p.kpis[first.name] : undefined;
         return typeof v === "number" ? v : null;
-      }), { width: 260, height: 40, label: first.label + ", last 24 hours" }) : "";
+      }), { width: 260, height: 44, label: firstLabel }) : "";
       var times = (typeof d.mtta_s === "number" || typeof d.mttr_s === "number")
-        ? '<div class="g-times">MTTA ' + IOC.fmtDuration(d.mtta_s) + " · MTTR " +
-          IOC.fmtDuration(d.mttr_s) + "</div>" : "";
-      var alerts = d.open_alerts
-        ? d.open_alerts + " open" + (d.worst_severity ? " · " + d.worst_severity : "")
-        : "0 open";
-      return '<article class="gcard rag-' + status + '" data-group="' + esc(g.slug) +
-        '" data-rag="' + status + '">' +
-        '<div class="g-band"><span class="rag-word">' + RAG_WORD[status] + '</span>' +
+        ? '<div class="g-times">' + esc(t("sum.mtta_mttr", { mtta: IOC.fmtDuration(d.mtta_s),
+          mttr: IOC.fmtDuration(d.mttr_s) })) + "</div>" : "";
+      var alerts = t("sum.open_n", { n: d.open_alerts || 0 }) +
+        (d.worst_severity ? " · " + t("severity." + d.worst_severity) : "");
+      return '<article class="gcard rag-' + rag + '" data-group="' + esc(g.slug) +
+        '" data-rag="' + rag + '" data-status="' + status + '" title="' + esc(reasonText(d.reason)) + '">' +
+        '<div class="g-band"><span class="rag-word">' + esc(statusWord(status)) + '</span>' +
         '<span class="g-band-alerts">' + esc(alerts) + "</span></div>" +
-        '<h3 class="g-name" title="' + esc(g.name) + '"><span class="g-num">' + g.number +
-        "</span> " + esc(g.name) + "</h3>" +
+        '<h3 class="g-name" title="' + esc(name) + '"><span class="g-num">' + g.number +
+        "</span> " + esc(name) + "</h3>" +
         '<div class="g-kpis">' + kpis + "</div>" +
         '<div class="g-trend">' + spark + "</div>" +
-        '<div class="g-foot"><span class="g-foot-trend">' + (first ? "24 h: " + esc(first.label) : "") +
-        "</span>" + (d.sources_expected ? '<span class="g-foot-src">' + d.sources_reporting + "/" +
-          d.sources_expected + " up</span>" : "") + "</div>" + times +
-        "</article>";
+        '<div class="g-foot"><span class="g-foot-trend">' + (first ? esc(firstLabel) : "") +
+        "</span>" + (d.sources_expected ? '<span class="g-foot-src">' + esc(t("sum.up",
+          { reporting: d.sources_reporting, expected: d.sources_expected })) + "</span>" : "") +
+        "</div>" + times + "</article>";
     }).join("");
   }
 
   function renderDistricts(s) {
     var rows = {};
     state.catalog.districts.forEach(function (d) {
-      rows[d.name] = { open: 0, worst: null, reporting: 0, expected: 0, breach: 0, seen: false };
+      rows[d.name] = { open: 0, worst: null, reporting: 0, expected: 0, breach: 0 };
     });
     state.alerts.forEach(function (a) {
       var r = rows[a.district];
       if (!r) return;
       r.open += 1;
       r.worst = IOC.worse(r.worst, a.severity);
-      r.seen = true;
     });
     state.indicators.forEach(function (ind) {
       var r = rows[ind.district];
@@ -214,7 +256,6 @@
       r.reporting += ind.sources_reporting;
       r.expected += ind.sources_expected;
       r.breach += ind.sources_in_breach;
-      r.seen = true;
     });
     var fromServer = {};
     ((s && s.districts) || []).forEach(function (d) { fromServer[d.district] = d; });
@@ -222,23 +263,26 @@
     $("districts").innerHTML = state.catalog.districts.map(function (d) {
       var r = rows[d.name];
       var srv = fromServer[d.name];
+      var status = srv ? (srv.status || "no_data") : "pending";
       if (srv) {  // the summary's row replaces what the snapshot gave
         r = { open: srv.open_alerts, worst: srv.worst_severity, reporting: srv.sources_reporting,
-          expected: srv.sources_expected, breach: srv.sources_in_breach,
-          seen: srv.sources_expected > 0 || srv.open_alerts > 0 || (srv.trend || []).length > 0 };
+          expected: srv.sources_expected, breach: srv.sources_in_breach };
       }
-      var status = rag(r.worst, r.reporting, r.expected, r.breach, r.seen);
+      var rag = RAG[status] || "none";
+      var name = IOC.i18n.name("district", d.name);
       var points = ((srv && srv.trend) || []).map(function (p) {
         return { t: p.t, v: p.open_alerts };
       });
-      var spark = IOC.sparkline(trendValues(points, "v", asOf, function (p) { return p.v; }),
-        { width: 200, height: 34, label: "open alerts in " + d.name + ", last 24 hours" });
+      var spark = trendChart(trendSeries(points, asOf, function (p) { return p.v; }),
+        { width: 300, height: 44, label: t("sum.open_alerts_in", { district: name }) });
       var pct = r.expected ? Math.round(100 * r.reporting / r.expected) + " %" : "–";
-      return '<tr class="rag-' + status + '" data-district="' + esc(d.name) + '" data-rag="' +
-        status + '" data-from="' + (srv ? "summary" : "snapshot") + '"><td><span class="rag-word">' + RAG_WORD[status] + "</span> " + esc(d.name) +
-        '</td><td title="' + (r.worst ? "worst: " + r.worst : "") + '">' +
+      return '<tr class="rag-' + rag + '" data-district="' + esc(d.name) + '" data-rag="' +
+        rag + '" data-status="' + status + '" data-from="' + (srv ? "summary" : "snapshot") +
+        '" title="' + esc(srv ? reasonText(srv.reason) : "") + '"><td><span class="rag-word">' +
+        esc(statusWord(status)) + '</span> <span class="d-name">' + esc(name) + "</span></td>" +
+        '<td title="' + (r.worst ? esc(t("sum.worst", { severity: t("severity." + r.worst) })) : "") + '">' +
         (r.worst ? '<span class="sev-dot sev-' + r.worst + '"></span>' : "") + r.open + "</td>" +
-        "<td>" + r.breach + "</td><td>" + pct + "</td><td>" + spark + "</td></tr>";
+        "<td>" + r.breach + "</td><td>" + pct + '</td><td class="d-trend">' + spark + "</td></tr>";
     }).join("");
   }
 
@@ -252,11 +296,12 @@
   /* --- start ------------------------------------------------------------------------------ */
   function start() {
     IOC.startClock($("clock"));
-    state.token = IOC.token(false);
+    setInterval(renderAsOf, 1000);
+    state.token = IOC.token();
     IOC.loadCatalog().then(function (cat) {
       state.catalog = cat;
       render();
-    }, function (err) { showBanner("Could not load the catalog: " + err.message, "error"); });
+    }, function (err) { showBanner(t("error.catalog", { reason: err.message }), "error"); });
     IOC.account();
     refreshSummary();
     setInterval(refreshSummary, 60000);
@@ -266,7 +311,7 @@
         document.body.dataset.conn = st;
         if (st === "unauthorized") {
           if (!state.token) { IOC.toLogin(); return; }
-          showBanner("The server refused this token.", "error");
+          showBanner(t("error.token"), "error");
         }
         if (st === "connected") $("banner").hidden = true;
         fresh.status(st);
@@ -280,5 +325,5 @@
     conn.connect();
   }
 
-  start();
+  IOC.i18n.ready.then(start);
 })();

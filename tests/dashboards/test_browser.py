@@ -146,8 +146,11 @@ class Tab:
         return self.page.locator(f'{where} li.alert[data-alert-id="{alert_id}"]'.strip())
 
 
-async def open_tab(browser: Any, url: str) -> Tab:
+async def open_tab(browser: Any, url: str, lang: str = "en") -> Tab:
+    """A tab on ``url`` reading the pages in ``lang`` (English unless asked: the tests read
+    the English words; the city's default, Vietnamese, has tests of its own)."""
     context = await browser.new_context(viewport=VIEWPORT)
+    await context.add_cookies([{"name": "ioc_lang", "value": lang, "url": url}])
     page = await context.new_page()
     tab = Tab(page)
     await page.goto(url)
@@ -226,8 +229,10 @@ async def test_injected_alert_appears_on_the_wall_within_seconds(
     ids = await tab.page.eval_on_selector_all(
         "#board li.alert", "els => els.map(e => e.dataset.alertId)")
     assert ids == [crit.alert_id, warning.alert_id], "sorted by severity"
-    assert await tab.page.get_attribute('.tile[data-group="flooding"]', "data-state") == \
-        "critical"
+    # the tiles show the server's status (dashboards.status), asked for again on the change
+    await tab.page.wait_for_function(
+        """() => document.querySelector('.tile[data-group="flooding"]').dataset.state
+                 === 'critical'""", timeout=5000)
     assert await tab.page.get_attribute('.tile[data-group="traffic"]', "data-state") == \
         "warning"
     assert await tab.page.locator(".tile").count() == 15
@@ -330,8 +335,11 @@ async def test_detail_filters_and_incidents(
     assert len(points) == len(flood.evidence.recent)
     legend = await detail.locator(".legend").inner_text()
     assert "baseline 2" in legend and "limit 20" in legend  # the catalog's breach limit
+    await detail.locator("details.engineers summary").click()  # the detector: for engineers
     assert "fires at 4" in await detail.inner_text()       # the detector's own threshold
-    assert "Incident: Flooding and traffic in Hai Chau" in await detail.inner_text()
+    # the incident named by its district and groups, in the reader's language
+    assert "Incident: Hai Chau: Rainfall & urban flooding + Traffic operations" in \
+        await detail.inner_text()
     await page.fill("#cmd-note", "pump truck on site")
     await detail.locator('[data-action="note"]').click()
     await page.wait_for_function("() => document.body.dataset.lastCommand", timeout=15000)

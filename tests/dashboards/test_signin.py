@@ -205,7 +205,7 @@ async def test_refusals_are_alike_counted_and_audited(start_dashboard: Any,
     for login, password in (("lan", "wrong password 123"), ("nobody", PASSWORD),
                             ("minh", PASSWORD)):
         got = await Browser(d.url).sign_in(login, password)
-        answers.append((got.status, "Wrong login or password." in got.body,
+        answers.append((got.status, "Sai tên đăng nhập hoặc mật khẩu." in got.body,  # vi: default
                         "ioc_session" in got.cookies()))
     assert answers == [(401, True, False)] * 3
     for reason in ("bad_password", "unknown_user", "disabled"):
