@@ -364,3 +364,39 @@ def test_grafana_dashboards_provisioned_exist_and_use_the_datasource() -> None:
     if home:
         path = _host_path(grafana, home)
         assert path is not None and path.is_file(), home
+
+
+# --- ingest (issue 15) ------------------------------------------------------------------------
+
+
+def _config_content(name: str) -> str:
+    return _interpolate(_compose()["configs"][name]["content"]).replace("$$", "$")
+
+
+def test_the_ingest_services_reach_mosquitto_and_kafka() -> None:
+    """The bridge's ingest file parses and names the mosquitto service; Mosquitto keeps
+    queued messages (no loss while the bridge is down); the HTTP ingest API listens beyond
+    localhost on the port its health check asks."""
+    from ingest.config import IngestConfig
+
+    services = _services()
+    ((bname, bridge),) = _by_command("ingest", "mqtt").items()
+    mounted = {c["source"]: c["target"] for c in bridge["configs"]}
+    assert mounted["ingest-toml"] == _env(bridge)["IOC_INGEST_CONFIG"]
+    config = IngestConfig.from_toml(_config_content("ingest-toml"))
+    (broker,) = config.brokers
+    mosquitto = services[broker.host]
+    assert broker.port in _container_ports(mosquitto)
+    assert bridge["depends_on"][broker.host]["condition"] == "service_healthy"
+    conf = _config_content("mosquitto-conf")
+    assert "max_queued_messages 0" in conf and "persistence true" in conf
+    assert all(_port_of_url(u) == int(_command(bridge)[-1]) for u in _healthcheck_urls(bridge))
+    ((hname, http),) = _by_command("ingest", "http").items()
+    env = _env(http)
+    assert env["IOC_INGEST_HTTP_HOST"] == "0.0.0.0"
+    assert int(env["IOC_INGEST_HTTP_PORT"]) in _container_ports(http)
+    assert all(_port_of_url(u) == int(env["IOC_INGEST_HTTP_PORT"])
+               for u in _healthcheck_urls(http))
+    assert env["IOC_DATABASE_URL"] == _env(_by_command("archive").popitem()[1])[
+        "IOC_DATABASE_URL"], "ingest keys live in the archive's database"
+    assert bname != hname
