@@ -1,6 +1,8 @@
 """Take the README's screenshots: runs ``ioc demo`` (compressed time), waits until the wall shows
 alerts, and photographs the login page, the wall, its history panel, the summary and the
-reports page at 1920x1080 with Debian's headless Chromium into ``docs/screenshots/``.
+reports page at 1920x1080 with Debian's headless Chromium into ``docs/screenshots/``. The wall
+and the summary are shown as on a video wall (kiosk mode, the map with its moving sources),
+saved at half scale (960x540) to keep the PNGs small.
 
 Run: ``.venv/bin/python scripts/screenshots.py [--rate N] [--wait S]`` (about two minutes).
 """
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from playwright.async_api import async_playwright
 
@@ -43,6 +46,27 @@ def start_demo(rate: float, data: Path) -> tuple[subprocess.Popen[str], dict[str
     return proc, lines
 
 
+async def map_live(page: Any, wait: float) -> None:
+    """Until the page's map shows the sources and some moving ones (or ``wait`` passes)."""
+    await page.wait_for_function(
+        "() => { const m = document.getElementById('map');"
+        " return m && Number(m.dataset.markers || 0) > 100 && Number(m.dataset.moving || 0) > 0; }",
+        timeout=wait * 1000)
+    await asyncio.sleep(2)
+
+
+async def shoot_wall(browser: Any, signed_in: Any, base: str, wait: float) -> None:
+    """The operator's wall in kiosk mode, at half scale, in the session of ``signed_in``."""
+    small = await browser.new_context(viewport={"width": 1920, "height": 1080},
+                                      device_scale_factor=0.5,
+                                      storage_state=await signed_in.context.storage_state())
+    page = await small.new_page()
+    await page.goto(f"{base}/?kiosk=1")
+    await map_live(page, wait)
+    await page.screenshot(path=str(OUT / "wall.png"))
+    await small.close()
+
+
 async def shoot(lines: dict[str, str], wait: float) -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     base = lines["wall"].partition("/login/once")[0]  # the demo's one-time sign-in links
@@ -60,16 +84,22 @@ async def shoot(lines: dict[str, str], wait: float) -> None:
                 break
             await asyncio.sleep(1)
         await asyncio.sleep(2)
-        await page.screenshot(path=str(OUT / "wall.png"))
         await page.click("#btn-history")
         await page.click("#h-search")
         await asyncio.sleep(3)
         await page.screenshot(path=str(OUT / "history.png"))
+        await shoot_wall(browser, page, base, wait)
         leadership = await browser.new_context(viewport={"width": 1920, "height": 1080})
         summary = await leadership.new_page()
         await summary.goto(lines["summary"])
-        await asyncio.sleep(5)
-        await summary.screenshot(path=str(OUT / "summary.png"))
+        await asyncio.sleep(3)
+        small = await browser.new_context(viewport={"width": 1920, "height": 1080},
+                                          device_scale_factor=0.5,
+                                          storage_state=await leadership.storage_state())
+        kiosk = await small.new_page()
+        await kiosk.goto(f"{base}/summary?kiosk=1")
+        await map_live(kiosk, wait)
+        await kiosk.screenshot(path=str(OUT / "summary.png"))
         reports = await leadership.new_page()  # the leadership's session
         await reports.goto(f"{base}/reports")
         await asyncio.sleep(5)
