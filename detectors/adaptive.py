@@ -8,12 +8,20 @@ visited. This detector keeps the last ``memory`` values (a ring, plus a sorted c
     novelty = min |x - v| over remembered v  /  (max - min of the remembered values)
 
 i.e. the gap between ``x`` and its nearest remembered neighbour as a share of the remembered
-range. Values inside well-visited territory score 0 however noisy the stream is; a value 1.5 %
-of the range beyond anything seen (the default ``threshold``) scores 0.9
-(:func:`~detectors.base.squash_at`). Because it is a ratio of the stream's own range it needs
-no per-stream scale and one threshold fits streams of any unit.
+range, less one step of the data's resolution (the smallest gap between values seen, 1 for
+counts: a whole number never seen between two seen ones is no news). Values inside
+well-visited territory score 0 however noisy the stream is; a value 1.5 % of the range beyond
+anything seen (the default ``threshold``) is *novel*. Because it is a ratio of the stream's
+own range it needs no per-stream scale and one threshold fits streams of any unit.
 
-Two habits make it rare-alarm and early, which is what operators (and NAB) reward:
+Novel is not enough: a stream that sets a new high every hour would alarm every hour. The
+novelty is also **calibrated** against this series' own past (:mod:`detectors.calibration`):
+its tail probability among the last ``rarity_memory`` novelties, in units of ``rarity`` (1 %).
+The score is :func:`~detectors.base.squash_at` of the smaller of the two (novelty in units of
+``threshold``, rarity in units of ``rarity``), so 0.9 means "novel *and* rare for this series",
+learned from the past only.
+
+Two more habits make it rare-alarm and early, which is what operators (and NAB) reward:
 
 * **alarm memory** — after an alarm it stays quiet for ``quiet_rows`` readings' worth of
   event time at the series' cadence (learned online, :class:`~detectors.cadence.Cadence`: 12
@@ -30,32 +38,35 @@ into half-hour buckets of event time (``day / 48``); whenever a bucket opens, th
 previous ``day`` seconds is compared with the last ``day_memory`` such means in the same way
 (gap to the nearest remembered mean over their range) and ``day_threshold`` of that range
 scores 0.9. The louder of the two signals (each in units of its own threshold) is the one
-scored and subject to the alarm memory. It needs a whole day of readings and ``warmup``
+calibrated and subject to the alarm memory. It needs a whole day of readings and ``warmup``
 remembered means before it speaks, and only the first reading of a bucket can carry it.
 
 Scoring is pure (the alarm memory and the buckets change only in ``learn_one``). The parts:
 :class:`SortedRing` remembers values (and, again, day means) with a sorted copy,
 :class:`DayMeans` keeps the buckets and the remembered day means, and
 :class:`AdaptiveNovelty` judges, keeps the alarm memory and holds the state. State: the
-ring (``8 * memory`` bytes), the day means (``8 * day_memory``), 48 buckets and a few
-numbers; the sorted copies are rebuilt on ``set_state``. An instance holds about ``16 *
-(memory + day_memory)`` bytes (93 KB by default): for a fleet of 100,000 keys use smaller
-memories (1,000 and 100: about 21 KB each).
+ring (``8 * memory`` bytes), the day means (``8 * day_memory``), the past novelties (``8 *
+rarity_memory``), 48 buckets, 15 gaps of the cadence and a few numbers; the sorted copies are
+rebuilt on ``set_state``. An instance holds about ``16 * (memory + day_memory +
+rarity_memory)`` bytes (125 KB by default): for a fleet of 100,000 keys use smaller memories
+(1,000, 100 and 500: about 29 KB each).
 
 On the Numenta Anomaly Benchmark (v1.0, 58 files, defaults, no look-ahead) it scores 72.4 on
 the standard profile, 62.4 rewarding low FP and 77.6 rewarding low FN (``ioc detectors
 evaluate --dataset NAB --detector adaptive``); the parameters were chosen on that corpus.
 
->>> d = AdaptiveNovelty(memory=100, warmup=10, quiet_rows=60)
+>>> d = AdaptiveNovelty(memory=100, warmup=10, quiet_rows=60, rarity=0.05)
 >>> for t in range(200):
 ...     _ = d.update(10.0 + (t % 5), ts=60.0 * t)      # values 10..14
 >>> d.score_one(12.0, ts=12000.0)                       # well-visited territory
 0.0
->>> round(d.score_one(14.05, ts=12000.0), 3)            # 1.25 % of the range beyond the max
+>>> d.score_one(15.0, ts=12000.0)     # one step of the data's resolution (1) beyond the max
+0.0
+>>> round(d.score_one(15.05, ts=12000.0), 3)            # and 1.25 % of the range further
 0.671
 >>> round(d.update(20.0, ts=12000.0), 3)                # far beyond, and rare: an alarm
-0.999
->>> d.score_one(21.0, ts=12060.0)                       # more of the same, 60 readings quiet
+1.0
+>>> d.score_one(22.0, ts=12060.0)                       # more of the same, 60 readings quiet
 0.0
 >>> d.explain().detail["suppressed"]
 'yes'
@@ -259,6 +270,7 @@ class AdaptiveNovelty(Detector):
     state_attrs = (
         "_values.ring",
         "_values.pos",
+        "_quantum",
         "_quiet_until",
         "_alarm_novelty",
         "_days.sums",
@@ -281,6 +293,7 @@ class AdaptiveNovelty(Detector):
         "_day_nov",
         "_days",
         "_nearest",
+        "_quantum",
         "_quiet_until",
         "_rarity",
         "_suppressed",
@@ -308,7 +321,7 @@ class AdaptiveNovelty(Detector):
         day: float = 86400.0,
         day_threshold: float = 0.5,
         day_memory: int = 500,
-        rarity: float = 0.02,
+        rarity: float = 0.01,
         rarity_memory: int = 2000,
     ) -> None:
         _check_params(memory, threshold, quiet_rows, escalate, warmup, day, day_threshold,
@@ -326,8 +339,8 @@ class AdaptiveNovelty(Detector):
         self._quiet_until = -math.inf
         self._cadence = Cadence()
         try:
-            self._rarity = TailCalibrator(size=rarity_memory, target=rarity,
-                                          warmup=min(warmup, rarity_memory))
+            # no extra warm-up: below 1 / rarity statistics the level cannot reach 1 anyway
+            self._rarity = TailCalibrator(size=rarity_memory, target=rarity, warmup=1)
         except ValueError as exc:
             raise ValueError(f"adaptive: {exc}".replace("calibration: size", "rarity_memory")
                              .replace("calibration: target", "rarity")) from None
@@ -335,6 +348,7 @@ class AdaptiveNovelty(Detector):
         self.rarity_memory = rarity_memory
         self._alarm_novelty = 0.0
         self._nearest = math.nan
+        self._quantum = math.inf  # the smallest positive gap between values seen (resolution)
         self._suppressed = False  # whether the last score_one was quieted (for explain)
         # (x, ts, novelty, alarm?) of the last score_one, reused by learn_one
         self._cache: tuple[float, float, float, bool] | None = None
@@ -350,6 +364,9 @@ class AdaptiveNovelty(Detector):
             gap, self._nearest = lo, s[i - 1]
         else:
             gap, self._nearest = hi, s[i]
+        q = self._quantum
+        if q < math.inf:
+            gap = gap - q if gap > q else 0.0  # a gap of one resolution step is no news
         span = s[-1] - s[0]
         if span > 0.0:
             return gap / span
@@ -396,6 +413,11 @@ class AdaptiveNovelty(Detector):
                 self._alarm_novelty = min(r, 1e9)
             self._rarity.observe(min(r, 1e9))
         self._cache = None
+        if len(self._values):
+            lo, hi, _ = self._values.gaps(v)
+            g = lo if lo < hi else hi
+            if 0.0 < g < self._quantum:
+                self._quantum = g
         self._values.add(v)
         if is_finite(ts):
             self._days.count_in(v, float(ts))
