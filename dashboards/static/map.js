@@ -153,14 +153,14 @@
     el("rect", { x: INSET_BOX.x, y: INSET_BOX.y, width: INSET_BOX.w, height: INSET_BOX.h,
       "class": "map-inset-box" }, this.gInset);
     var cap = el("text", { x: INSET_BOX.x + 8, y: INSET_BOX.y + 16, "class": "map-inset-label" }, this.gInset);
-    cap.textContent = "Hoàng Sa · inset, ~350 km offshore";
+    cap.textContent = IOC.t("map.inset");
     body.geojson.features.forEach(function (f) {
       var name = f.properties.name;
       var proj = self.projectionOf(name);
       var parent = name === "Hoang Sa" ? self.gInset : self.gDistricts;
       var path = el("path", { d: proj.path(partsOf(f.geometry).map(function (p) { return p[0]; })),
         "class": "district st-none", "data-district": name, tabindex: "0" }, parent);
-      titled(path, f.properties.name_vi || name);
+      titled(path, IOC.i18n.name("district", name));
       path.addEventListener("click", function () { self.pickDistrict(name); });
       path.addEventListener("keydown", function (ev) {
         if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); self.pickDistrict(name); }
@@ -172,7 +172,7 @@
         var xy = proj.xy(at[0] + nudge[0], at[1] + nudge[1]);
         var label = el("text", { x: xy[0].toFixed(1), y: xy[1].toFixed(1), "class": "map-label" },
           self.gLabels);
-        label.textContent = f.properties.name_vi || name;
+        label.textContent = IOC.i18n.name("district", name);
       }
     });
     this.root.dataset.districts = String(body.geojson.features.length);
@@ -208,14 +208,15 @@
       shape(place.kind, xy[0], xy[1], 6.5, g, "dot");
       if (place.lost) {
         var t = el("text", { x: xy[0] + 8, y: xy[1] - 6, "class": "lost-label" }, g);
-        t.textContent = "lost";
+        t.textContent = IOC.t("map.lost");
       }
     } else {
       el("circle", { cx: xy[0].toFixed(1), cy: xy[1].toFixed(1), r: alert ? 6 : 3.6, "class": "dot" }, g);
     }
-    titled(g, place.id + " · " + place.district + (alert ? " · " + alert.severity +
-      (alert.open > 1 ? " (" + alert.open + " open)" : "") : "") +
-      (place.lost ? " · lost: no report since " + new Date(place.ts * 1000).toLocaleTimeString() : ""));
+    titled(g, IOC.i18n.sourceName(place.id) + " (" + place.id + ") · " +
+      IOC.i18n.name("district", place.district) + (alert ? " · " + IOC.t("severity." + alert.severity) +
+      (alert.open > 1 ? " (" + IOC.t("sum.open_n", { n: alert.open }) + ")" : "") : "") +
+      (place.lost ? " · " + IOC.t("map.lost_since", { time: IOC.fmtTime(place.ts) }) : ""));
     g.addEventListener("click", function (ev) {
       ev.stopPropagation();
       if (self.options.onSource) self.options.onSource(place, alert || null);
@@ -262,12 +263,15 @@
 
   function mount(root, options) {
     var view = new MapView(root, options);
-    IOC.fetchJSON("/api/map/districts").then(function (body) {
+    IOC.i18n.ready.then(function () {  // the map's words in the reader's language
+      view.svg.setAttribute("aria-label", IOC.t("map.aria"));
+      return IOC.fetchJSON("/api/map/districts");
+    }).then(function (body) {
       view.drawDistricts(body);
       view.select(view.selected);
       view.poll();
     }, function (err) {
-      view.attribution.textContent = "The map could not load: " + err.message;
+      view.attribution.textContent = IOC.t("map.error", { reason: err.message });
     });
     return view;
   }
