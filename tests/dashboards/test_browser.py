@@ -480,7 +480,7 @@ async def test_kiosk_mode(browser: Any, producer: Producer, start_dashboard: Any
     assert await page.locator("#btn-kiosk").is_hidden()
     assert await page.locator('[data-action="ack"]').first.is_hidden()
     size = await page.evaluate("getComputedStyle(document.documentElement).fontSize")
-    assert size == "25px"
+    assert float(size.removesuffix("px")) > 19  # larger than at a desk, scaled to the width
     print("screenshot:", await tab.shot("wall-kiosk.png"))
 
     normal = await open_tab(browser, d.wall_url)
