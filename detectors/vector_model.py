@@ -57,8 +57,8 @@ class IsoParams:
     """The isolation forest's parameters for live use (``[params.isolation_forest]`` of the
     detector config; validated by :class:`~detectors.forest.IsolationForest`)."""
 
-    n_estimators: int = 40
-    max_samples: int = 64
+    n_estimators: int = 60
+    max_samples: int = 128
     reservoir: int = 256
     refit_every: int = 288
     min_samples: int = 48

@@ -2,16 +2,16 @@
 
 A ``mix`` injection on (source, metric) moves ``metric`` up and its *partner* (the next
 measured metric of the source's kind, wrapping around) down, each by :data:`MIX_SIGMAS`
-per-reading standard deviations. For an air station on PM2.5 that is PM2.5 up by a quarter
-and PM10 down by a quarter: both stay well inside the catalog's normal ranges, but PM2.5 is
+per-reading standard deviations. For an air station on PM2.5 that is PM2.5 up by a third
+and PM10 down by a third: both stay well inside the catalog's normal ranges, but PM2.5 is
 then almost as high as PM10, which it never is (fine particles are a part of PM10). Only a
 detector that looks at the metrics together sees it: the worker's ``isolation_forest``.
 
 >>> a = place_mix("environment", "air-HC-01", "pm25", 1795410000)
 >>> a.kind, partner(a), a.end - a.start
 ('mix', 'pm10', 720.0)
->>> mix_offset(a, a.start, 2.4, "pm25"), mix_offset(a, a.start, 4.2, "pm10")
-(6.0, -10.5)
+>>> mix_offset(a, a.start, 2.0, "pm25"), mix_offset(a, a.start, 4.0, "pm10")
+(7.0, -14.0)
 >>> mix_offset(a, a.start, 5.0, "no2"), mix_offset(a, a.end, 2.4, "pm25")
 (0.0, 0.0)
 """
@@ -27,7 +27,7 @@ from ioc.truth import Anomaly
 __all__ = ["MIX", "MIX_SIGMAS", "MIX_WINDOWS", "mix_offset", "partner", "place_mix"]
 
 MIX = "mix"
-MIX_SIGMAS = 2.5
+MIX_SIGMAS = 3.5
 MIX_WINDOWS = 12
 
 

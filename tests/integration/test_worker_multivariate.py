@@ -3,10 +3,10 @@ their normal range but together abnormal (the simulator's ``mix``) raise an
 ``isolation_forest`` alert, and the fitted models survive ``kill -9`` and a rebalance: the
 restored worker scores with the same model version at once, without fitting again.
 
-Stream: environment only, 62 simulated minutes from local midnight. The forest fits once at
-24 windows (``min_samples``) and never again in this test (``refit_every`` is far away), so
-a subject that had lost its model could not score before minute 64: every alert in the
-second part comes from a model put back from the changelog. Mixes start at minute 48 on four
+Stream: environment only, 76 simulated minutes from local midnight. The forest fits once at
+48 windows (``min_samples``) and never again in this test (``refit_every`` is far away), so
+a subject that had lost its model could not score before minute 103: every alert in the
+second part comes from a model put back from the changelog. Mixes start at minute 62 on four
 air stations, one on each partition, so whichever partitions the second worker takes, one of
 them is scored there.
 """
@@ -30,14 +30,14 @@ from streams.publish import default_partition
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
 GROUP = "environment"
-END = MIDNIGHT + 62 * 60
-SPLIT = MIDNIGHT + 40 * 60
-MIX_AT = MIDNIGHT + 48 * 60
+END = MIDNIGHT + 76 * 60
+SPLIT = MIDNIGHT + 55 * 60
+MIX_AT = MIDNIGHT + 62 * 60
 MIXED = ("air-HC-01", "air-TK-01", "air-HC-02", "air-ST-02")  # partitions 0, 1, 2, 3 of 4
 PLAN = AnomalyPlan([place_mix(GROUP, s, "pm25", MIX_AT) for s in MIXED])
 CONFIG = """
 [params.isolation_forest]
-min_samples = 24
+min_samples = 48
 refit_every = 100000
 """
 SUBJECTS = sum(1 for s in catalog.group(GROUP).sources() if s.kind in source_layouts(GROUP))
@@ -72,7 +72,13 @@ def forest_alerts(trail: Trail) -> dict[str, Alert]:
 
 def fitted_and_saved(env: Env, w: WorkerProcess) -> None:
     """Wait until every subject has a model and its model is in the series changelog."""
-    wait_until(lambda: count(w, "fits") >= SUBJECTS, 240, f"{SUBJECTS} models fitted")
+    try:
+        wait_until(lambda: count(w, "fits") >= SUBJECTS, 240, f"{SUBJECTS} models fitted")
+    except AssertionError as exc:
+        got = {k: v for k, v in w.metrics().items()
+               if "multivariate" in k or k in ("ioc_worker_readings_total",
+                                               "ioc_worker_windows_closed_total")}
+        raise AssertionError(f"{exc}: {got}, health {w.health()}, log: {w.tail(30)}") from None
     changelog = KafkaConsumer(f"{env.app_id}-series-changelog",
                               bootstrap_servers=env.bootstrap, group_id=None,
                               auto_offset_reset="earliest", consumer_timeout_ms=500,
