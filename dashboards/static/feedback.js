@@ -4,25 +4,18 @@
  *   sends an ack or a resolve, and the reason field is the label's note;
  * - the reports page: the "Detector feedback" section, filled from /api/feedback (engineers
  *   and admins only: the server answers 403 to anyone else, and the section stays hidden).
- * Its words are its own (English and Vietnamese), following the page's language. */
+ * Its words come from the reader's message catalog (IOC.t, i18n.js: the "fb." keys). */
 (function () {
   "use strict";
 
-  var WORDS = {
-    en: { label: "What was it?", none: "(no label)", real: "Real", false_alarm: "False alarm",
-          sensor_fault: "Sensor fault", planned: "Planned work",
-          period: "Period", detector: "Detector", metric: "Group / metric",
-          labelled: "Labelled", precision: "Precision", empty: "No labelled alerts yet." },
-    vi: { label: "Đánh giá cảnh báo", none: "(chưa đánh giá)", real: "Sự cố thật",
-          false_alarm: "Báo động giả", sensor_fault: "Lỗi cảm biến", planned: "Công việc có kế hoạch",
-          period: "Kỳ", detector: "Bộ phát hiện", metric: "Nhóm / chỉ số",
-          labelled: "Đã đánh giá", precision: "Độ chính xác", empty: "Chưa có cảnh báo nào được đánh giá." }
-  };
+  var WORDS = ["label", "none", "real", "false_alarm", "sensor_fault", "planned", "period",
+    "detector", "metric", "labelled", "precision", "empty", "heading"];
   var LABELS = ["real", "false_alarm", "sensor_fault", "planned"];
 
   function words() {
-    var lang = (document.documentElement.lang || "en").slice(0, 2);
-    return WORDS[lang] || WORDS.en;
+    var out = {};
+    WORDS.forEach(function (k) { out[k] = window.IOC.t("fb." + k); });
+    return out;
   }
 
   function esc(s) {
@@ -74,8 +67,7 @@
   function fillPanel(section, data) {
     var w = words();
     var rows = data.rows || [];
-    section.querySelector("h2").textContent = w.detector === "Detector" ? "Detector feedback"
-      : "Phản hồi về bộ phát hiện";
+    section.querySelector("h2").textContent = w.heading;
     var body = section.querySelector("tbody");
     section.querySelector("thead").innerHTML = "<tr><th>" + [w.period, w.detector, w.metric,
       w.labelled, w.real, w.false_alarm, w.sensor_fault, w.planned, w.precision].map(esc)
@@ -95,7 +87,7 @@
       if (r.status !== 200) return null;  // not an engineer: the panel stays hidden
       return r.json();
     }).then(function (data) {
-      if (data) fillPanel(section, data);
+      if (data) window.IOC.i18n.ready.then(function () { fillPanel(section, data); });
     }, function () { /* the archive is unreachable: the panel stays hidden */ });
   }
 

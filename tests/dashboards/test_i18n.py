@@ -27,6 +27,8 @@ PREFIXED = {
     "alert.status.": ("firing", "acknowledged", "silenced", "resolved"),
     "trail.": ("acknowledged", "silenced", "resolved", "unsilenced", "firing"),
     "kind.": tuple(k.name for g in catalog.CATALOG for k in g.source_kinds),
+    "fb.": ("label", "none", "real", "false_alarm", "sensor_fault", "planned", "period",
+            "detector", "metric", "labelled", "precision", "empty", "heading"),
 }
 
 
