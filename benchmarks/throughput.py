@@ -183,6 +183,7 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
         launcher = (str(spy), "record", "--format", "raw", "--threads", "--nonblocking",
                     "--rate", "500", "-o", str(args.spy), "--")
     with BenchWorker(bootstrap, prefix, workdir, args.partitions, app_id=f"bench-{prefix}",
+                     env={"IOC_MULTIVARIATE": args.multivariate} if args.multivariate else None,
                      launcher=launcher, python_args=python_args,
                      # py-spy writes its file on SIGINT
                      stop_signal=signal.SIGINT if args.spy else signal.SIGTERM) as w:
@@ -210,7 +211,10 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
                 "alerts": m.get("ioc_worker_alerts_total", 0.0),
                 "deadletter": m.get("ioc_worker_deadletter_total", 0.0),
                 "dropped": m.get("ioc_worker_dropped_readings_total", 0.0),
-                "rss_mb": w.rss_bytes() / 2**20, "threads": w.thread_cpu_s()}
+                "rss_mb": w.rss_bytes() / 2**20, "threads": w.thread_cpu_s(),
+                # live multivariate models (one vector per segment and window): their cost
+                "mv_vectors": m.get("ioc_worker_multivariate_vectors_total", 0.0),
+                "mv_seconds": m.get("ioc_worker_multivariate_seconds_total", 0.0)}
 
 
 def side_by_side(bare: tuple[float, float], worker: dict[str, Any] | None,
@@ -241,6 +245,8 @@ def main() -> None:
     ap.add_argument("--pack", type=int, default=500)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--multivariate", choices=("all", "sources", "indicators", "off"),
+                    help="the worker's IOC_MULTIVARIATE (default: the product's, all)")
     ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                     help="measure the Quix Streams peer row (default: yes)")
     ap.add_argument("--profile", type=Path, default=None,
@@ -305,7 +311,13 @@ def main() -> None:
             "worker_cpu_other_threads_s": round(worker["threads"]["others"], 2),
             "windows_closed": int(worker["windows_closed"]),
             "alert_records": int(worker["alerts"]), "deadletter": int(worker["deadletter"]),
-            "dropped": int(worker["dropped"]), "worker_rss_mb": round(worker["rss_mb"], 1)})
+            "dropped": int(worker["dropped"]), "worker_rss_mb": round(worker["rss_mb"], 1),
+            "multivariate_vectors": int(worker["mv_vectors"]),
+            "multivariate_us_per_vector": round(
+                1e6 * worker["mv_seconds"] / max(worker["mv_vectors"], 1), 1)})
+        print(f"multivariate: {worker['mv_vectors']:,.0f} vectors, "
+              f"{1e6 * worker['mv_seconds'] / max(worker['mv_vectors'], 1):,.0f} µs each "
+              f"({worker['mv_seconds']:.2f} s of the worker's thread)", file=sys.stderr)
     else:
         out["worker_error"] = worker_error
     if "skipped" in peer:

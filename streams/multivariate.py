@@ -98,6 +98,9 @@ class MultivariateMetrics:
                                "and window) scored and learned.", ["group"], registry=registry)
         self.fit_seconds = Summary("ioc_worker_multivariate_fit_seconds", "Time one fit takes "
                                    "(in the background thread).", registry=registry)
+        self.seconds = Counter("ioc_worker_multivariate_seconds", "Time the worker's own "
+                               "thread spends on vectors: assembling, scoring, learning, "
+                               "deciding (fits excluded).", registry=registry)
 
 
 class MultivariateBook:
@@ -126,12 +129,15 @@ class MultivariateBook:
         """Vectors from ``out``'s window summaries (one per source and window whose kind
         has a layout); their alert records are added to ``out.alerts``."""
         self.poll()
-        if SOURCES not in self.config.subjects:
+        if SOURCES not in self.config.subjects or not out.summaries:
             return
+        t = time.perf_counter()
         for group, summaries in out.summaries.items():
             layouts = layout_of_metric(group)
             if layouts:
                 self._vectors(group, summaries, layouts, partition_of, out)
+        if self.metrics is not None:
+            self.metrics.seconds.inc(time.perf_counter() - t)
 
     def _vectors(self, group: str, summaries: Iterable[WindowSummary],
                  layouts: dict[str, tuple[str, tuple[str, ...]]],
