@@ -138,6 +138,10 @@ class MqttLink:
             kwargs = {"clean_start": False, "properties": props}
         try:
             self.client.connect(b.host, b.port, keepalive=b.keepalive_s, **kwargs)
+        except ssl.SSLCertVerificationError as exc:
+            raise BrokerError(f"broker {b.name} ({b.url}): TLS handshake failed: the broker's "
+                              f"certificate: {exc.verify_message} (is ca_file the CA that "
+                              "signed it, and the url's host the name in it?)") from None
         except ssl.SSLError as exc:
             raise BrokerError(f"broker {b.name} ({b.url}): TLS handshake failed: "
                               f"{exc.reason or exc}") from None
@@ -179,6 +183,12 @@ class MqttLink:
     def _on_disconnect(self, client: Any, userdata: Any, flags: Any, reason: Any,
                        properties: Any) -> None:
         self.epoch += 1  # acks owed on the old connection can no longer be sent
+        if not self.connected.is_set():  # dropped before it was accepted: say so at once
+            hint = " (does it want a client certificate? cert_file and key_file)" \
+                if self.broker.tls and self.broker.cert_file is None else ""
+            self.refused = f"the broker closed the connection before accepting it{hint}"
+            self.connected.set()
+            return
         if not self.stopping:
             log.warning("broker %s: disconnected (%s); reconnecting", self.broker.name, reason)
 

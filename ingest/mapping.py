@@ -4,7 +4,8 @@ A mapping names a topic pattern (:mod:`ingest.topics`) and how to fill each fiel
 :class:`~ioc.events.Reading`. A field is a **template** (a constant, or text with
 ``{capture}`` s of the topic) or a **JSON path** into the payload: ``$`` (the whole payload),
 ``$.a.b`` or ``$.list.0.x``. ``value`` is always a path; ``ts`` is a path or absent (then the
-arrival time). A payload that is not JSON is taken as a plain number when a path is ``$``
+arrival time); ``lat``, ``lon`` and ``unit`` paths are optional (a message without them makes
+readings without them). A payload that is not JSON is taken as a plain number when a path is ``$``
 (``21.5`` or ``"21.5"``). One mapping may make several readings from one message: one per
 ``[[mapping.metrics]]`` entry. A captured district may be written the catalog's way
 (``Hai Chau``), as a slug (``hai-chau``, ``hai_chau``) or as its code (``HC``).
@@ -83,8 +84,9 @@ class Field:
                 raise ConfigError(f"{name}: {{{unknown[0]}}} is not a capture of the topic "
                                   f"(captures: {', '.join(captures) or 'none'})")
 
-    def get(self, captures: dict[str, str], payload: Any) -> Any:
-        """The field's value; ValidationError when a path finds nothing."""
+    def get(self, captures: dict[str, str], payload: Any, *, required: bool = True) -> Any:
+        """The field's value; ValidationError when a path finds nothing (None instead when
+        not ``required``)."""
         if self.path is None:
             return _CAPTURE.sub(lambda m: captures[m.group(1)], self.spec)
         node = payload
@@ -98,6 +100,8 @@ class Field:
             if node is _MISSING:
                 break
         if node is _MISSING or node is None:
+            if not required:
+                return None
             raise ValidationError(self.name.rsplit(".", 1)[-1],
                                   f"no field {self.spec} in the payload")
         return node
@@ -245,7 +249,8 @@ class Mapping:
                     fields["source"] = str(rule.source.get(caps, payload))
                 out.readings.append(Reading(
                     **fields, value=_finite(_number("value", rule.value.get(caps, payload))),
-                    unit=str(rule.unit.get(caps, payload)) if rule.unit else None))
+                    unit=_text(rule.unit.get(caps, payload, required=False))
+                    if rule.unit else None))
             except ValidationError as exc:
                 out.errors.append((f"{metric}.{exc.field}", exc.reason))
             except (TypeError, msgspec.ValidationError) as exc:
@@ -263,11 +268,15 @@ class Mapping:
             raw_ts = self.ts.get(caps, payload)
             common["ts"] = raw_ts if isinstance(raw_ts, str) and not _numeric(raw_ts) \
                 else _number("ts", raw_ts) / self.ts_scale
-        if self.lat is not None:
-            common["lat"] = _number("lat", self.lat.get(caps, payload))
-        if self.lon is not None:
-            common["lon"] = _number("lon", self.lon.get(caps, payload))
+        for name, spec in (("lat", self.lat), ("lon", self.lon)):
+            got = spec.get(caps, payload, required=False) if spec is not None else None
+            if got is not None:  # a position is optional: a message without one has none
+                common[name] = _number(name, got)
         return common
+
+
+def _text(raw: Any) -> str | None:
+    return None if raw is None else str(raw)
 
 
 def _numeric(text: str) -> bool:

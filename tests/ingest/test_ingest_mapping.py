@@ -68,3 +68,15 @@ def test_a_wrong_mapping_is_one_config_error(table: dict[str, object], message: 
                                "metrics": [{"metric": "rainfall", "value": "$"}]}
     with pytest.raises(ConfigError, match=re.escape(message)):
         Mapping.from_table({**base, **table})
+
+
+def test_position_and_unit_are_optional_value_and_ts_are_not() -> None:
+    m = Mapping.from_table({"topic": "t/{s}", "group": "flooding", "source": "{s}",
+                            "district": "Hai Chau", "ts": "$.t", "lat": "$.lat", "lon": "$.lon",
+                            "metrics": [{"metric": "rainfall", "value": "$.v", "unit": "$.u"}]})
+    (r,) = m.readings("t/s1", b'{"v": 1, "t": 1795410000}', 0.0).readings
+    assert (r.lat, r.lon, r.unit) == (None, None, None)
+    (r,) = m.readings("t/s1", b'{"v": 1, "t": 1795410000, "lat": 16, "lon": 108, "u": "mm/h"}',
+                      0.0).readings
+    assert (r.lat, r.lon, r.unit) == (16.0, 108.0, "mm/h")
+    assert m.readings("t/s1", b'{"v": 1}', 0.0).errors == [("ts", "no field $.t in the payload")]
