@@ -17,8 +17,8 @@ from waits import wait_until
 
 from ioc.kafka.broker import free_port
 
-pytestmark = pytest.mark.skipif(shutil.which("openssl") is None or shutil.which(
-    "mosquitto") is None and not Path("/usr/sbin/mosquitto").exists(),
+pytestmark = pytest.mark.skipif(shutil.which("openssl") is None or (shutil.which(
+    "mosquitto") is None and not Path("/usr/sbin/mosquitto").exists()),
     reason="needs openssl and mosquitto (scripts/test.sh installs mosquitto)")
 
 MAPPING = '''
