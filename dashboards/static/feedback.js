@@ -83,10 +83,14 @@
   function loadPanel() {
     var section = document.getElementById("r-feedback");
     if (!section) return;
-    fetch("/api/feedback?by=week", { credentials: "same-origin" }).then(function (r) {
+    var tok = window.IOC && window.IOC.token ? window.IOC.token() : null;  // a shared token
+    var headers = tok ? { "Authorization": "Bearer " + tok } : {};           // else the session
+    fetch("/api/feedback?by=week", { headers: headers, cache: "no-store",
+                                     credentials: "same-origin" }).then(function (r) {
       if (r.status !== 200) return null;  // not an engineer: the panel stays hidden
       return r.json();
     }).then(function (data) {
+      document.body.dataset.feedback = data ? "shown" : "hidden";
       if (data) window.IOC.i18n.ready.then(function () { fillPanel(section, data); });
     }, function () { /* the archive is unreachable: the panel stays hidden */ });
   }
