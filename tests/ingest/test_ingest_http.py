@@ -155,3 +155,28 @@ async def test_openapi_describes_the_endpoint(api: Api) -> None:
     assert set(post["responses"]) >= {"202", "400", "401", "403", "413", "429"}
     assert "Retry-After" in post["responses"]["429"]["headers"]
     assert "ioc_ingest_http_requests_total" in metrics
+
+
+def test_ioc_keys_add_makes_an_ingest_key_the_dashboard_does_not_take(tmp_path: Path) -> None:
+    """`ioc keys add NAME --role ingest` prints a secret; the ingest API finds the key, the
+    dashboard's look-up (without ``ingest=True``) does not."""
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'keys.db'}"
+    done = subprocess.run([sys.executable, "-m", "ioc", "keys", "add", "gauges", "--role",
+                           "ingest", "--districts", "Lien Chieu"], capture_output=True,
+                          text=True, env={"IOC_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "key gauges: ingest, districts=Lien Chieu" in done.stdout
+    secret = done.stdout.splitlines()[1].strip()
+    store = open_store(Settings.from_env({"IOC_DATABASE_URL": url}))
+    try:
+        access = Access(store)
+        assert access.key(secret) is None
+        found = access.key(secret, ingest=True)
+        assert found is not None and found.role == "ingest"
+        assert found.scope.districts == ("Lien Chieu",)
+    finally:
+        store.close()
