@@ -36,8 +36,11 @@ __all__ = ["TailCalibrator"]
 class TailCalibrator:
     """Tail probability of a statistic among the last ``size`` observed (module docstring).
 
-    State: the ring of statistics and its position (``8 * size`` bytes); the sorted copy is
-    derived (:meth:`resort` after a restore).
+    Statistics are non-negative (a novelty, a |z|); those at or below 0 count in the sample
+    but are not kept in the sorted copy (their tail is 1 whatever the sample), which keeps
+    the common case of "nothing unusual" cheap. State: the ring of statistics and its
+    position (``8 * size`` bytes); the sorted copy is derived (:meth:`resort` after a
+    restore).
     """
 
     __slots__ = ("pos", "ring", "size", "sorted", "target", "warmup")
@@ -70,15 +73,17 @@ class TailCalibrator:
             old = ring[self.pos]
             ring[self.pos] = stat
             self.pos = (self.pos + 1) % self.size
-            del s[bisect_left(s, old)]
-        s.insert(bisect_left(s, stat), stat)
+            if old > 0.0:
+                del s[bisect_left(s, old)]
+        if stat > 0.0:
+            s.insert(bisect_left(s, stat), stat)
 
     def tail(self, stat: float) -> float:
-        """``(1 + #remembered >= stat) / (1 + #remembered)``; 1 for NaN."""
-        s = self.sorted
-        if stat != stat:
+        """``(1 + #remembered >= stat) / (1 + #remembered)``; 1 for NaN and for ``stat <= 0``."""
+        if not stat > 0.0:
             return 1.0
-        return (len(s) - bisect_left(s, stat) + 1.0) / (len(s) + 1.0)
+        s = self.sorted
+        return (len(s) - bisect_left(s, stat) + 1.0) / (len(self.ring) + 1.0)
 
     def level(self, stat: float) -> float:
         """The tail in units of the target (``log tail / log target``); 0 during warm-up.
@@ -93,4 +98,4 @@ class TailCalibrator:
 
     def resort(self) -> None:
         """Rebuild the sorted copy from the ring (after the state is restored)."""
-        self.sorted = array.array("d", sorted(self.ring))
+        self.sorted = array.array("d", sorted(v for v in self.ring if v > 0.0))
