@@ -107,37 +107,38 @@ class Reservoir:
     """A uniform sample of at most ``capacity`` vectors of length ``d`` (Algorithm R with a
     hash instead of a random generator, so a seed and the arrival order fix it)."""
 
-    __slots__ = ("_rows", "capacity", "d", "seed", "seen")
+    __slots__ = ("_n", "_rows", "capacity", "d", "seed", "seen")
 
     def __init__(self, *, capacity: int, d: int, seed: int = 0) -> None:
         if capacity < 2 or d < 1:
             raise ValueError(f"reservoir: capacity >= 2 and d >= 1, got {capacity}, {d}")
         self.capacity, self.d, self.seed = int(capacity), int(d), int(seed)
         self.seen = 0
-        self._rows = np.zeros((0, self.d))
+        self._rows = np.zeros((self.capacity, self.d))
+        self._n = 0  # rows filled
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._n
 
     def add(self, row: Sequence[float]) -> None:
         """Offer one vector (the caller imputes missing entries first)."""
-        x = np.asarray(row, dtype=np.float64).reshape(1, self.d)
-        if len(self._rows) < self.capacity:
-            self._rows = np.vstack([self._rows, x])
+        if self._n < self.capacity:
+            self._rows[self._n] = row
+            self._n += 1
         else:
             j = _mix(self.seed, self.seen) % (self.seen + 1)
             if j < self.capacity:
-                self._rows[j] = x[0]
+                self._rows[j] = row
         self.seen += 1
 
     def rows(self) -> np.ndarray:
         """A copy of the sample, one vector per row (what a fit gets)."""
-        return self._rows.copy()
+        return self._rows[:self._n].copy()
 
     def state(self) -> list[Any]:
         """Primitives for msgpack: [capacity, d, seed, seen, rows as little-endian f8]."""
         return [self.capacity, self.d, self.seed, self.seen,
-                self._rows.astype("<f8").tobytes()]
+                self._rows[:self._n].astype("<f8").tobytes()]
 
     @classmethod
     def from_state(cls, fields: list[Any]) -> Reservoir:
@@ -147,7 +148,8 @@ class Reservoir:
         rows = np.frombuffer(bytes(raw), dtype="<f8").astype(np.float64)
         if len(rows) % r.d or len(rows) // r.d > r.capacity or int(seen) < len(rows) // r.d:
             raise ValueError("reservoir: rows do not fit capacity, d and seen")
-        r._rows = rows.reshape(-1, r.d).copy()
+        r._n = len(rows) // r.d
+        r._rows[:r._n] = rows.reshape(-1, r.d)
         r.seen = int(seen)
         return r
 
