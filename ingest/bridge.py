@@ -119,6 +119,7 @@ class MqttLink:
         self._received = metrics.messages.labels(broker=broker.name)  # children looked up once
         self._dead = metrics.dead.labels(path="mqtt")
         self._by_group: dict[str, Any] = {}
+        self._expired_at = 0.0
         self._bridge_id = broker.client_id.encode()
 
     # --- connection ------------------------------------------------------------------------
@@ -215,6 +216,9 @@ class MqttLink:
                 self._ack(self.acks.add(token, 0))
             return
         arrival = time.time()
+        if arrival - self._expired_at >= 1.0:  # the dedupe memory is this thread's alone
+            self.seen.expire(arrival)
+            self._expired_at = arrival
         outcome = self.config.map(msg.topic, msg.payload, arrival)
         headers = [(BRIDGE_HEADER, self._bridge_id), (DIGEST_HEADER, key),
                    (TOPIC_HEADER, msg.topic.encode()[:512])]

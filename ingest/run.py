@@ -56,9 +56,7 @@ def run_bridge(settings: Settings, config: IngestConfig, bootstrap: str,
             links.append(link)
         if started is not None:
             started(links)
-        while not stop.wait(1.0):
-            for link in links:
-                link.seen.expire(time.time())
+        stop.wait()
     finally:
         if not failure:
             producer.flush(timeout=30)
