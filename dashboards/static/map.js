@@ -154,6 +154,10 @@
       "class": "map-inset-box" }, this.gInset);
     var cap = el("text", { x: INSET_BOX.x + 8, y: INSET_BOX.y + 16, "class": "map-inset-label" }, this.gInset);
     cap.textContent = IOC.t("map.inset");
+    if (cap.getComputedTextLength && cap.getComputedTextLength() > INSET_BOX.w - 16) {
+      cap.setAttribute("textLength", String(INSET_BOX.w - 16));   // squeezed into the box
+      cap.setAttribute("lengthAdjust", "spacingAndGlyphs");
+    }
     body.geojson.features.forEach(function (f) {
       var name = f.properties.name;
       var proj = self.projectionOf(name);
