@@ -293,6 +293,7 @@ class AdaptiveNovelty(Detector):
         "_cadence",
         "_day_nov",
         "_days",
+        "_gap",
         "_nearest",
         "_quantum",
         "_quiet_until",
@@ -351,8 +352,9 @@ class AdaptiveNovelty(Detector):
         self._nearest = math.nan
         self._quantum = math.inf  # the smallest positive gap between values seen (resolution)
         self._suppressed = False  # whether the last score_one was quieted (for explain)
-        # (x, ts, novelty, alarm?) of the last score_one, reused by learn_one
-        self._cache: tuple[float, float, float, bool] | None = None
+        # (x, ts, novelty, alarm?, raw gap) of the last score_one, reused by learn_one
+        self._cache: tuple[float, float, float, bool, float] | None = None
+        self._gap = math.inf  # the raw gap behind the last novelty (reused by learn_one)
         self._days = DayMeans(day=self.day, memory=day_memory, warmup=warmup)
         self._day_nov = 0.0  # the day-mean novelty behind the last score_one (for explain)
 
@@ -365,6 +367,7 @@ class AdaptiveNovelty(Detector):
             gap, self._nearest = lo, s[i - 1]
         else:
             gap, self._nearest = hi, s[i]
+        self._gap = gap
         q = self._quantum
         if q < math.inf:
             gap = gap - q if gap > q else 0.0  # a gap of one resolution step is no news
@@ -393,7 +396,7 @@ class AdaptiveNovelty(Detector):
             return self._scored(0.0, raw=0.0, baseline=math.nan)
         t = float(ts) if is_finite(ts) else -math.inf
         r, level, alarm, suppressed = self._judge(float(x), t)
-        self._cache = (float(x), t, r, alarm)
+        self._cache = (float(x), t, r, alarm, self._gap)
         self._suppressed = suppressed
         score = 0.0 if suppressed else squash_at(level, 1.0)
         return self._scored(score, raw=min(r * self.threshold, 1e9), baseline=self._nearest)
@@ -406,19 +409,22 @@ class AdaptiveNovelty(Detector):
             t = float(ts) if is_finite(ts) else -math.inf
             c = self._cache
             if c is not None and c[0] == v and c[1] == t:
-                r, alarm = c[2], c[3]
+                r, alarm, g = c[2], c[3], c[4]
             else:
                 r, _, alarm, _ = self._judge(v, t)
+                g = self._gap
             if alarm:
                 self._quiet_until = t + self._cadence.span(self.quiet_rows)
                 self._alarm_novelty = min(r, 1e9)
             self._rarity.observe(min(r, 1e9))
-        self._cache = None
-        if len(self._values):
+        elif self._values.ring:
             lo, hi, _ = self._values.gaps(v)
             g = lo if lo < hi else hi
-            if 0.0 < g < self._quantum:
-                self._quantum = g
+        else:
+            g = math.inf
+        self._cache = None
+        if 0.0 < g < self._quantum:
+            self._quantum = g
         self._values.add(v)
         if is_finite(ts):
             self._days.count_in(v, float(ts))
