@@ -49,8 +49,9 @@ TURN = """() => {
   return [before, page, Number(b.dataset.pageCount), top,
           document.querySelector('#board-title .page-mark').textContent];
 }"""
-# How many lines each element's text takes.
-LINES = """els => els.map((e) => {
+# How many lines each element's text takes (queried and measured in one go: the board
+# re-renders, and elements handed over from an earlier query may be gone by then).
+LINES = """(selector) => [...document.querySelectorAll(selector)].map((e) => {
   const style = getComputedStyle(e);
   const line = parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize);
   return Math.round(e.getBoundingClientRect().height / line);
@@ -139,7 +140,7 @@ async def test_the_wall_and_the_summary_fit_the_screen_with_0_3_and_200_alerts(
             await wall.page.wait_for_timeout(300)  # one render frame and a fit.js recount
             assert_fits(await measure(wall, WALL_TILES), f"wall {label}, {count} alerts")
             assert_fits(await measure(summary, SUMMARY_TILES), f"summary {label}, {count} alerts")
-            lines = await wall.page.eval_on_selector_all("#board .a-title", LINES)
+            lines = await wall.page.evaluate(LINES, "#board .a-title")
             assert all(n <= 2 for n in lines), f"titles over two lines: {lines[:10]}"
             await wall.shot(f"fit-wall-{label}-{count}.png")
             await summary.shot(f"fit-summary-{label}-{count}.png")
