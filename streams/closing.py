@@ -30,7 +30,7 @@ from streams.runtime import DetectorRuntime
 from streams.scoring import score_block
 from streams.series import SeriesBlock, series_key
 from streams.silences import SilenceBook
-from streams.windows import Values, window_stats
+from streams.window_columns import WindowBuffer
 
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
@@ -83,8 +83,9 @@ class WindowCloser:
         steps to the end before the partition takes new readings."""
         w = st.windows
         end = start + w.width
-        accs, lates = w.pop(start)
-        self._track_fresh(st, accs)
+        buf, lates = w.pop(start)
+        accs = _WindowStats(buf)
+        self._track_fresh(st, accs.pos)
         rollup = DistrictRollup(st.group)
         tracked = 0
         for block in list(st.blocks.values()):
@@ -95,21 +96,23 @@ class WindowCloser:
         self.out.parts += rollup.parts(st.partition, start, end,
                                        self.open_counts(st.group, st.partition))
 
-    def _track_fresh(self, st: PartitionState, accs: dict) -> None:
+    def _track_fresh(self, st: PartitionState, present: dict) -> None:
         w = st.windows
         if not w.fresh:
             return
-        for key in [k for k in w.fresh if k in accs]:
+        for key in [k for k in w.fresh if k in present]:
             district = w.fresh.pop(key)
             try:
                 plan = self.runtime.plan(st.group, key[1])
             except KeyError:
                 self.budget.release(st.group, key[0])
+                w.series.drop(key)
                 continue
             st.track(plan, key[0], district)
 
     def _close_block(self, st: PartitionState, block: SeriesBlock, start: float, end: float,
-                     accs: dict, lates: dict | None, rollup: DistrictRollup, chunk: int
+                     accs: _WindowStats, lates: dict | None, rollup: DistrictRollup,
+                     chunk: int
                      ) -> Iterator[int]:
         n = len(block)
         if not n:
@@ -190,15 +193,29 @@ def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:
     return out
 
 
-def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Values],
-             end: float, evict_after: float
-             ) -> tuple[tuple[np.ndarray, ...], list[int], list[int]]:
+class _WindowStats:
+    """A closing window's statistics for every series in it, computed once
+    (:meth:`~streams.window_columns.WindowBuffer.stats`), and the position of each key."""
+
+    __slots__ = ("pos", "stats")
+
+    def __init__(self, buf: WindowBuffer) -> None:
+        present, self.stats = buf.stats()
+        keys = buf.series.keys
+        self.pos: dict[tuple[str, str], int] = {keys[i]: j for j, i in
+                                                enumerate(present.tolist())}
+
+
+def _columns(block: SeriesBlock, due: np.ndarray, accs: _WindowStats, end: float,
+             evict_after: float) -> tuple[tuple[np.ndarray, ...], list[int], list[int]]:
     """The window statistics of the ``due`` rows as columns (count, mean, min, max, last,
     std: the sample one, two passes), the rows they belong to, and the rows to evict (no
     reading for ``evict_after`` seconds). Rows without readings get an empty window."""
     keys, last_seen = block.keys, block.last_seen
-    found = [accs.get(keys[r]) for r in due.tolist()]
-    has = np.fromiter((v is not None for v in found), dtype=bool, count=len(found))
+    get = accs.pos.get
+    found = [get(keys[r], -1) for r in due.tolist()]
+    at = np.array(found, dtype=np.int64)
+    has = at >= 0
     evict: list[int] = []
     if not has.all():
         seen = last_seen[due]
@@ -206,17 +223,20 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: dict[tuple[str, str], Va
         if gone.any():
             evict = due[gone].tolist()
             kept = ~gone
-            due, has = due[kept], has[kept]
-            found = [v for v, k in zip(found, kept.tolist(), strict=True) if k]
+            due, has, at = due[kept], has[kept], at[kept]
     n = len(due)
     count = np.zeros(n, dtype=np.int64)
     cols = [np.full(n, _NAN) for _ in range(5)]  # mean, min, max, last, std
     js = np.flatnonzero(has)
     if len(js):
         last_seen[due[js]] = end
-        data: list[Values] = [v for v in found if v is not None]  # the rows of js
-        sizes, *stats = window_stats(data, block.plan.kind == "count")
-        count[js] = sizes
-        for col, got in zip(cols, stats, strict=True):
-            col[js] = got
+        sel = at[js]
+        sizes, *stats = accs.stats
+        count[js] = sizes[sel]
+        if block.plan.kind == "count":
+            for col, fill in zip(cols, (1.0, 1.0, 1.0, 1.0, 0.0), strict=True):
+                col[js] = fill
+        else:
+            for col, got in zip(cols, stats, strict=True):
+                col[js] = got[sel]
     return (count, *cols), due.tolist(), evict

@@ -1,7 +1,8 @@
 """Decoding one Kafka message of an events topic, and dead letters for what does not fit.
 
-A message holds one reading or a pack (a JSON list). The fast path decodes and validates it in
-one msgspec pass (:func:`ioc.events.decode_readings`). When that fails:
+A message holds one reading or a pack (a JSON list). The fast path decodes and validates it
+into columns (:func:`ioc.reading_columns.decode_columns`: the same contract and errors as
+:func:`ioc.events.decode_readings`, checked in bulk). When that fails:
 
 * a message that is not a JSON list of objects (bad JSON, not UTF-8, empty, too large, a
   bare string) is refused whole: one :class:`~ioc.events.DeadLetter` with its raw bytes;
@@ -18,7 +19,7 @@ list), ``size`` (empty, too large, too many readings), ``too_deep`` (JSON nested
 :data:`~ioc.events.MAX_JSON_DEPTH`: refused before any schema-free decoding, so it costs no
 recursion and logs no traceback), ``invalid`` (breaks the reading contract), ``wrong_group`` or
 ``future``. The checks on the way of valid readings are one comparison of group and one of
-time per reading.
+time per message (one count over the groups, one maximum over the times).
 
 >>> good = b'{"group":"flooding","source":"rain-HC-01","metric":"rainfall","value":1.5,' \\
 ...        b'"ts":1795410000,"district":"Hai Chau"}'
@@ -45,6 +46,7 @@ import msgspec
 
 from ioc.errors import ValidationError
 from ioc.events import MAX_JSON_DEPTH, DeadLetter, Reading, check_depth, decode_readings, encode
+from ioc.reading_columns import ReadingColumns, decode_columns
 from streams.windows import iso
 
 __all__ = ["Decoded", "classify", "decode_message"]
@@ -55,9 +57,10 @@ _MALFORMED_HINTS = ("not valid JSON", "not valid UTF-8", "expected a JSON object
 
 @dataclass(slots=True)
 class Decoded:
-    """The valid readings of a message and the dead letters (reason class, record) it made."""
+    """The valid readings of a message (columns on the fast path) and the dead letters (reason
+    class, record) it made."""
 
-    readings: list[Reading]
+    readings: list[Reading] | ReadingColumns
     dead: list[tuple[str, DeadLetter]] = field(default_factory=list)
 
 
@@ -91,16 +94,15 @@ def decode_message(raw: bytes, *, group: str, topic: str, partition: int, offset
     """Decode one message of ``group``'s events topic (never raises); readings dated more
     than ``max_future`` seconds after ``now`` are refused."""
     try:
-        readings = decode_readings(raw)
+        cols = decode_columns(raw)
     except ValidationError as exc:
         return _salvage(raw, exc, group, topic, partition, offset, now)
     except RecursionError:  # the depth check runs only off the fast path: catch it here too
         return _too_deep(raw, topic, partition, offset, now)
     latest = now + max_future
-    for r in readings:
-        if r.group != group or r.ts > latest:  # type: ignore[operator]  # float once decoded
-            return _split(raw, readings, group, topic, partition, offset, now, latest)
-    return Decoded(readings)
+    if cols.groups.count(group) != len(cols) or cols.ts.max() > latest:
+        return _split(raw, cols.readings(), group, topic, partition, offset, now, latest)
+    return Decoded(cols)
 
 
 def _too_deep(raw: bytes, topic: str, partition: int, offset: int, now: float) -> Decoded:
@@ -135,7 +137,7 @@ def _split(raw: bytes, readings: list[Reading], group: str, topic: str, partitio
         items: list[bytes] | None = [bytes(x) for x in _raw_items.decode(raw)]
     except (msgspec.DecodeError, RecursionError):  # decoded once: not expected
         items = None
-    out = Decoded([])
+    out, kept = Decoded([]), []
     for i, r in enumerate(readings):
         one = items[i] if items is not None and len(items) == len(readings) else encode(r)
         if r.group != group:
@@ -145,7 +147,8 @@ def _split(raw: bytes, readings: list[Reading], group: str, topic: str, partitio
             exc = _future(f"$[{i}].ts", r, now, latest)
             out.dead.append(("future", _dead(exc, one, topic, partition, offset, now)))
         else:
-            out.readings.append(r)
+            kept.append(r)
+    out.readings = kept
     return out
 
 
@@ -169,7 +172,7 @@ def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition
         return whole
     if not all(bytes(x).lstrip()[:1] == b"{" for x in items):
         return whole
-    out = Decoded([])
+    out, kept = Decoded([]), []
     for i, item in enumerate(items):
         one = bytes(item)  # the reading's own bytes, as they came
         try:
@@ -185,5 +188,6 @@ def _salvage(raw: bytes, exc: ValidationError, group: str, topic: str, partition
             wrong = _wrong_group(f"$[{i}].group", r, group, topic)
             out.dead.append(("wrong_group", _dead(wrong, one, topic, partition, offset, now)))
         else:
-            out.readings.append(r)
+            kept.append(r)
+    out.readings = kept
     return out

@@ -85,7 +85,9 @@ class PartitionState:
         gone = set(rows)
         keys = [block.keys[r] for r in rows]
         block.keep([r for r in range(len(block)) if r not in gone])
+        drop = self.windows.series.drop
         for key in keys:
             del self.series[key]
             self.dirty.discard(key)
+            drop(key)
         return keys

@@ -19,11 +19,14 @@ with none accepted between them (a real gap in a replay, not one bad reading). A
 an idle partition's clock forward (:meth:`PartitionWindows.advance_to`) so a partition whose
 sources all went silent still closes its windows.
 
-**Accumulators** are plain lists of the readings' values, one per ``(source, metric)`` in a
-dict per open window (``None`` for a counted service event): appending is the cheapest thing
-a reading can cost, and the window's statistics are computed once, when it closes, for all
-its keys in one pass (:func:`window_stats`). Late
-readings are counted per key on the side, only when there are any.
+**Accumulators** are columns (:mod:`streams.window_columns`): per open window, the series
+ids and values of each message that fell into it (NaN for a counted service event), in
+arrival order; the window's statistics are computed once, when it closes, for all its keys in
+one pass. A decoded message (:class:`~ioc.reading_columns.ReadingColumns`) is folded in with
+a few numpy calls when nothing in it is new, late, dropped or a jump
+(:func:`~streams.window_columns.fold_columns`); otherwise, and for plain lists of readings,
+one reading at a time (the reference path, which writes the same columns). Late readings are
+counted per key on the side, only when there are any.
 
 >>> from ioc.events import Reading
 >>> def r(ts, v, source="rain-HC-01"):
@@ -63,11 +66,14 @@ import numpy as np
 
 from detectors.base import WindowStats
 from ioc.events import Reading
+from ioc.reading_columns import ReadingColumns
+from streams.window_columns import SeriesIds, WindowBuffer, fold_columns, segment_stats
 
 __all__ = [
     "JUMP_CONFIRM",
     "PartitionWindows",
     "Values",
+    "WindowBuffer",
     "iso",
     "stats_of",
     "window_start",
@@ -90,6 +96,7 @@ class Admits(Protocol):
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
+_NAN = math.nan
 
 
 def iso(ts: float) -> str:
@@ -127,18 +134,9 @@ def window_stats(lists: Sequence[Sequence[float | None]], counted: bool) -> tupl
     """
     sizes = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     if counted:
-        one = np.ones(len(sizes))
-        return sizes, one, one, one, one, np.zeros(len(sizes))
+        return segment_stats(np.empty(0), sizes, True)
     flat = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=int(sizes.sum()))
-    starts = np.zeros(len(sizes), dtype=np.int64)
-    np.cumsum(sizes[:-1], out=starts[1:])
-    mean = np.add.reduceat(flat, starts) / sizes
-    dev = flat - np.repeat(mean, sizes)
-    ss = np.add.reduceat(dev * dev, starts)
-    std = np.sqrt(ss / np.maximum(sizes - 1, 1))
-    std[sizes == 1] = 0.0
-    return (sizes, mean, np.minimum.reduceat(flat, starts), np.maximum.reduceat(flat, starts),
-            flat[starts + sizes - 1], std)
+    return segment_stats(flat, sizes, False)
 
 
 def stats_of(values: Sequence[float | None] | None, start: float, width: float,
@@ -172,13 +170,15 @@ class PartitionWindows:
     window, after ``budget`` (when set) admitted its source. ``refused`` collects the
     readings :meth:`add` turned away, for the owner to dead-letter (:meth:`take_refused`).
     ``newest`` is the largest event time :meth:`add` accepted, beyond ``cap`` or not.
+    ``series`` numbers the keys the windows hold (:class:`~streams.window_columns.SeriesIds`):
+    the owner drops a key from it when it stops tracking the key.
     ``replayed_upto`` is where the windows restored from a checkpoint end: readings before it
     are input read again after a restart, dropped and counted but not refused as late.
     """
 
     __slots__ = ("budget", "clock", "closed_upto", "dropped", "fresh", "group", "jump_streak",
                  "known", "late", "lateness", "max_jump", "newest", "open", "partition",
-                 "refused", "replayed_upto", "width")
+                 "refused", "replayed_upto", "series", "width")
 
     def __init__(self, group: str, partition: int, *, width: float, lateness: float,
                  max_jump: float = _INF) -> None:
@@ -196,7 +196,8 @@ class PartitionWindows:
         self.clock = -_INF
         self.newest = -_INF
         self.closed_upto = -_INF
-        self.open: dict[float, dict[Key, Values]] = {}
+        self.open: dict[float, WindowBuffer] = {}
+        self.series = SeriesIds()
         self.late: dict[float, dict[Key, int]] = {}
         self.dropped: dict[Key, int] = {}
         # keys the owner already tracks, and the district of each key seen for the first time
@@ -207,6 +208,13 @@ class PartitionWindows:
         self.jump_streak = 0
         self.replayed_upto = -_INF
 
+    def buffer(self, start: float) -> WindowBuffer:
+        """The buffer of the open window starting at ``start`` (opened if need be)."""
+        got = self.open.get(start)
+        if got is None:
+            got = self.open[start] = WindowBuffer(self.series)
+        return got
+
     def add(self, readings: Sequence[Reading], cap: float = _INF) -> tuple[int, int, int]:
         """Fold readings into their windows; returns (accepted, late, dropped).
 
@@ -215,15 +223,28 @@ class PartitionWindows:
         but not beyond ``cap``. Readings refused for a jump or by the series budget are in
         none of the three counts (see :attr:`refused`).
         """
+        if isinstance(readings, ReadingColumns):
+            got = fold_columns(self, readings, cap)
+            if got is not None:
+                return got
+        return self.add_each(readings, cap)
+
+    def add_each(self, readings: Sequence[Reading], cap: float = _INF
+                 ) -> tuple[int, int, int]:
+        """:meth:`add` one reading at a time (the reference path)."""
         width = self.width
         clock = self.clock
         closed = self.closed_upto
-        opened = self.open
         known = self.known
         fresh = self.fresh
+        series = self.series
+        ids_of = series.ids
         ceiling = clock + self.max_jump if clock > -_INF else _INF
         lo = hi = _INF  # the window the last reading fell into (hi: at most the ceiling)
-        cur: dict[Key, Values] = {}
+        # per window start, the ids and values of this call, written as one chunk at the end
+        pending: dict[float, tuple[list[int], list[float]]] = {}
+        cur_ids: list[int] = []
+        cur_values: list[float] = []
         lates: dict[Key, int] | None = None  # late counts of that window, when it has ended
         top = clock
         late = dropped = refused = opened_series = 0
@@ -250,16 +271,15 @@ class PartitionWindows:
                 if closed == -_INF:  # a fresh partition starts at its first reading
                     closed = self.closed_upto = start if start <= cap else cap - cap % width
                 lo, hi = start, min(start + width, ceiling)
-                got = opened.get(start)
+                got = pending.get(start)
                 if got is None:
-                    got = opened[start] = {}
-                cur = got
+                    got = pending[start] = ([], [])
+                cur_ids, cur_values = got
                 lates = self.late.setdefault(start, {}) if start + width <= clock else None
             key = (r.source, r.metric)
-            try:
-                cur[key].append(r.value)
-            except KeyError:
-                # the first reading of a key in this window: key it by the tracked series'
+            kid = ids_of.get(key)
+            if kid is None or not series.admitted(kid):
+                # a key neither tracked nor waiting to be: key it by the tracked series'
                 # own key object (or canonical strings), not this message's copies
                 owner = known.get(key)
                 if owner is not None:
@@ -278,12 +298,21 @@ class PartitionWindows:
                         opened_series += 1
                     key = (intern(key[0]), intern(key[1]))
                     fresh[key] = r.district
-                cur[key] = [r.value]
+                kid = series.admit(key)
+            else:
+                key = series.keys[kid]
+            cur_ids.append(kid)
+            value = r.value
+            cur_values.append(_NAN if value is None else value)
             if lates is not None:
                 lates[key] = lates.get(key, 0) + 1
                 late += 1
             if ts > top:
                 top = ts
+        for start, (ids, values) in pending.items():
+            if ids:
+                self.buffer(start).append(np.array(ids, dtype=np.int64),
+                                          np.array(values, dtype=np.float64))
         accepted = len(readings) - dropped - refused
         if accepted:
             self.jump_streak = 0
@@ -345,10 +374,10 @@ class PartitionWindows:
             n -= skip
         return [first + i * width for i in range(n)]
 
-    def pop(self, start: float) -> tuple[dict[Key, Values], dict[Key, int]]:
+    def pop(self, start: float) -> tuple[WindowBuffer, dict[Key, int]]:
         """Take the values and the late counts per key of the window starting at ``start``,
         and mark it closed."""
-        values = self.open.pop(start, None) or {}
+        values = self.open.pop(start, None) or WindowBuffer(self.series)
         late = self.late.pop(start, None) or {}
         end = start + self.width
         if end > self.closed_upto:
