@@ -7,9 +7,10 @@ readings: one gateway per partition of ``<prefix>.traffic.events``, each pack in
 order. The traffic group runs the heaviest default detectors of the catalog (speed: robust_z,
 physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_range, stuck).
 
-(a) **bare loop**: one aiokafka consumer, ``getmany()`` and :func:`ioc.events.decode_readings`
-    on every message, nothing else (the decoder is the same one the worker uses, so decoding
-    costs both sides the same). Runs ``--repeat`` times; the median counts.
+(a) **bare loop**: one aiokafka consumer, ``getmany()`` and
+    :func:`ioc.reading_columns.decode_columns` on every message, nothing else (the decoder is
+    the same one the worker uses, so decoding costs both sides the same). Runs ``--repeat``
+    times; the median counts.
 (b) **worker**: one ``ioc worker`` process on the same topic doing the whole job: decode,
     dead-letter check, window per (source, metric), close windows, score every detector,
     alert decisions, publish window summaries, indicator parts and alerts, checkpoint state.
@@ -73,7 +74,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from peer_quix import run_peer
 
 from ioc import catalog
-from ioc.events import decode_readings
+from ioc.reading_columns import decode_columns
 
 T0 = 1_795_410_000.0  # 2026-11-23 05:00 UTC, noon in Da Nang
 
@@ -161,7 +162,7 @@ async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, floa
             batch = await consumer.getmany(timeout_ms=1000, max_records=2000)
             for msgs in batch.values():
                 for m in msgs:
-                    n += len(decode_readings(m.value))
+                    n += len(decode_columns(m.value))
             if time.perf_counter() - started > 600:
                 raise RuntimeError(f"bare loop stalled at {n} of {total} readings")
         return (n / (time.perf_counter() - started), n / (time.process_time() - cpu))
@@ -181,7 +182,8 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
             raise SystemExit(f"--spy needs py-spy next to {sys.executable} "
                              "(pip install py-spy)")
         launcher = (str(spy), "record", "--format", "raw", "--threads", "--nonblocking",
-                    "--rate", "500", "-o", str(args.spy), "--")
+                    "--rate", "500", *(("--idle",) if args.spy_idle else ()),
+                    "-o", str(args.spy), "--")
     with BenchWorker(bootstrap, prefix, workdir, args.partitions, app_id=f"bench-{prefix}",
                      env={"IOC_MULTIVARIATE": args.multivariate} if args.multivariate else None,
                      launcher=launcher, python_args=python_args,
@@ -254,6 +256,8 @@ def main() -> None:
     ap.add_argument("--spy", type=Path, default=None,
                     help="run the worker under py-spy (if installed), writing collapsed stacks "
                          "to this file")
+    ap.add_argument("--spy-idle", action="store_true",
+                    help="with --spy: sample idle threads too (where the worker waits)")
     args = ap.parse_args()
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     worker: dict[str, Any] | None = None
