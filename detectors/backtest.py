@@ -53,7 +53,7 @@ import numpy as np
 from detectors.base import Detector, WindowStats
 from detectors.columns import WindowColumns
 from detectors.decision import decide_many
-from detectors.direction import Side, side_of
+from detectors.direction import Side, harmful_side, side_of
 from detectors.key_windows import Key, KeyWindows, windows_by_key
 from detectors.policies import Policy, Threshold
 from ioc import catalog
@@ -129,18 +129,6 @@ class BacktestResult:
             "false_alerts_per_day": num(self.false_alerts_per_day),
             "by_kind": {k: {"found": f, "total": t} for k, (f, t) in sorted(self.by_kind.items())},
         }
-
-
-def harmful_side(key: Key) -> str:
-    """The side a key's alerts are wanted on: its catalog metric's ``harmful`` (``both`` for
-    a key outside the catalog).
-
-    >>> harmful_side(("environment", "air-HC-01", "pm25")), harmful_side(("nab", "x", "value"))
-    ('high', 'both')
-    """
-    g = catalog.GROUPS.get(key[0])
-    spec = g.metrics_by_name.get(key[2]) if g is not None else None
-    return spec.harmful if spec is not None else "both"
 
 
 def _matches(a: Anomaly, key: Key, t: float, grace_windows: float) -> bool:

@@ -19,9 +19,10 @@ import math
 from collections.abc import Mapping
 from typing import Any, Literal
 
+from ioc import catalog
 from ioc.catalog_types import Direction
 
-__all__ = ["Side", "harmful", "side_of"]
+__all__ = ["Side", "harmful", "harmful_side", "side_of"]
 
 Side = Literal["high", "low"]
 
@@ -47,3 +48,15 @@ def harmful(side: Side | None, direction: Direction) -> bool:
     """Whether an alert on ``side`` is wanted for a metric whose harmful side is
     ``direction`` (an unknown side alerts: better one alert too many than a blind spot)."""
     return direction == "both" or side is None or side == direction
+
+
+def harmful_side(key: tuple[str, str, str]) -> Direction:
+    """The side a (group, source, metric) key's alerts are wanted on: its catalog metric's
+    ``harmful`` (``both`` for a key outside the catalog).
+
+    >>> harmful_side(("environment", "air-HC-01", "pm25")), harmful_side(("nab", "x", "value"))
+    ('high', 'both')
+    """
+    g = catalog.GROUPS.get(key[0])
+    spec = g.metrics_by_name.get(key[2]) if g is not None else None
+    return spec.harmful if spec is not None else "both"
