@@ -293,12 +293,14 @@ def _cross_validate(corpus: Any, candidates: dict[str, Any], *, folds: int,
                    "from the metric's spec (limits, ranges).")
 @click.option("--threshold", type=click.FloatRange(0.0, 1.0), default=0.9, show_default=True,
               help="Score at which a window opens an alert.")
+@click.option("--both-sides", is_flag=True,
+              help="Alert on both sides of every metric (default: its harmful side only).")
 @click.option("--json", "as_json", is_flag=True,
               help="Print {detector: figures} as JSON on the last line.")
 def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bool,
                        simulate_hours: float | None, seed: int, groups: tuple[str, ...],
-                       per_hour: float, names: tuple[str, ...], use_catalog: bool, threshold: float,
-                       as_json: bool) -> None:
+                       per_hour: float, names: tuple[str, ...], use_catalog: bool,
+                       threshold: float, both_sides: bool, as_json: bool) -> None:
     """Run detectors over recorded or simulated history and score their alerts against the
     ground truth: precision, recall, time to detect, alerts per day."""
     import json
@@ -328,7 +330,7 @@ def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bo
         raise UsageError("no readings to backtest")
     keyed = windows_by_key(rows)
     results = _run_backtests(reg, chosen, factories, keyed, ground, threshold=threshold,
-                             use_catalog=use_catalog)
+                             use_catalog=use_catalog, both_sides=both_sides)
     click.echo(f"{source}; {len(keyed)} keys, {len(ground)} labelled anomalies")
     _echo_table(summary_rows(results))
     if as_json:
@@ -387,10 +389,11 @@ def _recorded_history(readings: Path, truth: Path | None
 
 
 def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed: Any,
-                   ground: list[Anomaly], *, threshold: float,
-                   use_catalog: bool) -> dict[str, BacktestResult]:
+                   ground: list[Anomaly], *, threshold: float, use_catalog: bool,
+                   both_sides: bool = False) -> dict[str, BacktestResult]:
     """Each chosen detector's backtest result, with a progress bar; with ``use_catalog`` a
-    detector runs only on the metrics the catalog lists it for."""
+    detector runs only on the metrics the catalog lists it for; alerts on each metric's
+    harmful side only unless ``both_sides``."""
     from detectors.backtest import backtest
 
     results = {}
@@ -398,7 +401,8 @@ def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed
         task = bar.add_task("backtesting", total=len(chosen))
         for n in chosen:
             results[n] = backtest(factories[n], keyed, ground, name=n, threshold=threshold,
-                                  per_key=_from_catalog(reg, n) if use_catalog else None)
+                                  per_key=_from_catalog(reg, n) if use_catalog else None,
+                                  both_sides=both_sides)
             bar.advance(task, 1)
     return results
 
