@@ -1,4 +1,4 @@
-"""Live multivariate models on a real broker: an air station's PM2.5 and PM10 each within
+"""Live multivariate models on a real broker: an air station's PM2.5, PM10 and AQI each within
 their normal range but together abnormal (the simulator's ``mix``) raise an
 ``isolation_forest`` alert, and the fitted models survive ``kill -9`` and a rebalance: the
 restored worker scores with the same model version at once, without fitting again.
@@ -73,7 +73,7 @@ def forest_alerts(trail: Trail) -> dict[str, Alert]:
 def fitted_and_saved(env: Env, w: WorkerProcess) -> None:
     """Wait until every subject has a model and its model is in the series changelog."""
     try:
-        wait_until(lambda: count(w, "fits") >= SUBJECTS, 240, f"{SUBJECTS} models fitted")
+        wait_until(lambda: count(w, "fits") >= SUBJECTS, 420, f"{SUBJECTS} models fitted")
     except AssertionError as exc:
         got = {k: v for k, v in w.metrics().items()
                if "multivariate" in k or k in ("ioc_worker_readings_total",
@@ -95,13 +95,20 @@ def fitted_and_saved(env: Env, w: WorkerProcess) -> None:
         changelog.close()
 
 
-def check_mixes(trail: Trail) -> dict[str, Alert]:
-    got = trail.wait(lambda t: (f := forest_alerts(t)) and set(f) >= set(MIXED) and f, 180,
-                     f"an isolation_forest alert on each of {MIXED}")
+def check_mixes(trail: Trail, *workers: WorkerProcess) -> dict[str, Alert]:
+    try:
+        got = trail.wait(lambda t: (f := forest_alerts(t)) and set(f) >= set(MIXED) and f,
+                         240, f"an isolation_forest alert on each of {MIXED}")
+    except AssertionError as exc:
+        seen = sorted((a.source, a.change, (a.first_seen - MIDNIGHT) / 60)
+                      for a in trail.alerts() if a.detector == "isolation_forest")
+        state = {w.name: (w.clock() - MIDNIGHT, {k: v for k, v in w.metrics().items()
+                                                 if "multivariate" in k}) for w in workers}
+        raise AssertionError(f"{exc}: forest alerts {seen}; workers {state}") from None
     for source, a in got.items():
         assert a.evidence.detail["model_version"] == 1, (source, a.evidence.detail)
         top = str(a.evidence.detail["top_metrics"]).split(",")
-        assert {"pm25", "pm10"} & set(top), (source, top)
+        assert {"pm25", "pm10", "aqi"} & set(top), (source, top)
     false = [a.source for a in opened(trail.alerts())
              if a.detector == "isolation_forest" and a.source not in MIXED]
     assert len(false) <= 1, false
@@ -123,7 +130,7 @@ def test_mix_alerts_and_the_model_survives_kill_9(
             w.wait_ready()
             assert count(w, "restored_models") >= SUBJECTS
             env.send_stream(stream(), since=SPLIT)
-            check_mixes(trail)
+            check_mixes(trail, w)
             assert count(w, "fits") == 0, "the restarted worker fitted again"
     finally:
         trail.close()
@@ -156,7 +163,7 @@ def test_models_follow_their_partitions_to_a_second_worker(
                 wait_until(lambda: count(b, "restored_models") >= len(moved), 60,
                            f"worker b to restore the {len(moved)} models of {taken}")
                 env.send_stream(stream(), since=SPLIT)
-                got = check_mixes(trail)
+                got = check_mixes(trail, a, b)
                 assert count(b, "fits") == 0 and count(a, "fits") == SUBJECTS
                 assert any(default_partition(s, env.partitions) in taken for s in got)
     finally:

@@ -69,7 +69,7 @@ def test_a_mix_raises_one_isolation_forest_alert_naming_the_metrics() -> None:
     assert MIX.start <= a.first_seen <= MIX.start + 180
     assert a.alert_id == "isolation_forest:environment:air-HC-01:combined"
     top = a.evidence.detail["top_metrics"].split(",")
-    assert top[0] in ("pm25", "pm10") and a.evidence.score >= 0.9
+    assert top[0] in ("pm25", "pm10", "aqi") and a.evidence.score >= 0.9
     usual, now = a.evidence.detail["usual.pm25"], a.evidence.detail["value.pm25"]
     assert 8.0 < usual < now < 45.0  # higher than usual, inside its normal range
     mv = p.multivariate
