@@ -12,6 +12,7 @@ COPY ioc ./ioc
 COPY detectors ./detectors
 COPY streams ./streams
 COPY dashboards ./dashboards
+COPY notify ./notify
 RUN pip install . \
     && useradd --create-home --uid 10001 ioc \
     && mkdir -p /data \

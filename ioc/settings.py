@@ -185,7 +185,7 @@ class Settings:
         "`ioc notify` refuses to start without it and names the file, line and field of "
         "any mistake.")
     notify_port: int = _setting(
-        6068, "IOC_NOTIFY_PORT", "`ioc notify` web port (`/metrics`, `/healthz`; on "
+        6069, "IOC_NOTIFY_PORT", "`ioc notify` web port (`/metrics`, `/healthz`; on "
         "`IOC_WORKER_HOST`).", minimum=0)
 
     # --- Dashboard -------------------------------------------------------------------------

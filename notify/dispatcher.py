@@ -1,6 +1,8 @@
 """The dispatcher: claims due outbox rows and sends them on a pool of threads, so one slow or
 failing receiver never holds up the others (at most ``PER_ADDRESS`` sends in flight per
-address; the rest wait their turn in the outbox), within per-receiver rate limits.
+address; a claimed row that cannot start within a second goes back to the outbox), within
+per-receiver rate limits. Outcomes are recorded in batches (every ``RECORD_EVERY_S`` or
+``RECORD_BATCH`` sends).
 
 >>> b = Buckets({"sms": (2, 60.0)})
 >>> [b.take("lan", "sms", now=0.0) for _ in range(3)]
@@ -16,6 +18,7 @@ import random
 import threading
 import time
 from collections import Counter as Tally
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -27,7 +30,10 @@ from notify.outbox import Outcome, Row, claim, finish, queue_stats
 __all__ = ["Buckets", "Dispatcher"]
 
 log = logging.getLogger("ioc.notify")
-PER_ADDRESS = 2
+PER_ADDRESS = 4
+WAIT_S = 1.0           # a claimed row waits this long for a free slot of its address
+RECORD_EVERY_S = 0.01
+RECORD_BATCH = 64
 
 
 class Buckets:
@@ -61,22 +67,28 @@ class Dispatcher:
         self.store, self.config, self.send = store, config, send
         self.metrics, self.lock, self.wake, self.clock = metrics, lock, wake, clock
         self.buckets = Buckets(config.limits)
-        self.capacity = config.workers * 4
+        self.capacity = config.workers * 8
         self.hold = max(60.0, 3 * max(config.smtp.timeout, config.webhook_timeout,
                                       config.sms.timeout))
         self.rng = random.Random()
 
     def run(self, stop: threading.Event) -> None:
         pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="notify-send")
-        flying: dict[Future[Outcome], Row] = {}
-        by_address: Tally[tuple[str, str]] = Tally()
+        self.flying: dict[Future[Outcome], Row] = {}
+        self.waiting: deque[tuple[float, Row]] = deque()
+        self.by_address: Tally[tuple[str, str]] = Tally()
+        done: list[tuple[Row, Outcome, float]] = []
+        first_done = 0.0
         last_stats = 0.0
         try:
             while not stop.is_set():
                 now = self.clock()
                 try:
-                    if len(flying) < self.capacity:
-                        self._start(pool, flying, by_address, now)
+                    self._start(pool, now)
+                    if done and (len(done) >= RECORD_BATCH or not self.flying
+                                 or time.monotonic() - first_done >= RECORD_EVERY_S):
+                        self._finish(done)
+                        done = []
                     if now - last_stats >= 1.0:
                         last_stats = now
                         depth, age = queue_stats(self.store, now)
@@ -87,39 +99,56 @@ class Dispatcher:
                     log.warning("notify: database unavailable (%s)", exc)
                     stop.wait(1.0)
                     continue
-                if not flying:
+                if not self.flying and not self.waiting:
                     self.wake.wait(0.25)
                     self.wake.clear()
                     continue
-                done, _ = wait(list(flying), timeout=0.05, return_when=FIRST_COMPLETED)
-                if done:
-                    self._finish([(flying.pop(f), f.result(), 0.0) for f in done], by_address)
+                got, _ = wait(list(self.flying), timeout=0.05, return_when=FIRST_COMPLETED)
+                if got and not done:
+                    first_done = time.monotonic()
+                for f in got:
+                    row = self.flying.pop(f)
+                    self.by_address[(row.channel, row.address)] -= 1
+                    done.append((row, f.result(), 0.0))
         finally:
-            for f in list(flying):  # let sends in flight end, and record them
+            for f in list(self.flying):  # let sends in flight end, and record them
                 try:
                     outcome = f.result(timeout=self.hold)
                 except Exception as exc:
                     outcome = Outcome("temporary", repr(exc))
-                self._finish([(flying.pop(f), outcome, 0.0)], by_address)
+                done.append((self.flying.pop(f), outcome, 0.0))
+            done += [(row, Outcome("ok"), 0.01) for _, row in self.waiting]
+            if done:
+                self._finish(done)
             pool.shutdown(wait=False, cancel_futures=True)
 
-    def _start(self, pool: ThreadPoolExecutor, flying: dict[Future[Outcome], Row],
-               by_address: Tally[tuple[str, str]], now: float) -> None:
-        with self.lock:
-            rows = claim(self.store, now, limit=self.capacity - len(flying), hold=self.hold)
+    def _start(self, pool: ThreadPoolExecutor, now: float) -> None:
+        """Start the waiting rows whose address has a free slot, then claim more."""
         later: list[tuple[Row, Outcome, float]] = []
-        for row in rows:
+        kept: deque[tuple[float, Row]] = deque()
+        free = self.capacity - len(self.flying) - len(self.waiting)
+        if free > 0 and len(self.waiting) < self.config.workers:
+            with self.lock:
+                claimed = claim(self.store, now, limit=free, hold=self.hold)
+            self.waiting.extend((now, row) for row in claimed)
+        while self.waiting:
+            since, row = self.waiting.popleft()
             where = (row.channel, row.address)
-            if by_address[where] >= PER_ADDRESS:
-                later.append((row, Outcome("ok"), 0.05))
+            if self.by_address[where] >= PER_ADDRESS or \
+                    len(self.flying) >= self.config.workers * 2:
+                if now - since > WAIT_S:
+                    later.append((row, Outcome("ok"), 0.01))  # back to the outbox
+                else:
+                    kept.append((since, row))
                 continue
             wait_s = self.buckets.take(row.receiver, row.channel, now)
             if wait_s > 0:
                 self.metrics.rate_limited.labels(row.channel).inc()
                 later.append((row, Outcome("ok"), wait_s))
                 continue
-            by_address[where] += 1
-            flying[pool.submit(self._send, row)] = row
+            self.by_address[where] += 1
+            self.flying[pool.submit(self._send, row)] = row
+        self.waiting = kept
         if later:
             self._record(later)
 
@@ -130,10 +159,7 @@ class Dispatcher:
             log.exception("notify: sending %s to %s failed", row.channel, row.receiver)
             return Outcome("temporary", f"{type(exc).__name__}: {exc}")
 
-    def _finish(self, done: list[tuple[Row, Outcome, float]],
-                by_address: Tally[tuple[str, str]]) -> None:
-        for row, _, _ in done:
-            by_address[(row.channel, row.address)] -= 1
+    def _finish(self, done: list[tuple[Row, Outcome, float]]) -> None:
         self._record(done)
 
     def _record(self, done: list[tuple[Row, Outcome, float]]) -> None:

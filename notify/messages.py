@@ -20,13 +20,14 @@ True
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import html
 import unicodedata
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 from notify.items import DA_NANG, Item
 
@@ -63,10 +64,15 @@ def _when(ts: float) -> str:
     return datetime.fromtimestamp(ts, DA_NANG).strftime("%Y-%m-%d %H:%M")
 
 
+@functools.lru_cache(maxsize=4096)
+def _quoted(text: str) -> str:
+    return quote_plus(text)
+
+
 def wall_link(wall_url: str, item: Item) -> str:
     """The wall filtered to the item's group and district, the item named (``alert=``)."""
-    query = {"group": item.group, "district": item.district, item.kind: item.id}
-    return f"{wall_url.rstrip('/')}/?{urlencode(query)}"
+    return (f"{wall_url.rstrip('/')}/?group={_quoted(item.group)}&district="
+            f"{_quoted(item.district)}&{item.kind}={quote_plus(item.id)}")
 
 
 def _severity(item: Item, lang: str) -> str:

@@ -127,33 +127,41 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
     t = schema.notify_outbox
     out: dict[str, list[tuple[Row, str]]] = {"sent": [], "retried": [], "failed": [],
                                              "deferred": []}
+    params: dict[str, list[dict[str, Any]]] = {k: [] for k in out}
+    for n, (row, outcome, defer) in enumerate(done):
+        attempts = row.attempts + 1
+        if defer > 0:
+            out["deferred"].append((row, ""))
+            params["deferred"].append({"k": row.key, "next_attempt_at": now + defer})
+        elif outcome.result == "ok":
+            out["sent"].append((row, ""))
+            params["sent"].append({"k": row.key, "attempts": attempts, "sent_at": now})
+        elif outcome.result == "temporary" and attempts < max_attempts and \
+                now - row.created_at < give_up_after:
+            wait = backoff(attempts, base=base, cap=cap, jitter=jitter[n % len(jitter)])
+            out["retried"].append((row, outcome.reason))
+            params["retried"].append({"k": row.key, "attempts": attempts,
+                                      "next_attempt_at": now + wait,
+                                      "reason": outcome.reason[:2000]})
+        else:
+            reason = outcome.reason if outcome.result == "permanent" else \
+                f"gave up after {attempts} attempts: {outcome.reason}"
+            out["failed"].append((row, reason))
+            params["failed"].append({"k": row.key, "attempts": attempts,
+                                     "reason": reason[:2000]})
+    values: dict[str, dict[str, Any]] = {
+        "deferred": {"next_attempt_at": sa.bindparam("next_attempt_at")},
+        "sent": {"status": "sent", "attempts": sa.bindparam("attempts"),
+                 "sent_at": sa.bindparam("sent_at")},
+        "retried": {"attempts": sa.bindparam("attempts"), "reason": sa.bindparam("reason"),
+                    "next_attempt_at": sa.bindparam("next_attempt_at")},
+        "failed": {"status": "failed", "attempts": sa.bindparam("attempts"),
+                   "reason": sa.bindparam("reason")}}
     with _reached(), store.engine.begin() as conn:
-        for n, (row, outcome, defer) in enumerate(done):
-            where = t.c.key == row.key
-            if defer > 0:
-                conn.execute(t.update().where(where).values(
-                    next_attempt_at=now + defer, claimed_until=0.0))
-                out["deferred"].append((row, ""))
-                continue
-            attempts = row.attempts + 1
-            if outcome.result == "ok":
-                conn.execute(t.update().where(where).values(
-                    status="sent", attempts=attempts, sent_at=now, claimed_until=0.0))
-                out["sent"].append((row, ""))
-            elif outcome.result == "temporary" and attempts < max_attempts and \
-                    now - row.created_at < give_up_after:
-                wait = backoff(attempts, base=base, cap=cap, jitter=jitter[n % len(jitter)])
-                conn.execute(t.update().where(where).values(
-                    attempts=attempts, next_attempt_at=now + wait, claimed_until=0.0,
-                    reason=outcome.reason[:2000]))
-                out["retried"].append((row, outcome.reason))
-            else:
-                reason = outcome.reason if outcome.result == "permanent" else \
-                    f"gave up after {attempts} attempts: {outcome.reason}"
-                conn.execute(t.update().where(where).values(
-                    status="failed", attempts=attempts, claimed_until=0.0,
-                    reason=reason[:2000]))
-                out["failed"].append((row, reason))
+        for kind, rows in params.items():
+            if rows:
+                conn.execute(t.update().where(t.c.key == sa.bindparam("k"))
+                             .values(claimed_until=0.0, **values[kind]), rows)
     return out
 
 

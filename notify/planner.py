@@ -141,14 +141,11 @@ class Planner:
                 g = groups[key] = grouping.Group(key=key, route=route.name, labels=labels)
             if grouping.absorb(g, route, item, now):
                 dirty.add(key)
-        for key in sorted(dirty):
-            g = groups[key]
-            values = _group_values(g, now)
-            if key in fresh:
-                conn.execute(t.insert().values(key=key, route=g.route,
-                                               labels=json.dumps(g.labels), **values))
-            else:
-                conn.execute(t.update().where(t.c.key == key).values(**values))
+        inserts = [{"key": k, "route": groups[k].route, "labels": json.dumps(groups[k].labels),
+                    **_group_values(groups[k], now)} for k in sorted(dirty & fresh)]
+        if inserts:
+            conn.execute(t.insert(), inserts)
+        _update_groups(conn, [groups[k] for k in sorted(dirty - fresh)], now)
 
     def _chains(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float
                 ) -> list[str]:
@@ -189,7 +186,7 @@ class Planner:
         return stopped
 
     # --- the clock -------------------------------------------------------------------------
-    def tick(self, now: float | None = None, limit: int = 500) -> Plan:
+    def tick(self, now: float | None = None, limit: int = 2000) -> Plan:
         """Flush due groups and run due escalation steps; returns what was planned."""
         now = time.time() if now is None else now
         contacts = self.contacts(now)
@@ -214,10 +211,11 @@ class Planner:
         plan = Plan()
         rows = conn.execute(sa.select(t).where(t.c.next_flush_at <= now)
                             .order_by(t.c.next_flush_at).limit(limit).with_for_update())
+        kept, gone = [], []
         for row in rows.all():
             g, route = _group(row), self.routes.get(row.route)
             if route is None:  # the route left the config
-                conn.execute(t.delete().where(t.c.key == g.key))
+                gone.append({"k": g.key})
                 continue
             f = grouping.flush(g, route, now, self.held(now))
             if f is not None:
@@ -226,9 +224,12 @@ class Planner:
                     receivers=route.receivers, items=f.items, key_parts=(g.key, f.seq),
                     now=now, group_key=g.key, group_labels=g.labels))
             if g.alerts:
-                conn.execute(t.update().where(t.c.key == g.key).values(**_group_values(g, now)))
+                kept.append(g)
             else:
-                conn.execute(t.delete().where(t.c.key == g.key))
+                gone.append({"k": g.key})
+        _update_groups(conn, kept, now)
+        if gone:
+            conn.execute(t.delete().where(t.c.key == sa.bindparam("k")), gone)
         return plan
 
     def _run_steps(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
@@ -274,6 +275,18 @@ def _group(row: Any) -> grouping.Group:
                           alerts=_items.decode(row.alerts), notified=json.loads(row.notified),
                           seq=row.seq, next_flush_at=row.next_flush_at,
                           last_sent_at=row.last_sent_at)
+
+
+def _update_groups(conn: Connection, groups: list[grouping.Group], now: float) -> None:
+    """Store the state of ``groups`` (one statement for all)."""
+    if not groups:
+        return
+    t = schema.notify_groups
+    names = ("alerts", "notified", "seq", "next_flush_at", "last_sent_at", "updated_at")
+    conn.execute(t.update().where(t.c.key == sa.bindparam("k")).values(
+        **{n: sa.bindparam(f"v_{n}") for n in names}),
+        [{"k": g.key, **{f"v_{n}": v for n, v in _group_values(g, now).items()}}
+         for g in groups])
 
 
 def _group_values(g: grouping.Group, now: float) -> dict[str, Any]:

@@ -66,7 +66,8 @@ def _resolve(args: list[str]) -> click.Command:
     command: click.Command = cli
     path = ["ioc"]
     rest = list(args)
-    while isinstance(command, click.Group):
+    while isinstance(command, click.Group) and (
+            not command.invoke_without_command or (rest and rest[0] in command.commands)):
         assert rest, f"`{' '.join(path)}` needs a subcommand"
         name = rest.pop(0)
         sub = command.commands.get(name)
@@ -400,3 +401,26 @@ def test_the_ingest_services_reach_mosquitto_and_kafka() -> None:
     assert env["IOC_DATABASE_URL"] == _env(_by_command("archive").popitem()[1])[
         "IOC_DATABASE_URL"], "ingest keys live in the archive's database"
     assert bname != hname
+
+
+# --- notifications (issue 14) -----------------------------------------------------------------
+
+
+def test_the_notifier_reads_its_config_and_shares_the_archive_database() -> None:
+    """`ioc notify` gets a valid config file, the archive's database (its outbox), a data
+    volume for the demo mailbox, and a healthcheck on IOC_NOTIFY_PORT."""
+    from notify.config import parse
+
+    ((name, notifier),) = _by_command("notify").items()
+    env = _env(notifier)
+    mounted = {c["source"]: c["target"] for c in notifier["configs"]}
+    assert mounted["notify-toml"] == env["IOC_NOTIFY_CONFIG"]
+    config = parse(_config_content("notify-toml"), "notify-toml")
+    assert config.routes and config.smtp.mbox.startswith(env["IOC_DATA_DIR"])
+    assert env["IOC_DATABASE_URL"] == _env(_by_command("archive").popitem()[1])[
+        "IOC_DATABASE_URL"], "the outbox lives in the archive's database"
+    assert all(_port_of_url(u) == int(env["IOC_NOTIFY_PORT"])
+               for u in _healthcheck_urls(notifier))
+    assert env["IOC_WORKER_HOST"] == "0.0.0.0"
+    assert notifier["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert re.search(r"^COPY notify\b", DOCKERFILE.read_text(), re.M), name
