@@ -147,6 +147,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 if options.people is not None and options.with_dashboard else ()
             if options.with_archive:
                 _start_archive(supervisor, env, note)
+                _start_notifier(supervisor, options, env, note)
             if options.with_worker:
                 _start_worker(supervisor, options, env, note)
             if options.with_dashboard:
@@ -168,6 +169,76 @@ def _start_archive(supervisor: Supervisor, env: dict[str, str], note: Echo) -> N
     archive_port = free_port()
     supervisor.start("archive", ioc_argv("archive", "--port", str(archive_port)), env)
     note(f"archive: metrics on http://127.0.0.1:{archive_port}/metrics")
+
+
+def notifier_config(mailbox: Path, wall_url: str) -> str:
+    """The demo notifier's routes (``ioc notify``): major and critical city alerts to the
+    duty officer in Vietnamese, escalated to the supervisor when nobody acknowledges them
+    within 2 minutes; sensor-health alerts to the engineer in English; all by email into the
+    local mailbox file ``mailbox`` (``tail -f`` it, or ``mutt -f`` it)."""
+    return f'''[notify]
+wall_url = "{wall_url}"
+language = "vi"
+
+[smtp]
+mbox = "{mailbox}"
+sender = "IOC Da Nang (demo) <ioc@demo.localhost>"
+
+[defaults]
+group_by = ["group", "district"]
+group_wait = "10s"
+group_interval = "2m"
+repeat_interval = "1h"
+
+[[receivers]]
+name = "duty-officer"
+email = "duty-officer@demo.localhost"
+
+[[receivers]]
+name = "supervisor"
+email = "supervisor@demo.localhost"
+
+[[receivers]]
+name = "engineer"
+email = "engineer@demo.localhost"
+language = "en"
+
+[[routes]]
+name = "critical-escalation"
+match = {{ category = "city", severity = "critical" }}
+continue = true
+escalation = [
+  {{ after = "0s", receivers = ["duty-officer"] }},
+  {{ after = "2m", receivers = ["supervisor"] }},
+]
+
+[[routes]]
+name = "city"
+match = {{ category = "city", severity = ["major", "critical"] }}
+receivers = ["duty-officer"]
+
+[[routes]]
+name = "sensor-health"
+match = {{ category = "sensor_health" }}
+receivers = ["engineer"]
+group_by = ["detector"]
+'''
+
+
+def _start_notifier(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],
+                    note: Echo) -> None:
+    """``ioc notify`` with :func:`notifier_config`, its metrics on a free port."""
+    folder = options.data_dir / "notify"
+    folder.mkdir(parents=True, exist_ok=True)
+    mailbox = (folder / "mailbox.mbox").resolve()
+    config = folder / "notify.toml"
+    wall = f"http://127.0.0.1:{options.dashboard_port or 8080}"
+    config.write_text(notifier_config(mailbox, wall), encoding="utf-8")
+    port = free_port()
+    supervisor.start("notifier", ioc_argv("notify", "--port", str(port)), {
+        **env, "IOC_NOTIFY_CONFIG": str(config)})
+    note(f"notifier: emails into {mailbox} (watch: tail -f {mailbox}); metrics on "
+         f"http://127.0.0.1:{port}/metrics")
 
 
 def _start_worker(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],

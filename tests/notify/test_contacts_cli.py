@@ -56,3 +56,14 @@ def test_notify_check_names_the_file_line_and_field(tmp_path: Path) -> None:
     repo = Path(__file__).resolve().parents[2]
     got = ioc(tmp_path, "notify", "check", str(repo / "examples" / "notify.toml"))
     assert got.returncode == 0 and "3 routes, 5 receivers" in got.stdout, got.stderr
+
+
+def test_the_demo_notifier_config_is_valid_and_writes_a_mailbox(tmp_path: Path) -> None:
+    """`ioc demo`'s notifier config parses; its emails go to the local mailbox file."""
+    from ioc.tools.demo import notifier_config
+    from notify.config import parse
+
+    cfg = parse(notifier_config(tmp_path / "mailbox.mbox", "http://127.0.0.1:8080"), "demo")
+    assert cfg.smtp.mbox == str(tmp_path / "mailbox.mbox")
+    assert [r.name for r in cfg.routes] == ["critical-escalation", "city", "sensor-health"]
+    assert cfg.routes[0].escalation[1].after == 120.0

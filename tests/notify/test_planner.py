@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from notify.channels import SIGNATURE_HEADER, Sender, sign
 from notify.config import parse
 from notify.contacts import Contacts
 from notify.dispatcher import Dispatcher
+from notify.items import item_of
 from notify.metrics import NotifyMetrics
 from notify.planner import Planner
 
@@ -172,3 +174,24 @@ def test_accounts_preferences_choose_channels_and_quiet_hours(store: Store,
     told = [r for r in planned.rows]
     assert sorted(r["channel"] for r in told) == ["email", "sms"]
     assert all("a5" in str(r["message"]) and "a4" not in str(r["message"]) for r in told)
+
+
+def test_the_mbox_transport_appends_mail_a_reader_opens(tmp_path: Path) -> None:
+    """With ``[smtp] mbox`` (the demo) each email lands in a local mailbox file, text and
+    HTML, with the idempotency key as its Message-ID."""
+    import mailbox
+
+    from notify.messages import email
+    from notify.outbox import Row
+
+    box = tmp_path / "mail.mbox"
+    cfg = parse(f'[smtp]\nmbox = "{box}"\n', "t.toml")
+    message = email([item_of(alert("rain-HC-01"))], "firing", "vi", "http://wall")
+    row = Row("k1", "group", "r", None, None, "desk", "email", "desk@x.test", message, 0,
+              time.time(), time.time())
+    assert Sender(cfg).send(row).result == "ok"
+    assert Sender(cfg).send(row).result == "ok"
+    (first, second) = list(mailbox.mbox(str(box)))
+    assert first["Message-ID"] == second["Message-ID"] == "<k1@ioc-monitor>"
+    assert first["To"] == "desk@x.test" and "rainfall high" in str(first["Subject"])
+    assert first.is_multipart()
