@@ -43,7 +43,7 @@ class TailCalibrator:
     restore).
     """
 
-    __slots__ = ("pos", "ring", "size", "sorted", "target", "warmup")
+    __slots__ = ("_per_target", "pos", "ring", "size", "sorted", "target", "warmup")
 
     def __init__(self, *, size: int = 2000, target: float = 0.01, warmup: int = 100) -> None:
         if not isinstance(size, int) or size < 2:
@@ -54,6 +54,7 @@ class TailCalibrator:
             raise ValueError(f"calibration: warmup must be an int in [1, size], got {warmup!r}")
         self.size = size
         self.target = float(target)
+        self._per_target = 1.0 / math.log(1.0 / self.target)
         self.warmup = warmup
         self.ring = array.array("d")  # grows to `size`, then overwritten at `pos`
         self.sorted = array.array("d")
@@ -92,9 +93,11 @@ class TailCalibrator:
         the level tops out at ``log(n + 1) / log(1 / target)`` (1.65 for 2,000 statistics and
         a 1 % target): how far beyond is the detector's own rule to say.
         """
-        if len(self.ring) < self.warmup:
+        n = len(self.ring)
+        if n < self.warmup or not stat > 0.0:
             return 0.0
-        return math.log(self.tail(stat)) / math.log(self.target)
+        s = self.sorted
+        return math.log((n + 1.0) / (len(s) - bisect_left(s, stat) + 1.0)) * self._per_target
 
     def resort(self) -> None:
         """Rebuild the sorted copy from the ring (after the state is restored)."""
