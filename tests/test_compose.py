@@ -319,6 +319,14 @@ def test_prometheus_targets_match_the_services() -> None:
     assert jobs["ioc-dashboard"] == [f"{dname}:{_env(dash)['IOC_DASHBOARD_PORT']}"]
     ((aname, arch),) = _by_command("archive").items()
     assert jobs["ioc-archive"] == [f"{aname}:{_env(arch)['IOC_ARCHIVE_PORT']}"]
+    ((nname, notifier),) = _by_command("notify").items()
+    assert jobs["ioc-notify"] == [f"{nname}:{_env(notifier)['IOC_NOTIFY_PORT']}"]
+    ingest = _services()
+    mqtt_port = ingest["ingest-mqtt"]["command"][-1]
+    http_port = _env(ingest["ingest-http"])["IOC_INGEST_HTTP_PORT"]
+    assert jobs["ioc-ingest"] == [f"ingest-mqtt:{mqtt_port}", f"ingest-http:{http_port}"]
+    for name in ("notifier", "ingest-mqtt"):  # scraped from Prometheus' own container
+        assert _env(ingest[name])["IOC_WORKER_HOST"] == "0.0.0.0", name
     for rule_file in config.get("rule_files", []):
         assert (path.parent / rule_file).is_file(), rule_file
 

@@ -20,7 +20,7 @@ def ingest_command() -> None:
 @click.option("--topic-prefix", metavar="PREFIX", default="ioc", show_default=True,
               help="Write PREFIX.<group>.events and PREFIX.deadletter.")
 @click.option("--metrics-port", type=click.IntRange(0, 65535), default=None,
-              help="Serve /metrics on this port (default: none).")
+              help="Serve /metrics on this port, on IOC_WORKER_HOST (default: none).")
 def ingest_mqtt(bootstrap: str | None, config_path: str | None, topic_prefix: str,
                 metrics_port: int | None) -> None:
     """Subscribe to the MQTT brokers of the ingest file and forward their readings to Kafka
@@ -45,7 +45,7 @@ def ingest_mqtt(bootstrap: str | None, config_path: str | None, topic_prefix: st
     logging.getLogger("kafka").setLevel(logging.ERROR)
     registry = CollectorRegistry()
     if metrics_port is not None:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=registry)
+        start_http_server(metrics_port, addr=settings.worker_host, registry=registry)
     wait_for_kafka(target, timeout=60)
     with StopSignals() as stop:
         run_bridge(settings, config, target, stop.event, prefix=topic_prefix,
