@@ -81,23 +81,6 @@ class Planner:
     def offsets(self, topics: Iterable[str]) -> dict[TP, int]:
         return self.store.offsets(self.consumer, topics)
 
-    def _advance(self, conn: Connection, offsets: Mapping[TP, int],
-                 expected: Mapping[TP, int | None], now: float) -> None:
-        t = schema.archive_offsets
-        for (topic, partition), nxt in sorted(offsets.items()):
-            want = expected.get((topic, partition))
-            where = (t.c.consumer == self.consumer) & (t.c.topic == topic) & (
-                t.c.partition == partition)
-            if want is None:
-                if conn.execute(sa.select(t.c.next_offset).where(where)).first() is not None:
-                    raise Fenced(f"{topic}[{partition}]: another notifier stored an offset")
-                conn.execute(t.insert().values(consumer=self.consumer, topic=topic,
-                                               partition=partition, next_offset=nxt,
-                                               updated_at=now))
-            elif conn.execute(t.update().where(where & (t.c.next_offset == want)).values(
-                    next_offset=nxt, updated_at=now)).rowcount != 1:
-                raise Fenced(f"{topic}[{partition}]: the stored offset moved on")
-
     # --- records in ------------------------------------------------------------------------
     def ingest(self, records: Iterable[tuple[str, int, int, bytes]],
                expected: Mapping[TP, int | None], now: float | None = None) -> Ingested:
@@ -117,7 +100,7 @@ class Planner:
         pairs = [(i, r) for i in items for r in routes_for(i, self.config.routes, now)]
         try:
             with self.lock, self.store.engine.begin() as conn:
-                self._advance(conn, offsets, expected, now)
+                _advance(conn, self.consumer, offsets, expected, now)
                 self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
                 got.stopped = self._chains(conn, [(i, r) for i, r in pairs
                                                   if r.escalation and i.kind == "alert"], now)
@@ -262,6 +245,26 @@ class Planner:
                 step=chain.step, next_at=chain.next_at, stop_reason=chain.stop,
                 stopped_at=now if chain.stop else None))
         return plan
+
+
+def _advance(conn: Connection, consumer: str, offsets: Mapping[TP, int],
+             expected: Mapping[TP, int | None], now: float) -> None:
+    """Move ``consumer``'s stored offsets to ``offsets`` if they still are ``expected``
+    (:class:`~archive.store.Fenced` otherwise: another notifier owns the partition now)."""
+    t = schema.archive_offsets
+    for (topic, partition), nxt in sorted(offsets.items()):
+        want = expected.get((topic, partition))
+        where = (t.c.consumer == consumer) & (t.c.topic == topic) & (
+            t.c.partition == partition)
+        if want is None:
+            if conn.execute(sa.select(t.c.next_offset).where(where)).first() is not None:
+                raise Fenced(f"{topic}[{partition}]: another notifier stored an offset")
+            conn.execute(t.insert().values(consumer=consumer, topic=topic,
+                                           partition=partition, next_offset=nxt,
+                                           updated_at=now))
+        elif conn.execute(t.update().where(where & (t.c.next_offset == want)).values(
+                next_offset=nxt, updated_at=now)).rowcount != 1:
+            raise Fenced(f"{topic}[{partition}]: the stored offset moved on")
 
 
 def _started(row: Any, route: Route) -> float:
