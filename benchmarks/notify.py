@@ -145,6 +145,7 @@ CONFIG = '''
 [notify]
 tick = "0.05s"
 workers = 8
+start = "earliest"
 
 [[receivers]]
 name = "bridge"

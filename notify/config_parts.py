@@ -37,7 +37,7 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
     r.table(doc, (), _TOP)
     top = r.table(doc.get("notify", {}), ("notify",), {
         "wall_url", "language", "tick", "retry_base", "retry_max", "max_attempts",
-        "give_up_after", "workers", "webhook_timeout"})
+        "give_up_after", "workers", "webhook_timeout", "start"})
     p: tuple[str | int, ...] = ("notify",)
     language = _language(r, top, p, "vi")
     receivers = _receivers(r, doc.get("receivers", []))
@@ -48,6 +48,9 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
     for i, n in enumerate(names):
         if n in names[:i]:
             raise r.fail(("routes", i, "name"), f"a second route named {n!r}")
+    start = r.get(top, p, "start", str, "latest")
+    if start not in ("latest", "earliest"):
+        raise r.fail((*p, "start"), f"expected latest or earliest, got {start!r}")
     max_attempts = r.get(top, p, "max_attempts", int, 12)
     workers = r.get(top, p, "workers", int, 8)
     if max_attempts < 1 or workers < 1:
@@ -62,7 +65,7 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
         retry_base=r.duration(top, p, "retry_base", 2.0),
         retry_max=r.duration(top, p, "retry_max", 600.0), max_attempts=max_attempts,
         give_up_after=r.duration(top, p, "give_up_after", 86400.0), workers=workers,
-        webhook_timeout=r.duration(top, p, "webhook_timeout", 10.0))
+        webhook_timeout=r.duration(top, p, "webhook_timeout", 10.0), start=start)
 
 
 def _list(r: _Reader, doc: dict[str, Any], key: str) -> list[Any]:

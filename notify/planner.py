@@ -81,6 +81,16 @@ class Planner:
     def offsets(self, topics: Iterable[str]) -> dict[TP, int]:
         return self.store.offsets(self.consumer, topics)
 
+    def start_at(self, offsets: Mapping[TP, int], now: float | None = None) -> None:
+        """Store where a first run starts reading (partitions without a stored offset);
+        :class:`~archive.store.Fenced` when another notifier stored one first."""
+        now = time.time() if now is None else now
+        try:
+            with self.lock, self.store.engine.begin() as conn:
+                _advance(conn, self.consumer, offsets, {}, now)
+        except sa.exc.OperationalError as exc:
+            raise Unavailable(str(exc).splitlines()[0]) from None
+
     # --- records in ------------------------------------------------------------------------
     def ingest(self, records: Iterable[tuple[str, int, int, bytes]],
                expected: Mapping[TP, int | None], now: float | None = None) -> Ingested:

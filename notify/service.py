@@ -3,10 +3,12 @@ dispatcher, in one process.
 
 * The **consumer** (this thread) reads ``ioc.alerts`` as the consumer group
   ``<IOC_APP_ID>-notify``. Where to start is the database's business: on assignment it seeks
-  to the offsets the planner stored with the groups and chains they produced (the beginning
-  when there are none), so a ``kill -9`` loses and doubles nothing. After each poll, and at
-  least every ``tick``, it runs :meth:`~notify.planner.Planner.tick` (due groups, due
-  escalation steps, the daily digest) and wakes the dispatcher.
+  to the offsets the planner stored with the groups and chains they produced, so a ``kill -9``
+  loses and doubles nothing. A partition without one (the very first run) starts at its end
+  (``[notify] start = "latest"``, stored at once) or at its beginning (``"earliest"``).
+  After each poll, and at least every ``tick``, it runs
+  :meth:`~notify.planner.Planner.tick` (due groups, due escalation steps, the daily digest)
+  and wakes the dispatcher.
 * The **dispatcher** (:mod:`notify.dispatcher`, its own thread and pool) sends the outbox.
 * ``/metrics`` and ``/healthz`` are served on ``IOC_NOTIFY_PORT``.
 """
@@ -74,6 +76,18 @@ class Notifier:
         if not partitions:
             return
         held = self._with_db(lambda: self.planner.offsets({tp.topic for tp in partitions}))
+        fresh = [tp for tp in partitions if (tp.topic, tp.partition) not in held]
+        if fresh and self.config.start == "latest":
+            # a first run tells what happens from now on, not the 30 days the topic holds;
+            # the start is stored at once, so a restart resumes there
+            self.consumer.seek_to_end(*fresh)
+            start = {(tp.topic, tp.partition): self.consumer.position(tp) for tp in fresh}
+            try:
+                self._with_db(lambda: self.planner.start_at(start))
+                held.update(start)
+            except Fenced:
+                held = self._with_db(lambda: self.planner.offsets(
+                    {tp.topic for tp in partitions}))
         for tp in partitions:
             nxt = held.get((tp.topic, tp.partition))
             self.stored[(tp.topic, tp.partition)] = nxt
