@@ -150,6 +150,15 @@ group_wait = "0s"
     assert body["version"] == "4" and body["status"] == "firing"
     assert body["alerts"][0]["labels"]["alertname"] == "rainfall"
     assert metrics.failed.labels("webhook")._value.get() == 1
+    from click.testing import CliRunner
+
+    from ioc.cli import cli
+
+    url = store.engine.url.render_as_string(hide_password=False)
+    shown = CliRunner().invoke(cli, ["notify", "failed"], env={"IOC_DATABASE_URL": url})
+    assert shown.exit_code == 0, shown.output
+    (line,) = shown.output.splitlines()
+    assert "webhook" in line and "gone" in line and "attempts 1: HTTP 404" in line
 
 
 def test_accounts_preferences_choose_channels_and_quiet_hours(store: Store,
