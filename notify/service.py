@@ -62,6 +62,7 @@ class Notifier:
                                      metrics=self.metrics, lock=self.lock, wake=self.wake)
         self.poll_ms, self.max_records = poll_ms, max_records
         self.stored: dict[TP, int | None] = {}
+        self.starting: set[TopicPartition] = set()
         self.ready = False
         self.db_ok = True
         self.digest_done: str | None = None
@@ -76,28 +77,37 @@ class Notifier:
         if not partitions:
             return
         held = self._with_db(lambda: self.planner.offsets({tp.topic for tp in partitions}))
-        fresh = [tp for tp in partitions if (tp.topic, tp.partition) not in held]
-        if fresh and self.config.start == "latest":
-            # a first run tells what happens from now on, not the 30 days the topic holds;
-            # the start is stored at once, so a restart resumes there
-            self.consumer.seek_to_end(*fresh)
-            start = {(tp.topic, tp.partition): self.consumer.position(tp) for tp in fresh}
-            try:
-                self._with_db(lambda: self.planner.start_at(start))
-                held.update(start)
-            except Fenced:
-                held = self._with_db(lambda: self.planner.offsets(
-                    {tp.topic for tp in partitions}))
         for tp in partitions:
             nxt = held.get((tp.topic, tp.partition))
             self.stored[(tp.topic, tp.partition)] = nxt
-            if nxt is None:
-                self.consumer.seek_to_beginning(tp)
-            else:
+            if nxt is not None:
                 self.consumer.seek(tp, nxt)
-        self.ready = True
+            elif self.config.start == "latest":
+                # a first run tells what happens from now on, not the 30 days the topic
+                # holds; the start is stored after this callback (:meth:`_store_starts`)
+                self.consumer.seek_to_end(tp)
+                self.starting.add(tp)
+            else:
+                self.consumer.seek_to_beginning(tp)
+        self.ready = not self.starting
         log.info("notify: assigned %s", sorted(f"{tp.topic}[{tp.partition}]"
                                                for tp in partitions))
+
+    def _store_starts(self, stop: threading.Event) -> None:
+        """Store where the first run starts on the partitions it reads from their end, so a
+        restart resumes there even when no record came in between."""
+        assigned = self.consumer.assignment()
+        start = {(tp.topic, tp.partition): self.consumer.position(tp)
+                 for tp in self.starting
+                 if tp in assigned and self.stored.get((tp.topic, tp.partition)) is None}
+        self.starting.clear()
+        if start:
+            try:
+                self._with_db(lambda: self.planner.start_at(start), stop)
+                self.stored.update(start)
+            except Fenced:
+                self._seek_stored([TopicPartition(t, p) for t, p in start])
+        self.ready = True
 
     def _with_db(self, action: Callable[[], Any], stop: threading.Event | None = None) -> Any:
         """Run ``action`` until the database answers, polling paused partitions meanwhile."""
@@ -132,6 +142,7 @@ class Notifier:
             def on_partitions_revoked(self, revoked: Any) -> None:
                 for tp in revoked:
                     me.stored.pop((tp.topic, tp.partition), None)
+                    me.starting.discard(tp)
 
             def on_partitions_assigned(self, assigned: Any) -> None:
                 me._seek_stored(list(assigned))
@@ -147,6 +158,8 @@ class Notifier:
                                             max_records=self.max_records)
                 if polled:
                     self._ingest(polled, stop)
+                if self.starting:
+                    self._store_starts(stop)
                 if polled or time.monotonic() - last_tick >= self.config.tick:
                     last_tick = time.monotonic()
                     self._with_db(self._tick, stop)

@@ -78,8 +78,12 @@ def start(tmp_path: Path, kafka_bootstrap: str, alerts: Alerts, url: str, text: 
           ) -> NotifyProcess:
     config = tmp_path / "notify.toml"
     config.write_text(text, encoding="utf-8")
-    return NotifyProcess(kafka_bootstrap, alerts, url, config, tmp_path / "notify.log"
-                         ).start().wait_ready()
+    proc = NotifyProcess(kafka_bootstrap, alerts, url, config, tmp_path / "notify.log")
+    try:
+        return proc.start().wait_ready()
+    except BaseException:
+        proc.stop()
+        raise
 
 
 def test_routes_group_and_deliver_by_email_webhook_and_sms(
