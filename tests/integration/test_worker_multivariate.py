@@ -22,6 +22,7 @@ from kafka import KafkaConsumer
 from detectors.multivariate import source_layouts
 from ioc import catalog
 from ioc.events import Alert
+from ioc.kafka.admin import TopicSpec, ensure_topics
 from ioc.tools.anomalies import AnomalyPlan
 from ioc.tools.mix import place_mix
 from ioc.tools.simulator import CitySimulator
@@ -53,9 +54,14 @@ def stream() -> CitySimulator:
 def env_for(bootstrap: str, tmp: Path) -> Env:
     cfg = tmp / "detectors.toml"
     cfg.write_text(CONFIG)
-    return Env(bootstrap, tmp, extra={"IOC_CHECKPOINT_INTERVAL_S": "0.2",
-                                      "IOC_MULTIVARIATE": "sources",
-                                      "IOC_DETECTORS_CONFIG": str(cfg)})
+    env = Env(bootstrap, tmp, extra={"IOC_CHECKPOINT_INTERVAL_S": "0.2",
+                                     "IOC_MULTIVARIATE": "sources",
+                                     "IOC_DETECTORS_CONFIG": str(cfg)})
+    # the worker's internal indicator-parts topic, made before the worker starts: on a loaded
+    # machine Faust created it after the first window's parts were sent, and that worker
+    # stalled on its first flush (seen once)
+    ensure_topics([TopicSpec(f"{env.app_id}-indicator-parts", env.partitions, 1)], bootstrap)
+    return env
 
 
 def count(w: WorkerProcess, name: str) -> float:
