@@ -54,11 +54,12 @@ def _finite(x: float) -> bool:
 
 
 def _above(ev: Evidence) -> bool:
-    """Whether the value was above its baseline (the evidence's side when it names one)."""
-    side = getattr(ev, "side", None)
-    if side in ("high", "low"):
-        return side == "high"
-    return not (_finite(ev.value) and _finite(ev.baseline)) or ev.value >= ev.baseline
+    """Whether the value shown was above its baseline (so the words match the numbers: a CUSUM
+    drifting up may fire on a window below it); the evidence's side when they are equal or
+    not known."""
+    if _finite(ev.value) and _finite(ev.baseline) and ev.value != ev.baseline:
+        return ev.value > ev.baseline
+    return getattr(ev, "side", None) != "low"
 
 
 def title_parts(*, group: str, district: str, source: str, metric: str,

@@ -63,7 +63,10 @@
   function showSoundButton() {
     var btn = $("btn-sound");
     var blocked = sound.on && (!sound.ctx || sound.ctx.state !== "running");
-    btn.textContent = t(!sound.on ? "wall.sound.off" : blocked ? "wall.sound.blocked" : "wall.sound.on");
+    // blocked (audio not unlocked yet) reads "on" too, so the label keeps its width when the
+    // first click unlocks it (the buttons beside it do not move under the pointer)
+    btn.textContent = t(!sound.on ? "wall.sound.off" : "wall.sound.on");
+    btn.title = t(blocked ? "wall.sound.blocked" : "wall.sound.title");
     btn.dataset.state = !sound.on ? "off" : blocked ? "blocked" : "on";
   }
 
@@ -655,7 +658,7 @@
       return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
     }).join("") + "</dl>";
     html += '<details class="params engineers"><summary>' + esc(t("d.engineers")) + "</summary>" +
-      '<dl class="facts">' + tech.map(function (r) {
+      '<dl class="facts-tech">' + tech.map(function (r) {
         return "<dt>" + esc(r[0]) + "</dt><dd>" + esc(r[1]) + "</dd>";
       }).join("") + "</dl>" + (ev.params && Object.keys(ev.params).length
         ? "<h4>" + esc(t("d.params")) + "</h4><pre>" + esc(JSON.stringify(ev.params, null, 1)) +

@@ -150,7 +150,12 @@ async def open_tab(browser: Any, url: str, lang: str = "en") -> Tab:
     """A tab on ``url`` reading the pages in ``lang`` (English unless asked: the tests read
     the English words; the city's default, Vietnamese, has tests of its own)."""
     context = await browser.new_context(viewport=VIEWPORT)
-    await context.add_cookies([{"name": "ioc_lang", "value": lang, "url": url}])
+    if url.startswith("http"):
+        await context.add_cookies([{"name": "ioc_lang", "value": lang, "url": url}])
+    else:  # a blank page has no site for a cookie: each page the tab opens sets the language
+        await context.add_init_script(  # (about:blank itself refuses cookies)
+            f"try {{ document.cookie = 'ioc_lang={lang}; path=/'; "
+            f"localStorage.setItem('ioc.lang', '{lang}'); }} catch (e) {{}}")
     page = await context.new_page()
     tab = Tab(page)
     await page.goto(url)

@@ -182,3 +182,26 @@ async def test_the_summary_draws_its_trends_over_the_hours_with_data(
     as_of = float(await tab.page.get_attribute("#as-of", "data-as-of") or 0)
     assert abs(as_of - NOW) < 5
     assert tab.errors == []
+
+
+CLIPPED = """() => Array.from(document.querySelectorAll(
+    '.g-name, .kpi-label, .g-foot-trend, .g-band .rag-word, .trend-axis span, #districts td, '
+    + '.fig-label, .districts th'))
+  .filter(e => e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)
+  .map(e => e.className + ': ' + e.textContent.trim().slice(0, 40))"""
+
+
+@pytest.mark.parametrize("lang", ["en", "vi"])
+async def test_no_label_of_the_summary_is_cut(browser: Any, producer: Producer,
+                                              start_dashboard: Any, lang: str) -> None:
+    """Group names, KPI labels, statuses and district rows wrap rather than being cut, in
+    either language (the longer Vietnamese names included)."""
+    await seed(producer)
+    d = await start_dashboard()
+    tab = await open_tab(browser, d.summary_url, lang=lang)
+    await tab.page.wait_for_function(
+        "() => document.querySelectorAll('.gcard[data-status=\"critical\"]').length === 1",
+        timeout=15000)
+    assert await tab.page.evaluate(CLIPPED) == []
+    await tab.shot(f"summary-{lang}-labels.png")
+    assert tab.errors == []

@@ -162,6 +162,7 @@ async def test_anomaly_to_wall_and_ack_through_a_real_worker(
     await detail.wait_for(state="visible", timeout=5000)
     assert await detail.locator("svg.spark-big .spark-threshold").count() == 1
     assert "limit 20" in await detail.locator(".legend").inner_text()
+    await detail.locator("details.engineers summary").click()  # the detector: for engineers
     assert delta["data"]["evidence"]["detector"] in await detail.inner_text()
     print("screenshot:", await tab.shot("wall-worker-detail.png"))
     await other.close()

@@ -18,6 +18,7 @@ from test_signin import Browser, request, start
 from archive.access import LINK_TTL_S, Access
 from archive.accounts import Accounts
 from archive.store import Store
+from dashboards.i18n import said
 from dashboards.signin import LINK_REFUSED
 
 pytestmark = pytest.mark.timeout(120)
@@ -52,7 +53,7 @@ async def test_a_link_signs_in_once_and_goes_on_to_the_page(start_dashboard: Any
     assert '"login":"minh"' in me.body and '"display_name":"Minh Tran"' in me.body
     again = await Browser(d.url).go("GET", f"/login/once?t={token}")
     assert again.status == 401 and "ioc_session" not in again.cookies()
-    assert "works once, within 15 minutes" in again.body
+    assert "chỉ dùng một lần, trong vòng 15 phút" in again.body  # the default language: vi
     assert d.registry.get_sample_value("ioc_dashboard_sign_ins_total",
                                        {"outcome": "ok", "reason": "ok"}) == 1
 
@@ -71,7 +72,7 @@ async def test_used_expired_forged_and_disabled_links_get_one_refusal(
         got = await Browser(d.url).go("GET", f"/login/once?t={token}")
         assert got.status == 401 and "ioc_session" not in got.cookies()
         assert "html" in got.headers["content-type"]
-        bodies.add(LINK_REFUSED in got.body)
+        bodies.add(said(LINK_REFUSED, "vi") in got.body)  # the default language
     assert bodies == {True}
     assert d.registry.get_sample_value("ioc_dashboard_sign_ins_total",
                                        {"outcome": "refused", "reason": "bad_link"}) == 5
