@@ -84,8 +84,9 @@ class Notifier:
                 self.consumer.seek(tp, nxt)
             elif self.config.start == "latest":
                 # a first run tells what happens from now on, not the 30 days the topic
-                # holds; the start is stored after this callback (:meth:`_store_starts`)
-                self.consumer.seek_to_end(tp)
+                # holds: paused until :meth:`_store_starts` (after this callback: no
+                # blocking calls in it) has stored and sought to the partition's end
+                self.consumer.pause(tp)
                 self.starting.add(tp)
             else:
                 self.consumer.seek_to_beginning(tp)
@@ -97,16 +98,25 @@ class Notifier:
         """Store where the first run starts on the partitions it reads from their end, so a
         restart resumes there even when no record came in between."""
         assigned = self.consumer.assignment()
-        start = {(tp.topic, tp.partition): self.consumer.position(tp)
-                 for tp in self.starting
-                 if tp in assigned and self.stored.get((tp.topic, tp.partition)) is None}
+        todo = [tp for tp in self.starting if tp in assigned]
+        try:
+            ends = self.consumer.end_offsets(todo) if todo else {}
+        except Exception as exc:  # the broker did not answer: the next loop asks again
+            log.warning("notify: cannot read the end offsets (%s); retrying", exc)
+            return
         self.starting.clear()
+        start = {(tp.topic, tp.partition): int(ends[tp]) for tp in todo}
         if start:
             try:
                 self._with_db(lambda: self.planner.start_at(start), stop)
-                self.stored.update(start)
-            except Fenced:
-                self._seek_stored([TopicPartition(t, p) for t, p in start])
+            except Fenced:  # another notifier stored a start first: use it
+                self._seek_stored(todo)
+                self.consumer.resume(*todo)
+                return
+            self.stored.update(start)
+            for tp in todo:
+                self.consumer.seek(tp, start[(tp.topic, tp.partition)])
+            self.consumer.resume(*todo)
         self.ready = True
 
     def _with_db(self, action: Callable[[], Any], stop: threading.Event | None = None) -> Any:

@@ -93,8 +93,12 @@ class NotifyProcess:
         return out
 
     def wait_ready(self) -> NotifyProcess:
-        wait_until(lambda: self.health().get("status") in ("ok", "degraded"), 90,
-                   "ioc notify to be ready")
+        try:
+            wait_until(lambda: self.health().get("status") in ("ok", "degraded"), 120,
+                       "ioc notify to be ready")
+        except AssertionError as exc:
+            tail = self.log.read_text(errors="replace")[-3000:]
+            raise AssertionError(f"{exc}; /healthz {self.health()}; log: {tail}") from None
         return self
 
     def kill(self) -> None:
