@@ -70,7 +70,11 @@ class HttpReceiver:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                length = int(self.headers.get("Content-Length", 0))
+                body = self.rfile.read(length)
+                if len(body) < length:  # the sender died mid-request (kill -9): not received
+                    self.close_connection = True
+                    return
                 with me.lock:
                     status = me.fail.get(self.path, 200)
                     if status == 200:
