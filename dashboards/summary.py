@@ -92,12 +92,16 @@ def _statuses(state: State, alerts: list[Any], mine: Any) -> dict[tuple[str, str
         first = min(series) * state.bucket_s if series else None
         cell = cells.get(key, {"sev": [], "alerts": 0})
         try:
-            window_s = float(catalog.group(key[0]).window_s)
+            g = catalog.group(key[0])
+            window_s = float(g.window_s)
+            # sources that report events (tickets, dossiers) are quiet in a window without
+            # any: that is not a source missing, so such a group's reporting counts are whole
+            events = all(k.heartbeat.counted for k in g.source_kinds)
         except ValidationError:  # an alert of a group the catalog lost: the default grace
-            window_s = 0.0
+            window_s, events = 0.0, False
         out[key] = rule.Facts(
             worst=rule.worst_of(cell["sev"]), alerts=cell["alerts"],
-            reporting=gi.sources_reporting if gi else 0,
+            reporting=(gi.sources_expected if events else gi.sources_reporting) if gi else 0,
             expected=gi.sources_expected if gi else 0,
             in_breach=gi.sources_in_breach if gi else 0,
             age_s=None if first is None else max(0.0, state.as_of - first),

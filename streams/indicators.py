@@ -27,6 +27,20 @@ KPI partials by operation (``ServiceGroup.kpis``): ``sum`` [sum], ``max`` [max],
 >>> ind, = m.add(part(1, 300.0, 1, 1.0))  # both partitions of the last window are in
 >>> ind.start, ind.kpis["received"]
 (300.0, 3.0)
+
+A straggler (a part of a window already published) is dropped, but its partition is waited
+for from then on:
+
+>>> m = IndicatorMerger({})
+>>> _ = m.add(part(0, 0.0, 1, 1.0))
+>>> [(i.start, i.sources_reporting) for i in m.add(part(0, 300.0, 1, 1.0))]  # 1 is late
+[(0.0, 1), (300.0, 1)]
+>>> m.add(part(1, 0.0, 1, 1.0)), m.add(part(1, 300.0, 1, 1.0))  # stragglers
+([], [])
+>>> m.add(part(0, 600.0, 1, 1.0))  # window 600 now waits for partition 1 too
+[]
+>>> [(i.start, i.sources_reporting) for i in m.add(part(1, 600.0, 1, 1.0))]
+[(600.0, 2)]
 """
 
 from __future__ import annotations
@@ -199,7 +213,13 @@ class IndicatorMerger:
         raw = self.store.get(key)
         st = _DEC.decode(raw) if raw is not None else _State()
         if part.start <= st.done:
-            return []  # a window already published (a replay or a straggler)
+            # a window already published (a replay or a straggler): a straggler's partition
+            # takes part from now on, so the next windows wait for it (else one partition's
+            # part released every window and the others' counts were dropped for good)
+            if part.partition not in st.expect:
+                st.expect = sorted([*st.expect, part.partition])
+                self.store[key] = _ENC.encode(st)
+            return []
         st.parts.setdefault(repr(part.start), {})[str(part.partition)] = part
         out: list[GroupIndicator] = []
         starts = sorted(st.parts, key=float)
