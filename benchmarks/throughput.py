@@ -248,7 +248,7 @@ def main() -> None:
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--multivariate", choices=("all", "sources", "indicators", "off"),
-                    help="the worker's IOC_MULTIVARIATE (default: the product's, all)")
+                    help="the worker's IOC_MULTIVARIATE (default: the product's, indicators)")
     ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                     help="measure the Quix Streams peer row (default: yes)")
     ap.add_argument("--profile", type=Path, default=None,

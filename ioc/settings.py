@@ -94,9 +94,10 @@ class Settings:
         "Alerts of different groups in one district within this span form an incident.",
         minimum=1)
     multivariate: str = _setting(
-        "all", "IOC_MULTIVARIATE",
-        "Live isolation-forest models: `sources` (one per source measuring several metrics, "
-        "such as an air station), `indicators` (one per group and district), `all` or `off`. "
+        "indicators", "IOC_MULTIVARIATE",
+        "Live isolation-forest models: `indicators` (one per group and district: a fixed "
+        "cost), `sources` (one per source measuring several metrics, such as an air station: "
+        "costs grow with the fleet), `all` or `off`. `ioc demo` runs `all`. "
         "Tune them under `[params.isolation_forest]` of the detector config.",
         choices=("all", "sources", "indicators", "off"))
     detectors_config: str | None = _setting(

@@ -243,10 +243,11 @@ def _start_notifier(supervisor: Supervisor, options: DemoOptions, env: dict[str,
 
 def _start_worker(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],
                   note: Echo) -> None:
-    """``ioc worker``, its metrics on a free port, its state under the demo's data directory."""
+    """``ioc worker``, its metrics on a free port, its state under the demo's data directory,
+    with every live multivariate model (the default runs only the indicators' ones)."""
     worker_port = free_port()
     supervisor.start("worker", ioc_argv("worker"), {
-        **env, "IOC_WORKER_PORT": str(worker_port),
+        **env, "IOC_WORKER_PORT": str(worker_port), "IOC_MULTIVARIATE": "all",
         "IOC_DATA_DIR": str(options.data_dir / "worker"),
         **_compressed_time(options, note)})
     note(f"worker: metrics on http://127.0.0.1:{worker_port}/metrics")
