@@ -84,7 +84,7 @@ def _check_accounts(lines: dict[str, str], every: list[str]) -> None:
     assert status == 200 and json.loads(me)["login"] == operator["login"]
     status, headers, page = _get(lines["wall"])                   # the same link again
     assert status == 401 and "ioc_session" not in headers.get("set-cookie", "")
-    assert "works once, within 15 minutes" in page
+    assert "chỉ dùng một lần, trong vòng 15 phút" in page  # Vietnamese: the city's default
 
 
 def _children_of(pid: int) -> list[int]:
