@@ -21,7 +21,7 @@ __all__ = ["browser"]  # the fixture, imported for the tests below
 
 # group, district -> what its cell should be judged (the rule's cases)
 EXPECTED_GROUPS = {"flooding": "critical", "traffic": "warning", "environment": "warning",
-                   "healthcare": "major", "wastewater": "starting", "public_transport": "ok"}
+                   "camera_analytics": "major", "wastewater": "starting", "public_transport": "ok"}
 EXPECTED_DISTRICTS = {"Hai Chau": "critical", "Son Tra": "warning", "Thanh Khe": "major",
                       "Lien Chieu": "starting", "Cam Le": "ok"}
 
@@ -44,7 +44,7 @@ async def seed(producer: Producer) -> Alert:
         indicators("flooding", "Hai Chau", points=24)
         + indicators("traffic", "Hai Chau", points=24)
         + indicators("environment", "Son Tra", points=24, breach=1)
-        + indicators("healthcare", "Thanh Khe", points=24, reporting=0)
+        + indicators("camera_analytics", "Thanh Khe", points=24, reporting=0)
         + indicators("wastewater", "Lien Chieu", points=1, reporting=0)
         + indicators("public_transport", "Cam Le", points=24))
     await producer.alerts([crit, warn])
@@ -87,7 +87,7 @@ async def test_wall_and_summary_show_the_same_status_for_every_group_and_distric
     for name, status in EXPECTED_DISTRICTS.items():
         assert summary_districts[name] == status, name
     # the summary says why, in words
-    why = await summary.page.get_attribute('.gcard[data-group="healthcare"]', "title")
+    why = await summary.page.get_attribute('.gcard[data-group="camera_analytics"]', "title")
     assert why == "only 0 of 3 sources reporting" or (why or "").startswith("only 0 of ")
     ARTIFACTS.mkdir(exist_ok=True)
     await wall.shot("wall-statuses.png")
