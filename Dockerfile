@@ -12,6 +12,8 @@ COPY ioc ./ioc
 COPY detectors ./detectors
 COPY streams ./streams
 COPY dashboards ./dashboards
+COPY archive ./archive
+COPY ingest ./ingest
 COPY notify ./notify
 RUN pip install . \
     && useradd --create-home --uid 10001 ioc \

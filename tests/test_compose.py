@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -171,9 +172,12 @@ def test_dockerfile_builds_the_ioc_image_from_python_slim() -> None:
         dockerfile = "Dockerfile" if isinstance(build, str) else build.get("dockerfile",
                                                                            "Dockerfile")
         assert (context / dockerfile).resolve() == DOCKERFILE, name
-    # every package the image installs is copied in
-    for package in ("ioc", "detectors", "streams", "dashboards"):
-        assert re.search(rf"^COPY {package}\b", text, re.M), package
+    # every package the project installs is copied in (pyproject's package list)
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
+    for pattern in packages:
+        package = pattern.rstrip("*")
+        assert re.search(rf"^COPY {package}\b", text, re.M), f"Dockerfile lacks COPY {package}"
 
 
 # --- commands -----------------------------------------------------------------------------
