@@ -20,7 +20,7 @@ from ioc import catalog
 from ioc.errors import ValidationError
 
 if TYPE_CHECKING:
-    from ioc.events import Command
+    from ioc.commands import Command
 
 MAX_ID = 128
 MIN_TS = 946_684_800.0    # 2000-01-01
