@@ -17,8 +17,10 @@ from typing import Any
 from archive.accounts import Scope
 from dashboards import protocol
 from dashboards import scope as scoping
+from dashboards.clients import Client, TokenBucket
+from dashboards.deltas import meta_of
 from dashboards.history import History
-from dashboards.hub import Client, Hub, TokenBucket, meta_of
+from dashboards.hub import Hub
 from dashboards.metrics import DashboardMetrics
 from dashboards.protocol import Subscription
 from dashboards.state import State, encode
