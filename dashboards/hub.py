@@ -97,7 +97,7 @@ class Hub:
         missed = None
         if resume is not None and self.ready and resume.epoch == self.epoch:
             missed = self.resume.missed(client, resume.seq, self.seq)
-        self.queues.control(client, self._welcome(client, resumed=missed is not None))
+        self.queues.control(client, _welcome(client, self.epoch, self.seq, missed is not None))
         if missed is not None:
             self.queues.enqueue_all(client, missed, now)
             client.last_seq = self.seq
@@ -109,15 +109,6 @@ class Hub:
             self.stats.resync(reason)
         self.queues.snapshot_first(client, reason)
         return client
-
-    def _welcome(self, client: Client, *, resumed: bool) -> bytes:
-        return protocol.frame({
-            "type": "welcome", "v": protocol.VERSION, "role": client.role,
-            "user": client.user, "epoch": self.epoch, "seq": self.seq, "resumed": resumed,
-            "heartbeat_s": protocol.HEARTBEAT_S, "can_command": client.can_command,
-            "subscription": client.sub.public(client.role), "limits": protocol.limits(),
-            "scope": {"districts": list(client.scope.districts),
-                      "groups": list(client.scope.groups)}})
 
     def disconnect(self, client: Client) -> None:
         """Forget a client (its queue is discarded)."""
@@ -251,3 +242,13 @@ class Hub:
         for client in self.clients.values():
             out[client.role] += 1
         return out
+
+
+def _welcome(client: Client, epoch: str, seq: int, resumed: bool) -> bytes:
+    """The ``welcome`` frame of a client that has just connected."""
+    return protocol.frame({
+        "type": "welcome", "v": protocol.VERSION, "role": client.role, "user": client.user,
+        "epoch": epoch, "seq": seq, "resumed": resumed, "heartbeat_s": protocol.HEARTBEAT_S,
+        "can_command": client.can_command, "subscription": client.sub.public(client.role),
+        "limits": protocol.limits(), "scope": {"districts": list(client.scope.districts),
+                                               "groups": list(client.scope.groups)}})
