@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from ioc.cli.root import _bootstrap, _bootstrap_option, _timeout_option, cli, load_settings
 from ioc.errors import ConfigError, IocError, UsageError
+
+if TYPE_CHECKING:
+    from ioc.settings import Settings
+    from ioc.tools.producer import Sink
 
 
 @cli.command("report")
@@ -128,17 +133,7 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
     sim = sm.CitySimulator(seed_k, begin, length, anomalies=plan, topic_prefix=topic_prefix,
                            pack_size=None if packs is None else int(packs))
     speed = sm.speed_for_rate(speed_rate, sim.natural_rate)
-    sink: pr.Sink
-    if output:
-        sink, target = pr.JsonLinesSink(output), output
-    else:
-        target = _bootstrap(bootstrap, settings)
-        pr.ensure_topics(settings, target, timeout, topic_prefix)
-        sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
-        if settings.simulator_mqtt_url:  # some groups through MQTT and the bridge (ingest/)
-            from ioc.tools.mqtt_publish import MqttSplitSink
-            sink = MqttSplitSink(sink, settings.simulator_mqtt_url, tuple(
-                g.strip() for g in settings.simulator_mqtt_groups.split(",") if g.strip()))
+    sink, target = _simulation_sink(settings, output, bootstrap, topic_prefix, timeout)
     pace = "as fast as possible" if speed is None else f"{speed:.3g}x real time"
     click.echo(f"simulating {len(sim.sources)} sources of {len(sim.groups)} groups from "
                f"{sm.format_ts(begin)} for {'ever' if length is None else f'{length:g} s'} "
@@ -159,6 +154,24 @@ def simulate_command(bootstrap: str | None, rate: str | None, duration: str | No
                f"simulated up to {sm.format_ts(stats.reached)}; {len(done)} anomalies injected"
                + (f" (ground truth in {truth})" if truth else "")
                + (" (interrupted)" if stats.interrupted else ""))
+
+
+def _simulation_sink(settings: Settings, output: str | None, bootstrap: str | None,
+                     topic_prefix: str, timeout: float) -> tuple[Sink, str]:
+    """Where ``ioc simulate`` sends, and its name: the ``--output`` file, else Kafka (its
+    topics made first), some groups through MQTT when ``IOC_SIMULATOR_MQTT_URL`` is set."""
+    from ioc.tools import producer as pr
+
+    if output:
+        return pr.JsonLinesSink(output), output
+    target = _bootstrap(bootstrap, settings)
+    pr.ensure_topics(settings, target, timeout, topic_prefix)
+    sink: Sink = pr.EventProducer(target, client_id="ioc-simulator", timeout_s=timeout)
+    if settings.simulator_mqtt_url:  # some groups through MQTT and the bridge (ingest/)
+        from ioc.tools.mqtt_publish import MqttSplitSink
+        sink = MqttSplitSink(sink, settings.simulator_mqtt_url, tuple(
+            g.strip() for g in settings.simulator_mqtt_groups.split(",") if g.strip()))
+    return sink, target
 
 
 @cli.command("replay")
