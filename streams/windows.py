@@ -25,7 +25,8 @@ arrival order; the window's statistics are computed once, when it closes, for al
 one pass. A decoded message (:class:`~ioc.reading_columns.ReadingColumns`) is folded in with
 a few numpy calls when nothing in it is new, late, dropped or a jump
 (:func:`~streams.window_columns.fold_columns`); otherwise, and for plain lists of readings,
-one reading at a time (the reference path, which writes the same columns). Late readings are
+one reading at a time (:func:`~streams.window_fold.fold_each`, the reference path, which
+writes the same columns). Late readings are
 counted per key on the side, only when there are any.
 
 >>> from ioc.events import Reading
@@ -57,9 +58,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from itertools import chain
-from sys import intern
 from typing import Literal, Protocol
 
 import numpy as np
@@ -68,6 +67,7 @@ from detectors.base import WindowStats
 from ioc.events import Reading
 from ioc.reading_columns import ReadingColumns
 from streams.window_columns import SeriesIds, WindowBuffer, fold_columns, segment_stats
+from streams.window_fold import JUMP_CONFIRM, fold_each, iso
 
 __all__ = [
     "JUMP_CONFIRM",
@@ -82,7 +82,6 @@ __all__ = [
 
 Key = tuple[str, str]
 Refused = tuple[str, str, str, Reading]  # reason class, field, reason, the reading
-JUMP_CONFIRM = 100  # readings in a row beyond the jump bound that make the jump real
 
 
 class Admits(Protocol):
@@ -96,18 +95,6 @@ class Admits(Protocol):
 Values = list  # the values of one key in one window (None: a counted event)
 
 _INF = math.inf
-_NAN = math.nan
-
-
-def iso(ts: float) -> str:
-    """Epoch seconds as an RFC 3339 UTC time (for reasons people read).
-
-    >>> iso(1795410000.0), iso(-math.inf)
-    ('2026-11-23T05:00:00Z', '-inf')
-    """
-    if not math.isfinite(ts):
-        return str(ts)
-    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def window_start(ts: float, width: float) -> float:
@@ -227,110 +214,7 @@ class PartitionWindows:
             got = fold_columns(self, readings, cap)
             if got is not None:
                 return got
-        return self.add_each(readings, cap)
-
-    def add_each(self, readings: Sequence[Reading], cap: float = _INF
-                 ) -> tuple[int, int, int]:
-        """:meth:`add` one reading at a time (the reference path)."""
-        width = self.width
-        clock = self.clock
-        closed = self.closed_upto
-        known = self.known
-        fresh = self.fresh
-        series = self.series
-        ids_of = series.ids
-        ceiling = clock + self.max_jump if clock > -_INF else _INF
-        lo = hi = _INF  # the window the last reading fell into (hi: at most the ceiling)
-        # per window start, the ids and values of this call, written as one chunk at the end
-        pending: dict[float, tuple[list[int], list[float]]] = {}
-        cur_ids: list[int] = []
-        cur_values: list[float] = []
-        lates: dict[Key, int] | None = None  # late counts of that window, when it has ended
-        top = clock
-        late = dropped = refused = opened_series = 0
-        for r in readings:
-            ts: float = r.ts  # type: ignore[assignment]  # always float once decoded
-            if not lo <= ts < hi:
-                start = ts - ts % width
-                if start < closed:
-                    key = (r.source, r.metric)
-                    self.dropped[key] = self.dropped.get(key, 0) + 1
-                    dropped += 1
-                    if start >= self.replayed_upto:  # else read again after a restart
-                        self.refused.append(("late", "$.ts", self._late_reason(ts, start, clock),
-                                             r))
-                    continue
-                if ts > ceiling:
-                    self.jump_streak += 1
-                    if self.jump_streak < JUMP_CONFIRM:
-                        refused += 1
-                        self.refused.append(("clock_jump", "$.ts",
-                                             self._jump_reason(ts, clock), r))
-                        continue
-                    ceiling = _INF  # the gap is real: the data has moved on
-                if closed == -_INF:  # a fresh partition starts at its first reading
-                    closed = self.closed_upto = start if start <= cap else cap - cap % width
-                lo, hi = start, min(start + width, ceiling)
-                got = pending.get(start)
-                if got is None:
-                    got = pending[start] = ([], [])
-                cur_ids, cur_values = got
-                lates = self.late.setdefault(start, {}) if start + width <= clock else None
-            key = (r.source, r.metric)
-            kid = ids_of.get(key)
-            if kid is None or not series.admitted(kid):
-                # a key neither tracked nor waiting to be: key it by the tracked series'
-                # own key object (or canonical strings), not this message's copies
-                owner = known.get(key)
-                if owner is not None:
-                    key = owner
-                elif key in fresh:
-                    key = (intern(key[0]), intern(key[1]))
-                else:
-                    budget = self.budget
-                    if budget is not None:
-                        if not budget.admit(self.group, key[0], opened_series):
-                            refused += 1
-                            self.refused.append(("series_limit", "$.source",
-                                                 f"a new series of an unregistered source: "
-                                                 f"{budget.reason}", r))
-                            continue
-                        opened_series += 1
-                    key = (intern(key[0]), intern(key[1]))
-                    fresh[key] = r.district
-                kid = series.admit(key)
-            else:
-                key = series.keys[kid]
-            cur_ids.append(kid)
-            value = r.value
-            cur_values.append(_NAN if value is None else value)
-            if lates is not None:
-                lates[key] = lates.get(key, 0) + 1
-                late += 1
-            if ts > top:
-                top = ts
-        for start, (ids, values) in pending.items():
-            if ids:
-                self.buffer(start).append(np.array(ids, dtype=np.int64),
-                                          np.array(values, dtype=np.float64))
-        accepted = len(readings) - dropped - refused
-        if accepted:
-            self.jump_streak = 0
-        self.newest = top
-        if top > self.clock:
-            self.clock = top if top <= cap else max(cap, self.clock)
-        return accepted, late, dropped
-
-    def _late_reason(self, ts: float, start: float, clock: float) -> str:
-        return (f"late: the window {iso(start)}..{iso(start + self.width)} of this reading "
-                f"({iso(ts)}) closed before it came (partition {self.group}[{self.partition}] "
-                f"clock {iso(clock)}, allowed lateness {self.lateness:g} s, "
-                f"IOC_ALLOWED_LATENESS_S); replay it into a backfill if it matters")
-
-    def _jump_reason(self, ts: float, clock: float) -> str:
-        return (f"clock jump: this reading ({iso(ts)}) is {ts - clock:,.0f} s ahead of "
-                f"partition {self.group}[{self.partition}]'s clock ({iso(clock)}), more than "
-                f"IOC_MAX_CLOCK_JUMP_S={self.max_jump:g}; it moved no clock")
+        return fold_each(self, readings, cap)
 
     def take_refused(self) -> list[Refused]:
         """The readings refused since the last call (reason class, field, reason, reading)."""
@@ -377,7 +261,9 @@ class PartitionWindows:
     def pop(self, start: float) -> tuple[WindowBuffer, dict[Key, int]]:
         """Take the values and the late counts per key of the window starting at ``start``,
         and mark it closed."""
-        values = self.open.pop(start, None) or WindowBuffer(self.series)
+        values = self.open.pop(start, None)
+        if values is None:  # not `or`: a buffer's len() is a numpy unique over its values
+            values = WindowBuffer(self.series)
         late = self.late.pop(start, None) or {}
         end = start + self.width
         if end > self.closed_upto:
