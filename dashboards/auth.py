@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from dashboards import protocol
+from dashboards import commands, protocol
 from ioc.errors import ConfigError
 from ioc.settings import Settings
 
@@ -172,4 +172,4 @@ def audit_user(role: str, settings: Settings) -> str:
     """The audit ``user`` of a role's commands: the role and its token's label (a name a
     client declares is not verified, so never recorded)."""
     label = settings.operator_label if role == "operator" else ""
-    return protocol.audit_user(role, label)
+    return commands.audit_user(role, label)

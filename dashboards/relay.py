@@ -13,7 +13,7 @@ from collections.abc import Callable
 from aiokafka.errors import KafkaError
 
 from archive.accounts import Principal
-from dashboards import protocol
+from dashboards import commands, protocol
 from dashboards import scope as scoping
 from dashboards.feed import Feed
 from dashboards.metrics import DashboardMetrics
@@ -52,14 +52,14 @@ class CommandRelay:
         if principal.role in protocol.COMMAND_ROLES and not principal.scope.city_wide:
             scoping.check_command(principal.scope, req, district_of=self.state.district_of,
                                   silence_of=self.state.silence_matchers)
-        command = protocol.build_command(
+        command = commands.build_command(
             req, role=principal.role, now=time.time(), command_id=uuid.uuid4().hex,
             known=self.known(), user=principal.audit_user,
             display_name=principal.display_name if person else None,
             max_silence_s=settings.max_silence_s,
             operators_may_silence_broadly=settings.operators_may_silence_broadly)
         try:
-            await self.feed.send_command(command, protocol.command_key(command),
+            await self.feed.send_command(command, commands.command_key(command),
                                          timeout=protocol.COMMAND_TIMEOUT_S)
         except (TimeoutError, KafkaError, OSError) as exc:
             log.warning("command %s (%s) not written to %s: %s", command.command_id,

@@ -174,7 +174,7 @@ def check_command(scope: Scope, req: CommandRequest, *, district_of: Lookup,
       one the principal could have set.
 
     The refusal never says whether an alert outside the scope exists. A malformed request is
-    left to :func:`~dashboards.protocol.build_command`.
+    left to :func:`~dashboards.commands.build_command`.
 
     >>> req = CommandRequest(action="ack", alert_id="z:flooding:r-9:rain", ref="c1")
     >>> check_command(Scope(("Lien Chieu",)), req, district_of={}.get, silence_of={}.get)

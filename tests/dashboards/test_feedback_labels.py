@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from dashboards.protocol import CommandRequest, ProtocolError, build_command, parse_client
+from dashboards.commands import build_command
+from dashboards.protocol import CommandRequest, ProtocolError, parse_client
 
 AID = "robust_z:flooding:rain-HC-01:rainfall"
 

@@ -9,15 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dashboards.protocol import (
-    Auth,
-    CommandRequest,
-    ProtocolError,
-    build_command,
-    command_key,
-    delta_frame,
-    parse_client,
-)
+from dashboards.commands import build_command, command_key
+from dashboards.protocol import Auth, CommandRequest, ProtocolError, delta_frame, parse_client
 from ioc.events import alert_id, decode_command, encode
 
 AID = "robust_z:flooding:rain-HC-01:rainfall"

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import pytest
 from _worker_harness import MIDNIGHT, Env, Trail, WorkerProcess, opened, running
 
-from dashboards.protocol import CommandRequest, build_command, command_key
+from dashboards.commands import build_command, command_key
+from dashboards.protocol import CommandRequest
 from ioc.events import Alert, Command, DeadLetter, split_alert_id
 from ioc.tools.anomalies import AnomalyPlan, place
 from ioc.tools.simulator import CitySimulator
