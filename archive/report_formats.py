@@ -14,7 +14,7 @@ import csv
 import html
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from archive.report_figures import SEVERITY_ORDER
@@ -138,55 +138,85 @@ def _name(lang: str, kind: str, value: str) -> str:
 def to_html(report: Mapping[str, Any], lang: str = "en") -> str:
     """The report as one printable HTML page (no script; styles in the page), its words in
     ``lang`` (``vi`` or ``en``)."""
-    e = html.escape
     lang = i18n.language(lang)
-
-    def t(key: str, **params: Any) -> str:
-        return i18n.t(lang, key, **params)
-
+    t = _words(lang)
+    e = html.escape
     p = report["period"]
     f = report["filters"]
     where = ", ".join(x for x in (_name(lang, "group", f["group"] or ""),
                                   _name(lang, "district", f["district"] or "")) if x) \
         or t("rep.whole_city")
-    parts = [f"<!doctype html><html lang={lang}><head><meta charset=utf-8><title>"
-             f"{e(t('rep.title', label=p['label']))}</title><style>{_CSS}</style></head><body>",
-             f"<h1>{e(t('rep.heading', label=p['label']))}</h1><p>"
-             f"{e(t('rep.intro', where=where, previous=report['previous']['label']))}</p>"]
+    return "".join([
+        f"<!doctype html><html lang={lang}><head><meta charset=utf-8><title>"
+        f"{e(t('rep.title', label=p['label']))}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{e(t('rep.heading', label=p['label']))}</h1><p>"
+        f"{e(t('rep.intro', where=where, previous=report['previous']['label']))}</p>",
+        _scope_table(lang, t("rep.city"), "scope", [report["totals"]]),
+        _scope_table(lang, t("rep.groups"), "group", report["groups"]),
+        _scope_table(lang, t("rep.districts"), "district", report["districts"]),
+        _centres(lang, report.get("centres", [])),
+        _noisiest(lang, report),
+        _indicators(lang, report),
+        "</body></html>"])
 
-    def table(title: str, key: str, rows: Iterable[Mapping[str, Any]]) -> None:
-        head = "".join(f"<th>{e(h)}</th>" for h in (
-            t(f"rep.col.{key}"), t("rep.col.opened"), *(t(f"severity.{s}") for s in SEVERITY_ORDER),
-            t("rep.col.incidents"), "MTTA", "MTTR",
-            *(t("rep.col.ack_sla", severity=t(f"severity.{s}")) for s in SEVERITY_ORDER)))
-        body = []
-        for r in rows:
-            name = t("rep.city_row") if key == "scope" else _name(lang, key, r[key])
-            cells = [name, r["opened"],
-                     *(r["by_severity"][s] for s in SEVERITY_ORDER), r["incidents"],
-                     duration(r["mtta_s"], lang) + _trend_word(r["trend_pct"]["mtta_s"]),
-                     duration(r["mttr_s"], lang) + _trend_word(r["trend_pct"]["mttr_s"]),
-                     *(_pct(r["sla"][s]["share"]) for s in SEVERITY_ORDER)]
-            body.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>")
-        parts.append(f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead>"
-                     f"<tbody>{''.join(body)}</tbody></table></section>")
 
-    table(t("rep.city"), "scope", [report["totals"]])
-    table(t("rep.groups"), "group", report["groups"])
-    table(t("rep.districts"), "district", report["districts"])
-    parts.append(f"<section><h2>{e(t('rep.centres'))}</h2><table><thead><tr>"
-                 f"<th>{e(t('rep.col.centre'))}</th><th>{e(t('rep.col.acknowledged'))}</th>"
-                 f"<th>{e(t('rep.col.people'))}</th><th>MTTA</th></tr></thead><tbody>" + "".join(
-                     f"<tr><td>{e(c['centre'])}</td><td>{c['acknowledged']}</td>"
-                     f"<td>{c['people']}</td><td>{duration(c['mtta_s'], lang)}</td></tr>"
-                     for c in report.get("centres", [])) + "</tbody></table></section>")
-    parts.append(f"<section><h2>{e(t('rep.noisiest'))}</h2><table><tbody>" + "".join(
+def _words(lang: str) -> Callable[..., str]:
+    """The message catalog of ``lang`` as a function of a key and its parameters."""
+
+    def t(key: str, **params: Any) -> str:
+        return i18n.t(lang, key, **params)
+
+    return t
+
+
+def _scope_table(lang: str, title: str, key: str, rows: Iterable[Mapping[str, Any]]) -> str:
+    """One section: a row of figures per scope (``key``: ``scope`` for the city's one row,
+    ``group`` or ``district``)."""
+    e, t = html.escape, _words(lang)
+    head = "".join(f"<th>{e(h)}</th>" for h in (
+        t(f"rep.col.{key}"), t("rep.col.opened"), *(t(f"severity.{s}") for s in SEVERITY_ORDER),
+        t("rep.col.incidents"), "MTTA", "MTTR",
+        *(t("rep.col.ack_sla", severity=t(f"severity.{s}")) for s in SEVERITY_ORDER)))
+    body = []
+    for r in rows:
+        name = t("rep.city_row") if key == "scope" else _name(lang, key, r[key])
+        cells = [name, r["opened"],
+                 *(r["by_severity"][s] for s in SEVERITY_ORDER), r["incidents"],
+                 duration(r["mtta_s"], lang) + _trend_word(r["trend_pct"]["mtta_s"]),
+                 duration(r["mttr_s"], lang) + _trend_word(r["trend_pct"]["mttr_s"]),
+                 *(_pct(r["sla"][s]["share"]) for s in SEVERITY_ORDER)]
+        body.append("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in cells) + "</tr>")
+    return (f"<section><h2>{e(title)}</h2><table><thead><tr>{head}</tr></thead>"
+            f"<tbody>{''.join(body)}</tbody></table></section>")
+
+
+def _centres(lang: str, centres: Iterable[Mapping[str, Any]]) -> str:
+    """Acknowledged alerts, people and MTTA per operation centre."""
+    e, t = html.escape, _words(lang)
+    return (f"<section><h2>{e(t('rep.centres'))}</h2><table><thead><tr>"
+            f"<th>{e(t('rep.col.centre'))}</th><th>{e(t('rep.col.acknowledged'))}</th>"
+            f"<th>{e(t('rep.col.people'))}</th><th>MTTA</th></tr></thead><tbody>" + "".join(
+                f"<tr><td>{e(c['centre'])}</td><td>{c['acknowledged']}</td>"
+                f"<td>{c['people']}</td><td>{duration(c['mtta_s'], lang)}</td></tr>"
+                for c in centres) + "</tbody></table></section>")
+
+
+def _noisiest(lang: str, report: Mapping[str, Any]) -> str:
+    """The sources and detectors that opened the most alerts."""
+    e, t = html.escape, _words(lang)
+    return (f"<section><h2>{e(t('rep.noisiest'))}</h2><table><tbody>" + "".join(
         f"<tr><td>{e(s['source'])} ({e(_name(lang, 'group', s['group']))}, "
         f"{e(_name(lang, 'district', s['district']))})</td>"
         f"<td>{s['opened']}</td></tr>" for s in report["noisiest_sources"]) + "".join(
         f"<tr><td>{e(t('rep.detector', name=d['detector']))}</td><td>{d['opened']}</td></tr>"
         for d in report["noisiest_detectors"]) + "</tbody></table></section>")
-    parts.append(f"<section><h2>{e(t('rep.indicators'))}</h2><div class=kpis>")
+
+
+def _indicators(lang: str, report: Mapping[str, Any]) -> str:
+    """A sparkline and its mean, min and max per group KPI that has points."""
+    e, t = html.escape, _words(lang)
+    p = report["period"]
+    parts = [f"<section><h2>{e(t('rep.indicators'))}</h2><div class=kpis>"]
     for g in report["groups"]:
         for k in g["kpis"]:
             if not k["points"]:
@@ -197,5 +227,5 @@ def to_html(report: Mapping[str, Any], lang: str = "en") -> str:
             parts.append(f"<div class=kpi><b>{e(_name(lang, 'group', g['group']))}: "
                          f"{e(label)}</b><br>{sparkline(k['points'], p['start'], p['end'])}"
                          f"<br>{e(stats)}</div>")
-    parts.append("</div></section></body></html>")
+    parts.append("</div></section>")
     return "".join(parts)
