@@ -108,7 +108,7 @@ class Sender:
 
     def _webhook(self, row: Row) -> Outcome:
         receiver = self.config.receivers.get(row.receiver)
-        body = json.dumps(row.message["payload"], separators=(",", ":")).encode()
+        body = row.body
         headers = {"Content-Type": "application/json", "Idempotency-Key": row.key,
                    "User-Agent": "ioc-monitor-notify"}
         if receiver is not None and receiver.webhook_secret:

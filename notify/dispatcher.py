@@ -1,8 +1,10 @@
 """The dispatcher: claims due outbox rows and sends them on a pool of threads, so one slow or
-failing receiver never holds up the others (at most ``PER_ADDRESS`` sends in flight per
-address; a claimed row that cannot start within a second goes back to the outbox), within
-per-receiver rate limits. Outcomes are recorded in batches (every ``RECORD_EVERY_S`` or
-``RECORD_BATCH`` sends).
+failing receiver never holds up the others (at most ``PER_ADDRESS`` tasks in flight per
+address, each sending up to ``BATCH`` rows one after the other on its kept-alive connection,
+and at most ``2 * workers`` rows in flight in all; a claimed row that cannot start within a
+second goes back to the outbox), within per-receiver rate limits. A task stops at its first
+temporary failure or after ``hold / 3`` seconds: its other rows go back to the outbox
+untried. Outcomes are recorded in batches (every ``RECORD_EVERY_S`` or ``RECORD_BATCH``).
 
 >>> b = Buckets({"sms": (2, 60.0)})
 >>> [b.take("lan", "sms", now=0.0) for _ in range(3)]
@@ -31,9 +33,11 @@ __all__ = ["Buckets", "Dispatcher"]
 
 log = logging.getLogger("ioc.notify")
 PER_ADDRESS = 4
+BATCH = 4              # rows one task sends in turn (one future, one wake-up for them all)
 WAIT_S = 1.0           # a claimed row waits this long for a free slot of its address
 RECORD_EVERY_S = 0.01
 RECORD_BATCH = 64
+Done = tuple[Row, Outcome, float]  # a row, how its send went, and a delay to put it back
 
 
 class Buckets:
@@ -74,10 +78,11 @@ class Dispatcher:
 
     def run(self, stop: threading.Event) -> None:
         pool = ThreadPoolExecutor(self.config.workers, thread_name_prefix="notify-send")
-        self.flying: dict[Future[Outcome], Row] = {}
+        self.flying: dict[Future[list[Done]], list[Row]] = {}
+        self.in_flight = 0  # rows
         self.waiting: deque[tuple[float, Row]] = deque()
         self.by_address: Tally[tuple[str, str]] = Tally()
-        done: list[tuple[Row, Outcome, float]] = []
+        done: list[Done] = []
         first_done = 0.0
         last_stats = 0.0
         try:
@@ -107,16 +112,17 @@ class Dispatcher:
                 if got and not done:
                     first_done = time.monotonic()
                 for f in got:
-                    row = self.flying.pop(f)
-                    self.by_address[(row.channel, row.address)] -= 1
-                    done.append((row, f.result(), 0.0))
+                    rows = self.flying.pop(f)
+                    self.by_address[(rows[0].channel, rows[0].address)] -= 1
+                    self.in_flight -= len(rows)
+                    done += f.result()
         finally:
             for f in list(self.flying):  # let sends in flight end, and record them
+                rows = self.flying.pop(f)
                 try:
-                    outcome = f.result(timeout=self.hold)
+                    done += f.result(timeout=self.hold)
                 except Exception as exc:
-                    outcome = Outcome("temporary", repr(exc))
-                done.append((self.flying.pop(f), outcome, 0.0))
+                    done += [(row, Outcome("temporary", repr(exc)), 0.0) for row in rows]
             done += [(row, Outcome("ok"), 0.01) for _, row in self.waiting]
             if done:
                 self._finish(done)
@@ -124,18 +130,23 @@ class Dispatcher:
 
     def _start(self, pool: ThreadPoolExecutor, now: float) -> None:
         """Start the waiting rows whose address has a free slot, then claim more."""
-        later: list[tuple[Row, Outcome, float]] = []
+        later: list[Done] = []
         kept: deque[tuple[float, Row]] = deque()
-        free = self.capacity - len(self.flying) - len(self.waiting)
+        free = self.capacity - self.in_flight - len(self.waiting)
         if free > 0 and len(self.waiting) < self.config.workers:
             with self.lock:
                 claimed = claim(self.store, now, limit=free, hold=self.hold)
             self.waiting.extend((now, row) for row in claimed)
+        batches: dict[tuple[str, str], list[Row]] = {}
         while self.waiting:
             since, row = self.waiting.popleft()
             where = (row.channel, row.address)
-            if self.by_address[where] >= PER_ADDRESS or \
-                    len(self.flying) >= self.config.workers * 2:
+            batch = batches.get(where)
+            if batch is not None and len(batch) >= BATCH:
+                self._launch(pool, batches.pop(where))
+                batch = None
+            if self.in_flight >= self.config.workers * 2 or (
+                    batch is None and self.by_address[where] >= PER_ADDRESS):
                 if now - since > WAIT_S:
                     later.append((row, Outcome("ok"), 0.01))  # back to the outbox
                 else:
@@ -146,11 +157,33 @@ class Dispatcher:
                 self.metrics.rate_limited.labels(row.channel).inc()
                 later.append((row, Outcome("ok"), wait_s))
                 continue
-            self.by_address[where] += 1
-            self.flying[pool.submit(self._send, row)] = row
+            if batch is None:
+                batch = batches[where] = []
+                self.by_address[where] += 1
+            batch.append(row)
+            self.in_flight += 1
+        for batch in batches.values():
+            self._launch(pool, batch)
         self.waiting = kept
         if later:
             self._record(later)
+
+    def _launch(self, pool: ThreadPoolExecutor, rows: list[Row]) -> None:
+        self.flying[pool.submit(self._send_all, rows)] = rows
+
+    def _send_all(self, rows: list[Row]) -> list[Done]:
+        """Send ``rows`` (of one address) in turn; after a temporary failure, or past
+        ``hold / 3`` seconds, the rest go back to the outbox untried."""
+        out: list[Done] = []
+        until = time.monotonic() + self.hold / 3
+        for n, row in enumerate(rows):
+            outcome = self._send(row)
+            out.append((row, outcome, 0.0))
+            if n + 1 < len(rows) and (outcome.result == "temporary"
+                                      or time.monotonic() > until):
+                out += [(rest, Outcome("ok"), 0.01) for rest in rows[n + 1:]]
+                break
+        return out
 
     def _send(self, row: Row) -> Outcome:
         try:
@@ -159,10 +192,10 @@ class Dispatcher:
             log.exception("notify: sending %s to %s failed", row.channel, row.receiver)
             return Outcome("temporary", f"{type(exc).__name__}: {exc}")
 
-    def _finish(self, done: list[tuple[Row, Outcome, float]]) -> None:
+    def _finish(self, done: list[Done]) -> None:
         self._record(done)
 
-    def _record(self, done: list[tuple[Row, Outcome, float]]) -> None:
+    def _record(self, done: list[Done]) -> None:
         now = self.clock()
         jitter = [self.rng.random() for _ in done]
         while True:
@@ -179,9 +212,13 @@ class Dispatcher:
                 log.warning("notify: cannot record outcomes (%s); retrying", exc)
                 time.sleep(1.0)
         m = self.metrics
-        for row, _ in got["sent"]:
-            m.sent.labels(row.channel).inc()
-            m.latency.labels(row.channel).observe(max(0.0, now - row.record_ts))
+        sent = Tally(row.channel for row, _ in got["sent"])
+        for channel, n in sent.items():
+            m.sent.labels(channel).inc(n)
+            latency = m.latency.labels(channel)
+            for row, _ in got["sent"]:
+                if row.channel == channel:
+                    latency.observe(max(0.0, now - row.record_ts))
         for row, reason in got["retried"]:
             m.retried.labels(row.channel).inc()
             log.info("notify: %s to %s failed (%s); will retry", row.channel, row.receiver,

@@ -20,19 +20,20 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from archive import schema
 from archive.store import Store, Unavailable
 
-__all__ = ["Outcome", "Row", "backoff", "claim", "finish", "idempotency_key", "insert_rows",
-           "queue_stats"]
+__all__ = ["Outcome", "Row", "backoff", "claim", "encode_message", "finish", "idempotency_key",
+           "insert_rows", "queue_stats"]
 
 
 def idempotency_key(*parts: object) -> str:
@@ -53,9 +54,18 @@ def backoff(attempt: int, *, base: float, cap: float, jitter: float) -> float:
     return delay * (0.5 + 0.5 * jitter)
 
 
+_PAYLOAD = b'{"payload":'
+
+
+def encode_message(message: dict[str, Any]) -> bytes:
+    """A rendered message as stored in the outbox: compact JSON, UTF-8. A webhook's is
+    ``{"payload":<the body to send>}``, so :attr:`Row.body` is a slice of it."""
+    return msgspec.json.encode(message)
+
+
 @dataclass(frozen=True)
 class Row:
-    """A claimed delivery."""
+    """A claimed delivery; ``encoded`` is its message as stored (:func:`encode_message`)."""
 
     key: str
     kind: str
@@ -65,10 +75,24 @@ class Row:
     receiver: str
     channel: str
     address: str
-    message: dict[str, Any]
+    encoded: bytes
     attempts: int
     created_at: float
     record_ts: float
+
+    @cached_property
+    def message(self) -> dict[str, Any]:
+        """The message, decoded (when a channel needs its parts)."""
+        got: dict[str, Any] = msgspec.json.decode(self.encoded)
+        return got
+
+    @property
+    def body(self) -> bytes:
+        """A webhook's body: the stored payload's bytes as they are (encoded once, when
+        planned; a repeat sends the very same bytes)."""
+        if self.encoded.startswith(_PAYLOAD) and self.encoded.endswith(b"}"):
+            return self.encoded[len(_PAYLOAD):-1]
+        return msgspec.json.encode(self.message["payload"])  # a row stored otherwise
 
 
 @dataclass(frozen=True)
@@ -93,7 +117,7 @@ def insert_rows(store: Store, conn: Connection, rows: Sequence[dict[str, Any]]) 
         return 0
     t = schema.notify_outbox
     done = conn.execute(store._insert(t).on_conflict_do_nothing(index_elements=[t.c.key]),
-                        [{**r, "message": json.dumps(r["message"], ensure_ascii=False)}
+                        [{**r, "message": encode_message(r["message"]).decode()}
                          for r in rows])
     return max(0, int(done.rowcount or 0))
 
@@ -109,13 +133,15 @@ def claim(store: Store, now: float, *, limit: int, hold: float) -> list[Row]:
             .order_by(t.c.next_attempt_at).limit(limit))]
         if not keys:
             return []
+        # status || '': found by key, not through the status index (with ten keys or more
+        # SQLite chose that index and scanned every pending row for each claim)
         got = conn.execute(t.update().where(t.c.key.in_(keys) & (t.c.claimed_until <= now)
-                                            & (t.c.status == "pending"))
+                                            & (t.c.status.concat("") == "pending"))
                            .values(claimed_until=now + hold).returning(
             t.c.key, t.c.kind, t.c.route, t.c.step, t.c.alert_id, t.c.receiver, t.c.channel,
             t.c.address, t.c.message, t.c.attempts, t.c.created_at, t.c.record_ts))
         return [Row(r.key, r.kind, r.route, r.step, r.alert_id, r.receiver, r.channel,
-                    r.address, json.loads(r.message), r.attempts, r.created_at, r.record_ts)
+                    r.address, r.message.encode(), r.attempts, r.created_at, r.record_ts)
                 for r in got]
 
 
@@ -135,7 +161,6 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
             params["deferred"].append({"k": row.key, "next_attempt_at": now + defer})
         elif outcome.result == "ok":
             out["sent"].append((row, ""))
-            params["sent"].append({"k": row.key, "attempts": attempts, "sent_at": now})
         elif outcome.result == "temporary" and attempts < max_attempts and \
                 now - row.created_at < give_up_after:
             wait = backoff(attempts, base=base, cap=cap, jitter=jitter[n % len(jitter)])
@@ -151,13 +176,15 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
                                      "reason": reason[:2000]})
     values: dict[str, dict[str, Any]] = {
         "deferred": {"next_attempt_at": sa.bindparam("next_attempt_at")},
-        "sent": {"status": "sent", "attempts": sa.bindparam("attempts"),
-                 "sent_at": sa.bindparam("sent_at")},
         "retried": {"attempts": sa.bindparam("attempts"), "reason": sa.bindparam("reason"),
                     "next_attempt_at": sa.bindparam("next_attempt_at")},
         "failed": {"status": "failed", "attempts": sa.bindparam("attempts"),
                    "reason": sa.bindparam("reason")}}
+    sent = [row.key for row, _ in out["sent"]]
     with _reached(), store.engine.begin() as conn:
+        for at in range(0, len(sent), 500):  # the common case: one statement per 500
+            conn.execute(t.update().where(t.c.key.in_(sent[at:at + 500])).values(
+                claimed_until=0.0, status="sent", attempts=t.c.attempts + 1, sent_at=now))
         for kind, rows in params.items():
             if rows:
                 conn.execute(t.update().where(t.c.key == sa.bindparam("k"))

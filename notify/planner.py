@@ -44,11 +44,13 @@ __all__ = ["Ingested", "Planner"]
 TP = tuple[str, int]
 _items = msgspec.json.Decoder(dict[str, Item])
 _item = msgspec.json.Decoder(Item)
+_labels = msgspec.json.Decoder(dict[str, str])
 
 
 @dataclass
 class Ingested:
     items: int = 0
+    plan: Plan = field(default_factory=Plan)  # what groups due at once told
     rejects: list[str] = field(default_factory=list)
     stopped: list[str] = field(default_factory=list)  # chains stopped: their stop reason
 
@@ -111,16 +113,19 @@ class Planner:
         try:
             with self.lock, self.store.engine.begin() as conn:
                 _advance(conn, self.consumer, offsets, expected, now)
-                self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
+                got.plan = self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
+                insert_rows(self.store, conn, got.plan.rows)
                 got.stopped = self._chains(conn, [(i, r) for i, r in pairs
                                                   if r.escalation and i.kind == "alert"], now)
         except sa.exc.OperationalError as exc:
             raise Unavailable(str(exc).splitlines()[0]) from None
         return got
 
-    def _absorb(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float) -> None:
+    def _absorb(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float) -> Plan:
+        """Take the items into their groups; a group due already (``group_wait = 0``) is
+        flushed here, in this transaction, rather than stored and read back by the tick."""
         if not pairs:
-            return
+            return Plan()
         t = schema.notify_groups
         keyed = [(grouping.group_key(r, i), i, r) for i, r in pairs]
         keys = sorted({k for (k, _), _, _ in keyed})
@@ -134,11 +139,17 @@ class Planner:
                 g = groups[key] = grouping.Group(key=key, route=route.name, labels=labels)
             if grouping.absorb(g, route, item, now):
                 dirty.add(key)
+        due = [g for k in sorted(dirty)
+               if (g := groups[k]).next_flush_at is not None and g.next_flush_at <= now]
+        plan, gone = self._flush(due, self.contacts(now) if due else {}, now)
         inserts = [{"key": k, "route": groups[k].route, "labels": json.dumps(groups[k].labels),
-                    **_group_values(groups[k], now)} for k in sorted(dirty & fresh)]
+                    **_group_values(groups[k], now)} for k in sorted((dirty & fresh) - gone)]
         if inserts:
             conn.execute(t.insert(), inserts)
-        _update_groups(conn, [groups[k] for k in sorted(dirty - fresh)], now)
+        _update_groups(conn, [groups[k] for k in sorted(dirty - fresh - gone)], now)
+        if gone - fresh:
+            conn.execute(t.delete().where(t.c.key.in_(sorted(gone - fresh))))
+        return plan
 
     def _chains(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float
                 ) -> list[str]:
@@ -201,29 +212,35 @@ class Planner:
     def _flush_groups(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
                       limit: int) -> Plan:
         t = schema.notify_groups
-        plan = Plan()
         rows = conn.execute(sa.select(t).where(t.c.next_flush_at <= now)
                             .order_by(t.c.next_flush_at).limit(limit).with_for_update())
-        kept, gone = [], []
-        for row in rows.all():
-            g, route = _group(row), self.routes.get(row.route)
+        groups = [_group(row) for row in rows.all()]
+        plan, gone = self._flush(groups, contacts, now)
+        _update_groups(conn, [g for g in groups if g.key not in gone], now)
+        if gone:
+            conn.execute(t.delete().where(t.c.key.in_(sorted(gone))))
+        return plan
+
+    def _flush(self, groups: list[grouping.Group], contacts: Mapping[str, Contact],
+               now: float) -> tuple[Plan, set[str]]:
+        """Flush due ``groups`` (updated in place): what they tell, and the keys of those
+        left empty (or whose route left the config), to delete."""
+        plan, gone = Plan(), set()
+        held = self.held(now)
+        for g in groups:
+            route = self.routes.get(g.route)
             if route is None:  # the route left the config
-                gone.append({"k": g.key})
+                gone.add(g.key)
                 continue
-            f = grouping.flush(g, route, now, self.held(now))
+            f = grouping.flush(g, route, now, held)
             if f is not None:
                 plan.extend(plan_deliveries(
                     self.config, contacts, kind="group", route=route.name,
                     receivers=route.receivers, items=f.items, key_parts=(g.key, f.seq),
                     now=now, group_key=g.key, group_labels=g.labels))
-            if g.alerts:
-                kept.append(g)
-            else:
-                gone.append({"k": g.key})
-        _update_groups(conn, kept, now)
-        if gone:
-            conn.execute(t.delete().where(t.c.key == sa.bindparam("k")), gone)
-        return plan
+            if not g.alerts:
+                gone.add(g.key)
+        return plan, gone
 
     def _run_steps(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
                    limit: int) -> Plan:
@@ -284,8 +301,8 @@ def _started(row: Any, route: Route) -> float:
 
 
 def _group(row: Any) -> grouping.Group:
-    return grouping.Group(key=row.key, route=row.route, labels=json.loads(row.labels),
-                          alerts=_items.decode(row.alerts), notified=json.loads(row.notified),
+    return grouping.Group(key=row.key, route=row.route, labels=_labels.decode(row.labels),
+                          alerts=_items.decode(row.alerts), notified=_labels.decode(row.notified),
                           seq=row.seq, next_flush_at=row.next_flush_at,
                           last_sent_at=row.last_sent_at)
 

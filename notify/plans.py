@@ -34,20 +34,23 @@ class Plan:
 
 def _kept(receiver: Receiver, contact: Contact | None, items: Sequence[Item], now: float,
           language: str) -> tuple[list[Item], list[Delivery], str]:
-    """The items this receiver may be told, its deliveries, or the reason it gets none."""
-    kept, why = [], ""
-    for i in items:
+    """The items this receiver may be told, its deliveries (those of the most severe item),
+    or the reason it gets none. Plain addresses take every item alike: expanded once."""
+    kept: list[tuple[Item, list[Delivery]]] = []
+    why = ""
+    for i in items[:1] if receiver.account is None else items:
         x = expand(receiver, contact, severity=i.severity, district=i.district,
                    groups=i.groups, now=now, default_language=language)
         if x.deliveries:
-            kept.append(i)
+            kept.append((i, x.deliveries))
         elif not why:
             why = x.suppressed[0]
     if not kept:
         return [], [], why or "no_items"
-    top = max(kept, key=lambda i: severity_rank(i.severity))
-    return kept, expand(receiver, contact, severity=top.severity, district=top.district,
-                        groups=top.groups, now=now, default_language=language).deliveries, ""
+    if receiver.account is None:
+        return list(items), kept[0][1], ""
+    top = max(kept, key=lambda k: severity_rank(k[0].severity))
+    return [i for i, _ in kept], top[1], ""
 
 
 def _message(config: Config, d: Delivery, items: list[Item], status: str, *, step: int | None,

@@ -197,6 +197,9 @@ class Notifier:
             return
         self.stored.update(offsets)
         self.metrics.records.inc(len(records))
+        self._count(got.plan)
+        if got.plan.rows:
+            self.wake.set()
         for reason in got.rejects:
             self.metrics.rejects.inc()
             log.warning("notify: cannot decode %s", reason)
