@@ -5,10 +5,11 @@ and refuses exactly the same messages with the same errors; what it returns is a
 :class:`ReadingColumns`: ``sources``, ``metrics``, ``groups``, ``districts`` (lists of str),
 ``ts`` and ``values`` (float64 arrays; a counted event's value is NaN). The common message
 (a pack of measured readings of registered sources, epoch-second times, no position) is
-decoded by msgspec into light structs that run no per-reading hook, and validated in bulk:
-one set of (source, metric, group, district) against the combinations already checked, one
-numpy test of values and times. Anything else (counted events, positions, RFC 3339 times, a
-new source, a bad item) is decoded again by :func:`~ioc.events.decode_readings`, so errors
+decoded by msgspec into light structs that run no per-reading hook (msgspec checks
+times, finite values and that group, metric and district are catalog names as it decodes),
+then validated in bulk: one group, its measured metrics, and the source ids against those
+already checked. Anything else (counted events, positions, RFC 3339 times, a bad item) is
+decoded again by :func:`~ioc.events.decode_readings`, so errors
 and their fields are those of the reading contract.
 
 >>> pack = (b'[{"group":"flooding","source":"rain-HC-01","metric":"rainfall","value":1.5,'
@@ -28,11 +29,12 @@ ioc.errors.ValidationError: $[1].value: expected `float | null`, got `str`
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Annotated, overload
+from typing import TYPE_CHECKING, Annotated, Literal, TypeAlias, overload
 
 import msgspec
 import numpy as np
 
+from ioc import catalog
 from ioc.errors import ValidationError
 from ioc.events import (
     MAX_MESSAGE_BYTES,
@@ -41,8 +43,8 @@ from ioc.events import (
     MIN_TS,
     AttrValue,
     Reading,
+    check_id,
     decode_readings,
-    reading_counted,
 )
 
 __all__ = ["ReadingColumns", "decode_columns"]
@@ -51,17 +53,31 @@ __all__ = ["ReadingColumns", "decode_columns"]
 _FINITE = msgspec.Meta(ge=-1.7976931348623157e308, le=1.7976931348623157e308)
 
 
-class _Plain(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
-    """The reading contract's fields, narrowed to the common case (a measured, finite value,
-    epoch-second time within the contract's years, no kind, no position), checked by msgspec
-    as it decodes; :meth:`Reading.__post_init__` does not run. An item outside it fails here
-    and the message takes the slow path."""
+# group -> its measured metrics (a counted metric's reading takes the slow path)
+_MEASURED: dict[str, frozenset[str]] = {
+    g.slug: frozenset(m.name for m in g.metrics if not m.counted)
+    for g in catalog.GROUPS.values()}
+if TYPE_CHECKING:
+    _Group: TypeAlias = str
+    _District: TypeAlias = str
+    _Metric: TypeAlias = str
+else:  # catalog names, checked by msgspec as it decodes (and then one shared str each)
+    _Group = Literal[catalog.GROUP_SLUGS]
+    _District = Literal[tuple(catalog.DISTRICT_NAMES)]
+    _Metric = Literal[tuple(sorted(set().union(*_MEASURED.values())))]
 
-    group: str
+
+class _Plain(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, gc=False):
+    """The reading contract's fields, narrowed to the common case (a known group, district
+    and measured metric, a finite value, an epoch-second time within the contract's years,
+    no kind, no position), checked by msgspec as it decodes; :meth:`Reading.__post_init__`
+    does not run. An item outside it fails here and the message takes the slow path."""
+
+    group: _Group
     source: str
-    metric: str
+    metric: _Metric
     ts: Annotated[float, msgspec.Meta(ge=MIN_TS, le=MAX_TS)]
-    district: str
+    district: _District
     value: Annotated[float, _FINITE]
     kind: None = None
     unit: str | None = None
@@ -74,10 +90,8 @@ _plain_pack = msgspec.json.Decoder(list[_Plain])
 _plain_one = msgspec.json.Decoder(_Plain)
 _BRACE, _BRACKET = ord("{"), ord("[")
 
-# group -> source -> district of registered sources whose (group, district) passed
-# :func:`reading_counted`, and group -> its measured metrics: pure functions of the catalog,
-# so a pass holds for good
-_SOURCES: dict[str, dict[str, str]] = {}
+# source ids that passed :func:`~ioc.events.check_id` (a pure check: a pass holds for good)
+_SOURCES: set[str] = set()
 _SOURCES_MAX = 200_000
 
 
@@ -172,45 +186,34 @@ def _plain(raw: bytes) -> list[_Plain] | None:
 
 
 def _validated(items: list[_Plain]) -> ReadingColumns | None:
-    """The columns of ``items`` when every (source, metric, group, district) is one
-    :meth:`Reading.__post_init__` takes as a measured reading; None to take the slow path."""
+    """The columns of ``items`` when they are readings :meth:`Reading.__post_init__` takes
+    as measured (one group, its measured metrics, valid source ids); None to take the slow
+    path. msgspec has checked the rest (groups, districts and metrics are catalog names)."""
     n = len(items)
     groups = [x.group for x in items]
     group = groups[0]
-    sources = [x.source for x in items]
-    districts = [x.district for x in items]
-    metrics = [x.metric for x in items]
     if groups.count(group) != n:
         return None
-    known = _SOURCES.get(group)
-    if (known is None or list(map(known.get, sources)) != districts
-            or not set(metrics) <= _MEASURED_METRICS.get(group, frozenset())) \
-            and not _admit(items):
+    metrics = [x.metric for x in items]
+    sources = [x.source for x in items]
+    if not _MEASURED[group].issuperset(metrics) or (
+            not _SOURCES.issuperset(sources) and not _admit(sources)):
         return None
-    return ReadingColumns(groups, sources, metrics, districts,
+    return ReadingColumns(groups, sources, metrics, [x.district for x in items],
                           np.array([x.ts for x in items], dtype=np.float64),
                           np.array([x.value for x in items], dtype=np.float64), items=items)
 
 
-_MEASURED_METRICS: dict[str, frozenset[str]] = {}
-
-
-def _admit(items: list[_Plain]) -> bool:
-    """Check the items' identities as :meth:`Reading.__post_init__` would; remember the
-    sources and metrics that pass. False when any is counted or invalid."""
-    seen = {(x.source, x.metric, x.group, x.district) for x in items}
-    if sum(len(v) for v in _SOURCES.values()) + len(seen) > _SOURCES_MAX:
+def _admit(sources: list[str]) -> bool:
+    """Check new source ids as :meth:`Reading.__post_init__` would and remember those that
+    pass; False when any fails."""
+    new = set(sources) - _SOURCES
+    try:
+        for source in new:
+            check_id("source", source)
+    except ValidationError:
+        return False
+    if len(_SOURCES) + len(new) > _SOURCES_MAX:
         _SOURCES.clear()
-    for source, metric, group, district in seen:
-        try:
-            if reading_counted(group, metric, source, district):
-                return False
-        except (ValidationError, TypeError):
-            return False
-    for source, metric, group, district in seen:
-        known = _SOURCES.setdefault(group, {})
-        if known.get(source, district) != district:
-            return False  # one source in two districts in one message: the slow path
-        known[source] = district
-        _MEASURED_METRICS[group] = _MEASURED_METRICS.get(group, frozenset()) | {metric}
+    _SOURCES.update(new)
     return True
