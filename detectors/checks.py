@@ -27,8 +27,11 @@ incomplete windows, wrong-length vectors), :func:`check_explain`,
 ``columns()``, agrees exactly with one-series detectors), :func:`check_bounded_memory`
 (object and state size stop growing over a million updates, 50,000 for vector detectors;
 tracemalloc over the tail) and
-:func:`check_throughput` (a loose floor, not a benchmark: 20,000 updates/s for per-key
-detectors, 1,000/s for vector detectors, which run once per group and window).
+:func:`~detectors.checks_cost.check_bounded_work` (a ceiling on the work per update, counted
+in bytecode instructions and C calls, not timed: 10,000 for per-key detectors, 200,000 for
+vector detectors, which run once per group and window). :func:`check_throughput` times
+updates per second against a floor; it is not in :data:`CHECKS` (a timed check fails on a
+busy machine): ``ioc detectors check --min-rate`` and ``benchmarks/detector_rates.py`` run it.
 
 >>> from detectors.statistical import RobustZScore
 >>> check_scores_in_range(RobustZScore)
@@ -55,6 +58,7 @@ from detectors.checks_contract import (
     check_seed_reproducible,
     check_state_round_trip,
 )
+from detectors.checks_cost import MAX_WORK, MAX_WORK_VECTOR, check_bounded_work
 from detectors.checks_resources import (
     MEMORY_UPDATES,
     MEMORY_UPDATES_VECTOR,
@@ -70,6 +74,8 @@ from detectors.checks_streams import Target, stream
 # (their streams and drivers in checks_streams.py); every name stays importable from here
 __all__ = [
     "CHECKS",
+    "MAX_WORK",
+    "MAX_WORK_VECTOR",
     "MEMORY_UPDATES",
     "MEMORY_UPDATES_VECTOR",
     "MIN_RATE",
@@ -78,6 +84,7 @@ __all__ = [
     "Target",
     "check_batch_matches_one_series",
     "check_bounded_memory",
+    "check_bounded_work",
     "check_clone_is_fresh",
     "check_degrades_gracefully",
     "check_detector",
@@ -104,7 +111,7 @@ CHECKS: tuple[Callable[[Target], str], ...] = (
     check_explain,
     check_batch_matches_one_series,
     check_bounded_memory,
-    check_throughput,
+    check_bounded_work,
 )
 
 
@@ -124,8 +131,10 @@ def run_checks(
     checks: Sequence[Callable[..., str]] = CHECKS,
     memory_updates: int | None = None,
     min_rate: float | None = None,
+    max_work: int | None = None,
 ) -> list[CheckResult]:
-    """Run ``checks`` on ``target``; never raises for a failing check (see ``passed``)."""
+    """Run ``checks`` on ``target``; never raises for a failing check (see ``passed``).
+    ``min_rate`` is for :func:`check_throughput`, run only when ``checks`` includes it."""
     out = []
     for check in checks:
         kw: dict[str, Any] = {}
@@ -133,6 +142,8 @@ def run_checks(
             kw["n"] = memory_updates
         elif check is check_throughput:
             kw["min_rate"] = min_rate
+        elif check is check_bounded_work:
+            kw["max_work"] = max_work
         start = time.perf_counter()
         try:
             msg, ok = check(target, **kw), True

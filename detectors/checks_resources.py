@@ -1,9 +1,11 @@
-"""The resource checks: memory that stops growing and a loose throughput floor (part of the
-public suite, :data:`detectors.checks.CHECKS`).
+"""The resource checks: memory that stops growing (part of the public suite,
+:data:`detectors.checks.CHECKS`) and a loose throughput floor (not part of it: a timed check
+fails on a busy machine; the suite counts work instead, :mod:`detectors.checks_cost`).
 
 :func:`check_bounded_memory` measures memory (object size, state size and tracemalloc over the
-tail of a long run), not time; :func:`check_throughput` is a sanity floor, not a benchmark
-(benchmarks live in ``benchmarks/``). :func:`deep_size` is the object-size measure.
+tail of a long run), not time; :func:`check_throughput` is a sanity floor, not a benchmark,
+run by ``ioc detectors check --min-rate`` and ``benchmarks/detector_rates.py``.
+:func:`deep_size` is the object-size measure.
 
 >>> from detectors.statistical import RobustZScore
 >>> check_bounded_memory(RobustZScore(window=8), 5_000).startswith("5000 updates: object ")

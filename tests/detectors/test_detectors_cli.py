@@ -61,6 +61,21 @@ def test_check_prints_pass_per_check(monkeypatch: pytest.MonkeyPatch) -> None:
     assert lines[0] == "good 1 from ? (detector_plugin_samples:Good)"
     assert sum(line.startswith("PASS  ") for line in lines) == len(CHECKS)
     assert lines[-1] == f"{len(CHECKS)} passed, 0 failed"
+    assert any(line.startswith("PASS  bounded_work") for line in lines)
+    assert not any("throughput" in line for line in lines)  # timed: only with --min-rate
+
+
+def test_check_times_throughput_only_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--min-rate adds the timed floor to the counted checks (its verdict depends on the
+    machine's load, so only its presence is checked)."""
+    reg = samples(("good", "Good"))
+    monkeypatch.setattr(detectors.registry, "load_all", lambda **_: reg)
+    res = CliRunner().invoke(cli, ["detectors", "check", "good", "--updates", "2000",
+                                   "--min-rate", "1"])
+    lines = res.output.splitlines()
+    checked = [line for line in lines if line.startswith(("PASS  ", "FAIL  "))]
+    assert len(checked) == len(CHECKS) + 1, res.output
+    assert checked[-1].split()[1] == "throughput"
 
 
 def test_check_fails_with_exit_1_naming_the_broken_check(monkeypatch: pytest.MonkeyPatch) -> None:
