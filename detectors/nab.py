@@ -19,7 +19,10 @@ The Numenta Anomaly Benchmark scores a detector's per-row anomaly scores against
 This module is our own implementation of those rules (validated against NAB's published
 results in ``tests/detectors/test_nab_validation.py``). One deliberate difference: NAB picks
 the threshold with a local hill climb from 0.5; :func:`best_threshold` sweeps every distinct
-score and returns the global optimum, which is never worse.
+score and returns the global optimum, which is never worse. The rules live in three rooms:
+the profiles in :mod:`detectors.nab_profiles`, the windows and each row's worth in
+:mod:`detectors.nab_windows`, and here the scores of files and corpora, the threshold and the
+normalisation (this module re-exports the other two's names).
 
 >>> import numpy as np
 >>> series = Labelled("toy.csv", n=100, windows=((60, 69),))
@@ -38,11 +41,31 @@ score and returns the global optimum, which is never worse.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+
+from detectors.nab_profiles import (
+    LOW_FN,
+    LOW_FP,
+    NAB_PROFILES,
+    STANDARD,
+    CostMatrix,
+    profiles_from_json,
+)
+from detectors.nab_windows import (
+    OUTSIDE,
+    PROBATION,
+    PROBATION_PERCENT,
+    FloatArray,
+    Labelled,
+    Sweep,
+    probation_length,
+    scaled_sigmoid,
+    sweep,
+)
 
 __all__ = [
     "LOW_FN",
@@ -69,209 +92,8 @@ __all__ = [
     "sweep",
 ]
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.int64]
-
-#: share of each file NAB ignores at the start (capped at 5000 rows' worth)
-PROBATION_PERCENT = 0.15
 #: a threshold above every score in [0, 1]: nothing is detected
 NO_DETECTION = 1.1
-
-# group codes of a point in a :class:`Sweep` (window ids are 0, 1, ...)
-_OUTSIDE = -1
-_PROBATION = -2
-
-
-@dataclass(frozen=True, slots=True)
-class CostMatrix:
-    """The weights of one NAB profile (``tnWeight`` plays no part in the score).
-
-    >>> CostMatrix.from_json({"tpWeight": 1.0, "fnWeight": 2.0, "fpWeight": 0.11})
-    CostMatrix(tp=1.0, fp=0.11, fn=2.0)
-    """
-
-    tp: float = 1.0
-    fp: float = 0.11
-    fn: float = 1.0
-
-    @classmethod
-    def from_json(cls, obj: Mapping[str, object]) -> CostMatrix:
-        """Read NAB's ``{"tpWeight": .., "fpWeight": .., "fnWeight": ..}``."""
-        vals = []
-        for key in ("tpWeight", "fpWeight", "fnWeight"):
-            v = obj.get(key)
-            if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v):
-                raise ValueError(f"cost matrix needs a finite number for {key!r}, got {v!r}")
-            vals.append(float(v))
-        return cls(tp=vals[0], fp=vals[1], fn=vals[2])
-
-
-STANDARD = CostMatrix(tp=1.0, fp=0.11, fn=1.0)
-LOW_FP = CostMatrix(tp=1.0, fp=0.22, fn=1.0)
-LOW_FN = CostMatrix(tp=1.0, fp=0.11, fn=2.0)
-#: NAB's three application profiles, as in its ``config/profiles.json``
-NAB_PROFILES: dict[str, CostMatrix] = {
-    "standard": STANDARD,
-    "reward_low_FP_rate": LOW_FP,
-    "reward_low_FN_rate": LOW_FN,
-}
-
-
-def profiles_from_json(obj: Mapping[str, object]) -> dict[str, CostMatrix]:
-    """Profiles from the parsed ``config/profiles.json`` (``{name: {"CostMatrix": {..}}}``).
-
-    >>> profiles_from_json({"standard": {"CostMatrix": {"tpWeight": 1, "fpWeight": 0.11,
-    ...                                                 "fnWeight": 1}}})
-    {'standard': CostMatrix(tp=1.0, fp=0.11, fn=1.0)}
-    """
-    out: dict[str, CostMatrix] = {}
-    for name, prof in obj.items():
-        if not isinstance(prof, Mapping) or not isinstance(prof.get("CostMatrix"), Mapping):
-            raise ValueError(f"profile {name!r} has no CostMatrix object")
-        try:
-            out[name] = CostMatrix.from_json(prof["CostMatrix"])
-        except ValueError as exc:
-            raise ValueError(f"profile {name!r}: {exc}") from None
-    if not out:
-        raise ValueError("no profiles defined")
-    return out
-
-
-def scaled_sigmoid(position: float) -> float:
-    """NAB's reward curve: ``2 / (1 + exp(5 * position)) - 1``, and -1 past 3 widths.
-
-    >>> [round(scaled_sigmoid(p), 5) for p in (-1.0, -0.5, 0.0, 1.0, 3.5)]
-    [0.98661, 0.84828, 0.0, -0.98661, -1.0]
-    """
-    if position > 3.0:
-        return -1.0
-    return 2.0 / (1.0 + math.exp(5.0 * position)) - 1.0
-
-
-def _scaled_sigmoid_array(position: FloatArray) -> FloatArray:
-    out = 2.0 / (1.0 + np.exp(5.0 * np.minimum(position, 50.0))) - 1.0
-    out[position > 3.0] = -1.0
-    return np.asarray(out, dtype=np.float64)
-
-
-def probation_length(n: int, percent: float = PROBATION_PERCENT) -> int:
-    """Rows at the start of a file that NAB does not score: ``min(⌊p·n⌋, p·5000)``.
-
-    >>> probation_length(1000), probation_length(20000)
-    (150, 750)
-    """
-    return int(min(math.floor(percent * n), percent * 5000))
-
-
-@dataclass(frozen=True, slots=True)
-class Labelled:
-    """One data file's length and its anomaly windows as inclusive row ranges, in order."""
-
-    name: str
-    n: int
-    windows: tuple[tuple[int, int], ...] = ()
-
-    def __post_init__(self) -> None:
-        prev = -1
-        for a, b in self.windows:
-            if not 0 <= a <= b < self.n:
-                raise ValueError(f"{self.name}: window rows [{a}, {b}] outside 0..{self.n - 1}")
-            if a <= prev:
-                raise ValueError(f"{self.name}: windows overlap or are out of order at row {a}")
-            prev = b
-
-    @classmethod
-    def from_times(
-        cls,
-        name: str,
-        times: npt.NDArray[np.datetime64],
-        windows: Sequence[tuple[np.datetime64, np.datetime64]],
-    ) -> Labelled:
-        """Locate windows ``[start, end]`` (inclusive times) among the row times.
-
-        As in NAB, a window opens at the first row stamped ``start`` and closes at the first
-        later row stamped ``end`` (NAB's files have a few rows out of order, so this is not
-        a range search). Without an exact match, the window opens at the first row at or
-        after ``start`` and closes before the first later row past ``end``.
-
-        >>> t = np.arange(10).astype("datetime64[m]")
-        >>> Labelled.from_times("x", t, [(t[2], t[4])]).windows
-        ((2, 4),)
-        """
-        rows = []
-        for start, end in windows:
-            hit = np.flatnonzero(times == start)
-            if hit.size:
-                a = int(hit[0])
-            else:
-                after = np.flatnonzero(times >= start)
-                a = int(after[0]) if after.size else len(times)
-            tail = times[a:]
-            hit = np.flatnonzero(tail == end)
-            if hit.size:
-                b = a + int(hit[0])
-            else:
-                past = np.flatnonzero(tail > end)
-                b = a + (int(past[0]) if past.size else tail.size) - 1
-            if b < a:
-                raise ValueError(f"{name}: window [{start}, {end}] holds no rows")
-            rows.append((a, b))
-        return cls(name, len(times), tuple(rows))
-
-    def labels(self) -> npt.NDArray[np.int8]:
-        """1 inside a window, 0 outside (NAB's ``label`` column)."""
-        out = np.zeros(self.n, dtype=np.int8)
-        for a, b in self.windows:
-            out[a : b + 1] = 1
-        return out
-
-
-@dataclass(frozen=True, slots=True)
-class Sweep:
-    """What a detection at each row would be worth under one profile.
-
-    ``gain[i]`` is the TP reward (inside a window) or the FP cost (outside, negative);
-    ``group[i]`` is the window id, -1 outside windows, -2 in the probationary period.
-    ``windows`` counts windows with at least one scored row (each costs ``fn`` if missed).
-    """
-
-    gain: FloatArray
-    group: IntArray
-    windows: int
-    cost: CostMatrix
-
-
-def sweep(series: Labelled, cost: CostMatrix, probation: float = PROBATION_PERCENT) -> Sweep:
-    """Precompute the per-row reward/cost of a detection for one file and profile."""
-    n = series.n
-    gain = np.empty(n, dtype=np.float64)
-    group = np.full(n, _OUTSIDE, dtype=np.int64)
-    max_tp = scaled_sigmoid(-1.0)
-    idx = np.arange(n, dtype=np.float64)
-    # FP cost: relative to the end of the closest window that ended before the row
-    prev_end = -1
-    prev_width = 0
-    cursor = 0
-    for wid, (a, b) in enumerate((*series.windows, (n, n))):
-        if cursor < a:
-            seg = slice(cursor, a)
-            if prev_end < 0:
-                gain[seg] = -cost.fp
-            else:
-                pos = np.abs(prev_end - idx[seg]) / max(prev_width - 1, 1)
-                gain[seg] = _scaled_sigmoid_array(pos) * cost.fp
-        if a >= n:
-            break
-        width = b - a + 1
-        seg = slice(a, b + 1)
-        pos = -(b - idx[seg] + 1.0) / width
-        gain[seg] = _scaled_sigmoid_array(pos) * cost.tp / max_tp
-        group[seg] = wid
-        prev_end, prev_width, cursor = b, width, b + 1
-    p = probation_length(n, probation)
-    group[:p] = _PROBATION
-    scored = group[group >= 0]
-    return Sweep(gain, group, int(np.unique(scored).size), cost)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +112,7 @@ def file_score(scores: npt.ArrayLike, sw: Sweep, threshold: float) -> FileScore:
     s = np.asarray(scores, dtype=np.float64)
     if s.shape != sw.gain.shape:
         raise ValueError(f"{s.size} scores for a file of {sw.gain.size} rows")
-    live = sw.group != _PROBATION
+    live = sw.group != PROBATION
     det = (s >= threshold) & live
     inside = sw.group >= 0
     total = float(sw.gain[det & ~inside].sum())
@@ -348,11 +170,11 @@ def score_curve(scores: Sequence[npt.ArrayLike], sweeps: Sequence[Sweep]) -> Cur
             raise ValueError(f"{arr.size} scores for a file of {sw.gain.size} rows")
         if sw.cost != cost:
             raise ValueError("all sweeps of a curve must share one cost matrix")
-        live = sw.group != _PROBATION
+        live = sw.group != PROBATION
         grp = sw.group[live]
         parts_s.append(arr[live])
         parts_g.append(sw.gain[live])
-        parts_w.append(np.where(grp >= 0, grp + offset, _OUTSIDE))
+        parts_w.append(np.where(grp >= 0, grp + offset, OUTSIDE))
         offset += int(sw.group.max()) + 1 if sw.group.size else 0
         base -= cost.fn * sw.windows
     s_all = np.concatenate(parts_s)
@@ -361,7 +183,7 @@ def score_curve(scores: Sequence[npt.ArrayLike], sweeps: Sequence[Sweep]) -> Cur
     gain = np.concatenate(parts_g)[order]
     grp = np.concatenate(parts_w)[order]
 
-    delta = np.where(grp == _OUTSIDE, gain, 0.0)
+    delta = np.where(grp == OUTSIDE, gain, 0.0)
     in_pos = np.flatnonzero(grp >= 0)
     if in_pos.size:
         # a window is worth the best gain among its detected rows (or -fn when none):
