@@ -11,11 +11,14 @@
   hysteresis, minimum duration).
 - One family per module: :mod:`~detectors.rules`, :mod:`~detectors.statistical`,
   :mod:`~detectors.changepoint`, :mod:`~detectors.seasonal`, :mod:`~detectors.health`,
-  :mod:`~detectors.counts`, :mod:`~detectors.forest`, :mod:`~detectors.adaptive`.
+  :mod:`~detectors.counts`, :mod:`~detectors.forest`, :mod:`~detectors.adaptive` (what it
+  remembers in :mod:`~detectors.novelty_memory`).
 - :mod:`detectors.registry`: discovery through the ``ioc.detectors`` entry points.
 - :mod:`detectors.checks`: the public conformance suite (by what they check:
   :mod:`~detectors.checks_contract`, :mod:`~detectors.checks_batch`,
   :mod:`~detectors.checks_resources`).
 - Offline tooling: :mod:`~detectors.backtest` (with :mod:`~detectors.key_windows`),
-  :mod:`~detectors.evaluation` (with :mod:`~detectors.corpus` and :mod:`~detectors.nab`).
+  :mod:`~detectors.evaluation` (with :mod:`~detectors.corpus` and :mod:`~detectors.nab`, whose
+  profiles and per-row worth are in :mod:`~detectors.nab_profiles` and
+  :mod:`~detectors.nab_windows`).
 """
