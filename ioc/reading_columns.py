@@ -106,17 +106,17 @@ class ReadingColumns(Sequence[Reading]):
     (['rainfall'], [3.0], True)
     """
 
-    __slots__ = ("_items", "_readings", "districts", "groups", "metrics", "sources", "ts",
+    __slots__ = ("_districts", "_items", "_readings", "groups", "metrics", "sources", "ts",
                  "values")
 
     def __init__(self, groups: list[str], sources: list[str], metrics: list[str],
-                 districts: list[str], ts: np.ndarray, values: np.ndarray, *,
+                 districts: list[str] | None, ts: np.ndarray, values: np.ndarray, *,
                  items: Sequence[_Plain] | None = None,
                  readings: list[Reading] | None = None) -> None:
         self.groups = groups
         self.sources = sources
         self.metrics = metrics
-        self.districts = districts
+        self._districts = districts  # None: listed from ``items`` on first use
         self.ts = ts
         self.values = values
         self._items = items
@@ -131,6 +131,13 @@ class ReadingColumns(Sequence[Reading]):
                    np.fromiter((r.ts for r in readings), dtype=np.float64, count=n),
                    np.array([r.value for r in readings], dtype=np.float64).reshape(n),
                    readings=readings)
+
+    @property
+    def districts(self) -> list[str]:
+        """The readings' districts (the windows do not need them: listed on first use)."""
+        if self._districts is None:
+            self._districts = [x.district for x in self._items or ()]
+        return self._districts
 
     def readings(self) -> list[Reading]:
         """The readings as :class:`Reading` objects."""
@@ -199,7 +206,7 @@ def _validated(items: list[_Plain]) -> ReadingColumns | None:
     if not _MEASURED[group].issuperset(metrics) or (
             not _SOURCES.issuperset(sources) and not _admit(sources)):
         return None
-    return ReadingColumns(groups, sources, metrics, [x.district for x in items],
+    return ReadingColumns(groups, sources, metrics, None,
                           np.array([x.ts for x in items], dtype=np.float64),
                           np.array([x.value for x in items], dtype=np.float64), items=items)
 
