@@ -176,6 +176,7 @@
     (msg.incidents || []).forEach(applyIncident);
     (msg.indicators || []).forEach(applyIndicator);
     state.ready = msg.ready !== false;
+    document.body.dataset.ready = String(state.ready);  // false: the server is still loading
     fresh.server(msg);
     renderUnregistered(msg.unregistered || null);
     document.body.dataset.snapshots = String(Number(document.body.dataset.snapshots || 0) + 1);
