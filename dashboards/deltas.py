@@ -16,7 +16,7 @@ import msgspec
 
 from dashboards import scope as scoping
 from dashboards.protocol import Kind
-from dashboards.state import SilenceView
+from dashboards.silences import SilenceView
 from ioc.events import Alert, GroupIndicator, Incident, WindowSummary
 
 

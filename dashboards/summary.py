@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from archive.accounts import Scope
 from dashboards import scope as scoping
 from dashboards import status as rule
+from dashboards.trends import DistrictPoints, GroupPoints, combine
 from ioc import catalog
 from ioc.errors import ValidationError
 from ioc.events import SEVERITIES, GroupIndicator
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["summarize"]
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
-GroupPoints = dict[str, dict[int, dict[str, float]]]
-DistrictPoints = dict[str, dict[int, tuple[int, int]]]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -53,8 +52,6 @@ def _mean(values: list[float]) -> float | None:
 
 def _scoped_points(state: State, scope: Scope) -> tuple[GroupPoints, DistrictPoints]:
     """The trend points of ``state.summary`` restricted to the series in ``scope``."""
-    from dashboards.state import combine
-
     floor = int((state.as_of - state.span_s) // state.bucket_s)
     per_group: dict[str, dict[int, list[GroupIndicator]]] = {}
     district_points: DistrictPoints = {}
@@ -122,8 +119,6 @@ def _merged(facts: list[rule.Facts]) -> rule.Facts:
 
 def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
     """The summary body of ``state`` as ``scope`` sees it (the whole city by default)."""
-    from dashboards.state import combine
-
     city = scope.city_wide
 
     def mine(district: str, group: str) -> bool:
