@@ -28,7 +28,8 @@ one computes its (few) series from the state's trends.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from archive.accounts import Scope
 from dashboards import scope as scoping
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 __all__ = ["summarize"]
 
 _RANK = {s: i for i, s in enumerate(SEVERITIES)}
+Mine = Callable[[str, str], bool]   # (district, group) -> whether the summary counts it
+Cells = dict[tuple[str, str], rule.Facts]
 
 
 def _mean(values: list[float]) -> float | None:
@@ -71,7 +74,7 @@ def _scoped_points(state: State, scope: Scope) -> tuple[GroupPoints, DistrictPoi
     return group_points, district_points
 
 
-def _statuses(state: State, alerts: list[Any], mine: Any) -> dict[tuple[str, str], rule.Facts]:
+def _statuses(state: State, alerts: list[Any], mine: Mine) -> Cells:
     """The status facts of every (group, district) cell ``mine`` allows that has data or
     alerts: worst open city alert not silenced, sources, and how long data has arrived."""
     cells: dict[tuple[str, str], dict[str, Any]] = {}
@@ -117,6 +120,119 @@ def _merged(facts: list[rule.Facts]) -> rule.Facts:
         grace_s=max((f.grace_s for f in facts), default=rule.GRACE_MIN_S))
 
 
+class _Open(NamedTuple):
+    """The open alerts of a summary counted by severity, group, district and category, with
+    the worst severity per group and per district."""
+
+    total: int
+    by_severity: dict[str, int]
+    by_group: Counter[str]
+    by_district: Counter[str]
+    by_category: Counter[str]
+    worst_group: dict[str, str]
+    worst_district: dict[str, str]
+
+
+def _open_alerts(alerts: list[Any]) -> _Open:
+    out = _Open(len(alerts), dict.fromkeys(SEVERITIES, 0), Counter(), Counter(), Counter(),
+                {}, {})
+    for a in alerts:
+        out.by_severity[a.severity] = out.by_severity.get(a.severity, 0) + 1
+        out.by_group[a.group] += 1
+        out.by_district[a.district] += 1
+        out.by_category[a.category] += 1
+        for worst, key in ((out.worst_group, a.group), (out.worst_district, a.district)):
+            held = worst.get(key)
+            if held is None or _RANK[a.severity] > _RANK[held]:
+                worst[key] = a.severity
+    return out
+
+
+class _Day(NamedTuple):
+    """The last 24 hours' alert events: opened by severity and detector, the times to
+    acknowledge and to resolve (city-wide and per group)."""
+
+    opened: dict[str, int]
+    noisy: Counter[str]
+    acks: list[float]
+    fixes: list[float]
+    group_acks: dict[str, list[float]]
+    group_fixes: dict[str, list[float]]
+
+
+def _last_day(state: State, mine: Mine) -> _Day:
+    day = _Day(dict.fromkeys(SEVERITIES, 0), Counter(), [], [], {}, {})
+    for e in state.events:
+        if not mine(e.district, e.group):
+            continue
+        if e.what == "opened":
+            day.opened[e.severity] = day.opened.get(e.severity, 0) + 1
+            day.noisy[e.detector] += 1
+        elif e.what == "acknowledged":
+            day.acks.append(e.seconds)
+            day.group_acks.setdefault(e.group, []).append(e.seconds)
+        else:
+            day.fixes.append(e.seconds)
+            day.group_fixes.setdefault(e.group, []).append(e.seconds)
+    return day
+
+
+def _groups(state: State, scope: Scope, mine: Mine, open_: _Open, day: _Day,
+            points: GroupPoints, cells: Cells) -> list[dict[str, Any]]:
+    """One entry per catalog group in ``scope``: figures, KPIs, trend and status."""
+    latest: dict[str, list[GroupIndicator]] = {}
+    for (slug, district), gi in state.latest.items():
+        if mine(district, slug):
+            latest.setdefault(slug, []).append(gi)
+    groups = []
+    for g in catalog.CATALOG:
+        if not scope.city_wide and not scope.allows(group=g.slug):
+            continue
+        combined = combine(g.slug, latest.get(g.slug, []))
+        trend = points.get(g.slug, {})
+        groups.append({
+            "group": g.slug, "name": g.name, "open_alerts": open_.by_group.get(g.slug, 0),
+            "worst_severity": open_.worst_group.get(g.slug),
+            "sources_reporting": combined["sources_reporting"],
+            "sources_expected": combined["sources_expected"],
+            "sources_in_breach": combined["sources_in_breach"], "kpis": combined["kpis"],
+            "mtta_s": _mean(day.group_acks.get(g.slug, [])),
+            "mttr_s": _mean(day.group_fixes.get(g.slug, [])),
+            "trend": [{"t": b * state.bucket_s, "kpis": dict(trend[b])}
+                      for b in sorted(trend)],
+            **rule.judge(_merged([f for k, f in cells.items() if k[0] == g.slug])).body(),
+            "by_district": {k[1]: rule.judge(f).status for k, f in sorted(cells.items())
+                            if k[0] == g.slug},
+        })
+    return groups
+
+
+def _districts(state: State, scope: Scope, mine: Mine, open_: _Open, points: DistrictPoints,
+               cells: Cells) -> list[dict[str, Any]]:
+    """One entry per catalog district in ``scope``: figures, trend and status."""
+    latest: dict[str, list[GroupIndicator]] = {}
+    for (slug, district), gi in state.latest.items():
+        if mine(district, slug):
+            latest.setdefault(district, []).append(gi)
+    districts = []
+    for d in catalog.DISTRICTS:
+        if not scope.city_wide and not scope.allows(district=d.name):
+            continue
+        here = latest.get(d.name, [])
+        sums = points.get(d.name, {})
+        districts.append({
+            "district": d.name, "open_alerts": open_.by_district.get(d.name, 0),
+            "worst_severity": open_.worst_district.get(d.name),
+            "sources_reporting": sum(gi.sources_reporting for gi in here),
+            "sources_expected": sum(gi.sources_expected for gi in here),
+            "sources_in_breach": sum(gi.sources_in_breach for gi in here),
+            "trend": [{"t": b * state.bucket_s, "open_alerts": sums[b][0],
+                       "sources_in_breach": sums[b][1]} for b in sorted(sums)],
+            **rule.judge(_merged([f for k, f in cells.items() if k[1] == d.name])).body(),
+        })
+    return districts
+
+
 def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
     """The summary body of ``state`` as ``scope`` sees it (the whole city by default)."""
     city = scope.city_wide
@@ -125,102 +241,28 @@ def summarize(state: State, scope: Scope = scoping.CITY) -> dict[str, Any]:
         return city or scope.allows(district=district, group=group)
 
     alerts = [a for a in state.alerts.values() if mine(a.district, a.group)]
-    by_sev = dict.fromkeys(SEVERITIES, 0)
-    by_group: Counter[str] = Counter()
-    by_district: Counter[str] = Counter()
-    by_cat: Counter[str] = Counter()
-    worst: dict[str, str] = {}
-    worst_district: dict[str, str] = {}
-    for a in alerts:
-        by_sev[a.severity] = by_sev.get(a.severity, 0) + 1
-        by_group[a.group] += 1
-        by_district[a.district] += 1
-        by_cat[a.category] += 1
-        if a.group not in worst or _RANK[a.severity] > _RANK[worst[a.group]]:
-            worst[a.group] = a.severity
-        held = worst_district.get(a.district)
-        if held is None or _RANK[a.severity] > _RANK[held]:
-            worst_district[a.district] = a.severity
-    opened = dict.fromkeys(SEVERITIES, 0)
-    noisy: Counter[str] = Counter()
-    acks: list[float] = []
-    fixes: list[float] = []
-    group_acks: dict[str, list[float]] = {}
-    group_fixes: dict[str, list[float]] = {}
-    for e in state.events:
-        if not mine(e.district, e.group):
-            continue
-        if e.what == "opened":
-            opened[e.severity] = opened.get(e.severity, 0) + 1
-            noisy[e.detector] += 1
-        elif e.what == "acknowledged":
-            acks.append(e.seconds)
-            group_acks.setdefault(e.group, []).append(e.seconds)
-        else:
-            fixes.append(e.seconds)
-            group_fixes.setdefault(e.group, []).append(e.seconds)
-
-    latest_group: dict[str, list[GroupIndicator]] = {}
-    latest_district: dict[str, list[GroupIndicator]] = {}
-    for (slug, district), gi in state.latest.items():
-        if mine(district, slug):
-            latest_group.setdefault(slug, []).append(gi)
-            latest_district.setdefault(district, []).append(gi)
+    open_ = _open_alerts(alerts)
+    day = _last_day(state, mine)
     group_points, district_points = state.trend_points() if city else \
         _scoped_points(state, scope)
     cells = _statuses(state, alerts, mine)
-    groups = []
-    for g in catalog.CATALOG:
-        if not city and not scope.allows(group=g.slug):
-            continue
-        combined = combine(g.slug, latest_group.get(g.slug, []))
-        points = group_points.get(g.slug, {})
-        groups.append({
-            "group": g.slug, "name": g.name, "open_alerts": by_group.get(g.slug, 0),
-            "worst_severity": worst.get(g.slug),
-            "sources_reporting": combined["sources_reporting"],
-            "sources_expected": combined["sources_expected"],
-            "sources_in_breach": combined["sources_in_breach"], "kpis": combined["kpis"],
-            "mtta_s": _mean(group_acks.get(g.slug, [])),
-            "mttr_s": _mean(group_fixes.get(g.slug, [])),
-            "trend": [{"t": b * state.bucket_s, "kpis": dict(points[b])}
-                      for b in sorted(points)],
-            **rule.judge(_merged([f for k, f in cells.items() if k[0] == g.slug])).body(),
-            "by_district": {k[1]: rule.judge(f).status for k, f in sorted(cells.items())
-                            if k[0] == g.slug},
-        })
-    districts = []
-    for d in catalog.DISTRICTS:
-        if not city and not scope.allows(district=d.name):
-            continue
-        here = latest_district.get(d.name, [])
-        sums = district_points.get(d.name, {})
-        districts.append({
-            "district": d.name, "open_alerts": by_district.get(d.name, 0),
-            "worst_severity": worst_district.get(d.name),
-            "sources_reporting": sum(gi.sources_reporting for gi in here),
-            "sources_expected": sum(gi.sources_expected for gi in here),
-            "sources_in_breach": sum(gi.sources_in_breach for gi in here),
-            "trend": [{"t": b * state.bucket_s, "open_alerts": sums[b][0],
-                       "sources_in_breach": sums[b][1]} for b in sorted(sums)],
-            **rule.judge(_merged([f for k, f in cells.items() if k[1] == d.name])).body(),
-        })
     incidents = len(state.incidents) if city else sum(
         scoping.narrow_incident(i, scope) is not None for i in state.incidents.values())
     body: dict[str, Any] = {
         "type": "summary", "as_of": state.as_of or None,
-        "open_alerts": {"total": len(alerts), "by_severity": by_sev,
-                        "by_group": dict(by_group), "by_category": dict(by_cat)},
+        "open_alerts": {"total": open_.total, "by_severity": open_.by_severity,
+                        "by_group": dict(open_.by_group),
+                        "by_category": dict(open_.by_category)},
         "open_incidents": incidents,
         "last_24h": {
-            "opened": sum(opened.values()), "by_severity": opened,
-            "acknowledged": len(acks), "resolved": len(fixes),
-            "mtta_s": _mean(acks), "mttr_s": _mean(fixes),
+            "opened": sum(day.opened.values()), "by_severity": day.opened,
+            "acknowledged": len(day.acks), "resolved": len(day.fixes),
+            "mtta_s": _mean(day.acks), "mttr_s": _mean(day.fixes),
             "noisiest_detectors": [{"detector": name, "opened": n}
-                                   for name, n in noisy.most_common(5)],
+                                   for name, n in day.noisy.most_common(5)],
         },
-        "groups": groups,
-        "districts": districts,
+        "groups": _groups(state, scope, mine, open_, day, group_points, cells),
+        "districts": _districts(state, scope, mine, open_, district_points, cells),
     }
     if not city:
         body["scope"] = {"districts": list(scope.districts), "groups": list(scope.groups)}
