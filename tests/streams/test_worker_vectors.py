@@ -88,8 +88,8 @@ def test_checkpoints_restore_the_same_model_version_and_scores(trained: tuple) -
             assert twin.restore(blob, {part}) == ("environment", part)
     mv, tv = p.multivariate, twin.multivariate
     assert mv is not None and tv is not None and tv.fit_count == 0
-    for key, subj in mv.subjects.items():
-        restored = tv.subjects[key].vm
+    for key, subj in mv.subjects.by_key.items():
+        restored = tv.subjects.by_key[key].vm
         assert restored.model is not None and subj.vm.model is not None
         assert restored.model.version == subj.vm.model.version == 1
         assert restored.model.to_bytes() == subj.vm.model.to_bytes()
@@ -106,10 +106,10 @@ def test_revoke_forgets_subjects_and_a_snapshot_brings_them_back(trained: tuple)
     mv = q.multivariate
     assert mv is not None and len(mv.subjects) == 21
     q.revoke({0})
-    assert all(s.partition != 0 for s in mv.subjects.values())
+    assert all(s.partition != 0 for s in mv.subjects)
     back = [blob for _k, _part, blob in p.snapshot({0}) if MultivariateBook.owns(blob)]
     assert back and all(q.restore(b, {0}) for b in back)
-    assert sum(s.partition == 0 for s in mv.subjects.values()) == len(back) // 2
+    assert sum(s.partition == 0 for s in mv.subjects) == len(back) // 2
 
 
 def test_a_state_or_model_that_does_not_check_is_skipped(trained: tuple) -> None:

@@ -1,0 +1,71 @@
+"""A live multivariate model's step becomes an alert verdict with its evidence.
+
+:class:`VerdictRelay` hands the policy's decision on one vector to the
+:class:`~streams.lifecycle.AlertBook` like any detector's (alert id
+``isolation_forest:<group>:<source>:<metric>``), only when it fires or its lane is open, with
+evidence that names the model version and, when firing, the metrics that explain it most
+and their usual values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from detectors.base import Explanation
+from detectors.forest import IsolationForest
+from detectors.vector_model import IsoParams, Step, usual_values
+from ioc.events import Alert, Evidence
+from streams.evidence import Verdict, evidence_from
+from streams.lifecycle import CITY, AlertBook, lane_key
+from streams.mvsubjects import Subject
+from streams.silences import SilenceBook
+
+__all__ = ["DETECTOR", "VerdictRelay", "step_evidence"]
+
+DETECTOR = IsolationForest.name
+
+
+def step_evidence(subj: Subject, step: Step, x: Sequence[float], start: float, end: float,
+                  rhythm: Sequence[float] | None, params: IsoParams) -> Evidence:
+    """The evidence of one step: raw isolation and model version; when firing, the top
+    metrics (a share of at least 15 %, at most three), every share, values and usual values
+    (times ``rhythm`` when the vector was divided by it)."""
+    model = subj.vm.model
+    detail: dict[str, float | str] = {"isolation": step.raw,
+                                      "model_version": model.version if model else 0}
+    if step.firing and model is not None:
+        top = [f for f, share in step.top if share >= 0.15][:3] or [step.top[0][0]]
+        detail["top_metrics"] = ",".join(top)
+        detail.update({f"share.{f}": round(share, 3) for f, share in step.top})
+        detail.update(usual_values(model, x, rhythm))
+    expl = Explanation(score=step.score, raw=step.raw, baseline=0.5,
+                       threshold=params.threshold, detail=detail)
+    return evidence_from(expl, detector=DETECTOR, version=IsolationForest.version,
+                         params=params.params(), window_start=start, window_end=end,
+                         value=step.raw)
+
+
+class VerdictRelay:
+    """Steps to the alert book (``published`` hears of every record, with its partition)."""
+
+    def __init__(self, book: AlertBook, silences: SilenceBook, params: IsoParams,
+                 published: Callable[[list[Alert], int], None] | None = None) -> None:
+        self.book = book
+        self.silences = silences
+        self.params = params
+        self.published = published
+
+    def relay(self, subj: Subject, step: Step, x: Sequence[float], start: float, end: float,
+              rhythm: Sequence[float] | None = None) -> list[Alert]:
+        """The alert records of one step (none when it is quiet and its lane is closed)."""
+        lane = lane_key(subj.group, subj.source, subj.metric, CITY)
+        if not step.firing and lane not in self.book.store:
+            return []
+        ev = step_evidence(subj, step, x, start, end, rhythm, self.params)
+        records = self.book.observe(group=subj.group, district=subj.district,
+                                    source=subj.source, metric=subj.metric,
+                                    verdicts=[Verdict(step.firing, False, ev)], ts=end,
+                                    silences=self.silences, partition=subj.partition)
+        if records and self.published is not None:
+            self.published(records, subj.partition)
+        return records
