@@ -4,7 +4,9 @@ indicator roll-ups, in SQLite (embedded default) or PostgreSQL (``IOC_DATABASE_U
 One schema and one code path for both back ends (SQLAlchemy Core, Alembic migrations):
 
 * :mod:`archive.schema`    the tables and their indexes
-* :mod:`archive.store`     the engine, migrations, batched exactly-once writes, retention
+* :mod:`archive.store`     the engine, and the doors to: :mod:`archive.migrate` (Alembic,
+  one process at a time), :mod:`archive.fencing` and :mod:`archive.batch_rows` (batched
+  exactly-once writes), :mod:`archive.retention`
 * :mod:`archive.records`   pure: Kafka records -> rows (and roll-ups of window summaries)
 * :mod:`archive.consumer`  ``ioc archive``: the consumer group that feeds the store
 * :mod:`archive.queries`   read side: alert history, search, report figures
