@@ -3,7 +3,8 @@
 :class:`LaneRules` changes a :class:`~streams.lanes.Lane` in place and returns the records to
 publish, oldest first; it never reads or writes a store (that is
 :class:`~streams.lifecycle.AlertBook`'s job), so every transition is a pure function of
-(lane, input). The lifecycle it implements is described in :mod:`streams.lifecycle`.
+(lane, input). The lifecycle it implements is described in :mod:`streams.lifecycle`; its
+silence sync is :mod:`streams.silencing`, its operator commands :mod:`streams.lane_commands`.
 
 >>> from ioc.events import Evidence
 >>> from streams.evidence import Verdict
@@ -28,13 +29,15 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from ioc.errors import ConfigError, ValidationError
-from ioc.events import Alert, Command, Evidence, Note, alert_id
+from ioc.errors import ConfigError
+from ioc.events import Alert, Command, Evidence, alert_id
 from ioc.i18n import render
 from streams.evidence import Verdict, clean_evidence
-from streams.lanes import HEALTH, MAX_APPLIED, OPEN, Lane, LaneAddress, alert_fields
+from streams.lane_commands import apply_command
+from streams.lanes import HEALTH, OPEN, Lane, LaneAddress, alert_fields
 from streams.severity import EscalationPolicy, rank
 from streams.silences import SilenceBook
+from streams.silencing import sync_silence
 from streams.titles import title_parts
 
 __all__ = ["LaneRules"]
@@ -109,7 +112,7 @@ class LaneRules:
                       severity=sev, **_titled(where, ev), updated_at=now)
         if a.status == "silenced":   # held; out of the silence if it no longer matches
             lane.alert, lane.dirty = new, True
-            return self.sync_silence(lane, now, silences)
+            return sync_silence(lane, now, silences)
         change = "escalated" if rank(sev) > rank(a.severity) else "updated"
         user, reason, name = lane.owner(a.status)
         if change == "escalated" and a.status == "firing":
@@ -165,34 +168,7 @@ class LaneRules:
         lane.normal = 0
         return lane.publish(new, change, user=user, reason=reason, name=name)
 
-    # --- silences and time -----------------------------------------------------------------
-    def sync_silence(self, lane: Lane, now: float, silences: SilenceBook) -> list[Alert]:
-        """Silence an open alert a silence now covers; unsilence one whose silence ended."""
-        a = lane.alert
-        if a is None or a.status not in OPEN:
-            return []
-        s = silences.match(alert_fields(a), now)
-        if s is None:
-            if a.status != "silenced":
-                return []
-            held = silences.get(lane.sil_id) if lane.sil_id else None
-            status = "acknowledged" if lane.acked else "firing"
-            lane.sil_user = lane.sil_reason = lane.sil_id = lane.sil_name = None
-            user, reason, name = lane.owner(status)
-            if held is not None and held.lifted_at is not None:
-                user, reason = held.lifted_by, f"silence {held.silence_id} lifted"
-                name = held.lifted_by_name
-            new = replace(a, status=status, silenced_until=None, updated_at=now)
-            return [lane.publish(new, "unsilenced", user=user, reason=reason, name=name)]
-        if a.status == "silenced" and a.silenced_until == s.until:
-            lane.sil_id = s.silence_id
-            return []
-        lane.sil_user, lane.sil_reason, lane.sil_id = s.user, s.reason or None, s.silence_id
-        lane.sil_name = s.display_name
-        new = replace(a, status="silenced", silenced_until=s.until, updated_at=now)
-        return [lane.publish(new, "silenced", user=s.user, reason=s.reason or None,
-                             name=s.display_name)]
-
+    # --- time --------------------------------------------------------------------------
     def advance(self, lane: Lane, now: float, silences: SilenceBook, *,
                 escalate: bool = True) -> list[Alert]:
         """Bring a lane to time ``now`` (never backwards): silences, escalation by duration.
@@ -204,7 +180,7 @@ class LaneRules:
         t = lane.clock = max(lane.clock, now)
         if not lane.open:
             return []
-        recs = self.sync_silence(lane, t, silences)
+        recs = sync_silence(lane, t, silences)
         a = lane.alert
         if escalate and a is not None and a.status == "firing":
             sev = self.escalation.escalated(lane.base, t - a.first_seen,
@@ -215,50 +191,10 @@ class LaneRules:
                                          "escalated", reason=f"firing for {minutes:.0f} min"))
         return recs
 
-    # --- commands --------------------------------------------------------------------------
     def command(self, lane: Lane, cmd: Command, now: float,
                 silences: SilenceBook) -> list[Alert]:
-        """Apply an ``ack``, ``resolve`` or ``note`` to the lane holding ``cmd.alert_id``
-        (see :meth:`streams.lifecycle.AlertBook.command`)."""
-        a = lane.alert
-        assert a is not None
-        if cmd.command_id in lane.applied:
-            return lane.replayed()
-        if a.alert_id != cmd.alert_id:
-            raise ValidationError("alert_id", f"alert {cmd.alert_id!r} is closed; its lane now "
-                                  f"tracks {a.alert_id!r}")
-        now = max(lane.clock, now)
-        out = self.advance(lane, now, silences)
-        a = lane.alert
-        assert a is not None
-        reason, name = cmd.reason or None, cmd.display_name
-        if cmd.action == "ack" and a.status in ("firing", "silenced") and not lane.acked:
-            lane.acked, lane.ack_user, lane.ack_reason = True, cmd.user, reason
-            lane.ack_name = name
-            status = "acknowledged" if a.status == "firing" else a.status
-            out.append(lane.publish(replace(a, status=status, updated_at=now, **_label(cmd)),
-                                    "acknowledged", user=cmd.user, reason=reason, name=name))
-        elif cmd.action == "resolve" and a.status in OPEN:
-            lane.alert = replace(a, **_label(cmd))
-            out.append(self.close(lane, now, "resolved", cmd.user, reason, name))
-        elif cmd.label is not None and (cmd.label, reason) != (a.label, a.label_note):
-            # an ack or resolve that changes no status still labels the episode
-            out.append(lane.publish(replace(a, updated_at=now, **_label(cmd)), "labelled",
-                                    user=cmd.user, reason=reason, name=name))
-        elif cmd.action == "note":
-            note = Note(ts=cmd.ts, user=cmd.user, text=(cmd.text or "").strip(),
-                        display_name=name)
-            new = replace(a, notes=[*a.notes, note], updated_at=now)
-            out.append(lane.publish(new, "note", user=cmd.user, reason=reason, name=name))
-        lane.applied = [*lane.applied, cmd.command_id][-MAX_APPLIED:]
-        return out
-
-
-def _label(cmd: Command) -> dict[str, str | None]:
-    """The label fields a command sets on its alert (none: it carries no label)."""
-    if cmd.label is None:
-        return {}
-    return {"label": cmd.label, "label_note": (cmd.reason or "").strip() or None}
+        """Apply an operator's command to ``lane`` (:func:`streams.lane_commands.apply_command`)."""
+        return apply_command(self, lane, cmd, now, silences)
 
 
 def _titled(where: LaneAddress, ev: Evidence) -> dict[str, Any]:
