@@ -8,8 +8,9 @@ Who may read what: the assets, the catalog, the messages (``/i18n/<lang>``), ``/
 one to the login page (303); everything under ``/api/`` but the catalog needs a session or
 a bearer key (an API key or an ``IOC_*_TOKEN``) of any role, else 401, and answers with what
 the principal's scope holds only (:mod:`dashboards.scope`; asking for a district or group
-outside it: 403). Sign-in itself is :mod:`dashboards.signin`. The security headers are added
-around all of it by :class:`dashboards.hardening.Edge`.
+outside it: 403). Sign-in itself is :mod:`dashboards.signin` (sign-out and ``/api/me``:
+:mod:`dashboards.signout`). The security headers are added around all of it by
+:class:`dashboards.hardening.Edge`.
 """
 
 from __future__ import annotations
@@ -38,7 +39,9 @@ from dashboards.geo import map_routes
 from dashboards.history import handles as history_handles
 from dashboards.i18n import catalog_route
 from dashboards.identity import SESSION_COOKIE, Who, cookie_value
-from dashboards.signin import SignIn, login_redirect
+from dashboards.loginpage import LoginPage, login_redirect
+from dashboards.signin import SignIn
+from dashboards.signout import SignOut
 from dashboards.state import encode
 from ioc import catalog
 from ioc.events import SEVERITIES
@@ -116,7 +119,9 @@ class Site:
     def __init__(self, dashboard: Dashboard) -> None:
         self.dashboard = dashboard
         self.catalog = encode(catalog_body())
-        self.signin = SignIn(dashboard)
+        pages = LoginPage(dashboard)
+        self.signin = SignIn(dashboard, pages)
+        self.signout = SignOut(dashboard, pages)
 
     async def who(self, request: Request, *, count: bool = True) -> Who:
         """The request's principal: its bearer key (a non-empty ``Authorization: Bearer``)
@@ -229,8 +234,8 @@ class Site:
             Route("/login", self.signin.login_page, methods=GET),
             Route("/login", self.signin.login, methods=["POST"]),
             Route("/login/once", self.signin.once, methods=GET),
-            Route("/logout", self.signin.logout, methods=["POST"]),
-            Route("/api/me", self.signin.me, methods=GET),
+            Route("/logout", self.signout.logout, methods=["POST"]),
+            Route("/api/me", self.signout.me, methods=GET),
             *(Route(p, self.live_api, methods=GET)
               for p in ("/api/state", "/api/summary", "/api/history")),
             *map_routes(self),
