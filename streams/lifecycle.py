@@ -4,9 +4,10 @@ Pure and synchronous (no Faust, no I/O): the worker's agents call :class:`AlertB
 publish what it returns on ``ioc.alerts`` (key: the alert's district). State lives in a
 ``MutableMapping[str, bytes]`` passed in: the worker passes a Faust table created with
 ``value_type=bytes, value_serializer="raw"`` (always re-assigned, never mutated in place), tests
-pass a dict. The book loads, saves and finds lanes; the rest lives beside it: the lane record
-(:mod:`streams.lanes`), its transitions (:mod:`streams.transitions`), verdicts and evidence
-(:mod:`streams.evidence`), titles (:mod:`streams.titles`) and severity
+pass a dict. The book takes the inputs; the rest lives beside it: where lanes are kept and
+placed (:mod:`streams.lane_store`), the lane record (:mod:`streams.lanes`), its transitions
+(:mod:`streams.transitions`, :mod:`streams.silencing`, :mod:`streams.lane_commands`), verdicts
+and evidence (:mod:`streams.evidence`), titles (:mod:`streams.titles`) and severity
 (:mod:`streams.severity`); the names other modules import from here are re-exported.
 
 **Lanes.** Per (group, source, metric) the detectors form two lanes, ``city`` and
@@ -79,25 +80,15 @@ Flood depth 34 cm at flood tower 01, Hai Chau: above its normal 0–8 cm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from collections.abc import Iterator, MutableMapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ioc.errors import ValidationError
 from ioc.events import Alert, Command, split_alert_id
 from streams.evidence import Verdict, clean_evidence, evidence_from
-from streams.lanes import (
-    CITY,
-    HEALTH,
-    LANES,
-    OPEN,
-    Lane,
-    LaneAddress,
-    decode_lane,
-    encode_lane,
-    lane_key,
-    source_of,
-)
-from streams.publish import default_partition
+from streams.lane_commands import apply_command
+from streams.lane_store import LaneStore, Owns
+from streams.lanes import CITY, HEALTH, LANES, OPEN, Lane, LaneAddress, lane_key
 from streams.severity import EscalationPolicy
 from streams.shadow import shadow_record
 from streams.silences import SilenceBook, SilencePolicy
@@ -121,23 +112,6 @@ __all__ = [
     "title_for",
 ]
 
-Owns = Callable[[str], bool]
-Put = Callable[[str, bytes, int | None], None]
-
-
-def _writer(store: MutableMapping[str, bytes]) -> Put:
-    """``store.put(key, value, partition)``, or plain item assignment for a store without it
-    (a dict in tests, where partitions mean nothing)."""
-    put = getattr(store, "put", None)
-    if put is not None:
-        return put
-
-    def assign(key: str, value: bytes, partition: int | None) -> None:
-        store[key] = value
-
-    return assign
-
-
 class AlertBook:
     """Open, update, escalate, acknowledge, silence and resolve alerts (see the module doc).
 
@@ -154,10 +128,9 @@ class AlertBook:
                  partitions: int | None = None) -> None:
         self.rules = LaneRules(resolve_after=resolve_after, flap_window_s=flap_window_s,
                                escalation=escalation, max_flap_boost=max_flap_boost)
+        self.lanes = LaneStore(store, partitions)
         self.store = store
         self.silence_policy = silence_policy
-        self.partitions = partitions
-        self._put = _writer(store)
         self.shadow: list[Alert] = []  # shadow detectors' records (streams.shadow), not lanes
 
     def take_shadow(self) -> list[Alert]:
@@ -182,54 +155,26 @@ class AlertBook:
     def resolve_after(self) -> int:
         return self.rules.resolve_after
 
-    # --- the store -------------------------------------------------------------------------
-    def _load(self, key: str) -> Lane | None:
-        raw = self.store.get(key)
-        return None if raw is None else decode_lane(raw)
-
-    def _save(self, key: str, lane: Lane) -> None:
-        if lane.partition is None:
-            lane.partition = self._fallback(key)
-        self._put(key, encode_lane(lane), lane.partition)
-
-    def _fallback(self, key: str) -> int | None:
-        """Where a lane of unknown partition lives (see the module doc)."""
-        if not self.partitions:
-            return None
-        return default_partition(source_of(key), self.partitions)
-
-    def _find(self, aid: str) -> tuple[str, Lane] | None:
-        _, group, source, metric = split_alert_id(aid)
-        for category in LANES:
-            key = lane_key(group, source, metric, category)
-            lane = self._load(key)
-            if lane is not None and aid in lane.versions:
-                return key, lane
-        return None
+    @property
+    def partitions(self) -> int | None:
+        return self.lanes.partitions
 
     # --- reading ---------------------------------------------------------------------------
     def get(self, aid: str) -> Alert | None:
         """The latest state of alert ``aid`` if it is its lane's current episode, else None."""
-        found = self._find(aid)
+        found = self.lanes.find(aid)
         return None if found is None else found[1].alert
 
     def partition_of(self, aid: str) -> int | None:
         """The changelog partition of the lane holding alert ``aid`` (None: no such lane, or
         nowhere to place it)."""
-        found = self._find(aid)
-        if found is None:
-            return None
-        key, lane = found
-        return lane.partition if lane.partition is not None else self._fallback(key)
+        return self.lanes.partition_of(aid)
 
     def alerts(self, owns: Owns | None = None) -> Iterator[Alert]:
         """The current episode of every lane (open or resolved) whose source ``owns`` accepts
         (default: all), in store order."""
-        for key in list(self.store):
-            if owns is not None and not owns(source_of(key)):
-                continue
-            lane = self._load(key)
-            if lane is not None and lane.alert is not None:
+        for _, lane in self.lanes.each(owns):
+            if lane.alert is not None:
                 yield lane.alert
 
     def open_counts(self, owns: Owns | None = None) -> dict[tuple[str, str], int]:
@@ -270,7 +215,7 @@ class AlertBook:
     def _observe_lane(self, where: LaneAddress, vs: list[Verdict], ts: float,
                       silences: SilenceBook, partition: int | None) -> list[Alert]:
         key = where.key
-        lane = self._load(key)
+        lane = self.lanes.load(key)
         if lane is None:
             if not any(v.firing for v in vs):
                 return []           # a lane that never fired: nothing to remember
@@ -282,7 +227,7 @@ class AlertBook:
         if partition is not None:
             lane.partition = partition
         out = self.rules.window(lane, where, vs, ts, silences)
-        self._save(key, lane)
+        self.lanes.save(key, lane)
         return out
 
     def command(self, cmd: Command, *, now: float, silences: SilenceBook) -> list[Alert]:
@@ -308,14 +253,14 @@ class AlertBook:
             silences.lift(cmd)
             return []
         assert cmd.alert_id is not None  # Command validates it
-        found = self._find(cmd.alert_id)
+        found = self.lanes.find(cmd.alert_id)
         if found is None:
             raise ValidationError("alert_id", f"no alert {cmd.alert_id!r} on this worker")
         key, lane = found
         replayed = cmd.command_id in lane.applied
-        out = self.rules.command(lane, cmd, now, silences)
+        out = apply_command(self.rules, lane, cmd, now, silences)
         if not replayed:
-            self._save(key, lane)
+            self.lanes.save(key, lane)
         return out
 
     def tick(self, now: float, silences: SilenceBook, *,
@@ -330,15 +275,12 @@ class AlertBook:
         own partition.
         """
         out: list[Alert] = []
-        for key in list(self.store):
-            if owns is not None and not owns(source_of(key)):
-                continue
-            lane = self._load(key)
-            if lane is None or not lane.open:
+        for key, lane in self.lanes.each(owns):
+            if not lane.open:
                 continue
             moved = now > lane.clock
             recs = self.rules.advance(lane, now, silences)
             if recs or moved:
-                self._save(key, lane)
+                self.lanes.save(key, lane)
             out += recs
         return out
