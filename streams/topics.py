@@ -30,7 +30,7 @@ from ioc.settings import Settings
 if TYPE_CHECKING:
     import faust
 
-__all__ = ["TopicNames", "WorkerTopics"]
+__all__ = ["TopicNames", "WorkerTopics", "parts_spec"]
 
 _OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -88,6 +88,14 @@ class TopicNames:
         return [replace(s, name=self._name(s.name)) for s in topic_specs(settings)]
 
 
+def parts_spec(settings: Settings) -> TopicSpec:
+    """The app's internal indicator-parts topic. The worker creates it before Faust starts:
+    Faust declares it only as its agents start, and a consumer that subscribed before then
+    misses it until a metadata refresh (minutes), so the first windows' indicators stall."""
+    return TopicSpec(f"{settings.app_id}-indicator-parts", settings.partitions,
+                     settings.replication_factor)
+
+
 class WorkerTopics:
     """The Faust topic objects of one app."""
 
@@ -101,6 +109,6 @@ class WorkerTopics:
         self.commands = app.topic(names.commands, **raw)
         self.deadletter = app.topic(names.deadletter, **raw)
         # internal: per-partition indicator parts, keyed group:district (see indicators.py)
-        self.parts = app.topic(f"{app.conf.id}-indicator-parts", internal=True,
-                               partitions=settings.partitions,
-                               replicas=settings.replication_factor, **raw)
+        parts = parts_spec(settings)
+        self.parts = app.topic(parts.name, internal=True, partitions=parts.partitions,
+                               replicas=parts.replication_factor, **raw)
