@@ -211,14 +211,16 @@ class RobustZColumns(ArrayColumns):
         d = self.detector
         n = s.shape[1]
         h = n >> 1
+        # the deviations of sorted values fall then rise: sorting them is several times
+        # faster than np.partition along rows (and gives the same order statistics)
         if n & 1:
             med = s[:, h]
             dev = np.abs(s - med[:, None])
-            mad = np.partition(dev, h, axis=1)[:, h]
+            mad = np.sort(dev, axis=1)[:, h]
         else:
             med = 0.5 * (s[:, h - 1] + s[:, h])
             dev = np.abs(s - med[:, None])
-            part = np.partition(dev, (h - 1, h), axis=1)
+            part = np.sort(dev, axis=1)
             mad = 0.5 * (part[:, h - 1] + part[:, h])
         scale = 1.4826 * mad
         low = 1e-6 * np.abs(med)

@@ -28,7 +28,7 @@ from streams.lifecycle import CITY, HEALTH, AlertBook, lane_key
 from streams.partition import PartitionState
 from streams.runtime import DetectorRuntime
 from streams.scoring import score_block
-from streams.series import SeriesBlock, series_key
+from streams.series import DISTRICT_NAMES, SeriesBlock, series_key
 from streams.silences import SilenceBook
 from streams.window_columns import WindowBuffer
 
@@ -85,7 +85,7 @@ class WindowCloser:
         end = start + w.width
         buf, lates = w.pop(start)
         accs = _WindowStats(buf)
-        self._track_fresh(st, accs.pos)
+        self._track_fresh(st, accs)
         rollup = DistrictRollup(st.group)
         tracked = 0
         for block in list(st.blocks.values()):
@@ -96,7 +96,7 @@ class WindowCloser:
         self.out.parts += rollup.parts(st.partition, start, end,
                                        self.open_counts(st.group, st.partition))
 
-    def _track_fresh(self, st: PartitionState, present: dict) -> None:
+    def _track_fresh(self, st: PartitionState, present: _WindowStats) -> None:
         w = st.windows
         if not w.fresh:
             return
@@ -126,15 +126,14 @@ class WindowCloser:
             cols, rows, gone = _columns(block, due[lo:lo + chunk], accs, end,
                                         self.evict_after_s)
             evict += gone
-            if rows:
-                rows_arr = np.asarray(rows, dtype=np.int64)
+            if len(rows):
                 count, mean, low, high, last, std = cols
                 wc = WindowColumns(start=start, end=end, count=count, mean=mean, min=low,
                                    max=high, last=last, std=std, kind=plan.kind, rhythm=rhythm)
-                for row, verdicts in score_block(block, rows_arr, wc, timer=timer):
+                for row, verdicts in score_block(block, rows, wc, timer=timer):
                     self._observe(st, block, row, verdicts, end)
-                block.closed_upto[rows_arr] = end
-                self._summarise(st, block, rows_arr, wc, lates, rollup)
+                block.closed_upto[rows] = end
+                self._summarise(st, block, rows, wc, lates, rollup)
             yield len(rows)
         if evict:
             for key in st.forget(block, evict):
@@ -178,8 +177,8 @@ class WindowCloser:
             summaries.append(WindowSummary(  # positional: the fields' order
                 group, key[0], key[1], district, start, end, n, mean, lo, hi, last, std,
                 late, dropped.pop(key, 0) if dropped else 0, counted, hot))
-        rollup.add_many(row_districts, [k[0] for k in row_keys], block.plan.metric, wc.count,
-                        wc.value, breach)
+        rollup.add_many(block.district_codes[rows], DISTRICT_NAMES, [k[0] for k in row_keys],
+                        block.plan.metric, wc.count, wc.value, breach)
 
 
 def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:
@@ -195,35 +194,60 @@ def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:
 
 class _WindowStats:
     """A closing window's statistics for every series in it, computed once
-    (:meth:`~streams.window_columns.WindowBuffer.stats`), and the position of each key."""
+    (:meth:`~streams.window_columns.WindowBuffer.stats`), and where each series id's row of
+    them is (``pos[sid]``, -1 for a series without readings in the window)."""
 
-    __slots__ = ("pos", "stats")
+    __slots__ = ("ids", "pos", "stats")
 
     def __init__(self, buf: WindowBuffer) -> None:
         present, self.stats = buf.stats()
-        keys = buf.series.keys
-        self.pos: dict[tuple[str, str], int] = {keys[i]: j for j, i in
-                                                enumerate(present.tolist())}
+        self.ids = buf.series.ids
+        self.pos = np.full(len(buf.series.keys), -1, dtype=np.int64)
+        self.pos[present] = np.arange(len(present))
+
+    def __contains__(self, key: object) -> bool:
+        i = self.ids.get(key)  # type: ignore[call-overload]
+        return i is not None and i < len(self.pos) and self.pos[i] >= 0
+
+    def rows_of(self, block: SeriesBlock, due: np.ndarray) -> np.ndarray:
+        """The statistics' row of each ``due`` row of ``block`` (-1: no readings); a row's
+        series id is looked up once and kept in :attr:`SeriesBlock.sids`."""
+        sids = block.sids[due]
+        miss = np.flatnonzero(sids < 0)
+        if len(miss):
+            get, keys = self.ids.get, block.keys
+            for j, row in zip(miss.tolist(), due[miss].tolist(), strict=True):
+                i = get(keys[row])
+                if i is not None:
+                    sids[j] = block.sids[row] = i
+        known = (sids >= 0) & (sids < len(self.pos))
+        if known.all():
+            return self.pos[sids]
+        return np.where(known, self.pos[np.where(known, sids, 0)], -1)
 
 
 def _columns(block: SeriesBlock, due: np.ndarray, accs: _WindowStats, end: float,
-             evict_after: float) -> tuple[tuple[np.ndarray, ...], list[int], list[int]]:
+             evict_after: float) -> tuple[tuple[np.ndarray, ...], np.ndarray, list[int]]:
     """The window statistics of the ``due`` rows as columns (count, mean, min, max, last,
     std: the sample one, two passes), the rows they belong to, and the rows to evict (no
     reading for ``evict_after`` seconds). Rows without readings get an empty window."""
-    keys, last_seen = block.keys, block.last_seen
-    get = accs.pos.get
-    found = [get(keys[r], -1) for r in due.tolist()]
-    at = np.array(found, dtype=np.int64)
+    last_seen = block.last_seen
+    at = accs.rows_of(block, due)
     has = at >= 0
+    sizes, *stats = accs.stats
+    counted = block.plan.kind == "count"
+    if has.all():  # every series reported: take the statistics' rows as they are
+        last_seen[due] = end
+        cols = [np.full(len(due), fill) for fill in _COUNTED] if counted else \
+            [got[at] for got in stats]
+        return (sizes[at], *cols), due, []
     evict: list[int] = []
-    if not has.all():
-        seen = last_seen[due]
-        gone = ~has & (seen > -math.inf) & (end - seen > evict_after)
-        if gone.any():
-            evict = due[gone].tolist()
-            kept = ~gone
-            due, has, at = due[kept], has[kept], at[kept]
+    seen = last_seen[due]
+    gone = ~has & (seen > -math.inf) & (end - seen > evict_after)
+    if gone.any():
+        evict = due[gone].tolist()
+        kept = ~gone
+        due, has, at = due[kept], has[kept], at[kept]
     n = len(due)
     count = np.zeros(n, dtype=np.int64)
     cols = [np.full(n, _NAN) for _ in range(5)]  # mean, min, max, last, std
@@ -231,12 +255,11 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: _WindowStats, end: float
     if len(js):
         last_seen[due[js]] = end
         sel = at[js]
-        sizes, *stats = accs.stats
         count[js] = sizes[sel]
-        if block.plan.kind == "count":
-            for col, fill in zip(cols, (1.0, 1.0, 1.0, 1.0, 0.0), strict=True):
-                col[js] = fill
-        else:
-            for col, got in zip(cols, stats, strict=True):
-                col[js] = got[sel]
-    return (count, *cols), due.tolist(), evict
+        for col, got in zip(cols, _COUNTED if counted else [g[sel] for g in stats],
+                            strict=True):
+            col[js] = got
+    return (count, *cols), due, evict
+
+
+_COUNTED = (1.0, 1.0, 1.0, 1.0, 0.0)  # a counted series' mean, min, max, last, std

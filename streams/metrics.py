@@ -19,6 +19,7 @@ message and per window, and detector timings on a sample of windows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
@@ -71,6 +72,7 @@ class WorkerMetrics:
             "dead-lettered with reason class series_limit.", ["group"], registry=registry)
         self._unregistered_seen: set[str] = set()
         self._open_seen: set[tuple[str, str]] = set()
+        self._detector_children: dict[str, Any] = {}
 
     def readings(self, group: str, accepted: int, late: int, dropped: int) -> None:
         """Count one message's readings."""
@@ -89,7 +91,10 @@ class WorkerMetrics:
             self.windows_closed_total.labels(group).inc(n)
 
     def detector_time(self, detector: str, seconds: float) -> None:
-        self.detector_seconds.labels(detector).observe(seconds)
+        child = self._detector_children.get(detector)
+        if child is None:  # labels() costs more than the observation: keep the children
+            child = self._detector_children[detector] = self.detector_seconds.labels(detector)
+        child.observe(seconds)
 
     def alert(self, group: str, severity: str, status: str) -> None:
         self.alerts_total.labels(group, severity, status).inc()

@@ -37,12 +37,34 @@ from detectors.policy_columns import PolicyColumns
 from ioc.events import Evidence
 from streams.runtime import MetricPlan
 
-__all__ = ["STATE_VERSION", "Key", "SeriesBlock", "decode_state", "series_key"]
+__all__ = ["DISTRICT_CODES", "DISTRICT_NAMES", "STATE_VERSION", "Key", "SeriesBlock",
+           "decode_state", "district_code", "series_key"]
 
 STATE_VERSION = 1
 Key = tuple[str, str]  # (source, metric)
 _ENC = msgspec.msgpack.Encoder()
 SEP = "\t"  # never in ids (they are printable)
+
+
+#: district name -> its number (:attr:`SeriesBlock.district_codes`), numbered as first seen
+DISTRICT_CODES: dict[str, int] = {}
+#: the names by number
+DISTRICT_NAMES: list[str] = []
+
+
+def district_code(name: str) -> int:
+    """The number of a district name (a new name gets the next one).
+
+    >>> district_code("Hai Chau") == district_code("Hai Chau")
+    True
+    >>> DISTRICT_NAMES[district_code("Son Tra")]
+    'Son Tra'
+    """
+    code = DISTRICT_CODES.get(name)
+    if code is None:
+        code = DISTRICT_CODES[name] = len(DISTRICT_NAMES)
+        DISTRICT_NAMES.append(name)
+    return code
 
 
 def series_key(group: str, source: str, metric: str) -> str:
@@ -57,15 +79,18 @@ def series_key(group: str, source: str, metric: str) -> str:
 class SeriesBlock:
     """The series of one metric plan on one partition, one row each (see the module doc).
 
-    Per row: ``keys`` (the one key object its windows share), ``districts``, ``closed_upto``
-    (end of its last closed window), ``last_seen`` (end of its last window with readings),
-    ``lanes`` (bit 1: a city alert lane exists, bit 2: a health lane) and, for per-reading
-    detectors, ``peaks`` (the strongest reading verdict since the last close).
+    Per row: ``keys`` (the one key object its windows share), ``districts`` (and
+    ``district_codes``, their numbers in :data:`DISTRICT_CODES`), ``closed_upto`` (end of its
+    last closed window), ``last_seen`` (end of its last window with readings), ``sids`` (its
+    id in the partition's :class:`~streams.window_columns.SeriesIds`, -1 until the closer
+    first looks it up), ``lanes`` (bit 1: a city alert lane exists, bit 2: a health lane) and,
+    for per-reading detectors, ``peaks`` (the strongest reading verdict since the last close).
     """
 
     __slots__ = (
         "closed_upto",
         "cols",
+        "district_codes",
         "districts",
         "keys",
         "lanes",
@@ -76,6 +101,7 @@ class SeriesBlock:
         "reader_pols",
         "readers",
         "rows",
+        "sids",
     )
 
     def __init__(self, plan: MetricPlan) -> None:
@@ -85,6 +111,8 @@ class SeriesBlock:
         self.districts: list[str] = []
         self.closed_upto = np.empty(0)
         self.last_seen = np.empty(0)
+        self.sids = np.empty(0, dtype=np.int64)
+        self.district_codes = np.empty(0, dtype=np.int32)
         self.lanes = bytearray()
         self.peaks: dict[int, dict[int, tuple[float, Evidence | None]]] = {}
         # per detector of the plan: its columns (window detectors) or, for per-reading ones,
@@ -120,7 +148,11 @@ class SeriesBlock:
             size = max(8, 2 * len(self.closed_upto))
             self.closed_upto = _grown(self.closed_upto, size, -math.inf)
             self.last_seen = _grown(self.last_seen, size, -math.inf)
+            self.sids = _grown(self.sids, size, -1)
+            self.district_codes = _grown(self.district_codes, size, -1)
         self.closed_upto[row] = self.last_seen[row] = -math.inf
+        self.sids[row] = -1
+        self.district_codes[row] = district_code(district)
         self.lanes.append(0)
         for i, d in enumerate(self.plan.detectors):
             cols, pols = self.cols[i], self.pols[i]
@@ -141,6 +173,8 @@ class SeriesBlock:
         self.districts = [self.districts[r] for r in rows]
         self.closed_upto = _grown(self.closed_upto[idx], max(8, n), -math.inf)
         self.last_seen = _grown(self.last_seen[idx], max(8, n), -math.inf)
+        self.sids = _grown(self.sids[idx], max(8, n), -1)
+        self.district_codes = _grown(self.district_codes[idx], max(8, n), -1)
         self.lanes = bytearray(self.lanes[r] for r in rows)
         self.peaks = {i: self.peaks[r] for i, r in enumerate(rows) if r in self.peaks}
         for cols, pols in zip(self.cols, self.pols, strict=True):
@@ -256,7 +290,8 @@ _OLD_OFFSET = 2**63 - 1
 
 
 def _grown(a: np.ndarray, size: int, fill: float) -> np.ndarray:
-    """``a`` copied into a new array of ``size`` (at least ``len(a)``) padded with ``fill``."""
-    out = np.full(max(size, len(a)), fill)
+    """``a`` copied into a new array of ``size`` (at least ``len(a)``) padded with ``fill``,
+    of ``a``'s dtype."""
+    out = np.full(max(size, len(a)), fill, dtype=a.dtype)
     out[: len(a)] = a
     return out

@@ -171,6 +171,9 @@ class WindowBuffer:
     def __len__(self) -> int:
         return len(np.unique(self.flat()[0]))
 
+    def __bool__(self) -> bool:  # without it, truth would count the series (__len__)
+        return bool(self.chunks)
+
     def __contains__(self, key: object) -> bool:
         i = self.series.ids.get(key) if isinstance(key, tuple) else None
         return i is not None and bool((self.flat()[0] == i).any())
