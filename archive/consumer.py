@@ -39,6 +39,7 @@ from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from archive.db_retry import DatabaseWait
 from archive.feedback import FeedbackBatch, write_feedback
 from archive.records import Batch, Kind
 from archive.store import Fenced, Store, Unavailable
@@ -94,19 +95,19 @@ class ArchiveConsumer:
         self.retention_every_s = retention_every_s
         self.stored: dict[TP, int | None] = {}  # what this writer believes the DB holds
         self.ready = False
-        self.db_ok = True
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-archive",
             enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=max_records,
             session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
             max_poll_interval_ms=300_000, fetch_max_wait_ms=200)
+        self.db = DatabaseWait(self.consumer, self.metrics.db_errors, log, "archive")
 
     # --- assignment ------------------------------------------------------------------------
     def _seek_stored(self, partitions: list[TopicPartition]) -> None:
         if not partitions:
             return
-        held = self._with_db(lambda: self.store.offsets(self.group_id,
+        held = self.db.run(lambda: self.store.offsets(self.group_id,
                                                         {tp.topic for tp in partitions}))
         for tp in partitions:
             nxt = held.get((tp.topic, tp.partition))
@@ -118,31 +119,6 @@ class ArchiveConsumer:
         self.ready = True
         log.info("archive: assigned %s", sorted(f"{tp.topic}[{tp.partition}]"
                                                 for tp in partitions))
-
-    def _with_db(self, action: Callable[[], Any], stop: threading.Event | None = None) -> Any:
-        """Run ``action`` until the database answers (back-off 0.5 s doubling to 30 s),
-        polling paused partitions meanwhile so the consumer stays in its group."""
-        wait = 0.5
-        while True:
-            try:
-                got = action()
-                self.db_ok = True
-                return got
-            except Unavailable as exc:
-                self.db_ok = False
-                self.metrics.db_errors.inc()
-                log.warning("archive: database unavailable (%s); retrying in %.1f s", exc, wait)
-                if stop is not None and stop.is_set():
-                    raise
-                assigned = self.consumer.assignment()
-                if assigned:
-                    self.consumer.pause(*assigned)
-                deadline = time.monotonic() + wait
-                while time.monotonic() < deadline:
-                    if stop is not None and stop.is_set():
-                        raise
-                    self.consumer.poll(timeout_ms=200)  # paused: heartbeats, no records
-                wait = min(30.0, wait * 2)
 
     # --- the loop --------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -170,7 +146,7 @@ class ArchiveConsumer:
                 if self.retention is not None and \
                         time.time() - last_retention >= self.retention_every_s:
                     last_retention = time.time()
-                    self._with_db(partial(self.retention, self.store, last_retention), stop)
+                    self.db.run(partial(self.retention, self.store, last_retention), stop)
         except Unavailable:
             pass  # stopping while the database is away: nothing was written, nothing lost
         finally:
@@ -197,9 +173,9 @@ class ArchiveConsumer:
         started = time.perf_counter()
         try:
             if feedback:
-                self._with_db(lambda: write_feedback(self.store, feedback.labelled,
+                self.db.run(lambda: write_feedback(self.store, feedback.labelled,
                                                      feedback.shadow), stop)
-            self._with_db(lambda: self.store.write(self.group_id, batch, expected), stop)
+            self.db.run(lambda: self.store.write(self.group_id, batch, expected), stop)
         except Fenced as exc:
             self.metrics.fenced.inc()
             log.warning("archive: batch dropped, %s; seeking to the stored offsets", exc)
@@ -249,9 +225,9 @@ class ArchiveConsumer:
         ``degraded`` while the database is unreachable."""
         if not self.ready:
             return 503, {"status": "starting"}
-        status = "ok" if self.db_ok else "degraded"
+        status = "ok" if self.db.ok else "degraded"
         body: dict[str, Any] = {"status": status, "group": self.group_id,
-                                "database": "ok" if self.db_ok else "unavailable"}
+                                "database": "ok" if self.db.ok else "unavailable"}
         return 200, body
 
 

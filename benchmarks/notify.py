@@ -9,9 +9,10 @@ HTTP/1.1 server that records what it receives):
     these payloads does without deciding anything;
 (b) ``notify``: the whole path: alert records on Kafka -> :class:`notify.service.Notifier`
     (consume, route, group with ``group_wait = 0``, plan into the durable outbox in the
-    database, claim, send on the pool, record the outcome) -> the same receiver. Timed from
-    the moment the consumer has its partitions (the backlog already on the topic) to the last
-    receipt. The target is notify >= 0.5x bare.
+    database, claim, send on the pool, record the outcome) -> the same receiver. The pool
+    sends on up to ``PER_ADDRESS`` connections to the receiver at once where (a) has one
+    (printed with the result). Timed from the moment the consumer has its partitions (the
+    backlog already on the topic) to the last receipt. The target is notify >= 0.5x bare.
 
 Then alerts are produced at half the rate (b) reached for ``--latency-s`` seconds, and the
 p50/p99 from producing the record to its receipt are reported.
@@ -52,6 +53,7 @@ from ioc.kafka.broker import EmbeddedBroker, free_port, wait_for_kafka
 from ioc.tools.producer import EventProducer
 from notify.channels import SIGNATURE_HEADER, sign
 from notify.config import parse
+from notify.dispatcher import BATCH, PER_ADDRESS
 from notify.items import item_of
 from notify.messages import alertmanager_payload
 from notify.service import Notifier
@@ -261,10 +263,13 @@ def report(args: argparse.Namespace, url: str, bare_wall: float, bare_cpu: float
     ratio, cpu_ratio = bare_wall / path_wall, bare_cpu / max(path_cpu, 1e-9)
     print(f"notify / bare: {ratio:.2f}x wall, {cpu_ratio:.2f}x per CPU second "
           f"(target >= 0.5x; {backend} outbox)")
+    print(f"connections to the receiver: bare 1; notify up to {PER_ADDRESS} at once (its "
+          f"per-address limit), each sending up to {BATCH} rows in turn")
     print(f"record -> delivery at {latency['rate']:.0f}/s (half the max) over "
           f"{latency['n']:.0f} alerts: p50 {latency['p50_s'] * 1000:.0f} ms, p99 "
           f"{latency['p99_s'] * 1000:.0f} ms, max {latency['max_s'] * 1000:.0f} ms")
-    print(json.dumps({"alerts": n, "database": backend, "bare_per_s": n / bare_wall,
+    print(json.dumps({"alerts": n, "database": backend, "connections": PER_ADDRESS,
+                      "bare_per_s": n / bare_wall,
                       "notify_per_s": n / path_wall, "ratio": ratio, "cpu_ratio": cpu_ratio,
                       "latency": latency}))
 

@@ -16,7 +16,8 @@ City: 3 opened, 2 acknowledged, 1 resolved, 1 incidents, MTTA 90 s, MTTR 60.0 mi
 from __future__ import annotations
 
 import html
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,10 +26,10 @@ from archive.report import build_report, duration
 from archive.store import Store
 from notify.config import Config
 from notify.items import DA_NANG
-from notify.outbox import idempotency_key
+from notify.outbox import idempotency_key, insert_rows
 from notify.people import Contact, expand
 
-__all__ = ["due_day", "plan_digest", "render"]
+__all__ = ["DailyDigest", "due_day", "plan_digest", "render"]
 
 HEAD = {"en": ("Daily digest", "City", "opened", "acknowledged", "resolved", "incidents",
                "Per group", "Per district", "Open the reports"),
@@ -107,3 +108,25 @@ def plan_digest(store: Store, config: Config, contacts: Mapping[str, Contact], d
                 "attempts": 0, "next_attempt_at": now, "claimed_until": 0.0,
                 "created_at": now, "record_ts": now})
     return rows
+
+
+class DailyDigest:
+    """Plans ``config``'s digest once a day, at its hour: :meth:`plan_due` at every tick."""
+
+    def __init__(self, store: Store, config: Config, *, sla: Mapping[str, float],
+                 lock: threading.Lock) -> None:
+        self.store, self.config, self.sla, self.lock = store, config, sla, lock
+        self.done: str | None = None  # the day planned last
+
+    def plan_due(self, contacts: Callable[[], Mapping[str, Contact]], now: float
+                 ) -> tuple[str | None, int]:
+        """The day planned at ``now`` (None: none due) and the rows added to the outbox."""
+        digest = self.config.digest
+        day = None if digest is None else due_day(now, digest.hour)
+        if day is None or day == self.done:
+            return None, 0
+        rows = plan_digest(self.store, self.config, contacts(), day, sla=self.sla, now=now)
+        with self.lock, self.store.engine.begin() as conn:
+            added = insert_rows(self.store, conn, rows)
+        self.done = day
+        return day, added

@@ -124,6 +124,9 @@ class Item(msgspec.Struct, frozen=True, kw_only=True):
     score: float | None = None
     user: str | None = None
     reason: str | None = None
+    # the title as message parts of the catalogs (``Alert.title_parts``): written in each
+    # receiver's language (None: an incident, or an older record: ``title`` as it is)
+    title_parts: dict[str, Any] | None = None
 
     def labels(self) -> dict[str, str]:
         """The labels routes match and group on (Alertmanager's alert labels)."""
@@ -152,4 +155,4 @@ def item_of(record: Alert | Incident) -> Item:
                 title=record.title, first_seen=record.first_seen,
                 updated_at=record.updated_at, value=ev.value, baseline=ev.baseline,
                 threshold=ev.threshold, score=ev.score, user=record.display_name or record.user,
-                reason=record.reason)
+                reason=record.reason, title_parts=record.title_parts)

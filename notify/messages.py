@@ -29,9 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote_plus
 
+from ioc import i18n
 from notify.items import DA_NANG, Item
 
-__all__ = ["alertmanager_payload", "email", "fit_sms", "sms", "wall_link"]
+__all__ = ["alertmanager_payload", "email", "fit_sms", "sms", "title", "wall_link"]
 
 WORDS: dict[str, dict[str, str]] = {
     "en": {"firing": "FIRING", "resolved": "RESOLVED", "digest": "Daily digest",
@@ -75,6 +76,33 @@ def wall_link(wall_url: str, item: Item) -> str:
             f"{_quoted(item.district)}&{item.kind}={quote_plus(item.id)}")
 
 
+def title(item: Item, lang: str) -> str:
+    """The item's title in ``lang`` (from its parts; its English ``title`` without them, or
+    when the catalogs do not know the parts).
+
+    >>> from notify.items import Item
+    >>> i = Item(id="a", kind="alert", version=1, status="firing", severity="major",
+    ...          category="city", group="flooding", groups=["flooding"], district="Hai Chau",
+    ...          detector="stuck", source="flood-HC-01", metric="flood_depth",
+    ...          title="flood_depth stuck", first_seen=0.0, updated_at=0.0,
+    ...          title_parts={"key": "title.stuck", "params": {"metric": "flood_depth",
+    ...                       "value": 2.5, "unit": "cm", "source": "flood-HC-01",
+    ...                       "district": "Hai Chau"}})
+    >>> title(i, "vi")
+    'Độ sâu ngập đứng yên ở 2,5 cm tại trạm đo ngập 01, Hải Châu'
+    >>> import msgspec
+    >>> title(msgspec.structs.replace(i, title_parts=None), "vi")
+    'flood_depth stuck'
+    """
+    parts = item.title_parts
+    if not parts or not isinstance(parts.get("key"), str):
+        return item.title
+    try:
+        return i18n.render(i18n.language(lang), parts["key"], parts.get("params") or {})
+    except (KeyError, ValueError, TypeError, IndexError):
+        return item.title
+
+
 def _severity(item: Item, lang: str) -> str:
     return SEVERITY_WORDS.get(lang, {}).get(item.severity, item.severity)
 
@@ -84,7 +112,7 @@ def subject(items: Sequence[Item], status: str, lang: str, step: int | None = No
     first = items[0]
     more = f" (+{len(items) - 1} {w['alerts']})" if len(items) > 1 else ""
     tag = f" [{w['step']} {step + 1}]" if step is not None else ""
-    return (f"[IOC {w[status]}] {_severity(first, lang)}: {first.title} - {first.district}"
+    return (f"[IOC {w[status]}] {_severity(first, lang)}: {title(first, lang)} - {first.district}"
             f"{more}{tag}")
 
 
@@ -101,11 +129,12 @@ def email(items: Sequence[Item], status: str, lang: str, wall_url: str,
                 (w["detector"], i.detector), (w["since"], _when(i.first_seen))]
         link = wall_link(wall_url, i)
         state = w["resolved"] if i.status == "resolved" else w["firing"]
-        text_parts.append(f"{state}: {i.title}\n" + "\n".join(
+        name = title(i, lang)
+        text_parts.append(f"{state}: {name}\n" + "\n".join(
             f"  {k}: {v}" for k, v in rows) + f"\n  {w['open']}: {link}\n")
         cells = "".join(f"<tr><th align='left'>{html.escape(k)}</th><td>{html.escape(v)}</td>"
                         f"</tr>" for k, v in rows)
-        html_parts.append(f"<h3>{html.escape(state)}: {html.escape(i.title)}</h3>"
+        html_parts.append(f"<h3>{html.escape(state)}: {html.escape(name)}</h3>"
                           f"<table>{cells}</table><p><a href=\"{html.escape(link)}\">"
                           f"{html.escape(w['open'])}</a></p>")
     tail = f"\n{w['ack']}\n" if step is not None else ""
@@ -148,7 +177,7 @@ def sms(items: Sequence[Item], status: str, lang: str, *, unicode: bool) -> str:
     more = f" +{len(items) - 1}" if len(items) > 1 else ""
     evidence = f" ({_num(first.value)} vs {_num(first.baseline)})" \
         if first.value is not None else ""
-    text = (f"[IOC {sev}] {first.title} - {first.district}, {', '.join(first.groups)}"
+    text = (f"[IOC {sev}] {title(first, lang)} - {first.district}, {', '.join(first.groups)}"
             f"{evidence}{more}")
     return fit_sms(text, unicode=unicode)
 
@@ -161,15 +190,15 @@ def _rfc3339(ts: float | None) -> str:
 
 def alertmanager_payload(items: Sequence[Item], *, status: str, receiver: str,
                          group_key: str, group_labels: Mapping[str, str], wall_url: str,
-                         resolved_at: float | None = None) -> dict[str, Any]:
-    """Alertmanager's webhook payload, version 4, for ``items``."""
+                         resolved_at: float | None = None, lang: str = "vi") -> dict[str, Any]:
+    """Alertmanager's webhook payload, version 4, for ``items`` (summaries in ``lang``)."""
     alerts: list[dict[str, Any]] = []
     for i in items:
         labels = {k: v for k, v in i.labels().items() if v and k != "status"}
         alerts.append({
             "status": "resolved" if i.status == "resolved" else "firing",
             "labels": labels,
-            "annotations": {"summary": i.title, "value": _num(i.value),
+            "annotations": {"summary": title(i, lang), "value": _num(i.value),
                             "baseline": _num(i.baseline), "threshold": _num(i.threshold),
                             "score": _num(i.score)},
             "startsAt": _rfc3339(i.first_seen),

@@ -122,27 +122,40 @@ def insert_rows(store: Store, conn: Connection, rows: Sequence[dict[str, Any]]) 
     return max(0, int(done.rowcount or 0))
 
 
+_t = schema.notify_outbox
+# the hot statements, built once (building and keying them per call cost as much as running
+# them on SQLite)
+_DUE = (sa.select(_t.c.key)
+        .where((_t.c.status == "pending") & (_t.c.next_attempt_at <= sa.bindparam("now"))
+               & (_t.c.claimed_until <= sa.bindparam("now")))
+        .order_by(_t.c.next_attempt_at).limit(sa.bindparam("limit")))
+# status || '': found by key, not through the status index (with ten keys or more SQLite
+# chose that index and scanned every pending row for each claim)
+_CLAIM = (_t.update()
+          .where(_t.c.key.in_(sa.bindparam("keys", expanding=True))
+                 & (_t.c.claimed_until <= sa.bindparam("now"))
+                 & (_t.c.status.concat("") == "pending"))
+          .values(claimed_until=sa.bindparam("until"))
+          .returning(_t.c.key, _t.c.kind, _t.c.route, _t.c.step, _t.c.alert_id, _t.c.receiver,
+                     _t.c.channel, _t.c.address, _t.c.message, _t.c.attempts,
+                     _t.c.created_at, _t.c.record_ts))
+_SENT = (_t.update().where(_t.c.key.in_(sa.bindparam("keys", expanding=True)))
+         .values(claimed_until=0.0, status="sent", attempts=_t.c.attempts + 1,
+                 sent_at=sa.bindparam("at")))
+
+
 def claim(store: Store, now: float, *, limit: int, hold: float) -> list[Row]:
     """Claim up to ``limit`` due rows for ``hold`` seconds (rows another dispatcher holds are
     skipped)."""
-    t = schema.notify_outbox
     with _reached(), store.engine.begin() as conn:
-        keys = [r.key for r in conn.execute(
-            sa.select(t.c.key).where((t.c.status == "pending") & (t.c.next_attempt_at <= now)
-                                     & (t.c.claimed_until <= now))
-            .order_by(t.c.next_attempt_at).limit(limit))]
+        keys = [r[0] for r in conn.execute(_DUE, {"now": now, "limit": limit})]
         if not keys:
             return []
-        # status || '': found by key, not through the status index (with ten keys or more
-        # SQLite chose that index and scanned every pending row for each claim)
-        got = conn.execute(t.update().where(t.c.key.in_(keys) & (t.c.claimed_until <= now)
-                                            & (t.c.status.concat("") == "pending"))
-                           .values(claimed_until=now + hold).returning(
-            t.c.key, t.c.kind, t.c.route, t.c.step, t.c.alert_id, t.c.receiver, t.c.channel,
-            t.c.address, t.c.message, t.c.attempts, t.c.created_at, t.c.record_ts))
-        return [Row(r.key, r.kind, r.route, r.step, r.alert_id, r.receiver, r.channel,
-                    r.address, r.message.encode(), r.attempts, r.created_at, r.record_ts)
-                for r in got]
+        got = conn.execute(_CLAIM, {"keys": keys, "now": now, "until": now + hold})
+        return [Row(key, kind, route, step, alert_id, receiver, channel, address,
+                    message.encode(), attempts, created_at, record_ts)
+                for (key, kind, route, step, alert_id, receiver, channel, address, message,
+                     attempts, created_at, record_ts) in got]
 
 
 def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: float,
@@ -183,8 +196,7 @@ def finish(store: Store, done: Sequence[tuple[Row, Outcome, float]], *, now: flo
     sent = [row.key for row, _ in out["sent"]]
     with _reached(), store.engine.begin() as conn:
         for at in range(0, len(sent), 500):  # the common case: one statement per 500
-            conn.execute(t.update().where(t.c.key.in_(sent[at:at + 500])).values(
-                claimed_until=0.0, status="sent", attempts=t.c.attempts + 1, sent_at=now))
+            conn.execute(_SENT, {"keys": sent[at:at + 500], "at": now})
         for kind, rows in params.items():
             if rows:
                 conn.execute(t.update().where(t.c.key == sa.bindparam("k"))

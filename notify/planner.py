@@ -10,7 +10,8 @@ outbox rows out, each step one database transaction.
   (its notification number) or the chain (its step): a decision is made once.
 
 The pure rules live in :mod:`notify.grouping`, :mod:`notify.escalation` and
-:mod:`notify.plans`; this module only loads and stores their state.
+:mod:`notify.plans`; this module only loads and stores the groups' state, and
+:mod:`notify.chains` the escalation chains'.
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from archive import schema
 from archive.store import Fenced, Store, Unavailable
 from ioc.errors import ValidationError
 from ioc.events import decode_alert
-from notify import escalation as esc
 from notify import grouping
+from notify.chains import Chains
 from notify.config import Config, Route
 from notify.items import Item, item_of
 from notify.outbox import insert_rows
@@ -43,7 +44,6 @@ __all__ = ["Ingested", "Planner"]
 
 TP = tuple[str, int]
 _items = msgspec.json.Decoder(dict[str, Item])
-_item = msgspec.json.Decoder(Item)
 _labels = msgspec.json.Decoder(dict[str, str])
 
 
@@ -67,6 +67,7 @@ class Planner:
         self.config = config
         self.consumer = consumer
         self.routes = {r.name: r for r in config.routes}
+        self.chains = Chains(config)
         self.lock = lock or threading.Lock()
         self._contacts = contacts
         self._contacts_ttl = contacts_ttl
@@ -115,7 +116,7 @@ class Planner:
                 _advance(conn, self.consumer, offsets, expected, now)
                 got.plan = self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
                 insert_rows(self.store, conn, got.plan.rows)
-                got.stopped = self._chains(conn, [(i, r) for i, r in pairs
+                got.stopped = self.chains.take(conn, [(i, r) for i, r in pairs
                                                   if r.escalation and i.kind == "alert"], now)
         except sa.exc.OperationalError as exc:
             raise Unavailable(str(exc).splitlines()[0]) from None
@@ -151,44 +152,6 @@ class Planner:
             conn.execute(t.delete().where(t.c.key.in_(sorted(gone - fresh))))
         return plan
 
-    def _chains(self, conn: Connection, pairs: list[tuple[Item, Route]], now: float
-                ) -> list[str]:
-        if not pairs:
-            return []
-        t = schema.notify_escalations
-        keys = sorted({esc.chain_key(r.name, i.id, i.first_seen) for i, r in pairs})
-        held = {row.key: row for row in conn.execute(
-            sa.select(t).where(t.c.key.in_(keys)).with_for_update())}
-        stopped = []
-        for item, route in pairs:
-            key = esc.chain_key(route.name, item.id, item.first_seen)
-            row = held.get(key)
-            if row is None:
-                if item.status != "firing":
-                    continue
-                c = esc.start(route, item.id, first_seen=item.first_seen, now=now)
-                conn.execute(t.insert().values(
-                    key=c.key, route=c.route, alert_id=c.alert_id, first_seen=c.first_seen,
-                    step=c.step, next_at=c.next_at, item=msgspec.json.encode(item).decode(),
-                    stopped_at=None, stop_reason=None))
-                held[key] = conn.execute(sa.select(t).where(t.c.key == key)).one()
-                continue
-            if _item.decode(row.item).version >= item.version:
-                continue
-            values: dict[str, Any] = {"item": msgspec.json.encode(item).decode()}
-            if row.stop_reason is None and item.status in ("acknowledged", "resolved",
-                                                           "silenced"):
-                values.update(next_at=None, stopped_at=now, stop_reason=item.status)
-                stopped.append(item.status)
-                conn.execute(schema.notify_audit.insert().values(
-                    ts=now, route=route.name, alert_id=item.id, step=row.step,
-                    event="stopped", receiver=None, channel=None, outbox_key=None,
-                    detail=f"{item.status} by {item.user or 'the worker'}"
-                           + (f": {item.reason}" if item.reason else "")))
-            conn.execute(t.update().where(t.c.key == key).values(**values))
-            held[key] = conn.execute(sa.select(t).where(t.c.key == key)).one()
-        return stopped
-
     # --- the clock -------------------------------------------------------------------------
     def tick(self, now: float | None = None, limit: int = 2000) -> Plan:
         """Flush due groups and run due escalation steps; returns what was planned."""
@@ -198,7 +161,7 @@ class Planner:
         try:
             with self.lock, self.store.engine.begin() as conn:
                 plan.extend(self._flush_groups(conn, contacts, now, limit))
-                plan.extend(self._run_steps(conn, contacts, now, limit))
+                plan.extend(self.chains.due(conn, contacts, now, limit))
                 insert_rows(self.store, conn, plan.rows)
                 if plan.audit:
                     conn.execute(schema.notify_audit.insert(), plan.audit)
@@ -242,37 +205,6 @@ class Planner:
                 gone.add(g.key)
         return plan, gone
 
-    def _run_steps(self, conn: Connection, contacts: Mapping[str, Contact], now: float,
-                   limit: int) -> Plan:
-        t = schema.notify_escalations
-        plan = Plan()
-        rows = conn.execute(sa.select(t).where(t.c.next_at <= now).order_by(t.c.next_at)
-                            .limit(limit).with_for_update())
-        for row in rows.all():
-            route = self.routes.get(row.route)
-            item = _item.decode(row.item)
-            if route is None or not route.escalation:
-                conn.execute(t.update().where(t.c.key == row.key).values(
-                    next_at=None, stop_reason="no_route", stopped_at=now))
-                continue
-            chain = esc.Chain(row.key, row.route, row.alert_id, row.first_seen,
-                              started=_started(row, route), step=row.step, next_at=row.next_at)
-            for step in esc.due_steps(chain, route, now):
-                if self.held(now)(item):
-                    plan.audit.append({"ts": now, "route": route.name, "alert_id": item.id,
-                                       "step": step, "event": "suppressed", "receiver": None,
-                                       "channel": None, "outbox_key": None,
-                                       "detail": "silence"})
-                    continue
-                plan.extend(plan_deliveries(
-                    self.config, contacts, kind="escalation", route=route.name,
-                    receivers=route.escalation[step].receivers, items=[item],
-                    key_parts=(chain.key, step), now=now, step=step, alert_id=item.id))
-            conn.execute(t.update().where(t.c.key == row.key).values(
-                step=chain.step, next_at=chain.next_at, stop_reason=chain.stop,
-                stopped_at=now if chain.stop else None))
-        return plan
-
 
 def _advance(conn: Connection, consumer: str, offsets: Mapping[TP, int],
              expected: Mapping[TP, int | None], now: float) -> None:
@@ -292,12 +224,6 @@ def _advance(conn: Connection, consumer: str, offsets: Mapping[TP, int],
         elif conn.execute(t.update().where(where & (t.c.next_offset == want)).values(
                 next_offset=nxt, updated_at=now)).rowcount != 1:
             raise Fenced(f"{topic}[{partition}]: the stored offset moved on")
-
-
-def _started(row: Any, route: Route) -> float:
-    """When a stored chain started: its next step's time less that step's ``after``."""
-    steps = route.escalation
-    return float(row.next_at) - steps[min(row.step, len(steps) - 1)].after
 
 
 def _group(row: Any) -> grouping.Group:
@@ -320,6 +246,7 @@ def _update_groups(conn: Connection, groups: list[grouping.Group], now: float) -
 
 
 def _group_values(g: grouping.Group, now: float) -> dict[str, Any]:
-    return {"alerts": msgspec.json.encode(g.alerts).decode(), "notified": json.dumps(g.notified),
+    return {"alerts": msgspec.json.encode(g.alerts).decode(),
+            "notified": msgspec.json.encode(g.notified).decode(),
             "seq": g.seq, "next_flush_at": g.next_flush_at, "last_sent_at": g.last_sent_at,
             "updated_at": now}

@@ -61,7 +61,7 @@ def _message(config: Config, d: Delivery, items: list[Item], status: str, *, ste
         return {"text": messages.sms(items, status, d.language, unicode=config.sms.unicode)}
     return {"payload": messages.alertmanager_payload(
         items, status=status, receiver=d.receiver, group_key=group_key,
-        group_labels=group_labels, wall_url=config.wall_url)}
+        group_labels=group_labels, wall_url=config.wall_url, lang=d.language)}
 
 
 def plan_deliveries(config: Config, contacts: Mapping[str, Contact], *, kind: str,

@@ -15,9 +15,11 @@ dispatcher, in one process.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+from collections import Counter as Tally
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -25,14 +27,15 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
+from archive.db_retry import DatabaseWait
 from archive.store import Fenced, Store, Unavailable
 from notify.channels import Sender
 from notify.config import Config
 from notify.contacts import Contacts
-from notify.digest import due_day, plan_digest
+from notify.digest import DailyDigest
 from notify.dispatcher import Dispatcher
 from notify.metrics import NotifyMetrics
-from notify.outbox import Outcome, Row, insert_rows
+from notify.outbox import Outcome, Row
 from notify.planner import Planner
 from notify.plans import Plan
 
@@ -51,7 +54,6 @@ class Notifier:
                  send: Callable[[Row], Outcome] | None = None, poll_ms: int = 200,
                  max_records: int = 2000) -> None:
         self.store, self.config, self.topics, self.group_id = store, config, topics, group_id
-        self.sla = dict(sla)
         self.metrics = NotifyMetrics(registry or CollectorRegistry())
         self.lock = threading.Lock()
         self.wake = threading.Event()
@@ -64,19 +66,19 @@ class Notifier:
         self.stored: dict[TP, int | None] = {}
         self.starting: set[TopicPartition] = set()
         self.ready = False
-        self.db_ok = True
-        self.digest_done: str | None = None
+        self.digest = DailyDigest(store, config, sla=dict(sla), lock=self.lock)
         self.consumer = KafkaConsumer(
             bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-notify",
             enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=max_records,
             session_timeout_ms=10_000, heartbeat_interval_ms=1_000, fetch_max_wait_ms=100)
+        self.db = DatabaseWait(self.consumer, self.metrics.db_errors, log, "notify")
 
     # --- assignment ------------------------------------------------------------------------
     def _seek_stored(self, partitions: list[TopicPartition]) -> None:
         if not partitions:
             return
-        held = self._with_db(lambda: self.planner.offsets({tp.topic for tp in partitions}))
+        held = self.db.run(lambda: self.planner.offsets({tp.topic for tp in partitions}))
         for tp in partitions:
             nxt = held.get((tp.topic, tp.partition))
             self.stored[(tp.topic, tp.partition)] = nxt
@@ -108,7 +110,7 @@ class Notifier:
         start = {(tp.topic, tp.partition): int(ends[tp]) for tp in todo}
         if start:
             try:
-                self._with_db(lambda: self.planner.start_at(start), stop)
+                self.db.run(lambda: self.planner.start_at(start), stop)
             except Fenced:  # another notifier stored a start first: use it
                 self._seek_stored(todo)
                 self.consumer.resume(*todo)
@@ -118,31 +120,6 @@ class Notifier:
                 self.consumer.seek(tp, start[(tp.topic, tp.partition)])
             self.consumer.resume(*todo)
         self.ready = True
-
-    def _with_db(self, action: Callable[[], Any], stop: threading.Event | None = None) -> Any:
-        """Run ``action`` until the database answers, polling paused partitions meanwhile."""
-        wait = 0.5
-        while True:
-            try:
-                got = action()
-                self.db_ok = True
-                return got
-            except Unavailable as exc:
-                self.db_ok = False
-                self.metrics.db_errors.inc()
-                log.warning("notify: database unavailable (%s); retrying in %.1f s", exc, wait)
-                if stop is not None and stop.is_set():
-                    raise
-                assigned = self.consumer.assignment()
-                if assigned:
-                    self.consumer.pause(*assigned)
-                deadline = time.monotonic() + wait
-                while time.monotonic() < deadline:
-                    self.consumer.poll(timeout_ms=200)
-                wait = min(30.0, wait * 2)
-                paused = self.consumer.paused()
-                if paused:
-                    self.consumer.resume(*paused)
 
     # --- the loop --------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
@@ -157,6 +134,8 @@ class Notifier:
             def on_partitions_assigned(self, assigned: Any) -> None:
                 me._seek_stored(list(assigned))
 
+        gc.collect()
+        gc.freeze()  # start-up objects out of the collector's full scans (as the worker does)
         sending = threading.Thread(target=self.dispatcher.run, args=(stop,),
                                    name="notify-dispatcher", daemon=True)
         sending.start()
@@ -172,7 +151,7 @@ class Notifier:
                     self._store_starts(stop)
                 if polled or time.monotonic() - last_tick >= self.config.tick:
                     last_tick = time.monotonic()
-                    self._with_db(self._tick, stop)
+                    self.db.run(self._tick, stop)
         except Unavailable:
             pass
         finally:
@@ -189,7 +168,7 @@ class Notifier:
                    for tp, messages in polled.items() if messages}
         expected = {tp: self.stored.get(tp) for tp in offsets}
         try:
-            got = self._with_db(lambda: self.planner.ingest(records, expected), stop)
+            got = self.db.run(lambda: self.planner.ingest(records, expected), stop)
         except Fenced as exc:
             log.warning("notify: batch dropped, %s; seeking to the stored offsets", exc)
             self._seek_stored([TopicPartition(t, p) for t, p in offsets
@@ -220,24 +199,15 @@ class Notifier:
             self.wake.set()
 
     def _count(self, plan: Plan) -> None:
-        for row in plan.rows:
-            self.metrics.planned.labels(row["kind"]).inc()
+        for kind, n in Tally(row["kind"] for row in plan.rows).items():
+            self.metrics.planned.labels(kind).inc(n)
         for reason in plan.suppressed:
             self.metrics.suppressed.labels(reason).inc()
 
     def _digest(self, now: float) -> None:
-        digest = self.config.digest
-        if digest is None:
-            return
-        day = due_day(now, digest.hour)
-        if day is None or day == self.digest_done:
-            return
-        rows = plan_digest(self.store, self.config, self.planner.contacts(now), day,
-                           sla=self.sla, now=now)
-        with self.lock, self.store.engine.begin() as conn:
-            added = insert_rows(self.store, conn, rows)
-        self.metrics.planned.labels("digest").inc(added)
-        self.digest_done = day
+        day, added = self.digest.plan_due(lambda: self.planner.contacts(now), now)
+        if day is not None:
+            self.metrics.planned.labels("digest").inc(added)
         if added:
             log.info("notify: the digest of %s planned for %d receivers", day, added)
             self.wake.set()
@@ -245,5 +215,5 @@ class Notifier:
     def health(self) -> tuple[int, dict[str, Any]]:
         if not self.ready:
             return 503, {"status": "starting"}
-        return 200, {"status": "ok" if self.db_ok else "degraded", "group": self.group_id,
-                     "database": "ok" if self.db_ok else "unavailable"}
+        return 200, {"status": "ok" if self.db.ok else "degraded", "group": self.group_id,
+                     "database": "ok" if self.db.ok else "unavailable"}

@@ -231,3 +231,38 @@ def test_rate_limits_per_receiver_and_channel() -> None:
     assert b.take("lan", "sms", T0) == pytest.approx(1200.0)
     assert b.take("minh", "sms", T0) == 0.0 and b.take("lan", "email", T0) == 0.0
     assert b.take("lan", "sms", T0 + 1200) == 0.0
+
+
+def test_titles_are_written_in_each_receivers_language() -> None:
+    """An alert's title parts are written in the receiver's language (its own, else the
+    config's, Vietnamese by default) in the email, the SMS and the webhook; without parts
+    the English ``title`` is kept."""
+    import msgspec
+
+    from notify.plans import plan_deliveries
+    parts = {"key": "title.stuck", "params": {"metric": "flood_depth", "value": 2.5,
+                                              "unit": "cm", "source": "flood-HC-01",
+                                              "district": "Hai Chau"}}
+    told = msgspec.structs.replace(item("flood-HC-01"), title_parts=parts)
+    vi = "Độ sâu ngập đứng yên ở 2,5 cm tại trạm đo ngập 01, Hải Châu"
+    en = messages.title(told, "en")
+    assert en != vi and "2.5" in en
+    cfg = parse(BASE + '''
+phone = "+84905000001"
+
+[[receivers]]
+name = "ops"
+email = "ops@example.org"
+webhook = "http://127.0.0.1:9/hook"
+language = "en"
+''', "t.toml")
+    plan = plan_deliveries(cfg, {}, kind="group", route="r", receivers=["desk", "ops"],
+                           items=[told], key_parts=("g", 1), now=T0)
+    by = {(r["receiver"], r["channel"]): r["message"] for r in plan.rows}
+    assert vi in by[("desk", "email")]["subject"] and vi in by[("desk", "email")]["text"]
+    assert messages.unaccented(vi)[:20] in by[("desk", "sms")]["text"]
+    assert en in by[("ops", "email")]["subject"] and en in by[("ops", "email")]["html"]
+    assert by[("ops", "webhook")]["payload"]["alerts"][0]["annotations"]["summary"] == en
+    plain = plan_deliveries(cfg, {}, kind="group", route="r", receivers=["desk"],
+                            items=[item("flood-HC-01")], key_parts=("g", 2), now=T0)
+    assert plain.rows[0]["message"]["subject"].count(item("flood-HC-01").title) == 1
