@@ -6,6 +6,13 @@ Every write goes to ``store.put(key, value, partition)`` when the store has ``pu
 (:class:`~streams.tables.PartitionedStore`), else to plain item assignment. A lane whose
 partition is not known (written before it was kept, or observed without one) is placed where
 Kafka's default partitioner puts its source among ``partitions`` (see :mod:`streams.lifecycle`).
+
+>>> lanes, key = LaneStore({}, partitions=4), "flooding:flood-HC-01:flood_depth:city"
+>>> lanes.save(key, Lane())
+>>> lanes.load(key).partition == default_partition("flood-HC-01", 4)
+True
+>>> [k for k, _ in lanes.each(owns=lambda source: source != "flood-HC-01")]
+[]
 """
 
 from __future__ import annotations
