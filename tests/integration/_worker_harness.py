@@ -128,7 +128,10 @@ class WorkerProcess:
                                      f"{self.tail()}")
             h = self.health()
             return h if h and h.get("ready") else None
-        return wait_until(ready, timeout, f"worker {self.name} to be ready")  # type: ignore
+        try:
+            return wait_until(ready, timeout, f"worker {self.name} to be ready")  # type: ignore
+        except AssertionError as exc:  # say why: its health and the end of its log
+            raise AssertionError(f"{exc}; health {self.health()}; log: {self.tail()}") from None
 
     def metrics(self) -> dict[str, float]:
         """Every ``ioc_worker_*`` sample summed over its labels."""
