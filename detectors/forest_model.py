@@ -15,6 +15,13 @@ and that every child index points further down its own tree and every split feat
 so bytes from a changelog can at worst be refused (``ValueError``), never run code or send a
 walk astray. No pickle anywhere.
 
+**Compact in memory.** A worker may keep thousands of models, so a model holds its trees in
+the smallest array types that fit (:func:`compact`: node indices as 16-bit integers when the
+forest has fewer than 32,768 nodes, split features as bytes, thresholds and ranges as
+32-bit floats): 17 bytes per node instead of 40. The walk reads them as Python numbers all
+the same; the bytes on the changelog keep the 4- and 8-byte layout, so a model reads back
+exactly as it was.
+
 >>> rng = np.random.default_rng(4)
 >>> q = rng.normal(400, 40, 300)
 >>> rows = np.column_stack([q, 0.98 * q + rng.normal(0, 5, 300)])
@@ -41,7 +48,7 @@ import numpy as np
 from detectors.base import squash_at
 from detectors.forest import FittedForest
 
-__all__ = ["FORMAT", "ForestModel", "fit_model"]
+__all__ = ["FORMAT", "ForestModel", "compact", "fit_model"]
 
 FORMAT = 1
 _I4, _F8 = "<i4", "<f8"
@@ -85,7 +92,7 @@ def fit_model(rows: np.ndarray, features: Sequence[str], *, version: int, n_esti
     fitted = FittedForest.fit(array.array("d", x.ravel().tolist()), len(features),
                               n_estimators=n_estimators, max_samples=max_samples,
                               random_state=(seed * 7919 + version) % 2**32)
-    return ForestModel(fitted, tuple(features), version=version, threshold=threshold,
+    return ForestModel(compact(fitted), tuple(features), version=version, threshold=threshold,
                        samples=len(x))
 
 
@@ -171,8 +178,28 @@ class ForestModel:
         f.medians, f.mu = [float(v) for v in r.medians], [float(v) for v in r.mu]
         f.w = [[float(v) for v in row] for row in r.w]
         f.norm = float(r.norm)
-        return cls(f, tuple(r.features), version=int(r.version), threshold=float(r.threshold),
-                   samples=int(r.samples))
+        return cls(compact(f), tuple(r.features), version=int(r.version),
+                   threshold=float(r.threshold), samples=int(r.samples))
+
+
+def compact(f: FittedForest) -> FittedForest:
+    """``f`` with its tree arrays in the smallest types that hold them (in place): indices
+    ``h`` below 32,768 nodes (else ``i``), features ``b`` below 128 (else ``h``), floats
+    ``f``. Thresholds and ranges are rounded to 32 bits once, here, so a model scores the
+    same before and after its bytes' round trip.
+
+    >>> f = FittedForest()
+    >>> f.left, f.thr = array.array("i", [1, -1]), array.array("d", [0.1, 2.0])
+    >>> g = compact(f)
+    >>> g.left.typecode, g.thr.typecode, g.feat.typecode
+    ('h', 'f', 'b')
+    """
+    index = "h" if len(f.left) < 2**15 else "i"
+    feature = "b" if max(f.feat, default=0) < 2**7 else "h"
+    f.roots, f.left, f.right = (array.array(index, a) for a in (f.roots, f.left, f.right))
+    f.feat = array.array(feature, f.feat)
+    f.thr, f.lo, f.hi = (array.array("f", a) for a in (f.thr, f.lo, f.hi))
+    return f
 
 
 def _ints(b: bytes) -> np.ndarray:

@@ -46,6 +46,7 @@ __all__ = ["Reservoir", "Schedule", "indicator_features", "indicator_vector",
            "layout_of_metric", "source_layouts"]
 
 _MASK = (1 << 64) - 1
+_FIRST_ROWS = 16  # a reservoir's first allocation (rows); it doubles as it fills
 
 
 @cache
@@ -105,7 +106,11 @@ def _mix(seed: int, n: int) -> int:
 
 class Reservoir:
     """A uniform sample of at most ``capacity`` vectors of length ``d`` (Algorithm R with a
-    hash instead of a random generator, so a seed and the arrival order fix it)."""
+    hash instead of a random generator, so a seed and the arrival order fix it).
+
+    Compact, since a worker may keep one per source: rows are 32-bit floats (a fit gets
+    them as 64-bit; its state writes 64-bit, so older states read back), and the array
+    grows by doubling up to ``capacity`` as vectors come, not allocated full up front."""
 
     __slots__ = ("_n", "_rows", "capacity", "d", "seed", "seen")
 
@@ -114,7 +119,7 @@ class Reservoir:
             raise ValueError(f"reservoir: capacity >= 2 and d >= 1, got {capacity}, {d}")
         self.capacity, self.d, self.seed = int(capacity), int(d), int(seed)
         self.seen = 0
-        self._rows = np.zeros((self.capacity, self.d))
+        self._rows = np.empty((min(self.capacity, _FIRST_ROWS), self.d), dtype=np.float32)
         self._n = 0  # rows filled
 
     def __len__(self) -> int:
@@ -123,6 +128,10 @@ class Reservoir:
     def add(self, row: Sequence[float]) -> None:
         """Offer one vector (the caller imputes missing entries first)."""
         if self._n < self.capacity:
+            if self._n == len(self._rows):
+                grown = np.empty((min(self.capacity, 2 * self._n), self.d), dtype=np.float32)
+                grown[:self._n] = self._rows
+                self._rows = grown
             self._rows[self._n] = row
             self._n += 1
         else:
@@ -133,7 +142,7 @@ class Reservoir:
 
     def rows(self) -> np.ndarray:
         """A copy of the sample, one vector per row (what a fit gets)."""
-        return self._rows[:self._n].copy()
+        return self._rows[:self._n].astype(np.float64)
 
     def state(self) -> list[Any]:
         """Primitives for msgpack: [capacity, d, seed, seen, rows as little-endian f8]."""
@@ -145,10 +154,11 @@ class Reservoir:
         """The reservoir of :meth:`state` (ValueError if the fields do not fit)."""
         capacity, d, seed, seen, raw = fields
         r = cls(capacity=int(capacity), d=int(d), seed=int(seed))
-        rows = np.frombuffer(bytes(raw), dtype="<f8").astype(np.float64)
+        rows = np.frombuffer(bytes(raw), dtype="<f8").astype(np.float32)
         if len(rows) % r.d or len(rows) // r.d > r.capacity or int(seen) < len(rows) // r.d:
             raise ValueError("reservoir: rows do not fit capacity, d and seen")
         r._n = len(rows) // r.d
+        r._rows = np.empty((max(r._n, len(r._rows)), r.d), dtype=np.float32)
         r._rows[:r._n] = rows.reshape(-1, r.d)
         r.seen = int(seen)
         return r
