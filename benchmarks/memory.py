@@ -18,6 +18,11 @@ open windows, alert lanes, interpreter and allocator overhead). ``rss_growth_per
 ``rss_per_series_all_included`` divides the final RSS by the series count.
 Target: under 2 KB (2048 bytes) per series.
 
+``--multivariate`` sets the worker's ``IOC_MULTIVARIATE`` (unset: the worker's default,
+``indicators``); ``all`` or ``sources`` add one model per multi-metric source (about one
+source in five of the mix), whose fits run in the worker's background thread: each phase
+ends only once the count of fitted models has stopped growing, so their models are counted.
+
 An in-process breakdown (``tracemalloc`` on the pipeline alone, for the same mix) is printed
 too: live state per series and checkpoint bytes per series.
 
@@ -138,10 +143,19 @@ async def produce(bootstrap: str, names: TopicNames, srcs: list[Src], windows: r
     return n
 
 
-def in_process(srcs: list[Src], windows: int) -> dict[str, float]:
+def fits_settled(w: BenchWorker, every_s: float = 10.0) -> None:
+    """Wait until the worker's count of fitted multivariate models stops growing."""
+    last = -1.0
+    while (n := w.metrics().get("ioc_worker_multivariate_fits_total", 0.0)) != last:
+        last = n
+        time.sleep(every_s)
+
+
+def in_process(srcs: list[Src], windows: int, mode: str | None) -> dict[str, float]:
     """tracemalloc of the pipeline alone: live state and checkpoint bytes per series."""
     from ioc.events import decode_readings
     from streams.lifecycle import AlertBook
+    from streams.mvconfig import MultivariateConfig
     from streams.pipeline import Pipeline
     from streams.runtime import DetectorRuntime
     from streams.silences import SilenceBook
@@ -153,7 +167,8 @@ def in_process(srcs: list[Src], windows: int) -> dict[str, float]:
     gc.collect()
     tracemalloc.start()
     base = tracemalloc.get_traced_memory()[0]
-    p = Pipeline(runtime, AlertBook({}), SilenceBook({}), lateness=0.0)
+    mv = MultivariateConfig.build(mode) if mode else None
+    p = Pipeline(runtime, AlertBook({}), SilenceBook({}), lateness=0.0, multivariate=mv)
     for group, _part, value, _n in packs:
         p.ingest(group, 0, decode_readings(value))
         p.take_output()
@@ -173,6 +188,7 @@ def main() -> None:
     ap.add_argument("--windows", type=int, default=70)
     ap.add_argument("--pack", type=int, default=500)
     ap.add_argument("--partitions", type=int, default=4)
+    ap.add_argument("--multivariate", choices=("all", "sources", "indicators", "off"))
     args = ap.parse_args()
     srcs = sources(args.series)
     n_series = sum(len(s.metrics) for s in srcs)
@@ -187,7 +203,9 @@ def main() -> None:
                                                  # bounds on sources outside the catalog
                                                  "IOC_MAX_UNREGISTERED_SERIES": "1000000",
                                                  "IOC_MAX_SERIES_PER_PREFIX": "1000000",
-                                                 "IOC_MAX_NEW_SERIES_PER_MESSAGE": "100000"}))
+                                                 "IOC_MAX_NEW_SERIES_PER_MESSAGE": "100000",
+                                                 **({"IOC_MULTIVARIATE": args.multivariate}
+                                                    if args.multivariate else {})}))
         time.sleep(3)
         ready = w.rss_bytes()
         first = srcs[: len(srcs) // 5]
@@ -218,6 +236,7 @@ def main() -> None:
             # the last windows close on the idle timer and their checkpoints are written;
             # then the worker trims its freed heap (every TRIM_EVERY_S while idle), so
             # the read-ahead buffers of the backlog are not counted as series state
+            fits_settled(w)
             time.sleep(TRIM_EVERY_S + 5)
             m = w.metrics()
             points.append((int(m["ioc_worker_tracked_series"]), w.rss_bytes()))
@@ -232,17 +251,19 @@ def main() -> None:
           f"{after / 2**20:.0f} MB with {tracked:,}: {per:,.0f} bytes per added series "
           f"(target < {TARGET}); {growth:,.0f} bytes per series over the ready worker; "
           f"{overall:,.0f} bytes per series all included", file=sys.stderr)
-    breakdown = in_process(srcs, 2 * args.windows)
+    breakdown = in_process(srcs, 2 * args.windows, args.multivariate)
     print(f"in-process: {breakdown['live_bytes_per_series']:,.0f} bytes of live state and "
           f"{breakdown['checkpoint_bytes_per_series']:,.0f} bytes of checkpoint per series",
           file=sys.stderr)
     print(json.dumps({
-        "benchmark": "memory", "series": tracked, "series_planned": n_series,
+        "benchmark": "memory", "multivariate": args.multivariate or "default",
+        "series": tracked, "series_planned": n_series,
         "windows": args.windows, "readings": total, "rss_ready_mb": round(before / 2**20, 1),
         "series_phase1": n1, "rss_phase1_mb": round(rss1 / 2**20, 1),
         "rss_loaded_mb": round(after / 2**20, 1), "bytes_per_series": round(per),
         "rss_growth_per_series": round(growth), "rss_per_series_all_included": round(overall),
         "target_bytes": TARGET, "alerts_total": int(m.get("ioc_worker_alerts_total", 0)),
+        "multivariate_fits": int(m.get("ioc_worker_multivariate_fits_total", 0)),
         "in_process_live_bytes_per_series": round(breakdown["live_bytes_per_series"]),
         "checkpoint_bytes_per_series": round(breakdown["checkpoint_bytes_per_series"])}))
 
