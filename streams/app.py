@@ -109,6 +109,11 @@ def create_app(settings: Settings, *, offset_reset: str = "earliest",
         producer_max_batch_size=262_144,
         producer_max_request_size=4_194_304,
         consumer_max_fetch_size=2_097_152,
+        # Faust creates its changelog and internal topics just before it subscribes; under load
+        # the broker's metadata may not list them yet, the assignor ignores them and the group
+        # waits for the next metadata refresh to rebalance (default 5 min: a worker that never
+        # got ready). Refreshing every 10 s bounds that wait.
+        consumer_metadata_max_age_ms=10_000,
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=True,
