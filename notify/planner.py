@@ -115,7 +115,7 @@ class Planner:
             with self.lock, self.store.engine.begin() as conn:
                 _advance(conn, self.consumer, offsets, expected, now)
                 got.plan = self._absorb(conn, [(i, r) for i, r in pairs if r.receivers], now)
-                insert_rows(self.store, conn, got.plan.rows)
+                self._store(conn, got.plan)
                 got.stopped = self.chains.take(conn, [(i, r) for i, r in pairs
                                                   if r.escalation and i.kind == "alert"], now)
         except sa.exc.OperationalError as exc:
@@ -162,12 +162,16 @@ class Planner:
             with self.lock, self.store.engine.begin() as conn:
                 plan.extend(self._flush_groups(conn, contacts, now, limit))
                 plan.extend(self.chains.due(conn, contacts, now, limit))
-                insert_rows(self.store, conn, plan.rows)
-                if plan.audit:
-                    conn.execute(schema.notify_audit.insert(), plan.audit)
+                self._store(conn, plan)
         except sa.exc.OperationalError as exc:
             raise Unavailable(str(exc).splitlines()[0]) from None
         return plan
+
+    def _store(self, conn: Connection, plan: Plan) -> None:
+        """Write ``plan``'s outbox rows and audit lines (in the caller's transaction)."""
+        insert_rows(self.store, conn, plan.rows)
+        if plan.audit:
+            conn.execute(schema.notify_audit.insert(), plan.audit)
 
     def held(self, now: float) -> Callable[[Item], bool]:
         return lambda i: silenced_by(i, self.config.silences, now) is not None

@@ -181,6 +181,9 @@ def test_accounts_preferences_choose_channels_and_quiet_hours(store: Store,
                               alert("a3", district="Son Tra")), {}, noon)
     assert sorted(str(r["channel"]) for r in told) == ["email", "sms"]
     assert "a1" in str(told[0]["message"])
+    with store.connect() as conn:  # a3's group (Son Tra) told nobody: the hold is audited
+        held = [r.detail for r in conn.execute(sa.select(schema.notify_audit))]
+    assert held == ["scope"]
     told = planned(p, records(alert("a4"), alert("a5", severity="critical"), start=3),
                    {("t.alerts", 0): 3}, night)
     assert sorted(str(r["channel"]) for r in told) == ["email", "sms"]
