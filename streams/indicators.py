@@ -45,6 +45,7 @@ for from then on:
 
 from __future__ import annotations
 
+import math
 from collections.abc import MutableMapping, Sequence
 from functools import cache
 
@@ -148,26 +149,33 @@ class KpiPartial:
         >>> k.values["handled_on_time_pct"]
         [9.0, 0.0]
         """
+        if metric not in self.index:
+            return
+        real = values[values == values]
+        self.add_totals(metric, float(real.sum()) if len(real) else 0.0, len(real),
+                        float(real.max()) if len(real) else math.nan, int(in_breach.sum()))
+
+    def add_totals(self, metric: str, total: float, n: int, top: float,
+                   breaches: int) -> None:
+        """Fold many series' windows of one metric given as their totals: the sum of the
+        ``n`` real values, their maximum ``top`` and how many are in breach."""
         kpis = self.index.get(metric)
         if not kpis:
             return
         values_ = self.values
-        real = values[values == values]
-        total = float(real.sum()) if len(real) else 0.0
         for name, op, other in kpis:
             cur = values_.get(name)
             if op == "breach":
-                values_[name] = [(cur[0] if cur else 0.0) + float(in_breach.sum())]
-            elif not len(real):
+                values_[name] = [(cur[0] if cur else 0.0) + float(breaches)]
+            elif not n:
                 continue
             elif op == "sum":
                 values_[name] = [(cur[0] if cur else 0.0) + total]
             elif op == "max":
-                top = float(real.max())
                 values_[name] = [top if cur is None else max(cur[0], top)]
             elif op == "mean":
                 values_[name] = [(cur[0] if cur else 0.0) + total,
-                                 (cur[1] if cur else 0.0) + float(len(real))]
+                                 (cur[1] if cur else 0.0) + float(n)]
             elif other:
                 values_[name] = [cur[0] if cur else 0.0, (cur[1] if cur else 0.0) + total]
             else:
@@ -300,19 +308,29 @@ class DistrictRollup:
             return
         order = np.argsort(codes, kind="stable")
         ordered = codes[order]
-        cuts = (np.flatnonzero(ordered[1:] != ordered[:-1]) + 1).tolist()
-        reporting = counts > 0
-        for lo, hi in zip([0, *cuts], [*cuts, len(order)], strict=True):
-            js = order[lo:hi]
+        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        ends = [*starts[1:].tolist(), len(order)]
+        v, hot, reporting = values[order], breach[order], counts[order] > 0
+        real = v == v
+        # per district: the sum, count and maximum of the real values, the breaches
+        totals = np.add.reduceat(np.where(real, v, 0.0), starts).tolist()
+        ns = np.add.reduceat(real, starts).tolist()
+        tops = np.fmax.reduceat(np.where(real, v, np.nan), starts).tolist()
+        breaches = np.add.reduceat(hot, starts).tolist()
+        src = [sources[j] for j in order.tolist()]
+        everyone = bool(reporting.all())
+        for k, (lo, hi) in enumerate(zip(starts.tolist(), ends, strict=True)):
             district = names[int(ordered[lo])]
             d = self.by_district.get(district)
             if d is None:
                 d = self.by_district[district] = (set(), set(), KpiPartial(self.group))
-            b = breach[js]
-            d[0].update(map(sources.__getitem__, js[reporting[js]].tolist()))
-            if b.any():
-                d[1].update(map(sources.__getitem__, js[b].tolist()))
-            d[2].add_many(metric, values[js], b)
+            d[0].update(src[lo:hi] if everyone else
+                        [s for s, r in zip(src[lo:hi], reporting[lo:hi].tolist(),
+                                           strict=True) if r])
+            if breaches[k]:
+                d[1].update(s for s, b in zip(src[lo:hi], hot[lo:hi].tolist(), strict=True)
+                            if b)
+            d[2].add_totals(metric, totals[k], ns[k], tops[k], breaches[k])
 
     def parts(self, partition: int, start: float, end: float,
               open_alerts: dict[str, dict[str, int]]) -> list[IndicatorPart]:
