@@ -41,11 +41,21 @@ def pytest_configure(config: pytest.Config) -> None:
         "filterwarnings", "ignore:.*is deprecated. Use files\\(\\) instead:DeprecationWarning")
 
 
+INTEGRATION = ROOT / "tests" / "integration"
+INTEGRATION_TIMEOUT_S = 900
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "kafka_bootstrap" in getattr(item, "fixturenames", ()) and \
                 item.get_closest_marker("kafka") is None:
             item.add_marker(pytest.mark.kafka)
+        # a worker test waits on conditions with deadlines of minutes each (start, read, kill,
+        # restart, finish): the default 300 s for the whole test cut the crash test short at
+        # load 45-68 while each of its waits was still within its own deadline
+        if INTEGRATION in Path(str(item.fspath)).parents and \
+                item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(INTEGRATION_TIMEOUT_S))
 
 
 def _wanted_kind() -> str:
