@@ -39,8 +39,8 @@ from typing import Any
 
 from ioc.truth import Anomaly
 
-__all__ = ["correct", "labels_as_truth", "period_of", "precision_table", "shadow_episodes",
-           "shadow_report"]
+__all__ = ["correct", "judged_episodes", "labels_as_truth", "period_of", "precision_table",
+           "shadow_episodes", "shadow_report"]
 
 Row = Mapping[str, Any]
 LOCAL_OFFSET_S = 7 * 3600  # Da Nang days and weeks
@@ -170,7 +170,7 @@ def labels_as_truth(labels: Iterable[Row]) -> list[Anomaly]:
     """Ground truth from operators' labels, for ``ioc detectors backtest --labels``: each
     episode labelled right (``real``, or ``sensor_fault`` on a sensor-health alert) is an
     anomaly of kind ``labelled`` over its episode (from one window before its first window
-    ends to its last); alarms labelled wrong add nothing, so an alert there counts as false.
+    ends to its last); alarms labelled wrong add nothing here (see :func:`judged_episodes`).
 
     >>> rows = [{"group_slug": "flooding", "source": "rain-HC-01", "metric": "rainfall",
     ...          "category": "city", "label": lab, "first_seen": 600.0, "last_seen": 900.0,
@@ -178,15 +178,30 @@ def labels_as_truth(labels: Iterable[Row]) -> list[Anomaly]:
     >>> [(a.kind, a.start, a.end) for a in labels_as_truth(rows)]
     [('labelled', 540.0, 900.0)]
     """
+    return [_episode(r, "labelled") for r in labels if correct(r["label"], r["category"])]
+
+
+def judged_episodes(labels: Iterable[Row]) -> list[Anomaly]:
+    """Every episode an operator judged right or wrong (``planned`` is neither): a backtest
+    counts an alert in its precision only when it meets one of them, since an alert on an
+    episode nobody labelled is neither right nor wrong (as in :func:`precision_table`).
+
+    >>> rows = [{"group_slug": "flooding", "source": "rain-HC-01", "metric": "rainfall",
+    ...          "category": "city", "label": lab, "first_seen": 600.0, "last_seen": 900.0,
+    ...          "district": "Hai Chau"} for lab in ("real", "false_alarm", "planned")]
+    >>> [a.kind for a in judged_episodes(rows)]
+    ['judged', 'judged']
+    """
+    return [_episode(r, "judged") for r in labels
+            if correct(r["label"], r["category"]) is not None]
+
+
+def _episode(r: Row, kind: str) -> Anomaly:
+    """A labelled alert's episode as an anomaly of ``kind``: from one window of its group
+    before its first window ends, to its last."""
     from ioc import catalog
 
-    out = []
-    for r in labels:
-        if not correct(r["label"], r["category"]):
-            continue
-        g = catalog.GROUPS.get(r["group_slug"])
-        window = float(g.window_s) if g is not None else 60.0
-        out.append(Anomaly(r["group_slug"], r["source"], r["metric"], "labelled",
-                           float(r["first_seen"]) - window, float(r["last_seen"]),
-                           r["district"]))
-    return out
+    g = catalog.GROUPS.get(r["group_slug"])
+    window = float(g.window_s) if g is not None else 60.0
+    return Anomaly(r["group_slug"], r["source"], r["metric"], kind,
+                   float(r["first_seen"]) - window, float(r["last_seen"]), r["district"])

@@ -44,7 +44,7 @@ import json
 import math
 import statistics
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -74,6 +74,7 @@ class AlertEpisode:
     closed: float  # end of the last alarming window
     peak: float
     matched: int | None  # index of the matched anomaly in the truth list
+    judged: bool = True  # False: it meets no labelled episode (``backtest(judged=...)``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +90,12 @@ class BacktestResult:
     ttd_s: tuple[float, ...]
     by_kind: dict[str, tuple[int, int]] = field(default_factory=dict)  # kind -> (found, total)
     episodes: tuple[AlertEpisode, ...] = ()
+    unjudged: int = 0  # alerts that meet no labelled episode: out of precision
 
     @property
     def precision(self) -> float:
-        return self.true_alerts / self.alerts if self.alerts else math.nan
+        judged = self.alerts - self.unjudged
+        return self.true_alerts / judged if judged else math.nan
 
     @property
     def recall(self) -> float:
@@ -104,7 +107,7 @@ class BacktestResult:
 
     @property
     def false_alerts_per_day(self) -> float:
-        false = self.alerts - self.true_alerts
+        false = self.alerts - self.true_alerts - self.unjudged
         return false * 86400.0 / self.span_s if self.span_s > 0 else math.nan
 
     @property
@@ -119,6 +122,7 @@ class BacktestResult:
             "detector": self.detector,
             "alerts": self.alerts,
             "true_alerts": self.true_alerts,
+            "unjudged": self.unjudged,
             "anomalies": self.anomalies,
             "detected": self.detected,
             "precision": num(self.precision),
@@ -152,6 +156,7 @@ def backtest(
     per_key: Callable[[Key], Detector | None] | None = None,
     policy: Policy | None = None,
     both_sides: bool = False,
+    judged: Sequence[Anomaly] | None = None,
 ) -> BacktestResult:
     """Run a fresh detector per key over its windows and score the alerts against ``truth``.
 
@@ -160,7 +165,9 @@ def backtest(
     ``per_key(key)``, when given, builds the detector for a key instead of ``factory``
     (``None``: skip the key), e.g. from the catalog's metric spec. ``policy`` (a fresh clone
     per key) decides which windows alert, ``Threshold(threshold)`` by default; only on the
-    harmful side of each key's metric unless ``both_sides``.
+    harmful side of each key's metric unless ``both_sides``. ``judged``, when given, are the
+    episodes someone judged (operators' labels, right or wrong): an alert that meets none of
+    them nor ``truth`` is left out of the precision, since nobody said whether it was right.
     """
     keyed = _as_windows(readings)
     rule = policy if policy is not None else Threshold(threshold)
@@ -171,7 +178,8 @@ def backtest(
     by_key: dict[Key, list[AlertEpisode]] = {}
     for batch in batches:
         for key, (opened, closed, peak) in batch.run():
-            by_key.setdefault(key, []).append(_episode(key, opened, closed, peak, truth, grace))
+            by_key.setdefault(key, []).append(
+                _episode(key, opened, closed, peak, truth, grace, judged))
     episodes = [e for kw in keyed for e in by_key.pop(kw.key, ())]
     return _result(name, episodes, truth, seen_keys, span)
 
@@ -241,6 +249,7 @@ def _result(
         ttd_s=ttd,
         by_kind={k: (v[0], v[1]) for k, v in by_kind.items()},
         episodes=tuple(episodes),
+        unjudged=sum(not e.judged for e in episodes),
     )
 
 
@@ -331,12 +340,15 @@ def _as_windows(readings: Iterable[Reading] | Sequence[KeyWindows]) -> Sequence[
 
 
 def _episode(
-    key: Key, opened: float, closed: float, peak: float, truth: Sequence[Anomaly], grace: float
+    key: Key, opened: float, closed: float, peak: float, truth: Sequence[Anomaly], grace: float,
+    judged: Sequence[Anomaly] | None = None,
 ) -> AlertEpisode:
     hits = [i for i, a in enumerate(truth) if _matches(a, key, opened, grace)]
     # the anomaly that started last before the alert is the one it answers
     matched = max(hits, key=lambda i: truth[i].start) if hits else None
-    return AlertEpisode(key, opened, closed, peak, matched)
+    seen = matched is not None or judged is None or any(
+        _matches(a, key, opened, grace) for a in judged)
+    return AlertEpisode(key, opened, closed, peak, matched, seen)
 
 
 def catalog_applies(name: str) -> Callable[[Key], bool]:
@@ -355,43 +367,3 @@ def catalog_applies(name: str) -> Callable[[Key], bool]:
         return hit
 
     return applies
-
-
-def summary_rows(results: Mapping[str, BacktestResult]) -> list[list[str]]:
-    """Rows of a plain-text table (header first)."""
-
-    def pct(v: float) -> str:
-        return "-" if math.isnan(v) else f"{100 * v:.0f}%"
-
-    def secs(v: float) -> str:
-        return "-" if math.isnan(v) else f"{v:.0f}s"
-
-    def num(v: float) -> str:
-        return "-" if math.isnan(v) else f"{v:.1f}"
-
-    rows = [
-        [
-            "detector",
-            "alerts",
-            "precision",
-            "recall",
-            "found",
-            "median TTD",
-            "alerts/day",
-            "false/day",
-        ]
-    ]
-    for r in results.values():
-        rows.append(
-            [
-                r.detector,
-                str(r.alerts),
-                pct(r.precision),
-                pct(r.recall),
-                f"{r.detected}/{r.anomalies}",
-                secs(r.median_ttd_s),
-                num(r.alerts_per_day),
-                num(r.false_alerts_per_day),
-            ]
-        )
-    return rows

@@ -3,6 +3,8 @@ their alerts against the ground truth (:mod:`detectors.backtest`)."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -53,12 +55,13 @@ def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bo
     ground truth: precision, recall, time to detect, alerts per day."""
     import json
 
-    from detectors.backtest import summary_rows, windows_by_key
+    from detectors.backtest import windows_by_key
 
     if (readings is None) == (simulate_hours is None):
         raise UsageError("give either --readings FILE --truth FILE, or --simulate HOURS")
     if readings is not None and (truth is None) == (not use_labels):
         raise UsageError("--readings needs either --truth FILE or --labels (the ground truth)")
+    judged: list[Anomaly] | None = None
     reg = quiet_registry()
     chosen = list(names) or [n for n in reg.names() if reg.plugin(n).kind != "vector"]
     factories = {n: detector_factory(n, ()) for n in chosen}
@@ -70,7 +73,7 @@ def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bo
             from ioc.cli.feedback import archive_truth
 
             rows, _, source = _recorded_history(readings, None)
-            ground = archive_truth()
+            ground, judged = archive_truth()
         else:
             assert truth is not None
             rows, ground, source = _recorded_history(readings, truth)
@@ -78,9 +81,12 @@ def detectors_backtest(readings: Path | None, truth: Path | None, use_labels: bo
         raise UsageError("no readings to backtest")
     keyed = windows_by_key(rows)
     results = _run_backtests(reg, chosen, factories, keyed, ground, threshold=threshold,
-                             use_catalog=use_catalog, both_sides=both_sides)
+                             use_catalog=use_catalog, both_sides=both_sides, judged=judged)
     click.echo(f"{source}; {len(keyed)} keys, {len(ground)} labelled anomalies")
-    _echo_table(summary_rows(results))
+    _echo_table(_summary_rows(results))
+    if judged is not None:
+        click.echo("precision counts the alerts on labelled episodes only (unlabelled: "
+                   + ", ".join(f"{r.detector} {r.unjudged}" for r in results.values()) + ")")
     if as_json:
         click.echo(json.dumps({n: r.to_json() for n, r in results.items()}))
 
@@ -127,7 +133,8 @@ def _recorded_history(readings: Path, truth: Path | None
 
 def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed: Any,
                    ground: list[Anomaly], *, threshold: float, use_catalog: bool,
-                   both_sides: bool = False) -> dict[str, BacktestResult]:
+                   both_sides: bool = False, judged: list[Anomaly] | None = None
+                   ) -> dict[str, BacktestResult]:
     """Each chosen detector's backtest result, with a progress bar; with ``use_catalog`` a
     detector runs only on the metrics the catalog lists it for; alerts on each metric's
     harmful side only unless ``both_sides``."""
@@ -139,7 +146,7 @@ def _run_backtests(reg: Any, chosen: list[str], factories: dict[str, Any], keyed
         for n in chosen:
             results[n] = backtest(factories[n], keyed, ground, name=n, threshold=threshold,
                                   per_key=_from_catalog(reg, n) if use_catalog else None,
-                                  both_sides=both_sides)
+                                  both_sides=both_sides, judged=judged)
             bar.advance(task, 1)
     return results
 
@@ -167,3 +174,24 @@ def _echo_table(table: list[list[str]]) -> None:
     for r in table:
         click.echo("  ".join(c.rjust(w) if i else c.ljust(w)
                              for i, (c, w) in enumerate(zip(r, widths, strict=True))))
+
+
+def _summary_rows(results: Mapping[str, BacktestResult]) -> list[list[str]]:
+    """The backtest figures as rows of a plain-text table (header first)."""
+
+    def pct(v: float) -> str:
+        return "-" if math.isnan(v) else f"{100 * v:.0f}%"
+
+    def secs(v: float) -> str:
+        return "-" if math.isnan(v) else f"{v:.0f}s"
+
+    def num(v: float) -> str:
+        return "-" if math.isnan(v) else f"{v:.1f}"
+
+    rows = [["detector", "alerts", "precision", "recall", "found", "median TTD", "alerts/day",
+             "false/day"]]
+    for r in results.values():
+        rows.append([r.detector, str(r.alerts), pct(r.precision), pct(r.recall),
+                     f"{r.detected}/{r.anomalies}", secs(r.median_ttd_s),
+                     num(r.alerts_per_day), num(r.false_alerts_per_day)])
+    return rows

@@ -59,12 +59,14 @@ def _with_store(action: Callable[[Any], Any]) -> Any:
         store.close()
 
 
-def archive_truth() -> list[Any]:
-    """Ground truth from every label in the archive (``backtest --labels``)."""
+def archive_truth() -> tuple[list[Any], list[Any]]:
+    """Ground truth from every label in the archive (``backtest --labels``), and every
+    episode judged right or wrong (an alert elsewhere is left out of the precision)."""
     from archive.feedback import labels
-    from archive.feedback_figures import labels_as_truth
+    from archive.feedback_figures import judged_episodes, labels_as_truth
 
-    return labels_as_truth(_with_store(labels))
+    rows = _with_store(labels)
+    return labels_as_truth(rows), judged_episodes(rows)
 
 
 def _pct(v: float | None) -> str:

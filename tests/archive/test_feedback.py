@@ -114,17 +114,20 @@ def test_the_cli_reports_feedback_and_a_shadow_detector(url: str,
 
 def test_backtest_scores_a_detector_against_the_labels(url: str, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    """A spike labelled real is found (recall 1); the labels stand in for --truth."""
+    """Three spikes: one labelled real (found: recall 1), one labelled a false alarm (a
+    false alert) and one nobody labelled (left out of the precision, neither right nor
+    wrong): the labels stand in for --truth."""
+    spikes = {60: "false_alarm", 80: None, 100: "real"}
     rows = [{"group": "flooding", "source": SRC, "metric": "flood_depth", "district": "Hai Chau",
-             "ts": T0 - 7200 + 60 * i + 5, "value": 40.0 if i == 100 else 4.0 + (i % 3) * 0.1}
+             "ts": T0 - 7200 + 60 * i + 5, "value": 40.0 if i in spikes else 4.0 + (i % 3) * 0.1}
             for i in range(120)]
     recording = tmp_path / "readings.jsonl"
     recording.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
-    spike_end = T0 - 7200 + 60 * 101
+    ends = {i: T0 - 7200 + 60 * (i + 1) for i in spikes}
     store = Store(url)
     try:
-        write_feedback(store, [alert("robust_z", first=spike_end, last=spike_end, version=2,
-                                     label="real")], [])
+        write_feedback(store, [alert("robust_z", first=ends[i], last=ends[i], version=2,
+                                     label=label) for i, label in spikes.items() if label], [])
     finally:
         store.close()
     monkeypatch.setenv("IOC_DATABASE_URL", url)
@@ -133,3 +136,6 @@ def test_backtest_scores_a_detector_against_the_labels(url: str, tmp_path: Path,
     assert run.exit_code == 0, run.output
     got = json.loads(run.output.strip().splitlines()[-1])["robust_z"]
     assert (got["anomalies"], got["recall"]) == (1, 1.0)
+    assert (got["alerts"], got["true_alerts"], got["unjudged"]) == (3, 1, 1), got
+    assert got["precision"] == 0.5
+    assert "unlabelled: robust_z 1" in run.output
