@@ -49,6 +49,10 @@ __all__ = ["ArchiveConsumer", "ArchiveMetrics", "serve_http"]
 log = logging.getLogger("ioc.archive")
 
 TP = tuple[str, int]
+# how often a consumer group reads the topics' metadata again: a topic created after the
+# subscription (the worker makes ioc.alerts) joins the assignment within seconds, not at
+# kafka-python's default of 5 minutes
+METADATA_MAX_AGE_MS = 5_000
 
 
 class ArchiveMetrics:
@@ -100,7 +104,8 @@ class ArchiveConsumer:
             enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=max_records,
             session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
-            max_poll_interval_ms=300_000, fetch_max_wait_ms=200)
+            max_poll_interval_ms=300_000, fetch_max_wait_ms=200,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS)
         self.db = DatabaseWait(self.consumer, self.metrics.db_errors, log, "archive")
 
     # --- assignment ------------------------------------------------------------------------

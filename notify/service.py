@@ -27,6 +27,7 @@ from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry
 
+from archive.consumer import METADATA_MAX_AGE_MS
 from archive.db_retry import DatabaseWait
 from archive.store import Fenced, Store, Unavailable
 from notify.channels import Sender
@@ -71,7 +72,8 @@ class Notifier:
             bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-notify",
             enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=max_records,
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000, fetch_max_wait_ms=100)
+            session_timeout_ms=10_000, heartbeat_interval_ms=1_000, fetch_max_wait_ms=100,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS)
         self.db = DatabaseWait(self.consumer, self.metrics.db_errors, log, "notify")
 
     # --- assignment ------------------------------------------------------------------------
