@@ -30,7 +30,10 @@ from ioc.settings import Settings
 if TYPE_CHECKING:
     import faust
 
-__all__ = ["TopicNames", "WorkerTopics", "parts_spec"]
+__all__ = ["TABLES", "TopicNames", "WorkerTopics", "changelog_specs", "parts_spec"]
+
+# the worker's Faust tables (streams.tables.WorkerTables), each with its changelog topic
+TABLES = ("series", "alerts", "incidents", "indicators", "silences")
 
 _OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 
@@ -94,6 +97,20 @@ def parts_spec(settings: Settings) -> TopicSpec:
     misses it until a metadata refresh (minutes), so the first windows' indicators stall."""
     return TopicSpec(f"{settings.app_id}-indicator-parts", settings.partitions,
                      settings.replication_factor)
+
+
+def changelog_specs(settings: Settings) -> list[TopicSpec]:
+    """The tables' changelog topics (compacted, as Faust makes them). The worker creates them
+    before Faust starts, for the reason of :func:`parts_spec`: a first worker that subscribed
+    to a changelog before Faust declared it logged "Ignoring missing topic" and its recovery
+    waited for a metadata refresh.
+
+    >>> [s.name for s in changelog_specs(Settings(app_id="ioc", partitions=2))][:2]
+    ['ioc-series-changelog', 'ioc-alerts-changelog']
+    """
+    return [TopicSpec(f"{settings.app_id}-{t}-changelog", settings.partitions,
+                      settings.replication_factor, {"cleanup.policy": "compact"})
+            for t in TABLES]
 
 
 class WorkerTopics:

@@ -29,7 +29,7 @@ from ioc.errors import BrokerError, ConfigError
 from ioc.kafka.admin import ensure_topics
 from ioc.kafka.broker import wait_for_kafka
 from ioc.settings import Settings
-from streams.topics import TopicNames, parts_spec
+from streams.topics import TopicNames, changelog_specs, parts_spec
 
 __all__ = ["health", "run_worker", "tune_gc", "wait_ready"]
 
@@ -67,7 +67,8 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     runtime = DetectorRuntime.from_settings(settings)  # a bad detector config fails first
     wait_for_kafka(settings.kafka_bootstrap, timeout=broker_timeout)
     if create_topics:
-        ensure_topics([*names.specs(settings), parts_spec(settings)], settings.kafka_bootstrap)
+        ensure_topics([*names.specs(settings), parts_spec(settings), *changelog_specs(settings)],
+                      settings.kafka_bootstrap)
     worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset, runtime=runtime)
     tune_gc()
     logging.getLogger("ioc").setLevel(settings.log_level)

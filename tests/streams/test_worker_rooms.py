@@ -289,3 +289,20 @@ def test_the_intake_closes_a_big_window_in_steps_the_agent_can_yield_between() -
     assert sum(steps) == 14 and max(steps) == 2 and len(steps) == 8
     summaries = rig.pipeline.take_output().summaries["flooding"]
     assert sorted({s.source for s in summaries}) == sources and len(summaries) == 14
+
+
+def test_the_changelogs_the_worker_creates_are_those_of_its_tables() -> None:
+    """The worker creates every changelog topic before Faust starts (streams.topics
+    changelog_specs): the same names, partitions and compaction as Faust's own tables."""
+    from streams.topics import changelog_specs
+
+    settings = Settings(kafka_bootstrap="127.0.0.1:9", app_id="t-changelogs", partitions=3)
+    app = create_app(settings)
+    WorkerTables(app, settings.partitions)
+    faust_made = {t.changelog_topic.get_topic_name(): t.changelog_topic
+                  for t in app.tables.values()}
+    specs = {s.name: s for s in changelog_specs(settings)}
+    assert set(specs) == set(faust_made)
+    for name, topic in faust_made.items():
+        assert specs[name].partitions == topic.partitions == 3
+        assert specs[name].configs == {"cleanup.policy": "compact"} and topic.compacting
