@@ -10,7 +10,8 @@ Roll-ups keep, per (resolution, bucket, group, district, metric): windows, readi
 of values, min, max and the last value with its time; the mean is ``total / readings``
 (measured metrics, ``total`` sums ``mean * count``) or ``total / windows`` (counted ones).
 Group indicators roll up as metrics named ``kpi:<name>`` and ``sources:reporting`` /
-``sources:expected`` / ``sources:in_breach``. Days are Da Nang days (UTC+7).
+``sources:expected`` / ``sources:in_breach``, and their open alerts as ``alerts:open``.
+Days are Da Nang days (UTC+7).
 
 >>> from ioc.events import WindowSummary, encode
 >>> b = Batch()
@@ -243,6 +244,7 @@ class Batch:
         values["sources:reporting"] = float(ind.sources_reporting)
         values["sources:expected"] = float(ind.sources_expected)
         values["sources:in_breach"] = float(ind.sources_in_breach)
+        values["alerts:open"] = float(sum(ind.open_alerts.values()))
         for metric, v in values.items():
             if math.isfinite(v):
                 self._rollup(ind.group, ind.district, metric, ind.start, False, 1, v, v, v, v)

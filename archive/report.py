@@ -38,9 +38,10 @@ from archive.periods import KINDS, Period, period
 from archive.periods import MAX_DAYS as MAX_DAYS
 from archive.report_figures import SEVERITY_ORDER as SEVERITY_ORDER
 from archive.report_figures import TOP as TOP
-from archive.report_figures import build_report, check_filters, kpi_trends
+from archive.report_figures import build_report, check_filters, district_trends, kpi_trends
 from archive.report_formats import CSV_COLUMNS as CSV_COLUMNS
 from archive.report_formats import duration, sparkline, to_csv, to_html, to_json
 
-__all__ = ["KINDS", "Period", "build_report", "check_filters", "duration", "kpi_trends", "period",
+__all__ = ["KINDS", "Period", "build_report", "check_filters", "district_trends", "duration",
+           "kpi_trends", "period",
            "sparkline", "to_csv", "to_html", "to_json"]

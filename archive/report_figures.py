@@ -18,7 +18,8 @@ from ioc import catalog
 from ioc.errors import UsageError, ValidationError
 from ioc.events import SEVERITIES
 
-__all__ = ["SEVERITY_ORDER", "TOP", "build_report", "check_filters", "kpi_trends"]
+__all__ = ["SEVERITY_ORDER", "TOP", "build_report", "check_filters", "district_trends",
+           "kpi_trends"]
 
 TOP = 10
 SEVERITY_ORDER = tuple(reversed(SEVERITIES))  # critical first
@@ -82,6 +83,24 @@ def kpi_trends(store: Store, *, since: float, until: float
         v = sum(means) if op == "sum" else max(means) if op == "max" else sum(means) / len(means)
         out.setdefault(group, {}).setdefault(hour, {})[name] = v
     return out
+
+
+def district_trends(store: Store, *, since: float, until: float
+                    ) -> dict[str, dict[float, dict[str, float]]]:
+    """Per district and hour (``since`` <= hour < ``until``) the open alerts and the sources
+    in breach summed over its groups (each group's hourly mean), as the summary's district
+    rows draw them live: ``{district: {hour: {"open_alerts": n, "sources_in_breach": n}}}``.
+    Only the hours that hold both figures (``alerts:open`` is rolled up since issue 13)."""
+    out: dict[str, dict[float, dict[str, float]]] = {}
+    for metric, name in (("alerts:open", "open_alerts"), ("sources:in_breach",
+                                                           "sources_in_breach")):
+        for r in queries.rollups(store, resolution="h", since=since, until=until,
+                                 prefix=metric):
+            if r["metric"] == metric and r["mean"] is not None:
+                hour = out.setdefault(r["district"], {}).setdefault(r["bucket"], {})
+                hour[name] = round(hour.get(name, 0.0) + r["mean"], 2)
+    return {d: {h: f for h, f in hours.items() if len(f) == 2}
+            for d, hours in out.items()}
 
 
 def _kpis(group: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -123,6 +123,7 @@ class History:
         self._lock = threading.Lock()
         self._slots = asyncio.Semaphore(max_parallel)
         self.trends: dict[str, dict[float, dict[str, float]]] = {}
+        self.district_trends: dict[str, dict[float, dict[str, float]]] = {}
 
     def _default_opener(self) -> Store:
         from archive.run import open_store
@@ -171,6 +172,8 @@ class History:
         start = now - now % 3600 - TREND_SPAN_S
         try:
             self.trends = report.kpi_trends(store, since=start, until=now + 3600)
+            self.district_trends = report.district_trends(store, since=start,
+                                                          until=now + 3600)
         except sa.exc.SQLAlchemyError as exc:
             raise Unavailable(str(getattr(exc, "orig", None) or exc).strip()[:300]) from None
         return True
@@ -188,27 +191,19 @@ class History:
             await asyncio.sleep(every_s)
 
     def fill_trends(self, summary: dict[str, Any], bucket_s: float = 300.0) -> dict[str, Any]:
-        """``summary`` with each group's 24-hour trend completed from the archive: every
-        5-minute bucket of an archived hour the live trend lacks gets the hour's value
-        (``"archived": true``); live points are kept as they are."""
-        if not self.trends:
+        """``summary`` with each group's and each district's 24-hour trend completed from the
+        archive: every 5-minute bucket of an archived hour the live trend lacks gets the
+        hour's figures (``"archived": true``); live points are kept as they are."""
+        if not (self.trends or self.district_trends):
             return summary
         as_of = summary.get("as_of") or time.time()
-        floor = as_of - TREND_SPAN_S
-        for g in summary.get("groups", []):
-            hours = self.trends.get(g["group"])
-            if not hours:
-                continue
-            points = list(g.get("trend", []))
-            live = {int(p["t"] // bucket_s) for p in points}
-            for hour, kpis in hours.items():
-                for k in range(int(3600 // bucket_s)):
-                    t = hour + k * bucket_s
-                    b = int(t // bucket_s)
-                    if b in live or t < floor or t > as_of:
-                        continue
-                    points.append({"t": b * bucket_s, "kpis": dict(kpis), "archived": True})
-            g["trend"] = sorted(points, key=lambda p: p["t"])
+        for rows, key, archived in (("groups", "group", self.trends),
+                                    ("districts", "district", self.district_trends)):
+            for row in summary.get(rows, []):
+                hours = archived.get(row[key])
+                if hours:
+                    row["trend"] = _filled(row.get("trend", []), hours, as_of, bucket_s,
+                                           kpis=rows == "groups")
         return summary
 
     # --- routes -------------------------------------------------------------------------------
@@ -293,3 +288,28 @@ class History:
             return Answer(200, report.to_csv(data).encode(), "text/csv; charset=utf-8",
                           (("Content-Disposition", f'attachment; filename="{name}"'),))
         return Answer(200, report.to_json(data).encode())
+
+
+def _filled(points: list[dict[str, Any]], hours: dict[float, dict[str, float]], as_of: float,
+            bucket_s: float, *, kpis: bool) -> list[dict[str, Any]]:
+    """``points`` (live) with the buckets of the archived ``hours`` they lack, in the last
+    24 hours up to ``as_of``; a group's point holds its ``kpis``, a district's the figures.
+
+    >>> _filled([{"t": 600.0, "open_alerts": 3}], {0.0: {"open_alerts": 1.0}}, 800.0, 300.0,
+    ...         kpis=False)  # doctest: +NORMALIZE_WHITESPACE
+    [{'t': 0.0, 'open_alerts': 1.0, 'archived': True},
+     {'t': 300.0, 'open_alerts': 1.0, 'archived': True}, {'t': 600.0, 'open_alerts': 3}]
+    """
+    floor = as_of - TREND_SPAN_S
+    out = list(points)
+    live = {int(p["t"] // bucket_s) for p in points}
+    for hour, figures in hours.items():
+        for k in range(int(3600 // bucket_s)):
+            t = hour + k * bucket_s
+            b = int(t // bucket_s)
+            if b in live or t < floor or t > as_of:
+                continue
+            body = {"kpis": dict(figures)} if kpis else dict(figures)
+            out.append({"t": b * bucket_s, **body, "archived": True})
+    return sorted(out, key=lambda p: p["t"])
+

@@ -121,7 +121,8 @@ def test_group_indicators_roll_up_as_kpis_and_source_counts(store: Store) -> Non
     b = Batch()
     ind = GroupIndicator(group="flooding", district="Hai Chau", start=T0, end=T0 + 60,
                          sources_reporting=9, sources_expected=10, sources_in_breach=1,
-                         open_alerts={}, kpis={"max_flood_depth_cm": 42.0})
+                         open_alerts={"warning": 2, "major": 1},
+                         kpis={"max_flood_depth_cm": 42.0})
     b.add("indicators", "ioc.indicators", 1, 0, encode(ind))
     store.write("archive", b, expected={})
     r = schema.indicator_rollups
@@ -129,7 +130,7 @@ def test_group_indicators_roll_up_as_kpis_and_source_counts(store: Store) -> Non
         got = {row.metric: row.last for row in conn.execute(
             sa.select(r.c.metric, r.c.last).where(r.c.resolution == "h"))}
     assert got == {"kpi:max_flood_depth_cm": 42.0, "sources:reporting": 9.0,
-                   "sources:expected": 10.0, "sources:in_breach": 1.0}
+                   "sources:expected": 10.0, "sources:in_breach": 1.0, "alerts:open": 3.0}
 
 
 def test_dead_letters_are_counted_and_a_refused_command_gets_its_result(store: Store) -> None:

@@ -194,7 +194,8 @@ async def test_ioc_report_json_gives_the_figures_of_api_reports(
 async def test_the_summary_trends_come_from_the_archive_after_a_restart(
         start_dashboard: Any, producer: Any, tmp_path: Path) -> None:
     """A dashboard that has seen no indicator yet (just restarted) shows the last hours of
-    each group's KPI trend from the archive's hourly roll-ups; a live point is kept as is."""
+    each group's KPI trend, and each district's open alerts and sources in breach, from the
+    archive's hourly roll-ups; a live point is kept as is."""
     now = time.time()
     hour = now - now % 3600 - 3 * 3600
     url = f"sqlite:///{tmp_path / 'archive.db'}"
@@ -204,7 +205,8 @@ async def test_the_summary_trends_come_from_the_archive_after_a_restart(
     for n, (district, depth) in enumerate((("Hai Chau", 30.0), ("Son Tra", 12.0))):
         b.add("indicators", "t.indicators", 0, n, encode(GroupIndicator(
             group="flooding", district=district, start=hour + 60, end=hour + 120,
-            sources_reporting=5, sources_expected=6, sources_in_breach=1, open_alerts={},
+            sources_reporting=5, sources_expected=6, sources_in_breach=1,
+            open_alerts={"warning": 2, "critical": 1} if n == 0 else {},
             kpis={"max_depth": depth, "flooded_points": 1.0})))
     store.write("t", b, expected={})
     store.close()
@@ -229,6 +231,13 @@ async def test_the_summary_trends_come_from_the_archive_after_a_restart(
     assert archived[0]["kpis"] == {"max_depth": 30.0, "flooded_points": 2.0}
     live_points = [p for p in got if not p.get("archived")]
     assert [p["t"] for p in live_points] == [live.start - live.start % 300]
+    status, _, body = await get(f"{d.url}/api/summary", LEADERSHIP)
+    districts = {x["district"]: x["trend"] for x in json.loads(body)["districts"]}
+    hai_chau = [p for p in districts["Hai Chau"] if p.get("archived")]
+    assert {p["t"] for p in hai_chau} == {hour + 300 * k for k in range(12)}
+    assert (hai_chau[0]["open_alerts"], hai_chau[0]["sources_in_breach"]) == (3.0, 1.0)
+    son_tra = [p for p in districts["Son Tra"] if p.get("archived")]
+    assert (son_tra[0]["open_alerts"], son_tra[0]["sources_in_breach"]) == (0.0, 1.0)
 
 
 async def test_a_database_that_goes_away_is_503_until_it_comes_back(
