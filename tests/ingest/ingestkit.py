@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -95,7 +95,7 @@ class Publisher:
     def send(self, topic: str, payload: bytes | str, qos: int = 1) -> Any:
         return self.client.publish(topic, payload, qos=qos)
 
-    def send_all(self, items: list[tuple[str, bytes | str]], timeout: float = 60) -> None:
+    def send_all(self, items: Sequence[tuple[str, bytes | str]], timeout: float = 60) -> None:
         infos = [self.send(t, p) for t, p in items]
         for info in infos:
             info.wait_for_publish(timeout)

@@ -54,15 +54,18 @@ def _stored(topics: Topics, topic: str) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("protocol", ["3.1.1", "5"])
 def test_kill_9_while_10000_messages_arrive_loses_none(
-        mqtt_url: str, topics: Topics, tmp_path: Path) -> None:
-    """The bridge is killed with SIGKILL a few thousand messages into 10,000 numbered QoS 1
-    messages and started again: every number is in Kafka, and exactly once (the redelivered
-    ones that Kafka already had are recognised and acknowledged, not produced again)."""
+        mqtt_url: str, topics: Topics, tmp_path: Path, protocol: str) -> None:
+    """The bridge (MQTT 3.1.1 or 5, QoS 1, a persistent session) is killed with SIGKILL a few
+    thousand messages into 10,000 numbered QoS 1 messages and started again: every number is
+    in Kafka, and exactly once (the redelivered ones that Kafka already had are recognised and
+    acknowledged, not produced again)."""
     prefix = f"k{uuid.uuid4().hex[:8]}"
     config = tmp_path / "ingest.toml"
     config.write_text(config_text(mqtt_url, f"bridge-{prefix}",
-                                  COUNTED.replace("{prefix}", prefix)))
+                                  COUNTED.replace("{prefix}", prefix),
+                                  f'protocol = "{protocol}"'))
     log = tmp_path / "bridge.log"
     first = _bridge(config, topics, log)
     try:
