@@ -56,8 +56,8 @@ def _item(i: int, item: Any, batch: Batch) -> None:
 
 
 def parse_body(raw: bytes) -> Batch:
-    """The batch of a body: a reading (an object) or a batch (an array, up to
-    :data:`~ioc.events.MAX_PACK` items). ValidationError for a body that is neither (400)."""
+    """The batch of a body: a reading (an object) or a batch (an array; whether it is too
+    long is :func:`max_batch`'s to say). ValidationError for a body that is neither (400)."""
     batch = Batch()
     stripped = raw.lstrip()[:1]
     try:
@@ -72,8 +72,6 @@ def parse_body(raw: bytes) -> Batch:
                     _item(i, item, batch)
             if batch.size == 0:
                 raise ValidationError("$", "an empty batch")
-            if batch.size > MAX_PACK:
-                raise ValidationError("$", f"a batch of {batch.size} readings, over {MAX_PACK}")
             return batch
         if stripped == b"{":
             batch.size = 1
@@ -85,6 +83,34 @@ def parse_body(raw: bytes) -> Batch:
     except msgspec.DecodeError as exc:
         raise ValidationError("$", f"not JSON: {str(exc)[:120]}") from None
     raise ValidationError("$", "not JSON: expected a reading (object) or a batch (array)")
+
+
+def max_batch(burst: int) -> int:
+    """The most readings one request may carry: the event contract's
+    :data:`~ioc.events.MAX_PACK`, or less when a key's bucket (``IOC_INGEST_BURST``) holds
+    fewer, since a batch the bucket can never pay for would be refused (429) forever.
+
+    >>> max_batch(20_000), max_batch(500)
+    (10000, 500)
+    """
+    return min(MAX_PACK, burst)
+
+
+def too_long(size: int, burst: int) -> str | None:
+    """Why a batch of ``size`` readings is refused whatever the rate (413), or None.
+
+    >>> too_long(501, burst=500)  # doctest: +ELLIPSIS
+    'a batch of 501 readings is over the limit of 500 per request (IOC_INGEST_BURST, ...'
+    >>> too_long(500, burst=500) is None
+    True
+    """
+    limit = max_batch(burst)
+    if size <= limit:
+        return None
+    why = "IOC_INGEST_BURST, the most a key may post at once" if burst < MAX_PACK else \
+        "the event contract's largest pack"
+    return f"a batch of {size} readings is over the limit of {limit} per request ({why}): " \
+        "split it"
 
 
 class TokenBucket:

@@ -2,7 +2,9 @@
 
 A request is answered in this order: 413 when the body is over ``IOC_INGEST_MAX_BODY_BYTES``
 (read no further); 401 without a live API key (``Authorization: Bearer iok_...``); 403 for a
-key whose role is not ``ingest``; 400 for a body that is not a reading or a batch; 429 with
+key whose role is not ``ingest``; 400 for a body that is not a reading or a batch; 413 for a
+batch longer than :func:`~ingest.batch.max_batch` (10,000, or ``IOC_INGEST_BURST`` when that
+is smaller: the bucket could never pay for it, so 429 would be wrong); 429 with
 ``Retry-After`` when the key's readings-per-second bucket (``IOC_INGEST_RATE_PER_S``,
 ``IOC_INGEST_BURST``) cannot pay for the batch; 403 when every item is outside the key's
 districts or groups; else the valid items in scope are produced (idempotent producer,
@@ -29,11 +31,11 @@ from starlette.routing import Route
 
 from archive.access import Access
 from archive.accounts import Principal
-from ingest.batch import TokenBucket, parse_body
+from ingest.batch import TokenBucket, max_batch, parse_body, too_long
 from ingest.openapi import openapi
 from ingest.records import records_of
 from ioc.errors import IocError, ValidationError
-from ioc.events import MAX_PACK, encode
+from ioc.events import encode
 from ioc.settings import Settings
 
 KEY_CACHE_S = 5.0
@@ -64,7 +66,8 @@ class IngestApi:
                                registry=self.registry)
         self._keys: dict[str, tuple[float, Principal | None]] = {}
         self._buckets: dict[str, TokenBucket] = {}
-        self._openapi = encode(openapi(settings.ingest_max_body_bytes, MAX_PACK))
+        self._openapi = encode(openapi(settings.ingest_max_body_bytes,
+                                       max_batch(settings.ingest_burst)))
 
     async def principal(self, authorization: str | None) -> Principal | None:
         scheme, _, secret = (authorization or "").partition(" ")
@@ -120,6 +123,9 @@ class IngestApi:
             batch = parse_body(raw)
         except ValidationError as exc:
             return answer(400, {"error": exc.field, "reason": exc.reason})
+        over = too_long(batch.size, self.settings.ingest_burst)
+        if over is not None:
+            return answer(413, {"error": "$", "reason": over})
         errors = [{"index": i, "field": f, "reason": r} for i, f, r in batch.errors]
         bucket = self._buckets.get(who.login)
         now = time.monotonic()

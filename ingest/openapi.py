@@ -76,7 +76,8 @@ def openapi(max_body_bytes: int, max_batch: int) -> dict[str, Any]:
                 "401": _answer("no key, or an unknown or revoked key"),
                 "403": _answer("the key is not an ingest key, or every item is outside its "
                                "districts or groups"),
-                "413": _answer(f"the body is over {max_body_bytes} bytes"),
+                "413": _answer(f"the body is over {max_body_bytes} bytes, or the batch over "
+                               f"{max_batch} readings (split it)"),
                 "429": _answer("the key posted more readings than its rate allows",
                                headers={"Retry-After": {"schema": {"type": "integer"},
                                                         "description": "seconds"}}),

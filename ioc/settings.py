@@ -268,7 +268,8 @@ class Settings:
         minimum=0.01)
     ingest_burst: int = _setting(
         20_000, "IOC_INGEST_BURST",
-        "Readings one API key may post at once above its rate (at least one request's worth).",
+        "Readings one API key may post at once above its rate; also the longest batch one "
+        "request may carry (longer: 413).",
         minimum=1)
     simulator_mqtt_url: str | None = _setting(
         None, "IOC_SIMULATOR_MQTT_URL",

@@ -146,6 +146,23 @@ async def test_429_with_retry_after_when_a_key_exceeds_its_rate(api: Api) -> Non
     assert other.status_code == 202  # another key has its own bucket
 
 
+async def test_a_batch_over_the_burst_is_413_naming_the_limit_not_429(api: Api) -> None:
+    """Burst 30: a batch of 31 could never be paid for, so it is 413 naming the limit and
+    IOC_INGEST_BURST (no Retry-After), and it spends nothing of the key's bucket."""
+    async with httpx.AsyncClient(base_url=api.url) as client:
+        over = await client.post("/api/v1/readings", json=[reading()] * 31,
+                                 headers=auth(api.keys["gauges"]))
+        within = await client.post("/api/v1/readings", json=[reading()] * 30,
+                                   headers=auth(api.keys["gauges"]))
+        doc = (await client.get("/api/v1/openapi.json")).json()
+    assert over.status_code == 413 and "retry-after" not in over.headers
+    reason = over.json()["reason"]
+    assert "31 readings" in reason and "limit of 30" in reason and "IOC_INGEST_BURST" in reason
+    assert within.status_code == 202, within.text
+    body = doc["paths"]["/api/v1/readings"]["post"]["requestBody"]
+    assert body["content"]["application/json"]["schema"]["oneOf"][1]["maxItems"] == 30
+
+
 async def test_openapi_describes_the_endpoint(api: Api) -> None:
     async with httpx.AsyncClient(base_url=api.url) as client:
         doc = (await client.get("/api/v1/openapi.json")).json()
