@@ -3,21 +3,23 @@
 ``GET /i18n/<lang>`` serves :func:`ioc.i18n.catalog_of` (no credentials: the login page needs
 it too; it holds no alert content). The pages keep the reader's choice in ``localStorage`` and
 in the ``ioc_lang`` cookie, which the server reads to write the login page in that language
-(:func:`localize`): ``{{t:key}}`` placeholders become messages, ``<html lang>`` follows, and
-a message the sign-in code wrote in English is put in the reader's language when the catalogs
-have it.
+(:func:`localize`): ``{{t:key}}`` placeholders become messages and ``<html lang>`` follows.
+The sign-in code says things by message key (``login.msg.*``) and parameters, written in the
+reader's language by :func:`said`.
 
 >>> page = '<html lang="en"><title>{{t:login.title}}</title><p>{{message}}</p>'
 >>> localize(page, "ioc_lang=vi")
 '<html lang="vi"><title>Đăng nhập · ioc-monitor</title><p>{{message}}</p>'
->>> said("You are signed out.", "vi"), said("Something new.", "vi")
-('Bạn đã đăng xuất.', 'Something new.')
+>>> said("login.msg.signed_out", "vi"), said("login.msg.throttled", "en", {"minutes": 15})
+('Bạn đã đăng xuất.', 'Too many failed sign-ins. Try again in 15 minutes.')
 """
 
 from __future__ import annotations
 
 import html
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,15 +33,9 @@ __all__ = ["catalog_route", "localize", "said"]
 _PLACEHOLDER = re.compile(r"{{t:([a-z0-9_.]+)}}")
 
 
-def said(message: str, lang: str) -> str:
-    """An English message of the sign-in code in ``lang`` (as it is when no catalog has it)."""
-    if not message or lang == "en":
-        return message
-    english = i18n.messages("en")
-    for key, text in english.items():
-        if key.startswith("login.msg.") and text == message:
-            return i18n.messages(lang)[key]
-    return message
+def said(key: str, lang: str, params: Mapping[str, Any] | None = None) -> str:
+    """A message of the sign-in code (a ``login.msg.*`` key) in ``lang`` ("" for none)."""
+    return i18n.t(lang, key, **(params or {})) if key else ""
 
 
 def localize(page: str, cookie_header: str | None) -> str:

@@ -102,7 +102,9 @@ class Gate:
         return self._accounts
 
     def token_principal(self, role: str) -> Principal:
-        """The principal of an ``IOC_*_TOKEN`` of ``role``."""
+        """The principal of an ``IOC_*_TOKEN`` of ``role`` (its English display name is for
+        logs; the pages name it by its kind and role in the reader's language, the catalogs'
+        ``account.shared`` and ``role.*``)."""
         return Principal("token", audit_user(role, self.settings), f"{role} (shared token)",
                          role)
 

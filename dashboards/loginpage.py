@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -68,14 +69,17 @@ class LoginPage:
 
     def page(self, request: Request, *, message: str = "", kind: str = "error",
              status: int = 200, refused: str = "", next_path: str | None = None,
-             headers: dict[str, str] | None = None) -> Response:
-        """The login page with a fresh (or the present) form token."""
+             headers: dict[str, str] | None = None,
+             params: Mapping[str, Any] | None = None) -> Response:
+        """The login page with a fresh (or the present) form token; ``message`` is a
+        ``login.msg.*`` key of the catalogs, filled with ``params``, in the reader's
+        language."""
         csrf = cookie_value(request.headers.get("cookie"), CSRF_COOKIE)
         if not csrf or len(csrf) != 43:
             csrf = secrets.token_urlsafe(32)
         cookie = request.headers.get("cookie")  # the reader's language: dashboards.i18n
         values = {"csrf": csrf, "next": safe_next(next_path or request.query_params.get("next")),
-                  "message": said(message, from_cookie(cookie)), "message_kind": kind,
+                  "message": said(message, from_cookie(cookie), params), "message_kind": kind,
                   "refused": refused, "message_hidden": "" if message else " hidden"}
         body = localize(self.template, cookie)
         for key, value in values.items():
@@ -88,7 +92,8 @@ class LoginPage:
 
     def refuse(self, request: Request, reason: str, status: int, message: str,
                next_path: str | None = None) -> Response:
-        """The page saying why a sign-in was refused (counted by ``reason``)."""
+        """The page saying why a sign-in was refused (counted by ``reason``; ``message``: a
+        ``login.msg.*`` key)."""
         self.dashboard.metrics.sign_ins.labels(outcome="refused", reason=reason).inc()
         return self.page(request, message=message, status=status, refused=reason,
                          next_path=next_path)
@@ -97,7 +102,7 @@ class LoginPage:
         """The refusal (403) of a form posted from another site, else None."""
         if posted_here(request, self.dashboard.origins):
             return None
-        return self.refuse(request, "csrf", 403, "This form was not sent from this site.")
+        return self.refuse(request, "csrf", 403, "login.msg.csrf")
 
     def set_cookie(self, request: Request, response: Response, name: str, value: str, *,
                    path: str, max_age: int) -> None:

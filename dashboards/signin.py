@@ -7,6 +7,8 @@ reading a posted form is :mod:`dashboards.forms`.
 * Forms are protected against cross-site posts by ``SameSite=Strict``, an ``Origin`` check,
   and a token: the login form's is a double-submit cookie (``ioc_csrf``), sign-out's is
   derived from the session (:func:`~dashboards.identity.csrf_of`, given by ``/api/me``).
+* Every message the page shows is a ``login.msg.*`` key of the catalogs (with its parameters),
+  written in the reader's language by :meth:`~dashboards.loginpage.LoginPage.page`.
 * Every sign-in, refused or not, goes to the audit log (``sign_ins``) and the metrics. A
   refusal never says whether the login exists: one message for an unknown user, a wrong
   password and a disabled account, each after an Argon2id verification.
@@ -41,13 +43,16 @@ if TYPE_CHECKING:
     from dashboards.server import Dashboard
 
 log = logging.getLogger("ioc.dashboard.signin")
-REFUSED = "Wrong login or password."
-LINK_REFUSED = ("This sign-in link cannot be used: a link works once, within 15 minutes. "
-                "Sign in with your login and password.")
-UNAVAILABLE = ("Sign-in is unavailable: the accounts database cannot be reached. "
-               "Try again shortly.")
-MESSAGES = {"signed_out": ("You are signed out.", "info"),
-            "ended": ("Your session ended; please sign in again.", "info")}
+# what the page says: message keys of the catalogs (ioc/locale/*.json)
+REFUSED = "login.msg.refused"
+LINK_REFUSED = "login.msg.link"
+UNAVAILABLE = "login.msg.unavailable"
+EXPIRED = "login.msg.expired"
+TOO_BIG = "login.msg.too_big"
+TOKEN_REFUSED = "login.msg.token"
+THROTTLED = "login.msg.throttled"          # {minutes}
+THROTTLED_ONE = "login.msg.throttled_one"  # one minute
+NOTICES = {"signed_out": "login.msg.signed_out", "ended": "login.msg.ended"}  # ?m=...
 
 
 class SignIn:
@@ -66,9 +71,9 @@ class SignIn:
         who = await self.dashboard.site.who(request, count=False)
         if who.principal is not None and who.cookie is not None:
             return RedirectResponse(safe_next(request.query_params.get("next")), 303)
-        said = MESSAGES.get(request.query_params.get("m", ""))
-        return self.pages.page(request, message=said[0] if said else "",
-                               kind=said[1] if said else "error")
+        notice = request.query_params.get("m", "")
+        return self.pages.page(request, message=NOTICES.get(notice, ""),
+                               kind="info" if notice in NOTICES else "error")
 
     # --- POST /login -----------------------------------------------------------------------
     async def login(self, request: Request) -> Response:
@@ -80,13 +85,11 @@ class SignIn:
             form = await read_form(request)
         except TooBig:
             metrics.sign_ins.labels(outcome="refused", reason="too_big").inc()
-            return self.pages.page(request, message="The sign-in form was too large.",
-                                   status=413)
+            return self.pages.page(request, message=TOO_BIG, status=413)
         next_path = safe_next(form.get("next"))
         if not same_secret(form.get("csrf"),
                            cookie_value(request.headers.get("cookie"), CSRF_COOKIE)):
-            return self.pages.refuse(request, "csrf", 403,
-                                     "The form expired; please sign in again.", next_path)
+            return self.pages.refuse(request, "csrf", 403, EXPIRED, next_path)
         address = request.client.host if request.client else "?"
         now = time.time()
         wait = max(self.by_address.retry_after(address, now),
@@ -170,7 +173,7 @@ class SignIn:
             self.by_address.fail(address, now)
             self.dashboard.metrics.sign_ins.labels(outcome="refused", reason="bad_token").inc()
             return self.pages.page(request, status=401, refused="token", next_path=next_path,
-                                   message="The server refused this access link's token.")
+                                   message=TOKEN_REFUSED)
         self.dashboard.metrics.sign_ins.labels(outcome="ok", reason="ok").inc()
         return self._signed_in(request, gate.open_token_session(role), next_path)
 
@@ -183,8 +186,8 @@ class SignIn:
                 login, address, "throttled"))
         minutes = max(1, math.ceil(wait / 60))
         return self.pages.page(request, status=429, refused="throttled", next_path=next_path,
-                               message=f"Too many failed sign-ins. Try again in {minutes} "
-                                       f"minute{'s' if minutes > 1 else ''}.",
+                               message=THROTTLED if minutes > 1 else THROTTLED_ONE,
+                               params={"minutes": minutes},
                                headers={"Retry-After": str(math.ceil(wait))})
 
     def _signed_in(self, request: Request, token: str, next_path: str) -> Response:

@@ -60,8 +60,10 @@
     window.location.assign("/login?m=ended&next=" + encodeURIComponent(window.location.pathname));
   }
 
-  /* Show who is signed in (#account-name) and arm the sign-out form (#signout-form) with the
-   * session's form token; hidden for a page running on a shared token. */
+  /* Show who is signed in (#account-name: "Lan Nguyen · operator", or "operator (shared
+   * token)" for a tab that opened a shared-token link, in the reader's language) and arm the
+   * sign-out form (#signout-form) with the session's form token; hidden for a page running
+   * on a bare token. */
   function account() {
     var box = document.getElementById("account");
     if (!box) return Promise.resolve(null);
@@ -69,7 +71,9 @@
       return resp.ok ? resp.json() : null;
     }).then(function (me) {
       if (!me || !me.csrf) return me;
-      document.getElementById("account-name").textContent = me.display_name + " · " + me.role;
+      var role = t("role." + me.role);
+      document.getElementById("account-name").textContent = me.kind === "token"
+        ? t("account.shared", { role: role }) : me.display_name + " · " + role;
       document.getElementById("signout-csrf").value = me.csrf;
       document.getElementById("signout-form").addEventListener("submit", signOut);
       box.hidden = false;

@@ -1,7 +1,8 @@
 /* Fit to the screen: the page never scrolls; lists scroll inside their own panel (marked
  * data-pages). In kiosk mode (body.kiosk: the wall's K, or ?kiosk=1 on any page) nobody
  * scrolls, so each such list turns a page every PAGE_MS and back to the first after the last;
- * the panel says which page it shows (data-page, data-page-count and a "page 2/5" mark). */
+ * the panel says which page it shows (data-page, data-page-count and a "page 2/5" mark, in the
+ * reader's language: the catalogs' fit.page). */
 (function () {
   "use strict";
 
@@ -34,6 +35,12 @@
     list.scrollTop = starts(list)[page - 1] || 0;
   }
 
+  function pageText(page, count) {
+    var i18n = window.IOC_I18N;
+    var params = { page: String(page), count: String(count) };
+    return i18n ? i18n.t("fit.page", params) : page + "/" + count;
+  }
+
   function mark(list, page, count) {
     list.dataset.page = String(page);
     list.dataset.pageCount = String(count);
@@ -47,7 +54,7 @@
     }
     if (tag) {
       tag.hidden = count < 2;
-      tag.textContent = "page " + page + "/" + count;
+      tag.textContent = pageText(page, count);
     }
   }
 
@@ -76,7 +83,10 @@
     });
   }
 
-  setInterval(turn, PAGE_MS);
-  setInterval(recount, 1000);
+  // the marks are written once the messages are loaded (never the bare key)
+  (window.IOC_I18N ? window.IOC_I18N.ready : Promise.resolve()).then(function () {
+    setInterval(turn, PAGE_MS);
+    setInterval(recount, 1000);
+  });
   window.IOCFit = { turn: turn, recount: recount };
 })();

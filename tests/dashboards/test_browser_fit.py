@@ -12,7 +12,7 @@ import pytest
 from dashkit import LEADERSHIP, OPERATOR, Producer
 from test_browser import NOW, Tab, alert, chromium, indicators
 
-from ioc import catalog
+from ioc import catalog, i18n
 
 pytest.importorskip("playwright.async_api")
 
@@ -152,7 +152,9 @@ async def test_the_wall_and_the_summary_fit_the_screen_with_0_3_and_200_alerts(
         before, after, pages, at_top, mark = await wall.page.evaluate(TURN)
         assert after == before % pages + 1
         assert at_top
-        assert mark == f"page {after}/{pages}"
+        # the mark in the reader's language (no language chosen: the city's, Vietnamese)
+        assert mark == i18n.t("vi", "fit.page", page=str(after), count=str(pages))
+        assert mark == f"trang {after}/{pages}"
         assert wall.errors == [] and summary.errors == []
 
 

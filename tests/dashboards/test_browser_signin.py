@@ -39,6 +39,19 @@ async def test_an_operator_signs_in_and_sees_the_wall(
     assert tab.errors == []
 
 
+async def test_the_header_names_the_person_and_role_in_the_readers_language(
+        browser: Any, start_dashboard: Any, db_url: str) -> None:  # noqa: F811
+    d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))
+    for lang, says in (("vi", "Lan Nguyen · vận hành viên"), ("en", "Lan Nguyen · operator")):
+        tab = await open_tab(browser, "about:blank", lang=lang)
+        try:
+            await sign_in(tab, d.url, "lan")
+            assert await tab.page.inner_text("#account-name") == says
+            assert tab.errors == []
+        finally:
+            await tab.page.context.close()
+
+
 async def test_a_wrong_password_shows_the_refusal(
         browser: Any, start_dashboard: Any, db_url: str) -> None:  # noqa: F811
     d = await start_dashboard(settings=dataclasses.replace(SETTINGS, database_url=db_url))

@@ -127,6 +127,9 @@ async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt
         "() => document.querySelector('.tile[data-group=\"flooding\"]').dataset.state "
         "=== 'critical'", timeout=10000)
     assert await page.text_content('.tile[data-group="flooding"] .t-state') == "Nghiêm trọng"
+    # who is signed in, in the reader's words: the role and "shared token" too
+    await page.locator("#account-name").wait_for(timeout=10000)
+    assert await page.text_content("#account-name") == "vận hành viên (mã dùng chung)"
     await tab.shot("wall-vi.png")
 
     # English, and remembered for the other pages and the login page
@@ -140,6 +143,8 @@ async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt
     title = await row.locator(".a-title").text_content()
     assert title == crit.title and title.startswith("Flood depth"), title
     assert "Rainfall & urban flooding" in (await page.text_content("#tiles") or "")
+    await page.locator("#account-name").wait_for(timeout=10000)
+    assert await page.text_content("#account-name") == "operator (shared token)"
     await page.goto(f"{d.url}/summary")
     await page.wait_for_function("() => document.querySelectorAll('.gcard').length === 15",
                                  timeout=15000)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from archive.accounts import KEY_ROLES
 from dashboards.status import STATUSES
 from ioc import catalog, i18n
 from ioc.events import SEVERITIES
@@ -27,6 +31,7 @@ PREFIXED = {
     "alert.status.": ("firing", "acknowledged", "silenced", "resolved"),
     "trail.": ("acknowledged", "silenced", "resolved", "unsilenced", "firing"),
     "kind.": tuple(k.name for g in catalog.CATALOG for k in g.source_kinds),
+    "role.": KEY_ROLES,
     "fb.": ("label", "none", "real", "false_alarm", "sensor_fault", "planned", "period",
             "detector", "metric", "labelled", "precision", "empty", "heading"),
 }
@@ -113,3 +118,71 @@ def test_the_printable_report_in_vietnamese_and_english(tmp_path: Path) -> None:
     assert "Rainfall &amp; urban flooding" in en
     for page in (vi, en):
         assert "{" not in page.split("</style>")[1]  # no placeholder left unfilled
+
+
+# The sign-in code's modules, and where their calls name the message the login page shows:
+# page(..., message=...) and refuse(request, reason, status, message).
+SIGN_IN_MODULES = ("dashboards.signin", "dashboards.loginpage", "dashboards.signout")
+
+
+def _shown(call: ast.Call, module: Any) -> list[str]:
+    """The message keys a page()/refuse() call can show (fails on text built in place)."""
+    given = [k.value for k in call.keywords if k.arg == "message"]
+    if not given and getattr(call.func, "attr", "") == "refuse" and len(call.args) >= 4:
+        given = [call.args[3]]
+    out: list[str] = []
+    todo = list(given)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.IfExp):
+            todo += [node.body, node.orelse]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            out.append(node.value)
+        elif isinstance(node, ast.Name) and isinstance(getattr(module, node.id, None), str):
+            out.append(getattr(module, node.id))
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr == "get" and isinstance(node.func.value, ast.Name)
+              and isinstance(getattr(module, node.func.value.id, None), dict)):
+            out += list(getattr(module, node.func.value.id).values())  # NOTICES.get(m, "")
+            todo += node.args[1:]
+        else:
+            raise AssertionError(f"{module.__name__}:{node.lineno}: a message the catalog "
+                                 f"test cannot follow ({ast.dump(node)[:80]}): name a "
+                                 "login.msg.* key")
+    return out
+
+
+def test_every_message_the_sign_in_code_shows_is_a_catalog_key_in_both_languages() -> None:
+    """The login page's messages are catalog keys (never English written in place: the
+    reader would get it untranslated), each present in every language."""
+    shown: dict[str, str] = {}
+    for name in SIGN_IN_MODULES:
+        module = importlib.import_module(name)
+        tree = ast.parse(Path(module.__file__ or "").read_text(encoding="utf-8"))
+        passing_on = {id(n) for f in ast.walk(tree)  # refuse() hands its message to page()
+                      if isinstance(f, ast.FunctionDef) and f.name in ("page", "refuse")
+                      for n in ast.walk(f)}
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and node.func.attr in ("page", "refuse") and id(node) not in passing_on):
+                for key in _shown(node, module):
+                    shown[key] = f"{name}:{node.lineno}"
+    shown.pop("", None)  # no message
+    assert len(shown) >= 10, shown
+    for key, where in shown.items():
+        assert key.startswith("login.msg."), f"{where}: {key!r} is not a login.msg.* key"
+        for lang in i18n.LANGUAGES:
+            assert key in _file(lang), f"{where}: {key} missing in {lang}.json"
+
+
+@pytest.mark.parametrize("lang, minutes, says", [
+    ("vi", 15, "Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau 15 phút."),
+    ("en", 15, "Too many failed sign-ins. Try again in 15 minutes."),
+    ("en", 1, "Too many failed sign-ins. Try again in 1 minute.")])
+def test_the_throttle_message_says_the_wait_in_the_readers_language(
+        lang: str, minutes: int, says: str) -> None:
+    from dashboards.i18n import said
+    from dashboards.signin import THROTTLED, THROTTLED_ONE
+
+    assert said(THROTTLED if minutes > 1 else THROTTLED_ONE, lang, {"minutes": minutes}) == says
+    assert said("login.msg.expired", "vi") == "Biểu mẫu đã hết hạn; vui lòng đăng nhập lại."

@@ -92,4 +92,4 @@ async def test_refused_links_count_against_the_address(start_dashboard: Any,
         assert (await b.go("GET", "/login/once?t=forged")).status == 401
     good = link_of(db_url, "lan")
     held = await b.go("GET", f"/login/once?t={good}")
-    assert held.status == 429 and "Too many failed sign-ins" in held.body
+    assert held.status == 429 and "Đăng nhập sai quá nhiều lần." in held.body
