@@ -15,6 +15,12 @@ config asks for ``both``) fires only where the side of its score (``side_of(i, j
 only of rows its policy fired on) is harmful (:mod:`detectors.direction`). Health detectors
 alert on either side: a broken sensor is broken whichever way it reads.
 
+A multivariate model's vector (:func:`decide_mix`) has one score and one policy; its
+direction rule looks at the features that explain the score (``top_metrics``): it fires
+only when one of them deviates from its usual value on its harmful side (or on either, for
+a feature whose direction is ``both`` or that is not a catalog metric), so an "improving"
+combination (cleaner air, better KPIs) raises nothing.
+
 >>> from detectors.policies import Threshold
 >>> th = Threshold(0.9).columns(); _ = th.add(2)
 >>> fired = decide_many(np.arange(2), 60.0, [np.array([0.95, 0.95])], [th], (False,),
@@ -37,11 +43,13 @@ alert on either side: a broken sensor is broken whichever way it reads.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from detectors.direction import Side, harmful
+from detectors.direction import Side, harmful, harmful_cause, top_named
+from ioc.catalog_types import Direction
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -49,10 +57,54 @@ if TYPE_CHECKING:
     from detectors.policies import Policy
     from detectors.policy_columns import PolicyColumns
 
-__all__ = ["SideOf", "decide_many", "decide_one", "keep_harmful", "suppress_city"]
+__all__ = ["Mix", "SideOf", "decide_many", "decide_mix", "decide_one", "keep_harmful",
+           "suppress_city"]
 
 #: ``side_of(i, j)``: the side of detector ``i``'s score on row ``j`` of the batch
 SideOf = Callable[[int, int], "Side | None"]
+
+
+@dataclass(frozen=True, slots=True)
+class Mix:
+    """A multivariate decision: firing or not, the features that explain the score (only
+    when the policy fired), the one that makes it wanted (``cause``), and ``harmless``: the
+    policy fired but every named feature moved on its harmless side."""
+
+    firing: bool
+    top: tuple[tuple[str, float], ...] = ()
+    cause: str | None = None
+    harmless: bool = False
+
+
+def decide_mix(score: float, policy: Policy, ts: float, *,
+               explain: Callable[[], Sequence[tuple[str, float]]],
+               side: Callable[[str], Side | None],
+               directions: Mapping[str, Direction]) -> Mix:
+    """A multivariate model's decision on one vector: its policy, then the direction rule.
+
+    ``explain()`` gives ``(feature, share)`` pairs, largest first (asked only when the
+    policy fires), ``side(f)`` where feature ``f`` lies against its usual value,
+    ``directions`` each feature's harmful side (a feature not listed: ``both``). The
+    policy sees every score, wanted or not, so a stateful policy keeps counting.
+
+    >>> from detectors.policies import Threshold
+    >>> top = lambda: [("pm25", 0.7), ("pm10", 0.3)]
+    >>> decide_mix(0.95, Threshold(0.9), 60.0, explain=top, side=lambda f: "low",
+    ...            directions={"pm25": "high", "pm10": "high"})
+    Mix(firing=False, top=(('pm25', 0.7), ('pm10', 0.3)), cause=None, harmless=True)
+    >>> decide_mix(0.95, Threshold(0.9), 60.0, explain=top,
+    ...            side=lambda f: "high" if f == "pm10" else "low",
+    ...            directions={"pm25": "high", "pm10": "high"}).cause
+    'pm10'
+    """
+    if not decide_one([score], [policy], (False,), ts=ts)[0]:
+        return Mix(False)
+    top = tuple(explain())
+    named = top_named(top)
+    if not named:  # nothing explains it: an unknown side alerts, as for one metric
+        return Mix(True, top)
+    cause = harmful_cause(named, {f: side(f) for f in named}, directions)
+    return Mix(cause is not None, top, cause, cause is None)
 
 
 def keep_harmful(firing: Sequence[NDArray[np.bool_]], health: Sequence[bool],

@@ -14,6 +14,9 @@ worker runs it in a thread and swaps the result in when it is done.
 ('pm25', 'pm10', 'no2', 'o3', 'aqi')
 >>> indicator_features("environment")
 ('aqi_max', 'stations_in_breach', 'water_in_breach', 'reporting_share', 'open_alerts')
+>>> indicator_directions("environment")["aqi_max"], indicator_directions("citizen_feedback")
+('high', {'received': 'high', 'handled_on_time_pct': 'low', 'overdue': 'high', \
+'reporting_share': 'low', 'open_alerts': 'high'})
 >>> r = Reservoir(capacity=3, d=2, seed=1)
 >>> for i in range(10):
 ...     r.add([float(i), 2.0 * i])
@@ -33,7 +36,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -41,9 +44,10 @@ from typing import Any
 import numpy as np
 
 from ioc import catalog
+from ioc.catalog_types import Direction
 
-__all__ = ["Reservoir", "Schedule", "indicator_features", "indicator_vector",
-           "layout_of_metric", "source_layouts"]
+__all__ = ["Reservoir", "Schedule", "indicator_directions", "indicator_features",
+           "indicator_vector", "kpi_direction", "layout_of_metric", "source_layouts"]
 
 _MASK = (1 << 64) - 1
 _FIRST_ROWS = 16  # a reservoir's first allocation (rows); it doubles as it fills
@@ -80,6 +84,35 @@ def indicator_features(group: str) -> tuple[str, ...]:
     """The features of a group's indicator vector in one district: its KPIs (catalog order),
     then ``reporting_share`` (sources reporting / expected) and ``open_alerts``."""
     return (*(k.name for k in catalog.group(group).kpis), "reporting_share", "open_alerts")
+
+
+def kpi_direction(group: str, kpi: catalog.Kpi,
+                  metric_direction: Callable[[str, str], Direction] | None = None) -> Direction:
+    """A KPI's harmful side, from its metric's: a count of sources in breach harms when it
+    rises (``both`` when its metric has no breach limit), a sum, maximum, mean or ratio of a
+    metric follows that metric (``metric_direction(group, metric)``, the catalog's
+    ``harmful`` when not given: a metric's config may ask for ``both``).
+
+    >>> g = catalog.group("traffic")
+    >>> [kpi_direction("traffic", k) for k in g.kpis]
+    ['high', 'low', 'high']
+    """
+    spec = catalog.group(group).metrics_by_name.get(kpi.metric)
+    if spec is None:
+        return "both"
+    if kpi.op == "breach":
+        has_limit = spec.breach_above is not None or spec.breach_below is not None
+        return "high" if has_limit else "both"
+    return metric_direction(group, kpi.metric) if metric_direction else spec.harmful
+
+
+def indicator_directions(group: str, metric_direction: Callable[[str, str], Direction]
+                         | None = None) -> dict[str, Direction]:
+    """The harmful side of each feature of :func:`indicator_features`: the KPIs'
+    (:func:`kpi_direction`), fewer sources reporting, more open alerts."""
+    out = {k.name: kpi_direction(group, k, metric_direction) for k in catalog.group(group).kpis}
+    out.update(reporting_share="low", open_alerts="high")
+    return out
 
 
 def indicator_vector(group: str, kpis: dict[str, float], reporting: int, expected: int,

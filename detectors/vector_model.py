@@ -3,9 +3,11 @@
 :class:`VectorModel` is everything a worker keeps for one subject (an air station, a group's
 indicators in a district). :meth:`VectorModel.step` takes one closed window's vector: it
 **scores before it learns** (with the model fitted so far), decides through the subject's
-policy (:func:`detectors.decision.decide_one`, the one decision site), then offers the vector
-to the reservoir and says whether a fit is due. The fit runs elsewhere
-(:func:`detectors.forest_model.fit_model` on :meth:`fit_request`'s rows) and comes back
+policy and the direction rule (:func:`detectors.decision.decide_mix`, the one decision site:
+a feature that explains the score must have moved on its harmful side, ``harmful`` giving
+each feature's side), then offers the vector to the reservoir and says whether a fit is
+due. The fit runs elsewhere (:func:`detectors.forest_model.fit_model` on
+:meth:`fit_request`'s rows) and comes back
 through :meth:`install`, which swaps the model in one assignment, newer versions only.
 A vector whose window is not after the last one learned (input read again after a restart)
 changes nothing.
@@ -29,22 +31,28 @@ changes nothing.
 >>> twin = VectorModel.from_state(m.state(), Threshold(0.9), m.params)
 >>> twin.install_bytes(m.model.to_bytes()), twin.step([11.0, 8.0], end=3120.0).firing
 (True, True)
+>>> twin.harmful = {"a": "low", "b": "high"}  # a rose and b fell: both harmless ways
+>>> s = twin.step([11.0, 8.0], end=3180.0)
+>>> s.firing, s.harmless
+(False, True)
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 import msgspec
 
-from detectors.decision import decide_one
+from detectors.decision import decide_mix
+from detectors.direction import Side, side_of
 from detectors.forest import IsolationForest
 from detectors.forest_model import ForestModel
 from detectors.multivariate import Reservoir, Schedule
 from detectors.policies import Policy
+from ioc.catalog_types import Direction
 
 __all__ = ["IsoParams", "Step", "VectorModel", "usual_values"]
 
@@ -74,8 +82,10 @@ class IsoParams:
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """What one vector did: its score and raw isolation, whether the policy fired, the
-    features that explain it most (only when firing), and whether a fit is due."""
+    """What one vector did: its score and raw isolation, whether it fires (policy and
+    direction rule), the features that explain it most (only when the policy fired), the
+    one that makes it wanted (``cause``), whether a fit is due, and ``harmless``: the policy
+    fired but every feature named moved on its harmless side."""
 
     score: float
     raw: float
@@ -83,16 +93,20 @@ class Step:
     fit_due: bool
     top: tuple[tuple[str, float], ...] = ()
     replayed: bool = False
+    cause: str | None = None
+    harmless: bool = False
 
 
 class VectorModel:
     """A subject's reservoir, refit schedule, fitted model and policy (see the module doc)."""
 
-    __slots__ = ("asked_seen", "features", "fitted_seen", "last_end", "model", "params",
-                 "pending", "policy", "reservoir", "schedule")
+    __slots__ = ("asked_seen", "features", "fitted_seen", "harmful", "last_end", "model",
+                 "params", "pending", "policy", "reservoir", "schedule")
 
-    def __init__(self, features: Sequence[str], policy: Policy, params: IsoParams) -> None:
+    def __init__(self, features: Sequence[str], policy: Policy, params: IsoParams, *,
+                 harmful: Mapping[str, Direction] | None = None) -> None:
         self.features = tuple(features)
+        self.harmful: Mapping[str, Direction] = harmful or {}  # not listed: both sides
         self.policy = policy
         self.params = params
         self.reservoir = Reservoir(capacity=params.reservoir, d=len(self.features),
@@ -111,8 +125,9 @@ class VectorModel:
             return Step(0.0, 0.0, False, False, replayed=True)
         model = self.model
         score, raw = model.score(x) if model is not None else (0.0, 0.0)
-        firing = decide_one([score], [self.policy], (False,), ts=end)[0]
-        top = tuple(model.contributions(x)) if firing and model is not None else ()
+        mix = decide_mix(score, self.policy, end, directions=self.harmful,
+                         explain=lambda: model.contributions(x) if model is not None else [],
+                         side=lambda f: self._side(f, x))
         self.last_end = end
         row = [float(v) for v in x]
         if len(row) == len(self.features) and all(math.isfinite(v) for v in row):
@@ -121,7 +136,14 @@ class VectorModel:
         if due:
             self.pending = True
             self.asked_seen = self.reservoir.seen
-        return Step(score, raw, firing, due, top)
+        return Step(score, raw, mix.firing, due, mix.top, cause=mix.cause,
+                    harmless=mix.harmless)
+
+    def _side(self, feature: str, x: Sequence[float]) -> Side | None:
+        """Where ``feature``'s value in ``x`` lies against its usual value."""
+        if self.model is None:
+            return None
+        return side_of(float(x[self.features.index(feature)]), self.model.usual(feature))
 
     def fit_request(self) -> dict[str, Any]:
         """Keyword arguments of :func:`~detectors.forest_model.fit_model` for the next fit
@@ -160,7 +182,8 @@ class VectorModel:
                             self.policy.get_state()])
 
     @classmethod
-    def from_state(cls, data: bytes, policy: Policy, params: IsoParams) -> VectorModel:
+    def from_state(cls, data: bytes, policy: Policy, params: IsoParams, *,
+                   harmful: Mapping[str, Direction] | None = None) -> VectorModel:
         """A subject from :meth:`state` without its model (install it with
         :meth:`install_bytes`); ``ValueError`` if the bytes do not fit."""
         try:
@@ -170,7 +193,7 @@ class VectorModel:
             raise ValueError(f"not a vector model state: {exc}") from None
         if tag != _STATE_TAG or fmt != 1:
             raise ValueError("not a vector model state")
-        m = cls([str(f) for f in features], policy, params)
+        m = cls([str(f) for f in features], policy, params, harmful=harmful)
         m.reservoir = Reservoir.from_state(res)
         if m.reservoir.d != len(m.features):
             raise ValueError("vector model state: reservoir width differs from its features")

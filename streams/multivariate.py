@@ -9,6 +9,10 @@ the vectors) and every merged indicator (:meth:`~MultivariateBook.indicator`); e
 is scored before it is learned and decided through the subject's policy, and the verdict
 goes to the :class:`~streams.lifecycle.AlertBook` like any detector's
 (:mod:`streams.mvverdicts`; alert id ``isolation_forest:<group>:<source>:combined``).
+The decision follows each feature's harmful side (:func:`detectors.decision.decide_mix`):
+a source's metrics take theirs from the detector runtime (the catalog's ``harmful``, or
+``direction = "both"`` in a metric's config), a group's indicators from their KPIs' metrics
+(:func:`detectors.multivariate.indicator_directions`).
 
 The jobs around it have rooms of their own: **fits** run in the worker's fit executor
 (:mod:`streams.mvfits`) on a copy of the subject's reservoir; :meth:`~MultivariateBook.poll`
@@ -26,12 +30,14 @@ from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Summary
 
-from detectors.multivariate import indicator_features, indicator_vector
+from detectors.direction import harmful_side
+from detectors.multivariate import indicator_directions, indicator_features, indicator_vector
+from ioc.catalog_types import Direction
 from ioc.events import Alert, GroupIndicator
 from streams.lifecycle import AlertBook
 from streams.mvconfig import INDICATORS, SOURCES, MultivariateConfig
 from streams.mvfits import FitQueue, InlineExecutor, fit_executor
-from streams.mvsubjects import Record, Subject, Subjects, owns
+from streams.mvsubjects import Key, Record, Subject, Subjects, owns
 from streams.mvvectors import source_vectors
 from streams.mvverdicts import VerdictRelay
 from streams.silences import SilenceBook
@@ -67,10 +73,12 @@ class MultivariateBook:
     def __init__(self, config: MultivariateConfig, book: AlertBook, silences: SilenceBook, *,
                  executor: Executor | None = None,
                  published: Callable[[list[Alert], int], None] | None = None,
-                 registry: CollectorRegistry | None = None) -> None:
+                 registry: CollectorRegistry | None = None,
+                 direction_of: Callable[[str, str], Direction] | None = None) -> None:
         self.config = config
         self.metrics = MultivariateMetrics(registry) if registry is not None else None
-        self.subjects = Subjects(config.policy, config.params)
+        self.direction_of = direction_of or _catalog_direction
+        self.subjects = Subjects(config.policy, config.params, self.harmful_of)
         self.fits = FitQueue(executor or InlineExecutor())
         self.verdicts = VerdictRelay(book, silences, config.params, published)
         self.fit_count = 0
@@ -112,6 +120,13 @@ class MultivariateBook:
         subj = self.subjects.get(key) or self.subjects.new(
             key, ind.district, partition, indicator_features(ind.group))
         return self._step(subj, x, ind.start, ind.end)
+
+    def harmful_of(self, key: Key, features: tuple[str, ...]) -> dict[str, Direction]:
+        """The harmful side of each feature of a subject (the direction rule's input)."""
+        group, _source, metric = key
+        if metric == INDICATORS:
+            return indicator_directions(group, self.direction_of)
+        return {f: self.direction_of(group, f) for f in features}
 
     def _step(self, subj: Subject, x: list[float], start: float, end: float,
               rhythm: Sequence[float] | None = None) -> list[Alert]:
@@ -177,4 +192,9 @@ class MultivariateBook:
         if kind == "model" and self.metrics is not None:
             self.metrics.restored.labels(group).inc()
         return group, partition
+
+
+def _catalog_direction(group: str, metric: str) -> Direction:
+    """A metric's harmful side in the catalog (``both`` for a name it does not know)."""
+    return harmful_side((group, "", metric))
 

@@ -23,7 +23,7 @@ as msgpack of plain numbers and array bytes (:mod:`detectors.forest_model`).
 from __future__ import annotations
 
 import logging
-from collections.abc import Container, Iterable, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import msgspec
@@ -31,12 +31,15 @@ import msgspec
 from detectors.forest_model import ForestModel
 from detectors.policies import Policy
 from detectors.vector_model import IsoParams, VectorModel
+from ioc.catalog_types import Direction
 from streams.series import series_key
 
-__all__ = ["Key", "Record", "Subject", "Subjects", "owns"]
+__all__ = ["HarmfulOf", "Key", "Record", "Subject", "Subjects", "owns"]
 
 log = logging.getLogger("ioc.worker")
 Key = tuple[str, str, str]  # (group, source, alert metric)
+#: a subject's features' harmful sides, from its key and features (the direction rule)
+HarmfulOf = Callable[[Key, tuple[str, ...]], Mapping[str, Direction]]
 Record = tuple[str, int, bytes]  # (table key, partition, blob)
 _TAG = "ioc.mv"
 _ENC = msgspec.msgpack.Encoder()
@@ -84,10 +87,15 @@ def _state_record(subj: Subject) -> Record:
 class Subjects:
     """The subjects a worker owns, by key, with their policy template and parameters."""
 
-    def __init__(self, policy: Policy, params: IsoParams) -> None:
+    def __init__(self, policy: Policy, params: IsoParams,
+                 harmful_of: HarmfulOf | None = None) -> None:
         self.policy = policy
         self.params = params
+        self.harmful_of = harmful_of
         self.by_key: dict[Key, Subject] = {}
+
+    def _harmful(self, key: Key, features: Iterable[str]) -> Mapping[str, Direction] | None:
+        return self.harmful_of(key, tuple(features)) if self.harmful_of else None
 
     def __len__(self) -> int:
         return len(self.by_key)
@@ -100,7 +108,9 @@ class Subjects:
 
     def new(self, key: Key, district: str, partition: int, features: Iterable[str]) -> Subject:
         """A fresh subject (no model yet) under ``key``."""
-        vm = VectorModel(tuple(features), self.policy.clone(), self.params)
+        names = tuple(features)
+        vm = VectorModel(names, self.policy.clone(), self.params,
+                         harmful=self._harmful(key, names))
         subj = self.by_key[key] = Subject(*key, district, partition, vm)
         return subj
 
@@ -163,6 +173,7 @@ class Subjects:
 
     def _restore_state(self, key: Key, district: str, partition: int, payload: bytes) -> bool:
         vm = VectorModel.from_state(payload, self.policy.clone(), self.params)
+        vm.harmful = self._harmful(key, vm.features) or {}
         subj = self.by_key.get(key)
         if subj is not None:
             if subj.vm.last_end >= vm.last_end:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from detectors.base import Explanation
+from detectors.direction import top_named
 from detectors.forest import IsolationForest
 from detectors.vector_model import IsoParams, Step, usual_values
 from ioc.events import Alert, Evidence
@@ -34,8 +35,9 @@ def step_evidence(subj: Subject, step: Step, x: Sequence[float], start: float, e
     detail: dict[str, float | str] = {"isolation": step.raw,
                                       "model_version": model.version if model else 0}
     if step.firing and model is not None:
-        top = [f for f, share in step.top if share >= 0.15][:3] or [step.top[0][0]]
-        detail["top_metrics"] = ",".join(top)
+        detail["top_metrics"] = ",".join(top_named(step.top))
+        if step.cause is not None:
+            detail["cause"] = step.cause
         detail.update({f"share.{f}": round(share, 3) for f, share in step.top})
         detail.update(usual_values(model, x, rhythm))
     expl = Explanation(score=step.score, raw=step.raw, baseline=0.5,

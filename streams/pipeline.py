@@ -102,7 +102,8 @@ class Pipeline:
         self.multivariate = None if multivariate is None or not multivariate.subjects else \
             MultivariateBook(multivariate, book, silences, executor=fit_executor,
                              published=self.desk.published,
-                             registry=metrics.registry if metrics is not None else None)
+                             registry=metrics.registry if metrics is not None else None,
+                             direction_of=lambda g, m: runtime.plan(g, m).direction)
 
     # --- settings the tests and the worker adjust after construction ----------------------
     @property

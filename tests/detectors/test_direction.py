@@ -4,15 +4,19 @@ harmful side."""
 from __future__ import annotations
 
 import math
+import random
 
 import numpy as np
 import pytest
 
 from detectors.backtest import backtest, harmful_side
-from detectors.decision import decide_many, keep_harmful
-from detectors.direction import harmful, side_of
+from detectors.decision import decide_many, decide_mix, keep_harmful
+from detectors.direction import harmful, harmful_cause, side_of, top_named
+from detectors.forest_model import fit_model
+from detectors.multivariate import indicator_directions
 from detectors.policies import Threshold
 from detectors.statistical import RobustZScore
+from detectors.vector_model import IsoParams, VectorModel
 from ioc import catalog
 from ioc.events import Reading
 from ioc.tools.anomalies import AnomalyPlan, harmful_signs, place
@@ -76,3 +80,70 @@ def test_simulated_level_anomalies_go_the_harmful_way() -> None:
         spec = catalog.group(a.group).metric(a.metric)
         assert a.sign in harmful_signs(spec, a.sign), (a, spec.harmful)
     assert place("traffic", "trf-HC-01", "speed", "level_shift", T0).sign == -1  # slow traffic
+
+
+# --- multivariate combinations -----------------------------------------------------------------
+MIX_PARAMS = IsoParams(min_samples=64, reservoir=128, refit_every=10_000, n_estimators=40,
+                       max_samples=64)
+AIR = {"pm25": catalog.group("environment").metric("pm25").harmful,
+       "pm10": catalog.group("environment").metric("pm10").harmful}
+
+
+def air_station(harmful_sides: dict[str, catalog.Direction]) -> tuple[VectorModel, float]:
+    """A subject whose PM10 follows its PM2.5 (about 1.8 times), fitted on 64 windows."""
+    vm = VectorModel(("pm25", "pm10"), Threshold(0.9), MIX_PARAMS, harmful=harmful_sides)
+    rng = random.Random(5)
+    end = 0.0
+    for _ in range(80):
+        end += 60.0
+        a = rng.gauss(12, 1)
+        step = vm.step([a, 1.8 * a + rng.gauss(0, 0.3)], end=end)
+        if step.fit_due:
+            assert vm.install(fit_model(**vm.fit_request()))
+    return vm, end
+
+
+@pytest.mark.parametrize("x, cause", [([6.0, 21.6], "pm25"), ([12.0, 12.0], "pm10")])
+def test_a_combination_that_moved_on_its_harmless_side_raises_nothing(
+        x: list[float], cause: str) -> None:
+    """Cleaner air than the usual mix (the top metric fell) scores high but does not fire."""
+    assert AIR == {"pm25": "high", "pm10": "high"}
+    vm, end = air_station(AIR)
+    step = vm.step(x, end=end + 60)
+    assert step.score >= 0.9 and step.top[0][0] == cause
+    assert not step.firing and step.harmless and step.cause is None
+
+
+@pytest.mark.parametrize("x, cause", [([18.0, 21.6], "pm25"), ([12.0, 30.0], "pm10")])
+def test_a_combination_that_moved_on_its_harmful_side_fires_naming_it(
+        x: list[float], cause: str) -> None:
+    vm, end = air_station(AIR)
+    step = vm.step(x, end=end + 60)
+    assert step.firing and step.cause == cause and not step.harmless
+
+
+@pytest.mark.parametrize("sides", [{"pm25": "both", "pm10": "both"}, {}])
+def test_both_sides_or_features_outside_the_catalog_fire_either_way(
+        sides: dict[str, catalog.Direction]) -> None:
+    """``direction = "both"`` in a metric's config (or a feature no catalog metric names)
+    brings the harmless side back."""
+    vm, end = air_station(sides)
+    step = vm.step([6.0, 21.6], end=end + 60)
+    assert step.firing and step.cause == "pm25"
+
+
+def test_the_policy_decides_first_and_the_features_it_names_are_the_top_shares() -> None:
+    asked: list[int] = []
+
+    def explain() -> list[tuple[str, float]]:
+        asked.append(1)
+        return [("pm10", 0.1), ("pm25", 0.9)]
+
+    quiet = decide_mix(0.5, Threshold(0.9), 60.0, explain=explain, side=lambda f: "high",
+                       directions={})
+    assert not quiet.firing and not asked  # no explanation asked for a quiet vector
+    assert top_named([("a", 0.5), ("b", 0.3), ("c", 0.15), ("d", 0.05)]) == ("a", "b", "c")
+    assert top_named([("a", 0.1), ("b", 0.1)]) == ("a",)
+    sides = {"aqi_max": "low", "reporting_share": "high"}
+    assert harmful_cause(("aqi_max", "reporting_share"), sides,  # type: ignore[arg-type]
+                         indicator_directions("environment")) is None

@@ -8,6 +8,7 @@ from functools import cache
 
 import pytest
 
+from detectors.multivariate import indicator_vector
 from ioc.errors import ConfigError
 from ioc.events import Alert, GroupIndicator
 from ioc.tools.anomalies import AnomalyPlan
@@ -30,8 +31,8 @@ def runtime() -> DetectorRuntime:
     return DetectorRuntime.build()
 
 
-def pipeline(mode: str = "sources") -> Pipeline:
-    return Pipeline(runtime(), AlertBook({}), SilenceBook({}), lateness=0.0,
+def pipeline(mode: str = "sources", rt: DetectorRuntime | None = None) -> Pipeline:
+    return Pipeline(rt or runtime(), AlertBook({}), SilenceBook({}), lateness=0.0,
                     multivariate=MultivariateConfig.build(mode, config_text=CONFIG))
 
 
@@ -74,6 +75,22 @@ def test_a_mix_raises_one_isolation_forest_alert_naming_the_metrics() -> None:
     assert 8.0 < usual < now < 45.0  # higher than usual, inside its normal range
     mv = p.multivariate
     assert mv is not None and mv.fit_count == 21 and mv.vectors > 21 * 70
+
+
+def test_a_mix_whose_top_metrics_moved_on_their_harmless_sides_raises_nothing() -> None:
+    """The same mix (PM2.5 up, PM10 and AQI down) with PM2.5 configured to harm when low
+    (``direction`` of the metric's config, as for per-metric detectors): every metric that
+    explains it moved on its harmless side, so no alert; ``both`` brings it back."""
+    low = DetectorRuntime.build(config_text="[groups.environment.pm25]\ndirection = 'low'\n")
+    p = pipeline(rt=low)
+    assert not forest(feed(p, MIDNIGHT, MIDNIGHT + 75 * 60))
+    mv = p.multivariate
+    assert mv is not None and mv.fit_count == 21
+    subj = mv.subjects.get(("environment", "air-HC-01", "combined"))
+    assert subj is not None and subj.vm.harmful["pm25"] == "low"
+    both = DetectorRuntime.build(config_text="[groups.environment.'*']\ndirection = 'both'\n")
+    alerts = forest(feed(pipeline(rt=both), MIDNIGHT, MIDNIGHT + 75 * 60))
+    assert [a.source for a in alerts] == ["air-HC-01"]
 
 
 def test_checkpoints_restore_the_same_model_version_and_scores(trained: tuple) -> None:
@@ -137,10 +154,17 @@ def test_group_indicators_in_a_district_have_a_model_too() -> None:
     for k in range(60):
         p.indicator(ind(k, 60.0 + (k % 5), 3))
     assert mv.fit_count == 1 and not p.take_output().alerts
-    p.indicator(ind(60, 95.0, 1))  # AQI high while most stations stopped reporting
+    clean = ind(60, 30.0, 3)  # cleaner air than usual at every station: unusual, no alert
+    vm = mv.subjects.by_key[("environment", "Hai Chau", "indicators")].vm
+    x = indicator_vector("environment", clean.kpis, 3, 3, clean.open_alerts)
+    assert vm.model is not None and vm.model.score(x)[0] >= 0.9
+    p.indicator(clean)
+    assert not p.take_output().alerts
+    p.indicator(ind(61, 95.0, 1))  # AQI high while most stations stopped reporting
     alerts = [a for a in p.take_output().alerts if isinstance(a, Alert)]
     assert [(a.source, a.metric, a.detector) for a in alerts] == [
         ("Hai Chau", "indicators", "isolation_forest")]
+    assert alerts[0].evidence.detail["cause"] in ("aqi_max", "reporting_share")
 
 
 def test_off_runs_no_models_and_bad_params_fail_at_start() -> None:
