@@ -21,6 +21,7 @@ False
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
@@ -28,6 +29,8 @@ from collections.abc import Iterable
 DIGEST_HEADER = "ioc-mqtt-digest"
 TOPIC_HEADER = "ioc-mqtt-topic"
 BRIDGE_HEADER = "ioc-bridge"
+
+log = logging.getLogger("ioc.ingest")
 
 
 def digest(topic: str, payload: bytes) -> bytes:
@@ -70,7 +73,9 @@ class Seen:
 def recent_digests(bootstrap: str, topics: Iterable[str], bridge: str, since: float,
                    timeout_s: float = 60.0) -> list[tuple[bytes, float]]:
     """The (digest, record time) of every record ``bridge`` wrote to ``topics`` since epoch
-    ``since``, read from Kafka with an unassigned consumer (no group, nothing committed)."""
+    ``since``, read from Kafka with an unassigned consumer (no group, nothing committed).
+    Reading stops after ``timeout_s`` seconds; what was found by then is returned, and a
+    warning says how far it got (records read and left, the time reached)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
@@ -92,15 +97,29 @@ def recent_digests(bootstrap: str, topics: Iterable[str], bridge: str, since: fl
         for tp in todo:
             consumer.seek(tp, starts[tp].offset)
         want = bridge.encode()
+        reached = {tp: since for tp in todo}  # the time of the last record read, per partition
+        read = 0
         deadline = time.monotonic() + timeout_s
         while todo and time.monotonic() < deadline:
             for tp, records in consumer.poll(timeout_ms=500, max_records=5000).items():
+                read += len(records)
                 for rec in records:
                     headers = dict(rec.headers or ())
                     if headers.get(BRIDGE_HEADER) == want and DIGEST_HEADER in headers:
                         found.append((headers[DIGEST_HEADER], rec.timestamp / 1000.0))
+                if records:
+                    reached[tp] = records[-1].timestamp / 1000.0
                 if records and records[-1].offset + 1 >= todo.get(tp, 0):
                     todo.pop(tp, None)
+        if todo:
+            left = sum(max(0, end - consumer.position(tp)) for tp, end in todo.items())
+            upto = min(reached[tp] for tp in todo)
+            log.warning(
+                "dedupe read-back stopped after %g s: %d record(s) read, %d left unread in %d "
+                "of %d partition(s) (read up to %s, %.0f s after the horizon's start); a "
+                "message redelivered from what was not read is produced again (a duplicate)",
+                timeout_s, read, left, len(todo), len(parts),
+                time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(upto)), upto - since)
     finally:
         consumer.close()
     return found
