@@ -70,8 +70,8 @@ def worst_by_source(state: State, scope: Scope) -> dict[str, dict[str, Any]]:
 
 def district_statuses(summary: dict[str, Any]) -> dict[str, str]:
     """Each district's status from the summary body the server ships (the one status rule of
-    :mod:`dashboards.status`); a body without statuses gives none, and the map then shades
-    districts by their worst open alert (``map.js``: ``districtStatus``).
+    :mod:`dashboards.status`); a body without statuses gives none, and the map then draws
+    every district as ``no_data`` (``map.js`` never judges a status itself).
 
     >>> district_statuses({"districts": [{"district": "Hai Chau", "status": "major"}]})
     {'Hai Chau': 'major'}

@@ -87,17 +87,10 @@
     return best;
   }
 
-  /* A district's status when the server ships none: the worst open alert among its sources
-   * (the one function to drop once every server ships dashboards.status' verdicts). */
-  function districtStatus(name, live, districtOf) {
-    if (live.districts && live.districts[name]) return live.districts[name];
-    var worst = "ok";
-    Object.keys(live.alerts || {}).forEach(function (sid) {
-      var a = live.alerts[sid];
-      if (districtOf[sid] !== name) return;
-      if (!SEV_RANK[worst] || SEV_RANK[a.severity] > SEV_RANK[worst]) worst = a.severity;
-    });
-    return worst === "info" ? "ok" : worst;
+  /* A district's status: the server's (dashboards/status.py, the one rule the summary shows
+   * too), never judged here; a district the server ships none for has no data. */
+  function districtStatus(name, live) {
+    return (live.districts && live.districts[name]) || "no_data";
   }
 
   function shape(kind, x, y, r, parent, cls) {
@@ -123,7 +116,6 @@
     this.height = Math.round(this.main.height);
     INSET_BOX.y = this.height - INSET_BOX.h - 6;
     this.inset = new Projection(INSET, INSET_BOX.x + 6, INSET_BOX.y + 22, INSET_BOX.w - 12);
-    this.districtOf = {};     // source id -> district (places and moving)
     this.districtNodes = {};  // district -> path nodes
     this.selected = "";
     this.live = null;
@@ -232,10 +224,8 @@
     var self = this;
     this.live = live;
     var alerts = live.alerts || {};
-    live.places.forEach(function (p) { self.districtOf[p.id] = p.district; });
-    live.moving.forEach(function (m) { self.districtOf[m.id] = m.district; });
     Object.keys(this.districtNodes).forEach(function (d) {
-      var st = districtStatus(d, live, self.districtOf);
+      var st = districtStatus(d, live);
       var node = self.districtNodes[d];
       node.setAttribute("class", "district st-" + st + (d === self.selected ? " selected" : ""));
       node.dataset.status = st;

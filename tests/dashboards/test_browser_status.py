@@ -51,6 +51,29 @@ async def seed(producer: Producer) -> Alert:
     return crit
 
 
+# The colour each page gives a status: the wall's tile border, the summary's card band.
+TILE_COLOURS = """() => Object.fromEntries(['ok', 'starting', 'no_data'].map((s) => {
+  const e = document.querySelector(`.tile[data-state="${s}"]`);
+  return [s, e ? getComputedStyle(e).borderLeftColor : null];
+}))"""
+CARD_COLOURS = """() => Object.fromEntries(['ok', 'starting', 'no_data'].map((s) => {
+  const e = document.querySelector(`.gcard[data-status="${s}"] .g-band`);
+  return [s, e ? getComputedStyle(e).backgroundColor : null];
+}))"""
+# The map's districts as drawn (status, fill) and the statuses /api/map ships; and what the
+# map draws for a district the server ships no status for (one with a critical alert).
+DISTRICT_FILLS = """async () => {
+  const live = await IOC.fetchJSON('/api/map', IOC.token(false));
+  const drawn = {};
+  document.querySelectorAll('#map path.district').forEach((p) => {
+    drawn[p.dataset.district] = [p.dataset.status, getComputedStyle(p).fill];
+  });
+  const unshipped = IOCMap.districtStatus('Hai Chau',
+    {districts: {}, alerts: {'flood-HC-01': {severity: 'critical', open: 1}}});
+  return {shipped: live.districts || {}, drawn, unshipped};
+}"""
+
+
 async def statuses(tab: Tab, selector: str, key: str) -> dict[str, str]:
     got: dict[str, str] = await tab.page.eval_on_selector_all(
         selector, f"els => Object.fromEntries(els.map(e => [e.dataset.{key}, e.dataset.status "
@@ -86,6 +109,26 @@ async def test_wall_and_summary_show_the_same_status_for_every_group_and_distric
     assert wall_districts == summary_districts
     for name, status in EXPECTED_DISTRICTS.items():
         assert summary_districts[name] == status, name
+    # one colour per status on both pages: no data grey, starting its own, neither ok's green
+    tiles = await wall.page.evaluate(TILE_COLOURS)
+    cards = await summary.page.evaluate(CARD_COLOURS)
+    assert None not in tiles.values(), tiles
+    assert len(set(tiles.values())) == 3, f"statuses share a colour on the wall: {tiles}"
+    assert tiles == cards, f"the wall's colours {tiles} are not the summary's {cards}"
+    assert tiles["no_data"] == "rgb(142, 153, 168)"  # --grey
+    # the map's districts: the statuses the server ships (none shipped: no data), one fill
+    # per status, each status its own fill
+    fills = await wall.page.evaluate(DISTRICT_FILLS)
+    assert fills["unshipped"] == "no_data"
+    drawn = fills["drawn"]
+    assert {name: st for name, (st, _) in drawn.items()} == {
+        name: fills["shipped"].get(name, "no_data") for name in drawn}
+    by_status: dict[str, set[str]] = {}
+    for st, fill in drawn.values():
+        by_status.setdefault(st, set()).add(fill)
+    assert set(by_status) >= {"critical", "major", "warning", "starting", "ok", "no_data"}
+    assert all(len(f) == 1 for f in by_status.values()), by_status
+    assert len({f for (f,) in by_status.values()}) == len(by_status), by_status
     # the summary says why, in words
     why = await summary.page.get_attribute('.gcard[data-group="camera_analytics"]', "title")
     assert why == "only 0 of 3 sources reporting" or (why or "").startswith("only 0 of ")
