@@ -66,7 +66,8 @@ def _get(url: str, cookie: str | None = None) -> tuple[int, dict[str, str], str]
 
 def _check_accounts(lines: dict[str, str], every: list[str]) -> None:
     """One account per role and Lien Chieu's operator, each printed once with a password and
-    a one-time link; the wall's link is the operator's and signs in exactly once."""
+    a one-time link; the wall's link is the operator's and signs in exactly once; the
+    ``supervisor:``, ``engineer:`` and ``admin:`` lines are those roles' links."""
     accounts = [m.groupdict() for line in every if (m := ACCOUNT.fullmatch(line))]
     assert sorted((a["role"], a["scope"]) for a in accounts) == [
         ("admin", "city"), ("engineer", "city"), ("leadership", "city"),
@@ -77,6 +78,8 @@ def _check_accounts(lines: dict[str, str], every: list[str]) -> None:
     leader = next(a for a in accounts if a["role"] == "leadership")
     assert lines["wall"] == operator["link"] and "/login/once?t=" in lines["wall"]
     assert lines["summary"] == leader["link"] + "&next=/summary"
+    for role in ("supervisor", "engineer", "admin"):  # each other role's way in, by name
+        assert lines[role] == next(a["link"] for a in accounts if a["role"] == role), role
     status, headers, _ = _get(lines["wall"])
     assert status == 303 and headers["location"] == "/"
     cookie = headers["set-cookie"].split(";")[0]
@@ -116,7 +119,8 @@ def test_demo_streams_every_group_and_stops_within_ten_seconds(tmp_path: Path) -
     proc = _start_demo(tmp_path, rate=400, stderr=subprocess.PIPE)
     try:
         has_wall = "dashboard" in cli.commands
-        wanted = {"bootstrap"} | ({"wall", "summary", "accounts"} if has_wall else set())
+        wanted = {"bootstrap"} | ({"wall", "summary", "supervisor", "engineer", "admin",
+                                   "accounts"} if has_wall else set())
         every: list[str] = []
         lines = _read_lines_until(proc, wanted, timeout=90, every=every)
         assert set(lines) == wanted, (proc.poll(), lines)

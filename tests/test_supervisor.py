@@ -101,3 +101,34 @@ def test_a_killed_child_is_named_by_its_signal_and_restarted_with_its_restart_ar
         assert child.running
     finally:
         sup.stop_all(grace=5)
+
+
+def test_wait_for_line_finds_the_current_runs_line_and_gives_up_on_exit_or_time(
+        tmp_path: Path) -> None:
+    """The line a running child writes is found; an earlier run's line does not count; a
+    child that exits without the line, or stays silent past the time-out, gives None."""
+    (tmp_path / "w.log").write_text("bridge: an old run's line\n")
+    sup = Supervisor(tmp_path)
+    ready = sup.start("ready", [sys.executable, "-c", "import time; print('starting'); "
+                                "print('bridge: demo mqtt://127.0.0.1:1883'); time.sleep(60)"])
+    quitter = sup.start("w", FAIL)
+    silent = sup.start("silent", SLEEP)
+    try:
+        assert ready.wait_for_line("bridge:", 60) == "bridge: demo mqtt://127.0.0.1:1883"
+        assert quitter.wait_for_line("bridge:", 60) is None and not quitter.running
+        assert silent.wait_for_line("bridge:", 0.2) is None and silent.running
+    finally:
+        sup.stop_all(grace=5)
+
+
+def test_wait_for_line_returns_when_cancelled(tmp_path: Path) -> None:
+    import threading
+
+    sup = Supervisor(tmp_path)
+    silent = sup.start("silent", SLEEP)
+    try:
+        cancel = threading.Event()
+        cancel.set()
+        assert silent.wait_for_line("bridge:", 600, cancel=cancel) is None and silent.running
+    finally:
+        sup.stop_all(grace=5)

@@ -24,6 +24,7 @@ also takes a pasted access token (no browser prompt).
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 import urllib.request
 import webbrowser
@@ -40,6 +41,7 @@ from ioc.tools.supervisor import Supervisor, ioc_argv
 
 Echo = Callable[[str], None]
 COMPRESSED_LEAD_S = 365 * 86400.0
+BRIDGE_READY_S = 60.0  # how long the simulator waits for `ioc ingest mqtt` to subscribe
 
 
 class DemoPerson(Protocol):
@@ -152,7 +154,7 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 _start_worker(supervisor, options, env, note)
             if options.with_dashboard:
                 _start_dashboard(supervisor, settings, options, bootstrap, env, echo, people)
-            _start_mqtt(supervisor, options, env, note)
+            _start_mqtt(supervisor, options, env, note, stop.event)
             _start_simulator(supervisor, options, bootstrap, env, note)
             note("running; Ctrl-C to stop")
             _watch(stop, supervisor, broker, note)
@@ -300,10 +302,12 @@ def account_line(p: DemoPerson, link: str) -> str:
 
 
 def _start_mqtt(supervisor: Supervisor, options: DemoOptions, env: dict[str, str],
-                note: Echo) -> None:
+                note: Echo, stop: threading.Event) -> None:
     """The real path for field sensors: ``ioc ingest broker`` (the embedded MQTT broker) and
     ``ioc ingest mqtt`` (the bridge) with a mapping for the simulator's sensors; the
-    simulator then publishes flooding and environment over MQTT (``env`` gets its URL)."""
+    simulator then publishes flooding and environment over MQTT (``env`` gets its URL). Returns
+    once the bridge has subscribed (its ``bridge:`` line), at most :data:`BRIDGE_READY_S`
+    seconds later, or at once when ``stop`` is set."""
     import socket
 
     from ioc.tools.mqtt_publish import DEMO_MAPPING
@@ -322,11 +326,18 @@ def _start_mqtt(supervisor: Supervisor, options: DemoOptions, env: dict[str, str
     config.write_text(f'[[broker]]\nname = "demo"\nurl = "mqtt://127.0.0.1:{port}"\n'
                       'client_id = "ioc-demo-bridge"\nprotocol = "5"\nqos = 0\n'
                       + DEMO_MAPPING.replace("{root}/", "danang/"), encoding="utf-8")
-    supervisor.start("ingest-mqtt", ioc_argv("ingest", "mqtt", "--config", str(config)), env)
+    bridge = supervisor.start("ingest-mqtt", ioc_argv("ingest", "mqtt", "--config",
+                                                        str(config)), env)
     env["IOC_SIMULATOR_MQTT_URL"] = f"mqtt://127.0.0.1:{port}?qos=0&protocol=5"
     note(f"mqtt: broker mqtt://127.0.0.1:{port} (embedded, demo only); the simulator "
          f"publishes flooding and environment there and `ioc ingest mqtt` ({config}) brings "
          "them in")
+    # QoS 0 and no session: what the simulator publishes before the bridge subscribed is lost
+    if bridge.wait_for_line("bridge:", BRIDGE_READY_S, cancel=stop) is None \
+            and not stop.is_set():
+        why = f"not within {BRIDGE_READY_S:g} s" if bridge.running else bridge.exit_text()
+        note(f"mqtt: the bridge has not subscribed ({why}; see {bridge.log_path}); starting "
+             "the simulator anyway: its first MQTT readings may be lost")
 
 
 def _start_simulator(supervisor: Supervisor, options: DemoOptions, bootstrap: str,

@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -76,17 +77,35 @@ class Child:
                 return f"killed by signal {-code}"
         return f"status {code}"
 
-    def last_lines(self, n: int = 5) -> str:
-        """The last ``n`` non-empty lines the child's current run wrote to its log."""
+    def _run_lines(self) -> list[str]:
+        """The non-empty lines the child's current run wrote to its log."""
         try:
             text = self.log_path.read_text(errors="replace")
         except OSError:
-            return ""
+            return []
         mark = _RUN_MARK.format(n=self.runs)
         if mark in text:
             text = text.rsplit(mark, 1)[1]
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        return "\n".join(lines[-n:])
+        return [ln for ln in text.splitlines() if ln.strip()]
+
+    def last_lines(self, n: int = 5) -> str:
+        """The last ``n`` non-empty lines the child's current run wrote to its log."""
+        return "\n".join(self._run_lines()[-n:])
+
+    def wait_for_line(self, prefix: str, timeout: float, *,
+                      cancel: threading.Event | None = None, poll_s: float = 0.1) -> str | None:
+        """The first line of the current run starting with ``prefix``, waiting up to
+        ``timeout`` seconds while the child runs; None when it did not come (time-out, the
+        child exited without writing it, or ``cancel`` was set)."""
+        deadline = time.monotonic() + timeout
+        cancel = cancel or threading.Event()
+        while True:
+            running = self.running  # read before the log: a line written just before exit counts
+            found = next((ln for ln in self._run_lines() if ln.startswith(prefix)), None)
+            if found is not None or not running or time.monotonic() >= deadline:
+                return found
+            if cancel.wait(poll_s):
+                return None
 
 
 class Supervisor:
