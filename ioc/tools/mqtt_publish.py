@@ -56,6 +56,7 @@ class MqttSplitSink:
         if parts.scheme != "mqtt" or not parts.hostname:
             raise UsageError(f"IOC_SIMULATOR_MQTT_URL: use mqtt://host:port, got {url!r}")
         self.kafka, self.groups, self.root = kafka, frozenset(groups), root
+        self.url = url
         self.qos = int((query.get("qos") or ["1"])[0])
         v5 = (query.get("protocol") or ["3.1.1"])[0] == "5"
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
@@ -86,9 +87,15 @@ class MqttSplitSink:
             self.published += 1
 
     def flush(self) -> None:
+        """Wait until Kafka and the MQTT broker took everything sent; BrokerError (one line)
+        when the MQTT broker went away first (the demo stops its children together)."""
         self.kafka.flush()
         if self._last is not None:
-            self._last.wait_for_publish(30)
+            try:
+                self._last.wait_for_publish(30)
+            except (RuntimeError, ValueError) as exc:
+                raise BrokerError(f"MQTT broker {self.url}: the last readings were not "
+                                  f"published: {exc}") from None
 
     def close(self) -> None:
         try:

@@ -51,3 +51,36 @@ def test_the_demo_feeds_flooding_and_environment_through_the_mqtt_bridge(
                 os.killpg(proc.pid, signal.SIGKILL)
     assert time.monotonic() - started < 10, "every child stopped within 10 s"
     assert proc.returncode == 0
+
+
+class _NoKafka:
+    def send(self, message: object) -> None:
+        raise AssertionError("a flooding reading went to Kafka instead of MQTT")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_simulators_mqtt_sink_says_in_one_line_that_the_broker_went_away(
+        mqtt_url: str) -> None:
+    """Readings published after the MQTT connection is gone (the demo stops the broker and the
+    simulator together) are a BrokerError naming the broker on flush, not a traceback."""
+    from ioc.errors import BrokerError
+    from ioc.events import Reading
+    from ioc.tools.messages import Message
+    from ioc.tools.mqtt_publish import MqttSplitSink
+
+    sink = MqttSplitSink(_NoKafka(), f"{mqtt_url}?qos=0", ("flooding",),
+                         client_id=f"sim-{os.getpid()}")
+    reading = Reading(group="flooding", source="rain-HC-01", metric="rainfall", value=1.0,
+                      ts=1795410000.0, district="Hai Chau")
+    sink.send(Message("ioc.flooding.events", "rain-HC-01", (reading,), False))
+    sink.flush()
+    sink.client.disconnect()
+    sink.client.loop_stop()
+    sink.send(Message("ioc.flooding.events", "rain-HC-01", (reading,), False))
+    with pytest.raises(BrokerError, match=f"MQTT broker {mqtt_url}"):
+        sink.flush()
