@@ -3,7 +3,8 @@
 A catalog is ``ioc/locale/<lang>.json`` (flat ``key -> text`` with ``{name}`` placeholders)
 completed with the names the kernel catalog holds as data (:mod:`ioc.catalog_data`,
 :mod:`ioc.districts`): ``group.<slug>``, ``district.<name>``, ``metric.<name>``,
-``kpi.<group>.<kpi>`` and ``kind.<kind>``. The pages load the same catalogs (``/i18n/<lang>``)
+``kpi.<group>.<kpi>`` (also as ``metric.<group>.<kpi>``, for titles that name a KPI where
+they name a metric) and ``kind.<kind>``. The pages load the same catalogs (``/i18n/<lang>``)
 and render with the same parameter rules as :func:`render` (``common.js``), so a title reads
 the same in the browser as here. Dates and numbers go through Babel.
 
@@ -86,6 +87,8 @@ def _names(lang: str) -> dict[str, str]:
         out[f"group.{g.slug}"] = GROUP_NAMES_VI[g.slug] if vi else g.name
         for k in g.kpis:
             out[f"kpi.{g.slug}.{k.name}"] = KPI_NAMES_VI[f"{g.slug}/{k.name}"] if vi else k.label
+            # a KPI as a feature a title names (``{metric}`` = "<group>.<kpi>"): the same name
+            out[f"metric.{g.slug}.{k.name}"] = out[f"kpi.{g.slug}.{k.name}"]
         for kind in g.source_kinds:
             out[f"kind.{kind.name}"] = KIND_NAMES[kind.name][vi]
     for name, (en, vi_name) in METRIC_NAMES.items():
