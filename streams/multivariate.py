@@ -138,6 +138,8 @@ class MultivariateBook:
             return []
         self.vectors += 1
         subj.dirty = True
+        if step.cause is not None:
+            subj.cause = step.cause
         if self.metrics is not None:
             self.metrics.vectors.labels(subj.group).inc()
         if step.fit_due:

@@ -47,7 +47,7 @@ _ENC = msgspec.msgpack.Encoder()
 
 @dataclass(slots=True)
 class Subject:
-    """One subject: where it lives and its model."""
+    """One subject: where it lives, its model, and the feature its last firing named."""
 
     group: str
     source: str
@@ -57,6 +57,7 @@ class Subject:
     vm: VectorModel
     dirty: bool = False
     model_dirty: bool = False
+    cause: str | None = None  # the feature its last firing named
 
     @property
     def key(self) -> Key:
@@ -181,4 +182,6 @@ class Subjects:
             if subj.vm.model is not None:
                 vm.install(subj.vm.model, restored=True)
         self.by_key[key] = Subject(*key, district, partition, vm)
+        if subj is not None:
+            self.by_key[key].cause = subj.cause
         return True

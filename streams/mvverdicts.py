@@ -3,12 +3,14 @@
 :class:`VerdictRelay` hands the policy's decision on one vector to the
 :class:`~streams.lifecycle.AlertBook` like any detector's (alert id
 ``isolation_forest:<group>:<source>:<metric>``), only when it fires or its lane is open, with
-evidence that names the model version and, when firing, the metrics that explain it most
-and their usual values.
+evidence in operators' terms (the value and usual value of the metric that made it fire, so
+its title says what is unusual) and, for engineers, the isolation score, the model version,
+and when firing the metrics that explain it most.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 from detectors.base import Explanation
@@ -21,30 +23,47 @@ from streams.lifecycle import CITY, AlertBook, lane_key
 from streams.mvsubjects import Subject
 from streams.silences import SilenceBook
 
-__all__ = ["DETECTOR", "VerdictRelay", "step_evidence"]
+__all__ = ["DETECTOR", "VerdictRelay", "shown_feature", "step_evidence"]
 
 DETECTOR = IsolationForest.name
 
 
+def shown_feature(subj: Subject, step: Step) -> str:
+    """The feature an alert shows (its value and usual value): the one that
+    made it fire, else the one its last firing named, else the top one, else the first."""
+    if step.cause is not None:
+        return step.cause
+    if subj.cause is not None:
+        return subj.cause
+    return step.top[0][0] if step.top else subj.vm.features[0]
+
+
 def step_evidence(subj: Subject, step: Step, x: Sequence[float], start: float, end: float,
                   rhythm: Sequence[float] | None, params: IsoParams) -> Evidence:
-    """The evidence of one step: raw isolation and model version; when firing, the top
-    metrics (a share of at least 15 %, at most three), every share, values and usual values
-    (times ``rhythm`` when the vector was divided by it)."""
+    """The evidence of one step, in operators' terms: ``value`` and ``baseline`` are the
+    shown feature's (:func:`shown_feature`) value and usual value in its units; the
+    isolation score, model version and parameters are the engineers' (``raw``, ``score``,
+    ``detail``). When firing, ``detail``
+    names the top metrics (:func:`~detectors.direction.top_named`), the ``cause``, every
+    share, values and usual values (times ``rhythm`` when the vector was divided by it)."""
     model = subj.vm.model
     detail: dict[str, float | str] = {"isolation": step.raw,
                                       "model_version": model.version if model else 0}
+    shown = shown_feature(subj, step)
+    i = subj.vm.features.index(shown)
+    k = rhythm[i] if rhythm else 1.0
+    value = float(x[i]) * k
+    baseline = model.usual(shown) * k if model is not None else math.nan
     if step.firing and model is not None:
         detail["top_metrics"] = ",".join(top_named(step.top))
-        if step.cause is not None:
-            detail["cause"] = step.cause
+        detail["cause"] = shown
         detail.update({f"share.{f}": round(share, 3) for f, share in step.top})
         detail.update(usual_values(model, x, rhythm))
-    expl = Explanation(score=step.score, raw=step.raw, baseline=0.5,
+    expl = Explanation(score=step.score, raw=step.raw, baseline=baseline,
                        threshold=params.threshold, detail=detail)
     return evidence_from(expl, detector=DETECTOR, version=IsolationForest.version,
                          params=params.params(), window_start=start, window_end=end,
-                         value=step.raw)
+                         value=value)
 
 
 class VerdictRelay:

@@ -7,6 +7,12 @@ parameters, which an alert carries (``Alert.title_parts``) so each page writes i
 reader's language; :func:`title_for` is its English, the plain ``title`` older clients and the
 command line read.
 
+A multivariate model's alert (``isolation_forest``, metric ``combined`` of a source or
+``indicators`` of a group in a district) names the metric that made it fire (its evidence's
+``cause``) with its value, its usual value and which way it moved, and how many more metrics
+explain it: "Unusual mix at air station 01, Hai Chau: PM2.5 high at 31 µg/m³ (usually
+12 µg/m³) and 1 more"; the isolation score stays in the evidence.
+
 >>> label("pm25"), label("flood_depth")
 ('PM2.5', 'Flood depth')
 >>> number(34.0), number(5.25), number(0.35), number(1250.0), number(-0.001), number(float("nan"))
@@ -23,8 +29,9 @@ from typing import Any
 from ioc import catalog, i18n
 from ioc.errors import ValidationError
 from ioc.events import Evidence
+from streams.mvconfig import INDICATORS
 
-__all__ = ["label", "number", "title_for", "title_parts", "with_unit"]
+__all__ = ["label", "mix_parts", "number", "title_for", "title_parts", "with_unit"]
 
 
 def label(metric: str) -> str:
@@ -62,6 +69,47 @@ def _above(ev: Evidence) -> bool:
     return getattr(ev, "side", None) != "low"
 
 
+def _feature(group: str, metric: str, feature: str) -> tuple[str, str]:
+    """The name a title gives a multivariate feature (a metric, or ``<group>.<kpi>`` for a
+    KPI of a group's indicators: :mod:`ioc.i18n` names both) and its unit."""
+    if metric == INDICATORS:
+        kpi = next((k for k in catalog.group(group).kpis if k.name == feature), None)
+        return (f"{group}.{feature}", kpi.unit) if kpi is not None else (feature, "")
+    spec = _spec(group, feature)
+    return feature, spec.unit if spec is not None and not spec.counted else ""
+
+
+def mix_parts(*, group: str, district: str, source: str, metric: str,
+              ev: Evidence) -> dict[str, Any] | None:
+    """The title of a multivariate alert whose evidence names its ``cause`` (else None).
+
+    >>> ev = Evidence(window_start=0, window_end=60, value=31.0, baseline=12.0, threshold=0.75,
+    ...               score=0.99, raw=0.8, detector="isolation_forest", detector_version="1",
+    ...               params={}, recent=[], detail={"cause": "pm25",
+    ...                                             "top_metrics": "pm25,pm10"})
+    >>> p = mix_parts(group="environment", district="Hai Chau", source="air-HC-01",
+    ...               metric="combined", ev=ev)
+    >>> p["key"], p["params"]["metric"], p["params"]["usual"], p["params"]["more"]
+    ('title.mix_high_more', 'pm25', 12.0, 1)
+    >>> i18n.render("en", p["key"], p["params"])
+    'Unusual mix at air station 01, Hai Chau: PM2.5 high at 31 µg/m³ (usually 12 µg/m³) and 1 more'
+    """
+    cause = ev.detail.get("cause")
+    if ev.detector != catalog.ISOLATION_FOREST or not isinstance(cause, str):
+        return None
+    name, unit = _feature(group, metric, cause)
+    named = [f for f in str(ev.detail.get("top_metrics", "")).split(",") if f and f != cause]
+    params: dict[str, Any] = {"metric": name, "source": source, "district": district,
+                              "value": ev.value, "usual": ev.baseline, "unit": unit}
+    kind = "indicators" if metric == INDICATORS else "mix"
+    if kind == "indicators":
+        params["group"] = group
+    if named:
+        params["more"] = len(named)
+    way = "high" if _above(ev) else "low"
+    return {"key": f"title.{kind}_{way}{'_more' if named else ''}", "params": params}
+
+
 def title_parts(*, group: str, district: str, source: str, metric: str,
                 ev: Evidence) -> dict[str, Any]:
     """The title as ``{"key": ..., "params": {...}}`` of the message catalogs.
@@ -74,6 +122,9 @@ def title_parts(*, group: str, district: str, source: str, metric: str,
     >>> p["key"], p["params"]["low"], p["params"]["high"]
     ('title.above_normal', 0.0, 8.0)
     """
+    mix = mix_parts(group=group, district=district, source=source, metric=metric, ev=ev)
+    if mix is not None:
+        return mix
     spec = _spec(group, metric)
     unit = spec.unit if spec is not None and not spec.counted else ""
     base: dict[str, Any] = {"metric": metric, "source": source, "district": district,

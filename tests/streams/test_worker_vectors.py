@@ -9,6 +9,7 @@ from functools import cache
 import pytest
 
 from detectors.multivariate import indicator_vector
+from ioc import i18n
 from ioc.errors import ConfigError
 from ioc.events import Alert, GroupIndicator
 from ioc.tools.anomalies import AnomalyPlan
@@ -73,6 +74,18 @@ def test_a_mix_raises_one_isolation_forest_alert_naming_the_metrics() -> None:
     assert top[0] in ("pm25", "pm10", "aqi") and a.evidence.score >= 0.9
     usual, now = a.evidence.detail["usual.pm25"], a.evidence.detail["value.pm25"]
     assert 8.0 < usual < now < 45.0  # higher than usual, inside its normal range
+    # in operators' words: the metric that made it fire, its value and usual value
+    cause = a.evidence.detail["cause"]
+    assert cause in top and a.evidence.side == "high"
+    assert (a.evidence.value, a.evidence.baseline) == pytest.approx(
+        (a.evidence.detail[f"value.{cause}"], a.evidence.detail[f"usual.{cause}"]))
+    assert a.evidence.raw == a.evidence.detail["isolation"]  # the score: for engineers
+    assert a.title_parts is not None and a.title_parts["key"].startswith("title.mix_high")
+    name = i18n.messages("en")[f"metric.{cause}"]
+    assert a.title.startswith(f"Unusual mix at air station 01, Hai Chau: {name} high at ")
+    assert "(usually " in a.title and "Combined" not in a.title
+    vi = i18n.render("vi", a.title_parts["key"], a.title_parts["params"])
+    assert vi.startswith("Tổ hợp bất thường tại trạm không khí 01, Hải Châu: ")
     mv = p.multivariate
     assert mv is not None and mv.fit_count == 21 and mv.vectors > 21 * 70
 
@@ -164,7 +177,14 @@ def test_group_indicators_in_a_district_have_a_model_too() -> None:
     alerts = [a for a in p.take_output().alerts if isinstance(a, Alert)]
     assert [(a.source, a.metric, a.detector) for a in alerts] == [
         ("Hai Chau", "indicators", "isolation_forest")]
-    assert alerts[0].evidence.detail["cause"] in ("aqi_max", "reporting_share")
+    a = alerts[0]
+    assert a.evidence.detail["cause"] in ("aqi_max", "reporting_share")
+    assert a.title_parts is not None and a.title_parts["key"].startswith("title.indicators_")
+    if a.evidence.detail["cause"] == "aqi_max":
+        assert a.title.startswith("Unusual indicators in Hai Chau, Air & water quality "
+                                  "monitoring: Highest AQI high at 95 (usually ")
+    vi = i18n.render("vi", a.title_parts["key"], a.title_parts["params"])
+    assert vi.startswith("Chỉ số bất thường tại Hải Châu, ") and "{" not in vi
 
 
 def test_off_runs_no_models_and_bad_params_fail_at_start() -> None:
