@@ -28,6 +28,7 @@ from collections.abc import Callable, Container, Iterable, Sequence
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Summary
 
 from detectors.direction import harmful_side
@@ -138,6 +139,8 @@ class MultivariateBook:
             return []
         self.vectors += 1
         subj.dirty = True
+        values = np.asarray(x, dtype=np.float64)  # the recent values, in their units
+        subj.recent.write(np.arange(len(values)), values * rhythm if rhythm else values)
         if step.cause is not None:
             subj.cause = step.cause
         if self.metrics is not None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Container, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import msgspec
 
@@ -32,6 +32,7 @@ from detectors.forest_model import ForestModel
 from detectors.policies import Policy
 from detectors.vector_model import IsoParams, VectorModel
 from ioc.catalog_types import Direction
+from streams.recent import RecentRing
 from streams.series import series_key
 
 __all__ = ["HarmfulOf", "Key", "Record", "Subject", "Subjects", "owns"]
@@ -47,7 +48,10 @@ _ENC = msgspec.msgpack.Encoder()
 
 @dataclass(slots=True)
 class Subject:
-    """One subject: where it lives, its model, and the feature its last firing named."""
+    """One subject: where it lives, its model, the feature its last firing named, and its
+    features' recent window values in their units (a ring row per feature, for alerts'
+    sparklines; in memory only, like :mod:`streams.recent`: it fills again after a
+    restart)."""
 
     group: str
     source: str
@@ -57,6 +61,7 @@ class Subject:
     vm: VectorModel
     dirty: bool = False
     model_dirty: bool = False
+    recent: RecentRing = field(default_factory=RecentRing)
     cause: str | None = None  # the feature its last firing named
 
     @property
@@ -183,5 +188,5 @@ class Subjects:
                 vm.install(subj.vm.model, restored=True)
         self.by_key[key] = Subject(*key, district, partition, vm)
         if subj is not None:
-            self.by_key[key].cause = subj.cause
+            self.by_key[key].recent, self.by_key[key].cause = subj.recent, subj.cause
         return True

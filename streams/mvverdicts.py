@@ -3,9 +3,9 @@
 :class:`VerdictRelay` hands the policy's decision on one vector to the
 :class:`~streams.lifecycle.AlertBook` like any detector's (alert id
 ``isolation_forest:<group>:<source>:<metric>``), only when it fires or its lane is open, with
-evidence in operators' terms (the value and usual value of the metric that made it fire, so
-its title says what is unusual) and, for engineers, the isolation score, the model version,
-and when firing the metrics that explain it most.
+evidence in operators' terms (the value, usual value and recent values of the metric that
+made it fire, so its title and sparkline say what is unusual) and, for engineers, the
+isolation score, the model version, and when firing the metrics that explain it most.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ DETECTOR = IsolationForest.name
 
 
 def shown_feature(subj: Subject, step: Step) -> str:
-    """The feature an alert shows (its value and usual value): the one that
+    """The feature an alert shows (its value, usual value and sparkline): the one that
     made it fire, else the one its last firing named, else the top one, else the first."""
     if step.cause is not None:
         return step.cause
@@ -41,7 +41,8 @@ def shown_feature(subj: Subject, step: Step) -> str:
 def step_evidence(subj: Subject, step: Step, x: Sequence[float], start: float, end: float,
                   rhythm: Sequence[float] | None, params: IsoParams) -> Evidence:
     """The evidence of one step, in operators' terms: ``value`` and ``baseline`` are the
-    shown feature's (:func:`shown_feature`) value and usual value in its units; the
+    shown feature's (:func:`shown_feature`) value and usual value in its units, ``recent``
+    its recent window values (the sparkline, every step: quiet ones too); the
     isolation score, model version and parameters are the engineers' (``raw``, ``score``,
     ``detail``). When firing, ``detail``
     names the top metrics (:func:`~detectors.direction.top_named`), the ``cause``, every
@@ -60,7 +61,8 @@ def step_evidence(subj: Subject, step: Step, x: Sequence[float], start: float, e
         detail.update({f"share.{f}": round(share, 3) for f, share in step.top})
         detail.update(usual_values(model, x, rhythm))
     expl = Explanation(score=step.score, raw=step.raw, baseline=baseline,
-                       threshold=params.threshold, detail=detail)
+                       threshold=params.threshold, contributing=subj.recent.values(i),
+                       detail=detail)
     return evidence_from(expl, detector=DETECTOR, version=IsolationForest.version,
                          params=params.params(), window_start=start, window_end=end,
                          value=value)

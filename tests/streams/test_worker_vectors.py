@@ -19,6 +19,7 @@ from streams.lifecycle import AlertBook
 from streams.multivariate import MultivariateBook, MultivariateConfig
 from streams.pipeline import Pipeline
 from streams.publish import default_partition
+from streams.recent import KEEP
 from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
 
@@ -88,6 +89,32 @@ def test_a_mix_raises_one_isolation_forest_alert_naming_the_metrics() -> None:
     assert vi.startswith("Tổ hợp bất thường tại trạm không khí 01, Hải Châu: ")
     mv = p.multivariate
     assert mv is not None and mv.fit_count == 21 and mv.vectors > 21 * 70
+
+
+def test_a_mix_alert_shows_the_recent_windows_of_the_metric_that_made_it_fire() -> None:
+    """The sparkline: the cause's window means (in its units, rhythm put back), the last one
+    the value shown, as many as a series' ring keeps."""
+    p = pipeline()
+    sim = CitySimulator(seed=4, start=MIDNIGHT, duration=80 * 60, anomalies=AnomalyPlan([MIX]),
+                        groups=["environment"], pack_size=10)
+    means: dict[str, dict[float, float]] = {}
+    alerts: list[Alert] = []
+    for t, msgs in sim.messages():
+        if t >= MIDNIGHT + 75 * 60:
+            break
+        for m in msgs:
+            p.ingest("environment", default_partition(m.key, 4), m.readings, now=t + 1e6)
+        out = p.take_output()
+        for s in out.summaries.get("environment", []):
+            if s.source == "air-HC-01" and s.count:
+                means.setdefault(s.metric, {})[s.start] = s.mean
+        alerts += forest([a for a in out.alerts if isinstance(a, Alert)])
+    assert len(alerts) == 1
+    ev = alerts[0].evidence
+    cause = ev.detail["cause"]
+    windows = sorted(w for w in means[cause] if w <= ev.window_start)[-KEEP:]
+    assert len(ev.recent) == KEEP and ev.recent[-1] == pytest.approx(ev.value)
+    assert ev.recent == pytest.approx([means[cause][w] for w in windows])
 
 
 def test_a_mix_whose_top_metrics_moved_on_their_harmless_sides_raises_nothing() -> None:
@@ -185,6 +212,7 @@ def test_group_indicators_in_a_district_have_a_model_too() -> None:
                                   "monitoring: Highest AQI high at 95 (usually ")
     vi = i18n.render("vi", a.title_parts["key"], a.title_parts["params"])
     assert vi.startswith("Chỉ số bất thường tại Hải Châu, ") and "{" not in vi
+    assert len(a.evidence.recent) == KEEP and a.evidence.recent[-1] == a.evidence.value
 
 
 def test_off_runs_no_models_and_bad_params_fail_at_start() -> None:
