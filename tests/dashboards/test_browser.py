@@ -59,7 +59,8 @@ def alert(source: str, *, group: str = "flooding", metric: str = "flood_depth",
     limit = spec.breach_above if spec.breach_above is not None else spec.breach_below
     static = detector == "threshold" and limit is not None
     ev = Evidence(window_start=first_seen - 60, window_end=first_seen, value=recent[-1],
-                  baseline=limit if static else spec.base, threshold=0.0 if static else 4.0,
+                  baseline=limit if static and limit is not None else spec.base,
+                  threshold=0.0 if static else 4.0,
                   score=0.97, raw=8.2, detector=detector, detector_version="1",
                   params={} if static else {"threshold": 4.0}, recent=recent)
     return Alert(alert_id=f"{detector}:{group}:{source}:{metric}", version=version,
@@ -149,10 +150,13 @@ class Tab:
         return self.page.locator(f'{where} li.alert[data-alert-id="{alert_id}"]'.strip())
 
 
-async def open_tab(browser: Any, url: str, lang: str = "en") -> Tab:
+async def open_tab(browser: Any, url: str, lang: str = "en",
+                   size: tuple[int, int] | None = None) -> Tab:
     """A tab on ``url`` reading the pages in ``lang`` (English unless asked: the tests read
-    the English words; the city's default, Vietnamese, has tests of its own)."""
-    context = await browser.new_context(viewport=VIEWPORT)
+    the English words; the city's default, Vietnamese, has tests of its own), in a window of
+    ``size`` (width, height; :data:`VIEWPORT` by default)."""
+    viewport = {"width": size[0], "height": size[1]} if size else VIEWPORT
+    context = await browser.new_context(viewport=viewport)
     if url.startswith("http"):
         await context.add_cookies([{"name": "ioc_lang", "value": lang, "url": url}])
     else:  # a blank page has no site for a cookie: each page the tab opens sets the language

@@ -162,8 +162,9 @@ async def test_the_map_shows_districts_sources_and_moving_ones_live(
         await movers.producer.stop()
 
 
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 async def test_clicks_on_the_map_filter_the_board_and_open_the_detail(
-        producer: Producer, start_dashboard: Any, kafka_bootstrap: str,
+        size: tuple[int, int], producer: Producer, start_dashboard: Any, kafka_bootstrap: str,
         position_topic: str) -> None:
     """On the wall: a district clicked filters the board to it (clicked again: all), a
     marker with an alert filters to its district and opens that alert's detail. On the
@@ -174,7 +175,7 @@ async def test_clicks_on_the_map_filter_the_board_and_open_the_detail(
     await producer.alerts([flood, air])
     d = await start_dashboard(position_topics=(position_topic,))
     async with chromium() as browser:
-        wall = await open_page(browser, d.wall_url, SIZES[0])
+        wall = await open_page(browser, d.wall_url, size)
         await wall.live()
         await until(wall, "() => Number(document.getElementById('map').dataset.markers) > 100")
         await click(wall, '#map path.district[data-district="Son Tra"]')
@@ -189,9 +190,9 @@ async def test_clicks_on_the_map_filter_the_board_and_open_the_detail(
         await wall.page.locator("#detail").wait_for(state="visible", timeout=5000)
         assert await wall.page.input_value("#f-district") == "Hai Chau"
         assert await wall.page.evaluate("window.IOC_WALL.state.selected") == flood.alert_id
-        await wall.shot("map-wall-click.png")
+        await wall.shot(f"map-wall-click-{size[0]}x{size[1]}.png")
 
-        summary = await open_page(browser, d.summary_url, SIZES[0])
+        summary = await open_page(browser, d.summary_url, size)
         await until(summary, "() => Number(document.getElementById('map').dataset.markers) > 100")
         await click(summary, '#map path.district[data-district="Son Tra"]')
         await summary.page.wait_for_url("**/?district=Son%20Tra")

@@ -1,7 +1,7 @@
 """The wall and the summary in headless Chromium: one status per group and district (the
 server's rule, dashboards.status) on both pages, Vietnamese by default with English
-switchable and remembered, and no native prompt anywhere. Screenshots go to
-``test-artifacts/``."""
+switchable and remembered, and no native prompt anywhere, at 1920x1080 and 3840x2160.
+Screenshots go to ``test-artifacts/``, one per page and size."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from dashkit import OPERATOR, Producer
-from test_browser import ARTIFACTS, NOW, VIEWPORT, Tab, alert, browser, indicators, open_tab
+from test_browser import ARTIFACTS, NOW, Tab, alert, browser, indicators, open_tab
 
 from ioc import catalog
 from ioc.events import Alert
@@ -18,6 +18,9 @@ from streams.titles import title_for, title_parts
 pytest.importorskip("playwright.async_api")
 pytestmark = [pytest.mark.browser, pytest.mark.kafka, pytest.mark.slow]
 __all__ = ["browser"]  # the fixture, imported for the tests below
+
+SIZES = [(1920, 1080), (3840, 2160)]  # a wall's screens, as in test_browser_fit
+sized = pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
 
 # group, district -> what its cell should be judged (the rule's cases)
 EXPECTED_GROUPS = {"flooding": "critical", "traffic": "warning", "environment": "warning",
@@ -28,8 +31,9 @@ EXPECTED_DISTRICTS = {"Hai Chau": "critical", "Son Tra": "warning", "Thanh Khe":
 
 def titled(a: Alert) -> Alert:
     """``a`` with the title and title parts a worker gives it."""
-    kw = {"group": a.group, "district": a.district, "source": a.source, "metric": a.metric,
-          "ev": a.evidence}
+    assert a.evidence is not None
+    kw: dict[str, Any] = {"group": a.group, "district": a.district, "source": a.source,
+                          "metric": a.metric, "ev": a.evidence}
     fields = {f: getattr(a, f) for f in a.__struct_fields__}
     fields.update(title=title_for(**kw), title_parts=title_parts(**kw))
     return Alert(**fields)
@@ -81,12 +85,14 @@ async def statuses(tab: Tab, selector: str, key: str) -> dict[str, str]:
     return got
 
 
+@sized
 async def test_wall_and_summary_show_the_same_status_for_every_group_and_district(
-        browser: Any, producer: Producer, start_dashboard: Any) -> None:
+        size: tuple[int, int], browser: Any, producer: Producer, start_dashboard: Any) -> None:
     await seed(producer)
     d = await start_dashboard()
-    wall = await open_tab(browser, d.wall_url)
-    summary = await open_tab(browser, d.summary_url)
+    label = f"{size[0]}x{size[1]}"
+    wall = await open_tab(browser, d.wall_url, size=size)
+    summary = await open_tab(browser, d.summary_url, size=size)
     await wall.live()
     # both pages settle on the server's verdicts (the wall's map polls every few seconds)
     for tab, ready in (
@@ -133,16 +139,19 @@ async def test_wall_and_summary_show_the_same_status_for_every_group_and_distric
     why = await summary.page.get_attribute('.gcard[data-group="camera_analytics"]', "title")
     assert why == "only 0 of 3 sources reporting" or (why or "").startswith("only 0 of ")
     ARTIFACTS.mkdir(exist_ok=True)
-    await wall.shot("wall-statuses.png")
-    await summary.shot("summary-statuses.png")
+    await wall.shot(f"wall-statuses-{label}.png")
+    await summary.shot(f"summary-statuses-{label}.png")
     assert wall.errors == [] and summary.errors == []
 
 
+@sized
 async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt(
-        browser: Any, producer: Producer, start_dashboard: Any) -> None:
+        size: tuple[int, int], browser: Any, producer: Producer, start_dashboard: Any) -> None:
     crit = await seed(producer)
     d = await start_dashboard()
-    context = await browser.new_context(viewport=VIEWPORT)  # no language chosen yet
+    label = f"{size[0]}x{size[1]}"
+    viewport = {"width": size[0], "height": size[1]}
+    context = await browser.new_context(viewport=viewport)  # no language chosen yet
     await context.add_init_script(
         "window.prompt = function () { window.__prompted = true; return null; };")
     page = await context.new_page()
@@ -173,7 +182,7 @@ async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt
     # who is signed in, in the reader's words: the role and "shared token" too
     await page.locator("#account-name").wait_for(timeout=10000)
     assert await page.text_content("#account-name") == "vận hành viên (mã dùng chung)"
-    await tab.shot("wall-vi.png")
+    await tab.shot(f"wall-vi-{label}.png")
 
     # English, and remembered for the other pages and the login page
     await page.click("#btn-lang")
@@ -193,7 +202,7 @@ async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt
                                  timeout=15000)
     assert await page.get_attribute("html", "lang") == "en"
     assert "Service groups" in (await page.text_content("#groups-title") or "")
-    await tab.shot("summary-en.png")
+    await tab.shot(f"summary-en-{label}.png")
     # the choice is in the cookie the server reads: a signed-out visit gets the login page
     # in English (a new context with this one's language cookie and no session)
     chosen = [c for c in await context.cookies() if c["name"] == "ioc_lang"]
@@ -201,12 +210,13 @@ async def test_vietnamese_by_default_english_switchable_and_remembered_no_prompt
     assert await page.evaluate("window.__prompted === undefined")
     assert tab.errors == []
     await context.close()
-    later = await browser.new_context(viewport=VIEWPORT)
+    later = await browser.new_context(viewport=viewport)
     await later.add_cookies(chosen)
     login = await later.new_page()
     await login.goto(f"{d.url}/login")
     assert await login.get_attribute("html", "lang") == "en"
     assert await login.text_content("#login-form h2") == "Sign in to the operations centre"
+    await login.screenshot(path=str(ARTIFACTS / f"login-en-{label}.png"))
     await later.close()
 
 
