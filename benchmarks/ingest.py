@@ -18,7 +18,8 @@ Target: bridge >= 0.7x bare. Prints wall and CPU-time ratios (the machine is sha
 last line of JSON.
 
 Run: ``IOC_TEST_BOOTSTRAP=host:port IOC_TEST_MQTT_URL=mqtt://host:port .venv/bin/python
-benchmarks/ingest.py [--messages N] [--batches B --batch S]`` (``scripts/test.sh`` starts
+benchmarks/ingest.py [--messages N] [--batches B --batch S] [--contender-first]``
+(alternate ``--contender-first`` between runs; ``scripts/test.sh`` starts
 both for the tests; ``scripts/kafka.sh`` and ``scripts/mosquitto.sh`` start them by hand).
 """
 
@@ -177,9 +178,10 @@ def bridge_mqtt(url: str, bootstrap: str, client_id: str, prefix: str,
     return halt
 
 
-def mqtt_round(url: str, bootstrap: str, n: int) -> dict[str, Any]:
+def mqtt_round(url: str, bootstrap: str, n: int,
+               contender_first: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name in ("bare", "bridge"):
+    for name in ("bridge", "bare") if contender_first else ("bare", "bridge"):
         tag = f"b{uuid.uuid4().hex[:8]}"
         prefix, client_id = f"bench-{tag}", f"bench-{tag}"
         make_topics(bootstrap, prefix)
@@ -192,13 +194,17 @@ def mqtt_round(url: str, bootstrap: str, n: int) -> dict[str, Any]:
             return bridge_mqtt(url, bootstrap, cid, pre, root)
 
         count = Stored(bootstrap, topic)
-        wall, cpu = timed(start, lambda c=count: c() >= n)
+        def done(c: Stored = count) -> bool:
+            return c() >= n
+
+        wall, cpu = timed(start, done)
         count.close()
         out[name] = {"readings_per_s": n / wall, "wall_s": wall, "cpu_s": cpu}
-    return out
+    return {"bare": out["bare"], "bridge": out["bridge"]}
 
 
-async def http_round(bootstrap: str, batches: int, size: int) -> dict[str, Any]:
+async def http_round(bootstrap: str, batches: int, size: int,
+                     contender_first: bool = False) -> dict[str, Any]:
     import httpx
     from aiokafka import AIOKafkaProducer
 
@@ -216,39 +222,47 @@ async def http_round(bootstrap: str, batches: int, size: int) -> dict[str, Any]:
             for i in range(size)]
     raw = encode(body)
     out: dict[str, Any] = {}
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                enable_idempotence=True)
-    await producer.start()
-    w0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(batches):  # the bare loop: the same records, no HTTP, no checks
-        futs = [await producer.send(t, v, key=k) for t, k, v in records_of(body, prefix)]
-        await asyncio.gather(*futs)
-    out["bare"] = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
-    await producer.stop()
-    db = Path(tempfile.mkdtemp()) / "keys.db"
-    settings = Settings.from_env({"IOC_DATABASE_URL": f"sqlite:///{db}",
-                                  "IOC_INGEST_RATE_PER_S": "1e9", "IOC_INGEST_BURST": "1000000000",
-                                  "IOC_INGEST_MAX_BODY_BYTES": str(len(raw) + 1024)})
-    store = open_store(settings)
-    _, secret = Access(store).add_key("bench", "ingest")
-    store.close()
-    stop, port = asyncio.Event(), []
-    task = asyncio.create_task(serve(settings, bootstrap, host="127.0.0.1", port=0,
-                                     prefix=prefix, started=port.append, stop=stop))
-    while not port:
-        await asyncio.sleep(0.05)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port[0]}") as client:
+
+    async def bare() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
+                                    enable_idempotence=True)
+        await producer.start()
         w0, c0 = time.perf_counter(), time.process_time()
-        for _ in range(batches):
-            r = await client.post("/api/v1/readings", content=raw, headers={
-                "Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
-            assert r.status_code == 202, r.text
-        out["api"] = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
-    stop.set()
-    await task
+        for _ in range(batches):  # the bare loop: the same records, no HTTP, no checks
+            futs = [await producer.send(t, v, key=k) for t, k, v in records_of(body, prefix)]
+            await asyncio.gather(*futs)
+        out["bare"] = {"wall_s": time.perf_counter() - w0, "cpu_s": time.process_time() - c0}
+        await producer.stop()
+
+    async def api() -> None:
+        db = Path(tempfile.mkdtemp()) / "keys.db"
+        settings = Settings.from_env({
+            "IOC_DATABASE_URL": f"sqlite:///{db}", "IOC_INGEST_RATE_PER_S": "1e9",
+            "IOC_INGEST_BURST": "1000000000", "IOC_INGEST_MAX_BODY_BYTES": str(len(raw) + 1024)})
+        store = open_store(settings)
+        _, secret = Access(store).add_key("bench", "ingest")
+        store.close()
+        stop, port = asyncio.Event(), list[int]()
+        task = asyncio.create_task(serve(settings, bootstrap, host="127.0.0.1", port=0,
+                                         prefix=prefix, started=port.append, stop=stop))
+        while not port:
+            await asyncio.sleep(0.05)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port[0]}") as client:
+            w0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(batches):
+                r = await client.post("/api/v1/readings", content=raw, headers={
+                    "Authorization": f"Bearer {secret}", "Content-Type": "application/json"})
+                assert r.status_code == 202, r.text
+            out["api"] = {"wall_s": time.perf_counter() - w0,
+                          "cpu_s": time.process_time() - c0}
+        stop.set()
+        await task
+
+    for run in (api, bare) if contender_first else (bare, api):
+        await run()
     for v in out.values():
         v["readings_per_s"] = batches * size / v["wall_s"]
-    return out
+    return {"bare": out["bare"], "api": out["api"]}
 
 
 def main() -> None:
@@ -258,15 +272,20 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=20_000)
     ap.add_argument("--batches", type=int, default=100)
     ap.add_argument("--batch", type=int, default=500)
+    ap.add_argument("--contender-first", action="store_true",
+                    help="run the bridge and the API before their bare loops (default: after; "
+                         "alternate between runs to even out warm-up and machine drift)")
     args = ap.parse_args()
     if not args.bootstrap:
         ap.error("no Kafka: --bootstrap or IOC_TEST_BOOTSTRAP")
     result: dict[str, Any] = {}
     if args.mqtt:
-        result["mqtt"] = mqtt_round(args.mqtt, args.bootstrap, args.messages)
+        result["mqtt"] = mqtt_round(args.mqtt, args.bootstrap, args.messages,
+                                    args.contender_first)
     else:
         print("no MQTT broker (--mqtt or IOC_TEST_MQTT_URL): MQTT rows skipped")
-    result["http"] = asyncio.run(http_round(args.bootstrap, args.batches, args.batch))
+    result["http"] = asyncio.run(http_round(args.bootstrap, args.batches, args.batch,
+                                            args.contender_first))
     print(f"{'path':<6} {'contender':<8} {'readings/s':>12} {'wall s':>8} {'CPU s':>8}")
     for path, rows in result.items():
         for name, r in rows.items():
@@ -279,6 +298,8 @@ def main() -> None:
         rows["ratio"] = {"wall": round(wall, 3), "cpu": round(cpu, 3)}
         print(f"{path:<6} {names[1]}/{names[0]}: {wall:.2f}x throughput (wall), "
               f"{cpu:.2f}x CPU efficiency (bare CPU / {names[1]} CPU); target >= 0.7x")
+    result["order"] = "contender first" if args.contender_first else "bare first"
+    print(f"order: {result['order']}")
     print(json.dumps(result))
 
 
