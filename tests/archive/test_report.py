@@ -5,6 +5,7 @@ KPIs from the roll-ups), the CSV and HTML renderings, and ``ioc report``'s error
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
 import os
@@ -19,6 +20,7 @@ from archive import report
 from archive.accounts import Scope
 from archive.sample import sample_day
 from archive.store import Store
+from ioc import i18n
 from ioc.cli import cli
 from ioc.errors import ConfigError, UsageError, ValidationError
 from ioc.settings import Settings
@@ -171,3 +173,39 @@ def test_a_bad_sla_setting_is_a_config_error() -> None:
         Settings.from_env({"IOC_ACK_SLA_S": "critical=300,major=900,info=60"})
     with pytest.raises(ConfigError, match="IOC_ACK_SLA_S: 'urgent=5' is not severity=seconds"):
         Settings.from_env({"IOC_ACK_SLA_S": "urgent=5"})
+
+
+REPORT_HEADINGS = ("rep.groups", "rep.districts", "rep.centres", "rep.noisiest", "rep.indicators")
+
+
+@pytest.mark.parametrize("lang, other", [("vi", "en"), ("en", "vi")])
+def test_ioc_report_html_headings_are_in_the_language_asked_for(
+        lang: str, other: str, tmp_path: Path) -> None:
+    """`ioc report --format html --lang vi|en` through the command line: the page, its title,
+    section headings and names in that language and none of the other's (vi the default)."""
+    url = f"sqlite:///{tmp_path / 'archive.db'}"
+    s = Store(url)
+    s.migrate()
+    sample_day(s, T0)
+    s.close()
+    out = tmp_path / f"report-{lang}.html"
+    run = CliRunner().invoke
+    args = ["report", "--from", DAY, "--period", "day", "--format", "html"]
+    got = run(cli, [*args, "--lang", lang, "--output", str(out)],
+              env={"IOC_DATABASE_URL": url})
+    assert got.exit_code == 0, got.output
+    page = out.read_text(encoding="utf-8")
+    assert f"<html lang={lang}>" in page
+    heading = i18n.t(lang, "rep.heading", label="")
+    assert html.escape(heading) in page, heading
+    for key in REPORT_HEADINGS:
+        assert html.escape(i18n.t(lang, key)) in page, key
+        assert f">{html.escape(i18n.t(other, key))}<" not in page, key
+    assert html.escape(i18n.t(other, "rep.heading", label="")) not in page
+    names = {"vi": ("Hải Châu", "Lượng mưa &amp; ngập úng đô thị"),
+             "en": ("Hai Chau", "Rainfall &amp; urban flooding")}
+    assert all(n in page for n in names[lang]), names[lang]
+    if lang == "vi":  # the city's language unless asked: the same page without --lang
+        plain = run(cli, args, env={"IOC_DATABASE_URL": url})
+        assert plain.exit_code == 0 and "<html lang=vi>" in plain.output
+        assert html.escape(heading) in plain.output
