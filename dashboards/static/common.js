@@ -72,8 +72,10 @@
     }).then(function (me) {
       if (!me || !me.csrf) return me;
       var role = t("role." + me.role);
-      document.getElementById("account-name").textContent = me.kind === "token"
+      var name = document.getElementById("account-name");
+      name.textContent = me.kind === "token"
         ? t("account.shared", { role: role }) : me.display_name + " · " + role;
+      name.title = name.textContent;  /* the whole name, when a narrow bar cuts it */
       document.getElementById("signout-csrf").value = me.csrf;
       document.getElementById("signout-form").addEventListener("submit", signOut);
       box.hidden = false;

@@ -173,5 +173,16 @@ async def test_the_wall_fits_without_kiosk_mode_too(producer: Producer,
         assert_fits(await measure(wall, WALL_TILES), "wall 1920x1080 at a desk")
         board = wall.page.locator("#board")
         assert await board.evaluate("e => e.scrollHeight > e.clientHeight")
+        # the top bar's right end: the sign-out button whole, a cut name whole in its tooltip
+        await wall.page.wait_for_function(
+            "() => !document.getElementById('account').hidden", timeout=15_000)
+        bar = await wall.page.evaluate("""() => {
+            const b = document.getElementById('btn-signout').getBoundingClientRect();
+            const n = document.getElementById('account-name');
+            return {right: b.right, vw: document.documentElement.clientWidth,
+                    name: n.textContent, title: n.title};
+        }""")
+        assert bar["name"] and bar["title"] == bar["name"], bar
+        assert bar["right"] <= bar["vw"], bar
         await wall.shot("fit-wall-desk-1920x1080-200.png")
         assert wall.errors == []
