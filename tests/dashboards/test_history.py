@@ -232,6 +232,7 @@ async def test_the_summary_trends_come_from_the_archive_after_a_restart(
     live_points = [p for p in got if not p.get("archived")]
     assert [p["t"] for p in live_points] == [live.start - live.start % 300]
     status, _, body = await get(f"{d.url}/api/summary", LEADERSHIP)
+    assert status == 200
     districts = {x["district"]: x["trend"] for x in json.loads(body)["districts"]}
     hai_chau = [p for p in districts["Hai Chau"] if p.get("archived")]
     assert {p["t"] for p in hai_chau} == {hour + 300 * k for k in range(12)}
