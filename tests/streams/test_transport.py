@@ -9,7 +9,7 @@ import pytest
 
 from ioc.settings import Settings
 from streams.app import create_app
-from streams.transport import FETCH_MAX_WAIT_MS, ConsumerThread
+from streams.transport import BUFFERED_POLL_S, FETCH_MAX_WAIT_MS, ConsumerThread
 
 
 def test_the_worker_consumer_long_polls_briefly() -> None:
@@ -104,3 +104,23 @@ def test_a_callback_error_reaches_the_caller() -> None:
 
     with pytest.raises(LookupError, match="bad message"):
         asyncio.run(go())
+
+
+@pytest.mark.parametrize(("buffered", "expected"), [(set(), 1.0), ({"tp"}, BUFFERED_POLL_S)])
+def test_the_wait_for_records_is_short_while_a_partition_waits_on_its_buffer(
+        buffered: set[str], expected: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[float] = []
+
+    async def thread_getmany(active: Any, timeout: float) -> dict[Any, Any]:
+        asked.append(timeout)
+        return {}
+
+    async def go() -> None:
+        consumer = await _consumer()
+        monkeypatch.setattr(consumer, "_thread", type("T", (), {"getmany": thread_getmany}))
+        consumer._buffered_partitions = buffered
+        await consumer._getmany({"other"}, 1.0)
+
+    asyncio.run(go())
+    assert asked == [expected]
+
