@@ -16,7 +16,13 @@ import msgspec
 from ioc.commands import Command
 from ioc.errors import ValidationError
 from ioc.reading import Reading
-from ioc.records import AlertRecord, DeadLetter, IndicatorRecord, WindowSummary
+from ioc.records import (
+    AlertRecord,
+    DeadLetter,
+    IndicatorRecord,
+    WindowSummaries,
+    WindowSummary,
+)
 from ioc.validate import check_depth, located, translated
 
 __all__ = [
@@ -30,7 +36,7 @@ MAX_PACK = 10_000
 _reading = msgspec.json.Decoder(Reading)
 _readings = msgspec.json.Decoder(list[Reading])
 _indicator = msgspec.json.Decoder(IndicatorRecord)
-_indicators = msgspec.json.Decoder(IndicatorRecord | list[WindowSummary])
+_indicators = msgspec.json.Decoder(IndicatorRecord | WindowSummaries | list[WindowSummary])
 _alert = msgspec.json.Decoder(AlertRecord)
 _command = msgspec.json.Decoder(Command)
 _deadletter = msgspec.json.Decoder(DeadLetter)
@@ -105,15 +111,25 @@ def decode_indicator(raw: bytes) -> IndicatorRecord:
 
 
 def decode_indicators(raw: bytes) -> list[IndicatorRecord]:
-    """The records of one ``ioc.indicators`` message: a record, or a pack of summaries.
+    """The records of one ``ioc.indicators`` message: a record, or window summaries (a
+    :class:`~ioc.records.WindowSummaries` pack of columns, as workers publish them, or a list
+    of :class:`~ioc.records.WindowSummary`), one record per summary.
 
     >>> pack = encode([WindowSummary("traffic", "trf-HC-01", "speed", "Hai Chau", 0.0, 60.0,
     ...                              6, 31.5, 29.0, 34.0, 30.0, 1.5)])
     >>> [(s.source, s.count) for s in decode_indicators(pack)]
     [('trf-HC-01', 6)]
+    >>> cols = encode(WindowSummaries("traffic", "speed", 0.0, 60.0, False, ["trf-HC-01"],
+    ...     ["Hai Chau"], [6], [31.5], [29.0], [34.0], [30.0], [1.5], [0], [0], [False]))
+    >>> decode_indicators(cols) == decode_indicators(pack)
+    True
     """
     got = _decoder(_indicators, raw)
-    return got if isinstance(got, list) else [got]
+    if isinstance(got, list):
+        return got
+    if isinstance(got, WindowSummaries):
+        return [*got.rows()]
+    return [got]
 
 
 def decode_alert(raw: bytes) -> AlertRecord:

@@ -5,9 +5,10 @@ Every record is a frozen :mod:`msgspec` Struct, decoded from JSON and validated 
 
 * ``ioc.<group>.events`` carry :class:`Reading` s: one reading, or a JSON list of them (a
   *pack*). A reading is a measured ``value`` **or** a counted event ``kind``, never both.
-* ``ioc.indicators`` carries :class:`GroupIndicator` records and :class:`WindowSummary` s,
-  the latter in packs (a JSON list; a worker publishes the summaries of a window close in
-  packs of up to 500): read it with :func:`decode_indicators`.
+* ``ioc.indicators`` carries :class:`GroupIndicator` records and window summaries, the latter
+  in packs: a worker publishes the summaries of a metric's window close as columns
+  (:class:`WindowSummaries`, up to 500 rows a message); a JSON list of :class:`WindowSummary`
+  is read too. Read it with :func:`decode_indicators` (one :class:`WindowSummary` per row).
 * ``ioc.alerts`` carries :class:`Alert` and :class:`Incident` records, every state change a
   new record with a higher ``version`` (the audit trail).
 * ``ioc.commands`` carries :class:`Command` s from operators.
@@ -58,6 +59,7 @@ from ioc.records import (
     Label,
     Note,
     Severity,
+    WindowSummaries,
     WindowSummary,
 )
 from ioc.validate import (
@@ -91,8 +93,9 @@ __all__ = [
     "MAX_MESSAGE_BYTES", "MAX_PACK", "MAX_TS", "MIN_TS", "NARROW_SILENCE_FIELDS", "SEVERITIES",
     "SILENCE_FIELDS", "Alert", "AlertRecord", "AlertStatus", "AttrValue", "Category", "Command",
     "DeadLetter", "Evidence", "GroupIndicator", "Incident", "IndicatorRecord", "Label", "Note",
-    "Reading", "Severity", "SilenceRecord", "WindowSummary", "alert_id", "check_depth",
-    "check_id", "check_matchers", "check_position", "check_silence_policy", "check_value_kind",
+    "Reading", "Severity", "SilenceRecord", "WindowSummaries", "WindowSummary", "alert_id",
+    "check_depth", "check_id", "check_matchers", "check_position", "check_silence_policy",
+    "check_value_kind",
     "decode_alert", "decode_command", "decode_deadletter", "decode_indicator",
     "decode_indicators", "decode_readings", "encode", "located", "parse_ts", "reading_counted",
     "silence_is_broad", "split_alert_id", "translated"

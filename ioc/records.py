@@ -13,7 +13,7 @@ import msgspec
 __all__ = [
     "LABELS", "Alert", "AlertRecord", "AlertStatus", "Category", "DeadLetter", "Evidence",
     "GroupIndicator", "Incident", "IndicatorRecord", "Label", "Note", "Severity",
-    "WindowSummary",
+    "WindowSummaries", "WindowSummary",
 ]
 
 Severity = Literal["info", "warning", "major", "critical"]
@@ -47,6 +47,69 @@ class WindowSummary(msgspec.Struct, frozen=True, gc=False, tag="window"):
     dropped: int = 0
     counted: bool = False
     in_breach: bool = False
+
+
+class WindowSummaries(msgspec.Struct, frozen=True, gc=False, tag="windows"):
+    """The window summaries of one metric's series that closed one window together, as
+    columns: row ``i`` of every list is one series (what a worker publishes; a third of the
+    bytes of a list of :class:`WindowSummary` and no object per series to make).
+
+    >>> pack = WindowSummaries("traffic", "speed", 0.0, 60.0, False, ["trf-HC-01"],
+    ...                        ["Hai Chau"], [6], [31.5], [29.0], [34.0], [30.0], [1.5], [0],
+    ...                        [0], [False])
+    >>> [(s.source, s.metric, s.count, s.mean) for s in pack.rows()]
+    [('trf-HC-01', 'speed', 6, 31.5)]
+    >>> WindowSummaries("traffic", "speed", 0.0, 60.0, False, ["a", "b"], ["Hai Chau"], [6],
+    ...                 [1.0], [1.0], [1.0], [1.0], [0.0], [0], [0], [False])
+    Traceback (most recent call last):
+    ...
+    ValueError: window summaries: column district has 1 rows, source has 2
+    """
+
+    group: str
+    metric: str
+    start: float
+    end: float
+    counted: bool
+    source: list[str]
+    district: list[str]
+    count: list[int]
+    mean: list[float]
+    min: list[float]
+    max: list[float]
+    last: list[float]
+    std: list[float]
+    late: list[int]
+    dropped: list[int]
+    in_breach: list[bool]
+
+    def __post_init__(self) -> None:
+        n = len(self.source)
+        for name in _SUMMARY_COLUMNS[1:]:
+            got = len(getattr(self, name))
+            if got != n:
+                raise ValueError(f"window summaries: column {name} has {got} rows, "
+                                 f"source has {n}")
+
+    def __len__(self) -> int:
+        return len(self.source)
+
+    def rows(self) -> list[WindowSummary]:
+        """One :class:`WindowSummary` per row."""
+        g, m, start, end, counted = self.group, self.metric, self.start, self.end, self.counted
+        return [WindowSummary(g, src, m, dist, start, end, n, mean, lo, hi, last, std, late,
+                              dropped, counted, hot)
+                for src, dist, n, mean, lo, hi, last, std, late, dropped, hot in zip(
+                    *(getattr(self, c) for c in _SUMMARY_COLUMNS), strict=True)]
+
+    def part(self, lo: int, hi: int) -> WindowSummaries:
+        """Rows ``lo`` to ``hi`` (excluded) as a pack of their own."""
+        return WindowSummaries(self.group, self.metric, self.start, self.end, self.counted,
+                               *(getattr(self, c)[lo:hi] for c in _SUMMARY_COLUMNS))
+
+
+_SUMMARY_COLUMNS = ("source", "district", "count", "mean", "min", "max", "last", "std", "late",
+                    "dropped", "in_breach")
 
 
 class GroupIndicator(msgspec.Struct, frozen=True, kw_only=True, tag="indicator"):

@@ -4,8 +4,9 @@
 tracking the keys seen for the first time, and then, per metric block: cuts the window's
 statistics into columns (an empty window for a series that sent nothing, so a silent source
 is seen), scores and decides the block in one go (:func:`streams.scoring.score_block`), hands
-the verdicts of the rows that need them to the :class:`~streams.lifecycle.AlertBook`, queues a
-:class:`~ioc.events.WindowSummary` per series and folds its value into its district's
+the verdicts of the rows that need them to the :class:`~streams.lifecycle.AlertBook`, queues
+the block's window summaries as one pack of columns (:class:`~ioc.events.WindowSummaries`,
+:mod:`streams.summaries`) and folds its value into its district's
 indicator roll-up (:class:`~streams.indicators.DistrictRollup`). Series silent for longer than
 ``evict_after_s`` stop being tracked.
 """
@@ -21,7 +22,7 @@ import numpy as np
 
 from detectors.columns import WindowColumns
 from ioc.catalog import MetricSpec
-from ioc.events import Alert, Incident, WindowSummary
+from ioc.events import Alert, Incident, WindowSummaries
 from streams.budget import SeriesBudget
 from streams.indicators import DistrictRollup, IndicatorPart
 from streams.lifecycle import CITY, HEALTH, AlertBook, lane_key
@@ -30,6 +31,7 @@ from streams.runtime import DetectorRuntime
 from streams.scoring import score_block
 from streams.series import DISTRICT_NAMES, SeriesBlock, series_key
 from streams.silences import SilenceBook
+from streams.summaries import SummaryPacks
 from streams.window_columns import WindowBuffer
 
 if TYPE_CHECKING:
@@ -45,7 +47,7 @@ class Output:
     """Records a step produced, ready to publish."""
 
     alerts: list[Alert | Incident] = field(default_factory=list)
-    summaries: dict[str, list[WindowSummary]] = field(default_factory=dict)  # group -> them
+    summaries: dict[str, SummaryPacks] = field(default_factory=dict)  # group -> them
     parts: list[IndicatorPart] = field(default_factory=list)
 
     def __bool__(self) -> bool:
@@ -156,28 +158,29 @@ class WindowCloser:
 
     def _summarise(self, st: PartitionState, block: SeriesBlock, rows: np.ndarray,
                    wc: WindowColumns, lates: dict | None, rollup: DistrictRollup) -> None:
-        """A summary per closed series, and their values into their districts' roll-ups."""
-        group, start, end = st.group, wc.start, wc.end
-        counted = block.plan.kind == "count"
+        """The rows' summaries as one pack, and their values into their districts'
+        roll-ups."""
+        group = st.group
         breach = _breach(block.plan.spec, wc.value)
         dropped = st.windows.dropped
-        summaries = self.out.summaries.setdefault(group, [])
-        keys, districts, dirty = block.keys, block.districts, st.dirty
+        keys, districts = block.keys, block.districts
         row_list = rows.tolist()
         row_keys = [keys[r] for r in row_list]
-        row_districts = [districts[r] for r in row_list]
-        dirty.update(row_keys)
+        st.dirty.update(row_keys)
+        zeros = [0] * len(row_list)
         empty = wc.count == 0  # an empty window's summary carries zeros
-        stats = [np.where(empty, 0.0, c).tolist() for c in (wc.mean, wc.min, wc.max, wc.last,
-                                                              wc.std)]
-        for key, district, n, mean, lo, hi, last, std, hot in zip(
-                row_keys, row_districts, wc.count.tolist(), *stats, breach.tolist(),
-                strict=True):
-            late = lates.get(key, 0) if lates else 0
-            summaries.append(WindowSummary(  # positional: the fields' order
-                group, key[0], key[1], district, start, end, n, mean, lo, hi, last, std,
-                late, dropped.pop(key, 0) if dropped else 0, counted, hot))
-        rollup.add_many(block.district_codes[rows], DISTRICT_NAMES, [k[0] for k in row_keys],
+        mean, low, high, last, std = (np.where(empty, 0.0, c).tolist()
+                                      for c in (wc.mean, wc.min, wc.max, wc.last, wc.std))
+        packs = self.out.summaries.get(group)
+        if packs is None:
+            packs = self.out.summaries[group] = SummaryPacks()
+        sources = [k[0] for k in row_keys]
+        packs.add(WindowSummaries(  # positional: the fields' order
+            group, block.plan.metric, wc.start, wc.end, block.plan.kind == "count", sources,
+            [districts[r] for r in row_list], wc.count.tolist(), mean, low, high, last, std,
+            [lates.get(k, 0) for k in row_keys] if lates else zeros,
+            [dropped.pop(k, 0) for k in row_keys] if dropped else zeros, breach.tolist()))
+        rollup.add_many(block.district_codes[rows], DISTRICT_NAMES, sources,
                         block.plan.metric, wc.count, wc.value, breach)
 
 

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SUMMARY_PACK", "BatchPublisher", "Outbox", "default_partition"]
 
-SUMMARY_PACK = 500  # window summaries per ioc.indicators message
+SUMMARY_PACK = 500  # window summaries (rows) per ioc.indicators message
 
 log = logging.getLogger("ioc.worker")
 _partitioner = DefaultPartitioner()
@@ -185,14 +185,19 @@ class Outbox:
                            encode(ind))
 
     def output(self, out: Output) -> None:
-        """A pipeline step's alerts, window summaries (in packs, a group's on one partition,
-        in order) and indicator parts."""
+        """A pipeline step's alerts, window summaries (packs of columns of up to
+        :data:`SUMMARY_PACK` rows, a group's on one partition, in order) and indicator parts."""
         self.alerts(out.alerts)
         add, indicators = self.publisher.add, self.names.indicators
         for group, summaries in out.summaries.items():
             key = group.encode()
-            for i in range(0, len(summaries), SUMMARY_PACK):
-                add(indicators, key, encode(summaries[i:i + SUMMARY_PACK]))
+            for pack in summaries.packs:
+                n = len(pack)
+                if n <= SUMMARY_PACK:
+                    add(indicators, key, encode(pack))
+                    continue
+                for i in range(0, n, SUMMARY_PACK):
+                    add(indicators, key, encode(pack.part(i, i + SUMMARY_PACK)))
         for part in out.parts:
             add(self.parts_topic, f"{part.group}:{part.district}".encode(), encode(part))
 

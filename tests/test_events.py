@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 import msgspec
@@ -23,6 +24,7 @@ from ioc.events import (
     GroupIndicator,
     Incident,
     Reading,
+    WindowSummaries,
     WindowSummary,
     alert_id,
     check_silence_policy,
@@ -30,6 +32,7 @@ from ioc.events import (
     decode_command,
     decode_deadletter,
     decode_indicator,
+    decode_indicators,
     decode_readings,
     encode,
     silence_is_broad,
@@ -343,6 +346,37 @@ def test_indicator_records_round_trip() -> None:
                        sources_reporting=3, sources_expected=3, sources_in_breach=1,
                        open_alerts={"major": 1}, kpis={"max_depth": 34.0})
     assert decode_indicator(encode(w)) == w and decode_indicator(encode(g)) == g
+
+
+def _pack(**changes: Any) -> dict[str, Any]:
+    cols = {"type": "windows", "group": "flooding", "metric": "flood_depth", "start": TS,
+            "end": TS + 60, "counted": False, "source": ["flood-HC-01", "flood-HC-02"],
+            "district": ["Hai Chau", "Hai Chau"], "count": [6, 0], "mean": [2.0, 0.0],
+            "min": [1.0, 0.0], "max": [3.0, 0.0], "last": [2.0, 0.0], "std": [0.5, 0.0],
+            "late": [1, 0], "dropped": [0, 2], "in_breach": [True, False]}
+    return {**cols, **changes}
+
+
+def test_a_pack_of_summary_columns_reads_as_one_summary_per_row() -> None:
+    got = decode_indicators(json.dumps(_pack()).encode())
+    assert got == [
+        WindowSummary("flooding", "flood-HC-01", "flood_depth", "Hai Chau", TS, TS + 60, 6,
+                      2.0, 1.0, 3.0, 2.0, 0.5, late=1, in_breach=True),
+        WindowSummary("flooding", "flood-HC-02", "flood_depth", "Hai Chau", TS, TS + 60, 0,
+                      0.0, 0.0, 0.0, 0.0, 0.0, dropped=2)]
+    pack = msgspec.json.decode(json.dumps(_pack()), type=WindowSummaries)
+    assert decode_indicators(encode(pack.part(1, 2))) == got[1:]
+
+
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"mean": [2.0]}, "column mean has 1 rows, source has 2"),
+    ({"count": [6, "six"]}, "$.count[1]"),
+    ({"source": None}, "$.source"),
+])
+def test_a_bad_pack_of_summary_columns_is_refused_naming_what(changes: dict[str, Any],
+                                                             says: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(says)):
+        decode_indicators(json.dumps(_pack(**changes)).encode())
 
 
 def test_deadletter_keeps_raw_bytes_exactly() -> None:

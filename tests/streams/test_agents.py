@@ -18,7 +18,7 @@ from ioc.events import (
     Evidence,
     GroupIndicator,
     Incident,
-    WindowSummary,
+    WindowSummaries,
     encode,
 )
 from ioc.settings import Settings
@@ -83,7 +83,7 @@ async def test_events_agent_windows_packs_and_dead_letters_the_rest(worker: Any)
         await a.put(b"{not json", key=b"flood-HC-01")
         summaries = await until(lambda: [
             s for t, _, v in sent if t == "ioc.indicators"
-            for s in msgspec.json.decode(v, type=list[WindowSummary])])
+            for s in msgspec.json.decode(v, type=WindowSummaries).rows()])
         dead = await until(lambda: [msgspec.json.decode(v, type=DeadLetter)
                                     for t, _, v in sent if t == "ioc.deadletter"])
     assert [(s.source, s.start, s.count) for s in summaries[:2]] == [
