@@ -189,19 +189,33 @@ class RobustZColumns(ArrayColumns):
         med = np.full(len(rows), math.nan)
         length = t["len"][rows]
         ok = live & (length >= d.min_samples) & np.isfinite(x)
+        scored = np.flatnonzero(ok)
+        lens = length[scored]
         slow: list[int] = []
-        for n in np.unique(length[ok]).tolist():
-            js = np.flatnonzero(ok & (length == n))
-            vals = t["ring"][rows[js], :n].astype(np.float64)
-            good = np.isfinite(vals).all(axis=1)
-            slow += js[~good].tolist()
-            js, vals = js[good], vals[good]
-            m, scale = self._median_scale(np.sort(vals, axis=1))
+        if len(lens) and lens.min() == lens.max():  # the steady state: one ring length
+            groups = [(int(lens[0]), scored)]
+        else:
+            groups = [(n, scored[lens == n]) for n in np.unique(lens).tolist()]
+        ring, window = t["ring"], d.window
+        for n, js in groups:
+            sel = rows[js]
+            # sorting single precision and widening after gives the same values in order
+            s = np.sort(ring[sel] if n == window else ring[sel, :n], axis=1)
+            good = np.isfinite(s[:, 0]) & np.isfinite(s[:, -1])  # NaN sorts last
+            if not good.all():
+                slow += js[~good].tolist()
+                js, s = js[good], s[good]
+            m, scale = self._median_scale(s.astype(np.float64))
             z = np.abs(x[js] - m) / scale
             raw[js], med[js] = z, m
             out[js] = squash_at_many(z, d.threshold)
-        self._scored(rows[live], out[live], raw[live], med[live] * r)
-        self._scored_empty(rows[~live])
+        if r != 1.0:
+            med *= r
+        if live.all():
+            self._scored(rows, out, raw, med)
+        else:
+            self._scored(rows[live], out[live], raw[live], med[live])
+            self._scored_empty(rows[~live])
         if slow:
             self._score_one(rows, w, slow, out)
         return out
@@ -213,20 +227,15 @@ class RobustZColumns(ArrayColumns):
         h = n >> 1
         # the deviations of sorted values fall then rise: sorting them is several times
         # faster than np.partition along rows (and gives the same order statistics)
-        if n & 1:
-            med = s[:, h]
-            dev = np.abs(s - med[:, None])
-            mad = np.sort(dev, axis=1)[:, h]
-        else:
-            med = 0.5 * (s[:, h - 1] + s[:, h])
-            dev = np.abs(s - med[:, None])
-            part = np.sort(dev, axis=1)
-            mad = 0.5 * (part[:, h - 1] + part[:, h])
-        scale = 1.4826 * mad
-        low = 1e-6 * np.abs(med)
-        floor = np.where(low > d.min_scale, low, d.min_scale)
+        med = s[:, h] if n & 1 else 0.5 * (s[:, h - 1] + s[:, h])
+        dev = s - med[:, None]
+        np.abs(dev, out=dev)
+        dev.sort(axis=1)
+        mad = dev[:, h] if n & 1 else 0.5 * (dev[:, h - 1] + dev[:, h])
+        scale = _MAD_TO_SIGMA * mad
+        floor = np.maximum(_PRECISION * np.abs(med), d.min_scale)
         for i in np.flatnonzero(scale < floor).tolist():
-            devs = dev[i]
+            devs = dev[i]  # in sorted order: math.fsum is exact, so the order does not matter
             mean_ad = math.fsum(devs.tolist()) / n if devs.any() else 0.0
             v = _MEANAD_TO_SIGMA * mean_ad
             scale[i] = floor[i] if floor[i] > v else v
@@ -236,15 +245,19 @@ class RobustZColumns(ArrayColumns):
         rows = np.asarray(rows, dtype=np.intp)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        sel = rows[ok]
+        every = bool(ok.all())
+        sel = rows if every else rows[ok]
         with np.errstate(over="ignore"):
-            xs = x[ok].astype(np.float32)
+            xs = (x if every else x[ok]).astype(np.float32)
         t, window = self.t, self.detector.window
         length, pos = t["len"][sel], t["pos"][sel]
         grow = length < window
-        t["ring"][sel[grow], length[grow]] = xs[grow]
-        t["len"][sel[grow]] += 1
-        full = ~grow
-        t["ring"][sel[full], pos[full]] = xs[full]
-        t["pos"][sel[full]] = (pos[full] + 1) % window
-
+        if grow.any():
+            t["ring"][sel[grow], length[grow]] = xs[grow]
+            t["len"][sel[grow]] += 1
+            full = ~grow
+            sel, pos, xs = sel[full], pos[full], xs[full]
+        t["ring"][sel, pos] = xs
+        pos += 1
+        pos[pos == window] = 0
+        t["pos"][sel] = pos

@@ -1,0 +1,85 @@
+"""Batch forms against one-series detectors on the edges their fast paths branch on: rings
+of different lengths in one block, rings holding values that overflow single precision,
+blocks where every row is live and blocks with empty rows, calls that score without
+learning."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from detectors.base import Detector, WindowStats
+from detectors.changepoint import CUSUM, EWMAShift
+from detectors.columns import WindowColumns
+from detectors.health import Silence, StuckValue
+from detectors.rules import PhysicalRange, StaticThreshold
+from detectors.statistical import RobustZScore
+
+
+def _windows(values: list[list[float]], rhythm: float = 1.0) -> list[WindowColumns]:
+    """One window per step, row ``i`` holding ``values[step][i]`` (NaN: an empty window)."""
+    out = []
+    for k, vals in enumerate(values):
+        stats = [WindowStats.empty(60.0 * k, 60.0 * k + 60, rhythm=rhythm) if math.isnan(v)
+                 else WindowStats(60.0 * k, 60.0 * k + 60, 3, v, v - 0.5, v + 0.5, v, 0.4,
+                                  rhythm=rhythm)
+                 for v in vals]
+        out.append(WindowColumns.of(stats))
+    return out
+
+
+def _agree(proto: Detector, wins: list[WindowColumns], *, score_only_every: int = 0) -> None:
+    """Batch and one-series scores, states and explanations agree after every step (every
+    ``score_only_every``-th step scores twice before learning)."""
+    n = len(wins[0])
+    cols = proto.columns()
+    cols.add(n)
+    ones = [proto.clone() for _ in range(n)]
+    rows = np.arange(n)
+    for k, w in enumerate(wins):
+        if score_only_every and k % score_only_every == 0:
+            cols.score_many(rows, w)
+        got = cols.score_many(rows, w).tolist()
+        cols.learn_many(rows, w)
+        want = [d.update_window(w.row(i)) for i, d in enumerate(ones)]
+        assert got == want, f"step {k}"
+        for i, d in enumerate(ones):
+            assert cols.get_state(i) == d.get_state(), f"step {k} row {i}"
+            assert repr(cols.explain(i)) == repr(d.explain()), f"step {k} row {i}"
+
+
+def test_robust_z_rows_with_rings_of_different_lengths_and_overflowing_values() -> None:
+    """Rows fill their rings at different speeds (empty windows), one learns a value beyond
+    single precision (its ring holds inf and takes the one-series path)."""
+    rng = np.random.default_rng(3)
+    steps = []
+    for k in range(40):
+        vals = (10.0 + rng.normal(0.0, 1.0, 6)).tolist()
+        vals[1] = math.nan if k % 3 == 0 else vals[1]
+        vals[2] = math.nan if k % 2 == 0 else vals[2]
+        vals[3] = 1e39 if k == 5 else vals[3]
+        vals[4] = 7.0  # flat: the mean-deviation fallback
+        steps.append(vals)
+    _agree(RobustZScore(window=9, min_samples=4), _windows(steps))
+    _agree(RobustZScore(window=8, min_samples=3), _windows(steps, rhythm=1.3))
+
+
+@pytest.mark.parametrize("make", [
+    lambda: StuckValue(threshold=4), lambda: CUSUM(min_samples=4), lambda: Silence(min_samples=2),
+    lambda: EWMAShift(min_samples=4), lambda: PhysicalRange(low=0.0, high=12.0),
+    lambda: StaticThreshold(below=9.0), lambda: RobustZScore(window=8, min_samples=3)])
+def test_scoring_twice_before_learning_changes_nothing(make) -> None:  # type: ignore[no-untyped-def]
+    """A score without a learn (or twice before one) leaves the batch form as the one-series
+    form: whatever it keeps between the two verbs belongs to that one call."""
+    rng = np.random.default_rng(5)
+    steps = []
+    for k in range(30):
+        vals = (10.0 + rng.normal(0.0, 1.0, 5)).tolist()
+        vals[0] = 10.0 if k > 10 else vals[0]  # stuck
+        vals[1] = math.nan if 12 <= k < 16 else vals[1]  # silent, then back
+        vals[2] = 15.0 if k == 20 else vals[2]
+        steps.append(vals)
+    _agree(make(), _windows(steps), score_only_every=3)
+    _agree(make(), _windows(steps, rhythm=0.7))
