@@ -81,8 +81,10 @@ class WorkerApp:
                  tick_s: float = 1.0, alert_tick_s: float = 5.0, idle_s: float = 2.0) -> None:
         self.settings = settings
         self.names = names or TopicNames()
+        # the stream buffer holds four batches: a batch taken out of it leaves the next one
+        # waiting (with two, the take waited out its ``within`` for the consumer's refill)
         self.app = create_app(settings, offset_reset=offset_reset,
-                              buffer_messages=max(2 * batch_messages, 64))
+                              buffer_messages=max(4 * batch_messages, 64))
         self.topics = WorkerTopics(self.app, self.names, settings)
         self.tables = WorkerTables(self.app, settings.partitions)
         self.registry = registry or CollectorRegistry()
