@@ -106,14 +106,16 @@ class ReadingColumns(Sequence[Reading]):
     (['rainfall'], [3.0], True)
     """
 
-    __slots__ = ("_districts", "_items", "_readings", "groups", "metrics", "sources", "ts",
-                 "values")
+    __slots__ = ("_districts", "_items", "_readings", "group", "groups", "metrics", "sources",
+                 "ts", "values")
 
     def __init__(self, groups: list[str], sources: list[str], metrics: list[str],
                  districts: list[str] | None, ts: np.ndarray, values: np.ndarray, *,
                  items: Sequence[_Plain] | None = None,
-                 readings: list[Reading] | None = None) -> None:
+                 readings: list[Reading] | None = None, group: str | None = None) -> None:
         self.groups = groups
+        # the one group of every reading, when the decoder checked it (None: not known)
+        self.group = group
         self.sources = sources
         self.metrics = metrics
         self._districts = districts  # None: listed from ``items`` on first use
@@ -208,7 +210,8 @@ def _validated(items: list[_Plain]) -> ReadingColumns | None:
         return None
     return ReadingColumns(groups, sources, metrics, None,
                           np.array([x.ts for x in items], dtype=np.float64),
-                          np.array([x.value for x in items], dtype=np.float64), items=items)
+                          np.array([x.value for x in items], dtype=np.float64), items=items,
+                          group=group)
 
 
 def _admit(sources: list[str]) -> bool:

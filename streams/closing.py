@@ -102,15 +102,23 @@ class WindowCloser:
         w = st.windows
         if not w.fresh:
             return
+        by_metric: dict[str, tuple[list[str], list[str]]] = {}
         for key in [k for k in w.fresh if k in present]:
             district = w.fresh.pop(key)
+            got = by_metric.get(key[1])
+            if got is None:
+                got = by_metric[key[1]] = ([], [])
+            got[0].append(key[0])
+            got[1].append(district)
+        for metric, (sources, districts) in by_metric.items():
             try:
-                plan = self.runtime.plan(st.group, key[1])
+                plan = self.runtime.plan(st.group, metric)
             except KeyError:
-                self.budget.release(st.group, key[0])
-                w.series.drop(key)
+                for source in sources:
+                    self.budget.release(st.group, source)
+                    w.series.drop((source, metric))
                 continue
-            st.track(plan, key[0], district)
+            st.track_many(plan, sources, districts)
 
     def _close_block(self, st: PartitionState, block: SeriesBlock, start: float, end: float,
                      accs: _WindowStats, lates: dict | None, rollup: DistrictRollup,
@@ -169,15 +177,17 @@ class WindowCloser:
         st.dirty.update(row_keys)
         zeros = [0] * len(row_list)
         empty = wc.count == 0  # an empty window's summary carries zeros
-        mean, low, high, last, std = (np.where(empty, 0.0, c).tolist()
-                                      for c in (wc.mean, wc.min, wc.max, wc.last, wc.std))
+        stats = (wc.mean, wc.min, wc.max, wc.last, wc.std)
+        mean, low, high, last, std = ((np.where(empty, 0.0, c) for c in stats) if empty.any()
+                                      else stats)
         packs = self.out.summaries.get(group)
         if packs is None:
             packs = self.out.summaries[group] = SummaryPacks()
         sources = [k[0] for k in row_keys]
         packs.add(WindowSummaries(  # positional: the fields' order
             group, block.plan.metric, wc.start, wc.end, block.plan.kind == "count", sources,
-            [districts[r] for r in row_list], wc.count.tolist(), mean, low, high, last, std,
+            [districts[r] for r in row_list], wc.count.tolist(), mean.tolist(), low.tolist(),
+            high.tolist(), last.tolist(), std.tolist(),
             [lates.get(k, 0) for k in row_keys] if lates else zeros,
             [dropped.pop(k, 0) for k in row_keys] if dropped else zeros, breach.tolist()))
         rollup.add_many(block.district_codes[rows], DISTRICT_NAMES, sources,

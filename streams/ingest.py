@@ -100,7 +100,8 @@ def decode_message(raw: bytes, *, group: str, topic: str, partition: int, offset
     except RecursionError:  # the depth check runs only off the fast path: catch it here too
         return _too_deep(raw, topic, partition, offset, now)
     latest = now + max_future
-    if cols.groups.count(group) != len(cols) or cols.ts.max() > latest:
+    if (cols.group != group and cols.groups.count(group) != len(cols)) or \
+            cols.ts.max() > latest:
         return _split(raw, cols.readings(), group, topic, partition, offset, now, latest)
     return Decoded(cols)
 

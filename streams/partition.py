@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+from collections.abc import Sequence
 
 from ioc import catalog
 from streams.budget import SeriesBudget
@@ -63,14 +64,22 @@ class PartitionState:
 
     def track(self, plan: MetricPlan, source: str, district: str) -> Key:
         """Start tracking (source, plan's metric) with fresh state; returns its key object."""
+        return self.track_many(plan, [source], [district])[0]
+
+    def track_many(self, plan: MetricPlan, sources: Sequence[str], districts: Sequence[str]
+                   ) -> list[Key]:
+        """:meth:`track` of many sources of one metric at once (their block grows once)."""
         # one string object per id, shared by every structure that names it
-        key = (sys.intern(source), plan.metric)
-        block = self.blocks.get(plan.metric)
+        metric = plan.metric
+        keys = [(sys.intern(source), metric) for source in sources]
+        block = self.blocks.get(metric)
         if block is None:
-            block = self.blocks[plan.metric] = SeriesBlock(plan)
-        block.add(key, _DISTRICTS.get(district, district))
-        self.series[key] = key
-        return key
+            block = self.blocks[metric] = SeriesBlock(plan)
+        block.add_many(keys, [_DISTRICTS.get(d, d) for d in districts])
+        series = self.series
+        for key in keys:
+            series[key] = key
+        return keys
 
     def block_of(self, key: Key) -> tuple[SeriesBlock, int] | None:
         """The block and row of a tracked key."""

@@ -140,29 +140,36 @@ class SeriesBlock:
 
     def add(self, key: Key, district: str) -> int:
         """Track a new series with fresh state; returns its row."""
-        row = len(self.keys)
-        self.keys.append(key)
-        self.rows[key] = row
-        self.districts.append(district)
-        if row >= len(self.closed_upto):
-            size = max(8, 2 * len(self.closed_upto))
+        return self.add_many([key], [district])
+
+    def add_many(self, keys: Sequence[Key], districts: Sequence[str]) -> int:
+        """Track new series with fresh state, each detector's columns grown once; returns
+        the row of the first (the others follow it)."""
+        first, n = len(self.keys), len(keys)
+        need = first + n
+        self.keys += keys
+        for i, key in enumerate(keys, first):
+            self.rows[key] = i
+        self.districts += districts
+        if need > len(self.closed_upto):
+            size = max(8, 2 * len(self.closed_upto), need)
             self.closed_upto = _grown(self.closed_upto, size, -math.inf)
             self.last_seen = _grown(self.last_seen, size, -math.inf)
             self.sids = _grown(self.sids, size, -1)
             self.district_codes = _grown(self.district_codes, size, -1)
-        self.closed_upto[row] = self.last_seen[row] = -math.inf
-        self.sids[row] = -1
-        self.district_codes[row] = district_code(district)
-        self.lanes.append(0)
+        self.closed_upto[first:need] = self.last_seen[first:need] = -math.inf
+        self.sids[first:need] = -1
+        self.district_codes[first:need] = [district_code(d) for d in districts]
+        self.lanes += bytes(n)
         for i, d in enumerate(self.plan.detectors):
             cols, pols = self.cols[i], self.pols[i]
             if cols is None:
-                self.readers[i].append(d.instance())
-                self.reader_pols[i].append(d.policy.clone())
+                self.readers[i] += [d.instance() for _ in range(n)]
+                self.reader_pols[i] += [d.policy.clone() for _ in range(n)]
             else:
-                cols.add(1)
-                pols.add(1)  # type: ignore[union-attr]
-        return row
+                cols.add(n)
+                pols.add(n)  # type: ignore[union-attr]
+        return first
 
     def keep(self, rows: Sequence[int]) -> None:
         """Keep only ``rows``, in this order (after evicting the others)."""
