@@ -224,9 +224,10 @@ class _SlowColumns(ArrayColumns):
 
     def _sigma(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         sq = np.sqrt(var)
-        floor = np.abs(mean) * 1e-6
-        floor = np.where(floor < 1e-12, 1e-12, floor)
-        return np.where(sq != 0.0, sq, floor)
+        zero = sq == 0.0
+        if zero.any():  # a floor relative to the level, as the one-series ``_sigma``
+            sq[zero] = np.maximum(np.abs(mean[zero]) * 1e-6, 1e-12)
+        return sq
 
     def _learn_baseline(self, sel: np.ndarray, x: np.ndarray) -> None:
         t, slow = self.t, self.detector.slow
@@ -239,8 +240,10 @@ class _SlowColumns(ArrayColumns):
         t["mean"][sel] = mean + a * d
         t["var"][sel] = (1.0 - a) * (t["var"][sel] + a * d * d)
 
-    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """The raw statistic of rows ``sel`` (all past warm-up) at values ``x``."""
+    def _raw(self, sel: np.ndarray, x: np.ndarray,
+             mean: np.ndarray) -> tuple[np.ndarray, Any]:
+        """The raw statistic of rows ``sel`` (all past warm-up, baseline means ``mean``) at
+        values ``x``, and what ``learn_many`` of those rows needs again (or None)."""
         raise NotImplementedError
 
     def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
@@ -249,15 +252,24 @@ class _SlowColumns(ArrayColumns):
         live, x, r = self._value_inputs(w)
         n, mean = t["n"][rows], t["mean"][rows]
         ok = live & (n >= d.min_samples) & np.isfinite(x)
-        out = np.zeros(len(rows))
         raw = np.zeros(len(rows))
-        base = np.where(n > 0, mean, math.nan)
         js = np.flatnonzero(ok)
         with np.errstate(over="ignore", invalid="ignore"):
-            raw[js] = self._raw(rows[js], x[js])
-        out[js] = squash_at_many(raw[js], d.threshold)
-        self._scored(rows[live], out[live], raw[live], base[live] * r)
-        self._scored_empty(rows[~live])
+            if len(js) == len(rows):  # every row scores: no gathers
+                raw, work = self._raw(rows, x, mean)
+            else:
+                raw[js], work = self._raw(rows[js], x[js], mean[js])
+        if work is not None:
+            self._hold(rows, w, work)
+        out = squash_at_many(raw, d.threshold)  # 0 where raw is 0
+        base = np.where(n > 0, mean, math.nan)
+        if r != 1.0:
+            base *= r
+        if live.all():
+            self._scored(rows, out, raw, base)
+        else:
+            self._scored(rows[live], out[live], raw[live], base[live])
+            self._scored_empty(rows[~live])
         return out
 
 
@@ -271,26 +283,27 @@ class EWMAColumns(_SlowColumns):
     def _extra_spec(self) -> dict[str, tuple[Any, Any, int]]:
         return {"fast": (np.float64, math.nan, 0)}
 
-    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
+    def _raw(self, sel: np.ndarray, x: np.ndarray,
+             mean: np.ndarray) -> tuple[np.ndarray, Any]:
         t, f = self.t, self.detector.fast
-        mean = t["mean"][sel]
         fast = f * x + (1.0 - f) * t["fast"][sel]
         se = self._sigma(mean, t["var"][sel]) * math.sqrt(f / (2.0 - f))
-        return np.abs(fast - mean) / se
+        return np.abs(fast - mean) / se, None
 
     def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
         rows = np.asarray(rows, dtype=np.intp)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        sel, x = rows[ok], x[ok]
-        f, prev = self.detector.fast, self.t["fast"][sel]
+        if not ok.all():
+            rows, x = rows[ok], x[ok]
+        f, prev = self.detector.fast, self.t["fast"][rows]
         with np.errstate(over="ignore", invalid="ignore"):
-            self.t["fast"][sel] = np.where(prev != prev, x, f * x + (1 - f) * prev)
-            self._learn_baseline(sel, x)
+            self.t["fast"][rows] = np.where(prev != prev, x, f * x + (1 - f) * prev)
+            self._learn_baseline(rows, x)
 
 
 class CUSUMColumns(_SlowColumns):
-    """The batch form of :class:`CUSUM`."""
+    """The batch form of :class:`CUSUM` (``score_many`` hands its sums to ``learn_many``)."""
 
     __slots__ = ()
     detector: CUSUM
@@ -299,9 +312,9 @@ class CUSUMColumns(_SlowColumns):
     def _extra_spec(self) -> dict[str, tuple[Any, Any, int]]:
         return {"pos": (np.float64, 0.0, 0), "neg": (np.float64, 0.0, 0)}
 
-    def _sums(self, sel: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _sums(self, sel: np.ndarray, x: np.ndarray,
+              mean: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         t, d = self.t, self.detector
-        mean = t["mean"][sel]
         z = (x - mean) / self._sigma(mean, t["var"][sel])
         cap = 2.0 * d.threshold
         up = t["pos"][sel] + z - d.k
@@ -310,18 +323,28 @@ class CUSUMColumns(_SlowColumns):
         down = np.where(down > 0.0, down, 0.0)
         return np.where(up < cap, up, cap), np.where(down < cap, down, cap)
 
-    def _raw(self, sel: np.ndarray, x: np.ndarray) -> np.ndarray:
-        pos, neg = self._sums(sel, x)
-        return np.where(neg > pos, neg, pos)
+    def _raw(self, sel: np.ndarray, x: np.ndarray,
+             mean: np.ndarray) -> tuple[np.ndarray, Any]:
+        # the rows that score are the rows whose sums learn_many updates, in that order
+        pos, neg = self._sums(sel, x, mean)
+        return np.where(neg > pos, neg, pos), (pos, neg)
 
     def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
         rows = np.asarray(rows, dtype=np.intp)
+        held = self._held(rows, w)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        sel, x = rows[ok], x[ok]
-        warm = self.t["n"][sel] >= self.detector.min_samples
+        if not ok.all():
+            rows, x = rows[ok], x[ok]
+        t = self.t
+        warm = t["n"][rows] >= self.detector.min_samples
+        every = bool(warm.all())
+        sel = rows if every else rows[warm]
         with np.errstate(over="ignore", invalid="ignore"):
-            pos, neg = self._sums(sel[warm], x[warm])
-            self.t["pos"][sel[warm]] = pos
-            self.t["neg"][sel[warm]] = neg
-            self._learn_baseline(sel, x)
+            if held is not None:  # the sums score_many worked out (None: not these rows or window)
+                pos, neg = held
+            else:
+                pos, neg = self._sums(sel, x if every else x[warm], t["mean"][sel])
+            t["pos"][sel] = pos
+            t["neg"][sel] = neg
+            self._learn_baseline(rows, x)

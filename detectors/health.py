@@ -273,10 +273,15 @@ class StuckColumns(ArrayColumns):
         if w.kind != "measure":
             js = np.zeros(0, dtype=np.intp)
             return js, js, np.zeros(0), np.zeros(0, dtype=np.int64)
-        js = np.flatnonzero((w.count > 0) & np.isfinite(w.min) & np.isfinite(w.max))
-        sel = rows[js]
-        lo, hi, n = w.min[js], w.max[js], w.count[js]
-        last = np.where(np.isfinite(w.last[js]), w.last[js], hi)
+        lo, hi, n, last = w.min, w.max, w.count, w.last
+        counts = (n > 0) & np.isfinite(lo) & np.isfinite(hi)
+        if counts.all():  # every window counts: no gathers
+            js, sel = np.arange(len(rows)), rows
+        else:
+            js = np.flatnonzero(counts)
+            sel = rows[js]
+            lo, hi, n, last = lo[js], hi[js], n[js], last[js]
+        last = np.where(np.isfinite(last), last, hi)
         tol = self.detector.tolerance
         value, run = self.t["value"][sel], self.t["run"][sel]
         with np.errstate(invalid="ignore", over="ignore"):
@@ -289,21 +294,23 @@ class StuckColumns(ArrayColumns):
     def score_many(self, rows: np.ndarray, w: WindowColumns) -> np.ndarray:
         rows = np.asarray(rows, dtype=np.intp)
         d = self.detector
-        out = np.zeros(len(rows))
         raw = np.zeros(len(rows))
         base = self.t["value"][rows]
-        js, _, value, run = self._next(rows, w)
+        nxt = js, _, value, run = self._next(rows, w)
+        self._hold(rows, w, nxt)  # learn_many stores the same next runs
         r = run.astype(np.float64)
         with np.errstate(invalid="ignore"):
             for v in d.ignore:
                 r[np.abs(value - v) <= d.tolerance] = 0.0
         raw[js], base[js] = r, value
-        out[js] = squash_at_many(r - 1.0, d.threshold - 1.0)
+        out = squash_at_many(raw - 1.0, d.threshold - 1.0)  # raw 0 or 1 squashes to 0
         self._scored(rows, out, raw, base)
         return out
 
     def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
-        _, sel, value, run = self._next(np.asarray(rows, dtype=np.intp), w)
+        rows = np.asarray(rows, dtype=np.intp)
+        nxt = self._held(rows, w)
+        _, sel, value, run = self._next(rows, w) if nxt is None else nxt
         self.t["value"][sel], self.t["run"][sel] = value, run
 
 
@@ -338,12 +345,14 @@ class SilenceColumns(ArrayColumns):
         expected = t["rate"][rows] * r
         out = np.zeros(len(rows))
         raw = np.zeros(len(rows))
-        js = np.flatnonzero((w.count <= 0) & (t["n"][rows] >= d.min_samples))
-        sel = rows[js]
-        k = t["empty"][sel] + 1
-        missing = t["missing"][sel] + expected[js]
-        raw[js] = np.where(k >= d.min_windows, missing / _LN10, 0.0)
-        out[js] = squash_at_many(raw[js], d.threshold)
+        quiet = w.count <= 0
+        if quiet.any():  # only an empty window scores
+            js = np.flatnonzero(quiet & (t["n"][rows] >= d.min_samples))
+            sel = rows[js]
+            k = t["empty"][sel] + 1
+            missing = t["missing"][sel] + expected[js]
+            raw[js] = np.where(k >= d.min_windows, missing / _LN10, 0.0)
+            out[js] = squash_at_many(raw[js], d.threshold)
         self._scored(rows, out, raw, expected)
         return out
 
@@ -352,20 +361,27 @@ class SilenceColumns(ArrayColumns):
         t, alpha = self.t, self.detector.alpha
         r = w.rhythm_factor
         quiet = w.count <= 0
-        sel = rows[quiet]
-        t["empty"][sel] += 1
-        t["missing"][sel] = t["missing"][sel] + t["rate"][sel] * r
-        ends = ~quiet & (t["empty"][rows] > 0)
+        some_quiet = bool(quiet.any())
+        if some_quiet:
+            sel = rows[quiet]
+            t["empty"][sel] += 1
+            t["missing"][sel] = t["missing"][sel] + t["rate"][sel] * r
+            ends = ~quiet & (t["empty"][rows] > 0)
+        else:
+            ends = t["empty"][rows] > 0
         if ends.any():
             self._end_stretches(rows, w, np.flatnonzero(ends))
-        js = np.flatnonzero(~quiet)
-        sel = rows[js]
+        if some_quiet:
+            js = np.flatnonzero(~quiet)
+            sel, count = rows[js], w.count[js]
+        else:
+            sel, count = rows, w.count
         n = t["n"][sel] + 1
         inv = 1.0 / n
         a = np.where(inv > alpha, inv, alpha)
         rate = t["rate"][sel]
         t["n"][sel] = n
-        t["rate"][sel] = rate + a * (w.count[js] / r - rate)
+        t["rate"][sel] = rate + a * (count / r - rate)
         t["missing"][sel] = 0.0
         t["empty"][sel] = 0
 

@@ -93,14 +93,17 @@ class ArrayColumns(DetectorColumns):
     *scratch* detector in :meth:`_export`/:meth:`_import` (which gives ``get_state``,
     ``set_state``, ``explain`` and ``recent`` for free, byte for byte) and vectorise
     ``score_many``/``learn_many``; rare rows may take the one-series path
-    (:meth:`_score_one`, :meth:`_learn_one`).
+    (:meth:`_score_one`, :meth:`_learn_one`). What ``score_many`` works out that
+    ``learn_many`` of the same rows and window needs again may be handed over
+    (:meth:`_hold`, :meth:`_held`): the worker scores a block, then learns it.
     """
 
-    __slots__ = ("_scratch", "t")
+    __slots__ = ("_hand", "_scratch", "t")
 
     def __init__(self, detector: Detector) -> None:
         super().__init__(detector)
         self._scratch = detector.clone()
+        self._hand: tuple[NDArray[np.intp], WindowColumns, Any] | None = None
         base: dict[str, tuple[Any, Any, int]] = {
             "_score": (np.float64, 0.0, 0), "_raw": (np.float64, 0.0, 0),
             "_base": (np.float64, _NAN, 0)}
@@ -122,10 +125,25 @@ class ArrayColumns(DetectorColumns):
         return self.t.n
 
     def add(self, n: int = 1) -> int:
+        self._hand = None
         return self.t.add(n)
 
     def keep(self, rows: NDArray[np.intp]) -> None:
+        self._hand = None
         self.t.keep(rows)
+
+    def _hold(self, rows: NDArray[np.intp], w: WindowColumns, work: Any) -> None:
+        """Keep ``work`` (derived from the state of ``rows`` and the window ``w``) for the
+        next :meth:`_held` of the same rows and window."""
+        self._hand = (rows.copy(), w, work)
+
+    def _held(self, rows: NDArray[np.intp], w: WindowColumns) -> Any:
+        """What the last ``score_many`` held, if it scored these rows (same values) on this
+        window (the same object) and no row changed since; else None. Taken once."""
+        hand, self._hand = self._hand, None
+        if hand is None or hand[1] is not w or not np.array_equal(hand[0], rows):
+            return None
+        return hand[2]
 
     def row_bytes(self) -> int:
         return self.t.row_bytes()
@@ -146,6 +164,7 @@ class ArrayColumns(DetectorColumns):
         return det
 
     def _store(self, row: int, det: Detector) -> None:
+        self._hand = None
         t = self.t
         t["_score"][row] = det._last_score
         t["_raw"][row] = det._last_raw
@@ -221,4 +240,5 @@ class ArrayColumns(DetectorColumns):
     def set_state(self, row: int, data: bytes) -> None:
         det = self._load(row)
         det.set_state(data)  # raises ValueError and changes nothing on bad bytes
+        self._hand = None
         self._import(row, det)

@@ -10,9 +10,9 @@ import math
 import numpy as np
 import pytest
 
-from detectors.base import Detector, WindowStats
+from detectors.base import Detector, WindowStats, squash_at
 from detectors.changepoint import CUSUM, EWMAShift
-from detectors.columns import WindowColumns
+from detectors.columns import WindowColumns, squash_at_many
 from detectors.health import Silence, StuckValue
 from detectors.rules import PhysicalRange, StaticThreshold
 from detectors.statistical import RobustZScore
@@ -83,3 +83,63 @@ def test_scoring_twice_before_learning_changes_nothing(make) -> None:  # type: i
         steps.append(vals)
     _agree(make(), _windows(steps), score_only_every=3)
     _agree(make(), _windows(steps, rhythm=0.7))
+
+
+@pytest.mark.parametrize("make", [lambda: StuckValue(threshold=4), lambda: CUSUM(min_samples=4)])
+def test_what_score_hands_to_learn_is_dropped_when_rows_or_state_change(make) -> None:  # type: ignore[no-untyped-def]
+    """Between a score and a learn, a restored row, reordered rows, other rows or a rows
+    array changed in place make the learn work from the state, as one series would."""
+    rng = np.random.default_rng(9)
+    wins = _windows([[10.0, 10.0, 10.0 + rng.normal(), 11.0] for _ in range(24)])
+    proto = make()
+    cols = proto.columns()
+    cols.add(4)
+    ones = [proto.clone() for _ in range(4)]
+    rows = np.arange(4)
+    for w in wins[:20]:
+        cols.update_many(rows, w)
+        for i, d in enumerate(ones):
+            d.update_window(w.row(i))
+    w = wins[20]
+    cols.score_many(rows, w)  # restored row
+    cols.set_state(1, ones[3].get_state())
+    ones[1].set_state(ones[3].get_state())
+    cols.learn_many(rows, w)
+    for i, d in enumerate(ones):
+        d.learn_window(w.row(i))
+    w = wins[21]
+    cols.score_many(rows, w)  # reordered rows
+    cols.keep(np.array([3, 2, 1, 0]))
+    ones.reverse()
+    cols.learn_many(rows, w)
+    for i, d in enumerate(ones):
+        d.learn_window(w.row(i))
+    w = wins[22]
+    cols.score_many(rows, w)  # the same rows in another order, then changed in place
+    back = rows[::-1].copy()
+    cols.learn_many(back, w)
+    for j, i in enumerate(back.tolist()):
+        ones[i].learn_window(w.row(j))
+    w = wins[23]
+    mine = rows.copy()
+    cols.score_many(mine, w)
+    mine[:] = mine[::-1].copy()
+    cols.learn_many(mine, w)
+    for j, i in enumerate(mine.tolist()):
+        ones[i].learn_window(w.row(j))
+    for i, d in enumerate(ones):
+        assert cols.get_state(i) == d.get_state(), f"row {i}"
+
+
+def test_squash_at_many_is_squash_at_bit_for_bit() -> None:
+    """Every element as the one-series mapping: 0, 1, NaN, inf, negatives, tiny and huge
+    statistics, blocks where every element lies strictly between and blocks where none does."""
+    rng = np.random.default_rng(11)
+    special = [0.0, -1.0, math.nan, math.inf, -math.inf, 1e308, 3e-5, 4.0, 12.0, 1e-320]
+    for _ in range(100):
+        raw = np.concatenate([rng.choice(special, size=rng.integers(0, 6)),
+                              np.abs(rng.normal(0.0, 5.0, rng.integers(0, 40)))])
+        for threshold in (4.0, 6.0, 1e-3, 10.0):
+            got = squash_at_many(raw, threshold)
+            assert got.dtype == np.float64
+            assert got.tolist() == [squash_at(v, threshold) for v in raw.tolist()]
