@@ -217,21 +217,28 @@ class StaticThresholdColumns(ArrayColumns):
         limit = d.above if d.above is not None else d.below
         base = np.full(len(rows), math.nan if limit is None else limit)
         side = np.zeros(len(rows), dtype=np.int8)
-        taken = np.zeros(len(rows), dtype=bool)
+        taken: np.ndarray | None = None
         for code, lim in ((1, d.above), (2, d.below)):
             if lim is None:
                 continue
-            hit = ok & ~taken & ((x > lim) if code == 1 else (x < lim))
+            hit = ok & ((x > lim) if code == 1 else (x < lim))
+            if taken is not None:
+                hit &= ~taken
+            taken = hit
             js = np.flatnonzero(hit)
-            taken |= hit
+            if not len(js):  # the usual block: no breach
+                continue
             side[js] = code
             excess = (x[js] - lim) if code == 1 else (lim - x[js])
             m = d._margin(lim)
             raw[js], base[js] = excess, lim
             out[js] = [0.9 + 0.1 * (1.0 - math.exp(-e / m)) for e in excess.tolist()]
-        out = np.minimum(out, 1.0)  # clamp01 (never below 0 here)
-        nan_rows = live & ~ok
-        base[nan_rows] = math.nan
+            np.minimum(out, 1.0, out=out)  # clamp01 (never below 0 here)
+        if ok.all():  # the usual block: every window has a value
+            self._scored(rows, out, raw, base)
+            t["side"][rows] = side
+            return out
+        base[live & ~ok] = math.nan
         self._scored(rows[live], out[live], raw[live], base[live])
         t["side"][rows[ok]] = side[ok]
         self._scored_empty(rows[~live])
@@ -260,12 +267,11 @@ class PhysicalRangeColumns(ArrayColumns):
         rows = np.asarray(rows, dtype=np.intp)
         d = self.detector
         n = len(rows)
-        out = np.zeros(n)
-        raw = np.zeros(n)
-        if w.kind == "measure":
+        if w.kind == "measure" and self._reaches_out(w):
             lo = np.where(np.isfinite(w.min), w.min, w.value)
             hi = np.where(np.isfinite(w.max), w.max, w.value)
             ok = (w.count > 0) & np.isfinite(lo) & np.isfinite(hi)
+            raw = np.zeros(n)
             with np.errstate(invalid="ignore"):
                 if d.low is not None:
                     raw = np.where(ok & (lo < d.low), d.low - lo, 0.0)
@@ -273,8 +279,18 @@ class PhysicalRangeColumns(ArrayColumns):
                     v = np.where(ok & (hi > d.high), hi - d.high, 0.0)
                     raw = np.where(v > raw, v, raw)
             out = np.where(raw > 0, 1.0, 0.0)
-        self._scored(rows, out, raw, d._mid())
-        return out
+            self._scored(rows, out, raw, d._mid())
+            return out
+        self._scored(rows, 0.0, 0.0, d._mid())  # the usual block: every window in range
+        return np.zeros(n)
+
+    def _reaches_out(self, w: WindowColumns) -> bool:
+        """Whether any window may reach outside the range (a cheap superset: NaN min or max
+        stand in for the value, as in ``score_window``; NaN compares false)."""
+        d = self.detector
+        if d.low is not None and (np.fmin(w.min, w.value) < d.low).any():
+            return True
+        return d.high is not None and bool((np.fmax(w.max, w.value) > d.high).any())
 
     def learn_many(self, rows: np.ndarray, w: WindowColumns) -> None:
         """Nothing to learn."""
