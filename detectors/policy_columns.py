@@ -140,8 +140,8 @@ class ThresholdColumns(PolicyColumns):
 
     def decide_many(self, rows: NDArray[np.intp], scores: NDArray[np.float64],
                     ts: float) -> NDArray[np.bool_]:
-        with np.errstate(invalid="ignore"):
-            fire: NDArray[np.bool_] = np.asarray(scores, dtype=np.float64) >= self.policy.t
+        # a comparison never warns; NaN compares false
+        fire: NDArray[np.bool_] = np.asarray(scores, dtype=np.float64) >= self.policy.t
         self._t["firing"][np.asarray(rows, dtype=np.intp)] = fire
         return fire
 

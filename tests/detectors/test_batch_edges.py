@@ -143,3 +143,20 @@ def test_squash_at_many_is_squash_at_bit_for_bit() -> None:
             got = squash_at_many(raw, threshold)
             assert got.dtype == np.float64
             assert got.tolist() == [squash_at(v, threshold) for v in raw.tolist()]
+
+
+def test_physical_range_reads_the_value_where_min_or_max_is_missing() -> None:
+    """A live window without a finite min or max is judged on its value, in the batch form
+    as alone (and a block with none outside the range scores 0 everywhere)."""
+    proto = PhysicalRange(low=0.0, high=12.0)
+    for mean, lo, hi in (([5.0, -3.0, 20.0], [math.nan, math.nan, 4.0], [6.0, 1.0, math.nan]),
+                         ([5.0, 6.0, 7.0], [math.nan, 5.0, -math.inf], [6.0, math.inf, 8.0]),
+                         ([5.0, 6.0, 7.0], [4.0, 5.0, 6.0], [6.0, 7.0, 8.0])):
+        w = WindowColumns(start=0.0, end=60.0, count=[3, 3, 3], mean=mean, min=lo, max=hi)
+        cols = proto.columns()
+        cols.add(3)
+        got = cols.update_many(np.arange(3), w).tolist()
+        ones = [proto.clone() for _ in range(3)]
+        assert got == [d.update_window(w.row(i)) for i, d in enumerate(ones)]
+        for i, d in enumerate(ones):
+            assert repr(cols.explain(i)) == repr(d.explain())
