@@ -30,6 +30,7 @@ __all__ = ["RobustZColumns", "RobustZScore"]
 _MAD_TO_SIGMA = 1.4826
 _MEANAD_TO_SIGMA = 1.2533
 _PRECISION = 1e-6  # the smallest scale relative to the median (single-precision ring)
+_CHUNK = 1024  # rows whose rings the batch form sorts together
 
 
 def _kth_deviation(s: list[float], med: float, k: int) -> float:
@@ -197,15 +198,17 @@ class RobustZColumns(ArrayColumns):
         else:
             groups = [(n, scored[lens == n]) for n in np.unique(lens).tolist()]
         ring, window = t["ring"], d.window
-        for n, js in groups:
+        # a few thousand rows at a time keep the temporaries in cache
+        chunks = [(n, js[i:i + _CHUNK]) for n, js in groups for i in range(0, len(js), _CHUNK)]
+        for n, js in chunks:
             sel = rows[js]
-            # sorting single precision and widening after gives the same values in order
+            # sorting single precision gives the order of the widened values
             s = np.sort(ring[sel] if n == window else ring[sel, :n], axis=1)
             good = np.isfinite(s[:, 0]) & np.isfinite(s[:, -1])  # NaN sorts last
             if not good.all():
                 slow += js[~good].tolist()
                 js, s = js[good], s[good]
-            m, scale = self._median_scale(s.astype(np.float64))
+            m, scale = self._median_scale(s)
             z = np.abs(x[js] - m) / scale
             raw[js], med[js] = z, m
             out[js] = squash_at_many(z, d.threshold)
@@ -221,14 +224,16 @@ class RobustZColumns(ArrayColumns):
         return out
 
     def _median_scale(self, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Median and scale per row of sorted values ``s`` (as ``RobustZScore._median_scale``)."""
+        """Median and scale per row of sorted single-precision values ``s``, in double
+        precision (as ``RobustZScore._median_scale`` on its ring's Python floats)."""
         d = self.detector
         n = s.shape[1]
         h = n >> 1
+        f8 = np.float64
+        med = s[:, h].astype(f8) if n & 1 else 0.5 * (s[:, h - 1].astype(f8) + s[:, h])
         # the deviations of sorted values fall then rise: sorting them is several times
         # faster than np.partition along rows (and gives the same order statistics)
-        med = s[:, h] if n & 1 else 0.5 * (s[:, h - 1] + s[:, h])
-        dev = s - med[:, None]
+        dev = s - med[:, None]  # double precision: float32 values less float64 medians
         np.abs(dev, out=dev)
         dev.sort(axis=1)
         mad = dev[:, h] if n & 1 else 0.5 * (dev[:, h - 1] + dev[:, h])
