@@ -233,7 +233,8 @@ class RobustZColumns(ArrayColumns):
         med = s[:, h].astype(f8) if n & 1 else 0.5 * (s[:, h - 1].astype(f8) + s[:, h])
         # the deviations of sorted values fall then rise: sorting them is several times
         # faster than np.partition along rows (and gives the same order statistics)
-        dev = s - med[:, None]  # double precision: float32 values less float64 medians
+        dev = s.astype(f8)  # the deviations in double precision, in place
+        np.subtract(dev, med[:, None], out=dev)
         np.abs(dev, out=dev)
         dev.sort(axis=1)
         mad = dev[:, h] if n & 1 else 0.5 * (dev[:, h - 1] + dev[:, h])
