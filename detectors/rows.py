@@ -184,7 +184,9 @@ class ArrayColumns(DetectorColumns):
         whose window is not an empty measured one, ``value / rhythm``, the rhythm)."""
         r = w.rhythm_factor
         live = (w.count > 0) if w.kind == "measure" else np.ones(len(w), dtype=bool)
-        with np.errstate(invalid="ignore", over="ignore"):
+        if r >= 1.0:  # the quotient cannot overflow (NaN and inf divide quietly)
+            return live, w.value / r, r
+        with np.errstate(over="ignore"):
             return live, w.value / r, r
 
     def _scored_empty(self, rows: NDArray[np.intp]) -> None:
