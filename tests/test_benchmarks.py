@@ -6,6 +6,7 @@ breaking one unseen.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -22,3 +23,21 @@ def test_a_benchmark_starts(path: Path) -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "usage" in done.stdout.lower()
+
+
+def test_the_in_process_pipeline_benchmark_measures_every_phase() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/pipeline.py", "--readings", "40000",
+                           "--sources", "100", "--cadence", "10", "--repeat", "1"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    got = json.loads(done.stdout.strip().splitlines()[-1])
+    assert got["readings"] == 40000 and got["target"] == 0.5
+    assert all(got[f"{phase}_cpu_s"] > 0 for phase in ("decode", "fold", "close", "publish"))
+    assert 0 < got["ratio"] < 1.5
+
+
+def test_a_bad_argument_to_the_pipeline_benchmark_says_what_to_fix() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/pipeline.py", "--cadence", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--cadence above 0" in done.stderr
+    assert "Traceback" not in done.stderr
