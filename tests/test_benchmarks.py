@@ -31,7 +31,7 @@ def test_the_in_process_pipeline_benchmark_measures_every_phase() -> None:
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     got = json.loads(done.stdout.strip().splitlines()[-1])
-    assert got["readings"] == 40000 and got["target"] == 0.5
+    assert got["readings"] == 40000 and got["target"] == 0.5 and got["checkpoint_cpu_s"] == 0
     assert all(got[f"{phase}_cpu_s"] > 0 for phase in ("decode", "fold", "close", "publish"))
     assert 0 < got["ratio"] < 1.5
 
