@@ -160,3 +160,27 @@ def test_physical_range_reads_the_value_where_min_or_max_is_missing() -> None:
         assert got == [d.update_window(w.row(i)) for i, d in enumerate(ones)]
         for i, d in enumerate(ones):
             assert repr(cols.explain(i)) == repr(d.explain())
+
+
+def test_robust_z_blocks_larger_than_a_sorting_chunk() -> None:
+    """More rows than the batch form sorts together (``_CHUNK``), rings of several lengths:
+    every row's score and state as alone."""
+    from detectors.statistical import _CHUNK
+
+    n = _CHUNK + 37
+    rng = np.random.default_rng(13)
+    level = rng.choice([0.0, 5.0, 300.0], size=n)
+    steps = []
+    for _ in range(12):
+        vals = level + rng.normal(0.0, 1.0, n) * (level > 1.0)
+        vals[rng.random(n) < 0.2] = math.nan
+        steps.append(vals.tolist())
+    proto = RobustZScore(window=6, min_samples=3)
+    cols = proto.columns()
+    cols.add(n)
+    ones = [proto.clone() for _ in range(n)]
+    rows = np.arange(n)
+    for w in _windows(steps):
+        got = cols.update_many(rows, w).tolist()
+        assert got == [d.update_window(w.row(i)) for i, d in enumerate(ones)]
+    assert [cols.get_state(i) for i in range(n)] == [d.get_state() for d in ones]
