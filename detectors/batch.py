@@ -49,7 +49,9 @@ class DetectorColumns(Rows):
 
     ``detector`` is the prototype (its ``name``, ``health``, parameters). Rows must be
     distinct within one call. :meth:`explain` and :meth:`recent` of a row are what its
-    one-series detector returns after its last update.
+    one-series detector returns after its last update. A window handed to ``score_many``
+    and then ``learn_many`` must not change in between (the numpy forms may reuse what the
+    score worked out for the same rows and window object).
     """
 
     __slots__ = ("detector",)
