@@ -20,6 +20,7 @@ Faust's own send path, which ties them to its transactions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -69,6 +70,7 @@ class BatchPublisher:
         self.sent = 0
         self.failed = 0
         self._partitions: dict[str, list[int]] = {}
+        self._lock: asyncio.Lock | None = None
 
     def add(self, topic: str, key: bytes, value: bytes) -> None:
         """Queue a record for the partition its key hashes to."""
@@ -92,8 +94,20 @@ class BatchPublisher:
     def partition_for(self, key: bytes, partitions: list[int]) -> int:
         return int(_partitioner(key, partitions, partitions))
 
+    @property
+    def lock(self) -> asyncio.Lock:
+        """Held while records are handed over: flushes run one at a time, in order."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        return self._lock
+
     async def flush_out(self) -> int:
-        """Hand every queued record to the producer; returns how many."""
+        """Hand every queued record to the producer, after any flush still running (records
+        keep the order they were queued in); returns how many."""
+        async with self.lock:
+            return await self._flush_out()
+
+    async def _flush_out(self) -> int:
         queue, self.queue = self.queue, {}
         placed, self.placed = self.placed, {}
         n = 0
@@ -201,13 +215,23 @@ class Outbox:
         for part in out.parts:
             add(self.parts_topic, f"{part.group}:{part.district}".encode(), encode(part))
 
-    async def send(self) -> None:
-        """Queue what the pipeline produced and hand everything queued to the producer."""
+    def queue(self) -> None:
+        """Queue what the pipeline produced (call with the worker's lock held)."""
         out = self.take()
         if out:
             self.output(out)
         shadow = self.take_shadow() if self.take_shadow is not None else ()
         for rec in shadow:  # never on the alerts topic: operators must not see them
             self.publisher.add(self.names.shadow, rec.district.encode(), encode(rec))
-        if self.publisher.queue:
+
+    async def flush(self) -> None:
+        """Hand everything queued to the producer. It may wait for the broker (aiokafka
+        takes a partition's next batch once the previous one is on its way), so an agent
+        whose input is small and frequent flushes after releasing the worker's lock."""
+        if self.publisher.queue or self.publisher.placed:
             await self.publisher.flush_out()
+
+    async def send(self) -> None:
+        """:meth:`queue`, then :meth:`flush`."""
+        self.queue()
+        await self.flush()
