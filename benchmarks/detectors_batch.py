@@ -17,8 +17,9 @@ here is ``--series 250 --windows 400 --metric traffic/speed --empty 0``.
 
 Window statistics are prepared beforehand for both (``WindowStats`` per series, or
 ``WindowColumns``), so only detector and policy work is timed. Both paths' scores are checked
-equal. Prints windows/s and series-windows/s per path, the speed-up, the batch state bytes per
-series, and a last line of JSON. Run: ``.venv/bin/python benchmarks/detectors_batch.py
+equal. Prints windows/s and series-windows/s per path (the batch path's also per CPU second of
+the process, steadier on a shared machine), the speed-up, the batch state bytes per series,
+and a last line of JSON. Run: ``.venv/bin/python benchmarks/detectors_batch.py
 [--series N] [--windows W] [--warmup W] [--metric GROUP/METRIC] [--empty F]``.
 """
 
@@ -98,7 +99,8 @@ def run_one_series(wins: list[list[WindowStats]], warmup: int,
 
 
 def run_batch(cols_wins: list[WindowColumns], warmup: int,
-              metric: str = METRIC) -> tuple[float, np.ndarray, int]:
+              metric: str = METRIC) -> tuple[float, float, np.ndarray, int]:
+    """Wall and CPU seconds of the timed windows, the last scores, state bytes per row."""
     protos = list(detectors(metric).values())
     n = len(cols_wins[0])
     cols = [p.columns() for p in protos]
@@ -109,14 +111,14 @@ def run_batch(cols_wins: list[WindowColumns], warmup: int,
     health = [p.health for p in protos]
     rows = np.arange(n)
     scores: list[np.ndarray] = []
-    start = 0.0
+    start = cpu = 0.0
     for k, w in enumerate(cols_wins):
         if k == warmup:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
         scores = [c.update_many(rows, w) for c in cols]
         decide_many(rows, w.end, scores, pols, health)
-    elapsed = time.perf_counter() - start
-    return elapsed, np.stack(scores, axis=1), sum(c.row_bytes() for c in cols)
+    elapsed, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return elapsed, cpu, np.stack(scores, axis=1), sum(c.row_bytes() for c in cols)
 
 
 def main() -> None:
@@ -135,16 +137,18 @@ def main() -> None:
     print(f"{a.metric}: {', '.join(names)}; {a.series:,} series x {a.windows} windows "
           f"(after {a.warmup} warm-up windows, {a.empty:.0%} empty)")
     t_one, s_one = run_one_series(stats_wins, a.warmup, a.metric)
-    t_batch, s_batch, row_bytes = run_batch(cols_wins, a.warmup, a.metric)
+    t_batch, cpu_batch, s_batch, row_bytes = run_batch(cols_wins, a.warmup, a.metric)
     same = bool(np.array_equal(s_one, s_batch))
     sw = a.series * a.windows
     print(f"  one-series loop: {t_one:8.3f} s  {sw / t_one:12,.0f} series-windows/s")
-    print(f"  batch columns  : {t_batch:8.3f} s  {sw / t_batch:12,.0f} series-windows/s")
+    print(f"  batch columns  : {t_batch:8.3f} s  {sw / t_batch:12,.0f} series-windows/s  "
+          f"({cpu_batch:.3f} CPU s, {sw / cpu_batch:,.0f} per CPU second)")
     print(f"  speed-up       : {t_one / t_batch:8.1f}x   (last scores identical: {same}; "
           f"batch state {row_bytes} B per series)")
     print(json.dumps({"series": a.series, "windows": a.windows, "metric": a.metric,
                       "empty": a.empty, "detectors": names,
                       "one_series_s": round(t_one, 4), "batch_s": round(t_batch, 4),
+                      "batch_cpu_s": round(cpu_batch, 4),
                       "speedup": round(t_one / t_batch, 2), "identical": same,
                       "batch_bytes_per_series": row_bytes}))
     if not same:
