@@ -103,7 +103,7 @@ class ArrayColumns(DetectorColumns):
     def __init__(self, detector: Detector) -> None:
         super().__init__(detector)
         self._scratch = detector.clone()
-        self._hand: tuple[NDArray[np.intp], WindowColumns, Any] | None = None
+        self._hand: tuple[bytes, WindowColumns, Any] | None = None
         base: dict[str, tuple[Any, Any, int]] = {
             "_score": (np.float64, 0.0, 0), "_raw": (np.float64, 0.0, 0),
             "_base": (np.float64, _NAN, 0)}
@@ -135,13 +135,13 @@ class ArrayColumns(DetectorColumns):
     def _hold(self, rows: NDArray[np.intp], w: WindowColumns, work: Any) -> None:
         """Keep ``work`` (derived from the state of ``rows`` and the window ``w``) for the
         next :meth:`_held` of the same rows and window."""
-        self._hand = (rows.copy(), w, work)
+        self._hand = (rows.tobytes(), w, work)  # rows are intp: equal bytes, equal rows
 
     def _held(self, rows: NDArray[np.intp], w: WindowColumns) -> Any:
         """What the last ``score_many`` held, if it scored these rows (same values) on this
         window (the same object) and no row changed since; else None. Taken once."""
         hand, self._hand = self._hand, None
-        if hand is None or hand[1] is not w or not np.array_equal(hand[0], rows):
+        if hand is None or hand[1] is not w or hand[0] != rows.tobytes():
             return None
         return hand[2]
 
