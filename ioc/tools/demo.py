@@ -42,6 +42,7 @@ from ioc.tools.supervisor import Supervisor, ioc_argv
 Echo = Callable[[str], None]
 COMPRESSED_LEAD_S = 365 * 86400.0
 BRIDGE_READY_S = 60.0  # how long the simulator waits for `ioc ingest mqtt` to subscribe
+DEMO_BROKER_STOP_S = 1.5  # SIGTERM to SIGKILL for the embedded broker (in memory: nothing to save)
 
 
 class DemoPerson(Protocol):
@@ -132,7 +133,10 @@ def run_demo(settings: Settings, options: DemoOptions, echo: Echo, note: Echo) -
                 bootstrap = settings.kafka_bootstrap
                 wait_for_kafka(bootstrap, timeout=15)
             else:
-                broker = EmbeddedBroker(log_path=supervisor.log_dir / "broker.log")
+                # its topics live in memory only, so a long goodbye keeps nothing: the broker
+                # sometimes outlasted SIGTERM by the whole default grace (5 s) at shutdown
+                broker = EmbeddedBroker(log_path=supervisor.log_dir / "broker.log",
+                                        stop_grace=DEMO_BROKER_STOP_S)
                 bootstrap = broker.start()
             echo(f"bootstrap: {bootstrap}")
             if broker is not None:
