@@ -11,8 +11,9 @@
   hysteresis, minimum duration).
 - One family per module: :mod:`~detectors.rules`, :mod:`~detectors.statistical`,
   :mod:`~detectors.changepoint`, :mod:`~detectors.seasonal`, :mod:`~detectors.health` (its
-  batch forms in :mod:`~detectors.health_columns`), :mod:`~detectors.counts`, :mod:`~detectors.forest`, :mod:`~detectors.adaptive` (what it
-  remembers in :mod:`~detectors.novelty_memory`).
+  batch forms in :mod:`~detectors.health_columns`), :mod:`~detectors.counts`,
+  :mod:`~detectors.forest`, :mod:`~detectors.adaptive` (what it remembers in
+  :mod:`~detectors.novelty_memory`).
 - :mod:`detectors.registry`: discovery through the ``ioc.detectors`` entry points.
 - :mod:`detectors.checks`: the public conformance suite (by what they check:
   :mod:`~detectors.checks_contract`, :mod:`~detectors.checks_batch`,
