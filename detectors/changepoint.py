@@ -265,11 +265,7 @@ class _SlowColumns(ArrayColumns):
         base = np.where(n > 0, mean, math.nan)
         if r != 1.0:
             base *= r
-        if live.all():
-            self._scored(rows, out, raw, base)
-        else:
-            self._scored(rows[live], out[live], raw[live], base[live])
-            self._scored_empty(rows[~live])
+        self._scored_live(rows, live, out, raw, base)
         return out
 
 

@@ -189,6 +189,16 @@ class ArrayColumns(DetectorColumns):
         with np.errstate(over="ignore"):
             return live, w.value / r, r
 
+    def _scored_live(self, rows: NDArray[np.intp], live: NDArray[np.bool_], score: Any,
+                     raw: Any, base: Any) -> None:
+        """:meth:`_scored` of the ``live`` rows (``score``, ``raw``, ``base`` per row of
+        ``rows``), :meth:`_scored_empty` of the others."""
+        if live.all():
+            self._scored(rows, score, raw, base)
+        else:
+            self._scored(rows[live], score[live], raw[live], base[live])
+            self._scored_empty(rows[~live])
+
     def _scored_empty(self, rows: NDArray[np.intp]) -> None:
         """Rows given an empty measured window: score 0, raw 0, the baseline kept (as
         :meth:`Detector.score_window`)."""

@@ -214,11 +214,7 @@ class RobustZColumns(ArrayColumns):
             out[js] = squash_at_many(z, d.threshold)
         if r != 1.0:
             med *= r
-        if live.all():
-            self._scored(rows, out, raw, med)
-        else:
-            self._scored(rows[live], out[live], raw[live], med[live])
-            self._scored_empty(rows[~live])
+        self._scored_live(rows, live, out, raw, med)
         if slow:
             self._score_one(rows, w, slow, out)
         return out
