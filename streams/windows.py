@@ -66,8 +66,9 @@ import numpy as np
 from detectors.base import WindowStats
 from ioc.events import Reading
 from ioc.reading_columns import ReadingColumns
-from streams.window_columns import SeriesIds, WindowBuffer, fold_columns, segment_stats
+from streams.window_columns import SeriesIds, WindowBuffer, fold_columns
 from streams.window_fold import JUMP_CONFIRM, fold_each, iso
+from streams.window_stats import segment_stats
 
 __all__ = [
     "JUMP_CONFIRM",
