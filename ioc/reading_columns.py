@@ -106,8 +106,8 @@ class ReadingColumns(Sequence[Reading]):
     (['rainfall'], [3.0], True)
     """
 
-    __slots__ = ("_districts", "_items", "_readings", "group", "groups", "metrics", "sources",
-                 "ts", "values")
+    __slots__ = ("_districts", "_items", "_readings", "_span", "group", "groups", "metrics",
+                 "sources", "ts", "values")
 
     def __init__(self, groups: list[str], sources: list[str], metrics: list[str],
                  districts: list[str] | None, ts: np.ndarray, values: np.ndarray, *,
@@ -123,6 +123,7 @@ class ReadingColumns(Sequence[Reading]):
         self.values = values
         self._items = items
         self._readings = readings
+        self._span: tuple[float, float] | None = None
 
     @classmethod
     def of(cls, readings: list[Reading]) -> ReadingColumns:
@@ -140,6 +141,18 @@ class ReadingColumns(Sequence[Reading]):
         if self._districts is None:
             self._districts = [x.district for x in self._items or ()]
         return self._districts
+
+    def span(self) -> tuple[float, float]:
+        """The oldest and newest reading times (NaN, NaN when there are none), taken once.
+
+        >>> ReadingColumns.of([]).span()
+        (nan, nan)
+        """
+        if self._span is None:
+            ts = self.ts
+            self._span = (float(ts.min()), float(ts.max())) if len(ts) else \
+                (float("nan"), float("nan"))
+        return self._span
 
     def readings(self) -> list[Reading]:
         """The readings as :class:`Reading` objects."""

@@ -101,7 +101,7 @@ def decode_message(raw: bytes, *, group: str, topic: str, partition: int, offset
         return _too_deep(raw, topic, partition, offset, now)
     latest = now + max_future
     if (cols.group != group and cols.groups.count(group) != len(cols)) or \
-            cols.ts.max() > latest:
+            cols.span()[1] > latest:
         return _split(raw, cols.readings(), group, topic, partition, offset, now, latest)
     return Decoded(cols)
 

@@ -185,11 +185,9 @@ def fold_columns(pw: PartitionWindows, cols: ReadingColumns, cap: float
     ids = pw.series.lookup(cols.sources, cols.metrics)
     if ids is None:
         return None
-    ts = cols.ts
     width, clock = pw.width, pw.clock
-    starts = ts - ts % width
-    lo, hi = float(starts.min()), float(starts.max())
-    top = float(ts.max())
+    first, top = cols.span()
+    lo, hi = first - first % width, top - top % width  # window starts: monotonic in ts
     if lo < pw.closed_upto or lo + width <= clock or (
             clock > -_INF and top > clock + pw.max_jump):
         return None  # dropped, late or a jump: the one-reading path decides
@@ -197,6 +195,7 @@ def fold_columns(pw: PartitionWindows, cols: ReadingColumns, cap: float
     if lo == hi:
         pw.buffer(lo).append(ids, values)
     else:
+        starts = cols.ts - cols.ts % width
         for s in dict.fromkeys(starts.tolist()):
             m = starts == s
             pw.buffer(s).append(ids[m], values[m])
