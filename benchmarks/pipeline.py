@@ -30,7 +30,7 @@ import json
 import sys
 import time
 
-from throughput import packs
+from throughput import packs, target
 
 from ioc.events import encode
 from ioc.reading_columns import decode_columns
@@ -126,7 +126,7 @@ def main() -> None:
                       "pipeline_cpu_s": round(total, 4),
                       **{f"{k}_cpu_s": round(v, 4) for k, v in spent.items()},
                       "ratio": round(bare_s / total, 3),
-                      "target": 0.5 if args.cadence >= 10 else 0.7}))
+                      "target": target(args.cadence)}))
 
 
 if __name__ == "__main__":

@@ -171,11 +171,18 @@ class WindowCloser:
         group = st.group
         breach = _breach(block.plan.spec, wc.value)
         dropped = st.windows.dropped
-        keys, districts = block.keys, block.districts
-        row_list = rows.tolist()
-        row_keys = [keys[r] for r in row_list]
+        groups = None
+        if len(rows) == len(block):  # the whole block (rows ascend): its names as listed
+            names = block.names()
+            row_keys, sources, districts = names.keys, names.sources, names.districts
+            groups = names.groups
+        else:
+            row_list = rows.tolist()
+            row_keys = [block.keys[r] for r in row_list]
+            sources = [k[0] for k in row_keys]
+            districts = [block.districts[r] for r in row_list]
         st.dirty.update(row_keys)
-        zeros = [0] * len(row_list)
+        zeros = [0] * len(row_keys)
         empty = wc.count == 0  # an empty window's summary carries zeros
         stats = (wc.mean, wc.min, wc.max, wc.last, wc.std)
         mean, low, high, last, std = ((np.where(empty, 0.0, c) for c in stats) if empty.any()
@@ -183,15 +190,14 @@ class WindowCloser:
         packs = self.out.summaries.get(group)
         if packs is None:
             packs = self.out.summaries[group] = SummaryPacks()
-        sources = [k[0] for k in row_keys]
         packs.add(WindowSummaries(  # positional: the fields' order
             group, block.plan.metric, wc.start, wc.end, block.plan.kind == "count", sources,
-            [districts[r] for r in row_list], wc.count.tolist(), mean.tolist(), low.tolist(),
+            districts, wc.count.tolist(), mean.tolist(), low.tolist(),
             high.tolist(), last.tolist(), std.tolist(),
             [lates.get(k, 0) for k in row_keys] if lates else zeros,
             [dropped.pop(k, 0) for k in row_keys] if dropped else zeros, breach.tolist()))
         rollup.add_many(block.district_codes[rows], DISTRICT_NAMES, sources,
-                        block.plan.metric, wc.count, wc.value, breach)
+                        block.plan.metric, wc.count, wc.value, breach, groups)
 
 
 def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:

@@ -55,7 +55,8 @@ import numpy as np
 from ioc import catalog
 from ioc.events import SEVERITIES, GroupIndicator
 
-__all__ = ["IndicatorMerger", "IndicatorPart", "KpiPartial", "expected_sources", "finish_kpis"]
+__all__ = ["DistrictGroups", "IndicatorMerger", "IndicatorPart", "KpiPartial", "expected_sources",
+           "finish_kpis"]
 
 KEEP_WINDOWS = 4  # windows held per key while parts are missing
 
@@ -262,6 +263,28 @@ class IndicatorMerger:
             kpis=finish_kpis(p0.group, [p.kpis for p in parts]))
 
 
+class DistrictGroups:
+    """Rows grouped by district: ``order`` (the rows, stable by district number), ``starts``
+    (where each district's run begins in it), ``spans`` ((begin, end) of each run), ``codes``
+    (each run's district number) and ``sources`` (the rows' sources in that order).
+
+    >>> g = DistrictGroups(np.array([1, 0, 1]), ["a", "b", "c"])
+    >>> g.order.tolist(), g.spans, g.codes, g.sources
+    ([1, 0, 2], [(0, 1), (1, 3)], [0, 1], ['b', 'a', 'c'])
+    """
+
+    __slots__ = ("codes", "order", "sources", "spans", "starts")
+
+    def __init__(self, codes: np.ndarray, sources: Sequence[str]) -> None:
+        self.order = np.argsort(codes, kind="stable")
+        ordered = codes[self.order]
+        self.starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        begins = self.starts.tolist()
+        self.spans = list(zip(begins, [*begins[1:], len(self.order)], strict=True))
+        self.codes = ordered[self.starts].tolist()
+        self.sources = [sources[j] for j in self.order.tolist()]
+
+
 class DistrictRollup:
     """What one partition's closing window adds up per district: the sources reporting, those
     in breach, and the KPI partials; :meth:`parts` turns them into :class:`IndicatorPart`.
@@ -293,9 +316,10 @@ class DistrictRollup:
 
     def add_many(self, codes: np.ndarray, names: Sequence[str], sources: list[str],
                  metric: str, counts: np.ndarray, values: np.ndarray,
-                 breach: np.ndarray) -> None:
+                 breach: np.ndarray, groups: DistrictGroups | None = None) -> None:
         """:meth:`add` of many series of one metric at once (row ``j`` of each); row ``j``'s
-        district is ``names[codes[j]]``.
+        district is ``names[codes[j]]``; ``groups``: these rows grouped by district, when
+        known (:class:`DistrictGroups` of ``codes`` and ``sources``).
 
         >>> r = DistrictRollup("flooding")
         >>> r.add_many(np.array([1, 0, 1]), ["Son Tra", "Hai Chau"], ["a", "b", "c"],
@@ -306,10 +330,8 @@ class DistrictRollup:
         """
         if not len(codes):
             return
-        order = np.argsort(codes, kind="stable")
-        ordered = codes[order]
-        starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
-        ends = [*starts[1:].tolist(), len(order)]
+        g = DistrictGroups(codes, sources) if groups is None else groups
+        order, starts, src = g.order, g.starts, g.sources
         v, hot, reporting = values[order], breach[order], counts[order] > 0
         real = v == v
         # per district: the sum, count and maximum of the real values, the breaches
@@ -317,10 +339,9 @@ class DistrictRollup:
         ns = np.add.reduceat(real, starts).tolist()
         tops = np.fmax.reduceat(np.where(real, v, np.nan), starts).tolist()
         breaches = np.add.reduceat(hot, starts).tolist()
-        src = [sources[j] for j in order.tolist()]
         everyone = bool(reporting.all())
-        for k, (lo, hi) in enumerate(zip(starts.tolist(), ends, strict=True)):
-            district = names[int(ordered[lo])]
+        for k, (lo, hi) in enumerate(g.spans):
+            district = names[g.codes[k]]
             d = self.by_district.get(district)
             if d is None:
                 d = self.by_district[district] = (set(), set(), KpiPartial(self.group))

@@ -35,9 +35,11 @@ from detectors.columns import DetectorColumns
 from detectors.policies import Policy
 from detectors.policy_columns import PolicyColumns
 from ioc.events import Evidence
+from streams.indicators import DistrictGroups
 from streams.runtime import MetricPlan
 
-__all__ = ["DISTRICT_CODES", "DISTRICT_NAMES", "STATE_VERSION", "Key", "SeriesBlock",
+__all__ = ["DISTRICT_CODES", "DISTRICT_NAMES", "STATE_VERSION", "BlockNames", "Key",
+           "SeriesBlock",
            "decode_state", "district_code", "series_key"]
 
 STATE_VERSION = 1
@@ -88,6 +90,7 @@ class SeriesBlock:
     """
 
     __slots__ = (
+        "_names",
         "closed_upto",
         "cols",
         "district_codes",
@@ -114,6 +117,7 @@ class SeriesBlock:
         self.sids = np.empty(0, dtype=np.int64)
         self.district_codes = np.empty(0, dtype=np.int32)
         self.lanes = bytearray()
+        self._names: BlockNames | None = None  # of the rows as they are (see names())
         self.peaks: dict[int, dict[int, tuple[float, Evidence | None]]] = {}
         # per detector of the plan: its columns (window detectors) or, for per-reading ones,
         # one-series instances and policies per row
@@ -138,6 +142,15 @@ class SeriesBlock:
         """The row of a tracked key (KeyError if untracked)."""
         return self.rows[key]
 
+    def names(self) -> BlockNames:
+        """Every row's names, listed once until rows are added or evicted: a window close
+        of the whole block reuses them (window summaries, district roll-ups)."""
+        got = self._names
+        if got is None or got.size != len(self.keys):
+            got = self._names = BlockNames(self.keys, self.districts,
+                                           self.district_codes[:len(self.keys)])
+        return got
+
     def add(self, key: Key, district: str) -> int:
         """Track a new series with fresh state; returns its row."""
         return self.add_many([key], [district])
@@ -147,6 +160,7 @@ class SeriesBlock:
         the row of the first (the others follow it)."""
         first, n = len(self.keys), len(keys)
         need = first + n
+        self._names = None
         self.keys += keys
         for i, key in enumerate(keys, first):
             self.rows[key] = i
@@ -175,6 +189,7 @@ class SeriesBlock:
         """Keep only ``rows``, in this order (after evicting the others)."""
         idx = np.asarray(rows, dtype=np.int64)
         n = len(idx)
+        self._names = None
         self.keys = [self.keys[r] for r in rows]
         self.rows = {k: i for i, k in enumerate(self.keys)}
         self.districts = [self.districts[r] for r in rows]
@@ -269,6 +284,35 @@ class SeriesBlock:
             self.readers[i][row] = d.instance()
         else:
             cols.set_state(row, d.instance().get_state())
+
+
+class BlockNames:
+    """A block's rows' names as lists of their own (never changed after they are made, so a
+    queued record may hold them): ``keys``, ``sources``, ``districts``, and the rows grouped
+    by district for the roll-ups (:class:`~streams.indicators.DistrictGroups`).
+
+    >>> names = BlockNames([("a", "rainfall"), ("b", "rainfall")], ["Son Tra", "Hai Chau"],
+    ...                    np.array([1, 0]))
+    >>> names.sources, names.size, names.groups.sources
+    (['a', 'b'], 2, ['b', 'a'])
+    """
+
+    __slots__ = ("_groups", "codes", "districts", "keys", "size", "sources")
+
+    def __init__(self, keys: Sequence[Key], districts: Sequence[str], codes: np.ndarray
+                 ) -> None:
+        self.keys = list(keys)
+        self.size = len(self.keys)
+        self.sources = [k[0] for k in self.keys]
+        self.districts = list(districts)
+        self.codes = codes.copy()
+        self._groups: DistrictGroups | None = None
+
+    @property
+    def groups(self) -> DistrictGroups:
+        if self._groups is None:
+            self._groups = DistrictGroups(self.codes, self.sources)
+        return self._groups
 
 
 def decode_state(blob: bytes) -> tuple[Any, ...] | None:

@@ -50,3 +50,23 @@ def test_window_buffer_takes_either_form() -> None:
     for (p1, s1), (p2, s2) in [(stacked.stats(), mixed.stats())]:
         assert p1.tolist() == p2.tolist() == [a, b, c]
         assert all(np.array_equal(x, y) for x, y in zip(s1, s2, strict=True))
+
+
+def test_block_names_follow_the_rows_and_are_never_changed_in_place() -> None:
+    from streams.runtime import DetectorRuntime
+    from streams.series import DISTRICT_NAMES, SeriesBlock
+
+    block = SeriesBlock(DetectorRuntime.build().plan("flooding", "rainfall"))
+    block.add_many([("a", "rainfall"), ("b", "rainfall")], ["Son Tra", "Hai Chau"])
+    first = block.names()
+    assert block.names() is first  # listed once
+    held = list(first.sources)
+    block.add_many([("c", "rainfall")], ["Son Tra"])
+    second = block.names()
+    assert second.sources == ["a", "b", "c"] and first.sources == held  # not extended
+    g = second.groups
+    runs = {DISTRICT_NAMES[c]: g.sources[lo:hi] for c, (lo, hi) in zip(g.codes, g.spans,
+                                                                          strict=True)}
+    assert runs == {"Son Tra": ["a", "c"], "Hai Chau": ["b"]}
+    block.keep([2, 0])
+    assert block.names().sources == ["c", "a"] and second.sources == ["a", "b", "c"]
