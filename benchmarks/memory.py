@@ -4,8 +4,9 @@ detectors.
 The stream: synthetic copies of the catalog's sources (``<prefix>-M00000`` ...), every source
 kind of every group in proportion to the catalog, each reporting each of its metrics once per
 window (counted metrics: one event per window) for ``--windows`` windows (70 by default:
-enough to fill the largest detector buffer, robust_z's 64 window values), in packs of 500
-readings per message. One ``ioc worker`` process reads it all.
+enough to fill the largest detector buffer, robust_z's 64 window values), in packs of up to
+500 readings per message, each gateway (group and partition) sending what it holds at the end
+of every minute. One ``ioc worker`` process reads it all.
 
 It runs in two phases in one worker process: first a fifth of the sources, then all of them
 (the first fifth goes on, the rest are new), each phase ``--windows`` windows long. Reported:
@@ -51,7 +52,7 @@ from pathlib import Path
 
 import msgspec
 from _worker import BenchWorker, broker_with_topics
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
 from ioc import catalog
@@ -117,9 +118,12 @@ def stream(srcs: list[Src], windows: range, partitions: int, pack: int
             if len(buf) >= pack:
                 yield s.group, where[i], enc.encode(buf), len(buf)
                 buf.clear()
-    for (g, p), buf in buffers.items():
-        if buf:
-            yield g, p, enc.encode(buf), len(buf)
+        # a gateway sends what it holds every minute: a sparse group's readings must not
+        # wait behind a later window's (the idle rule would close their window first)
+        for (g, p), buf in buffers.items():
+            if buf:
+                yield g, p, enc.encode(buf), len(buf)
+                buf.clear()
 
 
 async def produce(bootstrap: str, names: TopicNames, srcs: list[Src], windows: range,
@@ -149,6 +153,19 @@ def fits_settled(w: BenchWorker, every_s: float = 10.0) -> None:
     while (n := w.metrics().get("ioc_worker_multivariate_fits_total", 0.0)) != last:
         last = n
         time.sleep(every_s)
+
+
+async def dead_letters(bootstrap: str, topic: str, n: int = 5) -> list[str]:
+    """The reasons of the first ``n`` dead letters on ``topic``."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    try:
+        got = await consumer.getmany(timeout_ms=5000, max_records=n)
+        return [msgspec.json.decode(r.value).get("reason", "?")[:300]
+                for records in got.values() for r in records][:n]
+    finally:
+        await consumer.stop()
 
 
 def in_process(srcs: list[Src], windows: int, mode: str | None) -> dict[str, float]:
@@ -230,8 +247,10 @@ def main() -> None:
                         "ioc_worker_dropped_readings_total", 0) >= total:
                     break
                 if m.get("ioc_worker_deadletter_total", 0):
-                    sys.exit(f"the worker dead-lettered readings: "
-                             f"{m['ioc_worker_deadletter_total']:,.0f} (see {w.log_path})")
+                    reasons = {k: v for k, v in m.items() if k.startswith("ioc_worker_dead")}
+                    sys.exit("the worker dead-lettered readings: " + ", ".join(
+                        f"{k} {v:,.0f}" for k, v in reasons.items()) + "; the first: "
+                        + "; ".join(asyncio.run(dead_letters(bootstrap, names.deadletter))))
                 time.sleep(1)
             # the last windows close on the idle timer and their checkpoints are written;
             # then the worker trims its freed heap (every TRIM_EVERY_S while idle), so

@@ -8,7 +8,9 @@ silence on such a metric, never had a sparkline, and a CUSUM alert had a single 
 
 :class:`RecentRing` remembers the last :data:`KEEP` window values of each row of a series
 block (in the metric's units: the count of counted events, else the mean; an empty window is
-NaN, which the evidence drops) with one vectorised write per closed block. The scoring step
+NaN, which the evidence drops) with one vectorised write per closed block. Each
+:class:`~streams.series.SeriesBlock` holds its own (``block.recent``), grown and compacted
+with its rows. The scoring step
 (:func:`streams.scoring.score_block`) feeds it before scoring, and the evidence takes the
 longest of the ring and the detectors' own values. It lives in memory only: after a restart
 it fills again window by window (the detectors' restored values cover the meantime).
@@ -28,56 +30,73 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["KEEP", "RecentRing", "ring_of"]
+__all__ = ["KEEP", "RecentRing"]
 
 KEEP = 32  # values per series: a 5-minute window's ring spans over two and a half hours
 
 
 class RecentRing:
-    """The last :data:`KEEP` values of each row (rows grow as the block adds series)."""
+    """The last :data:`KEEP` values of each row (rows grow as the block adds series; a block
+    compacts its ring with its rows, :meth:`keep`). ``dtype``: how values are held (a series
+    block keeps single precision: a sparkline does not need more, and it halves the ring)."""
 
-    __slots__ = ("_filled", "_pos", "_values")
+    __slots__ = ("_filled", "_pos", "_values", "n")
 
-    def __init__(self) -> None:
-        self._values: NDArray[np.float64] = np.full((0, KEEP), np.nan)
-        self._pos: NDArray[np.int64] = np.zeros(0, dtype=np.int64)     # next slot per row
-        self._filled: NDArray[np.int64] = np.zeros(0, dtype=np.int64)  # values held per row
+    def __init__(self, dtype: Any = np.float64) -> None:
+        self.n = 0  # rows in use (the arrays may have room for more, never touched)
+        self._values: NDArray[Any] = np.empty((0, KEEP), dtype=dtype)
+        self._pos: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)     # next slot per row
+        self._filled: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)  # values held per row
 
-    def _grow(self, n: int) -> None:
-        have = len(self._pos)
+    def grow(self, n: int) -> None:
+        """Have ``n`` rows (new ones empty); room grows by doubling, untouched until used."""
+        have = self.n
         if n <= have:
             return
-        n = max(n, 2 * have)
-        self._values = np.vstack([self._values, np.full((n - have, KEEP), np.nan)])
-        self._pos = np.concatenate([self._pos, np.zeros(n - have, dtype=np.int64)])
-        self._filled = np.concatenate([self._filled, np.zeros(n - have, dtype=np.int64)])
+        if n > len(self._pos):
+            cap = max(n, 2 * len(self._pos), 16)
+            values = np.empty((cap, KEEP), dtype=self._values.dtype)
+            values[:have] = self._values[:have]
+            pos, filled = np.empty(cap, dtype=np.uint8), np.empty(cap, dtype=np.uint8)
+            pos[:have], filled[:have] = self._pos[:have], self._filled[:have]
+            self._values, self._pos, self._filled = values, pos, filled
+        self._values[have:n] = np.nan
+        self._pos[have:n] = 0
+        self._filled[have:n] = 0
+        self.n = n
+
+    def keep(self, rows: NDArray[Any]) -> None:
+        """Keep only ``rows``, in this order (the block evicted the others).
+
+        >>> ring = RecentRing()
+        >>> ring.write(np.array([0, 1, 2]), np.array([1.0, 2.0, 3.0]))
+        >>> ring.keep(np.array([2, 0])); ring.values(0), ring.values(1), ring.n
+        ((3.0,), (1.0,), 2)
+        """
+        rows = np.asarray(rows, dtype=np.intp)
+        k = len(rows)
+        self._values[:k] = self._values[rows]
+        self._pos[:k] = self._pos[rows]
+        self._filled[:k] = self._filled[rows]
+        self.n = k
 
     def write(self, rows: NDArray[Any], values: NDArray[np.float64]) -> None:
         """Append ``values[j]`` to row ``rows[j]`` (each row at most once per call)."""
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return
-        self._grow(int(rows.max()) + 1)
+        self.grow(int(rows.max()) + 1)
         pos = self._pos[rows]
         self._values[rows, pos] = values
         self._pos[rows] = (pos + 1) % KEEP
         self._filled[rows] = np.minimum(self._filled[rows] + 1, KEEP)
 
     def values(self, row: int) -> tuple[float, ...]:
-        """Row ``row``'s values, oldest first (empty windows as NaN)."""
-        if row >= len(self._pos) or not self._filled[row]:
+        """Row ``row``'s values, oldest first (empty windows as NaN; single-precision values
+        as the shortest decimals that give them back, 3.1 rather than 3.0999999046325684)."""
+        if row >= self.n or not self._filled[row]:
             return ()
-        ordered = np.roll(self._values[row], -int(self._pos[row]))
-        return tuple(float(v) for v in ordered[KEEP - int(self._filled[row]):])
-
-
-_RINGS: dict[int, tuple[Any, RecentRing]] = {}
-
-
-def ring_of(block: Any) -> RecentRing:
-    """The ring of a series block (made on first use; held with the block itself, so a new
-    block that reuses a dropped block's ``id`` never reads the old block's values)."""
-    held = _RINGS.get(id(block))
-    if held is None or held[0] is not block:
-        held = _RINGS[id(block)] = (block, RecentRing())
-    return held[1]
+        ordered = np.roll(self._values[row], -int(self._pos[row]))[KEEP - int(self._filled[row]):]
+        if ordered.dtype == np.float32:
+            return tuple(float(str(v)) for v in ordered)
+        return tuple(float(v) for v in ordered)

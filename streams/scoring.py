@@ -33,7 +33,6 @@ from detectors.direction import Side
 from ioc.events import Evidence, Reading
 from streams.lifecycle import Verdict, evidence_from
 from streams.partition import PartitionState
-from streams.recent import ring_of
 from streams.series import SeriesBlock
 
 __all__ = ["RowVerdicts", "score_block", "score_reading"]
@@ -48,7 +47,7 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
     ``w`` is the window of ``rows[j]``); returns (row, verdicts) of the rows the alert book
     must hear, in row order. ``timer(detector, seconds)`` receives each detector's time."""
     plan = block.plan
-    ring_of(block).write(rows, w.value)  # the sparkline's values, whatever the detectors keep
+    block.recent.write(rows, w.value)  # the sparkline's values, whatever the detectors keep
     scores: list[np.ndarray] = []
     decided: dict[int, np.ndarray] = {}
     peaks: list[dict[int, Evidence]] = []
@@ -139,7 +138,7 @@ def _with_recent(block: SeriesBlock, i: int, row: int, expl: Explanation,
     detectors hold (a rhythm-aware detector holds values with the rhythm taken out: put this
     window's rhythm back). Many detectors hold none, or one smoothed value."""
     dets = block.plan.detectors
-    best = ring_of(block).values(row)
+    best = block.recent.values(row)
     for k in (i, *range(len(dets))):
         cols = block.cols[k]
         if cols is None:

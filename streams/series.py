@@ -36,6 +36,7 @@ from detectors.policies import Policy
 from detectors.policy_columns import PolicyColumns
 from ioc.events import Evidence
 from streams.indicators import DistrictGroups
+from streams.recent import RecentRing
 from streams.runtime import MetricPlan
 
 __all__ = ["DISTRICT_CODES", "DISTRICT_NAMES", "STATE_VERSION", "BlockNames", "Key",
@@ -103,6 +104,7 @@ class SeriesBlock:
         "pols",
         "reader_pols",
         "readers",
+        "recent",
         "rows",
         "sids",
     )
@@ -118,6 +120,7 @@ class SeriesBlock:
         self.district_codes = np.empty(0, dtype=np.int32)
         self.lanes = bytearray()
         self._names: BlockNames | None = None  # of the rows as they are (see names())
+        self.recent = RecentRing(np.float32)  # each row's last window values (sparklines)
         self.peaks: dict[int, dict[int, tuple[float, Evidence | None]]] = {}
         # per detector of the plan: its columns (window detectors) or, for per-reading ones,
         # one-series instances and policies per row
@@ -175,6 +178,7 @@ class SeriesBlock:
         self.sids[first:need] = -1
         self.district_codes[first:need] = [district_code(d) for d in districts]
         self.lanes += bytes(n)
+        self.recent.grow(need)
         for i, d in enumerate(self.plan.detectors):
             cols, pols = self.cols[i], self.pols[i]
             if cols is None:
@@ -199,6 +203,7 @@ class SeriesBlock:
         self.district_codes = _grown(self.district_codes[idx], max(8, n), -1)
         self.lanes = bytearray(self.lanes[r] for r in rows)
         self.peaks = {i: self.peaks[r] for i, r in enumerate(rows) if r in self.peaks}
+        self.recent.keep(idx)
         for cols, pols in zip(self.cols, self.pols, strict=True):
             if cols is not None:
                 cols.keep(idx)

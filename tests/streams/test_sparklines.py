@@ -49,3 +49,22 @@ def test_a_surge_of_a_counted_metric_shows_its_recent_windows() -> None:
     assert recent[-1] == 60.0 and recent[:-1] == [float(n) for n in counts[-len(recent) + 1:]]
     assert a.title_parts is not None and a.title_parts["key"] == "title.count_surge"
     assert a.title.startswith("Tickets opened: 60 in 5 min at intake channel 01, Hai Chau")
+
+
+def test_a_series_keeps_its_own_values_when_others_are_evicted() -> None:
+    """The ring is the block's: evicting rows renumbers the ring with them (it used to be
+    kept apart by block, so after an eviction a row showed another series' values, and a
+    dropped block's ring was never freed)."""
+    import numpy as np
+
+    from streams.series import SeriesBlock
+
+    block = SeriesBlock(RUNTIME.plan("flooding", "rainfall"))
+    block.add_many([(s, "rainfall") for s in ("a", "b", "c")], ["Hai Chau"] * 3)
+    for v in (1.1, 2.2):
+        block.recent.write(np.arange(3), np.array([v, 10 * v, 100 * v]))
+    block.keep([2, 0])
+    assert block.keys == [("c", "rainfall"), ("a", "rainfall")]
+    assert block.recent.values(0) == (110.0, 220.0) and block.recent.values(1) == (1.1, 2.2)
+    block.add_many([("d", "rainfall")], ["Hai Chau"])
+    assert block.recent.values(2) == ()
