@@ -40,8 +40,7 @@ from streams.recent import RecentRing
 from streams.runtime import MetricPlan
 
 __all__ = ["DISTRICT_CODES", "DISTRICT_NAMES", "STATE_VERSION", "BlockNames", "Key",
-           "SeriesBlock",
-           "decode_state", "district_code", "series_key"]
+           "SeriesBlock", "decode_state", "district_code", "series_key"]
 
 STATE_VERSION = 1
 Key = tuple[str, str]  # (source, metric)

@@ -41,3 +41,28 @@ def test_a_bad_argument_to_the_pipeline_benchmark_says_what_to_fix() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--cadence above 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_memory_benchmark_gateways_send_every_minute() -> None:
+    """No pack holds readings of two minutes: a sparse group's readings used to wait in a
+    gateway's pack behind later windows, and the worker's idle rule closed their window first
+    (the run stopped on late readings)."""
+    code = (
+        "import json, sys; sys.path.insert(0, 'benchmarks'); import memory as m\n"
+        "srcs = m.sources(3000)\n"
+        "out = []\n"
+        "for group, part, raw, n in m.stream(srcs, range(0, 12), 4, 500):\n"
+        "    ts = [r['ts'] for r in json.loads(raw)]\n"
+        "    out.append([group, part, min(ts), max(ts), n, len(ts)])\n"
+        "print(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    packs = json.loads(done.stdout)
+    assert packs and all(n == k <= 500 for *_, n, k in packs)
+    t0 = 1_795_366_800.0  # benchmarks/memory.py T0
+    assert all((lo - t0) // 60 == (hi - t0) // 60 for _, _, lo, hi, _, _ in packs)
+    newest: dict[tuple[str, int], float] = {}
+    for group, part, lo, hi, _, _ in packs:  # each gateway's packs in event-time order
+        assert lo >= newest.get((group, part), lo)
+        newest[(group, part)] = hi
