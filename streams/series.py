@@ -89,24 +89,9 @@ class SeriesBlock:
     for per-reading detectors, ``peaks`` (the strongest reading verdict since the last close).
     """
 
-    __slots__ = (
-        "_names",
-        "closed_upto",
-        "cols",
-        "district_codes",
-        "districts",
-        "keys",
-        "lanes",
-        "last_seen",
-        "peaks",
-        "plan",
-        "pols",
-        "reader_pols",
-        "readers",
-        "recent",
-        "rows",
-        "sids",
-    )
+    __slots__ = ("_names", "closed_upto", "cols", "district_codes", "districts", "keys", "lanes",
+                 "last_seen", "peaks", "plan", "pols", "reader_pols", "readers", "recent", "rows",
+                 "sids")
 
     def __init__(self, plan: MetricPlan) -> None:
         self.plan = plan
