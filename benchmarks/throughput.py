@@ -31,14 +31,17 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
 A table gives the three rows side by side: readings per second and the ratio to bare. The
 last line printed is JSON: ``bare_rate``, ``worker_rate`` (readings per wall-clock second)
 and ``ratio`` = worker / bare (``target``: 0.5 at the catalog's cadence, ``--cadence 10``
-or slower, 0.7 denser), ``peer_rate`` and ``peer_ratio`` (or
-``peer_skipped``), with the stream's parameters. If the worker fails, the bare and peer
-rows are still printed, ``worker_error`` says why and the exit status is 1. On a shared
-machine wall-clock rates swing with the neighbours' load, so the same figures per CPU second
-of the measured process are printed too (``bare_cpu_rate``, ``worker_cpu_rate``,
-``ratio_cpu``), and the worker's CPU seconds on its main thread and on its other threads
-(Faust's consumer thread parses fetched records there). When the wall-clock ratio falls well
-below the CPU ratio, the worker was waiting, not working.
+or slower, 0.7 denser), ``peer_rate`` and ``peer_ratio`` (or ``peer_skipped``), with the
+stream's parameters. With ``--worker-runs N`` the worker runs N times, each after one more
+bare run, and the JSON adds each run's ratio to the bare run just before it (``ratio_pairs``,
+``ratio_cpu_pairs``) and their medians: the shared machine's load drifts between runs, so a
+pair is steadier than a run against the bare median (``worker_rate`` is then the median
+run's). If the worker fails, the bare and peer rows are still printed, ``worker_error`` says
+why and the exit status is 1. On a shared machine wall-clock rates swing with the
+neighbours' load, so the same figures per CPU second of the measured process are printed too
+(``bare_cpu_rate``, ``worker_cpu_rate``, ``ratio_cpu``), and the worker's CPU seconds on its
+main thread and on its other threads (Faust's consumer thread parses fetched records there).
+When the wall-clock ratio falls well below the CPU ratio, the worker was waiting, not working.
 
 The cadence sets what dominates: at ``--cadence 1`` (the default: 60 readings per series and
 window) reading and windowing; at ``--cadence 10`` (the catalog's traffic cadence: 6) the
@@ -46,9 +49,10 @@ window closes, i.e. the detectors, which cost the same per window however many r
 holds.
 
 Run: ``.venv/bin/python benchmarks/throughput.py [--bootstrap HOST:PORT] [--readings N]
-[--sources N] [--cadence S] [--pack N] [--no-peer] [--spy FILE]``; without ``--bootstrap`` (or
-``IOC_KAFKA_BOOTSTRAP``) the embedded broker is started. ``--spy`` samples the worker with
-py-spy (when installed) into collapsed stacks; ``--profile`` runs it under cProfile.
+[--sources N] [--cadence S] [--pack N] [--worker-runs N] [--no-peer] [--spy FILE]``; without
+``--bootstrap`` (or ``IOC_KAFKA_BOOTSTRAP``) the embedded broker is started. ``--spy``
+samples the worker with py-spy (when installed) into collapsed stacks; ``--profile`` runs it
+under cProfile (the first worker run only).
 """
 
 from __future__ import annotations
@@ -181,12 +185,14 @@ async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, floa
 
 
 def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace,
-               workdir: Path) -> dict[str, Any]:
+               workdir: Path, run: int = 0) -> dict[str, Any]:
+    """One worker from the beginning of the topic (run ``run``: its own consumer group and
+    tables; only the first run is profiled)."""
     launcher: tuple[str, ...] = ()
     python_args: tuple[str, ...] = ()
-    if args.profile:
+    if args.profile and not run:
         python_args = ("-m", "cProfile", "-o", str(args.profile))
-    if args.spy:
+    if args.spy and not run:
         spy = Path(sys.executable).with_name("py-spy")
         if not spy.exists():
             raise SystemExit(f"--spy needs py-spy next to {sys.executable} "
@@ -194,11 +200,15 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
         launcher = (str(spy), "record", "--format", "raw", "--threads", "--nonblocking",
                     "--rate", "500", *(("--idle",) if args.spy_idle else ()),
                     "-o", str(args.spy), "--")
-    with BenchWorker(bootstrap, prefix, workdir, args.partitions, app_id=f"bench-{prefix}",
+    rundir = workdir / f"run{run}"
+    rundir.mkdir(exist_ok=True)
+    with BenchWorker(bootstrap, prefix, rundir, args.partitions,
+                     app_id=f"bench-{prefix}" + (f"-{run}" if run else ""),
                      env={"IOC_MULTIVARIATE": args.multivariate} if args.multivariate else None,
                      launcher=launcher, python_args=python_args,
                      # py-spy writes its file on SIGINT
-                     stop_signal=signal.SIGINT if args.spy else signal.SIGTERM) as w:
+                     stop_signal=signal.SIGINT if args.spy and not run else signal.SIGTERM
+                     ) as w:
         first: tuple[float, float, float] | None = None
         last = (time.perf_counter(), 0.0, 0.0)
         deadline = time.monotonic() + 900
@@ -259,6 +269,10 @@ def main() -> None:
     ap.add_argument("--pack", type=int, default=500)
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--worker-runs", type=int, default=1, metavar="N",
+                    help="run the worker N times, each after one more bare run (the shared "
+                         "machine's load drifts: the JSON gives each worker run's ratio to the "
+                         "bare run just before it, and their median)")
     ap.add_argument("--multivariate", choices=("all", "sources", "indicators", "off"),
                     help="the worker's IOC_MULTIVARIATE (default: the product's, indicators)")
     ap.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
@@ -271,6 +285,8 @@ def main() -> None:
     ap.add_argument("--spy-idle", action="store_true",
                     help="with --spy: sample idle threads too (where the worker waits)")
     args = ap.parse_args()
+    if args.repeat < 1 or args.worker_runs < 1:
+        raise SystemExit("--repeat and --worker-runs must be at least 1")
     prefix = f"bench{uuid.uuid4().hex[:8]}"
     worker: dict[str, Any] | None = None
     worker_error = ""
@@ -289,12 +305,29 @@ def main() -> None:
             bare_cpu.append(cpu)
             print(f"bare loop run {i + 1}: {wall:,.0f} readings/s ({cpu:,.0f} per CPU second)",
                   file=sys.stderr)
-        try:
-            worker = worker_run(bootstrap, prefix, total, args, workdir)
-        except Exception as exc:  # the other rows are still worth printing
-            worker_error = f"{type(exc).__name__}: {exc}"
-            print(f"worker: failed: {worker_error}", file=sys.stderr)
-        else:
+        runs: list[dict[str, Any]] = []
+        pairs: list[tuple[float, float]] = []  # (wall, CPU) ratio of each worker run to the
+        for k in range(args.worker_runs):      # bare run just before it
+            if k:
+                wall, cpu = asyncio.run(bare_loop(bootstrap, topic, total))
+                bare.append(wall)
+                bare_cpu.append(cpu)
+                print(f"bare loop run {len(bare)}: {wall:,.0f} readings/s ({cpu:,.0f} per "
+                      "CPU second)", file=sys.stderr)
+            try:
+                got = worker_run(bootstrap, prefix, total, args, workdir, run=k)
+            except Exception as exc:  # the other rows are still worth printing
+                worker_error = f"{type(exc).__name__}: {exc}"
+                print(f"worker: failed: {worker_error}", file=sys.stderr)
+                break
+            runs.append(got)
+            pairs.append((got["rate"] / bare[-1], got["cpu_rate"] / bare_cpu[-1]))
+            if args.worker_runs > 1:
+                print(f"worker run {k + 1}: {got['rate']:,.0f} readings/s ({got['cpu_rate']:,.0f}"
+                      f" per CPU second): {pairs[-1][0]:.2f}x the bare run before it "
+                      f"({pairs[-1][1]:.2f}x per CPU second)", file=sys.stderr)
+        if runs and len(runs) == args.worker_runs:
+            worker = sorted(runs, key=lambda r: r["rate"])[len(runs) // 2]  # the median run
             print(f"worker: {worker['rate']:,.0f} readings/s ({worker['cpu_rate']:,.0f} per "
                   f"CPU second), {worker['windows_closed']:,.0f} windows closed, "
                   f"{worker['alerts']:.0f} alert records, RSS {worker['rss_mb']:.0f} MB",
@@ -319,6 +352,13 @@ def main() -> None:
         "bare_runs": [round(b) for b in bare], "bare_cpu_rate": round(bare_cpu_rate),
         "target": target(args.cadence)}
     if worker is not None:
+        if args.worker_runs > 1:
+            out.update({"worker_runs": [round(r["rate"]) for r in runs],
+                        "ratio_pairs": [round(w, 3) for w, _ in pairs],
+                        "ratio_cpu_pairs": [round(c, 3) for _, c in pairs],
+                        "ratio_pairs_median": round(statistics.median(w for w, _ in pairs), 3),
+                        "ratio_cpu_pairs_median": round(
+                            statistics.median(c for _, c in pairs), 3)})
         out.update({
             "worker_rate": round(worker["rate"]), "ratio": round(worker["rate"] / bare_rate, 3),
             "worker_cpu_rate": round(worker["cpu_rate"]),

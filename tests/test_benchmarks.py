@@ -66,3 +66,10 @@ def test_the_memory_benchmark_gateways_send_every_minute() -> None:
     for group, part, lo, hi, _, _ in packs:  # each gateway's packs in event-time order
         assert lo >= newest.get((group, part), lo)
         newest[(group, part)] = hi
+
+
+def test_a_bad_worker_runs_count_says_what_to_fix() -> None:
+    done = subprocess.run([sys.executable, "benchmarks/throughput.py", "--worker-runs", "0"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "--worker-runs must be at least 1" in done.stderr
+    assert "Traceback" not in done.stderr
