@@ -30,6 +30,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from detectors.rows import RowTable
+
 __all__ = ["KEEP", "RecentRing"]
 
 KEEP = 32  # values per series: a 5-minute window's ring spans over two and a half hours
@@ -37,33 +39,26 @@ KEEP = 32  # values per series: a 5-minute window's ring spans over two and a ha
 
 class RecentRing:
     """The last :data:`KEEP` values of each row (rows grow as the block adds series; a block
-    compacts its ring with its rows, :meth:`keep`). ``dtype``: how values are held (a series
-    block keeps single precision: a sparkline does not need more, and it halves the ring)."""
+    compacts its ring with its rows, :meth:`keep`), held in a
+    :class:`~detectors.rows.RowTable`. ``dtype``: how values are held (a series block keeps
+    single precision: a sparkline does not need more, and it halves the ring)."""
 
-    __slots__ = ("_filled", "_pos", "_values", "n")
+    __slots__ = ("_t",)
 
     def __init__(self, dtype: Any = np.float64) -> None:
-        self.n = 0  # rows in use (the arrays may have room for more, never touched)
-        self._values: NDArray[Any] = np.empty((0, KEEP), dtype=dtype)
-        self._pos: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)     # next slot per row
-        self._filled: NDArray[np.uint8] = np.zeros(0, dtype=np.uint8)  # values held per row
+        # per row: its values, the next slot and how many values it holds
+        self._t = RowTable({"values": (dtype, np.nan, KEEP), "pos": (np.uint8, 0, 0),
+                            "filled": (np.uint8, 0, 0)})
+
+    @property
+    def n(self) -> int:
+        """Rows in use."""
+        return len(self._t)
 
     def grow(self, n: int) -> None:
-        """Have ``n`` rows (new ones empty); room grows by doubling, untouched until used."""
-        have = self.n
-        if n <= have:
-            return
-        if n > len(self._pos):
-            cap = max(n, 2 * len(self._pos), 16)
-            values = np.empty((cap, KEEP), dtype=self._values.dtype)
-            values[:have] = self._values[:have]
-            pos, filled = np.empty(cap, dtype=np.uint8), np.empty(cap, dtype=np.uint8)
-            pos[:have], filled[:have] = self._pos[:have], self._filled[:have]
-            self._values, self._pos, self._filled = values, pos, filled
-        self._values[have:n] = np.nan
-        self._pos[have:n] = 0
-        self._filled[have:n] = 0
-        self.n = n
+        """Have ``n`` rows (new ones empty)."""
+        if n > len(self._t):
+            self._t.add(n - len(self._t))
 
     def keep(self, rows: NDArray[Any]) -> None:
         """Keep only ``rows``, in this order (the block evicted the others).
@@ -73,12 +68,7 @@ class RecentRing:
         >>> ring.keep(np.array([2, 0])); ring.values(0), ring.values(1), ring.n
         ((3.0,), (1.0,), 2)
         """
-        rows = np.asarray(rows, dtype=np.intp)
-        k = len(rows)
-        self._values[:k] = self._values[rows]
-        self._pos[:k] = self._pos[rows]
-        self._filled[:k] = self._filled[rows]
-        self.n = k
+        self._t.keep(rows)
 
     def write(self, rows: NDArray[Any], values: NDArray[np.float64]) -> None:
         """Append ``values[j]`` to row ``rows[j]`` (each row at most once per call)."""
@@ -86,17 +76,19 @@ class RecentRing:
         if not len(rows):
             return
         self.grow(int(rows.max()) + 1)
-        pos = self._pos[rows]
-        self._values[rows, pos] = values
-        self._pos[rows] = (pos + 1) % KEEP
-        self._filled[rows] = np.minimum(self._filled[rows] + 1, KEEP)
+        t = self._t
+        pos = t["pos"][rows]
+        t["values"][rows, pos] = values
+        t["pos"][rows] = (pos + 1) % KEEP
+        t["filled"][rows] = np.minimum(t["filled"][rows] + 1, KEEP)
 
     def values(self, row: int) -> tuple[float, ...]:
         """Row ``row``'s values, oldest first (empty windows as NaN; single-precision values
         as the shortest decimals that give them back, 3.1 rather than 3.0999999046325684)."""
-        if row >= self.n or not self._filled[row]:
+        t = self._t
+        if row >= len(t) or not t["filled"][row]:
             return ()
-        ordered = np.roll(self._values[row], -int(self._pos[row]))[KEEP - int(self._filled[row]):]
+        ordered = np.roll(t["values"][row], -int(t["pos"][row]))[KEEP - int(t["filled"][row]):]
         if ordered.dtype == np.float32:
             return tuple(float(str(v)) for v in ordered)
         return tuple(float(v) for v in ordered)
