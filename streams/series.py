@@ -133,7 +133,7 @@ class SeriesBlock:
         """Every row's names, listed once until rows are added or evicted: a window close
         of the whole block reuses them (window summaries, district roll-ups)."""
         got = self._names
-        if got is None or got.size != len(self.keys):
+        if got is None:  # add_many and keep drop the listed names
             got = self._names = BlockNames(self.keys, self.districts,
                                            self.district_codes[:len(self.keys)])
         return got
@@ -282,16 +282,15 @@ class BlockNames:
 
     >>> names = BlockNames([("a", "rainfall"), ("b", "rainfall")], ["Son Tra", "Hai Chau"],
     ...                    np.array([1, 0]))
-    >>> names.sources, names.size, names.groups.sources
-    (['a', 'b'], 2, ['b', 'a'])
+    >>> names.sources, names.groups.sources
+    (['a', 'b'], ['b', 'a'])
     """
 
-    __slots__ = ("_groups", "codes", "districts", "keys", "size", "sources")
+    __slots__ = ("_groups", "codes", "districts", "keys", "sources")
 
     def __init__(self, keys: Sequence[Key], districts: Sequence[str], codes: np.ndarray
                  ) -> None:
         self.keys = list(keys)
-        self.size = len(self.keys)
         self.sources = [k[0] for k in self.keys]
         self.districts = list(districts)
         self.codes = codes.copy()
