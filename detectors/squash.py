@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detectors.libm import POWER_IS_LIBM
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
@@ -98,20 +100,24 @@ def squash_at_many(raw: NDArray[np.float64], threshold: float,
                    power: float = 4.0) -> NDArray[np.float64]:
     """:func:`squash_at` of every element, bit for bit.
 
-    The power and the exponential are taken per element with Python floats (numpy's own
-    ``**`` may differ from the C library in the last bit), only where the score is neither 0
-    nor 1.
+    The power and the exponential are numpy's where its ``power`` is the C library's
+    (:data:`detectors.libm.POWER_IS_LIBM`), otherwise per element with Python floats (a SIMD
+    ``power`` may differ in the last bit); either only where the score is neither 0 nor 1.
 
     >>> squash_at_many(np.array([0.0, 4.0, 100.0, np.nan]), 4.0).tolist()
     [0.0, 0.9, 1.0, 0.0]
     """
-    out = np.zeros(len(raw))
-    with np.errstate(invalid="ignore", over="ignore"):
+    with np.errstate(invalid="ignore", over="ignore", divide="ignore"):
         r = raw / threshold
-        out[r > 3.0] = 1.0
-        mid = np.flatnonzero((raw > 0.0) & (r <= 3.0))
-    if len(mid):
-        out[mid] = [1.0 - 10.0 ** -(v**power) for v in r[mid].tolist()]
+        mid = (raw > 0.0) & (r <= 3.0)
+        if not mid.any():  # a quiet block: every score 0 (or 1)
+            return np.where(r > 3.0, 1.0, 0.0)
+        if POWER_IS_LIBM:  # every element at once, then 0 and 1 where the mapping says so
+            out = 1.0 - np.power(10.0, -np.power(r, power))
+            return np.where(mid, out, np.where(r > 3.0, 1.0, 0.0))
+        out = np.where(r > 3.0, 1.0, 0.0)
+    at = np.flatnonzero(mid)
+    out[at] = [1.0 - 10.0 ** -(v**power) for v in r[at].tolist()]
     return out
 
 

@@ -53,6 +53,21 @@ def _kth_deviation(s: list[float], med: float, k: int) -> float:
     return below if below > above else above
 
 
+def _kth_deviations(dev: np.ndarray, k: int) -> np.ndarray:
+    """Per column, the ``k``-th smallest of ``dev``: the deviations ``|s - med|`` of a
+    series' values ``s`` sorted down the column (they fall, then rise).
+
+    Any run of ``k`` sorted values has its largest deviation at an end, and the ``k`` values
+    nearest ``med`` form such a run, so the answer is the least of the runs' larger ends: no
+    sort of the deviations (as :func:`_kth_deviation`'s binary search, for all series at once).
+
+    >>> _kth_deviations(np.array([[3.0], [2.0], [0.0], [3.0], [16.0]]), 2).tolist()
+    [2.0]
+    """
+    n = dev.shape[0]
+    return np.maximum(dev[: n - k + 1], dev[k - 1:]).min(axis=0)
+
+
 class RobustZScore(Detector):
     """Median/MAD z-score over a rolling window of recent values.
 
@@ -227,17 +242,19 @@ class RobustZColumns(ArrayColumns):
         h = n >> 1
         f8 = np.float64
         med = s[:, h].astype(f8) if n & 1 else 0.5 * (s[:, h - 1].astype(f8) + s[:, h])
-        # the deviations of sorted values fall then rise: sorting them is several times
-        # faster than np.partition along rows (and gives the same order statistics)
-        dev = s.astype(f8)  # the deviations in double precision, in place
-        np.subtract(dev, med[:, None], out=dev)
+        # the deviations in double precision, one row per rank: the runs' ends are then
+        # whole rows, compared across all series at once
+        dev = s.T.astype(f8, order="C")
+        np.subtract(dev, med, out=dev)
         np.abs(dev, out=dev)
-        dev.sort(axis=1)
-        mad = dev[:, h] if n & 1 else 0.5 * (dev[:, h - 1] + dev[:, h])
+        if n & 1:
+            mad = _kth_deviations(dev, h + 1)
+        else:
+            mad = 0.5 * (_kth_deviations(dev, h) + _kth_deviations(dev, h + 1))
         scale = _MAD_TO_SIGMA * mad
         floor = np.maximum(_PRECISION * np.abs(med), d.min_scale)
         for i in np.flatnonzero(scale < floor).tolist():
-            devs = dev[i]  # in sorted order: math.fsum is exact, so the order does not matter
+            devs = dev[:, i]  # math.fsum is exact, so the order does not matter
             mean_ad = math.fsum(devs.tolist()) / n if devs.any() else 0.0
             v = _MEANAD_TO_SIGMA * mean_ad
             scale[i] = floor[i] if floor[i] > v else v

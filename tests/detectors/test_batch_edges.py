@@ -10,10 +10,12 @@ import math
 import numpy as np
 import pytest
 
+from detectors import squash
 from detectors.base import Detector, WindowStats, squash_at
 from detectors.changepoint import CUSUM, EWMAShift
 from detectors.columns import WindowColumns, squash_at_many
 from detectors.health import Silence, StuckValue
+from detectors.libm import POWER_IS_LIBM
 from detectors.rules import PhysicalRange, StaticThreshold
 from detectors.statistical import RobustZScore
 
@@ -131,9 +133,15 @@ def test_what_score_hands_to_learn_is_dropped_when_rows_or_state_change(make) ->
         assert cols.get_state(i) == d.get_state(), f"row {i}"
 
 
-def test_squash_at_many_is_squash_at_bit_for_bit() -> None:
+@pytest.mark.parametrize("numpy_power", [True, False], ids=["numpy-power", "per-element"])
+def test_squash_at_many_is_squash_at_bit_for_bit(numpy_power: bool,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """Every element as the one-series mapping: 0, 1, NaN, inf, negatives, tiny and huge
-    statistics, blocks where every element lies strictly between and blocks where none does."""
+    statistics, blocks where every element lies strictly between and blocks where none does;
+    with numpy's power (where it is the C library's, as on this machine or not) and without."""
+    if numpy_power and not POWER_IS_LIBM:
+        pytest.skip("numpy's float64 power is not the C library's pow on this machine")
+    monkeypatch.setattr(squash, "POWER_IS_LIBM", numpy_power)
     rng = np.random.default_rng(11)
     special = [0.0, -1.0, math.nan, math.inf, -math.inf, 1e308, 3e-5, 4.0, 12.0, 1e-320]
     for _ in range(100):
