@@ -24,6 +24,7 @@ import numpy as np
 
 from detectors.base import Detector, is_finite, squash_at
 from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
+from detectors.masks import every, some, where
 
 __all__ = ["CUSUM", "CUSUMColumns", "EWMAColumns", "EWMAShift"]
 
@@ -225,7 +226,7 @@ class _SlowColumns(ArrayColumns):
     def _sigma(self, mean: np.ndarray, var: np.ndarray) -> np.ndarray:
         sq = np.sqrt(var)
         zero = sq == 0.0
-        if zero.any():  # a floor relative to the level, as the one-series ``_sigma``
+        if some(zero):  # a floor relative to the level, as the one-series ``_sigma``
             sq[zero] = np.maximum(np.abs(mean[zero]) * 1e-6, 1e-12)
         return sq
 
@@ -253,7 +254,7 @@ class _SlowColumns(ArrayColumns):
         n, mean = t["n"][rows], t["mean"][rows]
         ok = live & (n >= d.min_samples) & np.isfinite(x)
         raw = np.zeros(len(rows))
-        js = np.flatnonzero(ok)
+        js = where(ok)
         with np.errstate(over="ignore", invalid="ignore"):
             if len(js) == len(rows):  # every row scores: no gathers
                 raw, work = self._raw(rows, x, mean)
@@ -290,7 +291,7 @@ class EWMAColumns(_SlowColumns):
         rows = np.asarray(rows, dtype=np.intp)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        if not ok.all():
+        if not every(ok):
             rows, x = rows[ok], x[ok]
         f, prev = self.detector.fast, self.t["fast"][rows]
         with np.errstate(over="ignore", invalid="ignore"):
@@ -330,17 +331,17 @@ class CUSUMColumns(_SlowColumns):
         held = self._held(rows, w)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        if not ok.all():
+        if not every(ok):
             rows, x = rows[ok], x[ok]
         t = self.t
         warm = t["n"][rows] >= self.detector.min_samples
-        every = bool(warm.all())
-        sel = rows if every else rows[warm]
+        whole = every(warm)
+        sel = rows if whole else rows[warm]
         with np.errstate(over="ignore", invalid="ignore"):
             if held is not None:  # the sums score_many worked out (None: not these rows or window)
                 pos, neg = held
             else:
-                pos, neg = self._sums(sel, x if every else x[warm], t["mean"][sel])
+                pos, neg = self._sums(sel, x if whole else x[warm], t["mean"][sel])
             t["pos"][sel] = pos
             t["neg"][sel] = neg
             self._learn_baseline(rows, x)

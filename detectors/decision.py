@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detectors.direction import Side, harmful, harmful_cause, top_named
+from detectors.masks import some, where
 from ioc.catalog_types import Direction
 
 if TYPE_CHECKING:
@@ -118,11 +119,11 @@ def keep_harmful(firing: Sequence[NDArray[np.bool_]], health: Sequence[bool],
         raise ValueError("keep_harmful: firing, health and directions differ in length")
     out = []
     for i, (f, h, d) in enumerate(zip(firing, health, directions, strict=True)):
-        if h or d == "both" or not f.any():
+        if h or d == "both" or not some(f):
             out.append(f)
             continue
         kept = f.copy()
-        for j in np.flatnonzero(f).tolist():
+        for j in where(f).tolist():
             if not harmful(side_of(i, j), d):  # type: ignore[arg-type]
                 kept[j] = False
         out.append(kept)
@@ -143,7 +144,7 @@ def suppress_city(firing: Sequence[NDArray[np.bool_]],
     for f, h in zip(firing, health, strict=True):
         if h:
             sick = f if sick is None else sick | f
-    if sick is None or not sick.any():
+    if sick is None or not some(sick):
         return list(firing)
     calm = ~sick
     return [f if h else f & calm for f, h in zip(firing, health, strict=True)]

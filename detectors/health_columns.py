@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
+from detectors.masks import every, some, where
 
 if TYPE_CHECKING:
     from detectors.health import Silence, StuckValue
@@ -42,10 +43,10 @@ class StuckColumns(ArrayColumns):
             return js, js, np.zeros(0), np.zeros(0, dtype=np.int64)
         lo, hi, n, last = w.min, w.max, w.count, w.last
         counts = (n > 0) & np.isfinite(lo) & np.isfinite(hi)
-        if counts.all():  # every window counts: no gathers
+        if every(counts):  # every window counts: no gathers
             js, sel = np.arange(len(rows)), rows
         else:
-            js = np.flatnonzero(counts)
+            js = where(counts)
             sel = rows[js]
             lo, hi, n, last = lo[js], hi[js], n[js], last[js]
         last = np.where(np.isfinite(last), last, hi)
@@ -113,8 +114,8 @@ class SilenceColumns(ArrayColumns):
         out = np.zeros(len(rows))
         raw = np.zeros(len(rows))
         quiet = w.count <= 0
-        if quiet.any():  # only an empty window scores
-            js = np.flatnonzero(quiet & (t["n"][rows] >= d.min_samples))
+        if some(quiet):  # only an empty window scores
+            js = where(quiet & (t["n"][rows] >= d.min_samples))
             sel = rows[js]
             k = t["empty"][sel] + 1
             missing = t["missing"][sel] + expected[js]
@@ -128,7 +129,7 @@ class SilenceColumns(ArrayColumns):
         t, alpha = self.t, self.detector.alpha
         r = w.rhythm_factor
         quiet = w.count <= 0
-        some_quiet = bool(quiet.any())
+        some_quiet = some(quiet)
         if some_quiet:
             sel = rows[quiet]
             t["empty"][sel] += 1
@@ -136,10 +137,10 @@ class SilenceColumns(ArrayColumns):
             ends = ~quiet & (t["empty"][rows] > 0)
         else:
             ends = t["empty"][rows] > 0
-        if ends.any():
-            self._end_stretches(rows, w, np.flatnonzero(ends))
+        if some(ends):
+            self._end_stretches(rows, w, where(ends))
         if some_quiet:
-            js = np.flatnonzero(~quiet)
+            js = where(~quiet)
             sel, count = rows[js], w.count[js]
         else:
             sel, count = rows, w.count
@@ -166,7 +167,7 @@ class SilenceColumns(ArrayColumns):
         odd = ~calm & ~np.isfinite(part)
         quiet = np.where(calm, empty, np.where(calm | odd, 0, part).astype(np.int64))
         slow = odd | (quiet > _MAX_QUIET)
-        if slow.any():
+        if some(slow):
             self._learn_one(rows, w, js[slow])
             sel, quiet = sel[~slow], quiet[~slow]
         for k in range(int(quiet.max(initial=0))):

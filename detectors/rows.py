@@ -18,6 +18,7 @@ import numpy as np
 
 from detectors.base import Detector, Explanation
 from detectors.batch import DetectorColumns
+from detectors.masks import every
 from detectors.windows import WindowColumns
 
 if TYPE_CHECKING:
@@ -193,7 +194,7 @@ class ArrayColumns(DetectorColumns):
                      raw: Any, base: Any) -> None:
         """:meth:`_scored` of the ``live`` rows (``score``, ``raw``, ``base`` per row of
         ``rows``), :meth:`_scored_empty` of the others."""
-        if live.all():
+        if every(live):
             self._scored(rows, score, raw, base)
         else:
             self._scored(rows[live], score[live], raw[live], base[live])

@@ -21,6 +21,7 @@ import numpy as np
 
 from detectors.base import Detector, WindowStats, is_finite
 from detectors.columns import ArrayColumns, WindowColumns
+from detectors.masks import every, where
 
 if TYPE_CHECKING:
     from ioc.catalog import MetricSpec
@@ -225,7 +226,7 @@ class StaticThresholdColumns(ArrayColumns):
             if taken is not None:
                 hit &= ~taken
             taken = hit
-            js = np.flatnonzero(hit)
+            js = where(hit)
             if not len(js):  # the usual block: no breach
                 continue
             side[js] = code
@@ -234,7 +235,7 @@ class StaticThresholdColumns(ArrayColumns):
             raw[js], base[js] = excess, lim
             out[js] = [0.9 + 0.1 * (1.0 - math.exp(-e / m)) for e in excess.tolist()]
             np.minimum(out, 1.0, out=out)  # clamp01 (never below 0 here)
-        if ok.all():  # the usual block: every window has a value
+        if every(ok):  # the usual block: every window has a value
             self._scored(rows, out, raw, base)
             t["side"][rows] = side
             return out

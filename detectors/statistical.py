@@ -24,6 +24,7 @@ import numpy as np
 
 from detectors.base import Detector, is_finite, squash_at
 from detectors.columns import ArrayColumns, WindowColumns, squash_at_many
+from detectors.masks import every, some, where
 
 __all__ = ["RobustZColumns", "RobustZScore"]
 
@@ -205,13 +206,13 @@ class RobustZColumns(ArrayColumns):
         med = np.full(len(rows), math.nan)
         length = t["len"][rows]
         ok = live & (length >= d.min_samples) & np.isfinite(x)
-        scored = np.flatnonzero(ok)
+        scored = where(ok)
         lens = length[scored]
         slow: list[int] = []
-        if len(lens) and lens.min() == lens.max():  # the steady state: one ring length
+        if len(lens) and every(lens == lens[0]):  # the steady state: one ring length
             groups = [(int(lens[0]), scored)]
-        else:
-            groups = [(n, scored[lens == n]) for n in np.unique(lens).tolist()]
+        else:  # filling up: the lengths present (at most `window` of them)
+            groups = [(n, scored[lens == n]) for n in where(np.bincount(lens)).tolist()]
         ring, window = t["ring"], d.window
         # a few thousand rows at a time keep the temporaries in cache
         chunks = [(n, js[i:i + _CHUNK]) for n, js in groups for i in range(0, len(js), _CHUNK)]
@@ -220,7 +221,7 @@ class RobustZColumns(ArrayColumns):
             # sorting single precision gives the order of the widened values
             s = np.sort(ring[sel] if n == window else ring[sel, :n], axis=1)
             good = np.isfinite(s[:, 0]) & np.isfinite(s[:, -1])  # NaN sorts last
-            if not good.all():
+            if not every(good):
                 slow += js[~good].tolist()
                 js, s = js[good], s[good]
             m, scale = self._median_scale(s)
@@ -253,7 +254,7 @@ class RobustZColumns(ArrayColumns):
             mad = 0.5 * (_kth_deviations(dev, h) + _kth_deviations(dev, h + 1))
         scale = _MAD_TO_SIGMA * mad
         floor = np.maximum(_PRECISION * np.abs(med), d.min_scale)
-        for i in np.flatnonzero(scale < floor).tolist():
+        for i in where(scale < floor).tolist():
             devs = dev[:, i]  # math.fsum is exact, so the order does not matter
             mean_ad = math.fsum(devs.tolist()) / n if devs.any() else 0.0
             v = _MEANAD_TO_SIGMA * mean_ad
@@ -264,14 +265,14 @@ class RobustZColumns(ArrayColumns):
         rows = np.asarray(rows, dtype=np.intp)
         live, x, _ = self._value_inputs(w)
         ok = live & np.isfinite(x)
-        every = bool(ok.all())
-        sel = rows if every else rows[ok]
+        whole = every(ok)
+        sel = rows if whole else rows[ok]
         with np.errstate(over="ignore"):
-            xs = (x if every else x[ok]).astype(np.float32)
+            xs = (x if whole else x[ok]).astype(np.float32)
         t, window = self.t, self.detector.window
         length, pos = t["len"][sel], t["pos"][sel]
         grow = length < window
-        if grow.any():
+        if some(grow):
             t["ring"][sel[grow], length[grow]] = xs[grow]
             t["len"][sel[grow]] += 1
             full = ~grow

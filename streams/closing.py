@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from detectors.columns import WindowColumns
+from detectors.masks import every, some, where
 from ioc.catalog import MetricSpec
 from ioc.events import Alert, Incident, WindowSummaries
 from streams.budget import SeriesBudget
@@ -128,7 +129,7 @@ class WindowCloser:
         if not n:
             return
         plan = block.plan
-        due = np.flatnonzero(block.closed_upto[:n] < end)  # else restored ahead: closed
+        due = where(block.closed_upto[:n] < end)  # else restored ahead: closed
         rhythm = plan.spec.rhythm((start + end) / 2)
         timer = self.metrics.detector_time if self.metrics is not None else None
         evict: list[int] = []
@@ -185,7 +186,7 @@ class WindowCloser:
         zeros = [0] * len(row_keys)
         empty = wc.count == 0  # an empty window's summary carries zeros
         stats = (wc.mean, wc.min, wc.max, wc.last, wc.std)
-        mean, low, high, last, std = ((np.where(empty, 0.0, c) for c in stats) if empty.any()
+        mean, low, high, last, std = ((np.where(empty, 0.0, c) for c in stats) if some(empty)
                                       else stats)
         packs = self.out.summaries.get(group)
         if packs is None:
@@ -232,7 +233,7 @@ class _WindowStats:
         """The statistics' row of each ``due`` row of ``block`` (-1: no readings); a row's
         series id is looked up once and kept in :attr:`SeriesBlock.sids`."""
         sids = block.sids[due]
-        miss = np.flatnonzero(sids < 0)
+        miss = where(sids < 0)
         if len(miss):
             get, keys = self.ids.get, block.keys
             for j, row in zip(miss.tolist(), due[miss].tolist(), strict=True):
@@ -240,7 +241,7 @@ class _WindowStats:
                 if i is not None:
                     sids[j] = block.sids[row] = i
         known = (sids >= 0) & (sids < len(self.pos))
-        if known.all():
+        if every(known):
             return self.pos[sids]
         return np.where(known, self.pos[np.where(known, sids, 0)], -1)
 
@@ -255,7 +256,7 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: _WindowStats, end: float
     has = at >= 0
     sizes, *stats = accs.stats
     counted = block.plan.kind == "count"
-    if has.all():  # every series reported: take the statistics' rows as they are
+    if every(has):  # every series reported: take the statistics' rows as they are
         last_seen[due] = end
         cols = [np.full(len(due), fill) for fill in _COUNTED] if counted else \
             [got[at] for got in stats]
@@ -263,14 +264,14 @@ def _columns(block: SeriesBlock, due: np.ndarray, accs: _WindowStats, end: float
     evict: list[int] = []
     seen = last_seen[due]
     gone = ~has & (seen > -math.inf) & (end - seen > evict_after)
-    if gone.any():
+    if some(gone):
         evict = due[gone].tolist()
         kept = ~gone
         due, has, at = due[kept], has[kept], at[kept]
     n = len(due)
     count = np.zeros(n, dtype=np.int64)
     cols = [np.full(n, _NAN) for _ in range(5)]  # mean, min, max, last, std
-    js = np.flatnonzero(has)
+    js = where(has)
     if len(js):
         last_seen[due[js]] = end
         sel = at[js]

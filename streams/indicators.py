@@ -52,6 +52,7 @@ from functools import cache
 import msgspec
 import numpy as np
 
+from detectors.masks import every, where
 from ioc import catalog
 from ioc.events import SEVERITIES, GroupIndicator
 
@@ -278,7 +279,7 @@ class DistrictGroups:
     def __init__(self, codes: np.ndarray, sources: Sequence[str]) -> None:
         self.order = np.argsort(codes, kind="stable")
         ordered = codes[self.order]
-        self.starts = np.flatnonzero(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
+        self.starts = where(np.concatenate([[True], ordered[1:] != ordered[:-1]]))
         begins = self.starts.tolist()
         self.spans = list(zip(begins, [*begins[1:], len(self.order)], strict=True))
         self.codes = ordered[self.starts].tolist()
@@ -339,7 +340,7 @@ class DistrictRollup:
         ns = np.add.reduceat(real, starts).tolist()
         tops = np.fmax.reduceat(np.where(real, v, np.nan), starts).tolist()
         breaches = np.add.reduceat(hot, starts).tolist()
-        everyone = bool(reporting.all())
+        everyone = every(reporting)
         for k, (lo, hi) in enumerate(g.spans):
             district = names[g.codes[k]]
             d = self.by_district.get(district)

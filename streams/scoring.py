@@ -30,6 +30,7 @@ from detectors.base import Explanation
 from detectors.columns import WindowColumns
 from detectors.decision import decide_many
 from detectors.direction import Side
+from detectors.masks import where
 from ioc.events import Evidence, Reading
 from streams.lifecycle import Verdict, evidence_from
 from streams.partition import PartitionState
@@ -80,7 +81,7 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
         any_fire |= f
     listening = np.frombuffer(bytes(block.lanes), dtype=np.uint8)[rows] if len(rows) else \
         np.zeros(0, dtype=np.uint8)
-    wanted = np.flatnonzero(any_fire | (listening != 0))
+    wanted = where(any_fire | (listening != 0))
     out: RowVerdicts = []
     for j in wanted.tolist():
         row = int(rows[j])

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from detectors.masks import where
 from streams.window_stats import repeat_stats, segment_stats, stable_order
 
 if TYPE_CHECKING:
@@ -141,7 +142,7 @@ class WindowBuffer:
             return ids, tuple(np.empty(0) for _ in range(6))
         order = stable_order(ids, len(self.series.keys))
         sid = ids[order]
-        edge = np.flatnonzero(sid[1:] != sid[:-1]) + 1
+        edge = where(sid[1:] != sid[:-1]) + 1
         starts = np.concatenate([[0], edge])
         sizes = np.diff(np.concatenate([starts, [len(sid)]]))
         with np.errstate(invalid="ignore"):
