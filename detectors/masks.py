@@ -12,7 +12,7 @@ few microseconds a call whatever the length, several times the work on 250 rows;
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,7 @@ def some(mask: NDArray[np.bool_]) -> bool:
     return bool(np.count_nonzero(mask) > 0)
 
 
-def where(mask: NDArray[np.bool_]) -> NDArray[np.intp]:
-    """``np.flatnonzero(mask)`` of a one-dimensional mask: the indices of its true elements."""
+def where(mask: NDArray[Any]) -> NDArray[np.intp]:
+    """``np.flatnonzero(mask)`` of a one-dimensional array: the indices of its nonzero
+    (true) elements."""
     return mask.nonzero()[0]
