@@ -7,9 +7,11 @@ sides get every pack as bytes, already in memory:
 (a) **bare**: :func:`ioc.reading_columns.decode_columns` on every pack (the decoder the
     throughput benchmark's bare loop runs); the best of ``--repeat`` runs counts.
 (b) **pipeline**: what a worker's events agent does with the same packs, in the same order:
-    :func:`streams.ingest.decode_message`, :meth:`streams.pipeline.Pipeline.fold`, the due
-    window closes (detectors, decisions, alert lanes, summaries, district roll-ups), the
-    output of every 32 packs encoded as the worker publishes it, and a checkpoint of the
+    :func:`streams.ingest.decode_message`, :meth:`streams.pipeline.Pipeline.fold` and
+    :meth:`~streams.pipeline.Pipeline.settle` per pack, the settled windows closed together
+    after every 128 packs (the agent's batch: detectors, decisions, alert lanes, summaries,
+    district roll-ups; :meth:`~streams.pipeline.Pipeline.flush`), each batch's output
+    encoded as the worker publishes it, and a checkpoint of the
     series' state every 2,048 packs (about a million readings: what a worker reads between
     two checkpoints, every 2 s, at half a million readings a second).
 
@@ -42,7 +44,7 @@ from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
 from streams.worker import tune_gc
 
-PUBLISH_EVERY = 32      # packs between two outputs taken and encoded
+BATCH = 128             # packs per agent batch (streams.agents: batch_messages)
 CHECKPOINT_EVERY = 2048  # packs between two checkpoints (~1M readings: a worker's 2 s)
 PHASES = ("decode", "fold", "close", "publish", "checkpoint")
 
@@ -69,13 +71,16 @@ def pipeline(messages: list[tuple[int, bytes, int]]) -> dict[str, float]:
         t1 = clock()
         p.fold("traffic", partition, decoded.readings, offset=i, now=now)
         t2 = clock()
-        for _ in p.closing("traffic", partition):
-            pass
+        p.settle("traffic", partition)
+        last = i % BATCH == BATCH - 1 or i == len(messages) - 1
+        if last:
+            for _ in p.flush():
+                pass
         t3 = clock()
         spent["decode"] += t1 - t0
         spent["fold"] += t2 - t1
         spent["close"] += t3 - t2
-        if i % PUBLISH_EVERY == PUBLISH_EVERY - 1:
+        if last:  # the agent publishes after each batch
             out = p.take_output()
             for alert in out.alerts:
                 encode(alert)

@@ -29,7 +29,7 @@ from streams.indicators import DistrictRollup, IndicatorPart
 from streams.lifecycle import CITY, HEALTH, AlertBook, lane_key
 from streams.partition import PartitionState
 from streams.runtime import DetectorRuntime
-from streams.scoring import score_block
+from streams.scoring import Piece, score_blocks
 from streams.series import DISTRICT_NAMES, SeriesBlock, series_key
 from streams.silences import SilenceBook
 from streams.summaries import SummaryPacks
@@ -38,7 +38,7 @@ from streams.window_columns import WindowBuffer
 if TYPE_CHECKING:
     from streams.metrics import WorkerMetrics
 
-__all__ = ["Output", "WindowCloser"]
+__all__ = ["Output", "Settled", "WindowCloser"]
 
 _NAN = math.nan
 
@@ -84,20 +84,56 @@ class WindowCloser:
         yields the rows closed after each chunk, so an async caller can let its event loop
         run between chunks. The window is taken out of ``st``'s windows at once; run the
         steps to the end before the partition takes new readings."""
-        w = st.windows
-        end = start + w.width
-        buf, lates = w.pop(start)
-        accs = _WindowStats(buf)
-        self._track_fresh(st, accs)
-        rollup = DistrictRollup(st.group)
-        tracked = 0
-        for block in list(st.blocks.values()):
-            yield from self._close_block(st, block, start, end, accs, lates, rollup, chunk)
-            tracked += len(block)
-        if self.metrics is not None:
-            self.metrics.windows_closed(st.group, tracked)
-        self.out.parts += rollup.parts(st.partition, start, end,
-                                       self.open_counts(st.group, st.partition))
+        return self.close_settled([self.settle(st, start)], chunk)
+
+    def settle(self, st: PartitionState, start: float) -> Settled:
+        """Take the window of ``st`` starting at ``start`` out of its windows (a reading for
+        it is late from now on); :meth:`close_settled` closes it."""
+        buf, lates = st.windows.pop(start)
+        return Settled(st, start, start + st.windows.width, buf, lates)
+
+    def close_settled(self, settled: list[Settled], chunk: int = 4096) -> Iterator[int]:
+        """Close settled windows, each partition's in the order of their starts. The windows
+        of one group that start together (one per partition) close together: each metric's
+        blocks are scored with one detector call per ``chunk`` series (see
+        :func:`~streams.scoring.score_blocks`). Yields the rows closed after each call."""
+        together: dict[tuple[str, float], list[Settled]] = {}
+        for x in settled:
+            together.setdefault((x.st.group, x.start), []).append(x)
+        for key in sorted(together, key=lambda k: k[1]):
+            yield from self._close_together(together[key], chunk)
+
+    def _close_together(self, items: list[Settled], chunk: int) -> Iterator[int]:
+        rollups = []
+        for x in items:
+            x.accs = _WindowStats(x.buf)
+            self._track_fresh(x.st, x.accs)
+            rollups.append(DistrictRollup(x.st.group))
+        metrics = list(dict.fromkeys(m for x in items for m in x.st.blocks))
+        for metric in metrics:
+            batch: list[tuple[int, Piece]] = []
+            for k, x in enumerate(items):
+                block = x.st.blocks.get(metric)
+                if block is None or not len(block):
+                    continue
+                for piece in self._pieces(x, block, chunk):
+                    if batch and (batch[0][1][0].columns is not piece[0].columns
+                                  or sum(len(p[1]) for _, p in batch) >= chunk):
+                        yield self._score(items, batch, rollups)
+                        batch = []
+                    batch.append((k, piece))
+            if batch:
+                yield self._score(items, batch, rollups)
+            for x in items:
+                block = x.st.blocks.get(metric)
+                if block is not None and x.evict.get(metric):
+                    self._evict(x.st, block, x.evict.pop(metric))
+        for x, rollup in zip(items, rollups, strict=True):
+            st = x.st
+            if self.metrics is not None:
+                self.metrics.windows_closed(st.group, sum(map(len, st.blocks.values())))
+            self.out.parts += rollup.parts(st.partition, x.start, x.end,
+                                           self.open_counts(st.group, st.partition))
 
     def _track_fresh(self, st: PartitionState, present: _WindowStats) -> None:
         w = st.windows
@@ -121,35 +157,42 @@ class WindowCloser:
                 continue
             st.track_many(plan, sources, districts)
 
-    def _close_block(self, st: PartitionState, block: SeriesBlock, start: float, end: float,
-                     accs: _WindowStats, lates: dict | None, rollup: DistrictRollup,
-                     chunk: int
-                     ) -> Iterator[int]:
-        n = len(block)
-        if not n:
-            return
-        plan = block.plan
+    def _pieces(self, x: Settled, block: SeriesBlock, chunk: int) -> Iterator[Piece]:
+        """The block's rows due to close, ``chunk`` at a time, with their windows' columns
+        (rows to evict are set aside in ``x.evict``)."""
+        n, plan, end, accs = len(block), block.plan, x.end, x.accs
+        assert accs is not None, "a settled window's statistics are taken when it closes"
         due = where(block.closed_upto[:n] < end)  # else restored ahead: closed
-        rhythm = plan.spec.rhythm((start + end) / 2)
-        timer = self.metrics.detector_time if self.metrics is not None else None
-        evict: list[int] = []
+        rhythm = plan.spec.rhythm((x.start + end) / 2)
         for lo in range(0, len(due), chunk):
             cols, rows, gone = _columns(block, due[lo:lo + chunk], accs, end,
                                         self.evict_after_s)
-            evict += gone
+            if gone:
+                x.evict.setdefault(plan.metric, []).extend(gone)
             if len(rows):
                 count, mean, low, high, last, std = cols
-                wc = WindowColumns(start=start, end=end, count=count, mean=mean, min=low,
-                                   max=high, last=last, std=std, kind=plan.kind, rhythm=rhythm)
-                for row, verdicts in score_block(block, rows, wc, timer=timer):
-                    self._observe(st, block, row, verdicts, end)
-                block.closed_upto[rows] = end
-                self._summarise(st, block, rows, wc, lates, rollup)
-            yield len(rows)
-        if evict:
-            for key in st.forget(block, evict):
-                self.budget.release(st.group, key[0])
-                self.evicted.append((series_key(st.group, key[0], key[1]), st.partition))
+                yield block, rows, WindowColumns(
+                    start=x.start, end=end, count=count, mean=mean, min=low, max=high,
+                    last=last, std=std, kind=plan.kind, rhythm=rhythm)
+
+    def _score(self, items: list[Settled], batch: list[tuple[int, Piece]],
+               rollups: list[DistrictRollup]) -> int:
+        """Score one batch of pieces, then hand each piece's verdicts to the alert book and
+        its windows to the summaries and roll-ups; returns the rows closed."""
+        timer = self.metrics.detector_time if self.metrics is not None else None
+        verdicts = score_blocks([p for _, p in batch], timer=timer)
+        for (k, (block, rows, wc)), got in zip(batch, verdicts, strict=True):
+            x = items[k]
+            for row, row_verdicts in got:
+                self._observe(x.st, block, row, row_verdicts, x.end)
+            block.closed_upto[rows] = x.end
+            self._summarise(x.st, block, rows, wc, x.lates, rollups[k])
+        return sum(len(p[1]) for _, p in batch)
+
+    def _evict(self, st: PartitionState, block: SeriesBlock, rows: list[int]) -> None:
+        for key in st.forget(block, rows):
+            self.budget.release(st.group, key[0])
+            self.evicted.append((series_key(st.group, key[0], key[1]), st.partition))
 
     def _observe(self, st: PartitionState, block: SeriesBlock, row: int, verdicts: list,
                  end: float) -> None:
@@ -210,6 +253,19 @@ def _breach(spec: MetricSpec, values: np.ndarray) -> np.ndarray:
         if spec.breach_below is not None:
             out |= values < spec.breach_below
     return out
+
+
+class Settled:
+    """A window taken out of its partition's windows, waiting for its close: its
+    statistics (``accs``, once closing) and the rows to evict, per metric (``evict``)."""
+
+    __slots__ = ("accs", "buf", "end", "evict", "lates", "st", "start")
+
+    def __init__(self, st: PartitionState, start: float, end: float, buf: WindowBuffer,
+                 lates: dict | None) -> None:
+        self.st, self.start, self.end, self.buf, self.lates = st, start, end, buf, lates
+        self.accs: _WindowStats | None = None
+        self.evict: dict[str, list[int]] = {}
 
 
 class _WindowStats:

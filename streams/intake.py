@@ -5,11 +5,13 @@ consumer generation, ``.value`` the raw bytes): skip it if it was fetched before
 rebalance (its new owner reads it again); decode it (:mod:`streams.ingest`; invalid readings
 are dead-lettered, readings dated more than ``max_future_s`` ahead of the wall clock too);
 pass the valid readings to the pipeline and dead-letter those its windows refuse (late, clock
-jump, series limit); close the windows they made due, in chunks (:meth:`EventIntake.steps`
-yields between them); then hold the message in the :class:`~streams.acks.AckLedger` until the
-windows up to its newest reading have closed. A processing error is logged with topic,
-partition and offset and the message dead-lettered (``internal``): a bug must not stop the
-stream.
+jump, series limit); settle the windows they made due (a reading for them is late from then
+on); then hold the message in the :class:`~streams.acks.AckLedger` until the windows up to its
+newest reading have closed. After the batch's last message its settled windows close
+together, in chunks (:meth:`EventIntake.steps` yields between them): those of one group that
+start together are scored with one detector call per metric across partitions. A processing
+error is logged (with topic, partition and offset, and the message dead-lettered as
+``internal``, when it is one message's): a bug must not stop the stream.
 """
 
 from __future__ import annotations
@@ -92,7 +94,7 @@ class EventIntake:
                 has_readings = bool(decoded.readings)
                 self._feed(group, msg.topic, msg.partition, msg.offset, decoded, now)
                 if has_readings:
-                    yield from self.pipeline.closing(group, msg.partition)
+                    self.pipeline.settle(group, msg.partition)
             except Exception as exc:  # a bug must not stop the stream: log and dead-letter
                 log.exception("processing %s[%d]@%d failed", msg.topic, msg.partition,
                               msg.offset)
@@ -107,6 +109,10 @@ class EventIntake:
             self.ledger.hold(group, msg.partition, after, msg)
             msg.value = None  # keep the message for its ack, not its bytes
             held += 1
+        try:  # the batch's windows close together (scored with one call per metric)
+            yield from self.pipeline.flush()
+        except Exception:  # a bug must not stop the stream
+            log.exception("closing the windows of a batch failed")
         return held
 
     def _feed(self, group: str, topic: str, partition: int, offset: int, decoded: Decoded,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from ioc import catalog
 from streams.budget import SeriesBudget
+from streams.plan_columns import PlanColumns
 from streams.runtime import MetricPlan
 from streams.series import Key, SeriesBlock
 from streams.windows import PartitionWindows
@@ -41,11 +42,12 @@ class PartitionState:
 
     __slots__ = ("blocks", "dirty", "event_clock", "group", "last_close_wall",
                  "last_event_wall", "last_offset", "partition", "reading_metrics",
-                 "replayed_offset", "series", "windows")
+                 "replayed_offset", "series", "shared", "windows")
 
     def __init__(self, group: str, partition: int, *, lateness: float,
                  reading_metrics: frozenset[str] = frozenset(), max_jump: float = math.inf,
-                 budget: SeriesBudget | None = None) -> None:
+                 budget: SeriesBudget | None = None,
+                 shared: dict[str, PlanColumns] | None = None) -> None:
         self.group = group
         self.partition = partition
         self.windows = PartitionWindows(group, partition,
@@ -61,6 +63,9 @@ class PartitionState:
         self.last_offset = -1
         self.replayed_offset = -1
         self.reading_metrics = reading_metrics
+        # metric -> the detector columns this partition's blocks share with the worker's
+        # other partitions of the group (streams.plan_columns)
+        self.shared = {} if shared is None else shared
 
     def track(self, plan: MetricPlan, source: str, district: str) -> Key:
         """Start tracking (source, plan's metric) with fresh state; returns its key object."""
@@ -74,7 +79,10 @@ class PartitionState:
         keys = [(sys.intern(source), metric) for source in sources]
         block = self.blocks.get(metric)
         if block is None:
-            block = self.blocks[metric] = SeriesBlock(plan)
+            columns = self.shared.get(metric)
+            if columns is None or columns.plan is not plan:
+                columns = self.shared[metric] = PlanColumns(plan)
+            block = self.blocks[metric] = SeriesBlock(plan, columns)
         block.add_many(keys, [_DISTRICTS.get(d, d) for d in districts])
         series = self.series
         for key in keys:
@@ -88,6 +96,11 @@ class PartitionState:
             return None
         row = block.rows.get(key)
         return None if row is None else (block, row)
+
+    def release(self) -> None:
+        """Give the blocks' slots in the shared columns back (the partition was revoked)."""
+        for block in self.blocks.values():
+            block.release()
 
     def forget(self, block: SeriesBlock, rows: list[int]) -> list[Key]:
         """Stop tracking ``rows`` of ``block``; returns their keys."""

@@ -23,6 +23,7 @@ from ioc.events import Reading
 from streams.budget import SeriesBudget
 from streams.clocks import worker_clock
 from streams.partition import PartitionState
+from streams.plan_columns import PlanColumns
 from streams.scoring import score_reading
 from streams.windows import Refused
 
@@ -51,6 +52,8 @@ class PartitionSet:
         self.reading_metrics = reading_metrics or {}
         self.metrics = metrics
         self.parts: dict[tuple[str, int], PartitionState] = {}
+        # group -> metric -> the detector columns its partitions share (streams.plan_columns)
+        self.shared: dict[str, dict[str, PlanColumns]] = {}
         # readings the windows refused (group, partition, (class, field, reason, reading)),
         # for the worker to dead-letter
         self.refused: list[tuple[str, int, Refused]] = []
@@ -62,7 +65,8 @@ class PartitionSet:
             st = self.parts[(group, partition)] = PartitionState(
                 group, partition, lateness=self.lateness,
                 reading_metrics=self.reading_metrics.get(group, frozenset()),
-                max_jump=self.max_jump_s, budget=self.budget)
+                max_jump=self.max_jump_s, budget=self.budget,
+                shared=self.shared.setdefault(group, {}))
         return st
 
     def clock(self) -> float:
@@ -82,6 +86,7 @@ class PartitionSet:
         release = self.budget.release
         for k in [k for k in self.parts if k[1] in gone]:
             st = self.parts.pop(k)
+            st.release()
             for src, _metric in [*st.series, *st.windows.fresh]:
                 release(k[0], src)
         return gone

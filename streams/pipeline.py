@@ -105,31 +105,6 @@ class Pipeline:
                              registry=metrics.registry if metrics is not None else None,
                              direction_of=lambda g, m: runtime.plan(g, m).direction)
 
-    # --- settings the tests and the worker adjust after construction ----------------------
-    @property
-    def idle_s(self) -> float:
-        return self.schedule.idle_s
-
-    @idle_s.setter
-    def idle_s(self, value: float) -> None:
-        self.schedule.idle_s = value
-
-    @property
-    def chunk_rows(self) -> int:
-        return self.schedule.chunk_rows
-
-    @chunk_rows.setter
-    def chunk_rows(self, value: int) -> None:
-        self.schedule.chunk_rows = max(1, value)
-
-    @property
-    def max_jump_s(self) -> float:
-        return self.partitions.max_jump_s
-
-    @max_jump_s.setter
-    def max_jump_s(self, value: float) -> None:
-        self.partitions.max_jump_s = value
-
     # --- partitions and readings (streams.partition_set) ---------------------------------
     def state(self, group: str, partition: int) -> PartitionState:
         """The state of a topic partition (created on first use)."""
@@ -152,6 +127,7 @@ class Pipeline:
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Forget the state of partitions this worker no longer owns."""
+        self.schedule.drain()
         gone = self.partitions.revoke(partitions)
         self.open.forget(gone)
         if self.multivariate is not None:
@@ -187,6 +163,14 @@ class Pipeline:
         rows closed after each chunk (:meth:`CloseSchedule.closing`)."""
         return self.schedule.closing(group, partition)
 
+    def settle(self, group: str, partition: int) -> int:
+        """Settle a partition's due windows (:meth:`CloseSchedule.settle`)."""
+        return self.schedule.settle(group, partition)
+
+    def flush(self) -> Iterator[int]:
+        """Close the settled windows, in steps (:meth:`CloseSchedule.flush`)."""
+        return self.schedule.flush()
+
     def idle(self, caught_up: Callable[[str, int], bool], now: float | None = None,
              wall: float | None = None) -> int:
         """The idle timer's rule (:meth:`CloseSchedule.idle`); returns the windows closed."""
@@ -217,12 +201,14 @@ class Pipeline:
 
     def command(self, cmd: Command, partition: int) -> list[Alert]:
         """Apply an operator command (ValidationError for an alert this worker lacks)."""
+        self.schedule.drain()
         records = self.desk.command(cmd, partition, self.clock())
         self.closer.out.alerts.extend(records)
         return records
 
     def tick(self) -> list[Alert]:
         """Silences and duration escalation at the worker's clock (call every few seconds)."""
+        self.schedule.drain()
         records = self.desk.tick(self.clock())
         self.closer.out.alerts.extend(records)
         return records
@@ -233,6 +219,7 @@ class Pipeline:
 
     def take_output(self) -> Output:
         """The records queued since the last call."""
+        self.schedule.drain()
         out, self.closer.out = self.closer.out, Output()
         if self.multivariate is not None:
             self.multivariate.observe(out, self.partitions.partition_of)
@@ -242,6 +229,7 @@ class Pipeline:
     def checkpoint(self) -> list[tuple[str, int, bytes | None]]:
         """(table key, partition, state) of every series whose window closed since the last
         call, and (key, partition, None) for series evicted after a long silence."""
+        self.schedule.drain()
         states = checkpoints.dirty_states(self.parts.values(), self.closer.evicted)
         if self.multivariate is not None:
             states += self.multivariate.checkpoint()
@@ -249,6 +237,7 @@ class Pipeline:
 
     def snapshot(self, partitions: Container[int]) -> list[tuple[str, int, bytes]]:
         """(table key, partition, state) of every series of ``partitions``, as they are now."""
+        self.schedule.drain()
         states = checkpoints.snapshot(self.parts.values(), partitions)
         if self.multivariate is not None:
             states += self.multivariate.snapshot(partitions)

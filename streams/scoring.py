@@ -19,6 +19,7 @@ suppresses a live detector, and it never tells an alert lane "not firing".
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import math
 import time
@@ -36,10 +37,13 @@ from streams.lifecycle import Verdict, evidence_from
 from streams.partition import PartitionState
 from streams.series import SeriesBlock
 
-__all__ = ["RowVerdicts", "score_block", "score_reading"]
+__all__ = ["Piece", "RowVerdicts", "score_block", "score_blocks", "score_reading"]
 
 RowVerdicts = list[tuple[int, list[Verdict]]]
 _NAN = math.nan
+
+
+Piece = tuple[SeriesBlock, np.ndarray, WindowColumns]  # a block, its rows, their windows
 
 
 def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
@@ -47,85 +51,141 @@ def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
     """Score, learn and decide ``rows`` of ``block`` on their windows ``w`` (row ``j`` of
     ``w`` is the window of ``rows[j]``); returns (row, verdicts) of the rows the alert book
     must hear, in row order. ``timer(detector, seconds)`` receives each detector's time."""
-    plan = block.plan
-    block.recent.write(rows, w.value)  # the sparkline's values, whatever the detectors keep
+    return score_blocks([(block, rows, w)], timer=timer)[0]
+
+
+def score_blocks(pieces: list[Piece], *,
+                 timer: Callable[[str, float], None] | None = None) -> list[RowVerdicts]:
+    """:func:`score_block` of several blocks of one plan whose windows closed together (one
+    per partition, sharing their :class:`~streams.plan_columns.PlanColumns`): one detector
+    call and one decision over all their rows; the verdicts of each piece, as it would get
+    them alone."""
+    s = _Stacked(pieces)
+    plan = s.plan
+    for b, rows, w in pieces:
+        b.recent.write(rows, w.value)  # the sparkline's values, whatever the detectors keep
     scores: list[np.ndarray] = []
     decided: dict[int, np.ndarray] = {}
-    peaks: list[dict[int, Evidence]] = []
     for i, d in enumerate(plan.detectors):
-        cols = block.cols[i]
+        cols = s.columns.cols[i]
         if cols is None:  # a per-reading detector: its window's peak, decided per reading
-            sc, decided[i], evs = _peaks(block, i, rows)
+            sc, decided[i], evs = _peaks(pieces, s.offsets, i)
             scores.append(sc)
-            peaks.append(evs)
+            s.peaks.append(evs)
             continue
         t = time.perf_counter() if timer is not None else 0.0
-        sc = cols.score_many(rows, w)
-        cols.learn_many(rows, w)
+        sc = cols.score_many(s.slots, s.w)
+        cols.learn_many(s.slots, s.w)
         if timer is not None:
             timer(d.name, time.perf_counter() - t)
         scores.append(sc)
-        peaks.append({})
+        s.peaks.append({})
     health = [d.health and not d.shadow for d in plan.detectors]
-    built: dict[tuple[int, int], Evidence] = {}
-
-    def side(i: int, j: int) -> Side | None:
-        ev = built[(i, j)] = peaks[i].get(int(rows[j])) or _evidence(block, i, int(rows[j]),
-                                                                      w, j)
-        return ev.side
-
-    final = decide_many(rows, w.end, scores, block.pols, health, decided=decided,
-                        directions=plan.directions, side_of=side)
-    any_fire = np.zeros(len(rows), dtype=bool)
+    final = decide_many(s.slots, s.w.end, scores, s.columns.pols, health, decided=decided,
+                        directions=plan.directions, side_of=s.side)
+    any_fire = np.zeros(len(s.slots), dtype=bool)
     for f in final:
         any_fire |= f
-    listening = np.frombuffer(bytes(block.lanes), dtype=np.uint8)[rows] if len(rows) else \
+    return [_verdicts(s, k, final, scores, any_fire) for k in range(len(pieces))]
+
+
+class _Stacked:
+    """Pieces of one plan end to end: their detector slots, their windows' columns, where
+    each piece starts (``offsets``), and the evidence of positions, built once."""
+
+    __slots__ = ("built", "columns", "offsets", "peaks", "pieces", "plan", "slots", "w")
+
+    def __init__(self, pieces: list[Piece]) -> None:
+        block0, rows0, w0 = pieces[0]
+        self.pieces, self.plan, self.columns = pieces, block0.plan, block0.columns
+        if any(b.columns is not self.columns for b, _, _ in pieces):
+            raise ValueError("score_blocks: the blocks do not share their detector columns")
+        if len(pieces) == 1:
+            self.slots, self.w, self.offsets = block0.slots[rows0], w0, [0, len(rows0)]
+        else:
+            self.slots = np.concatenate([b.slots[rows] for b, rows, _ in pieces])
+            self.w = _joined([w for _, _, w in pieces])
+            self.offsets = np.cumsum([0] + [len(rows) for _, rows, _ in pieces]).tolist()
+        self.peaks: list[dict[int, Evidence]] = []  # per detector: a per-reading one's
+        self.built: dict[tuple[int, int], Evidence] = {}
+
+    def evidence(self, i: int, at: int) -> Evidence:
+        """Detector ``i``'s evidence at position ``at`` (a per-reading detector's peak)."""
+        ev = self.built.get((i, at)) or self.peaks[i].get(at)
+        if ev is None:
+            k = bisect.bisect_right(self.offsets, at) - 1
+            b, rows, wk = self.pieces[k]
+            j = at - self.offsets[k]
+            ev = _evidence(b, i, int(rows[j]), wk, j)
+        self.built[(i, at)] = ev
+        return ev
+
+    def side(self, i: int, at: int) -> Side | None:
+        return self.evidence(i, at).side
+
+
+def _verdicts(s: _Stacked, k: int, final: list[np.ndarray], scores: list[np.ndarray],
+              any_fire: np.ndarray) -> RowVerdicts:
+    """The verdicts of piece ``k``'s rows that fire or have a lane to hear them."""
+    b, rows, wk = s.pieces[k]
+    lo = s.offsets[k]
+    listening = np.frombuffer(bytes(b.lanes), dtype=np.uint8)[rows] if len(rows) else \
         np.zeros(0, dtype=np.uint8)
-    wanted = where(any_fire | (listening != 0))
     out: RowVerdicts = []
-    for j in wanted.tolist():
-        row = int(rows[j])
-        lanes = int(listening[j])
+    for j in where(any_fire[lo:lo + len(rows)] | (listening != 0)).tolist():
+        at, lanes = lo + j, int(listening[j])
         verdicts = []
-        for i, d in enumerate(plan.detectors):
-            if final[i][j]:
-                ev = built.get((i, j)) or peaks[i].get(row) or _evidence(block, i, row, w, j)
-                verdicts.append(Verdict(True, d.health, ev, d.shadow))
+        for i, d in enumerate(s.plan.detectors):
+            if final[i][at]:
+                verdicts.append(Verdict(True, d.health, s.evidence(i, at), d.shadow))
             elif d.shadow:
                 continue
             elif lanes & (2 if d.health else 1):  # suppressed or quiet: a normal window
                 verdicts.append(Verdict(False, d.health, _quiet(d.name, d.version,
-                                                                float(scores[i][j]), w)))
+                                                                float(scores[i][at]), wk)))
         if verdicts:
-            out.append((row, verdicts))
+            out.append((int(rows[j]), verdicts))
     return out
 
 
-def _peaks(block: SeriesBlock, i: int, rows: np.ndarray
+def _joined(ws: list[WindowColumns]) -> WindowColumns:
+    """One window's columns of several blocks, end to end."""
+    w = ws[0]
+    cat = np.concatenate
+    return WindowColumns(start=w.start, end=w.end, count=cat([x.count for x in ws]),
+                         mean=cat([x.mean for x in ws]), min=cat([x.min for x in ws]),
+                         max=cat([x.max for x in ws]), last=cat([x.last for x in ws]),
+                         std=cat([x.std for x in ws]), kind=w.kind, rhythm=w.rhythm)
+
+
+def _peaks(pieces: list[Piece], offsets: list[int], i: int
            ) -> tuple[np.ndarray, np.ndarray, dict[int, Evidence]]:
-    """Scores, firing and evidence of a per-reading detector's strongest reading per row."""
-    sc = np.zeros(len(rows))
-    fire = np.zeros(len(rows), dtype=bool)
+    """Scores, firing and evidence (by position) of a per-reading detector's strongest
+    reading per row of the pieces."""
+    sc = np.zeros(offsets[-1])
+    fire = np.zeros(offsets[-1], dtype=bool)
     evs: dict[int, Evidence] = {}
-    if not block.peaks:
-        return sc, fire, evs
-    for j, row in enumerate(rows.tolist()):
-        held = block.peaks.get(row)
-        peak = None if held is None else held.pop(i, None)
-        if peak is None:
+    for (block, rows, _), lo in zip(pieces, offsets, strict=False):
+        if not block.peaks:
             continue
-        sc[j] = peak[0]
-        if peak[1] is not None:
-            fire[j] = True
-            evs[row] = peak[1]
+        for j, row in enumerate(rows.tolist(), lo):
+            held = block.peaks.get(row)
+            peak = None if held is None else held.pop(i, None)
+            if peak is None:
+                continue
+            sc[j] = peak[0]
+            if peak[1] is not None:
+                fire[j] = True
+                evs[j] = peak[1]
     return sc, fire, evs
 
 
 def _evidence(block: SeriesBlock, i: int, row: int, w: WindowColumns, j: int) -> Evidence:
     d = block.plan.detectors[i]
-    cols = block.cols[i]
+    cols = block.columns.cols[i]
     assert cols is not None
-    expl = _with_recent(block, i, row, cols.explain(row), float(w.rhythm_factor))
+    expl = _with_recent(block, i, row, cols.explain(int(block.slots[row])),
+                        float(w.rhythm_factor))
     count = int(w.count[j])
     value = float(w.value[j]) if count or w.kind == "count" else _NAN
     return evidence_from(expl, detector=d.name, version=d.version, params=d.params,
@@ -141,10 +201,10 @@ def _with_recent(block: SeriesBlock, i: int, row: int, expl: Explanation,
     dets = block.plan.detectors
     best = block.recent.values(row)
     for k in (i, *range(len(dets))):
-        cols = block.cols[k]
+        cols = block.columns.cols[k]
         if cols is None:
             continue
-        values = expl.contributing if k == i else cols.recent(row)
+        values = expl.contributing if k == i else cols.recent(int(block.slots[row]))
         if len(values) > len(best):
             best = tuple(v * rhythm for v in values) if dets[k].proto.rhythm_aware \
                 else tuple(values)

@@ -31,11 +31,10 @@ import msgspec
 import numpy as np
 
 from detectors.base import Detector
-from detectors.columns import DetectorColumns
 from detectors.policies import Policy
-from detectors.policy_columns import PolicyColumns
 from ioc.events import Evidence
 from streams.indicators import DistrictGroups
+from streams.plan_columns import PlanColumns
 from streams.recent import RecentRing
 from streams.runtime import MetricPlan
 
@@ -89,12 +88,15 @@ class SeriesBlock:
     for per-reading detectors, ``peaks`` (the strongest reading verdict since the last close).
     """
 
-    __slots__ = ("_names", "closed_upto", "cols", "district_codes", "districts", "keys", "lanes",
-                 "last_seen", "peaks", "plan", "pols", "reader_pols", "readers", "recent", "rows",
-                 "sids")
+    __slots__ = ("__weakref__", "_names", "closed_upto", "columns", "district_codes",
+                 "districts", "keys", "lanes", "last_seen", "peaks", "plan", "reader_pols",
+                 "readers", "recent", "rows", "sids", "slots")
 
-    def __init__(self, plan: MetricPlan) -> None:
+    def __init__(self, plan: MetricPlan, columns: PlanColumns | None = None) -> None:
         self.plan = plan
+        # the detectors' and policies' states: this block's rows are its `slots` in them
+        self.columns = PlanColumns(plan) if columns is None else columns
+        self.slots = np.empty(0, dtype=np.int64)
         self.keys: list[Key] = []
         self.rows: dict[Key, int] = {}
         self.districts: list[str] = []
@@ -106,21 +108,13 @@ class SeriesBlock:
         self._names: BlockNames | None = None  # of the rows as they are (see names())
         self.recent = RecentRing(np.float32)  # each row's last window values (sparklines)
         self.peaks: dict[int, dict[int, tuple[float, Evidence | None]]] = {}
-        # per detector of the plan: its columns (window detectors) or, for per-reading ones,
-        # one-series instances and policies per row
-        self.cols: list[DetectorColumns | None] = []
-        self.pols: list[PolicyColumns | None] = []
+        # per-reading detectors: one-series instances and policies per row
         self.readers: dict[int, list[Detector]] = {}
         self.reader_pols: dict[int, list[Policy]] = {}
         for i, d in enumerate(plan.detectors):
             if d.per_reading:
-                self.cols.append(None)
-                self.pols.append(None)
                 self.readers[i] = []
                 self.reader_pols[i] = []
-            else:
-                self.cols.append(d.proto.columns())
-                self.pols.append(d.policy.columns())
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -158,25 +152,24 @@ class SeriesBlock:
             self.last_seen = _grown(self.last_seen, size, -math.inf)
             self.sids = _grown(self.sids, size, -1)
             self.district_codes = _grown(self.district_codes, size, -1)
+            self.slots = _grown(self.slots, size, -1)
         self.closed_upto[first:need] = self.last_seen[first:need] = -math.inf
         self.sids[first:need] = -1
         self.district_codes[first:need] = [district_code(d) for d in districts]
         self.lanes += bytes(n)
         self.recent.grow(need)
+        self.slots[first:need] = self.columns.take(n, self)
         for i, d in enumerate(self.plan.detectors):
-            cols, pols = self.cols[i], self.pols[i]
-            if cols is None:
+            if i in self.readers:
                 self.readers[i] += [d.instance() for _ in range(n)]
                 self.reader_pols[i] += [d.policy.clone() for _ in range(n)]
-            else:
-                cols.add(n)
-                pols.add(n)  # type: ignore[union-attr]
         return first
 
     def keep(self, rows: Sequence[int]) -> None:
         """Keep only ``rows``, in this order (after evicting the others)."""
         idx = np.asarray(rows, dtype=np.int64)
         n = len(idx)
+        dropped = len(self.keys) - n
         self._names = None
         self.keys = [self.keys[r] for r in rows]
         self.rows = {k: i for i, k in enumerate(self.keys)}
@@ -188,13 +181,19 @@ class SeriesBlock:
         self.lanes = bytearray(self.lanes[r] for r in rows)
         self.peaks = {i: self.peaks[r] for i, r in enumerate(rows) if r in self.peaks}
         self.recent.keep(idx)
-        for cols, pols in zip(self.cols, self.pols, strict=True):
-            if cols is not None:
-                cols.keep(idx)
-                pols.keep(idx)  # type: ignore[union-attr]
+        self.slots = _grown(self.slots[idx], max(8, n), -1)
+        if dropped:
+            self.columns.release(dropped)
         for i in self.readers:
             self.readers[i] = [self.readers[i][r] for r in rows]
             self.reader_pols[i] = [self.reader_pols[i][r] for r in rows]
+
+    def release(self) -> None:
+        """Give every row's slot back (the block's partition was revoked)."""
+        n = len(self.keys)
+        self.columns.holders.discard(self)
+        self.slots = self.slots[:0]  # unusable from here on
+        self.columns.release(n)
 
     # --- state ---------------------------------------------------------------------------
     def state(self, row: int, partition: int, offset: int) -> bytes:
@@ -208,14 +207,14 @@ class SeriesBlock:
         idx = np.asarray(rows, dtype=np.intp)
         per_detector: list[tuple[str, str, list[bytes]] | None] = []
         for i, d in enumerate(p.detectors):
-            cols = self.cols[i]
+            cols = self.columns.cols[i]
             if d.shared:
                 per_detector.append(None)
             elif cols is None:
                 per_detector.append((d.name, d.version,
                                      [self.readers[i][r].get_state() for r in rows]))
             else:
-                per_detector.append((d.name, d.version, cols.get_states(idx)))
+                per_detector.append((d.name, d.version, cols.get_states(self.slots[idx])))
         pols: list[list[bytes]] | None = None
         if not p.policies_shared:
             pols = [[self._policy_state(i, r) for i in range(len(p.detectors))] for r in rows]
@@ -232,47 +231,49 @@ class SeriesBlock:
         return out
 
     def _policy_state(self, i: int, row: int) -> bytes:
-        pols = self.pols[i]
-        return self.reader_pols[i][row].get_state() if pols is None else pols.get_state(row)
+        pols = self.columns.pols[i]
+        return self.reader_pols[i][row].get_state() if pols is None else \
+            pols.get_state(int(self.slots[row]))
 
     def load(self, row: int, dets: list[Any], pols: list[bytes] | None) -> None:
         """Restore detector and policy states saved by :meth:`state` (mismatches start
         fresh)."""
         by_name = {d[0]: d for d in dets if d}
+        slot = int(self.slots[row])
         for i, d in enumerate(self.plan.detectors):
             got = by_name.get(d.name)
             if d.shared or got is None or got[1] != d.version:
                 continue
-            cols = self.cols[i]
+            cols = self.columns.cols[i]
             try:
                 if cols is None:
                     self.readers[i][row].set_state(got[2])
                 else:
-                    cols.set_state(row, got[2])
+                    cols.set_state(slot, got[2])
             except ValueError:
                 self._fresh_detector(i, row)
         if pols is None or self.plan.policies_shared or len(pols) != len(self.plan.detectors):
             return
         for i, raw in enumerate(pols):
             try:
-                if self.pols[i] is None:
+                if self.columns.pols[i] is None:
                     self.reader_pols[i][row].set_state(raw)
                 else:
-                    self.pols[i].set_state(row, raw)  # type: ignore[union-attr]
+                    self.columns.pols[i].set_state(slot, raw)  # type: ignore[union-attr]
             except ValueError:
                 fresh = self.plan.detectors[i].policy.clone()
-                if self.pols[i] is None:
+                if self.columns.pols[i] is None:
                     self.reader_pols[i][row] = fresh
                 else:
-                    self.pols[i].set_state(row, fresh.get_state())  # type: ignore[union-attr]
+                    self.columns.pols[i].set_state(slot, fresh.get_state())  # type: ignore[union-attr]
 
     def _fresh_detector(self, i: int, row: int) -> None:
         d = self.plan.detectors[i]
-        cols = self.cols[i]
+        cols = self.columns.cols[i]
         if cols is None:
             self.readers[i][row] = d.instance()
         else:
-            cols.set_state(row, d.instance().get_state())
+            cols.set_state(int(self.slots[row]), d.instance().get_state())
 
 
 class BlockNames:

@@ -221,7 +221,7 @@ async def test_the_checkpoint_interval_comes_from_the_settings() -> None:
 
 async def test_events_agent_dead_letters_future_late_and_jumping_readings(worker: Any) -> None:
     w, sent = worker
-    w.pipeline.max_jump_s = 3600.0
+    w.pipeline.partitions.max_jump_s = 3600.0
     async with agent(w, "events").test_context() as a:
         a._get_strtopic = lambda channel: "ioc.flooding.events"
         for m in range(3):

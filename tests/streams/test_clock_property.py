@@ -35,7 +35,7 @@ def tower(source: str, ts: float) -> Reading:
 def test_random_times_on_one_partition_never_stop_the_others(bad: list[list[float]],
                                                              where: int) -> None:
     p = Pipeline(RUNTIME, AlertBook({}), SilenceBook({}), lateness=0.0)
-    p.idle_s = 0.0
+    p.schedule.idle_s = 0.0
     minutes = 10
     for m in range(minutes):
         now = T0 + 60 * m + 6

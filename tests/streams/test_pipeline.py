@@ -95,7 +95,7 @@ def test_a_silent_source_raises_one_silence_alert() -> None:
 
 def test_the_idle_rule_closes_windows_of_a_partition_that_went_quiet() -> None:
     p = pipeline(lateness=30.0)
-    p.idle_s = 0.0
+    p.schedule.idle_s = 0.0
     feed(p, range(3))
     p.take_output()
     st = p.state("flooding", 0)
@@ -254,7 +254,7 @@ def test_metrics_count_windows(lateness: float) -> None:
 
 def test_an_idle_partition_follows_its_own_clock_and_the_wall_not_another_partition() -> None:
     p = pipeline(lateness=0.0)
-    p.idle_s = 0.0
+    p.schedule.idle_s = 0.0
     p.ingest("flooding", 0, [tower("flood-HC-01", 0, 4.0)], now=T0 + 10)
     # another partition (its sources on another key) jumps a year ahead of it
     p.ingest("flooding", 1, [tower("flood-TK-01", 525_600, 4.0)], now=T0 + 86400 * 366)
@@ -271,7 +271,7 @@ def test_an_idle_partition_keeps_up_with_the_median_of_the_others() -> None:
     """Compressed time: a partition whose sources went silent follows the worker's clock
     (the lower median), so its windows keep closing; one partition far ahead moves none."""
     p = pipeline(lateness=0.0)
-    p.idle_s = 0.0
+    p.schedule.idle_s = 0.0
     far = T0 + 86400 * 300
     for part, minute in enumerate([0, 30, 31]):
         p.ingest("flooding", part, [tower("flood-HC-01", minute, 4.0)], now=far)
@@ -362,7 +362,7 @@ def test_input_from_the_past_gains_no_time_from_the_wall_while_its_sender_pauses
     """A replay or backfill (days behind the wall clock) that pauses between two sends loses
     nothing: the idle rule does not turn the pause into event time."""
     p = pipeline(lateness=0.0)
-    p.idle_s = 0.0
+    p.schedule.idle_s = 0.0
     for m in range(3):
         p.ingest("flooding", 0, [tower("flood-HC-01", m, 4.0)], now=T0 + 86400 * 30)
     st = p.state("flooding", 0)

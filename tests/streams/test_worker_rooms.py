@@ -280,7 +280,7 @@ def test_the_intake_closes_a_big_window_in_steps_the_agent_can_yield_between() -
     """A close runs in chunks of the pipeline's ``chunk_rows`` series, each a step of
     :meth:`EventIntake.steps`; the records are those of one go."""
     rig = Rig()
-    rig.pipeline.chunk_rows = 2
+    rig.pipeline.schedule.chunk_rows = 2
     sources = [f"flood-HC-{i:02d}" for i in range(1, 8)]
     batch = [event(encode([reading(m, 5, 4.0, source=src) for src in sources]), m)
              for m in range(3)]
