@@ -118,7 +118,8 @@ class WindowCloser:
                     continue
                 for piece in self._pieces(x, block, chunk):
                     if batch and (batch[0][1][0].columns is not piece[0].columns
-                                  or sum(len(p[1]) for _, p in batch) >= chunk):
+                                  or sum(len(p[1]) for _, p in batch) + len(piece[1])
+                                  > chunk):
                         yield self._score(items, batch, rollups)
                         batch = []
                     batch.append((k, piece))
