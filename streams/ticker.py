@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from streams.heap import trim_heap
 
 if TYPE_CHECKING:
     from streams.acks import Checkpointer
@@ -26,30 +27,13 @@ if TYPE_CHECKING:
     from streams.publish import Outbox
     from streams.topics import TopicNames
 
-__all__ = ["TRIM_EVERY_S", "Ticker", "trim_heap"]
+__all__ = ["TRIM_EVERY_S", "Ticker"]
 
 TRIM_EVERY_S = 30.0
 QUIET_S = 30.0  # without a high-water mark, a partition quiet this long counts as caught up
 
 # (topic, partition) -> the consumer's high-water mark (None: not known yet)
 Highwater = Callable[[str, int], int | None]
-
-
-def _load_trim() -> Any:
-    try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        return None
-
-
-_malloc_trim = _load_trim()
-
-
-def trim_heap() -> None:
-    """Give freed heap pages back to the system (glibc keeps a process's high-water mark;
-    a window close of 100,000 series allocates its summaries at once, then frees them)."""
-    if _malloc_trim is not None:
-        _malloc_trim(0)
 
 
 class Ticker:

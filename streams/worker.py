@@ -29,6 +29,7 @@ from ioc.errors import BrokerError, ConfigError
 from ioc.kafka.admin import ensure_topics
 from ioc.kafka.broker import wait_for_kafka
 from ioc.settings import Settings
+from streams.heap import pin_mmap_threshold
 from streams.topics import TopicNames, changelog_specs, parts_spec
 
 __all__ = ["health", "run_worker", "tune_gc", "wait_ready"]
@@ -69,6 +70,7 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     if create_topics:
         ensure_topics([*names.specs(settings), parts_spec(settings), *changelog_specs(settings)],
                       settings.kafka_bootstrap)
+    pin_mmap_threshold()  # before the app's state grows (streams.heap)
     worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset, runtime=runtime)
     tune_gc()
     logging.getLogger("ioc").setLevel(settings.log_level)
