@@ -5,9 +5,10 @@ twice the size, the old one copied and freed. glibc serves blocks from its mmap 
 (128 KiB at first) with a mapping of their own, returned to the system when freed, but it
 raises that threshold to the size of every mapped block freed, up to 32 MiB. After a few
 column growths, arrays of several MiB come from the heap instead, and the heap keeps what they
-leave as fragments. :func:`pin_mmap_threshold` sets the threshold once (which also turns the
-raising off): in ``benchmarks/memory.py`` (100,188 series) the worker's RSS went from 403-412
-to 355 MB, 2,303-2,376 to 1,704-1,728 bytes per added series, at the same throughput.
+leave as fragments. :func:`pin_mmap_threshold` sets the threshold once, which also turns
+the raising off (a block that a free chunk of the heap fits still comes from there). In
+``benchmarks/memory.py`` (100,188 series) the worker's RSS went from 403-412 to 362 MB,
+2,303-2,376 to 1,762 bytes per added series, at the same throughput.
 :func:`trim_heap` gives freed pages inside the heap back (the ticker calls it every 30 s).
 
 Both do nothing where the C library is not glibc.
