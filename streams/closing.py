@@ -1,9 +1,10 @@
 """Closing a partition's window: every tracked series gets its window as one batch.
 
-:meth:`WindowCloser.close` takes the window's values out of the partition's windows, starts
-tracking the keys seen for the first time, and then, per metric block: cuts the window's
-statistics into columns (an empty window for a series that sent nothing, so a silent source
-is seen), scores and decides the block in one go (:func:`streams.scoring.score_block`), hands
+:meth:`WindowCloser.settle` takes the window's values out of the partition's windows;
+:meth:`WindowCloser.close_settled` starts tracking the keys seen for the first time, and then,
+per metric block: cuts the window's statistics into columns (an empty window for a series that
+sent nothing, so a silent source is seen), scores and decides the blocks of the windows that
+start together in one go (:func:`streams.scoring.score_blocks`), hands
 the verdicts of the rows that need them to the :class:`~streams.lifecycle.AlertBook`, queues
 the block's window summaries as one pack of columns (:class:`~ioc.events.WindowSummaries`,
 :mod:`streams.summaries`) and folds its value into its district's
@@ -74,18 +75,6 @@ class WindowCloser:
         self.out = Output()
         self.evicted: list[tuple[str, int]] = []  # (table key, partition) of evicted series
 
-    def close(self, st: PartitionState, start: float) -> None:
-        """Close the window of ``st`` starting at ``start``."""
-        for _ in self.steps(st, start):
-            pass
-
-    def steps(self, st: PartitionState, start: float, chunk: int = 4096) -> Iterator[int]:
-        """Close the window of ``st`` starting at ``start``, ``chunk`` series at a time:
-        yields the rows closed after each chunk, so an async caller can let its event loop
-        run between chunks. The window is taken out of ``st``'s windows at once; run the
-        steps to the end before the partition takes new readings."""
-        return self.close_settled([self.settle(st, start)], chunk)
-
     def settle(self, st: PartitionState, start: float) -> Settled:
         """Take the window of ``st`` starting at ``start`` out of its windows (a reading for
         it is late from now on); :meth:`close_settled` closes it."""
@@ -112,19 +101,22 @@ class WindowCloser:
         metrics = list(dict.fromkeys(m for x in items for m in x.st.blocks))
         for metric in metrics:
             batch: list[tuple[int, Piece]] = []
+            size = 0  # rows in batch
             for k, x in enumerate(items):
                 block = x.st.blocks.get(metric)
                 if block is None or not len(block):
                     continue
                 for piece in self._pieces(x, block, chunk):
                     if batch and (batch[0][1][0].columns is not piece[0].columns
-                                  or sum(len(p[1]) for _, p in batch) + len(piece[1])
-                                  > chunk):
-                        yield self._score(items, batch, rollups)
-                        batch = []
+                                  or size + len(piece[1]) > chunk):
+                        self._score(items, batch, rollups)
+                        yield size
+                        batch, size = [], 0
                     batch.append((k, piece))
+                    size += len(piece[1])
             if batch:
-                yield self._score(items, batch, rollups)
+                self._score(items, batch, rollups)
+                yield size
             for x in items:
                 block = x.st.blocks.get(metric)
                 if block is not None and x.evict.get(metric):
@@ -177,9 +169,9 @@ class WindowCloser:
                     last=last, std=std, kind=plan.kind, rhythm=rhythm)
 
     def _score(self, items: list[Settled], batch: list[tuple[int, Piece]],
-               rollups: list[DistrictRollup]) -> int:
+               rollups: list[DistrictRollup]) -> None:
         """Score one batch of pieces, then hand each piece's verdicts to the alert book and
-        its windows to the summaries and roll-ups; returns the rows closed."""
+        its windows to the summaries and roll-ups."""
         timer = self.metrics.detector_time if self.metrics is not None else None
         verdicts = score_blocks([p for _, p in batch], timer=timer)
         for (k, (block, rows, wc)), got in zip(batch, verdicts, strict=True):
@@ -188,7 +180,6 @@ class WindowCloser:
                 self._observe(x.st, block, row, row_verdicts, x.end)
             block.closed_upto[rows] = x.end
             self._summarise(x.st, block, rows, wc, x.lates, rollups[k])
-        return sum(len(p[1]) for _, p in batch)
 
     def _evict(self, st: PartitionState, block: SeriesBlock, rows: list[int]) -> None:
         for key in st.forget(block, rows):
