@@ -145,6 +145,7 @@ class Config:
     give_up_after: float = 86400.0
     workers: int = 8
     webhook_timeout: float = 10.0
+    takeover: float = 10.0  # a crashed notifier's partitions move after this (session timeout)
     start: str = "latest"  # where a notifier's very first run starts reading ioc.alerts
 
 

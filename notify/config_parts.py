@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from notify.config import _Reader
 
 LANGUAGES = ("vi", "en")
+# a notifier's Kafka session timeout: what brokers accept by default (group.min/max.session...)
+TAKEOVER_S = (6.0, 1800.0)
 _TOP = {"notify", "defaults", "smtp", "sms", "limits", "receivers", "routes", "silences",
         "digest"}
 _ROUTE = {"name", "match", "hours", "continue", "receivers", "group_by", "group_wait",
@@ -37,7 +39,7 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
     r.table(doc, (), _TOP)
     top = r.table(doc.get("notify", {}), ("notify",), {
         "wall_url", "language", "tick", "retry_base", "retry_max", "max_attempts",
-        "give_up_after", "workers", "webhook_timeout", "start"})
+        "give_up_after", "workers", "webhook_timeout", "takeover", "start"})
     p: tuple[str | int, ...] = ("notify",)
     language = _language(r, top, p, "vi")
     receivers = _receivers(r, doc.get("receivers", []))
@@ -55,6 +57,11 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
     workers = r.get(top, p, "workers", int, 8)
     if max_attempts < 1 or workers < 1:
         raise r.fail((*p, "max_attempts" if max_attempts < 1 else "workers"), "must be >= 1")
+    takeover = r.duration(top, p, "takeover", 10.0)
+    if not TAKEOVER_S[0] <= takeover <= TAKEOVER_S[1]:
+        raise r.fail((*p, "takeover"), f"must be between {TAKEOVER_S[0]:g} s and "
+                                       f"{TAKEOVER_S[1]:g} s (Kafka's group session bounds), "
+                                       f"got {takeover:g} s")
     return Config(
         path=r.name, routes=routes, receivers=receivers, smtp=_smtp(r, doc.get("smtp", {})),
         sms=_sms(r, doc.get("sms", {})), limits=_limits(r, doc.get("limits", {})),
@@ -65,7 +72,8 @@ def read_config(r: _Reader, doc: dict[str, Any]) -> Config:
         retry_base=r.duration(top, p, "retry_base", 2.0),
         retry_max=r.duration(top, p, "retry_max", 600.0), max_attempts=max_attempts,
         give_up_after=r.duration(top, p, "give_up_after", 86400.0), workers=workers,
-        webhook_timeout=r.duration(top, p, "webhook_timeout", 10.0), start=start)
+        webhook_timeout=r.duration(top, p, "webhook_timeout", 10.0), takeover=takeover,
+        start=start)
 
 
 def _list(r: _Reader, doc: dict[str, Any], key: str) -> list[Any]:

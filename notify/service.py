@@ -72,8 +72,8 @@ class Notifier:
             bootstrap_servers=bootstrap, group_id=group_id, client_id=f"{group_id}-notify",
             enable_auto_commit=False, auto_offset_reset="earliest",
             isolation_level="read_committed", max_poll_records=max_records,
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000, fetch_max_wait_ms=100,
-            metadata_max_age_ms=METADATA_MAX_AGE_MS)
+            session_timeout_ms=round(config.takeover * 1000), heartbeat_interval_ms=1_000,
+            fetch_max_wait_ms=100, metadata_max_age_ms=METADATA_MAX_AGE_MS)
         self.db = DatabaseWait(self.consumer, self.metrics.db_errors, log, "notify")
 
     # --- assignment ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ tick = "0.2s"
 retry_base = "0.2s"
 retry_max = "1s"
 max_attempts = 1000
+takeover = "6s"
 
 [smtp]
 port = {smtp_port}

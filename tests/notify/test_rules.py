@@ -46,6 +46,8 @@ def item(source: str = "s1", **kw: object) -> Item:
      "t.toml:8: routes[0].escalate: unknown key"),
     ('[[routes]\n', "t.toml:5: not valid TOML"),
     ('[limits]\nsms = "lots"\n', "t.toml:6: limits.sms: expected N/s, N/m, N/h or N/d"),
+    ('[notify]\ntakeover = "1s"\n', "t.toml:6: notify.takeover: must be between 6 s and "
+     "1800 s"),
 ])
 def test_config_errors_name_the_file_line_and_field(text: str, where: str) -> None:
     with pytest.raises(ConfigError) as err:
@@ -61,6 +63,7 @@ def test_the_example_config_is_valid() -> None:
     cfg = load(Path(__file__).resolve().parents[2] / "examples" / "notify.toml")
     assert [r.name for r in cfg.routes][:2] == ["everything-to-oncall", "hai-chau-critical"]
     assert cfg.routes[1].escalation[1] == Step(600.0, ("hai-chau-leader",))
+    assert cfg.takeover == 10.0
 
 
 def test_first_match_wins_unless_a_route_continues() -> None:
