@@ -21,8 +21,10 @@ from archive.records import Batch
 from archive.store import Store
 from ioc.events import encode
 from notify.channels import SIGNATURE_HEADER, sign
+from notify.config import parse
 from notify.contacts import Contacts
 from notify.items import DA_NANG
+from notify.service import Notifier
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
 
@@ -323,3 +325,18 @@ language = "vi"
     assert "Toàn thành phố: 3 mở" in body
     assert "Hai Chau: 2 mở" in body and "Son Tra: 1 mở" in body
     assert f"day {day}" in body
+
+
+def test_takeover_is_the_notifier_groups_session_timeout(
+        kafka_bootstrap: str, db: tuple[str, Store]) -> None:
+    """``[notify] takeover`` is how long the broker waits for a silent notifier before its
+    partitions move: the consumer's session timeout (the heartbeat stays well inside it)."""
+    config = parse('[notify]\ntakeover = "7s"\n\n[[receivers]]\nname = "desk"\n'
+                   'email = "desk@example.org"\n', "t.toml")
+    notifier = Notifier(db[1], config, bootstrap=kafka_bootstrap, topics=["ioc.alerts"],
+                        group_id="takeover-test", sla={})
+    try:
+        assert notifier.consumer.config["session_timeout_ms"] == 7000
+        assert notifier.consumer.config["heartbeat_interval_ms"] * 3 <= 7000
+    finally:
+        notifier.consumer.close()
