@@ -75,18 +75,22 @@ class Checkpointer:
     """Every ``interval_s``: flush, write the changed series' state, flush, acknowledge.
 
     ``flush`` hands everything queued to the producer and waits for it; ``ack`` acknowledges
-    one message (Faust commits it later).
+    one message (Faust commits it later). ``after_ack``, when given, runs after the
+    acknowledgements and returns whether it queued records (the events reader's offsets):
+    they are flushed too.
     """
 
     def __init__(self, pipeline: Pipeline, ledger: AckLedger, series_store: PartitionedStore,
                  metrics: WorkerMetrics, *, flush: Callable[[], Awaitable[None]],
-                 ack: Callable[[Any], None], interval_s: float) -> None:
+                 ack: Callable[[Any], None], interval_s: float,
+                 after_ack: Callable[[], bool] | None = None) -> None:
         self.pipeline = pipeline
         self.ledger = ledger
         self.series_store = series_store
         self.metrics = metrics
         self.flush = flush
         self.ack = ack
+        self.after_ack = after_ack
         self.interval_s = interval_s
         self.last = time.monotonic()
 
@@ -109,4 +113,6 @@ class Checkpointer:
             self.metrics.state_writes_total.inc(len(writes))
         for msg in ackable:
             self.ack(msg)
+        if ackable and self.after_ack is not None and self.after_ack():
+            await self.flush()  # what was acknowledged is recorded only after the states
         return len(ackable)

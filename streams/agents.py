@@ -5,7 +5,9 @@
 wires four agents, a timer, the rebalance hooks and two web pages to the objects that do the
 work (each tested without Faust):
 
-``events``      all 15 ``ioc.<group>.events`` topics, in batches (``noack_take``):
+``events``      all 15 ``ioc.<group>.events`` topics, in batches, read by an
+                :class:`~streams.reader.EventsReader` (librdkafka, following the group's
+                assignment; ``IOC_EVENTS_CLIENT=faust``: this agent, ``noack_take``):
                 :class:`~streams.intake.EventIntake` (decode, dead-letter, window, score,
                 decide), then the :class:`~streams.publish.Outbox` sends window summaries,
                 alert records and indicator parts, and the
@@ -55,6 +57,7 @@ from streams.metrics import WorkerMetrics
 from streams.multivariate import MultivariateConfig, fit_executor
 from streams.pipeline import Pipeline
 from streams.publish import BatchPublisher, Outbox, default_partition
+from streams.reader import EventsReader, InputOffsets
 from streams.rebalance import Rebalancer
 from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
@@ -95,6 +98,7 @@ class WorkerApp:
         self.status = WorkerStatus()
         self.batch_messages = batch_messages
         self.batch_within = batch_within
+        self.offset_reset = offset_reset
         self._lock: asyncio.Lock | None = None
         self._build_state(runtime or DetectorRuntime.from_settings(settings), idle_s)
         self._build_workers(settings.checkpoint_interval_s if checkpoint_s is None
@@ -123,6 +127,7 @@ class WorkerApp:
         self.merger = IndicatorMerger(tables.indicators)
         self.series_store = PartitionedStore(tables.series, publisher=publisher,
                                              keep_local=False)
+        self.offset_store = PartitionedStore(tables.offsets, publisher=publisher)
 
     def _build_workers(self, checkpoint_s: float, alert_tick_s: float) -> None:
         """The plain objects the agents, the timer and the hooks hand their work to."""
@@ -131,9 +136,12 @@ class WorkerApp:
                              pipeline.take_output, take_shadow=self.book.take_shadow)
         self.dead = DeadLetterSink(self.publisher, names.deadletter, self.metrics, self.health)
         self.ledger = AckLedger()
+        self.offsets = InputOffsets()
+        self.reader = self._events_reader()
         self.checkpoints = Checkpointer(pipeline, self.ledger, self.series_store, self.metrics,
                                         flush=self._flush, ack=self._ack,
-                                        interval_s=checkpoint_s)
+                                        interval_s=checkpoint_s,
+                                        after_ack=self._store_offsets if self.reader else None)
         self.intake = EventIntake(pipeline, names, self.dead, self.health, self.ledger,
                                   max_future_s=self.settings.max_future_s,
                                   generation=lambda: self.app.consumer_generation_id)
@@ -144,7 +152,7 @@ class WorkerApp:
                              highwater=self._highwater, alert_tick_s=alert_tick_s)
         self.rebalance = Rebalancer(pipeline=pipeline, book=self.book,
                                     series_store=self.series_store, ledger=self.ledger,
-                                    status=self.status, events_topics=names.all_events(),
+                                    status=self.status, events_topics=self._owned_topics(),
                                     assignment=lambda: self.app.consumer.assignment())
         self.pages = WorkerPages(settings=self.settings, registry=self.registry,
                                  status=self.status, health=self.health, pipeline=pipeline,
@@ -152,7 +160,10 @@ class WorkerApp:
 
     def _wire(self, tick_s: float) -> None:
         app = self.app
-        app.agent(self.topics.events, name="events")(self._events_agent)
+        if self.reader is None:
+            app.agent(self.topics.events, name="events")(self._events_agent)
+        else:
+            app.task(self._read_events)
         app.agent(self.topics.commands, name="commands")(self._commands_agent)
         app.agent(self.topics.alerts, name="incidents")(self._incidents_agent)
         app.agent(self.topics.parts, name="indicators")(self._indicators_agent)
@@ -191,7 +202,26 @@ class WorkerApp:
         return self.checkpoints.interval_s
 
     # --- what the plain objects are given --------------------------------------------------
+    def _events_reader(self) -> EventsReader | None:
+        """The librdkafka reader of the events topics (None: Faust's agent reads them)."""
+        s = self.settings
+        if s.events_reader != "librdkafka":
+            return None
+        return EventsReader(bootstrap=s.kafka_bootstrap or "", group_id=s.app_id,
+                            topics=self.names.all_events(), offset_reset=self.offset_reset,
+                            generation=lambda: self.app.consumer_generation_id,
+                            batch_messages=self.batch_messages)
+
+    def _owned_topics(self) -> list[str]:
+        """Topics whose assigned partitions are the events partitions this worker owns: the
+        events topics themselves, or (read by the reader) the co-partitioned parts topic."""
+        if self.reader is None:
+            return self.names.all_events()
+        return [self.topics.parts.get_topic_name()]
+
     def _highwater(self, topic: str, partition: int) -> int | None:
+        if self.reader is not None:
+            return self.reader.highwater(topic, partition)
         return self.app.consumer.highwater(TP(topic, partition))
 
     async def _flush(self) -> None:
@@ -199,18 +229,44 @@ class WorkerApp:
         await self.app.producer.flush()
 
     def _ack(self, msg: Any) -> None:
-        msg.ack(self.app.consumer)
+        if self.reader is None:
+            msg.ack(self.app.consumer)
+        else:
+            self.offsets.acked(msg)
+
+    def _store_offsets(self) -> bool:
+        """Queue the acknowledged offsets for the ``offsets`` changelog; whether any."""
+        changed = self.offsets.take_changed()
+        for key, partition, value in changed:
+            self.offset_store.put(key, value, partition)
+        return bool(changed)
+
+    def _stored_offset(self, topic: str, partition: int) -> int | None:
+        return InputOffsets.decode(self.offset_store.get(InputOffsets.key(topic, partition)))
 
     # --- agents ----------------------------------------------------------------------------
+    async def _take(self, events: Any) -> None:
+        """One batch of events-topic messages, from the reader or the agent."""
+        async with self.lock:
+            for _ in self.intake.steps(events):
+                await asyncio.sleep(0)  # a big window close: let the loop breathe
+            await self.outbox.send()
+            if self.checkpoints.due():
+                await self.checkpoints.run()
+
     async def _events_agent(self, stream: faust.StreamT) -> None:
         take = stream.noack_take  # type: ignore[attr-defined]  # faust-streaming, not in StreamT
         async for events in take(self.batch_messages, within=self.batch_within):
-            async with self.lock:
-                for _ in self.intake.steps(events):
-                    await asyncio.sleep(0)  # a big window close: let the loop breathe
-                await self.outbox.send()
-                if self.checkpoints.due():
-                    await self.checkpoints.run()
+            await self._take(events)
+
+    async def _read_events(self) -> None:
+        reader = self.reader
+        assert reader is not None
+        reader.start()
+        try:
+            await reader.run(self._take)
+        finally:
+            reader.stop()
 
     async def _commands_agent(self, stream: faust.StreamT) -> None:
         async for event in stream.events():
@@ -252,6 +308,9 @@ class WorkerApp:
     async def _on_revoked(self, sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         async with self.lock:
             parts = self.rebalance.revoke(revoked)
+            if self.reader is not None:
+                self.reader.revoke(parts)
+                self.offsets.forget(parts)
         log.info("partitions revoked: %s", sorted(parts))
 
     async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
@@ -261,4 +320,9 @@ class WorkerApp:
         """Tables are recovered: put back the series of the partitions this worker owns."""
         async with self.lock:
             restored, assigned = self.rebalance.recover()
+            if self.reader is not None:
+                starts = await self.reader.follow(assigned, self._stored_offset)
+                log.info("events reader: %d new partitions, %d of them from checkpointed "
+                         "offsets", len(starts),
+                         sum(self._stored_offset(*tp) is not None for tp in starts))
         log.info("recovered %d series for partitions %s", restored, sorted(assigned))

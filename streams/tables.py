@@ -8,6 +8,7 @@ table            key          value (msgpack bytes)                             
 ``incidents``    district     :class:`~streams.incidents.IncidentLinker` district     on change
 ``indicators``   group:dist.  :class:`~streams.indicators.IndicatorMerger` state       per part
 ``silences``     silence id   :class:`~streams.silences.SilenceBook` silence          command
+``offsets``      topic#part   next events offset to read (:mod:`streams.reader`)      checkpoint
 ===============  ===========  ======================================================  ========
 
 ``silences`` is a **GlobalTable**: every worker holds every silence. The others are
@@ -144,5 +145,7 @@ class WorkerTables:
         self.alerts = app.Table("alerts", help="Alert lanes (AlertBook).", **opts)
         self.incidents = app.Table("incidents", help="Incidents per district.", **opts)
         self.indicators = app.Table("indicators", help="Indicator parts being merged.", **opts)
+        self.offsets = app.Table("offsets", help="Next events offset to read, per partition.",
+                                 **opts)
         self.silences = app.GlobalTable("silences", help="Active silences (all workers).",
                                         **opts)

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 __all__ = ["TABLES", "TopicNames", "WorkerTopics", "changelog_specs", "parts_spec"]
 
 # the worker's Faust tables (streams.tables.WorkerTables), each with its changelog topic
-TABLES = ("series", "alerts", "incidents", "indicators", "silences")
+TABLES = ("series", "alerts", "incidents", "indicators", "silences", "offsets")
 
 _OK = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
 

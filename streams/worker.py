@@ -68,8 +68,9 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     runtime = DetectorRuntime.from_settings(settings)  # a bad detector config fails first
     wait_for_kafka(settings.kafka_bootstrap, timeout=broker_timeout)
     if create_topics:
-        ensure_topics([*names.specs(settings), parts_spec(settings), *changelog_specs(settings)],
-                      settings.kafka_bootstrap)
+        report = ensure_topics([*names.specs(settings), parts_spec(settings),
+                                *changelog_specs(settings)], settings.kafka_bootstrap)
+        _check_events_partitions(settings, names, report.mismatched)
     pin_mmap_threshold()  # before the app's state grows (streams.heap)
     worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset, runtime=runtime)
     tune_gc()
@@ -80,6 +81,21 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     # then every library builds a debug record per message. No spinner, no debug records.
     worker.spinner = None
     worker.execute_from_commandline()
+
+
+def _check_events_partitions(settings: Settings, names: TopicNames,
+                             mismatched: dict[str, int]) -> None:
+    """The events reader reads partition N of each events topic where the worker owns
+    partition N of the side topics: every events topic needs ``IOC_PARTITIONS`` of them."""
+    if settings.events_reader != "librdkafka":
+        return
+    wrong = {t: n for t, n in mismatched.items() if t in set(names.all_events())}
+    if wrong:
+        topic, count = sorted(wrong.items())[0]
+        raise ConfigError(f"topic {topic} has {count} partitions but IOC_PARTITIONS is "
+                          f"{settings.partitions}: set IOC_PARTITIONS={count} (the worker "
+                          f"reads partition N of every events topic with partition N of its "
+                          f"own topics)")
 
 
 def health(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> dict[str, object] | None:

@@ -32,7 +32,8 @@ T0 = 1_795_410_000.0
 async def worker() -> AsyncIterator[tuple[WorkerApp, list[tuple[str, bytes, bytes]]]]:
     """A WorkerApp that never talks to Kafka: published records land in a list."""
     w = WorkerApp(Settings(kafka_bootstrap="127.0.0.1:9", app_id=f"t-{uuid.uuid4().hex[:8]}",
-                           allowed_lateness_s=0.0, resolve_after_windows=2),
+                           allowed_lateness_s=0.0, resolve_after_windows=2,
+                           events_client="faust"),
                   checkpoint_s=3600.0)
     sent: list[tuple[str, bytes, bytes]] = []
 
