@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -97,6 +98,16 @@ class BenchWorker:
     def metrics(self) -> dict[str, float]:
         """Every ``ioc_worker_*`` sample, summed over its labels."""
         return scrape_metrics(self.port, timeout=60)
+
+    def samples(self, prefix: str) -> dict[str, float]:
+        """The samples of ``/metrics`` whose line starts with ``prefix``, by their whole name
+        with labels (``ioc_worker_indicator_parts_total{stage="sent"}``)."""
+        url = f"http://127.0.0.1:{self.port}/metrics"
+        with urllib.request.urlopen(url, timeout=60) as r:
+            text = r.read().decode()
+        return {name: float(value) for name, _, value in
+                (line.rpartition(" ") for line in text.splitlines()
+                 if line.startswith(prefix))}
 
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

@@ -15,7 +15,10 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
     dead-letter check, window per (source, metric), close windows, score every detector,
     alert decisions, publish window summaries, indicator parts and alerts, checkpoint state.
     Its rate is readings counted by ``ioc_worker_readings_total`` (polled on ``/metrics``)
-    over the time from the first to the last reading.
+    over the time from the first reading to the end of the job: the last reading, and the
+    merge of the indicator parts sent by then (``ioc_worker_indicator_parts_total``: the
+    indicators agent may run behind the events, and work left for after the clock stops
+    would flatter the rate).
 (c) **peer**: the same windowing (60 s tumbling event-time window per source and metric:
     count, mean, min, max, std) written with Quix Streams, what a Python team would most
     likely pick instead (``benchmarks/peer_quix.py``, the ``bench`` extra): its own consumer
@@ -184,6 +187,10 @@ async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, floa
         await consumer.stop()
 
 
+PARTS_SENT = 'ioc_worker_indicator_parts_total{stage="sent"}'
+PARTS_MERGED = 'ioc_worker_indicator_parts_total{stage="merged"}'
+
+
 def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace,
                workdir: Path, run: int = 0) -> dict[str, Any]:
     """One worker from the beginning of the topic (run ``run``: its own consumer group and
@@ -212,6 +219,7 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
         first: tuple[float, float, float] | None = None
         last = (time.perf_counter(), 0.0, 0.0)
         deadline = time.monotonic() + 900
+        parts_due = None  # the indicator parts sent when the last reading was taken in
         while time.monotonic() < deadline:
             now = time.perf_counter()
             n = w.metrics().get("ioc_worker_readings_total", 0.0)
@@ -220,7 +228,12 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
                 first = (now, n, used)
             last = (now, n, used)
             if n >= total:
-                break
+                # the whole job: also the indicator parts of the windows closed by then
+                parts = w.samples("ioc_worker_indicator_parts_total")
+                if parts_due is None:
+                    parts_due = parts.get(PARTS_SENT, 0.0)
+                if parts.get(PARTS_MERGED, 0.0) >= parts_due:
+                    break
             # each /metrics page costs the worker ~2 ms of its main thread: poll 4 times a
             # second, 20 near the end (where the last reading's time is taken)
             time.sleep(0.05 if n >= 0.95 * total else 0.25)

@@ -60,6 +60,11 @@ class WorkerMetrics:
         self.consumer_lag = Gauge(
             "ioc_worker_consumer_lag", "Messages behind the end of the topic, summed over this "
             "worker's partitions.", ["topic"], registry=registry)
+        self.indicator_parts_total = Counter(
+            "ioc_worker_indicator_parts", "Indicator parts (a partition's share of a group's "
+            "district indicators for one window) sent, and merged by the worker that owns "
+            "their district: merged behind sent is the indicators' backlog.", ["stage"],
+            registry=registry)
         self.state_writes_total = Counter(
             "ioc_worker_state_writes", "Series states written to the changelog at checkpoints "
             "(counted once the broker has them).", registry=registry)

@@ -180,12 +180,14 @@ class Outbox:
 
     def __init__(self, publisher: BatchPublisher, names: TopicNames, parts_topic: str,
                  take: Callable[[], Output],
-                 take_shadow: Callable[[], list[Alert]] | None = None) -> None:
+                 take_shadow: Callable[[], list[Alert]] | None = None,
+                 parts_sent: Callable[[int], None] | None = None) -> None:
         self.publisher = publisher
         self.names = names
         self.parts_topic = parts_topic
         self.take = take
         self.take_shadow = take_shadow  # shadow detectors' records: the shadow topic only
+        self.parts_sent = parts_sent  # told how many indicator parts each output queued
 
     def alerts(self, records: Iterable[Alert | Incident]) -> None:
         """Alert and incident records, keyed by district (an incident linker's input)."""
@@ -214,6 +216,8 @@ class Outbox:
                     add(indicators, key, encode(pack.part(i, i + SUMMARY_PACK)))
         for part in out.parts:
             add(self.parts_topic, f"{part.group}:{part.district}".encode(), encode(part))
+        if out.parts and self.parts_sent is not None:
+            self.parts_sent(len(out.parts))
 
     def queue(self) -> None:
         """Queue what the pipeline produced (call with the worker's lock held)."""

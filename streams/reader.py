@@ -121,7 +121,7 @@ class EventsReader:
             "client.id": f"{group_id}-events", "enable.auto.commit": False,
             "enable.auto.offset.store": False, "auto.offset.reset": offset_reset,
             "fetch.wait.max.ms": 100, "max.partition.fetch.bytes": fetch_bytes,
-            "queued.max.messages.kbytes": 8192, "enable.partition.eof": False,
+            "enable.partition.eof": False,
         }
         self.owned: set[tuple[str, int]] = set()
         self._consumer: Any = None
