@@ -10,7 +10,10 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
 (a) **bare loop**: one aiokafka consumer, ``getmany()`` and
     :func:`ioc.reading_columns.decode_columns` on every message, nothing else (the decoder is
     the same one the worker uses, so decoding costs both sides the same). Runs ``--repeat``
-    times; the median counts.
+    times; the median counts. After each, the same loop with librdkafka (confluent-kafka's
+    ``consume()``), the client of the worker's events reader: the ``bare (librdkafka)`` row
+    and the ``*_rdkafka*`` figures give the worker against it too, so a ratio cannot come from
+    the worker merely using a faster client than its baseline.
 (b) **worker**: one ``ioc worker`` process on the same topic doing the whole job: decode,
     dead-letter check, window per (source, metric), close windows, score every detector,
     alert decisions, publish window summaries, indicator parts and alerts, checkpoint state.
@@ -187,6 +190,32 @@ async def bare_loop(bootstrap: str, topic: str, total: int) -> tuple[float, floa
         await consumer.stop()
 
 
+def bare_rdkafka_loop(bootstrap: str, topic: str, total: int) -> tuple[float, float]:
+    """:func:`bare_loop` with librdkafka (the worker's events reader's client): batches of
+    ``consume()`` + decode; CPU seconds of the whole process (librdkafka's threads too)."""
+    from confluent_kafka import OFFSET_BEGINNING, Consumer
+    from confluent_kafka import TopicPartition as RdTopicPartition
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"bare-{uuid.uuid4()}",
+                         "enable.auto.commit": False, "fetch.queue.backoff.ms": 10,
+                         "max.partition.fetch.bytes": 4_194_304})
+    try:
+        meta = consumer.list_topics(topic, timeout=30).topics[topic]
+        consumer.assign([RdTopicPartition(topic, p, OFFSET_BEGINNING)
+                         for p in sorted(meta.partitions)])
+        n = 0
+        started = time.perf_counter()
+        cpu = time.process_time()
+        while n < total:
+            for m in consumer.consume(2000, 1.0):
+                if m.error() is None:
+                    n += len(decode_columns(m.value()))
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"bare librdkafka loop stalled at {n} of {total} readings")
+        return (n / (time.perf_counter() - started), n / (time.process_time() - cpu))
+    finally:
+        consumer.close()
+
+
 PARTS_SENT = 'ioc_worker_indicator_parts_total{stage="sent"}'
 PARTS_MERGED = 'ioc_worker_indicator_parts_total{stage="merged"}'
 
@@ -255,11 +284,12 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
 
 
 def side_by_side(bare: tuple[float, float], worker: dict[str, Any] | None,
-                 peer: dict[str, Any]) -> None:
-    """The three rows: readings per second (wall clock, CPU) and the ratios to bare."""
+                 peer: dict[str, Any], bare_rd: tuple[float, float]) -> None:
+    """The rows: readings per second (wall clock, CPU) and the ratios to bare (aiokafka)."""
     rows: list[tuple[str, str]] = []
-    for name, row in (("bare", {"rate": bare[0], "cpu_rate": bare[1]}), ("worker", worker),
-                      ("peer (Quix Streams)", peer)):
+    for name, row in (("bare", {"rate": bare[0], "cpu_rate": bare[1]}),
+                      ("bare (librdkafka)", {"rate": bare_rd[0], "cpu_rate": bare_rd[1]}),
+                      ("worker", worker), ("peer (Quix Streams)", peer)):
         if row is None or "skipped" in row or "error" in row:
             why = "failed" if row is None else row.get("skipped") or row.get("error")
             rows.append((name, f"skipped: {why}"))
@@ -312,13 +342,21 @@ def main() -> None:
         print(f"produced {total:,} readings in {nbytes / 1e6:.0f} MB ({total // args.pack} "
               f"packs of {args.pack}) in {time.perf_counter() - t:.1f} s", file=sys.stderr)
         bare, bare_cpu = [], []
+        rd: list[tuple[float, float]] = []  # the librdkafka bare loop, after each aiokafka one
+
+        def bare_rd() -> None:
+            rd.append(bare_rdkafka_loop(bootstrap, topic, total))
+            print(f"bare librdkafka loop run {len(rd)}: {rd[-1][0]:,.0f} readings/s "
+                  f"({rd[-1][1]:,.0f} per CPU second)", file=sys.stderr)
         for i in range(args.repeat):
             wall, cpu = asyncio.run(bare_loop(bootstrap, topic, total))
             bare.append(wall)
             bare_cpu.append(cpu)
             print(f"bare loop run {i + 1}: {wall:,.0f} readings/s ({cpu:,.0f} per CPU second)",
                   file=sys.stderr)
+            bare_rd()
         runs: list[dict[str, Any]] = []
+        rd_pairs: list[tuple[float, float]] = []  # the same against the librdkafka loop
         pairs: list[tuple[float, float]] = []  # (wall, CPU) ratio of each worker run to the
         for k in range(args.worker_runs):      # bare run just before it
             if k:
@@ -327,6 +365,7 @@ def main() -> None:
                 bare_cpu.append(cpu)
                 print(f"bare loop run {len(bare)}: {wall:,.0f} readings/s ({cpu:,.0f} per "
                       "CPU second)", file=sys.stderr)
+                bare_rd()
             try:
                 got = worker_run(bootstrap, prefix, total, args, workdir, run=k)
             except Exception as exc:  # the other rows are still worth printing
@@ -335,6 +374,7 @@ def main() -> None:
                 break
             runs.append(got)
             pairs.append((got["rate"] / bare[-1], got["cpu_rate"] / bare_cpu[-1]))
+            rd_pairs.append((got["rate"] / rd[-1][0], got["cpu_rate"] / rd[-1][1]))
             if args.worker_runs > 1:
                 print(f"worker run {k + 1}: {got['rate']:,.0f} readings/s ({got['cpu_rate']:,.0f}"
                       f" per CPU second): {pairs[-1][0]:.2f}x the bare run before it "
@@ -356,14 +396,17 @@ def main() -> None:
                   file=sys.stderr)
     bare_rate = statistics.median(bare)
     bare_cpu_rate = statistics.median(bare_cpu)
-    side_by_side((bare_rate, bare_cpu_rate), worker, peer)
+    rd_rate = statistics.median(w for w, _ in rd)
+    rd_cpu_rate = statistics.median(c for _, c in rd)
+    side_by_side((bare_rate, bare_cpu_rate), worker, peer, (rd_rate, rd_cpu_rate))
     out: dict[str, Any] = {
         "benchmark": "throughput", "readings": total, "bytes": nbytes,
         "pack_size": args.pack, "sources": args.sources, "series": 2 * args.sources,
         "cadence_s": args.cadence, "window_s": catalog.group("traffic").window_s,
         "partitions": args.partitions, "bare_rate": round(bare_rate),
         "bare_runs": [round(b) for b in bare], "bare_cpu_rate": round(bare_cpu_rate),
-        "target": target(args.cadence)}
+        "bare_rdkafka_rate": round(rd_rate), "bare_rdkafka_runs": [round(w) for w, _ in rd],
+        "bare_rdkafka_cpu_rate": round(rd_cpu_rate), "target": target(args.cadence)}
     if worker is not None:
         if args.worker_runs > 1:
             out.update({"worker_runs": [round(r["rate"]) for r in runs],
@@ -371,11 +414,15 @@ def main() -> None:
                         "ratio_cpu_pairs": [round(c, 3) for _, c in pairs],
                         "ratio_pairs_median": round(statistics.median(w for w, _ in pairs), 3),
                         "ratio_cpu_pairs_median": round(
-                            statistics.median(c for _, c in pairs), 3)})
+                            statistics.median(c for _, c in pairs), 3),
+                        "ratio_rdkafka_pairs": [round(w, 3) for w, _ in rd_pairs],
+                        "ratio_rdkafka_cpu_pairs": [round(c, 3) for _, c in rd_pairs]})
         out.update({
             "worker_rate": round(worker["rate"]), "ratio": round(worker["rate"] / bare_rate, 3),
             "worker_cpu_rate": round(worker["cpu_rate"]),
             "ratio_cpu": round(worker["cpu_rate"] / bare_cpu_rate, 3),
+            "ratio_rdkafka": round(worker["rate"] / rd_rate, 3),
+            "ratio_rdkafka_cpu": round(worker["cpu_rate"] / rd_cpu_rate, 3),
             "worker_cpu_main_s": round(worker["threads"]["main"], 2),
             "worker_cpu_other_threads_s": round(worker["threads"]["others"], 2),
             "windows_closed": int(worker["windows_closed"]),

@@ -65,11 +65,9 @@ class Settings:
         choices=("at_least_once", "exactly_once"))
     events_client: str = _setting(
         "auto", "IOC_EVENTS_CLIENT",
-        "What reads the events topics: `librdkafka` (outside Faust, the offsets kept with the "
-        "series state; about 1 CPU s per 2M readings cheaper), `faust` (Faust's own consumer, "
-        "offsets committed in the group) or `auto`: `librdkafka`, except `faust` with "
-        "`exactly_once` (whose offsets commit in Faust's transactions).",
-        choices=("auto", "librdkafka", "faust"))
+        "What reads the events topics: `librdkafka` (offsets kept with the series state, ~1 "
+        "CPU s per 2M readings cheaper), `faust` (offsets in the group) or `auto`: `librdkafka`"
+        ", but `faust` with `exactly_once`.", choices=("auto", "librdkafka", "faust"))
     data_dir: str = _setting(
         ".ioc-data", "IOC_DATA_DIR", "Directory for worker table state and local files.")
     worker_port: int = _setting(
@@ -306,26 +304,6 @@ class Settings:
                 continue
             values[f.name] = _parse(f, name, raw.strip())
         return cls(**values)
-
-    @property
-    def events_reader(self) -> str:
-        """``IOC_EVENTS_CLIENT`` resolved: ``librdkafka`` or ``faust``.
-
-        >>> Settings(processing_guarantee="exactly_once").events_reader
-        'faust'
-        >>> Settings(processing_guarantee="exactly_once", events_client="librdkafka"
-        ...          ).events_reader  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ioc.errors.ConfigError: IOC_EVENTS_CLIENT=librdkafka cannot run with ...: use faust...
-        """
-        if self.events_client == "auto":
-            return "faust" if self.processing_guarantee == "exactly_once" else "librdkafka"
-        if self.events_client == "librdkafka" and self.processing_guarantee == "exactly_once":
-            raise ConfigError("IOC_EVENTS_CLIENT=librdkafka cannot run with "
-                              "IOC_PROCESSING_GUARANTEE=exactly_once (its input offsets commit "
-                              "in Faust's transactions): use faust or auto")
-        return self.events_client
 
     @property
     def embedded(self) -> bool:

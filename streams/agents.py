@@ -47,7 +47,7 @@ from streams.acks import AckLedger, Checkpointer
 from streams.app import create_app
 from streams.budget import SeriesBudget
 from streams.deadletters import DeadLetterSink
-from streams.handlers import SideInputs, decode_alert_record, decode_part
+from streams.handlers import SideInputs
 from streams.health import HealthWatch, WorkerStatus
 from streams.incidents import IncidentLinker
 from streams.indicators import IndicatorMerger
@@ -57,9 +57,10 @@ from streams.metrics import WorkerMetrics
 from streams.multivariate import MultivariateConfig, fit_executor
 from streams.pipeline import Pipeline
 from streams.publish import BatchPublisher, Outbox, default_partition
-from streams.reader import EventsReader, InputOffsets
+from streams.reader import EventsReader, ReaderFeed, events_client
 from streams.rebalance import Rebalancer
 from streams.runtime import DetectorRuntime
+from streams.side_agents import SideAgents
 from streams.silences import SilenceBook
 from streams.tables import PartitionedStore, WorkerTables
 from streams.ticker import Ticker
@@ -92,7 +93,6 @@ class WorkerApp:
         self.tables = WorkerTables(self.app, settings.partitions)
         self.registry = registry or CollectorRegistry()
         self.metrics = WorkerMetrics(self.registry)
-        self._parts_merged = self.metrics.indicator_parts_total.labels("merged")
         self.publisher = BatchPublisher(
             self.app, batched=settings.processing_guarantee != "exactly_once")
         self.health = HealthWatch(refused_ratio=settings.degraded_refused_ratio)
@@ -130,7 +130,6 @@ class WorkerApp:
             tables.indicators, lambda key: default_partition(key, s.partitions), publisher))
         self.series_store = PartitionedStore(tables.series, publisher=publisher,
                                              keep_local=False)
-        self.offset_store = PartitionedStore(tables.offsets, publisher=publisher)
 
     def _build_workers(self, checkpoint_s: float, alert_tick_s: float) -> None:
         """The plain objects the agents, the timer and the hooks hand their work to."""
@@ -140,12 +139,15 @@ class WorkerApp:
                              parts_sent=self.metrics.indicator_parts_total.labels("sent").inc)
         self.dead = DeadLetterSink(self.publisher, names.deadletter, self.metrics, self.health)
         self.ledger = AckLedger()
-        self.offsets = InputOffsets()
-        self.reader = self._events_reader()
+        self.feed = None if events_client(self.settings) != "librdkafka" else ReaderFeed(
+            EventsReader.from_settings(self.settings, self.names.all_events(), self.offset_reset,
+                                       lambda: self.app.consumer_generation_id,
+                                       self.batch_messages),
+            PartitionedStore(self.tables.offsets, publisher=self.publisher), self._take)
         self.checkpoints = Checkpointer(pipeline, self.ledger, self.series_store, self.metrics,
                                         flush=self._flush, ack=self._ack,
                                         interval_s=checkpoint_s,
-                                        after_ack=self._store_offsets if self.reader else None)
+                                        after_ack=self.feed.store_offsets if self.feed else None)
         self.intake = EventIntake(pipeline, names, self.dead, self.health, self.ledger,
                                   max_future_s=self.settings.max_future_s,
                                   generation=lambda: self.app.consumer_generation_id)
@@ -164,13 +166,16 @@ class WorkerApp:
 
     def _wire(self, tick_s: float) -> None:
         app = self.app
-        if self.reader is None:
+        if self.feed is None:
             app.agent(self.topics.events, name="events")(self._events_agent)
         else:
-            app.task(self._read_events)
-        app.agent(self.topics.commands, name="commands")(self._commands_agent)
-        app.agent(self.topics.alerts, name="incidents")(self._incidents_agent)
-        app.agent(self.topics.parts, name="indicators")(self._indicators_agent)
+            app.task(self.feed.run)
+        side = SideAgents(self.inputs, self.outbox, lambda: self.lock,
+                          self.metrics.indicator_parts_total.labels("merged").inc,
+                          batch_messages=self.batch_messages, batch_within=self.batch_within)
+        app.agent(self.topics.commands, name="commands")(side.commands)
+        app.agent(self.topics.alerts, name="incidents")(side.incidents)
+        app.agent(self.topics.parts, name="indicators")(side.indicators)
         app.timer(tick_s, name="ioc-tick")(self._tick)
         self.tables.series.on_recover(self._on_recover)
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
@@ -206,26 +211,16 @@ class WorkerApp:
         return self.checkpoints.interval_s
 
     # --- what the plain objects are given --------------------------------------------------
-    def _events_reader(self) -> EventsReader | None:
-        """The librdkafka reader of the events topics (None: Faust's agent reads them)."""
-        s = self.settings
-        if s.events_reader != "librdkafka":
-            return None
-        return EventsReader(bootstrap=s.kafka_bootstrap or "", group_id=s.app_id,
-                            topics=self.names.all_events(), offset_reset=self.offset_reset,
-                            generation=lambda: self.app.consumer_generation_id,
-                            batch_messages=self.batch_messages)
-
     def _owned_topics(self) -> list[str]:
         """Topics whose assigned partitions are the events partitions this worker owns: the
         events topics themselves, or (read by the reader) the co-partitioned parts topic."""
-        if self.reader is None:
+        if self.feed is None:
             return self.names.all_events()
         return [self.topics.parts.get_topic_name()]
 
     def _highwater(self, topic: str, partition: int) -> int | None:
-        if self.reader is not None:
-            return self.reader.highwater(topic, partition)
+        if self.feed is not None:
+            return self.feed.reader.highwater(topic, partition)
         return self.app.consumer.highwater(TP(topic, partition))
 
     async def _flush(self) -> None:
@@ -233,20 +228,10 @@ class WorkerApp:
         await self.app.producer.flush()
 
     def _ack(self, msg: Any) -> None:
-        if self.reader is None:
+        if self.feed is None:
             msg.ack(self.app.consumer)
         else:
-            self.offsets.acked(msg)
-
-    def _store_offsets(self) -> bool:
-        """Queue the acknowledged offsets for the ``offsets`` changelog; whether any."""
-        changed = self.offsets.take_changed()
-        for key, partition, value in changed:
-            self.offset_store.put(key, value, partition)
-        return bool(changed)
-
-    def _stored_offset(self, topic: str, partition: int) -> int | None:
-        return InputOffsets.decode(self.offset_store.get(InputOffsets.key(topic, partition)))
+            self.feed.acked(msg)
 
     # --- agents ----------------------------------------------------------------------------
     async def _take(self, events: Any) -> None:
@@ -263,50 +248,6 @@ class WorkerApp:
         async for events in take(self.batch_messages, within=self.batch_within):
             await self._take(events)
 
-    async def _read_events(self) -> None:
-        reader = self.reader
-        assert reader is not None
-        reader.start()
-        try:
-            await reader.run(self._take)
-        finally:
-            reader.stop()
-
-    async def _commands_agent(self, stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            msg = event.message
-            async with self.lock:
-                self.inputs.command(event.value, topic=msg.topic, partition=msg.partition,
-                                    offset=msg.offset)
-                await self.outbox.send()
-
-    # The incident linker's and indicator merger's inputs are small and frequent (hundreds
-    # of parts a second): they hand their records to the producer after releasing the lock,
-    # since a hand-over can wait for the broker. Holding the lock through it kept the events
-    # agent waiting for 7 % of a dense run's wall time. Flushes still run one at a time, in
-    # order, and an event is acknowledged only after its flush.
-    async def _incidents_agent(self, stream: faust.StreamT) -> None:
-        async for event in stream.events():
-            rec = decode_alert_record(event.value)
-            if rec is not None:
-                async with self.lock:
-                    self.inputs.alert(rec)
-                    self.outbox.queue()
-                await self.outbox.flush()
-
-    async def _indicators_agent(self, stream: faust.StreamT) -> None:
-        # in batches: a part is a small record, and a window close sends one per group and
-        # district; one by one, the lock and flush per part cost more than the merge
-        take = stream.take_events  # type: ignore[attr-defined]  # faust-streaming
-        async for events in take(self.batch_messages, within=self.batch_within):
-            parts = [p for p in map(decode_part, (e.value for e in events)) if p is not None]
-            async with self.lock:
-                for part in parts:
-                    self.inputs.part(part)
-                self.outbox.queue()
-            await self.outbox.flush()  # the batch is acknowledged once this returns
-            self._parts_merged.inc(len(events))
-
     # --- timer and rebalancing -------------------------------------------------------------
     async def _tick(self) -> None:
         if self.status.ready:
@@ -316,9 +257,8 @@ class WorkerApp:
     async def _on_revoked(self, sender: Any, revoked: set[TP], **kwargs: Any) -> None:
         async with self.lock:
             parts = self.rebalance.revoke(revoked)
-            if self.reader is not None:
-                self.reader.revoke(parts)
-                self.offsets.forget(parts)
+            if self.feed is not None:
+                self.feed.revoke(parts)
         log.info("partitions revoked: %s", sorted(parts))
 
     async def _on_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
@@ -328,9 +268,6 @@ class WorkerApp:
         """Tables are recovered: put back the series of the partitions this worker owns."""
         async with self.lock:
             restored, assigned = self.rebalance.recover()
-            if self.reader is not None:
-                starts = await self.reader.follow(assigned, self._stored_offset)
-                log.info("events reader: %d new partitions, %d of them from checkpointed "
-                         "offsets", len(starts),
-                         sum(self._stored_offset(*tp) is not None for tp in starts))
+            if self.feed is not None:
+                await self.feed.follow(assigned)
         log.info("recovered %d series for partitions %s", restored, sorted(assigned))

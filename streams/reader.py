@@ -31,13 +31,41 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["EventsReader", "InputOffsets", "Record"]
+from ioc.errors import ConfigError
+
+if TYPE_CHECKING:
+    from ioc.settings import Settings
+    from streams.tables import PartitionedStore
+
+__all__ = ["EventsReader", "InputOffsets", "ReaderFeed", "Record", "events_client"]
 
 log = logging.getLogger("ioc.worker")
 
 IDLE_WAIT_S = 0.2  # an idle reader waits this long in its thread for the next message
+
+
+def events_client(settings: Settings) -> str:
+    """``IOC_EVENTS_CLIENT`` resolved: ``librdkafka`` or ``faust``.
+
+    >>> from ioc.settings import Settings
+    >>> events_client(Settings()), events_client(Settings(processing_guarantee="exactly_once"))
+    ('librdkafka', 'faust')
+    >>> events_client(Settings(processing_guarantee="exactly_once", events_client="librdkafka"
+    ...                        ))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ioc.errors.ConfigError: IOC_EVENTS_CLIENT=librdkafka cannot run with ...: use faust...
+    """
+    exactly_once = settings.processing_guarantee == "exactly_once"
+    if settings.events_client == "auto":
+        return "faust" if exactly_once else "librdkafka"
+    if settings.events_client == "librdkafka" and exactly_once:
+        raise ConfigError("IOC_EVENTS_CLIENT=librdkafka cannot run with "
+                          "IOC_PROCESSING_GUARANTEE=exactly_once (its input offsets commit in "
+                          "Faust's transactions): use faust or auto")
+    return settings.events_client
 
 
 class Record:
@@ -131,6 +159,14 @@ class EventsReader:
         self._consumer: Any = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="ioc-events")
         self._stopped = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, topics: Iterable[str], offset_reset: str,
+                      generation: Callable[[], int], batch_messages: int) -> EventsReader:
+        """A reader of ``topics`` for a worker of ``settings`` (its broker and group)."""
+        return cls(bootstrap=settings.kafka_bootstrap or "", group_id=settings.app_id,
+                   topics=topics, offset_reset=offset_reset, generation=generation,
+                   batch_messages=batch_messages)
 
     def start(self) -> None:
         """Create the consumer (once: the first assignment may come before :meth:`run`)."""
@@ -226,3 +262,56 @@ class EventsReader:
         if self._consumer is not None:
             self._consumer.close()
             self._consumer = None
+
+
+class ReaderFeed:
+    """An :class:`EventsReader` wired into a worker: its batches go to ``take`` (the events
+    intake, under the worker's lock), acknowledged offsets to the ``offsets`` table ``store``
+    (after the series state: :meth:`store_offsets` is the checkpoint's ``after_ack``), and it
+    follows the group's assignment (:meth:`revoke`, :meth:`follow`; call both with the
+    worker's lock held)."""
+
+    def __init__(self, reader: EventsReader, store: PartitionedStore,
+                 take: Callable[[list[Record]], Awaitable[None]]) -> None:
+        self.reader = reader
+        self.store = store
+        self.take = take
+        self.offsets = InputOffsets()
+
+    def acked(self, msg: Any) -> None:
+        self.offsets.acked(msg)
+
+    def store_offsets(self) -> bool:
+        """Queue the acknowledged offsets for the ``offsets`` changelog; whether any."""
+        changed = self.offsets.take_changed()
+        for key, partition, value in changed:
+            self.store.put(key, value, partition)
+        return bool(changed)
+
+    def stored(self, topic: str, partition: int) -> int | None:
+        return InputOffsets.decode(self.store.get(InputOffsets.key(topic, partition)))
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        parts = set(partitions)
+        self.reader.revoke(parts)
+        self.offsets.forget(parts)
+
+    async def follow(self, partitions: Iterable[int]) -> None:
+        starts = await self.reader.follow(partitions, self.stored)
+        log.info("events reader: %d new partitions, %d of them from checkpointed offsets",
+                 len(starts), sum(self.stored(*tp) is not None for tp in starts))
+
+    async def run(self) -> None:
+        """Read until cancelled; a failing batch is logged and reading goes on (as Faust's
+        supervisor restarts a crashed agent: unacknowledged input is read again)."""
+        self.reader.start()
+        try:
+            while True:
+                try:
+                    await self.reader.run(self.take)
+                    return
+                except Exception:  # a bug or a broker failure must not stop the stream
+                    log.exception("reading the events failed; reading on in a second")
+                    await asyncio.sleep(1.0)
+        finally:
+            self.reader.stop()

@@ -30,6 +30,7 @@ from ioc.kafka.admin import ensure_topics
 from ioc.kafka.broker import wait_for_kafka
 from ioc.settings import Settings
 from streams.heap import pin_mmap_threshold
+from streams.reader import events_client
 from streams.topics import TopicNames, changelog_specs, parts_spec
 
 __all__ = ["health", "run_worker", "tune_gc", "wait_ready"]
@@ -87,7 +88,7 @@ def _check_events_partitions(settings: Settings, names: TopicNames,
                              mismatched: dict[str, int]) -> None:
     """The events reader reads partition N of each events topic where the worker owns
     partition N of the side topics: every events topic needs ``IOC_PARTITIONS`` of them."""
-    if settings.events_reader != "librdkafka":
+    if events_client(settings) != "librdkafka":
         return
     wrong = {t: n for t, n in mismatched.items() if t in set(names.all_events())}
     if wrong:

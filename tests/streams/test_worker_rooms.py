@@ -28,6 +28,7 @@ from streams.lifecycle import AlertBook, Verdict
 from streams.metrics import WorkerMetrics
 from streams.pipeline import Pipeline
 from streams.publish import BatchPublisher, Outbox
+from streams.reader import InputOffsets
 from streams.rebalance import Rebalancer
 from streams.runtime import DetectorRuntime
 from streams.silences import SilenceBook
@@ -142,6 +143,27 @@ async def test_a_checkpoint_flushes_writes_the_series_then_acknowledges() -> Non
     assert rig.publisher.flushes == 2 and len(rig.publisher.records(series_topic)) == 1
     assert rig.registry.get_sample_value("ioc_worker_state_writes_total") == 1
     assert await rig.checkpoints.run() == 0 and rig.publisher.flushes == 2  # nothing to do
+
+
+async def test_a_checkpoint_records_the_acknowledged_offsets_after_the_series_state() -> None:
+    """With the events reader, acknowledging is recording the next offset to read: written
+    after the series state, in a flush of its own, and only when it moved."""
+    rig = Rig()
+    offsets = InputOffsets()
+    store = PartitionedStore(rig.tables.offsets, publisher=rig.publisher)
+
+    def record() -> bool:
+        changed = offsets.take_changed()
+        for key, partition, value in changed:
+            store.put(key, value, partition)
+        return bool(changed)
+    rig.checkpoints.ack, rig.checkpoints.after_ack = offsets.acked, record
+    rig.intake.ingest(minutes(3), now=T0 + 200)
+    assert await rig.checkpoints.run() == 2 and rig.publisher.flushes == 3
+    offsets_topic = rig.tables.offsets.changelog_topic.get_topic_name()
+    assert rig.publisher.records(offsets_topic) == [b"2"]  # offsets 0 and 1: read on from 2
+    assert store.get(InputOffsets.key(TOPIC, 0)) == b"2"
+    assert await rig.checkpoints.run() == 0 and rig.publisher.flushes == 3
 
 
 # --- the events intake -----------------------------------------------------------------------
