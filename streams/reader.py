@@ -193,7 +193,7 @@ class EventsReader:
         starts: dict[tuple[str, int], int] = {}
         ask = [TopicPartition(t, p) for t, p in new if stored(t, p) is None]
         if ask:  # one round trip for those without an entry
-            for tp in await self._call(self._consumer.committed, ask, 10.0):
+            for tp in await self._committed(ask):
                 if tp.offset >= 0:
                     starts[(tp.topic, tp.partition)] = tp.offset
         reset = OFFSET_BEGINNING if self.offset_reset == "earliest" else OFFSET_END
@@ -204,6 +204,20 @@ class EventsReader:
             [TopicPartition(t, p, starts[(t, p)]) for t, p in new])
         self.owned.update(new)
         return starts
+
+    async def _committed(self, tps: list[Any], attempts: int = 3) -> list[Any]:
+        """The group's committed offsets of ``tps`` (none after ``attempts`` failures: they
+        start at ``offset_reset``, and the failure is logged)."""
+        from confluent_kafka import KafkaException
+        for attempt in range(1, attempts + 1):
+            try:
+                return list(await self._call(self._consumer.committed, tps, 10.0))
+            except KafkaException as exc:
+                log.warning("reading the group's committed offsets failed (%d of %d): %s",
+                            attempt, attempts, exc)
+        log.error("no committed offsets for %d events partitions: they start at the %s "
+                  "offset", len(tps), self.offset_reset)
+        return []
 
     def revoke(self, partitions: Iterable[int]) -> None:
         """Stop reading ``partitions`` (records already read of them are skipped by their
