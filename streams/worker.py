@@ -67,6 +67,7 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
                           "(`ioc broker` runs an embedded one)")
     names = TopicNames(topic_prefix or "ioc")
     runtime = DetectorRuntime.from_settings(settings)  # a bad detector config fails first
+    events_client(settings)  # and a client that cannot run with the processing guarantee
     wait_for_kafka(settings.kafka_bootstrap, timeout=broker_timeout)
     if create_topics:
         report = ensure_topics([*names.specs(settings), parts_spec(settings),

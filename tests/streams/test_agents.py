@@ -203,6 +203,20 @@ def test_ioc_worker_refuses_a_bad_topic_prefix(
     assert "topic prefix" in capsys.readouterr().err
 
 
+def test_ioc_worker_refuses_the_librdkafka_reader_with_exactly_once_before_any_broker(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from ioc.cli import main
+
+    monkeypatch.setenv("IOC_KAFKA_BOOTSTRAP", "127.0.0.1:9")  # nobody listens there
+    monkeypatch.setenv("IOC_PROCESSING_GUARANTEE", "exactly_once")
+    monkeypatch.setenv("IOC_EVENTS_CLIENT", "librdkafka")
+    with pytest.raises(SystemExit) as exit_:
+        main(["worker"])
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and "Traceback" not in err
+    assert "IOC_EVENTS_CLIENT=librdkafka cannot run with IOC_PROCESSING_GUARANTEE" in err
+
+
 def test_health_of_a_port_nobody_listens_on_is_none() -> None:
     from ioc.errors import BrokerError
     from ioc.kafka.broker import free_port
