@@ -3,9 +3,11 @@
 The events agent acknowledges a message only after (1) every window its readings fall into
 has closed, (2) the records those closes produced are flushed to Kafka, and (3) the state of
 the series they touched is written to the ``series`` changelog. Faust commits acknowledged
-offsets only after another producer flush, so a committed offset never runs ahead of the
-state and the alerts it implies; after a crash the rest is read again (at least once), and
-the alert book returns identical records for windows it has already applied.
+offsets only after another producer flush (with the events reader, :mod:`streams.reader`,
+the next offset to read is written to the ``offsets`` changelog after that flush), so a
+committed offset never runs ahead of the state and the alerts it implies; after a crash the
+rest is read again (at least once), and the alert book returns identical records for windows
+it has already applied.
 
 :class:`AckLedger` holds each message with the window end it waits for; :class:`Checkpointer`
 runs the flush, write, flush, acknowledge sequence.

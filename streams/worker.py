@@ -91,7 +91,8 @@ def _check_events_partitions(settings: Settings, names: TopicNames,
     partition N of the side topics: every events topic needs ``IOC_PARTITIONS`` of them."""
     if events_client(settings) != "librdkafka":
         return
-    wrong = {t: n for t, n in mismatched.items() if t in set(names.all_events())}
+    events = set(names.all_events())
+    wrong = {t: n for t, n in mismatched.items() if t in events}
     if wrong:
         topic, count = sorted(wrong.items())[0]
         raise ConfigError(f"topic {topic} has {count} partitions but IOC_PARTITIONS is "
