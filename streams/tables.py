@@ -22,9 +22,9 @@ partitions' events, so :class:`PartitionedStore` writes with an explicit partiti
 (:meth:`faust.tables.base.Collection.send_changelog`) and updates the in-memory store itself.
 The alert book names each lane's partition itself (the lane record keeps it), so the
 ``alerts`` store needs no ``partition_of``; the ``indicators`` store is written from batches
-of parts, with each key's partition as the parts topic's (its key hashed). The ``series`` state is written to the changelog
-only: the pipeline holds it live, so the table's in-memory store holds it just between a
-recovery and the restore that follows.
+of parts, with each key's partition as the parts topic's (its key hashed). The ``series``
+state is written to the changelog only: the pipeline holds it live, so the table's in-memory
+store holds it just between a recovery and the restore that follows.
 """
 
 from __future__ import annotations
