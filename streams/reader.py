@@ -134,7 +134,7 @@ class EventsReader:
 
     ``generation()`` is the Faust consumer's generation (stamped on each record, so the
     intake skips records read before a rebalance). Call :meth:`start` in the event loop,
-    then :meth:`run`; :meth:`assign` and :meth:`revoke` follow the group's assignment.
+    then :meth:`run`; :meth:`follow` and :meth:`revoke` follow the group's assignment.
     """
 
     def __init__(self, *, bootstrap: str, group_id: str, topics: Iterable[str],
