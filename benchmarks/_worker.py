@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from contextlib import ExitStack
 from pathlib import Path
 from types import TracebackType
@@ -100,14 +99,11 @@ class BenchWorker:
         return scrape_metrics(self.port, timeout=60)
 
     def samples(self, prefix: str) -> dict[str, float]:
-        """The samples of ``/metrics`` whose line starts with ``prefix``, by their whole name
-        with labels (``ioc_worker_indicator_parts_total{stage="sent"}``)."""
-        url = f"http://127.0.0.1:{self.port}/metrics"
-        with urllib.request.urlopen(url, timeout=60) as r:
-            text = r.read().decode()
-        return {name: float(value) for name, _, value in
-                (line.rpartition(" ") for line in text.splitlines()
-                 if line.startswith(prefix))}
+        """The ``ioc_worker_*`` series whose name starts with ``prefix``, each apart, by its
+        whole name with labels (``ioc_worker_indicator_parts_total{stage="sent"}``)."""
+        return {name: v for name, v in scrape_metrics(self.port, timeout=60,
+                                                      labels=True).items()
+                if name.startswith(prefix)}
 
     def rss_bytes(self) -> int:
         for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():

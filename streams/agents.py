@@ -123,11 +123,13 @@ class WorkerApp:
                                      per_message=s.max_new_series_per_message),
                                  multivariate=MultivariateConfig.from_settings(s),
                                  fit_executor=fit_executor())
-        self.linker = IncidentLinker.from_settings(PartitionedStore(
-            tables.incidents, lambda key: default_partition(key, s.partitions), publisher), s)
-        # written from batches of parts: each key's partition named, as the parts topic's
-        self.merger = IndicatorMerger(PartitionedStore(
-            tables.indicators, lambda key: default_partition(key, s.partitions), publisher))
+        # keyed like their input topics (alerts by district, parts by group:district): a
+        # key's partition is the one its producer hashed it to
+        def by_key(key: str) -> int:
+            return default_partition(key, s.partitions)
+        self.linker = IncidentLinker.from_settings(
+            PartitionedStore(tables.incidents, by_key, publisher), s)
+        self.merger = IndicatorMerger(PartitionedStore(tables.indicators, by_key, publisher))
         self.series_store = PartitionedStore(tables.series, publisher=publisher,
                                              keep_local=False)
 

@@ -116,16 +116,18 @@ def health(port: int, host: str = "127.0.0.1", timeout: float = 2.0) -> dict[str
         return None
 
 
-def scrape_metrics(port: int, host: str = "127.0.0.1",
-                   timeout: float = 5.0) -> dict[str, float]:
-    """Every ``ioc_worker_*`` sample of the worker's ``/metrics``, summed over its labels."""
+def scrape_metrics(port: int, host: str = "127.0.0.1", timeout: float = 5.0, *,
+                   labels: bool = False) -> dict[str, float]:
+    """Every ``ioc_worker_*`` sample of the worker's ``/metrics``, summed over its labels
+    (``labels``: each series apart, by its whole name, ``name{label="value"}``)."""
     with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=timeout) as r:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
         if line.startswith("ioc_worker_"):
-            name = line.split("{", 1)[0].split(" ", 1)[0]
-            out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
+            series, _, value = line.rpartition(" ")
+            name = series if labels else series.split("{", 1)[0]
+            out[name] = out.get(name, 0.0) + float(value)
     return out
 
 
