@@ -94,6 +94,10 @@ async def test_events_agent_windows_packs_and_dead_letters_the_rest(worker: Any)
     assert w.registry.get_sample_value("ioc_worker_deadletter_total",
                                        {"group": "flooding", "reason_class": "malformed"}) == 1
     assert len(w.pending[("flooding", 0)]) == 4  # not acknowledged before a checkpoint
+    # each closed window's share of the district indicators is counted as sent
+    parts = [v for t, _, v in sent if t == w.topics.parts.get_topic_name()]
+    assert parts and w.registry.get_sample_value("ioc_worker_indicator_parts_total",
+                                                 {"stage": "sent"}) == len(parts)
 
 
 def alert(group: str, source: str, metric: str, t: float, version: int = 1) -> Alert:
@@ -136,6 +140,9 @@ async def test_indicators_agent_merges_parts(worker: Any) -> None:
                                    for t, _, v in sent if t == "ioc.indicators"])
     assert (got[0].start, got[0].sources_reporting, got[0].kpis) == (T0, 3, {"max_rain": 2.0})
     assert next(k for t, k, _ in sent if t == "ioc.indicators") == b"flooding:Hai Chau"
+    # all three taken in (counted once their batch's records were handed over)
+    assert await until(lambda: w.registry.get_sample_value(
+        "ioc_worker_indicator_parts_total", {"stage": "merged"}) == 3)
 
 
 async def test_commands_agent_refuses_unknown_alerts_and_bad_commands(worker: Any) -> None:

@@ -10,7 +10,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaExcep
 
 from ioc.errors import ConfigError
 from ioc.settings import Settings
-from streams.reader import EventsReader, InputOffsets, Record, events_client
+from streams.reader import EventsReader, InputOffsets, ReaderFeed, Record, events_client
 
 TOPICS = ["ioc.flooding.events", "ioc.traffic.events"]
 
@@ -85,6 +85,23 @@ async def test_the_groups_offsets_are_asked_again_and_a_lasting_failure_starts_a
     starts = await reader(fake).follow({0}, lambda t, p: None)
     assert starts[("ioc.flooding.events", 0)] == OFFSET_BEGINNING
     assert "no committed offsets for 2 events partitions" in caplog.text
+
+
+async def test_a_failing_batch_is_logged_and_reading_goes_on(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """As Faust's supervisor restarts a crashed agent: the feed runs its reader again."""
+    r = reader(FakeConsumer({}))
+    calls: list[str] = []
+
+    async def run(handle: Any) -> None:
+        calls.append("run")
+        if len(calls) == 1:
+            raise RuntimeError("a bug in a batch")
+    r.run = run  # type: ignore[method-assign]
+    r.stop = lambda: calls.append("stop")  # type: ignore[method-assign]
+    await ReaderFeed(r, {}, take=None).run()  # type: ignore[arg-type]
+    assert calls == ["run", "run", "stop"]
+    assert "reading the events failed; reading on in a second" in caplog.text
 
 
 def test_a_record_reads_like_a_faust_event_for_the_intake() -> None:
