@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ioc.errors import ConfigError
+from ioc.setting_values import parse_ack_sla, parse_value
 
 
 def _setting(default: Any, env: str, doc: str, *, minimum: float | None = None,
@@ -91,6 +91,11 @@ class Settings:
         "How often a worker writes the state of the series whose windows closed to its "
         "changelog, then acknowledges the input they consumed (shorter: less to read again "
         "after a crash, more changelog writes).", minimum=0.05)
+    recovery_stall_s: float = _setting(
+        60.0, "IOC_RECOVERY_STALL_S",
+        "A worker whose table recovery (after a rebalance) reads no changelog record for this "
+        "long while records remain exits with status 75, for its supervisor to restart it "
+        "(`ioc demo` does, and the compose file's `restart`). 0: never.", minimum=0)
     escalate_after_s: float = _setting(
         900.0, "IOC_ESCALATE_AFTER_S",
         "A firing, unacknowledged alert steps up one severity after this long.", minimum=1)
@@ -302,7 +307,7 @@ class Settings:
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
-            values[f.name] = _parse(f, name, raw.strip())
+            values[f.name] = parse_value(f, name, raw.strip())
         return cls(**values)
 
     @property
@@ -318,77 +323,6 @@ class Settings:
     def retention_ms(self, hours: float) -> int:
         """Hours to Kafka's ``retention.ms``."""
         return int(hours * 3_600_000)
-
-
-def _parse(f: dataclasses.Field[Any], env: str, raw: str) -> Any:
-    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
-    meta = f.metadata
-    value: Any
-    if kind.startswith("int"):
-        try:
-            value = int(raw)
-        except ValueError:
-            raise ConfigError(f"{env}: expected an integer, got {raw!r}") from None
-    elif kind.startswith("float"):
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ConfigError(f"{env}: expected a number, got {raw!r}") from None
-        if value != value or value in (float("inf"), float("-inf")):
-            raise ConfigError(f"{env}: expected a finite number, got {raw!r}")
-    elif kind.startswith("bool"):
-        lowered = raw.lower()
-        if lowered not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
-            raise ConfigError(f"{env}: expected true or false, got {raw!r}")
-        value = lowered in ("1", "true", "yes", "on")
-    else:
-        value = raw
-    if f.name == "ack_sla":
-        parse_ack_sla(raw, env)
-    if meta["minimum"] is not None and value < meta["minimum"]:
-        raise ConfigError(f"{env}: must be at least {meta['minimum']}, got {raw!r}")
-    if meta["choices"]:
-        if f.name == "log_level":
-            value = str(value).upper()
-        if value not in meta["choices"]:
-            allowed = ", ".join(meta["choices"])
-            raise ConfigError(f"{env}: must be one of {allowed}, got {raw!r}")
-    return value
-
-
-def parse_ack_sla(raw: str, env: str = "IOC_ACK_SLA_S") -> dict[str, float]:
-    """Seconds per severity from ``severity=seconds`` pairs; ConfigError naming ``env``.
-
-    >>> parse_ack_sla("critical=300, major=900,warning=3600,info=86400")["major"]
-    900.0
-    >>> parse_ack_sla("critical=300,major=soon")
-    Traceback (most recent call last):
-    ...
-    ioc.errors.ConfigError: IOC_ACK_SLA_S: major=soon: expected seconds > 0, e.g. major=900
-    """
-    severities = ("critical", "major", "warning", "info")
-    out: dict[str, float] = {}
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        name, eq, value = (x.strip() for x in part.partition("="))
-        if not eq or name not in severities:
-            raise ConfigError(f"{env}: {part!r} is not severity=seconds (severities: "
-                              f"{', '.join(severities)})")
-        if name in out:
-            raise ConfigError(f"{env}: {name} is given twice")
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = float("nan")
-        if not seconds > 0 or seconds == float("inf"):
-            raise ConfigError(f"{env}: {part}: expected seconds > 0, e.g. {name}=900")
-        out[name] = seconds
-    missing = [s for s in severities if s not in out]
-    if missing:
-        raise ConfigError(f"{env}: no value for {', '.join(missing)} (e.g. "
-                          f"critical=300,major=900,warning=3600,info=86400)")
-    return out
 
 
 def settings_table() -> str:

@@ -62,6 +62,25 @@ class Buckets:
         return (1.0 - tokens) / rate
 
 
+def claim_hold(config: Config) -> float:
+    """How long a claim keeps a row from other notifiers: three times the slowest send
+    timeout of the channels in use (a task starts sends for ``hold / 3`` seconds, each of
+    which ends within its timeout). A crashed notifier's claimed rows are sent again by
+    another after this long.
+
+    >>> from notify.config import Config, SmsGateway
+    >>> claim_hold(Config(path="", routes=(), receivers={}))
+    30.0
+    >>> claim_hold(Config(path="", routes=(), receivers={}, webhook_timeout=2.0,
+    ...                   sms=SmsGateway(url="http://gw", timeout=25.0)))
+    75.0
+    """
+    timeouts = [config.smtp.timeout, config.webhook_timeout]
+    if config.sms.url:
+        timeouts.append(config.sms.timeout)
+    return 3 * max(timeouts)
+
+
 class Dispatcher:
     """Sends the outbox of ``store`` with ``send`` until ``stop`` is set."""
 
@@ -72,8 +91,7 @@ class Dispatcher:
         self.metrics, self.lock, self.wake, self.clock = metrics, lock, wake, clock
         self.buckets = Buckets(config.limits)
         self.capacity = config.workers * 8
-        self.hold = max(60.0, 3 * max(config.smtp.timeout, config.webhook_timeout,
-                                      config.sms.timeout))
+        self.hold = claim_hold(config)
         self.rng = random.Random()
 
     def run(self, stop: threading.Event) -> None:

@@ -60,6 +60,7 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     import faust
 
     from streams.agents import WorkerApp
+    from streams.recovery_watch import watch_recovery
     from streams.runtime import DetectorRuntime
 
     if not settings.kafka_bootstrap:
@@ -82,6 +83,7 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     # Faust's terminal spinner sets the root logger to DEBUG (so that every record spins it):
     # then every library builds a debug record per message. No spinner, no debug records.
     worker.spinner = None
+    watch_recovery(worker_app.app, settings.recovery_stall_s)
     worker.execute_from_commandline()
 
 

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +29,7 @@ from ioc.kafka.broker import free_port
 from ioc.settings import Settings
 from ioc.tools.producer import EventProducer
 from ioc.tools.simulator import CitySimulator
+from streams.recovery_watch import EXIT_STALLED
 from streams.topics import TopicNames
 from streams.worker import health, scrape_metrics
 
@@ -50,7 +52,9 @@ class Env:
                     "IOC_PARTITIONS": str(partitions),
                     # IOC_TEST_WORKER_LOG_LEVEL=INFO keeps the workers' recoveries in their logs
                     "IOC_LOG_LEVEL": os.environ.get("IOC_TEST_WORKER_LOG_LEVEL", "WARNING"),
-                    "IOC_ALLOWED_LATENESS_S": str(lateness), **(extra or {})}
+                    "IOC_ALLOWED_LATENESS_S": str(lateness),
+                    # a stalled table recovery ends the worker well within the tests' waits
+                    "IOC_RECOVERY_STALL_S": "30", **(extra or {})}
         ensure_topics(self.names.specs(Settings(partitions=partitions)), bootstrap)
         self._producer: EventProducer | None = None
 
@@ -96,7 +100,9 @@ class Env:
 
 
 class WorkerProcess:
-    """``ioc worker`` as a subprocess of the test."""
+    """``ioc worker`` as a subprocess of the test, supervised as ``ioc demo`` and the compose
+    file do: a worker that exits because its table recovery stalled (status 75,
+    ``streams.recovery_watch``) is started again; ``restarts`` counts those."""
 
     def __init__(self, env: Env, name: str) -> None:
         self.env = env
@@ -105,17 +111,24 @@ class WorkerProcess:
         self.log_path = env.tmp / f"worker-{name}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0
+        self.restarts = 0
 
     def start(self) -> WorkerProcess:
         env = {**os.environ, **self.env.env, "IOC_WORKER_PORT": str(self.port),
                "IOC_DATA_DIR": str(self.env.tmp / f"data-{self.name}")}
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(
+        proc = self.proc = subprocess.Popen(
             [sys.executable, "-m", "ioc", "worker", "--topic-prefix", self.env.names.prefix],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         self.started += 1
+        threading.Thread(target=self._supervise, args=(proc,), daemon=True).start()
         return self
+
+    def _supervise(self, proc: subprocess.Popen[bytes]) -> None:
+        if proc.wait() == EXIT_STALLED and self.proc is proc:
+            self.restarts += 1
+            self.start()
 
     def health(self) -> dict[str, Any] | None:
         return health(self.port)
@@ -123,7 +136,7 @@ class WorkerProcess:
     def wait_ready(self, timeout: float = 120.0) -> dict[str, Any]:
         def ready() -> dict[str, Any] | None:
             assert self.proc is not None
-            if self.proc.poll() is not None:
+            if self.proc.poll() not in (None, EXIT_STALLED):  # 75: being started again
                 raise AssertionError(f"worker {self.name} exited ({self.proc.returncode}): "
                                      f"{self.tail()}")
             h = self.health()

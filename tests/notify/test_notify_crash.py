@@ -28,9 +28,11 @@ retry_base = "0.2s"
 retry_max = "1s"
 max_attempts = 1000
 takeover = "6s"
+webhook_timeout = "2s"
 
 [smtp]
 port = {smtp_port}
+timeout = "2s"
 
 [defaults]
 group_by = ["alert_id"]
