@@ -151,10 +151,34 @@ if [[ "${IOC_TEST_LINT:-1}" != 0 ]]; then
     "${VENV}/bin/mypy" || lint_status=1
 fi
 
-say "pytest $*"
+# The tests that start no service (no broker, browser or Prometheus) and are quick run on
+# every core (pytest-xdist); then the rest one at a time, as before: the services they start
+# would compete for a small machine. Arguments with their own -m or -n run as given, serially.
+PURE="not kafka and not browser and not prometheus and not slow and not soak"
+own_split=0
+for a in "$@"; do
+    case "${a}" in -m|-m*|-n|-n*|--numprocesses*) own_split=1 ;; esac
+done
 set +e
-"${VENV}/bin/pytest" "$@"
-status=$?
+if (( own_split )); then
+    say "pytest $*"
+    "${VENV}/bin/pytest" "$@"
+    status=$?
+else
+    cores="$(nproc 2>/dev/null || echo 2)"
+    say "pytest (pure tests on ${cores} cores) $*"
+    "${VENV}/bin/pytest" -n "${cores}" -m "${PURE}" "$@"
+    pure_status=$?
+    say "pytest (tests with services, serially) $*"
+    "${VENV}/bin/pytest" -m "not (${PURE}) and not soak" "$@"
+    status=$?
+    # 5: a phase collected nothing (a subset given as arguments), fine if the other ran
+    if (( status == 5 && pure_status != 5 )); then
+        status=${pure_status}
+    elif (( pure_status != 0 && pure_status != 5 )); then
+        status=${pure_status}
+    fi
+fi
 set -e
 
 if (( status == 0 && lint_status != 0 )); then
