@@ -57,9 +57,8 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
                offset_reset: str = "earliest", create_topics: bool = True,
                broker_timeout: float = 60.0) -> None:
     """Run a worker in this process until it is stopped (SIGINT/SIGTERM)."""
-    import faust
-
     from streams.agents import WorkerApp
+    from streams.app import PromptWorker
     from streams.recovery_watch import watch_recovery
     from streams.runtime import DetectorRuntime
 
@@ -78,7 +77,7 @@ def run_worker(settings: Settings, *, topic_prefix: str | None = None,
     worker_app = WorkerApp(settings, names=names, offset_reset=offset_reset, runtime=runtime)
     tune_gc()
     logging.getLogger("ioc").setLevel(settings.log_level)
-    worker = faust.Worker(worker_app.app, loglevel=settings.log_level.lower(), quiet=True,
+    worker = PromptWorker(worker_app.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     # Faust's terminal spinner sets the root logger to DEBUG (so that every record spins it):
     # then every library builds a debug record per message. No spinner, no debug records.
