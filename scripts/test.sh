@@ -63,11 +63,28 @@ if (( ${#missing[@]} )); then
     fi
 fi
 
+# --- lint and types: ruff and mypy run while the services start (their output is shown after) --
+lint_pid=""
+lint_log=""
+if [[ "${IOC_TEST_LINT:-1}" != 0 ]]; then
+    lint_log="$(mktemp)"
+    (
+        status=0
+        echo "test.sh: ruff check"
+        "${VENV}/bin/ruff" check . || status=1
+        echo "test.sh: mypy"
+        "${VENV}/bin/mypy" || status=1
+        exit "${status}"
+    ) > "${lint_log}" 2>&1 &
+    lint_pid=$!
+fi
+
 # --- the broker and the database ----------------------------------------------------------------
 state=""
 pg_state=""
 mqtt_state=""
 stop_services() {
+    if [[ -n "${lint_pid}" ]]; then kill "${lint_pid}" 2>/dev/null || true; fi
     if [[ -n "${mqtt_state}" ]]; then
         mkdir -p "${ROOT}/test-artifacts"
         cp "${mqtt_state}/mosquitto.log" "${ROOT}/test-artifacts/mosquitto.log" 2>/dev/null || true
@@ -142,13 +159,12 @@ else
     say "warning: no Mosquitto; the MQTT bridge's tests will skip"
 fi
 
-# --- lint, types, tests ------------------------------------------------------------------------
+# --- lint and types (started above, beside the services' start-up), then the tests -------------
 lint_status=0
-if [[ "${IOC_TEST_LINT:-1}" != 0 ]]; then
-    say "ruff check"
-    "${VENV}/bin/ruff" check . || lint_status=1
-    say "mypy"
-    "${VENV}/bin/mypy" || lint_status=1
+if [[ -n "${lint_pid}" ]]; then
+    wait "${lint_pid}" || lint_status=1
+    cat "${lint_log}"
+    rm -f "${lint_log}"
 fi
 
 # The tests that start no service (no broker, browser or Prometheus) and are quick run on
