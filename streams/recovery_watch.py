@@ -56,13 +56,13 @@ class RecoveryWatch:
         return remaining > 0 and now - self.since > self.stall_s
 
 
-def _remaining(recovery: Any) -> tuple[int | None, dict[str, int]]:
+def _remaining(recovery: Any) -> tuple[int | None, dict[Any, int]]:
     """Records left to recover in all and per changelog partition (None: not recovering), of
     a Faust ``Recovery``."""
     if not recovery.in_recovery:
         return None, {}
     left = recovery.active_remaining()
-    return sum(left.values()), {f"{tp.topic}[{tp.partition}]": n for tp, n in left.items() if n}
+    return sum(left.values()), left
 
 
 def consumer_state(app: Any) -> str:
@@ -99,14 +99,15 @@ class StallGuard:
     def check(self) -> bool:
         """One look; True when it ended the worker."""
         try:
-            remaining, per_tp = _remaining(self.recovery)
+            remaining, left = _remaining(self.recovery)
         except RuntimeError:  # a dict changed under us (the loop's thread): next time
             return False
         if not self.watch.stalled(now=self.clock(), remaining=remaining):
             return False
         log.error("table recovery read nothing for %.0f s with %d changelog records left "
                   "(%s); %s. Exiting (status %d) for the supervisor to restart the worker "
-                  "(IOC_RECOVERY_STALL_S)", self.watch.stall_s, remaining, per_tp,
+                  "(IOC_RECOVERY_STALL_S)", self.watch.stall_s, remaining,
+                  {f"{tp.topic}[{tp.partition}]": n for tp, n in left.items() if n},
                   consumer_state(self.app), EXIT_STALLED)
         for handler in (*logging.getLogger().handlers, *log.handlers):
             handler.flush()  # os._exit flushes nothing
