@@ -19,7 +19,7 @@ import msgspec
 
 from ioc.errors import ValidationError
 from ioc.events import Alert, Incident, decode_alert, decode_command
-from streams.indicators import PART_DECODER, IndicatorPart
+from streams.indicators import PARTS_DECODER, IndicatorPart
 
 if TYPE_CHECKING:
     from streams.deadletters import DeadLetterSink
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from streams.pipeline import Pipeline
     from streams.publish import Outbox
 
-__all__ = ["SideInputs", "decode_alert_record", "decode_part"]
+__all__ = ["SideInputs", "decode_alert_record", "decode_parts"]
 
 
 def decode_alert_record(value: Any) -> Alert | None:
@@ -46,16 +46,18 @@ def decode_alert_record(value: Any) -> Alert | None:
     return None if isinstance(rec, Incident) else rec
 
 
-def decode_part(value: Any) -> IndicatorPart | None:
-    """An indicator part (None for anything undecodable).
+def decode_parts(value: Any) -> list[IndicatorPart] | None:
+    """The indicator parts of a parts-topic message, one or a pack (None for anything
+    undecodable).
 
-    >>> decode_part(b"[]") is None
-    True
+    >>> decode_parts(b"[]"), decode_parts(b"{}")
+    ([], None)
     """
     try:
-        return PART_DECODER.decode(value)
+        got = PARTS_DECODER.decode(value)
     except (msgspec.DecodeError, TypeError):
         return None
+    return got if isinstance(got, list) else [got]
 
 
 class SideInputs:
@@ -84,8 +86,8 @@ class SideInputs:
         """Link an alert record into incidents; queue the incidents that changed."""
         self.outbox.alerts(self.linker.on_alert(rec))
 
-    def part(self, part: IndicatorPart) -> None:
-        """Merge an indicator part; queue the group indicators it completes."""
-        for ind in self.merger.add(part):
+    def parts(self, parts: list[IndicatorPart]) -> None:
+        """Merge indicator parts, in order; queue the group indicators they complete."""
+        for ind in self.merger.add_many(parts):
             self.outbox.indicator(ind)
             self.pipeline.indicator(ind)  # the group's multivariate model in that district

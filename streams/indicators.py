@@ -3,7 +3,10 @@
 A district's sources of a group are spread over the partitions of the group's topic, and so
 over workers. When a partition closes a window, the worker publishes an :class:`IndicatorPart`
 per district with what that partition saw (sources reporting, sources in breach, open alerts
-by severity, partial KPI aggregates) on an internal topic keyed by ``group:district``. The
+by severity, partial KPI aggregates) on an internal topic keyed by ``group:district``: a
+message is one part or, when a step closed several windows or partitions, a JSON array of the
+key's parts in order (up to :data:`PARTS_PACK`; one message each cost more to consume than
+to merge). The
 indicator agent, which sees every part of a ``group:district`` key, merges them with
 :class:`IndicatorMerger` into one :class:`~ioc.events.GroupIndicator` per window once every
 partition that took part in the previous window has reported, or once a later window's part
@@ -56,8 +59,8 @@ from detectors.masks import every, where
 from ioc import catalog
 from ioc.events import SEVERITIES, GroupIndicator
 
-__all__ = ["DistrictGroups", "IndicatorMerger", "IndicatorPart", "KpiPartial", "expected_sources",
-           "finish_kpis"]
+__all__ = ["PARTS_PACK", "DistrictGroups", "IndicatorMerger", "IndicatorPart", "KpiPartial",
+           "expected_sources", "finish_kpis"]
 
 KEEP_WINDOWS = 4  # windows held per key while parts are missing
 
@@ -84,7 +87,9 @@ class _State(msgspec.Struct, kw_only=True):
 
 _ENC = msgspec.msgpack.Encoder()
 _DEC = msgspec.msgpack.Decoder(_State)
-PART_DECODER = msgspec.json.Decoder(IndicatorPart)
+# a parts-topic message: one part, or a pack of a key's parts in order (PARTS_PACK at most)
+PARTS_DECODER = msgspec.json.Decoder(IndicatorPart | list[IndicatorPart])
+PARTS_PACK = 256
 
 
 @cache
@@ -219,19 +224,50 @@ class IndicatorMerger:
 
     def add(self, part: IndicatorPart) -> list[GroupIndicator]:
         """Apply one part; return the indicators now complete, oldest first."""
-        key = f"{part.group}:{part.district}"
-        raw = self.store.get(key)
-        st = _DEC.decode(raw) if raw is not None else _State()
+        return self.add_many([part])
+
+    def add_many(self, parts: Sequence[IndicatorPart]) -> list[GroupIndicator]:
+        """Apply parts in order (a key's state read and written once); return the
+        indicators they complete, each key's oldest first.
+
+        >>> m = IndicatorMerger({})
+        >>> p = [IndicatorPart(group="flooding", district="Hai Chau", partition=n, start=s,
+        ...                    end=s + 60, reporting=1, in_breach=0, open_alerts={}, kpis={})
+        ...      for s in (0.0, 60.0) for n in (0, 1)]
+        >>> [(i.start, i.sources_reporting) for i in m.add_many(p)]  # 60: both partitions in
+        [(0.0, 2), (60.0, 2)]
+        """
+        by_key: dict[str, list[IndicatorPart]] = {}
+        for part in parts:
+            key = f"{part.group}:{part.district}"
+            got = by_key.get(key)
+            if got is None:
+                by_key[key] = [part]
+            else:
+                got.append(part)
+        out: list[GroupIndicator] = []
+        for key, key_parts in by_key.items():
+            raw = self.store.get(key)
+            st = _DEC.decode(raw) if raw is not None else _State()
+            changed = False
+            for part in key_parts:
+                changed = self._apply(st, part, out) or changed
+            if changed:
+                self.store[key] = _ENC.encode(st)
+        return out
+
+    def _apply(self, st: _State, part: IndicatorPart, out: list[GroupIndicator]) -> bool:
+        """Apply one part to its key's state, appending the indicators it completes to
+        ``out``; whether the state changed."""
         if part.start <= st.done:
             # a window already published (a replay or a straggler): a straggler's partition
             # takes part from now on, so the next windows wait for it (else one partition's
             # part released every window and the others' counts were dropped for good)
-            if part.partition not in st.expect:
-                st.expect = sorted([*st.expect, part.partition])
-                self.store[key] = _ENC.encode(st)
-            return []
+            if part.partition in st.expect:
+                return False
+            st.expect = sorted([*st.expect, part.partition])
+            return True
         st.parts.setdefault(repr(part.start), {})[str(part.partition)] = part
-        out: list[GroupIndicator] = []
         starts = sorted(st.parts, key=float)
         newest = float(starts[-1])
         for s in starts:
@@ -246,8 +282,7 @@ class IndicatorMerger:
                 break
         for s in sorted(st.parts, key=float)[:-KEEP_WINDOWS]:
             del st.parts[s]
-        self.store[key] = _ENC.encode(st)
-        return out
+        return True
 
     @staticmethod
     def _merge(parts: list[IndicatorPart]) -> GroupIndicator:

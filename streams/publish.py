@@ -28,11 +28,13 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from ioc.events import encode
+from streams.indicators import PARTS_PACK
 
 if TYPE_CHECKING:
     import faust
 
     from ioc.events import Alert, GroupIndicator, Incident
+    from streams.indicators import IndicatorPart
     from streams.pipeline import Output
     from streams.topics import TopicNames
 
@@ -214,10 +216,30 @@ class Outbox:
                     continue
                 for i in range(0, n, SUMMARY_PACK):
                     add(indicators, key, encode(pack.part(i, i + SUMMARY_PACK)))
-        for part in out.parts:
-            add(self.parts_topic, f"{part.group}:{part.district}".encode(), encode(part))
-        if out.parts and self.parts_sent is not None:
-            self.parts_sent(len(out.parts))
+        if out.parts:
+            self.parts(out.parts)
+
+    def parts(self, parts: list[IndicatorPart]) -> None:
+        """Indicator parts, one message per ``group:district`` key: the part, or a pack of
+        the key's parts in order (:data:`~streams.indicators.PARTS_PACK` at most)."""
+        by_key: dict[str, list[IndicatorPart]] = {}
+        for part in parts:
+            key = f"{part.group}:{part.district}"
+            got = by_key.get(key)
+            if got is None:
+                by_key[key] = [part]
+            else:
+                got.append(part)
+        add, topic = self.publisher.add, self.parts_topic
+        for key, key_parts in by_key.items():
+            raw_key = key.encode()
+            if len(key_parts) == 1:
+                add(topic, raw_key, encode(key_parts[0]))
+                continue
+            for i in range(0, len(key_parts), PARTS_PACK):
+                add(topic, raw_key, encode(key_parts[i:i + PARTS_PACK]))
+        if self.parts_sent is not None:
+            self.parts_sent(len(parts))
 
     def queue(self) -> None:
         """Queue what the pipeline produced (call with the worker's lock held)."""

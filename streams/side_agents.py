@@ -7,8 +7,8 @@ sends what that queued on the :class:`~streams.publish.Outbox`:
                 before the lock is released: an operator's command is rare and its answer
                 ordered with the worker's other records).
 ``incidents``   ``ioc.alerts`` (keyed by district): the incident linker.
-``indicators``  the internal indicator-parts topic, in batches: merged group indicators per
-                district.
+``indicators``  the internal indicator-parts topic, in batches (a message is one part or a pack
+                of a key's parts): merged group indicators per district.
 
 The incident linker's and indicator merger's inputs are small and frequent (hundreds of parts
 a second): they hand their records to the producer after releasing the lock, since a hand-over
@@ -23,11 +23,12 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from streams.handlers import SideInputs, decode_alert_record, decode_part
+from streams.handlers import SideInputs, decode_alert_record, decode_parts
 
 if TYPE_CHECKING:
     import faust
 
+    from streams.indicators import IndicatorPart
     from streams.publish import Outbox
 
 __all__ = ["SideAgents"]
@@ -35,7 +36,8 @@ __all__ = ["SideAgents"]
 
 class SideAgents:
     """The three agents' bodies. ``lock()`` is the worker's lock; ``parts_merged(n)`` counts
-    the parts taken in (``ioc_worker_indicator_parts_total{stage="merged"}``)."""
+    the parts taken in (``ioc_worker_indicator_parts_total{stage="merged"}``; an undecodable
+    message counts one)."""
 
     def __init__(self, inputs: SideInputs, outbox: Outbox, lock: Callable[[], asyncio.Lock],
                  parts_merged: Callable[[int], None], *, batch_messages: int,
@@ -70,10 +72,15 @@ class SideAgents:
         # merge ran behind the events, and its backlog grew with the input)
         take: Any = stream.take_events  # type: ignore[attr-defined]  # faust-streaming
         async for events in take(self.batch_messages, within=self.batch_within):
-            parts = [p for p in map(decode_part, (e.value for e in events)) if p is not None]
+            parts: list[IndicatorPart] = []
+            undecodable = 0
+            for got in map(decode_parts, (e.value for e in events)):
+                if got is None:
+                    undecodable += 1
+                else:
+                    parts += got
             async with self.lock():
-                for part in parts:
-                    self.inputs.part(part)
+                self.inputs.parts(parts)
                 self.outbox.queue()
             await self.outbox.flush()  # the batch is acknowledged once this returns
-            self.parts_merged(len(events))
+            self.parts_merged(len(parts) + undecodable)

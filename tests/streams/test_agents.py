@@ -23,6 +23,7 @@ from ioc.events import (
 )
 from ioc.settings import Settings
 from streams.agents import WorkerApp
+from streams.handlers import decode_parts
 from streams.indicators import IndicatorPart
 
 T0 = 1_795_410_000.0
@@ -95,7 +96,8 @@ async def test_events_agent_windows_packs_and_dead_letters_the_rest(worker: Any)
                                        {"group": "flooding", "reason_class": "malformed"}) == 1
     assert len(w.pending[("flooding", 0)]) == 4  # not acknowledged before a checkpoint
     # each closed window's share of the district indicators is counted as sent
-    parts = [v for t, _, v in sent if t == w.topics.parts.get_topic_name()]
+    parts = [p for t, _, v in sent if t == w.topics.parts.get_topic_name()
+             for p in decode_parts(v) or []]
     assert parts and w.registry.get_sample_value("ioc_worker_indicator_parts_total",
                                                  {"stage": "sent"}) == len(parts)
 
@@ -134,8 +136,9 @@ async def test_indicators_agent_merges_parts(worker: Any) -> None:
 
     async with agent(w, "indicators").test_context() as a:
         await a.put(part(0, T0, 1), key=b"flooding:Hai Chau")
-        await a.put(part(1, T0, 2), key=b"flooding:Hai Chau")
-        await a.put(part(0, T0 + 60, 1), key=b"flooding:Hai Chau")
+        # a pack: a step's parts of one key in one message
+        await a.put(b"[" + part(1, T0, 2) + b"," + part(0, T0 + 60, 1) + b"]",
+                    key=b"flooding:Hai Chau")
         got = await until(lambda: [msgspec.json.decode(v, type=GroupIndicator)
                                    for t, _, v in sent if t == "ioc.indicators"])
     assert (got[0].start, got[0].sources_reporting, got[0].kpis) == (T0, 3, {"max_rain": 2.0})

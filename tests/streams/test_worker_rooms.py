@@ -14,15 +14,15 @@ import pytest
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from ioc.events import Alert, Command, DeadLetter, Evidence, Incident, encode
+from ioc.events import Alert, Command, DeadLetter, Evidence, GroupIndicator, Incident, encode
 from ioc.settings import Settings
 from streams.acks import NEVER_OPEN, AckLedger, Checkpointer
 from streams.app import create_app
 from streams.deadletters import DeadLetterSink
-from streams.handlers import SideInputs, decode_alert_record, decode_part
+from streams.handlers import SideInputs, decode_alert_record, decode_parts
 from streams.health import HealthWatch, WorkerStatus
 from streams.incidents import IncidentLinker
-from streams.indicators import IndicatorMerger
+from streams.indicators import PARTS_PACK, IndicatorMerger, IndicatorPart
 from streams.intake import EventIntake
 from streams.lifecycle import AlertBook, Verdict
 from streams.metrics import WorkerMetrics
@@ -211,7 +211,37 @@ async def test_side_inputs_link_incidents_and_refuse_unknown_commands() -> None:
     (dead,) = [msgspec.json.decode(v, type=DeadLetter)
                for v in rig.publisher.records(rig.names.deadletter)]
     assert (dead.offset, "no alert" in dead.reason) == (7, True)
-    assert decode_part(b"{}") is None
+    assert decode_parts(b"{}") is None
+
+
+def part(district: str, partition: int, start: float) -> IndicatorPart:
+    return IndicatorPart(group="flooding", district=district, partition=partition,
+                         start=start, end=start + 60, reporting=1, in_breach=0,
+                         open_alerts={}, kpis={})
+
+
+async def test_indicator_parts_go_out_one_message_per_key_and_merge_as_sent() -> None:
+    rig = Rig()
+    hai_chau = [part("Hai Chau", p, T0 + 60 * m) for m in range(PARTS_PACK) for p in (0, 1)]
+    parts = [*hai_chau, part("Son Tra", 2, T0)]
+    rig.outbox.parts(parts)
+    await rig.publisher.flush_out()
+    sent = [(k, decode_parts(v)) for t, k, v in rig.publisher.out if t == "parts"]
+    # a key's parts in order, packed up to PARTS_PACK; a key with one part: the part alone
+    assert [(k, len(got or [])) for k, got in sent] == [
+        (b"flooding:Hai Chau", PARTS_PACK), (b"flooding:Hai Chau", PARTS_PACK),
+        (b"flooding:Son Tra", 1)]
+    assert [p for _, got in sent for p in got or []] == parts
+    assert rig.publisher.out[-1][2] == encode(parts[-1])
+    # merged from the packs as from one message per part
+    one_by_one = IndicatorMerger({})
+    expected = [ind for p in parts for ind in one_by_one.add(p)]
+    rig.inputs.parts([p for _, got in sent for p in got or []])
+    await rig.outbox.send()
+    merged = [msgspec.json.decode(v, type=GroupIndicator)
+              for v in rig.publisher.records(rig.names.indicators)]
+    # every Hai Chau window (both partitions in); Son Tra's first window waits
+    assert merged == expected and len(merged) == PARTS_PACK
 
 
 # --- the timer -------------------------------------------------------------------------------
