@@ -95,6 +95,12 @@ class Checkpointer:
         self.after_ack = after_ack
         self.interval_s = interval_s
         self.last = time.monotonic()
+        self.writing = 0  # states handed to the producer, not yet flushed
+
+    def unsaved(self) -> int:
+        """Series states not in the changelog yet: changed since the last checkpoint, or
+        being written by the one running (0: everything closed so far survives a crash)."""
+        return self.pipeline.unsaved() + self.writing
 
     def due(self, now: float | None = None) -> bool:
         """Whether ``interval_s`` passed since the last checkpoint (monotonic ``now``)."""
@@ -107,12 +113,16 @@ class Checkpointer:
         writes = self.pipeline.checkpoint()
         if not (ackable or writes):
             return 0
-        await self.flush()
-        for key, partition, blob in writes:
-            self.series_store.put(key, blob, partition)
-        if writes:
+        self.writing = len(writes)
+        try:
             await self.flush()
-            self.metrics.state_writes_total.inc(len(writes))
+            for key, partition, blob in writes:
+                self.series_store.put(key, blob, partition)
+            if writes:
+                await self.flush()
+                self.metrics.state_writes_total.inc(len(writes))
+        finally:
+            self.writing = 0
         for msg in ackable:
             self.ack(msg)
         if ackable and self.after_ack is not None and self.after_ack():

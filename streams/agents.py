@@ -150,6 +150,7 @@ class WorkerApp:
                                         flush=self._flush, ack=self._ack,
                                         interval_s=checkpoint_s,
                                         after_ack=self.feed.store_offsets if self.feed else None)
+        self.metrics.unsaved_series.set_function(self.checkpoints.unsaved)
         self.intake = EventIntake(pipeline, names, self.dead, self.health, self.ledger,
                                   max_future_s=self.settings.max_future_s,
                                   generation=lambda: self.app.consumer_generation_id)

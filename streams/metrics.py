@@ -27,7 +27,8 @@ __all__ = ["WorkerMetrics"]
 
 
 class WorkerMetrics:
-    """Every metric a worker exports (see ARCH.md for the list)."""
+    """Every metric a worker exports (the README's Observability section names the ones to
+    watch)."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
         self.registry = registry
@@ -68,6 +69,10 @@ class WorkerMetrics:
         self.state_writes_total = Counter(
             "ioc_worker_state_writes", "Series states written to the changelog at checkpoints "
             "(counted once the broker has them).", registry=registry)
+        self.unsaved_series = Gauge(
+            "ioc_worker_unsaved_series", "Series states not yet in the changelog (changed "
+            "since the last checkpoint, or being written): what a crash now would make the "
+            "worker read again.", registry=registry)
         self.tracked_series = Gauge(
             "ioc_worker_tracked_series", "(source, metric) series this worker tracks.",
             registry=registry)

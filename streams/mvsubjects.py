@@ -141,6 +141,10 @@ class Subjects:
                 subj.dirty = False
         return out
 
+    def unsaved(self) -> int:
+        """Records :meth:`checkpoint` would return now."""
+        return sum(s.model_dirty + s.dirty for s in self.by_key.values())
+
     def snapshot(self, partitions: Container[int]) -> list[Record]:
         """Every subject of ``partitions`` as it is now (model and state)."""
         out: list[Record] = []

@@ -235,6 +235,11 @@ class Pipeline:
             states += self.multivariate.checkpoint()
         return states
 
+    def unsaved(self) -> int:
+        """States :meth:`checkpoint` would return now (series closed or evicted since)."""
+        n = sum(len(st.dirty) for st in self.parts.values()) + len(self.closer.evicted)
+        return n + (self.multivariate.subjects.unsaved() if self.multivariate else 0)
+
     def snapshot(self, partitions: Container[int]) -> list[tuple[str, int, bytes]]:
         """(table key, partition, state) of every series of ``partitions``, as they are now."""
         self.schedule.drain()

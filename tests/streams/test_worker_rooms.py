@@ -137,7 +137,15 @@ async def test_a_checkpoint_flushes_writes_the_series_then_acknowledges() -> Non
     rig = Rig()
     rig.intake.ingest(minutes(3), now=T0 + 200)
     assert len(rig.ledger) == 3 and rig.acked == []
+    assert rig.checkpoints.unsaved() == 1  # the series, its first windows closed
+    flush, seen = rig.checkpoints.flush, []
+
+    async def watched_flush() -> None:
+        seen.append(rig.checkpoints.unsaved())
+        await flush()
+    rig.checkpoints.flush = watched_flush
     assert await rig.checkpoints.run() == 2  # the third minute's window is still open
+    assert seen == [1, 1] and rig.checkpoints.unsaved() == 0  # unsaved until flushed
     assert [m.offset for m in rig.acked] == [0, 1]
     series_topic = rig.tables.series.changelog_topic.get_topic_name()
     assert rig.publisher.flushes == 2 and len(rig.publisher.records(series_topic)) == 1
