@@ -49,7 +49,8 @@ for from then on:
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping, Sequence
+from collections import defaultdict
+from collections.abc import Iterable, MutableMapping, Sequence
 from functools import cache
 
 import msgspec
@@ -60,7 +61,7 @@ from ioc import catalog
 from ioc.events import SEVERITIES, GroupIndicator
 
 __all__ = ["PARTS_PACK", "DistrictGroups", "IndicatorMerger", "IndicatorPart", "KpiPartial",
-           "expected_sources", "finish_kpis"]
+           "by_key", "expected_sources", "finish_kpis"]
 
 KEEP_WINDOWS = 4  # windows held per key while parts are missing
 
@@ -90,6 +91,14 @@ _DEC = msgspec.msgpack.Decoder(_State)
 # a parts-topic message: one part, or a pack of a key's parts in order (PARTS_PACK at most)
 PARTS_DECODER = msgspec.json.Decoder(IndicatorPart | list[IndicatorPart])
 PARTS_PACK = 256
+
+
+def by_key(parts: Iterable[IndicatorPart]) -> dict[str, list[IndicatorPart]]:
+    """Parts by their ``group:district`` key (the parts topic's), each key's in order."""
+    out: dict[str, list[IndicatorPart]] = defaultdict(list)
+    for part in parts:
+        out[f"{part.group}:{part.district}"].append(part)
+    return out
 
 
 @cache
@@ -237,16 +246,8 @@ class IndicatorMerger:
         >>> [(i.start, i.sources_reporting) for i in m.add_many(p)]  # 60: both partitions in
         [(0.0, 2), (60.0, 2)]
         """
-        by_key: dict[str, list[IndicatorPart]] = {}
-        for part in parts:
-            key = f"{part.group}:{part.district}"
-            got = by_key.get(key)
-            if got is None:
-                by_key[key] = [part]
-            else:
-                got.append(part)
         out: list[GroupIndicator] = []
-        for key, key_parts in by_key.items():
+        for key, key_parts in by_key(parts).items():
             raw = self.store.get(key)
             st = _DEC.decode(raw) if raw is not None else _State()
             changed = False

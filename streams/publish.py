@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.partitioner import DefaultPartitioner
 
 from ioc.events import encode
-from streams.indicators import PARTS_PACK
+from streams.indicators import PARTS_PACK, by_key
 
 if TYPE_CHECKING:
     import faust
@@ -222,16 +222,8 @@ class Outbox:
     def parts(self, parts: list[IndicatorPart]) -> None:
         """Indicator parts, one message per ``group:district`` key: the part, or a pack of
         the key's parts in order (:data:`~streams.indicators.PARTS_PACK` at most)."""
-        by_key: dict[str, list[IndicatorPart]] = {}
-        for part in parts:
-            key = f"{part.group}:{part.district}"
-            got = by_key.get(key)
-            if got is None:
-                by_key[key] = [part]
-            else:
-                got.append(part)
         add, topic = self.publisher.add, self.parts_topic
-        for key, key_parts in by_key.items():
+        for key, key_parts in by_key(parts).items():
             raw_key = key.encode()
             if len(key_parts) == 1:
                 add(topic, raw_key, encode(key_parts[0]))
