@@ -145,7 +145,8 @@ class WorkerApp:
             EventsReader.from_settings(self.settings, self.names.all_events(), self.offset_reset,
                                        lambda: self.app.consumer_generation_id,
                                        self.batch_messages),
-            PartitionedStore(self.tables.offsets, publisher=self.publisher), self._take)
+            PartitionedStore(self.tables.offsets, publisher=self.publisher), self._take,
+            stopping=lambda: self.app.should_stop)
         self.checkpoints = Checkpointer(pipeline, self.ledger, self.series_store, self.metrics,
                                         flush=self._flush, ack=self._ack,
                                         interval_s=checkpoint_s,

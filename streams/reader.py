@@ -283,13 +283,17 @@ class ReaderFeed:
     intake, under the worker's lock), acknowledged offsets to the ``offsets`` table ``store``
     (after the series state: :meth:`store_offsets` is the checkpoint's ``after_ack``), and it
     follows the group's assignment (:meth:`revoke`, :meth:`follow`; call both with the
-    worker's lock held)."""
+    worker's lock held). ``stopping()`` tells whether the worker is stopping: a batch that
+    fails then (its producer already stopped) is left to be read again at the next start,
+    without an error in the log."""
 
     def __init__(self, reader: EventsReader, store: PartitionedStore,
-                 take: Callable[[list[Record]], Awaitable[None]]) -> None:
+                 take: Callable[[list[Record]], Awaitable[None]],
+                 stopping: Callable[[], bool] = lambda: False) -> None:
         self.reader = reader
         self.store = store
         self.take = take
+        self.stopping = stopping
         self.offsets = InputOffsets()
 
     def acked(self, msg: Any) -> None:
@@ -324,7 +328,11 @@ class ReaderFeed:
                 try:
                     await self.reader.run(self.take)
                     return
-                except Exception:  # a bug or a broker failure must not stop the stream
+                except Exception as exc:  # a bug or a broker failure must not stop the stream
+                    if self.stopping():
+                        log.info("events reader: stopped with a batch unacknowledged (%r): "
+                                 "read again at the next start", exc)
+                        return
                     log.exception("reading the events failed; reading on in a second")
                     await asyncio.sleep(1.0)
         finally:

@@ -3,6 +3,7 @@ stops reading, what a batch looks like (the integration tests read a real Apache
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -11,6 +12,7 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, KafkaError, KafkaExcep
 from ioc.errors import ConfigError
 from ioc.settings import Settings
 from streams.reader import EventsReader, InputOffsets, ReaderFeed, Record, events_client
+from streams.reader import log as reader_log
 
 TOPICS = ["ioc.flooding.events", "ioc.traffic.events"]
 
@@ -102,6 +104,25 @@ async def test_a_failing_batch_is_logged_and_reading_goes_on(
     await ReaderFeed(r, {}, take=None).run()  # type: ignore[arg-type]
     assert calls == ["run", "run", "stop"]
     assert "reading the events failed; reading on in a second" in caplog.text
+
+
+async def test_a_batch_failing_because_the_worker_stops_ends_the_feed_quietly(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """At a stop Faust's producer stops before the feed: the batch in flight fails, is not
+    acknowledged (read again at the next start), and is no error."""
+    caplog.set_level(logging.INFO, logger=reader_log.name)
+    r = reader(FakeConsumer({}))
+    calls: list[str] = []
+
+    async def run(handle: Any) -> None:
+        calls.append("run")
+        raise RuntimeError("Producer service not yet started")
+    r.run = run  # type: ignore[method-assign]
+    r.stop = lambda: calls.append("stop")  # type: ignore[method-assign]
+    await ReaderFeed(r, {}, take=None, stopping=lambda: True).run()  # type: ignore[arg-type]
+    assert calls == ["run", "stop"]
+    assert "read again at the next start" in caplog.text
+    assert not [rec for rec in caplog.records if rec.levelname == "ERROR"]
 
 
 def test_a_record_reads_like_a_faust_event_for_the_intake() -> None:
