@@ -172,8 +172,9 @@ class WindowCloser:
                rollups: list[DistrictRollup]) -> None:
         """Score one batch of pieces, then hand each piece's verdicts to the alert book and
         its windows to the summaries and roll-ups."""
-        timer = self.metrics.detector_time if self.metrics is not None else None
-        verdicts = score_blocks([p for _, p in batch], timer=timer)
+        m = self.metrics
+        verdicts = score_blocks([p for _, p in batch], timer=m.detector_time if m else None,
+                                failed=m.detector_failed if m else None)
         for (k, (block, rows, wc)), got in zip(batch, verdicts, strict=True):
             x = items[k]
             for row, row_verdicts in got:

@@ -18,12 +18,16 @@ message and per window, and detector timings on a sample of windows.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Summary
 
 __all__ = ["WorkerMetrics"]
+
+log = logging.getLogger("ioc.worker")
 
 
 class WorkerMetrics:
@@ -52,6 +56,11 @@ class WorkerMetrics:
             "ioc_worker_detector_seconds", "Time a detector takes to score and learn the "
             "windows of one metric's series that closed together on one partition (one batch).",
             ["detector"], registry=registry)
+        self.detector_errors_total = Counter(
+            "ioc_worker_detector_errors", "Detector calls that raised at a window close (the "
+            "detector was left out of that close; the others scored as usual).", ["detector"],
+            registry=registry)
+        self._error_logged: dict[str, float] = {}
         self.alerts_total = Counter(
             "ioc_worker_alerts", "Alert records published (state transitions).",
             ["group", "severity", "status"], registry=registry)
@@ -105,6 +114,19 @@ class WorkerMetrics:
         if child is None:  # labels() costs more than the observation: keep the children
             child = self._detector_children[detector] = self.detector_seconds.labels(detector)
         child.observe(seconds)
+
+    def detector_failed(self, detector: str, exc: Exception) -> None:
+        """Count a detector call that raised; log it, with its traceback the first time and
+        at most once a minute per detector after that."""
+        self.detector_errors_total.labels(detector).inc()
+        now = time.monotonic()
+        last = self._error_logged.get(detector)
+        if last is not None and now - last < 60.0:
+            return
+        self._error_logged[detector] = now
+        log.error("detector %s failed on a window close and was left out of it "
+                  "(ioc_worker_detector_errors_total counts them): %r", detector, exc,
+                  exc_info=exc if last is None else None)
 
     def alert(self, group: str, severity: str, status: str) -> None:
         self.alerts_total.labels(group, severity, status).inc()

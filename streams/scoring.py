@@ -15,12 +15,18 @@ fired row comes from its evidence, built then and reused for its verdict. A dete
 shadow mode (``DetectorPlan.shadow``) scores and decides like the others, but its verdicts
 are marked ``shadow`` (the alert book records them apart, :mod:`streams.shadow`), it never
 suppresses a live detector, and it never tells an alert lane "not firing".
+
+A detector whose batch call raises (a plugin's bug on data its checks never met) is left out
+of that close: it fires nothing and tells no lane "not firing" (its open alerts neither fire
+again nor resolve because of it), the other detectors score as usual, and ``failed(detector,
+error)`` is told (the worker logs it and counts ``ioc_worker_detector_errors_total``).
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -40,22 +46,26 @@ from streams.series import SeriesBlock
 __all__ = ["Piece", "RowVerdicts", "score_block", "score_blocks", "score_reading"]
 
 RowVerdicts = list[tuple[int, list[Verdict]]]
+Failed = Callable[[str, Exception], None]
 _NAN = math.nan
+log = logging.getLogger("ioc.worker")
 
 
 Piece = tuple[SeriesBlock, np.ndarray, WindowColumns]  # a block, its rows, their windows
 
 
 def score_block(block: SeriesBlock, rows: np.ndarray, w: WindowColumns, *,
-                timer: Callable[[str, float], None] | None = None) -> RowVerdicts:
+                timer: Callable[[str, float], None] | None = None,
+                failed: Failed | None = None) -> RowVerdicts:
     """Score, learn and decide ``rows`` of ``block`` on their windows ``w`` (row ``j`` of
     ``w`` is the window of ``rows[j]``); returns (row, verdicts) of the rows the alert book
-    must hear, in row order. ``timer(detector, seconds)`` receives each detector's time."""
-    return score_blocks([(block, rows, w)], timer=timer)[0]
+    must hear, in row order. ``timer(detector, seconds)`` receives each detector's time,
+    ``failed(detector, error)`` each detector call that raised."""
+    return score_blocks([(block, rows, w)], timer=timer, failed=failed)[0]
 
 
-def score_blocks(pieces: list[Piece], *,
-                 timer: Callable[[str, float], None] | None = None) -> list[RowVerdicts]:
+def score_blocks(pieces: list[Piece], *, timer: Callable[[str, float], None] | None = None,
+                 failed: Failed | None = None) -> list[RowVerdicts]:
     """:func:`score_block` of several blocks of one plan whose windows closed together (one
     per partition, sharing their :class:`~streams.plan_columns.PlanColumns`): one detector
     call and one decision over all their rows; the verdicts of each piece, as it would get
@@ -74,8 +84,14 @@ def score_blocks(pieces: list[Piece], *,
             s.peaks.append(evs)
             continue
         t = time.perf_counter() if timer is not None else 0.0
-        sc = cols.score_many(s.slots, s.w)
-        cols.learn_many(s.slots, s.w)
+        try:
+            sc = cols.score_many(s.slots, s.w)
+            cols.learn_many(s.slots, s.w)
+        except Exception as exc:  # one detector's bug must not cost the others their close
+            (failed or _log_failure)(d.name, exc)
+            s.failed.add(i)
+            sc = np.zeros(len(s.slots))
+            decided[i] = np.zeros(len(s.slots), dtype=bool)
         if timer is not None:
             timer(d.name, time.perf_counter() - t)
         scores.append(sc)
@@ -93,7 +109,8 @@ class _Stacked:
     """Pieces of one plan end to end: their detector slots, their windows' columns, where
     each piece starts (``offsets``), and the evidence of positions, built once."""
 
-    __slots__ = ("built", "columns", "offsets", "peaks", "pieces", "plan", "slots", "w")
+    __slots__ = ("built", "columns", "failed", "offsets", "peaks", "pieces", "plan", "slots",
+                 "w")
 
     def __init__(self, pieces: list[Piece]) -> None:
         block0, rows0, w0 = pieces[0]
@@ -108,6 +125,7 @@ class _Stacked:
             self.offsets = np.cumsum([0] + [len(rows) for _, rows, _ in pieces]).tolist()
         self.peaks: list[dict[int, Evidence]] = []  # per detector: a per-reading one's
         self.built: dict[tuple[int, int], Evidence] = {}
+        self.failed: set[int] = set()  # detectors whose call raised: silent this close
 
     def evidence(self, i: int, at: int) -> Evidence:
         """Detector ``i``'s evidence at position ``at`` (a per-reading detector's peak)."""
@@ -138,7 +156,7 @@ def _verdicts(s: _Stacked, k: int, final: list[np.ndarray], scores: list[np.ndar
         for i, d in enumerate(s.plan.detectors):
             if final[i][at]:
                 verdicts.append(Verdict(True, d.health, s.evidence(i, at), d.shadow))
-            elif d.shadow:
+            elif d.shadow or i in s.failed:
                 continue
             elif lanes & (2 if d.health else 1):  # suppressed or quiet: a normal window
                 verdicts.append(Verdict(False, d.health, _quiet(d.name, d.version,
@@ -146,6 +164,10 @@ def _verdicts(s: _Stacked, k: int, final: list[np.ndarray], scores: list[np.ndar
         if verdicts:
             out.append((int(rows[j]), verdicts))
     return out
+
+
+def _log_failure(detector: str, exc: Exception) -> None:
+    log.error("detector %s failed on a window close, left out of it: %r", detector, exc)
 
 
 def _joined(ws: list[WindowColumns]) -> WindowColumns:

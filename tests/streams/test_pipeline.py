@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from detectors.base import Detector, WindowStats
 from ioc.events import Command, GroupIndicator, Reading
 from streams.indicators import IndicatorMerger
 from streams.lifecycle import AlertBook
@@ -453,3 +454,50 @@ def test_a_restore_of_states_from_different_windows_rewinds_to_the_earliest() ->
     assert not [a for a in got.alerts if a.detector == "silence"]
     assert dict((k, b) for k, _, b in back.snapshot({0})) == \
         dict((k, b) for k, _, b in steady.snapshot({0}))
+
+
+class Brittle(Detector):
+    """A plugin with a bug on data its checks never met: it raises on a window above 30."""
+
+    name = "brittle"
+    version = "1"
+    input = "window"
+
+    def score_one(self, x: float, ts: float) -> float:
+        return 0.0
+
+    def learn_one(self, x: float, ts: float) -> None:
+        pass
+
+    def score_window(self, w: WindowStats) -> float:
+        if w.max > 30:
+            raise ZeroDivisionError("a plugin bug")
+        return self._scored(1.0 if w.count and w.max > 20 else 0.0, raw=w.max, baseline=20.0)
+
+
+def test_a_detector_that_raises_is_left_out_of_that_close_and_the_others_alert() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from detectors.registry import Plugin, load_all
+    from streams.metrics import WorkerMetrics
+
+    registry = load_all()
+    registry.plugins["brittle"] = Plugin("brittle", Brittle, "tests", "0", "tests:Brittle")
+    rt = DetectorRuntime.build(registry, config_text="""
+        [groups.flooding.flood_depth]
+        detectors = ["robust_z", "brittle"]
+    """)
+    reg = CollectorRegistry()
+    p = pipeline(runtime=rt, metrics=WorkerMetrics(reg))
+    feed(p, range(30))
+    assert opened(p) == []
+    feed(p, range(30, 33), spike={"flood-HC-02": 30})  # brittle raises on that window
+    out = p.take_output()
+    alerts = [(a.detector, a.source, a.change) for a in out.alerts]
+    assert ("robust_z", "flood-HC-02", "opened") in alerts
+    assert not [a for a in alerts if a[0] == "brittle"]
+    # every series still closed its windows and summarised them
+    assert {s.source for s in out.summaries["flooding"] if s.end == T0 + 31 * 60} \
+        == set(TOWERS)
+    assert reg.get_sample_value("ioc_worker_detector_errors_total",
+                                {"detector": "brittle"}) == 1.0
