@@ -56,6 +56,11 @@ LINES = """(selector) => [...document.querySelectorAll(selector)].map((e) => {
   const line = parseFloat(style.lineHeight) || 1.2 * parseFloat(style.fontSize);
   return Math.round(e.getBoundingClientRect().height / line);
 })"""
+# The vertical centres of the top bar's visible items, to the pixel (one line: all within a
+# few pixels of each other).
+TOPBAR_CENTRES = """() => [...document.querySelectorAll('.topbar > *, .topbar-right > *')]
+  .filter((e) => e.offsetParent !== null && !e.classList.contains('topbar-right'))
+  .map((e) => { const r = e.getBoundingClientRect(); return Math.round(r.top + r.height / 2); })"""
 WALL_TILES = ".tile, .tile > span"
 SUMMARY_TILES = ".gcard .g-name, .gcard .g-band, .gcard .rag-word"
 
@@ -142,6 +147,9 @@ async def test_the_wall_and_the_summary_fit_the_screen_with_0_3_and_200_alerts(
             assert_fits(await measure(summary, SUMMARY_TILES), f"summary {label}, {count} alerts")
             lines = await wall.page.evaluate(LINES, "#board .a-title")
             assert all(n <= 2 for n in lines), f"titles over two lines: {lines[:10]}"
+            for tab in (wall, summary):  # a video wall's top bar is one line
+                centres = await tab.page.evaluate(TOPBAR_CENTRES)
+                assert max(centres) - min(centres) <= 12, f"top bar on two lines: {centres}"
             await wall.shot(f"fit-wall-{label}-{count}.png")
             await summary.shot(f"fit-summary-{label}-{count}.png")
 
