@@ -22,7 +22,8 @@ ARCH_METRICS = (
     "ioc_worker_readings_total", "ioc_worker_deadletter_total", "ioc_worker_windows_closed_total",
     "ioc_worker_late_readings_total", "ioc_worker_dropped_readings_total",
     "ioc_worker_detector_seconds", "ioc_worker_alerts_total", "ioc_worker_open_alerts",
-    "ioc_worker_consumer_lag", "ioc_worker_tracked_series", "ioc_dashboard_clients",
+    "ioc_worker_consumer_lag", "ioc_worker_tracked_series", "ioc_worker_unsaved_series",
+    "ioc_worker_detector_errors_total", "ioc_dashboard_clients",
     "ioc_dashboard_messages_sent_total", "ioc_dashboard_messages_dropped_total",
     "ioc_dashboard_commands_total", "ioc_dashboard_records_consumed_total",
 )

@@ -45,7 +45,7 @@ WORKER_METRICS = (
     "ioc_worker_windows_closed_total", "ioc_worker_late_readings_total",
     "ioc_worker_dropped_readings_total", "ioc_worker_detector_seconds",
     "ioc_worker_alerts_total", "ioc_worker_open_alerts", "ioc_worker_consumer_lag",
-    "ioc_worker_tracked_series",
+    "ioc_worker_tracked_series", "ioc_worker_unsaved_series", "ioc_worker_detector_errors_total",
 )
 ARCHIVE_METRICS = (
     "ioc_archive_records_total", "ioc_archive_rows_written_total", "ioc_archive_lag_records",
