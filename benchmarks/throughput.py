@@ -21,7 +21,8 @@ physical_range, stuck, cusum, threshold, silence; volume: robust_z, physical_ran
     over the time from the first reading to the end of the job: the last reading, and the
     merge of the indicator parts sent by then (``ioc_worker_indicator_parts_total``: the
     indicators agent may run behind the events, and work left for after the clock stops
-    would flatter the rate).
+    would flatter the rate). A stream the worker reads between two polls cannot be timed:
+    the benchmark says so and exits with an error instead of printing a rate of 0.
 (c) **peer**: the same windowing (60 s tumbling event-time window per source and metric:
     count, mean, min, max, std) written with Quix Streams, what a Python team would most
     likely pick instead (``benchmarks/peer_quix.py``, the ``bench`` extra): its own consumer
@@ -255,12 +256,14 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
         last = (time.perf_counter(), 0.0, 0.0)
         deadline = time.monotonic() + 900
         parts_due = None  # the indicator parts sent when the last reading was taken in
+        reading = 0  # looks that found the worker part of the way through
         while time.monotonic() < deadline:
             now = time.perf_counter()
             n = w.metrics().get("ioc_worker_readings_total", 0.0)
             used = w.cpu_s()
             if n > 0 and first is None:
                 first = (now, n, used)
+            reading += 0 < n < total
             last = (now, n, used)
             if n >= total:
                 # the whole job: also the indicator parts of the windows closed by then
@@ -276,6 +279,11 @@ def worker_run(bootstrap: str, prefix: str, total: int, args: argparse.Namespace
             raise RuntimeError(f"worker stalled at {last[1]:.0f} of {total} readings")
         m = w.metrics()
         assert first is not None
+        if reading < 2:  # read between two looks at its metrics: nothing to time
+            raise SystemExit(
+                f"throughput.py: the worker read the {total:,} readings between two polls of "
+                "its metrics, so its rate cannot be timed; give more readings (--readings, "
+                "default 2,000,000)")
         rate = (last[1] - first[1]) / max(last[0] - first[0], 1e-9)
         cpu_rate = (last[1] - first[1]) / max(last[2] - first[2], 1e-9)
         return {"rate": rate, "cpu_rate": cpu_rate,

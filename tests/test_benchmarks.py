@@ -73,3 +73,16 @@ def test_a_bad_worker_runs_count_says_what_to_fix() -> None:
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "--worker-runs must be at least 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.kafka
+def test_a_stream_too_small_to_time_says_so_instead_of_a_zero_rate(kafka_bootstrap: str) -> None:
+    """2,000 readings are read between two polls of the worker's metrics: the benchmark says
+    so and how to fix it, rather than printing a worker rate of 0."""
+    done = subprocess.run([sys.executable, "benchmarks/throughput.py", "--bootstrap",
+                           kafka_bootstrap, "--readings", "2000", "--sources", "100",
+                           "--worker-runs", "1", "--no-peer"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0, done.stdout[-2000:]
+    assert "rate cannot be timed; give more readings (--readings" in done.stderr
+    assert "Traceback" not in done.stderr
