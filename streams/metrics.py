@@ -57,9 +57,9 @@ class WorkerMetrics:
             "windows of one metric's series that closed together on one partition (one batch).",
             ["detector"], registry=registry)
         self.detector_errors_total = Counter(
-            "ioc_worker_detector_errors", "Detector calls that raised at a window close (the "
-            "detector was left out of that close; the others scored as usual).", ["detector"],
-            registry=registry)
+            "ioc_worker_detector_errors", "Detector calls that raised, at a window close or on "
+            "a reading (per-reading detectors): the detector was left out of that close or "
+            "reading, the others scored as usual.", ["detector"], registry=registry)
         self._error_logged: dict[str, float] = {}
         self.alerts_total = Counter(
             "ioc_worker_alerts", "Alert records published (state transitions).",
@@ -124,7 +124,7 @@ class WorkerMetrics:
         if last is not None and now - last < 60.0:
             return
         self._error_logged[detector] = now
-        log.error("detector %s failed on a window close and was left out of it "
+        log.error("detector %s raised and was left out of that window close or reading "
                   "(ioc_worker_detector_errors_total counts them): %r", detector, exc,
                   exc_info=exc if last is None else None)
 

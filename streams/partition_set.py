@@ -115,11 +115,12 @@ class PartitionSet:
         st.last_event_wall = time.monotonic()
         if offset > st.last_offset:
             st.last_offset = offset
+        m = self.metrics
         if st.reading_metrics:
+            failed = m.detector_failed if m is not None else None
             for r in readings:
                 if r.metric in st.reading_metrics:
-                    score_reading(st, r)
-        m = self.metrics
+                    score_reading(st, r, failed)
         if m is not None:
             m.readings(group, got[0], got[1], got[2])
         return got

@@ -240,10 +240,11 @@ def _quiet(name: str, version: str, score: float, w: WindowColumns) -> Evidence:
                     detector_version=version, params={}, recent=[])
 
 
-def score_reading(st: PartitionState, r: Reading) -> None:
+def score_reading(st: PartitionState, r: Reading, failed: Failed | None = None) -> None:
     """Detectors configured to see every reading (the slow path, only where asked): score,
     learn and decide the reading, and keep the window's strongest verdict per detector for
-    the close (:attr:`SeriesBlock.peaks`)."""
+    the close (:attr:`SeriesBlock.peaks`). A detector that raises on the reading skips it
+    (``failed(detector, error)`` is told); the others and the reading's window go on."""
     got = st.block_of((r.source, r.metric))
     if got is None:
         return
@@ -254,11 +255,14 @@ def score_reading(st: PartitionState, r: Reading) -> None:
     for i in block.plan.reading_indexes:
         d = block.plan.detectors[i]
         det = block.readers[i][row]
-        score = det.update(x, ts)
-        firing = block.reader_pols[i][row].decide(score, ts).firing
-        held = peaks.get(i)
-        if held is None or score > held[0]:
-            ev = evidence_from(det.explain(), detector=d.name, version=d.version,
-                               params=d.params, window_start=ts, window_end=ts,
-                               value=x) if firing else None
-            peaks[i] = (score, ev)
+        try:
+            score = det.update(x, ts)
+            firing = block.reader_pols[i][row].decide(score, ts).firing
+            held = peaks.get(i)
+            if held is None or score > held[0]:
+                ev = evidence_from(det.explain(), detector=d.name, version=d.version,
+                                   params=d.params, window_start=ts, window_end=ts,
+                                   value=x) if firing else None
+                peaks[i] = (score, ev)
+        except Exception as exc:  # one detector's bug must not cost the message
+            (failed or _log_failure)(d.name, exc)

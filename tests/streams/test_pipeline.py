@@ -501,3 +501,47 @@ def test_a_detector_that_raises_is_left_out_of_that_close_and_the_others_alert()
         == set(TOWERS)
     assert reg.get_sample_value("ioc_worker_detector_errors_total",
                                 {"detector": "brittle"}) == 1.0
+
+
+class BrittleReader(Detector):
+    """A per-reading plugin with the same bug: it raises on a reading above 30."""
+
+    name = "brittle_reader"
+    version = "1"
+
+    def score_one(self, x: float, ts: float) -> float:
+        if x > 30:
+            raise ZeroDivisionError("a plugin bug")
+        return self._scored(0.0, raw=x, baseline=4.0)
+
+    def learn_one(self, x: float, ts: float) -> None:
+        pass
+
+
+def test_a_per_reading_detector_that_raises_skips_the_reading_and_the_others_see_it() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from detectors.registry import Plugin, load_all
+    from streams.metrics import WorkerMetrics
+
+    registry = load_all()
+    registry.plugins["brittle_reader"] = Plugin("brittle_reader", BrittleReader, "tests", "0",
+                                                "tests:BrittleReader")
+    rt = DetectorRuntime.build(registry, config_text="""
+        [groups.flooding.flood_depth]
+        detectors = ["physical_range", "brittle_reader"]
+        readings = ["physical_range", "brittle_reader"]
+    """)
+    reg = CollectorRegistry()
+    p = pipeline(runtime=rt, metrics=WorkerMetrics(reg))
+    feed(p, range(2))
+    p.take_output()
+    p.ingest("flooding", 0, [tower("flood-HC-01", 2, 999.0, second=10)])  # both see it
+    feed(p, range(2, 4))
+    alerts = p.take_output().alerts
+    assert [(a.detector, a.source, a.change) for a in alerts][:1] == [
+        ("physical_range", "flood-HC-01", "opened")]
+    assert reg.get_sample_value("ioc_worker_readings_total", {"group": "flooding"}) \
+        == 3 * 6 * 4 + 1  # every reading folded, the brittle one too
+    assert reg.get_sample_value("ioc_worker_detector_errors_total",
+                                {"detector": "brittle_reader"}) == 1.0
