@@ -20,7 +20,7 @@ from streams.partition import PartitionState
 from streams.runtime import DetectorRuntime
 from streams.series import decode_state, series_key
 
-__all__ = ["Evicted", "dirty_states", "restore", "snapshot"]
+__all__ = ["Evicted", "dirty_count", "dirty_states", "restore", "snapshot"]
 
 State = tuple[str, int, bytes | None]  # (table key, partition, state or None: evicted)
 Evicted = list[tuple[str, int]]
@@ -46,6 +46,11 @@ def dirty_states(parts: Iterable[PartitionState], evicted: Evicted) -> list[Stat
     out += [(k, p, None) for k, p in evicted]
     evicted.clear()
     return out
+
+
+def dirty_count(parts: Iterable[PartitionState], evicted: Evicted) -> int:
+    """How many states :func:`dirty_states` would return now."""
+    return sum(len(st.dirty) for st in parts) + len(evicted)
 
 
 def snapshot(parts: Iterable[PartitionState], partitions: Container[int]

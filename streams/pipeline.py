@@ -237,7 +237,7 @@ class Pipeline:
 
     def unsaved(self) -> int:
         """States :meth:`checkpoint` would return now (series closed or evicted since)."""
-        n = sum(len(st.dirty) for st in self.parts.values()) + len(self.closer.evicted)
+        n = checkpoints.dirty_count(self.parts.values(), self.closer.evicted)
         return n + (self.multivariate.subjects.unsaved() if self.multivariate else 0)
 
     def snapshot(self, partitions: Container[int]) -> list[tuple[str, int, bytes]]:

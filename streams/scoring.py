@@ -167,7 +167,8 @@ def _verdicts(s: _Stacked, k: int, final: list[np.ndarray], scores: list[np.ndar
 
 
 def _log_failure(detector: str, exc: Exception) -> None:
-    log.error("detector %s failed on a window close, left out of it: %r", detector, exc)
+    log.error("detector %s raised and was left out of that window close or reading: %r",
+              detector, exc)
 
 
 def _joined(ws: list[WindowColumns]) -> WindowColumns:
