@@ -456,6 +456,22 @@ def test_a_restore_of_states_from_different_windows_rewinds_to_the_earliest() ->
         dict((k, b) for k, _, b in steady.snapshot({0}))
 
 
+def with_plugin(cls: type[Detector], config: str) -> tuple[Pipeline, Any]:
+    """A pipeline whose runtime also knows the plugin ``cls``, configured by ``config``, and
+    the registry of its worker metrics."""
+    from prometheus_client import CollectorRegistry
+
+    from detectors.registry import Plugin, load_all
+    from streams.metrics import WorkerMetrics
+
+    registry = load_all()
+    registry.plugins[cls.name] = Plugin(cls.name, cls, "tests", "0", f"tests:{cls.__name__}")
+    reg = CollectorRegistry()
+    p = pipeline(runtime=DetectorRuntime.build(registry, config_text=config),
+                 metrics=WorkerMetrics(reg))
+    return p, reg
+
+
 class Brittle(Detector):
     """A plugin with a bug on data its checks never met: it raises on a window above 30."""
 
@@ -476,19 +492,10 @@ class Brittle(Detector):
 
 
 def test_a_detector_that_raises_is_left_out_of_that_close_and_the_others_alert() -> None:
-    from prometheus_client import CollectorRegistry
-
-    from detectors.registry import Plugin, load_all
-    from streams.metrics import WorkerMetrics
-
-    registry = load_all()
-    registry.plugins["brittle"] = Plugin("brittle", Brittle, "tests", "0", "tests:Brittle")
-    rt = DetectorRuntime.build(registry, config_text="""
+    p, reg = with_plugin(Brittle, """
         [groups.flooding.flood_depth]
         detectors = ["robust_z", "brittle"]
     """)
-    reg = CollectorRegistry()
-    p = pipeline(runtime=rt, metrics=WorkerMetrics(reg))
     feed(p, range(30))
     assert opened(p) == []
     feed(p, range(30, 33), spike={"flood-HC-02": 30})  # brittle raises on that window
@@ -519,21 +526,11 @@ class BrittleReader(Detector):
 
 
 def test_a_per_reading_detector_that_raises_skips_the_reading_and_the_others_see_it() -> None:
-    from prometheus_client import CollectorRegistry
-
-    from detectors.registry import Plugin, load_all
-    from streams.metrics import WorkerMetrics
-
-    registry = load_all()
-    registry.plugins["brittle_reader"] = Plugin("brittle_reader", BrittleReader, "tests", "0",
-                                                "tests:BrittleReader")
-    rt = DetectorRuntime.build(registry, config_text="""
+    p, reg = with_plugin(BrittleReader, """
         [groups.flooding.flood_depth]
         detectors = ["physical_range", "brittle_reader"]
         readings = ["physical_range", "brittle_reader"]
     """)
-    reg = CollectorRegistry()
-    p = pipeline(runtime=rt, metrics=WorkerMetrics(reg))
     feed(p, range(2))
     p.take_output()
     p.ingest("flooding", 0, [tower("flood-HC-01", 2, 999.0, second=10)])  # both see it
